@@ -1,0 +1,33 @@
+"""The decision core: pure functions over curves. No boto3, no clock, no environment."""
+
+from .curves import Curve, CurveError, Direction, parse_curve
+from .decision import Decision
+from .divergence import DivergenceRule
+from .engine import ObjectiveRules, verdict
+from .gpu_idle import GpuIdleRule, HostStatus, episode_transitions
+from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
+from .median import DirectReferences, MedianStoppingRule, ReferenceTable
+from .patience import PatienceRule
+from .runtime_guard import RuntimeGuard
+
+__all__ = [
+    "DEFAULT_CATALOG",
+    "Curve",
+    "CurveError",
+    "Decision",
+    "DirectReferences",
+    "Direction",
+    "DivergenceRule",
+    "GpuIdleRule",
+    "HostStatus",
+    "InstanceCatalog",
+    "InstanceSpec",
+    "MedianStoppingRule",
+    "ObjectiveRules",
+    "PatienceRule",
+    "ReferenceTable",
+    "RuntimeGuard",
+    "episode_transitions",
+    "parse_curve",
+    "verdict",
+]

@@ -1,0 +1,92 @@
+"""Curves: a job's objective measurements as ``(step, value)`` pairs with increasing steps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+Direction = Literal["minimize", "maximize"]
+Point = tuple[float, float]
+Curve = Sequence[Point]
+
+DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
+
+
+class CurveError(ValueError):
+    """A curve that cannot be evaluated (non-numeric or non-increasing steps)."""
+
+
+def parse_curve(raw: Iterable[object], *, name: str = "curve") -> list[Point]:
+    """Validate ``[[step, value], ...]`` into a list of float pairs.
+
+    Steps must be finite numbers and strictly increasing; values may be any number, NaN and
+    infinities included (the divergence rule needs to see them). ``None`` as a value means
+    NaN, because JSON has no NaN literal.
+    """
+    points: list[Point] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise CurveError(f"{name}[{index}]: expected [step, value], got {item!r}")
+        step, value = item
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            raise CurveError(f"{name}[{index}]: step must be a finite number, got {step!r}")
+        if value is None:
+            value = math.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CurveError(f"{name}[{index}]: value must be a number, got {value!r}")
+        if points and step <= points[-1][0]:
+            raise CurveError(
+                f"{name}[{index}]: steps must increase, got {step!r} after {points[-1][0]!r}"
+            )
+        points.append((float(step), float(value)))
+    return points
+
+
+def is_better(a: float, b: float, direction: Direction) -> bool:
+    """True iff ``a`` is strictly better than ``b`` in ``direction``."""
+    return a < b if direction == "minimize" else a > b
+
+
+def best_so_far(curve: Curve, step: float, direction: Direction) -> float | None:
+    """Best finite value among measurements with step <= ``step`` (None if there is none)."""
+    best: float | None = None
+    for s, v in curve:
+        if s > step:
+            break
+        if math.isfinite(v) and (best is None or is_better(v, best, direction)):
+            best = v
+    return best
+
+
+def running_average(curve: Curve, step: float, grace: float = 0.0) -> float | None:
+    """Mean of the measurements with ``grace <= step_i <= step`` (None if there are none).
+
+    A non-finite measurement makes the average non-finite, which the median rule drops.
+    """
+    total = 0.0
+    count = 0
+    for s, v in curve:
+        if s > step:
+            break
+        if s >= grace:
+            total += v
+            count += 1
+    return total / count if count else None
+
+
+def median(values: Sequence[float]) -> float:
+    """Median; the mean of the two middle values for an even count. ``values`` is non-empty."""
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    if n % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def fmt(x: float | None) -> str:
+    """Numbers in reasons: short and stable (``0.95``, ``1.2e-05``, ``nan``)."""
+    if x is None:
+        return "n/a"
+    return f"{x:.4g}"

@@ -1,0 +1,46 @@
+"""The value object every rule returns: what was decided, and the numbers that explain it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One rule's verdict on one job at one step.
+
+    ``value`` is the job's value the rule compared (the best so far for the median and
+    patience rules), ``threshold`` what it was compared with (None when no comparison was
+    made), ``references`` how many jobs the threshold came from. ``stop`` asks for the job to
+    be stopped; ``alert`` asks for a person to be told without stopping anything (GPU idle,
+    runtime guard).
+    """
+
+    job: str
+    rule: str
+    stop: bool
+    step: float | None
+    value: float | None
+    threshold: float | None
+    references: int
+    reason: str
+    alert: bool = False
+
+    @property
+    def actionable(self) -> bool:
+        """Worth an audit record and an email: a stop or an alert, not a plain 'continue'."""
+        return self.stop or self.alert
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite numbers become None (JSON has no NaN); whole steps are ints."""
+        out = asdict(self)
+        for key in ("step", "value", "threshold"):
+            x = out[key]
+            if isinstance(x, float):
+                if not math.isfinite(x):
+                    out[key] = None
+                elif key == "step" and x.is_integer():
+                    out[key] = int(x)
+        return out

@@ -1,0 +1,77 @@
+"""Divergence rule: a diverged objective stops the job at once, whatever the other rules say.
+
+Three shapes (CloudWatch cannot store NaN, so on live data a NaN rarely arrives as such):
+  * the latest value is NaN or infinite (curve files, replays, custom publishers);
+  * explosion: a minimized objective (a loss) rises above ``explode_factor`` x its first
+    finite positive value;
+  * silence after a rise: the objective stopped arriving for ``silence_minutes`` while the
+    job's instance metrics still arrive, and its last value was worse than its first (the
+    metric regex no longer matches ``loss: nan``). Silence without a rise is a stall: the
+    runtime guard alerts on it and nothing is stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .curves import Curve, Direction, fmt, is_better
+from .decision import Decision
+
+RULE = "diverged"
+
+
+@dataclass(frozen=True)
+class DivergenceRule:
+    direction: Direction = "minimize"
+    explode_factor: float = 10.0
+    silence_minutes: float = 10.0
+
+    def decide(self, job: str, curve: Curve, *, silent_minutes: float | None = None) -> Decision:
+        """``silent_minutes``: minutes since the objective's last datapoint while the job's
+        instance metrics kept arriving (None when unknown or when everything is silent)."""
+        if not curve:
+            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+        step, latest = curve[-1]
+        if not math.isfinite(latest):
+            return Decision(
+                job,
+                RULE,
+                True,
+                step,
+                latest,
+                None,
+                0,
+                f"stop: objective is {latest} at step {fmt(step)} (diverged)",
+            )
+        first = next((v for _, v in curve if math.isfinite(v)), latest)
+        if self.direction == "minimize" and first > 0 and latest > self.explode_factor * first:
+            limit = self.explode_factor * first
+            return Decision(
+                job,
+                RULE,
+                True,
+                step,
+                latest,
+                limit,
+                0,
+                f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
+                f"{fmt(self.explode_factor)} x its first value {fmt(first)} (= {fmt(limit)})",
+            )
+        if (
+            silent_minutes is not None
+            and silent_minutes >= self.silence_minutes
+            and is_better(first, latest, self.direction)
+        ):
+            return Decision(
+                job,
+                RULE,
+                True,
+                step,
+                latest,
+                first,
+                0,
+                f"stop: objective silent for {fmt(silent_minutes)} min while the instances still "
+                f"report, after rising from {fmt(first)} to {fmt(latest)} (diverged to NaN/inf)",
+            )
+        return Decision(job, RULE, False, step, latest, None, 0, "objective is finite and bounded")

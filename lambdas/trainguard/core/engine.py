@@ -1,0 +1,57 @@
+"""How the objective rules combine for one job: divergence first, then median, then patience.
+
+Shared by the evaluator Lambda, the replay and ``trainguard decide`` so that all three decide
+the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .curves import Curve
+from .decision import Decision
+from .divergence import DivergenceRule
+from .median import MedianStoppingRule, ThresholdSource
+from .patience import PatienceRule
+
+
+@dataclass(frozen=True)
+class ObjectiveRules:
+    median: MedianStoppingRule | None = None
+    patience: PatienceRule | None = None
+    divergence: DivergenceRule | None = None
+
+    def decide(
+        self,
+        job: str,
+        curve: Curve,
+        references: ThresholdSource | None = None,
+        *,
+        silent_minutes: float | None = None,
+    ) -> list[Decision]:
+        """Every enabled rule's decision, divergence first. A divergence stop ends the list:
+        it stops the job whatever the others would say."""
+        decisions: list[Decision] = []
+        if self.divergence is not None:
+            d = self.divergence.decide(job, curve, silent_minutes=silent_minutes)
+            if d.stop:
+                return [d]
+            decisions.append(d)
+        if self.median is not None and references is not None:
+            decisions.append(self.median.decide(job, curve, references))
+        if self.patience is not None:
+            decisions.append(self.patience.decide(job, curve))
+        return decisions
+
+
+def verdict(decisions: Sequence[Decision]) -> Decision | None:
+    """The decision that acts: the first stop; otherwise the first comparison rule's (median,
+    then patience) 'continue', which carries the numbers; None when nothing was evaluated."""
+    for d in decisions:
+        if d.stop:
+            return d
+    for d in decisions:
+        if d.rule != "diverged":
+            return d
+    return decisions[0] if decisions else None

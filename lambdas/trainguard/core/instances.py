@@ -1,0 +1,122 @@
+"""GPUs and on-demand prices of SageMaker training instance types.
+
+``gpus`` counts the accelerators whose utilization SageMaker sums into ``GPUUtilization``
+(NVIDIA GPUs; for Trainium, the Neuron devices, which report through the Neuron monitor and
+not ``GPUUtilization``, so the GPU-idle rule skips them). Inferentia (``ml.inf*``) is an
+inference family that SageMaker training does not offer, so it is not listed.
+
+Prices are SageMaker *training* on-demand list prices, us-east-1, USD per instance-hour,
+as read from the AWS SageMaker pricing page (figures dated ``PRICES_AS_OF``). They are
+estimates for "dollars saved", not billing: override them with the ``prices`` section of the
+policy (deploy context ``prices``) for your region, discounts or Savings Plans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRICES_AS_OF = "2025-06"
+PRICES_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    gpus: int
+    usd_per_hour: float
+    accelerator: str = ""
+
+
+_DEFAULTS: dict[str, InstanceSpec] = {
+    # P3: NVIDIA V100
+    "ml.p3.2xlarge": InstanceSpec(1, 3.825, "V100"),
+    "ml.p3.8xlarge": InstanceSpec(4, 14.688, "V100"),
+    "ml.p3.16xlarge": InstanceSpec(8, 28.152, "V100"),
+    "ml.p3dn.24xlarge": InstanceSpec(8, 35.894, "V100"),
+    # P4: NVIDIA A100
+    "ml.p4d.24xlarge": InstanceSpec(8, 37.688, "A100"),
+    "ml.p4de.24xlarge": InstanceSpec(8, 47.110, "A100-80GB"),
+    # P5: NVIDIA H100 / H200
+    "ml.p5.4xlarge": InstanceSpec(1, 8.584, "H100"),
+    "ml.p5.48xlarge": InstanceSpec(8, 113.068, "H100"),
+    "ml.p5e.48xlarge": InstanceSpec(8, 127.368, "H200"),
+    "ml.p5en.48xlarge": InstanceSpec(8, 131.328, "H200"),
+    # G4dn: NVIDIA T4
+    "ml.g4dn.xlarge": InstanceSpec(1, 0.736, "T4"),
+    "ml.g4dn.2xlarge": InstanceSpec(1, 1.053, "T4"),
+    "ml.g4dn.4xlarge": InstanceSpec(1, 1.686, "T4"),
+    "ml.g4dn.8xlarge": InstanceSpec(1, 3.046, "T4"),
+    "ml.g4dn.12xlarge": InstanceSpec(4, 5.477, "T4"),
+    "ml.g4dn.16xlarge": InstanceSpec(1, 6.091, "T4"),
+    # G5: NVIDIA A10G
+    "ml.g5.xlarge": InstanceSpec(1, 1.408, "A10G"),
+    "ml.g5.2xlarge": InstanceSpec(1, 1.515, "A10G"),
+    "ml.g5.4xlarge": InstanceSpec(1, 2.030, "A10G"),
+    "ml.g5.8xlarge": InstanceSpec(1, 3.060, "A10G"),
+    "ml.g5.12xlarge": InstanceSpec(4, 7.090, "A10G"),
+    "ml.g5.16xlarge": InstanceSpec(1, 4.100, "A10G"),
+    "ml.g5.24xlarge": InstanceSpec(4, 10.180, "A10G"),
+    "ml.g5.48xlarge": InstanceSpec(8, 20.360, "A10G"),
+    # G6: NVIDIA L4
+    "ml.g6.xlarge": InstanceSpec(1, 1.006, "L4"),
+    "ml.g6.2xlarge": InstanceSpec(1, 1.222, "L4"),
+    "ml.g6.4xlarge": InstanceSpec(1, 1.652, "L4"),
+    "ml.g6.8xlarge": InstanceSpec(1, 2.514, "L4"),
+    "ml.g6.12xlarge": InstanceSpec(4, 5.752, "L4"),
+    "ml.g6.16xlarge": InstanceSpec(1, 4.237, "L4"),
+    "ml.g6.24xlarge": InstanceSpec(4, 8.286, "L4"),
+    "ml.g6.48xlarge": InstanceSpec(8, 16.572, "L4"),
+    # G6e: NVIDIA L40S
+    "ml.g6e.xlarge": InstanceSpec(1, 2.326, "L40S"),
+    "ml.g6e.2xlarge": InstanceSpec(1, 2.800, "L40S"),
+    "ml.g6e.4xlarge": InstanceSpec(1, 3.755, "L40S"),
+    "ml.g6e.8xlarge": InstanceSpec(1, 5.663, "L40S"),
+    "ml.g6e.12xlarge": InstanceSpec(4, 13.117, "L40S"),
+    "ml.g6e.16xlarge": InstanceSpec(1, 9.471, "L40S"),
+    "ml.g6e.24xlarge": InstanceSpec(4, 18.839, "L40S"),
+    "ml.g6e.48xlarge": InstanceSpec(8, 37.678, "L40S"),
+    # Trn1: AWS Trainium (Neuron devices)
+    "ml.trn1.2xlarge": InstanceSpec(1, 1.677, "Trainium"),
+    "ml.trn1.32xlarge": InstanceSpec(16, 26.875, "Trainium"),
+    "ml.trn1n.32xlarge": InstanceSpec(16, 30.975, "Trainium"),
+    # CPU types (no GPU: the GPU-idle rule does not apply; prices still count for savings)
+    "ml.m5.xlarge": InstanceSpec(0, 0.230),
+    "ml.m5.2xlarge": InstanceSpec(0, 0.461),
+    "ml.m5.4xlarge": InstanceSpec(0, 0.922),
+    "ml.c5.xlarge": InstanceSpec(0, 0.204),
+    "ml.c5.2xlarge": InstanceSpec(0, 0.408),
+    "ml.c5.4xlarge": InstanceSpec(0, 0.816),
+}
+
+
+class InstanceCatalog:
+    """The default table with overrides, e.g. ``{"ml.x": {"gpus": 8, "usd_per_hour": 1.0}}``.
+
+    ``get`` returns None for an unknown type: callers log it and skip what needs the numbers
+    (GPU normalization, dollars), never crash.
+    """
+
+    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self._specs = dict(_DEFAULTS)
+        for name, raw in (overrides or {}).items():
+            base = self._specs.get(name, InstanceSpec(0, 0.0))
+            gpus = raw.get("gpus", base.gpus)
+            price = raw.get("usd_per_hour", base.usd_per_hour)
+            if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
+                raise ValueError(f"prices.{name}.gpus must be a whole number >= 0, got {gpus!r}")
+            if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
+                raise ValueError(f"prices.{name}.usd_per_hour must be a number >= 0, got {price!r}")
+            self._specs[name] = InstanceSpec(gpus, float(price), base.accelerator)
+
+    def get(self, instance_type: str) -> InstanceSpec | None:
+        return self._specs.get(instance_type)
+
+    def __contains__(self, instance_type: object) -> bool:
+        return instance_type in self._specs
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+
+DEFAULT_CATALOG = InstanceCatalog()

@@ -1,0 +1,95 @@
+"""Runtime guard: alerts (never stops) on runaway jobs.
+
+* no ``MaxRuntimeInSeconds`` or one above the configured cap;
+* running longer than ``duration_factor`` x the group's median duration of completed jobs;
+* stalled: the objective metric has not arrived for ``stall_minutes`` while the job is
+  InProgress.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .curves import fmt
+from .decision import Decision
+
+RULE_MAX_RUNTIME = "max_runtime"
+RULE_OVERTIME = "overtime"
+RULE_STALLED = "stalled"
+
+
+@dataclass(frozen=True)
+class RuntimeGuard:
+    max_runtime_cap_hours: float = 72.0
+    duration_factor: float = 3.0
+    stall_minutes: float = 30.0
+
+    def check_max_runtime(self, job: str, max_runtime_seconds: float | None) -> Decision | None:
+        cap_s = self.max_runtime_cap_hours * 3600.0
+        if max_runtime_seconds is None or max_runtime_seconds <= 0:
+            return Decision(
+                job,
+                RULE_MAX_RUNTIME,
+                False,
+                None,
+                None,
+                cap_s,
+                0,
+                f"no MaxRuntimeInSeconds (cap {fmt(self.max_runtime_cap_hours)} h)",
+                alert=True,
+            )
+        if max_runtime_seconds > cap_s:
+            return Decision(
+                job,
+                RULE_MAX_RUNTIME,
+                False,
+                None,
+                max_runtime_seconds,
+                cap_s,
+                0,
+                f"MaxRuntimeInSeconds {fmt(max_runtime_seconds / 3600)} h exceeds the cap "
+                f"{fmt(self.max_runtime_cap_hours)} h",
+                alert=True,
+            )
+        return None
+
+    def check_overtime(
+        self, job: str, elapsed_minutes: float, group_median_minutes: float | None, references: int
+    ) -> Decision | None:
+        if group_median_minutes is None or group_median_minutes <= 0 or references == 0:
+            return None
+        limit = self.duration_factor * group_median_minutes
+        if elapsed_minutes <= limit:
+            return None
+        return Decision(
+            job,
+            RULE_OVERTIME,
+            False,
+            elapsed_minutes,
+            elapsed_minutes,
+            limit,
+            references,
+            f"running {fmt(elapsed_minutes)} min, over {fmt(self.duration_factor)} x the group's "
+            f"median duration {fmt(group_median_minutes)} min of {references} completed jobs",
+            alert=True,
+        )
+
+    def check_stalled(
+        self, job: str, elapsed_minutes: float, minutes_since_metric: float | None
+    ) -> Decision | None:
+        """``minutes_since_metric``: since the objective's last datapoint, or since training
+        start when it never reported (None: unknown, no verdict)."""
+        if minutes_since_metric is None or minutes_since_metric < self.stall_minutes:
+            return None
+        return Decision(
+            job,
+            RULE_STALLED,
+            False,
+            elapsed_minutes,
+            minutes_since_metric,
+            self.stall_minutes,
+            0,
+            f"objective metric silent for {fmt(minutes_since_metric)} min "
+            f"(limit {fmt(self.stall_minutes)} min) while the job is InProgress",
+            alert=True,
+        )

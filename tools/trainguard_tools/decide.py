@@ -1,0 +1,102 @@
+"""``trainguard decide SNAPSHOT.json``: the decision core on one snapshot, as JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from trainguard.core import (
+    DirectReferences,
+    DivergenceRule,
+    MedianStoppingRule,
+    ObjectiveRules,
+    PatienceRule,
+    parse_curve,
+    verdict,
+)
+from trainguard.core.curves import DIRECTIONS, CurveError
+
+
+class SnapshotError(ValueError):
+    """The snapshot cannot be decided; the message says what is wrong."""
+
+
+RULES = ("median", "patience")
+
+
+def _number(rule: Mapping[str, Any], key: str, default: float, *, integer: bool = False) -> Any:
+    value = rule.get(key, default)
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+    if integer:
+        ok = ok and float(value).is_integer() and value >= 1
+    elif ok:
+        ok = value >= 0
+    if not ok:
+        kind = "an integer >= 1" if integer else "a number >= 0"
+        raise SnapshotError(f"rule.{key} must be {kind}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _curves(
+    snapshot: Mapping[str, Any], key: str, *, required: bool
+) -> dict[str, list[tuple[float, float]]]:
+    raw = snapshot.get(key)
+    if raw is None and not required:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SnapshotError(f"{key} must be an object mapping job names to [[step, value], ...]")
+    out = {}
+    for job, curve in raw.items():
+        if not isinstance(curve, list):
+            raise SnapshotError(f"{key}.{job} must be a list of [step, value] pairs")
+        try:
+            out[str(job)] = parse_curve(curve, name=f"{key}.{job}")
+        except CurveError as exc:
+            raise SnapshotError(str(exc)) from exc
+    return out
+
+
+def decide_snapshot(snapshot: object) -> dict[str, Any]:
+    """Decisions for every running job of a snapshot, in input order."""
+    if not isinstance(snapshot, Mapping):
+        raise SnapshotError("snapshot must be a JSON object with rule, completed and running")
+    rule = snapshot.get("rule")
+    if not isinstance(rule, Mapping):
+        raise SnapshotError("rule must be an object with a name ('median' or 'patience')")
+    name = rule.get("name")
+    if name not in RULES:
+        raise SnapshotError(f"unknown rule {name!r}: expected one of {', '.join(RULES)}")
+    direction = rule.get("direction", "minimize")
+    if direction not in DIRECTIONS:
+        raise SnapshotError(f"rule.direction must be 'minimize' or 'maximize', got {direction!r}")
+    running = _curves(snapshot, "running", required=True)
+    divergence = DivergenceRule(direction)
+    if name == "median":
+        median = MedianStoppingRule(
+            direction,
+            _number(rule, "min_completed", 3, integer=True),
+            _number(rule, "grace", 0.0),
+        )
+        references = DirectReferences(_curves(snapshot, "completed", required=True), median.grace)
+        rules = ObjectiveRules(median=median, divergence=divergence)
+    else:
+        patience = PatienceRule(
+            direction, _number(rule, "patience", 5, integer=True), _number(rule, "min_delta", 0.0)
+        )
+        references = None
+        rules = ObjectiveRules(patience=patience, divergence=divergence)
+    decisions = []
+    for job, curve in running.items():
+        chosen = verdict(rules.decide(job, curve, references))
+        assert chosen is not None  # a comparison rule always decides
+        decisions.append(chosen.to_dict())
+    return {"decisions": decisions}
+
+
+def load_snapshot(text: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SnapshotError(f"not valid JSON: {exc}") from exc
