@@ -41,3 +41,27 @@ test: setup lint typecheck
 format: .venv/.synced
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
+
+demo: setup
+	$(UV) run --frozen trainguard demo
+
+bench: setup
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python -m bench.run
+
+record-curves: .venv/.synced
+	$(UV) run --frozen python tools/record_curves.py --out data/curves.jsonl
+
+synth: setup
+	npx cdk synth --quiet
+
+deploy: setup
+	@$(UV) run --frozen python -c "import boto3; s=boto3.session.Session(); i=boto3.client('sts').get_caller_identity(); print(f\"Deploying trainguard to account {i['Account']} in region {s.region_name}\")"
+	npx cdk deploy --require-approval broadening
+
+destroy: setup
+	npx cdk destroy
+	$(UV) run --frozen trainguard cleanup
+
+cleanup: .venv/.synced
+	$(UV) run --frozen trainguard cleanup

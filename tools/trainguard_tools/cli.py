@@ -1,40 +1,24 @@
-"""The ``trainguard`` command: operator tools (outside the Lambda asset)."""
+"""The ``trainguard`` command: operator tools (outside the Lambda asset).
+
+Each subcommand lives in its own module with ``register(subparsers)``; add a module to
+``COMMANDS`` to add a subcommand.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import sys
 from collections.abc import Sequence
 
-
-def _cmd_decide(args: argparse.Namespace) -> int:
-    from .decide import SnapshotError, decide_snapshot, load_snapshot
-
-    try:
-        with open(args.snapshot, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        print(f"trainguard decide: cannot read {args.snapshot}: {exc.strerror}", file=sys.stderr)
-        return 2
-    try:
-        result = decide_snapshot(load_snapshot(text))
-    except SnapshotError as exc:
-        print(f"trainguard decide: {args.snapshot}: {exc}", file=sys.stderr)
-        return 2
-    json.dump(result, sys.stdout, indent=2 if args.pretty else None)
-    sys.stdout.write("\n")
-    return 0
+COMMANDS: tuple[str, ...] = ("decide",)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainguard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-
-    decide = sub.add_parser("decide", help="decisions for one snapshot of curves, as JSON")
-    decide.add_argument("snapshot", help="JSON file: rule, completed and running curves")
-    decide.add_argument("--pretty", action="store_true", help="indent the JSON output")
-    decide.set_defaults(func=_cmd_decide)
+    for name in COMMANDS:
+        importlib.import_module(f"trainguard_tools.{name}").register(sub)
     return parser
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -100,3 +102,28 @@ def load_snapshot(text: str) -> object:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise SnapshotError(f"not valid JSON: {exc}") from exc
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        with open(args.snapshot, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        print(f"trainguard decide: cannot read {args.snapshot}: {exc.strerror}", file=sys.stderr)
+        return 2
+    try:
+        result = decide_snapshot(load_snapshot(text))
+    except SnapshotError as exc:
+        print(f"trainguard decide: {args.snapshot}: {exc}", file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout, indent=2 if args.pretty else None)
+    sys.stdout.write("\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """``trainguard decide SNAPSHOT.json [--pretty]``."""
+    parser = sub.add_parser("decide", help="decisions for one snapshot of curves, as JSON")
+    parser.add_argument("snapshot", help="JSON file: rule, completed and running curves")
+    parser.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    parser.set_defaults(func=_run)
