@@ -1,0 +1,332 @@
+"""The median stopping rule on the 12 worked cases of reference/early_stopping.md section 9.
+
+The expected numbers are the VZ column (canonical Vizier rule): no gates (min_completed=1,
+grace=0), best-so-far comparator, running average over the measurements with step <= s,
+strict comparison. Every case runs through the plain definition (``DirectReferences``) and the
+materialized ``ReferenceTable``; both must give the same decision.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from trainguard.core import (
+    Decision,
+    Direction,
+    DirectReferences,
+    DivergenceRule,
+    MedianStoppingRule,
+    ObjectiveRules,
+    ReferenceTable,
+    verdict,
+)
+from trainguard.core.curves import Curve
+
+pytestmark = pytest.mark.unit
+
+NAN = math.nan
+
+
+def at_steps(*values: float) -> list[tuple[float, float]]:
+    """Values at steps 1, 2, 3, ... (the section's convention)."""
+    return [(float(i), float(v)) for i, v in enumerate(values, start=1)]
+
+
+def keyed(points: Mapping[int, float]) -> list[tuple[float, float]]:
+    return [(float(s), float(v)) for s, v in sorted(points.items())]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    direction: Direction
+    completed: Mapping[str, Curve]
+    running: Curve
+    stop: bool
+    threshold: float | None
+    value: float | None
+    references: int
+    min_completed: int = 1
+
+
+CASES = [
+    Case(
+        "1-baseline-stop",
+        "minimize",
+        {"A": at_steps(10, 8, 6, 4), "B": at_steps(12, 9, 7, 5), "C": at_steps(9, 7, 5, 3)},
+        at_steps(11, 10, 9),
+        stop=True,
+        threshold=8.0,  # r = 8, 28/3, 7
+        value=9.0,
+        references=3,
+    ),
+    Case(
+        "2-running-average-not-raw-value",
+        "minimize",
+        {"A": at_steps(10, 6, 2), "B": at_steps(10, 5, 1), "C": at_steps(10, 7, 3)},
+        at_steps(10, 6, 5),
+        stop=False,
+        threshold=6.0,  # r = 6, 16/3, 20/3 (raw values at step 3 would give 2 and a stop)
+        value=5.0,
+        references=3,
+    ),
+    Case(
+        "3-best-so-far-not-current-max",
+        "maximize",
+        {"A": at_steps(50, 60, 70), "B": at_steps(40, 50, 60), "C": at_steps(60, 70, 80)},
+        at_steps(50, 80, 55),
+        stop=False,
+        threshold=60.0,
+        value=80.0,  # the current value 55 would stop (SageMaker-literal reading)
+        references=3,
+    ),
+    Case(
+        "4-tie-continues",
+        "minimize",
+        {"A": at_steps(4, 4), "B": at_steps(6, 6), "C": at_steps(5, 5)},
+        at_steps(5, 5),
+        stop=False,
+        threshold=5.0,
+        value=5.0,
+        references=3,
+    ),
+    Case(
+        "5-no-gate-two-references",
+        "minimize",
+        {"A": at_steps(10, 9), "B": at_steps(10, 9)},
+        at_steps(20, 20),
+        stop=True,
+        threshold=9.5,
+        value=20.0,
+        references=2,
+    ),
+    Case(
+        "5-default-gate-blocks",
+        "minimize",
+        {"A": at_steps(10, 9), "B": at_steps(10, 9)},
+        at_steps(20, 20),
+        stop=False,
+        threshold=None,  # 2 references < min_completed 3: no decision, no threshold
+        value=20.0,
+        references=2,
+        min_completed=3,
+    ),
+    Case(
+        "6-maximize-sign",
+        "maximize",
+        {"A": at_steps(1, 3, 5), "B": at_steps(2, 4, 6), "C": at_steps(0, 2, 4)},
+        at_steps(1, 2, 2),
+        stop=True,
+        threshold=3.0,  # r = 3, 4, 2
+        value=2.0,  # max, not min (min-logic would compare 1 and continue)
+        references=3,
+    ),
+    Case(
+        "7-short-reference-dropped-even-median",
+        "minimize",
+        {"A": at_steps(8, 6, 4, 2), "B": at_steps(9, 7), "C": at_steps(7, 5, 3, 1)},
+        at_steps(9, 8, 6),
+        stop=True,
+        threshold=5.5,  # B ends at step 2 < 3: only A (6) and C (5)
+        value=6.0,
+        references=2,
+    ),
+    Case(
+        "8-misaligned-steps",
+        "minimize",
+        {
+            "A": keyed({10: 8, 20: 6, 30: 4}),
+            "B": keyed({10: 9, 20: 7, 30: 5}),
+            "C": keyed({10: 7, 20: 5, 30: 3}),
+        },
+        keyed({15: 9, 25: 8}),
+        stop=True,
+        threshold=7.0,  # averages over steps <= 25: A 7, B 8, C 6
+        value=8.0,
+        references=3,
+    ),
+    Case(
+        "10-median-not-mean",
+        "minimize",
+        {"A": at_steps(1, 1), "B": at_steps(2, 2), "C": at_steps(30, 30)},
+        at_steps(5, 5),
+        stop=True,
+        threshold=2.0,  # the mean would be 11 and continue
+        value=5.0,
+        references=3,
+    ),
+    Case(
+        "11-only-completed-jobs-are-references",
+        "minimize",
+        # R1=[1,1,1,1] and R2=[2,2,2,2] are still running: the caller never passes them
+        {"A": at_steps(10, 10, 10)},
+        at_steps(5, 5, 5),
+        stop=False,
+        threshold=10.0,
+        value=5.0,
+        references=1,
+    ),
+    Case(
+        "12-nan-reference-dropped",
+        "minimize",
+        {"A": at_steps(5, 5), "B": at_steps(6, 6), "C": at_steps(NAN, NAN)},
+        at_steps(1, 1),
+        stop=False,
+        threshold=5.5,  # C's average is NaN and is dropped; a NaN median would stop everyone
+        value=1.0,
+        references=2,
+    ),
+]
+
+
+def decide_both(
+    rule: MedianStoppingRule, job: str, curve: Curve, completed: Mapping[str, Curve]
+) -> Decision:
+    """Decide through the definition and through the materialized table; they must agree."""
+    direct = rule.decide(job, curve, DirectReferences(completed, rule.grace))
+    plain = rule.decide(job, curve, completed)  # a mapping of curves is accepted as is
+    table = rule.decide(job, curve, ReferenceTable.build(completed, rule.grace))
+    assert direct == plain == table
+    return direct
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_worked_case(case: Case) -> None:
+    rule = MedianStoppingRule(case.direction, min_completed=case.min_completed, grace=0)
+    d = decide_both(rule, "x", case.running, case.completed)
+    assert d.stop is case.stop
+    assert d.rule == "median"
+    assert d.step == case.running[-1][0]
+    assert d.value == case.value
+    assert d.references == case.references
+    if case.threshold is None:
+        assert d.threshold is None
+    else:
+        assert d.threshold == pytest.approx(case.threshold, rel=1e-12)
+    assert ("stop" if case.stop else "continue") in d.reason or case.threshold is None
+
+
+def test_case_5_default_min_completed_is_three() -> None:
+    assert MedianStoppingRule("minimize").min_completed == 3
+    completed = {"A": at_steps(10, 9), "B": at_steps(10, 9)}
+    d = decide_both(MedianStoppingRule("minimize"), "x", at_steps(20, 20), completed)
+    assert (d.stop, d.threshold, d.references) == (False, None, 2)
+    assert "3 needed" in d.reason
+
+
+@pytest.mark.parametrize(
+    ("s", "threshold", "best"),
+    [(1, 10.0, 9.0), (2, 9.5, 7.0), (3, 9.0, 7.0), (4, 8.5, 7.0)],
+)
+def test_case_9_late_degradation_continues_at_every_step(
+    s: int, threshold: float, best: float
+) -> None:
+    completed = {
+        "A": at_steps(10, 8, 6, 4),
+        "B": at_steps(10, 9, 8, 7),
+        "C": at_steps(12, 10, 8, 6),
+    }
+    x = at_steps(9, 7, 20, 20)[:s]
+    d = decide_both(MedianStoppingRule("minimize", 1, 0), "x", x, completed)
+    # the current value (20 at s=3, 4) is worse than M, but the best so far (7) is not
+    assert (d.stop, d.step, d.value, d.references) == (False, s, best, 3)
+    assert d.threshold == pytest.approx(threshold, rel=1e-12)
+
+
+def test_case_8_table_threshold_between_breakpoints() -> None:
+    """At s=25 (between the references' steps 20 and 30) the table gives the averages at 20."""
+    completed = {
+        "A": keyed({10: 8, 20: 6, 30: 4}),
+        "B": keyed({10: 9, 20: 7, 30: 5}),
+        "C": keyed({10: 7, 20: 5, 30: 3}),
+    }
+    table = ReferenceTable.build(completed)
+    assert table.at(25) == table.at(20) == (7.0, 3)
+    assert table.at(30) == (6.0, 3)  # (8+6+4)/3, (9+7+5)/3, (7+5+3)/3 -> 6, 7, 5
+    assert table.at(31) == (None, 0)  # nobody reaches step 31
+    assert table.at(5) == (None, 0)  # before any measurement: no running average
+
+
+def test_case_11_running_jobs_would_change_the_answer() -> None:
+    """Why the caller must pass completed jobs only: with R1 and R2 as references, X stops."""
+    rule = MedianStoppingRule("minimize", 1, 0)
+    x = at_steps(5, 5, 5)
+    everyone = {"A": at_steps(10, 10, 10), "R1": at_steps(1, 1, 1, 1), "R2": at_steps(2, 2, 2, 2)}
+    d = decide_both(rule, "x", x, everyone)
+    assert (d.stop, d.threshold) == (True, 2.0)
+
+
+def test_case_12_variant_nan_running_job_stops_by_divergence() -> None:
+    completed = {"A": at_steps(5, 5), "B": at_steps(6, 6), "C": at_steps(NAN, NAN)}
+    x = at_steps(NAN, NAN)
+    median = decide_both(MedianStoppingRule("minimize", 1, 0), "x", x, completed)
+    # no finite best: the median rule makes no comparison and leaves it to the divergence rule
+    assert (median.stop, median.value, median.threshold) == (False, None, 5.5)
+    rules = ObjectiveRules(MedianStoppingRule("minimize", 1, 0), None, DivergenceRule())
+    final = verdict(rules.decide("x", x, ReferenceTable.build(completed)))
+    assert final is not None and (final.rule, final.stop) == ("diverged", True)
+
+
+# ---- edges -------------------------------------------------------------------------------
+
+
+def test_empty_running_curve_is_no_decision() -> None:
+    d = MedianStoppingRule("minimize", 1).decide("x", [], {"A": at_steps(1, 2)})
+    assert (d.stop, d.step, d.value, d.threshold) == (False, None, None, None)
+
+
+def test_no_references_at_all() -> None:
+    for refs in ({}, {"A": []}):
+        d = decide_both(MedianStoppingRule("minimize", 1), "x", at_steps(5), refs)
+        assert (d.stop, d.threshold, d.references) == (False, None, 0)
+
+
+def test_single_measurement_each() -> None:
+    rule = MedianStoppingRule("minimize", 1)
+    d = decide_both(rule, "x", [(3.0, 2.0)], {"A": [(3.0, 1.0)]})
+    assert (d.stop, d.value, d.threshold, d.references) == (True, 2.0, 1.0, 1)
+    # a reference measured only after the running job's step has no running average there
+    d = decide_both(rule, "x", [(3.0, 2.0)], {"A": [(4.0, 1.0)]})
+    assert (d.stop, d.threshold, d.references) == (False, None, 0)
+
+
+def test_grace_gate_and_window() -> None:
+    completed = {
+        "A": at_steps(100, 4, 4, 4),
+        "B": at_steps(100, 5, 5, 5),
+        "C": at_steps(100, 6, 6, 6),
+    }
+    ruled = MedianStoppingRule("minimize", 1, grace=2)
+    # before the grace step: no decision at all
+    early = decide_both(ruled, "x", at_steps(50), completed)
+    assert (early.stop, early.threshold) == (False, None)
+    assert "grace" in early.reason
+    # from step 2 on, the references' averages ignore step 1 (Ray's behaviour): M = 5
+    d = decide_both(ruled, "x", at_steps(50, 5.5), completed)
+    assert (d.stop, d.threshold, d.value) == (True, 5.0, 5.5)
+    # without grace, the huge first values make the rule toothless: M = (100+5)/2 = 52.5
+    d0 = decide_both(MedianStoppingRule("minimize", 1, 0), "x", at_steps(50, 5.5), completed)
+    assert (d0.stop, d0.threshold) == (False, 52.5)
+
+
+def test_table_with_other_grace_is_refused() -> None:
+    table = ReferenceTable.build({"A": at_steps(1, 2)}, grace=0)
+    with pytest.raises(ValueError, match="grace"):
+        MedianStoppingRule("minimize", 1, grace=1).decide("x", at_steps(1, 2), table)
+
+
+def test_infinite_reference_is_dropped_and_nan_in_running_job_is_skipped() -> None:
+    completed: dict[str, Sequence[tuple[float, float]]] = {
+        "A": at_steps(5, 5),
+        "B": at_steps(math.inf, 6),
+        "C": at_steps(7, 7),
+    }
+    rule = MedianStoppingRule("minimize", 1)
+    # B's average is inf and is dropped: M = median{5, 7} = 6; the running job's NaN at step 1
+    # is not its best, 6.5 is, and 6.5 > 6 stops
+    d = decide_both(rule, "x", at_steps(NAN, 6.5), completed)
+    assert (d.stop, d.value, d.threshold, d.references) == (True, 6.5, 6.0, 2)
