@@ -60,3 +60,18 @@ def test_decide_rejects_malformed_input(
 ) -> None:
     code, out, err = run(tmp_path, capsys, snapshot)
     assert code != 0 and out == "" and message in err
+
+
+def test_readme_example_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).parents[2] / "examples" / "snapshot.json"
+    assert main(["decide", str(example)]) == 0
+    x, y = json.loads(capsys.readouterr().out)["decisions"]
+    # running averages at step 2: a 0.8, b 0.7, c 0.9 -> median 0.8
+    assert (x["job"], x["stop"], x["value"], x["threshold"], x["references"]) == (
+        "job-x",
+        True,
+        0.95,
+        pytest.approx(0.8),
+        3,
+    )
+    assert (y["job"], y["stop"], y["value"]) == ("job-y", False, 0.55)
