@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: tuple[str, ...] = ("decide",)
+COMMANDS: tuple[str, ...] = ("decide", "replay")
 
 
 def build_parser() -> argparse.ArgumentParser:
