@@ -13,6 +13,7 @@ policy (deploy context ``prices``) for your region, discounts or Savings Plans.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,12 @@ class InstanceCatalog:
             price = raw.get("usd_per_hour", base.usd_per_hour)
             if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0:
                 raise ValueError(f"prices.{name}.gpus must be a whole number >= 0, got {gpus!r}")
-            if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
+            if (
+                isinstance(price, bool)
+                or not isinstance(price, (int, float))
+                or not math.isfinite(price)  # json.loads accepts NaN and Infinity
+                or price < 0
+            ):
                 raise ValueError(f"prices.{name}.usd_per_hour must be a number >= 0, got {price!r}")
             self._specs[name] = InstanceSpec(gpus, float(price), base.accelerator)
 
