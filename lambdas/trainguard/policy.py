@@ -217,7 +217,12 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
     sections: dict[str, dict[str, Any]] = {}
     for tag, (section, name) in TAG_OVERRIDES.items():
         if tag in tags:
-            sections.setdefault(section, {})[name] = _parse_tag_number(tag, tags[tag])
+            value = _parse_tag_number(tag, tags[tag])
+            try:  # check the value alone first, so that the error names the tag
+                _section({section: {name: value}}, section, type(getattr(policy, section)))
+            except PolicyError as exc:
+                raise PolicyError(f"{tag}={tags[tag]!r}: {exc}") from exc
+            sections.setdefault(section, {})[name] = value
     for section, values in sections.items():
         current = asdict(getattr(policy, section))
         current.update(values)
