@@ -204,3 +204,10 @@ def test_verdict_patience_stop_when_the_median_continues() -> None:
 def test_verdict_of_nothing_is_none() -> None:
     assert verdict([]) is None
     assert ObjectiveRules().decide("x", at_steps(1.0)) == []
+
+
+def test_diverged_decision_is_json_ready() -> None:
+    d = DivergenceRule().decide("x", at_steps(1.0, NAN))
+    out = d.to_dict()
+    # JSON has no NaN: the value becomes null, a whole step an int
+    assert (out["rule"], out["stop"], out["step"], out["value"]) == ("diverged", True, 2, None)
