@@ -431,10 +431,10 @@ def replay(
             j.shown, j.seen_version = shown, group_version
             grace = j.settings.policy.median.grace
             refs = table(j.record.group, grace) if j.rules.median is not None else None
-            d = verdict(j.rules.decide(j.record.job, j.record.curve[:shown], refs))
+            chosen = verdict(j.rules.decide(j.record.job, j.record.curve[:shown], refs))
             decisions += 1
-            if d is not None and d.stop:
-                record_stop(j, d, t)
+            if chosen is not None and chosen.stop:
+                record_stop(j, chosen, t)
                 if j.settings.enforcing:
                     still.pop()
         running = still
@@ -637,11 +637,18 @@ def _fail(message: str) -> int:
 
 
 def _load_policy(path: str | None, mode: str) -> Policy:
-    policy = Policy()
+    """The policy file (default: the Lambdas' defaults) with the replay's mode."""
+    text = "{}"
     if path is not None:
         with open(path, encoding="utf-8") as fh:
-            policy = Policy.from_json(fh.read(), source=path)
-    return replace(policy, mode=mode)
+            text = fh.read()
+    try:
+        raw = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{path}: not valid JSON ({exc})") from exc
+    if isinstance(raw, dict):
+        raw["mode"] = mode  # validated by Policy like any other key
+    return Policy.from_mapping(raw)
 
 
 def _run(args: argparse.Namespace) -> int:

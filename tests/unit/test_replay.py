@@ -1,0 +1,249 @@
+"""The replay engine against small fleets whose outcome is computed by hand in each test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from trainguard.policy import MedianSettings, PatienceSettings, Policy
+from trainguard_tools.curvefile import JobRecord
+from trainguard_tools.replay import replay, sweep
+
+pytestmark = pytest.mark.unit
+
+PRICES = {"ml.test": {"gpus": 4, "usd_per_hour": 10.0}}
+
+
+def rec(
+    job: str,
+    values: list[float | None],
+    *,
+    start: float = 0.0,
+    mps: float = 1.0,
+    first_step: int = 1,
+    status: str = "Completed",
+    group: str = "g",
+    direction: str = "minimize",
+    itype: str = "ml.test",
+    count: int = 1,
+) -> JobRecord:
+    curve = tuple(
+        (float(first_step + i), float("nan") if v is None else float(v))
+        for i, v in enumerate(values)
+    )
+    return JobRecord(
+        job=job,
+        group=group,
+        status=status,  # type: ignore[arg-type]
+        objective="validation:loss",
+        direction=direction,  # type: ignore[arg-type]
+        start_minute=start,
+        minutes_per_step=mps,
+        instance_type=itype,
+        instance_count=count,
+        curve=curve,
+    )
+
+
+def policy(min_completed: int = 1, grace: float = 0.0, **kw: Any) -> Policy:
+    return Policy(
+        mode=kw.pop("mode", "enforce"),
+        median=MedianSettings(True, min_completed, grace),
+        prices=PRICES,
+        **kw,
+    )
+
+
+def stops(result: Any) -> dict[str, tuple[str, float, float | None, float | None, int]]:
+    """job -> (rule, minute, step, threshold, references)"""
+    return {
+        s.job: (s.rule, s.minute, s.step, s.threshold, s.references)
+        for g in result.groups.values()
+        for s in g.stops
+    }
+
+
+def test_a_completed_job_stops_a_worse_running_one_at_its_completion_tick() -> None:
+    # A ends at minute 3 (three steps of one minute); B sees steps 1..3 by then: 2.0 > M(3) = 1.0
+    result = replay([rec("a", [1.0] * 3), rec("b", [2.0] * 10)], policy())
+    assert stops(result) == {"b": ("median", 3.0, 3.0, 1.0, 1)}
+    assert result.outcomes["b"].end_with == 3.0
+    assert result.outcomes["b"].curve_with() == ((1.0, 2.0), (2.0, 2.0), (3.0, 2.0))
+
+
+def test_stagger_a_job_that_completes_later_is_not_a_reference_earlier() -> None:
+    # a ends at 3 (reaches step 3), late ends at 8 with 0.5, x runs 10 steps at 0.8.
+    # x is better than a's 1.0, and no completed job reaches steps 4..7; only when `late`
+    # completes at minute 8 does a reference reach x's step 8: M = 0.5 < 0.8 -> stop at 8.
+    # Had `late` counted before it completed, x would have stopped at minute 4.
+    fleet = [rec("a", [1.0] * 3), rec("late", [0.5] * 8), rec("x", [0.8] * 10)]
+    result = replay(fleet, policy())
+    assert stops(result) == {"x": ("median", 8.0, 8.0, 0.5, 1)}
+
+
+def test_ingestion_lag_delays_the_decision_by_the_lag() -> None:
+    # b starts at 5 after a completed at 3; its step 1 is produced at minute 6
+    fleet = [rec("a", [1.0] * 3), rec("b", [2.0] * 10, start=5.0)]
+    now = stops(replay(fleet, policy()))
+    lagged = stops(replay(fleet, policy(ingestion_lag_minutes=2.0)))
+    assert now == {"b": ("median", 6.0, 1.0, 1.0, 1)}
+    assert lagged == {"b": ("median", 8.0, 1.0, 1.0, 1)}
+
+
+def test_decisions_happen_on_ticks() -> None:
+    # b's step 1 is produced at minute 6 (step 2 at 11): with ticks every 5 minutes from the
+    # first start (0) it is decided at the tick of 10, at step 1
+    fleet = [rec("a", [1.0] * 3), rec("b", [2.0] * 4, start=1.0, mps=5.0)]
+    assert stops(replay(fleet, policy())) == {"b": ("median", 6.0, 1.0, 1.0, 1)}
+    assert stops(replay(fleet, policy(tick_minutes=5))) == {"b": ("median", 10.0, 1.0, 1.0, 1)}
+
+
+def test_a_stopped_job_never_becomes_a_reference() -> None:
+    # s (5.0) is stopped at minute 2 by a (1.0). x starts at 7 and reports steps 3 and 4 only:
+    # a reaches step 2, so the only job that could be a reference at step 3 is s, had it
+    # completed (at minute 6). Enforce: s was stopped -> x has no references, runs on.
+    fleet = [
+        rec("a", [1.0] * 2),
+        rec("s", [5.0] * 6),
+        rec("x", [6.0] * 2, start=7.0, first_step=3),
+    ]
+    enforce = replay(fleet, policy())
+    assert stops(enforce) == {"s": ("median", 2.0, 2.0, 1.0, 1)}
+    assert enforce.thresholds["g"].jobs == 2  # a and x (completed at 11), not s
+    # Observe: nothing is truncated, so s completes at 6 and x is compared with it.
+    observe = replay(fleet, policy(mode="observe"))
+    assert stops(observe) == {
+        "s": ("median", 2.0, 2.0, 1.0, 1),
+        "x": ("median", 10.0, 3.0, 5.0, 1),
+    }
+    assert observe.thresholds["g"].jobs == 3
+    assert all(not s.enforced for g in observe.groups.values() for s in g.stops)
+    assert observe.outcomes["s"].end_with == 6.0  # not truncated
+    assert observe.mode == "observe"
+
+
+def test_stops_disabled_reports_like_observe() -> None:
+    fleet = [rec("a", [1.0] * 3), rec("b", [2.0] * 10)]
+    result = replay(fleet, replace(policy(), stops_disabled=True))
+    (event,) = result.groups["g"].stops
+    assert event.enforced is False and result.outcomes["b"].end_with == 10.0
+
+
+def test_the_gate_protects_a_slow_starter_that_would_have_won() -> None:
+    # w starts slowly and ends best (0.05); a converges fast to 0.8 and completes at 3.
+    w = [3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05]
+    fleet = [rec("a", [1.0, 0.9, 0.8]), rec("w", w)]
+    eager = replay(fleet, policy(min_completed=1)).groups["g"]
+    # at minute 3: M(3) = (1.0 + 0.9 + 0.8) / 3 = 0.9; w's best 2.0 is worse -> stopped
+    assert [(s.job, s.step, s.threshold) for s in eager.stops] == [("w", 3.0, pytest.approx(0.9))]
+    assert eager.best_job == "w" and eager.best_value_without == 0.05
+    assert eager.best_survived is False
+    assert eager.best_job_with == "a" and eager.best_value_with == 0.8
+    assert eager.regret == pytest.approx(0.75)
+    assert eager.relative_regret == pytest.approx(15.0)
+    gated = replay(fleet, policy(min_completed=2)).groups["g"]
+    assert gated.stops == [] and gated.best_survived is True and gated.regret == 0.0
+
+
+def test_maximize_regret_is_positive_when_the_winner_is_stopped() -> None:
+    w = [0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
+    fleet = [rec("a", [0.5, 0.55, 0.6], direction="maximize"), rec("w", w, direction="maximize")]
+    g = replay(fleet, policy()).groups["g"]
+    # M(3) = 0.55 and w's best 0.3 is worse (lower) -> stopped; regret = 0.9 - 0.6
+    assert [(s.job, s.step) for s in g.stops] == [("w", 3.0)]
+    assert g.best_survived is False and g.regret == pytest.approx(0.3)
+
+
+def test_gpu_hours_and_dollars() -> None:
+    # ml.test: 4 GPUs, $10/h. a: 2 instances, 3 steps of 10 min (0.5 h); s: 2 instances, 6 steps
+    # (1 h), stopped at minute 30 by a. A CPU job (ml.m5.xlarge: 0 GPUs, $0.23/h) and a job of
+    # an unknown type run in another group.
+    fleet = [
+        rec("a", [1.0] * 3, mps=10.0, count=2),
+        rec("s", [5.0] * 6, mps=10.0, count=2),
+        rec("cpu", [1.0] * 6, mps=10.0, group="h", itype="ml.m5.xlarge"),
+        rec("mystery", [1.0] * 6, mps=10.0, group="h", itype="ml.unknown"),
+    ]
+    result = replay(fleet, policy())
+    g = result.groups["g"]
+    assert (g.gpu_hours_without, g.gpu_hours_with) == (pytest.approx(12.0), pytest.approx(8.0))
+    assert g.saved_fraction == pytest.approx(1 / 3)
+    assert (g.usd_without, g.usd_saved) == (pytest.approx(30.0), pytest.approx(10.0))
+    (event,) = g.stops
+    assert (event.minute, event.gpu_hours_avoided, event.usd_avoided) == (
+        30.0,
+        pytest.approx(4.0),
+        pytest.approx(10.0),
+    )
+    h = result.groups["h"]
+    assert h.gpu_hours_without == 0.0 and h.saved_fraction is None
+    assert h.usd_without == pytest.approx(0.23)
+    assert h.unknown_instance_jobs == 1 and result.overall.unknown_instance_jobs == 1
+    assert any("ml.unknown" in w for w in result.warnings)
+    assert result.overall.gpu_hours_without == pytest.approx(12.0)
+    assert result.overall.usd_saved == pytest.approx(10.0)
+
+
+def test_a_failed_job_ending_in_nan_is_reported_as_diverged_at_its_end() -> None:
+    fleet = [rec("a", [1.0] * 2), rec("f", [3.0, None], status="Failed", start=5.0)]
+    g = replay(fleet, policy(min_completed=5)).groups["g"]
+    (event,) = g.stops
+    assert (event.job, event.rule, event.at_end, event.minute) == ("f", "diverged", True, 7.0)
+    assert event.gpu_hours_avoided == 0.0 and g.gpu_hours_saved == 0.0
+    assert g.stop_count == 0 and g.diverged_at_end == 1
+
+
+def test_divergence_stops_a_job_whose_nan_comes_before_its_end() -> None:
+    fleet = [rec("f", [3.0, None, None, None], status="Failed")]
+    g = replay(fleet, policy()).groups["g"]
+    (event,) = g.stops
+    assert (event.rule, event.minute, event.at_end, event.enforced) == (
+        "diverged",
+        2.0,
+        False,
+        True,
+    )
+    assert g.gpu_hours_saved == pytest.approx(4 * 2 / 60)
+
+
+def test_a_failed_job_is_never_a_reference() -> None:
+    fleet = [rec("f", [1.0] * 5, status="Failed"), rec("b", [2.0] * 10)]
+    result = replay(fleet, policy())
+    # f ends at 5 with 1.0 everywhere; as a reference it would stop b (2.0) at minute 5
+    assert stops(result) == {} and result.thresholds["g"].jobs == 1  # b only
+
+
+def test_patience_rule_from_the_policy() -> None:
+    pol = replace(
+        policy(min_completed=99), patience=PatienceSettings(enabled=True, patience=2, min_delta=0)
+    )
+    # best 1.0 at step 1, then two measurements without improvement -> stop at step 3
+    g = replay([rec("p", [1.0, 1.5, 1.2, 0.5, 0.4])], pol).groups["g"]
+    assert [(s.job, s.rule, s.step) for s in g.stops] == [("p", "patience", 3.0)]
+
+
+def test_per_job_tag_overrides_are_applied() -> None:
+    # the job asks for min-completed 2 through its tags: one reference is not enough
+    tagged = replace(rec("b", [2.0] * 10), tags={"trainguard:min-completed": "2"})
+    result = replay([rec("a", [1.0] * 3), tagged], policy(min_completed=1))
+    assert stops(result) == {}
+
+
+def test_empty_fleet() -> None:
+    result = replay([], policy())
+    assert result.overall.jobs == 0 and result.groups == {} and result.ticks == 0
+
+
+def test_sweep_rows_cover_the_grid_in_order() -> None:
+    w = [3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05]
+    fleet = [rec("a", [1.0, 0.9, 0.8]), rec("w", w)]
+    rows = sweep(fleet, policy(), min_completed=(1, 2), grace=(0.0, 5.0))
+    assert [(r.min_completed, r.grace) for r in rows] == [(1, 0.0), (1, 5.0), (2, 0.0), (2, 5.0)]
+    first = rows[0]
+    assert (first.stops, first.groups_best_survived, first.groups_with_best) == (1, 0, 1)
+    assert first.mean_relative_regret == pytest.approx(15.0)
+    # grace 5: decisions from step 5 on, where a (3 steps) is no reference -> nothing stopped
+    assert rows[1].stops == 0 and rows[1].max_relative_regret == 0.0
+    assert set(rows[0].to_dict()) >= {"min_completed", "grace", "saved_fraction", "usd_saved"}
