@@ -37,3 +37,35 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 LIFECYCLE_HANDLER = "trainguard.handlers.lifecycle.handler"
 EVALUATOR_HANDLER = "trainguard.handlers.evaluator.handler"
 ALERT_HANDLER = "trainguard.handlers.alert.handler"
+
+# --- Deployed names (fixed by the stack; the local run and the cleanup command rely on them) --
+LIFECYCLE_FUNCTION_NAME = "trainguard-lifecycle"
+EVALUATOR_FUNCTION_NAME = "trainguard-evaluator"
+ALERT_FUNCTION_NAME = "trainguard-alert"
+TRAINING_STATE_RULE_NAME = "trainguard-training-state"
+TICK_RULE_NAME = "trainguard-tick"
+HEALTH_ALARM_RULE_NAME = "trainguard-health-alarms"
+# The stack's own alarms (CloudFormation's): cleanup of run-time alarms must skip these.
+HEALTH_ALARM_PREFIX = "trainguard-health-"
+
+# Powertools reads these (set on every function by the stack)
+ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
+ENV_POWERTOOLS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+
+# --- Runtime (added with the handlers; infra, the local run and tests import these) ---------
+GPU_IDLE_ALARM_PREFIX = "trainguard-gpu-idle-"  # + "<job>-algo-<n>"; under ALARM_PREFIX
+RUNNING_INDEX = "running"  # sparse GSI of the table, partition key RUNNING_ATTR, projection ALL
+RUNNING_ATTR = "running_pk"
+RUNNING_VALUE = "RUNNING"
+TTL_ATTR = "ttl"
+DEFAULT_AUDIT_TTL_DAYS = 90
+
+# EMF metric names (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME)
+METRIC_TICKS = "Ticks"  # the evaluator's heartbeat: one per completed tick
+METRIC_STOPS = "Stops"
+METRIC_WOULD_STOPS = "WouldStops"
+METRIC_ALERTS = "Alerts"
+METRIC_DECISIONS = "Decisions"
+METRIC_DOLLARS_SAVED = "EstimatedDollarsSaved"
+METRIC_TICK_DURATION = "TickDurationMs"
+METRIC_JOB_ERRORS = "JobErrors"

@@ -1,0 +1,1 @@
+"""CDK app for trainguard: one stack (`TrainguardStack`), one construct per capability."""

@@ -1,0 +1,2 @@
+"""One construct per capability: state, notifications, functions, events, alarms, dashboard,
+cleanup."""

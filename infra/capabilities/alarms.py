@@ -1,0 +1,116 @@
+"""Alarms on the control plane itself (names start with HEALTH_ALARM_PREFIX), each notifying the
+topic; and the alert function's permission to be an alarm action for trainguard-* alarms."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from trainguard import constants as c
+
+ALARMS_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
+
+
+class HealthAlarms(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tick_minutes: int,
+        functions: dict[str, lambda_.Function],
+        evaluator: lambda_.Function,
+        alert: lambda_.Function,
+        dead_letter_queues: dict[str, sqs.Queue],
+        topic: sns.ITopic,
+        trainguard_alarms_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        notify = actions.SnsAction(topic)
+        self.alarms: list[cloudwatch.Alarm] = []
+
+        def add(alarm: cloudwatch.Alarm) -> None:
+            alarm.add_alarm_action(notify)
+            alarm.add_ok_action(notify)
+            self.alarms.append(alarm)
+
+        five_minutes = Duration.minutes(5)
+        for label, fn in functions.items():
+            add(
+                cloudwatch.Alarm(
+                    self,
+                    f"{label}Errors",
+                    alarm_name=f"{c.HEALTH_ALARM_PREFIX}{label.lower()}-errors",
+                    alarm_description=f"trainguard {label.lower()} function raised errors",
+                    metric=fn.metric_errors(period=five_minutes, statistic="Sum"),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        add(
+            cloudwatch.Alarm(
+                self,
+                "EvaluatorThrottles",
+                alarm_name=f"{c.HEALTH_ALARM_PREFIX}evaluator-throttles",
+                alarm_description="trainguard evaluator throttled: ticks overlap (a tick runs "
+                "longer than the tick period) or the account is out of concurrency",
+                metric=evaluator.metric_throttles(period=five_minutes, statistic="Sum"),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        for label, queue in dead_letter_queues.items():
+            add(
+                cloudwatch.Alarm(
+                    self,
+                    f"{label}DeadLettersNotEmpty",
+                    alarm_name=f"{c.HEALTH_ALARM_PREFIX}{label.lower()}-dead-letters",
+                    alarm_description=f"trainguard {label.lower()}: events in the dead-letter "
+                    "queue (delivery or processing failed after retries)",
+                    metric=queue.metric_approximate_number_of_messages_visible(
+                        period=five_minutes, statistic="Maximum"
+                    ),
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+            )
+        # No invocation for 3 tick periods: the schedule, the rule or the function is broken.
+        # Missing data is exactly the failure, so it counts as breaching.
+        add(
+            cloudwatch.Alarm(
+                self,
+                "EvaluatorHeartbeat",
+                alarm_name=f"{c.HEALTH_ALARM_PREFIX}evaluator-heartbeat",
+                alarm_description="trainguard evaluator ran no tick for 3 tick periods",
+                metric=evaluator.metric_invocations(
+                    period=Duration.minutes(tick_minutes), statistic="Sum"
+                ),
+                threshold=1,
+                evaluation_periods=3,
+                datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+            )
+        )
+
+        # Per-job alarms created at run time invoke the alert function directly (Lambda alarm
+        # action): allow CloudWatch alarms of this account and region named trainguard-* only.
+        alert.add_permission(
+            "InvokeFromTrainguardAlarms",
+            principal=iam.ServicePrincipal(ALARMS_PRINCIPAL),
+            action="lambda:InvokeFunction",
+            source_account=Aws.ACCOUNT_ID,
+            source_arn=trainguard_alarms_arn,
+        )

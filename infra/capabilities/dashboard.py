@@ -1,0 +1,77 @@
+"""Dashboard: stops and would-be stops, alerts, dollars saved, tick duration, errors."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from trainguard import constants as c
+
+DASHBOARD_NAME = "trainguard"
+
+
+def trainguard_metric(
+    name: str, statistic: str = "Sum", label: str | None = None
+) -> cloudwatch.Metric:
+    """A metric the functions emit with Powertools (namespace + its default `service` dimension)."""
+    return cloudwatch.Metric(
+        namespace=c.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": c.SERVICE_NAME},
+        statistic=statistic,
+        period=Duration.minutes(5),
+        label=label or name,
+    )
+
+
+class Dashboard(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, functions: dict[str, lambda_.Function]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        evaluator = functions["Evaluator"]
+        self.dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=DASHBOARD_NAME, default_interval=Duration.hours(24)
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Stops and would-be stops",
+                left=[
+                    trainguard_metric(c.METRIC_STOPS, label="stopped (enforce)"),
+                    trainguard_metric(c.METRIC_WOULD_STOPS, label="would stop (observe)"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Alerts", left=[trainguard_metric(c.METRIC_ALERTS)], width=8
+            ),
+            cloudwatch.SingleValueWidget(
+                title="Dollars saved (estimated)",
+                metrics=[trainguard_metric(c.METRIC_DOLLARS_SAVED, label="USD")],
+                set_period_to_time_range=True,
+                width=8,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Tick duration",
+                left=[
+                    trainguard_metric(c.METRIC_TICK_DURATION, "Average", "tick ms (avg)"),
+                    trainguard_metric(c.METRIC_TICK_DURATION, "p99", "tick ms (p99)"),
+                    evaluator.metric_duration(statistic="Maximum", label="evaluator ms (max)"),
+                ],
+                right=[trainguard_metric(c.METRIC_TICKS, label="ticks")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors and throttles",
+                left=[
+                    fn.metric_errors(statistic="Sum", label=f"{label.lower()} errors")
+                    for label, fn in functions.items()
+                ]
+                + [evaluator.metric_throttles(statistic="Sum", label="evaluator throttles")],
+                width=12,
+            ),
+        )

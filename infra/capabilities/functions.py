@@ -1,0 +1,330 @@
+"""Functions: lifecycle, evaluator and alert from the `lambdas/` folder, least-privilege roles.
+
+Sizing (estimates; the bench and the local run are where to re-measure):
+- lifecycle: one event at a time; at most one GetMetricData curve read plus a group's CURVE#
+  items on completion -> 256 MB, 60 s.
+- evaluator: one batched GetMetricData (<= 500 queries a call) for all running jobs, the
+  `running` GSI and one BatchGetItem; the working set is small, CPU is the decision rules ->
+  512 MB (more memory is more CPU on Lambda). Its timeout stays under the tick period so a
+  slow tick ends before the next one starts; reserved concurrency 1 means two ticks never
+  overlap (a late tick is throttled and retried by Lambda's async queue, never run twice).
+- alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.config import TrainguardConfig
+from infra.nag import acknowledge
+from trainguard import constants as c
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ASSET_DIR = REPO_ROOT / "lambdas"
+ASSET_EXCLUDES = [
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/.pytest_cache",
+    "**/.ruff_cache",
+    "**/.hypothesis",
+    "**/*.egg-info",
+    "**/.DS_Store",
+]
+
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# Powertools for AWS Lambda (Python) V3 public layer, published by AWS in account 017000801446.
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+
+
+_RETENTION = logs.RetentionDays
+LOG_RETENTION = {
+    1: _RETENTION.ONE_DAY,
+    3: _RETENTION.THREE_DAYS,
+    5: _RETENTION.FIVE_DAYS,
+    7: _RETENTION.ONE_WEEK,
+    14: _RETENTION.TWO_WEEKS,
+    30: _RETENTION.ONE_MONTH,
+    60: _RETENTION.TWO_MONTHS,
+    90: _RETENTION.THREE_MONTHS,
+    120: _RETENTION.FOUR_MONTHS,
+    150: _RETENTION.FIVE_MONTHS,
+    180: _RETENTION.SIX_MONTHS,
+    365: _RETENTION.ONE_YEAR,
+    400: _RETENTION.THIRTEEN_MONTHS,
+    545: _RETENTION.EIGHTEEN_MONTHS,
+    731: _RETENTION.TWO_YEARS,
+    1827: _RETENTION.FIVE_YEARS,
+    3653: _RETENTION.TEN_YEARS,
+}
+
+
+def powertools_layer_arn(version: int) -> str:
+    return (
+        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+        f"{POWERTOOLS_LAYER_NAME}:{version}"
+    )
+
+
+def evaluator_timeout_seconds(tick_minutes: int) -> int:
+    """Under the tick period (so ticks never pile up), within Lambda's 900 s cap."""
+    return max(30, min(tick_minutes * 60 - 5, 900))
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    construct_id: str
+    name: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    description: str
+
+
+class Functions(Construct):
+    """The three functions, their log groups, dead-letter queues and permissions."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: TrainguardConfig,
+        table: dynamodb.ITable,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._config = config
+        self._layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_layer_arn(config.powertools_layer_version)
+        )
+        self._code = lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDES)
+        self._common_env = {
+            c.ENV_TABLE_NAME: table.table_name,
+            c.ENV_TOPIC_ARN: topic.topic_arn,
+            c.ENV_POLICY: config.policy_json(),
+            c.ENV_STOPS_DISABLED: "true" if config.policy.stops_disabled else "false",
+            c.ENV_AUDIT_TTL_DAYS: str(config.audit_ttl_days),
+            c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
+            c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
+        }
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
+
+        self.alert = self._function(
+            FunctionSpec(
+                "Alert",
+                c.ALERT_FUNCTION_NAME,
+                c.ALERT_HANDLER,
+                256,
+                30,
+                "trainguard: alarm notifications (GPU idle, health) -> enrich -> SNS",
+            ),
+            extra_env={},
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        alert_arn = self.alert.function_arn
+        self.lifecycle = self._function(
+            FunctionSpec(
+                "Lifecycle",
+                c.LIFECYCLE_FUNCTION_NAME,
+                c.LIFECYCLE_HANDLER,
+                256,
+                60,
+                "trainguard: SageMaker training job state changes",
+            ),
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            retry_attempts=2,
+            max_event_age=Duration.hours(6),
+        )
+        tick_s = config.tick_minutes * 60
+        self.evaluator = self._function(
+            FunctionSpec(
+                "Evaluator",
+                c.EVALUATOR_FUNCTION_NAME,
+                c.EVALUATOR_HANDLER,
+                512,
+                evaluator_timeout_seconds(config.tick_minutes),
+                "trainguard: one tick over all running opted-in jobs",
+            ),
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            reserved_concurrency=1,
+            # A tick that could not run is replaced by the next one: no retries, no old ticks.
+            retry_attempts=0,
+            max_event_age=Duration.seconds(max(60, tick_s)),
+        )
+        self.functions = (self.lifecycle, self.evaluator, self.alert)
+
+        for fn in self.functions:
+            table.grant_read_write_data(fn)
+            topic.grant_publish(fn)
+
+        training_jobs = stack.format_arn(
+            service="sagemaker", resource="training-job", resource_name="*"
+        )
+        trainguard_alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name=f"{c.ALARM_PREFIX}*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        read_jobs = iam.PolicyStatement(
+            sid="ReadTrainingJobs",
+            actions=["sagemaker:DescribeTrainingJob", "sagemaker:ListTags"],
+            resources=[training_jobs],
+        )
+        list_jobs = iam.PolicyStatement(
+            sid="ListTrainingJobs",
+            actions=["sagemaker:ListTrainingJobs"],
+            resources=["*"],  # ListTrainingJobs has no resource type
+        )
+        # Only jobs that carry the opt-in tag can be stopped: a job without it is alerted on,
+        # never stopped.
+        stop_opted_in = iam.PolicyStatement(
+            sid="StopOptedInTrainingJobs",
+            actions=["sagemaker:StopTrainingJob"],
+            resources=[training_jobs],
+            conditions={"Null": {f"aws:ResourceTag/{c.TAG_GROUP}": "false"}},
+        )
+        read_metrics = iam.PolicyStatement(
+            sid="ReadMetricsAndAlarms",
+            actions=["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
+            resources=["*"],  # neither action supports resource-level permissions
+        )
+        # Alarm create/delete only on trainguard-* alarms. A Lambda alarm action is authorized by
+        # the alert function's resource policy (principal lambda.alarms.cloudwatch.amazonaws.com),
+        # not by the caller: no iam:PassRole or lambda:* is needed to set it.
+        manage_alarms = iam.PolicyStatement(
+            sid="ManageTrainguardAlarms",
+            actions=[
+                "cloudwatch:PutMetricAlarm",
+                "cloudwatch:DeleteAlarms",
+                "cloudwatch:TagResource",
+            ],
+            resources=[trainguard_alarms],
+        )
+        for statement in (read_jobs, read_metrics):
+            for fn in self.functions:
+                fn.add_to_role_policy(statement)
+        for fn in (self.lifecycle, self.evaluator):
+            fn.add_to_role_policy(list_jobs)
+            fn.add_to_role_policy(manage_alarms)
+        for fn in (self.evaluator, self.alert):  # the alert function may stop idle jobs
+            fn.add_to_role_policy(stop_opted_in)
+
+        self.training_jobs_arn = training_jobs
+        self.trainguard_alarms_arn = trainguard_alarms
+        for fn in self.functions:
+            self._acknowledge(fn, table)
+            CfnOutput(self, f"{fn.node.id}FunctionName", value=fn.function_name)
+
+    # ---- helpers ------------------------------------------------------------------------------
+    def _function(
+        self,
+        spec: FunctionSpec,
+        *,
+        extra_env: dict[str, str],
+        retry_attempts: int,
+        max_event_age: Duration,
+        reserved_concurrency: int | None = None,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.construct_id}Logs",
+            log_group_name=f"/aws/lambda/{spec.name}",
+            retention=LOG_RETENTION[self._config.log_retention_days],
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{spec.construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"trainguard {spec.name}: least privilege (no managed policies)",
+        )
+        log_group.grant_write(role)
+        dlq = sqs.Queue(
+            self,
+            f"{spec.construct_id}DeadLetters",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        self.dead_letter_queues[spec.construct_id] = dlq
+        acknowledge(
+            dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself a dead-letter queue (rule target and async invocation "
+            "failures of one function); its depth is alarmed.",
+        )
+        fn = lambda_.Function(
+            self,
+            spec.construct_id,
+            function_name=spec.name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=spec.handler,
+            code=self._code,
+            layers=[self._layer],
+            memory_size=spec.memory_mb,
+            timeout=Duration.seconds(spec.timeout_s),
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={**self._common_env, **extra_env},
+            reserved_concurrent_executions=reserved_concurrency,
+            retry_attempts=retry_attempts,
+            max_event_age=max_event_age,
+            on_failure=destinations.SqsDestination(dlq),
+        )
+        return fn
+
+    def _acknowledge(self, fn: lambda_.Function, table: dynamodb.ITable) -> None:
+        stack = Stack.of(self)
+        table_id = stack.resolve(stack.get_logical_id(table.node.default_child))  # type: ignore[arg-type]
+        role = fn.role
+        assert role is not None
+        findings = {
+            "Resource::*": "Only for actions without resource-level permissions: "
+            "sagemaker:ListTrainingJobs, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, "
+            "xray:PutTraceSegments/PutTelemetryRecords (active tracing).",
+            f"Resource::{_SAGEMAKER_JOBS_NAG}": "Training jobs are created at run time by the "
+            "users, so their names are unknown at deploy time; Describe/ListTags only, and "
+            "StopTrainingJob is further limited to jobs tagged trainguard:group.",
+            f"Resource::{_TRAINGUARD_ALARMS_NAG}": "Per-job alarms are created at run time; "
+            "create/delete/tag is limited to alarms named trainguard-*.",
+            f"Resource::<{table_id}.Arn>/index/*": "Read access to the table's own indexes "
+            "(the sparse `running` GSI that each tick queries).",
+            "Action::kms:GenerateDataKey*": "Publishing to the KMS-encrypted topic needs "
+            "GenerateDataKey* on that one key (granted by topic.grant_publish).",
+        }
+        for finding, reason in findings.items():
+            acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge(fn, "AwsSolutions-L1", L1_REASON)
+
+
+_SAGEMAKER_JOBS_NAG = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"
+_TRAINGUARD_ALARMS_NAG = (
+    f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{c.ALARM_PREFIX}*"
+)
+L1_REASON = (
+    "Python 3.13 is pinned on purpose: the Powertools public layer is published per Python "
+    "version, and the runtime is bumped together with that layer (and tested locally on it)."
+)
