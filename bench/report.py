@@ -1,0 +1,441 @@
+"""Render ``results.json`` as ``RESULTS.md``: tables, machine, reproduction, and what limits
+each figure. Everything numeric comes from the results; the prose explains how to read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+GOAL_RATIO = 100.0
+
+
+def _f(x: Any, digits: int = 1, unit: str = "") -> str:
+    if x is None:
+        return "n/a"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return f"{x:,}{unit}"
+    if isinstance(x, float):
+        if abs(x) >= 1000:
+            return f"{x:,.0f}{unit}"
+        return f"{x:.{digits}f}{unit}"
+    return f"{x}{unit}"
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def _share(a: dict[str, Any]) -> str:
+    if not a:
+        return "n/a"
+    return f"{_pct(a.get('fraction'))} ({_f(a.get('identical'))}/{_f(a.get('decisions'))})"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _status(part: dict[str, Any]) -> str | None:
+    status = part.get("status")
+    if status == "pending":
+        return f"**Pending**: {part.get('reason', '')}."
+    if status == "error":
+        return f"**Error** in this run: `{part.get('error', '')}`."
+    return None
+
+
+def _headline(r: dict[str, Any]) -> list[str]:
+    d = r.get("decision", {})
+    c = r.get("cold_start", {})
+    a = r.get("api", {})
+    s = r.get("savings", {})
+    ratio = d.get("ratio_vs_optuna")
+    goal = "n/a" if ratio is None else ("met" if ratio >= GOAL_RATIO else "**not met**")
+    h = d.get("headline_completed_jobs")
+    rows = [
+        [f"ours, µs per decision (H = {_f(h)})", _f(d.get("ours_us_per_decision"))],
+        [
+            f"Optuna MedianPruner, µs per decision (H = {_f(h)})",
+            _f(d.get("optuna_us_per_decision")),
+        ],
+        [
+            f"Ray Tune MedianStoppingRule, µs per decision (H = {_f(h)})",
+            _f(d.get("ray_us_per_decision")),
+        ],
+        [
+            f"ratio vs Optuna (goal ≥ {GOAL_RATIO:.0f}x: {goal})",
+            "n/a" if ratio is None else f"{ratio:.1f}x",
+        ],
+        [
+            "ratio vs Ray Tune",
+            "n/a" if d.get("ratio_vs_ray") is None else f"{d['ratio_vs_ray']:.0f}x",
+        ],
+        [
+            "agreement where semantics meet",
+            f"{_pct(d.get('agreement'))} of {_f(d.get('agreement_decisions'))} decisions",
+        ],
+    ]
+    for name, ms in (c.get("import_ms") or {}).items():
+        rows.append([f"cold start: import of the {name} handler, ms", _f(ms) if ms else "pending"])
+    asset = c.get("asset") or {}
+    if asset:
+        rows.append(
+            [
+                "Lambda asset",
+                f"{_f(asset.get('files'))} files, {_f(asset.get('bytes'))} B, "
+                f"{_f(asset.get('zipped_bytes'))} B zipped",
+            ]
+        )
+    gmd = a.get("get_metric_data_calls")
+    rows.append(["GetMetricData calls per tick", "pending" if gmd is None else str(gmd)])
+    saved = s.get("default_policy_saved_fraction")
+    rows.append(
+        ["default policy: share of GPU hours saved", "pending" if saved is None else _pct(saved)]
+    )
+    return _table(["figure", "value"], rows)
+
+
+def _decision(d: dict[str, Any]) -> list[str]:
+    out = ["## 1. Decision cost", ""]
+    status = _status(d)
+    if status:
+        return [*out, status, ""]
+    groups = d.get("groups", [])
+    if not groups:
+        return out
+    g0 = groups[0]
+    out += [
+        f"One evaluator tick's decision work: N = {_f(g0['running_jobs'])} running jobs at "
+        f"random steps 1..{g0['steps']}, against one group of H completed jobs of "
+        f"S = {g0['steps']} steps (seeded synthetic decaying loss curves with noise, "
+        "`bench/fleet.py`). All three systems run in this one process on the same fleet, "
+        "gates off (ours `min_completed=1`; Optuna `n_startup_trials=0, n_warmup_steps=0, "
+        "interval_steps=1, n_min_trials=1`; Ray `grace_period=0, min_samples_required=1`, "
+        "`time_attr=training_iteration`), completed references only, aligned steps. "
+        "Garbage collection is off inside every timed region, for all three alike.",
+        "",
+        "### Time per decision and per tick",
+        "",
+    ]
+    rows = []
+    for g in groups:
+        o, op, ry = g["ours"], g.get("optuna", {}), g.get("ray", {})
+        ray_cell = (
+            "skipped"
+            if "skipped" in ry
+            else f"{_f(ry.get('us_per_decision'))} (n = {_f(ry.get('decisions_timed'))})"
+        )
+        rows.append(
+            [
+                _f(g["completed_jobs"]),
+                _f(o["table_build_s"] * 1e3),
+                _f(o["us_per_decision"]),
+                _f(o["tick_ms"], 2),
+                _f(o["tick_peak_kib"]),
+                _f(op.get("us_per_decision")),
+                _f(op.get("tick_ms")),
+                ray_cell,
+                _f(ry.get("tick_ms_extrapolated")),
+                "n/a" if g.get("ratio_vs_optuna") is None else f"{g['ratio_vs_optuna']:.1f}x",
+                "n/a" if g.get("ratio_vs_ray") is None else f"{g['ratio_vs_ray']:.0f}x",
+            ]
+        )
+    out += _table(
+        [
+            "H",
+            "ours: table build, ms (once per completion)",
+            "ours µs/decision",
+            "ours tick, ms",
+            "ours tick peak, KiB",
+            "Optuna µs/decision",
+            "Optuna tick, ms",
+            "Ray µs/decision",
+            "Ray tick, ms (extrapolated)",
+            "Optuna / ours",
+            "Ray / ours",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        f"Ours and Optuna: median of {groups[0]['ours']['tick_repeats']} ticks over all N "
+        "jobs. Ray: each decision is one `on_trial_result` call timed on its own, summed; "
+        "where n < N the first n jobs of the seeded fleet were timed (their steps are uniform "
+        "on 1..S like the rest) and the tick is extrapolated as n → N.",
+        "",
+        "### Where the time goes",
+        "",
+    ]
+    rows = []
+    for g in groups:
+        o, op = g["ours"], g.get("optuna", {})
+        rows.append(
+            [
+                _f(g["completed_jobs"]),
+                _f(o["threshold_lookup_us"], 2),
+                _f(o["best_so_far_us"]),
+                _f(o["us_per_decision"]),
+                _f(op.get("best_so_far_us")),
+                _f(
+                    None
+                    if op.get("us_per_decision") is None
+                    else op["us_per_decision"] - op.get("best_so_far_us", 0.0)
+                ),
+                "n/a"
+                if op.get("us_per_decision") is None
+                else f"{(op['us_per_decision'] - op['best_so_far_us']) / o['threshold_lookup_us']:.0f}x",  # noqa: E501
+            ]
+        )
+    out += _table(
+        [
+            "H",
+            "ours: threshold M(s) lookup, µs",
+            "ours: job's best so far, µs",
+            "ours: whole decide, µs",
+            "Optuna: best so far, µs",
+            "Optuna: the rest (threshold), µs",
+            "threshold part, Optuna / ours",
+        ],
+        rows,
+    )
+    head = groups[-1]
+    out += [
+        "",
+        "A decision has two parts. The threshold M(s) depends only on the group's completed "
+        "jobs: ours reads it from the materialized `ReferenceTable` with one binary search, "
+        "independent of H; Optuna re-reads every completed trial's value at the step and takes "
+        "a percentile (O(H)); Ray recomputes every reference's running mean over its whole "
+        "history (O(H x S)). The other part is the running job's own best value so far, a pass "
+        "over its own curve (O(steps)): ours in a pure-Python loop inside `decide`, Optuna "
+        "with numpy. That pass dominates our decision, so the per-decision ratio is bounded by "
+        "it, not by H.",
+        "",
+        "### State each system keeps for a group",
+        "",
+    ]
+    rows = []
+    for g in groups:
+        o, op = g["ours"], g.get("optuna", {})
+        rows.append(
+            [
+                _f(g["completed_jobs"]),
+                _f(o["table_bytes_retained"] / 1024),
+                _f(o["table_json_bytes"] / 1024),
+                _f(
+                    None
+                    if op.get("study_bytes_retained") is None
+                    else op["study_bytes_retained"] / 2**20,
+                    1,
+                ),
+            ]
+        )
+    out += _table(
+        [
+            "H",
+            "ours: ReferenceTable in memory, KiB",
+            "ours: its STATS item (JSON), KiB",
+            "Optuna: in-memory study, MiB",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        "Our table has at most two entries per distinct step (S = "
+        f"{head['steps']}), whatever H is, so the group's `STATS` item stays far below "
+        "DynamoDB's 400 KB item limit; Optuna (and Ray) keep every reference's full curve.",
+        "",
+        "### Agreement",
+        "",
+    ]
+    rows = []
+    for g in groups:
+        a = g.get("agreement", {})
+        opt, ray = a.get("optuna", {}), a.get("ray", {})
+        rows.append(
+            [
+                _f(g["completed_jobs"]),
+                _share(opt),
+                _share(ray),
+                _pct(a.get("optuna_semantic_difference")),
+                _pct(g["ours"].get("stop_fraction")),
+                _pct(g.get("optuna", {}).get("stop_fraction")),
+                _pct(g.get("ray", {}).get("stop_fraction")),
+            ]
+        )
+    out += _table(
+        [
+            "H",
+            "Optuna agreement",
+            "Ray agreement",
+            "ours vs Optuna on the original curves (differ by design)",
+            "ours: stop share",
+            "Optuna: prune share",
+            "Ray: stop share (timed jobs)",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        "**What agreement measures**: the fraction of running jobs for which both systems make "
+        "the identical stop/continue decision, on the same fleet, where their semantics meet "
+        "(aligned steps 1..S, only completed references, every gate off, minimize).",
+        "",
+        "- **Ray Tune** with `grace_period=0` defines the threshold as we do (median of each "
+        "reference's running mean over steps <= s, of references that reached s; best so far; "
+        "strict), so its decisions are compared with ours directly, on the jobs Ray was timed on.",
+        "- **Optuna** compares the trial's best so far with the median of the references' "
+        "**raw** values at the step, not their running averages. For the comparison our rule "
+        "is run a second time, against rewritten references whose running average at every "
+        "step equals the original raw value (v'_k = k·v_k − (k−1)·v_(k−1)); Optuna runs on "
+        "the original study. Agreement is then the share of identical decisions over all N "
+        "jobs. On the original curves the two rules differ by design: on a decaying loss the "
+        "running average lags above the raw value, so Optuna's threshold is lower and it "
+        "prunes far more; that share is the 'differ by design' column, not disagreement.",
+        "- The floating-point paths differ (Python sums vs numpy's pairwise mean and "
+        "`nanpercentile`), so an exact tie could in principle flip; with noisy continuous "
+        "values none is expected, and any mismatch would show here.",
+        "",
+        "**What limits these figures**: one process on a shared 2-core machine "
+        "(other work on it adds noise; medians of repeated ticks damp it); synthetic curves "
+        "with a value at every step (CloudWatch minutes make the same shape); CPython "
+        "interpreter speed for the O(steps) best-so-far pass, which is most of our decision; "
+        "Optuna timed on `prune` alone (the storage read `should_prune` adds in a real study is "
+        "left out, which flatters Optuna); Ray sampled at large H (its cost is "
+        "deterministic in H x S, so the sample extrapolates well); the peers' harnesses feed "
+        "state directly (see `bench/peers.py`) rather than through a real Tune/Optuna run.",
+        "",
+    ]
+    if d.get("ray_skipped"):
+        out += [f"Ray Tune was skipped: {d['ray_skipped']}.", ""]
+    return out
+
+
+def _api(a: dict[str, Any]) -> list[str]:
+    out = ["## 2. AWS calls per tick", ""]
+    status = _status(a)
+    if status:
+        return [*out, status, ""]
+    return [*out, "```json", str(a), "```", ""]
+
+
+def _savings(s: dict[str, Any]) -> list[str]:
+    out = ["## 3. Savings and regret", ""]
+    status = _status(s)
+    if status:
+        return [*out, status, ""]
+    return [*out, "```json", str(s), "```", ""]
+
+
+def _cold_start(c: dict[str, Any]) -> list[str]:
+    out = ["## 4. Cold start", ""]
+    status = _status(c)
+    if status:
+        return [*out, status, ""]
+    rows = []
+    for name, h in (c.get("handlers") or {}).items():
+        if "pending" in h:
+            rows.append([name, f"`{h['module']}`", "pending", "", h["pending"]])
+            continue
+        if "error" in h:
+            rows.append([name, f"`{h['module']}`", "error", "", h["error"]])
+            continue
+        deps = ", ".join(f"{n} {ms}" for n, ms in h.get("heaviest_dependencies_ms", []))
+        rows.append(
+            [
+                name,
+                f"`{h['module']}`",
+                _f(h["median_ms"]),
+                f"{_f(h['min_ms'])}–{_f(h['max_ms'])}",
+                deps,
+            ]
+        )
+    for module, h in (c.get("baseline_modules") or {}).items():
+        if "error" in h:
+            rows.append(["(baseline)", f"`{module}`", "error", "", h["error"]])
+            continue
+        deps = ", ".join(f"{n} {ms}" for n, ms in h.get("heaviest_dependencies_ms", []))
+        rows.append(
+            [
+                "(baseline)",
+                f"`{module}`",
+                _f(h["median_ms"]),
+                f"{_f(h['min_ms'])}–{_f(h['max_ms'])}",
+                deps,
+            ]
+        )
+    out += _table(
+        ["handler", "module", "import, ms (median)", "min–max, ms", "heaviest imports inside, ms"],
+        rows,
+    )
+    asset = c.get("asset", {})
+    out += [
+        "",
+        f"Lambda asset (`lambdas/` without caches or bytecode): {_f(asset.get('files'))} files, "
+        f"{_f(asset.get('bytes'))} bytes, {_f(asset.get('zipped_bytes'))} bytes as a deflate zip.",
+        "",
+        'How: `python -X importtime -c "import <module>"` in a fresh interpreter '
+        f"(Python {c.get('python')}), `PYTHONPATH` = a copy of the asset without bytecode, "
+        "`POWERTOOLS_TRACE_DISABLED=true`; the figure is the sum of the cumulative times of "
+        "the top-level `trainguard*` entries (importing `a.b.c` imports `a`, `a.b`, `a.b.c` "
+        "each at top level), median of the runs. Interpreter start-up is not included.",
+        "",
+        "**What limits these figures**: this machine's disk and CPU, not Lambda's (a Lambda "
+        "cold start adds the runtime's own init and the layer's file system; the memory size "
+        "sets the CPU share); the asset is compiled from source on each run, as on Lambda "
+        "(read-only code, no bytecode shipped), while the dependencies (Powertools, boto3) "
+        "load from their installed bytecode as from the layer and runtime; noise from other "
+        "work on a shared 2-core machine (min–max shown).",
+        "",
+    ]
+    return out
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r.get("meta", {})
+    packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
+    out = [
+        "# trainguard benchmarks",
+        "",
+        f"Written by `make bench` (`python -m bench.run`{' --quick' if m.get('quick') else ''}) "
+        f"on {m.get('date_utc')}, commit `{m.get('commit')}`, in {_f(m.get('wall_s'))} s. "
+        "Do not edit by hand: rerun it.",
+        "",
+        *(
+            [
+                "The Lambda code under `lambdas/` had uncommitted changes when this ran "
+                "(other parts of the project were being written): the cold-start figures are "
+                "of that working tree.",
+                "",
+            ]
+            if m.get("lambdas_uncommitted_changes")
+            else []
+        ),
+        "## Headline",
+        "",
+        *_headline(r),
+        "",
+        "## Machine",
+        "",
+        f"- {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; {m.get('platform')}",
+        f"- {m.get('implementation')} {m.get('python')}; {packages}",
+        "",
+        "## How to reproduce",
+        "",
+        "```",
+        "make bench    # uv sync --group bench, then python -m bench.run",
+        "uv run --group bench python -m bench.run --quick    # smoke run, into bench/quick/",
+        "uv run --group bench python -m bench.run --only decision cold_start",
+        "```",
+        "",
+        "Seeds are fixed (`bench/fleet.py`), so the fleets and the decisions are identical on "
+        "every run; the times vary with the machine.",
+        "",
+        *_decision(r.get("decision", {})),
+        *_api(r.get("api", {})),
+        *_savings(r.get("savings", {})),
+        *_cold_start(r.get("cold_start", {})),
+    ]
+    return "\n".join(out).rstrip() + "\n"
