@@ -1,0 +1,402 @@
+"""DynamoDB: one table (docs/runtime-design.md) for jobs, events seen, action markers, the
+decision audit, alert episodes, completed curves and the groups' reference statistics.
+
+Every write that must happen once is conditional, so duplicated events and concurrent ticks
+are no-ops. Curves and reference tables are stored as zlib-compressed JSON (binary) to stay
+well under the 400 KB item limit for long jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ..constants import RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
+from ..core.median import ReferenceTable
+from ..models import JobRecord
+from .aws import error_code
+
+_SER = TypeSerializer()
+_DES = TypeDeserializer()
+BATCH_GET_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
+
+    group: str
+    tables: dict[float, ReferenceTable]  # grace -> materialized M(s)
+    median_duration_min: float | None
+    references: int
+
+    def table(self, grace: float) -> ReferenceTable | None:
+        return self.tables.get(float(grace))
+
+
+def pack(value: Any) -> bytes:
+    return zlib.compress(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+
+
+def unpack(raw: Any) -> Any:
+    data = getattr(raw, "value", raw)
+    return json.loads(zlib.decompress(bytes(data)).decode("utf-8"))
+
+
+def _to_ddb_value(value: Any) -> Any:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return Decimal(repr(value))
+    if isinstance(value, Mapping):
+        return {str(k): _to_ddb_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_ddb_value(v) for v in value]
+    return value
+
+
+def _from_ddb_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_ddb_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_ddb_value(v) for v in value]
+    return value
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(_to_ddb_value(v)) for k, v in item.items() if v is not None}
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _from_ddb_value(_DES.deserialize(v)) for k, v in item.items()}
+
+
+def job_pk(job: str) -> str:
+    return f"JOB#{job}"
+
+
+def group_pk(group: str) -> str:
+    return f"GROUP#{group}"
+
+
+_JOB_FIELDS = set(JobRecord.__dataclass_fields__)
+
+
+class Store:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ---- jobs ------------------------------------------------------------------------------
+    def register_job(self, job: JobRecord) -> bool:
+        """Write a new job item; False if the job is already known (nothing written)."""
+        item = asdict(job)
+        item.update(pk=job_pk(job.name), sk="META")
+        if job.running:
+            item[RUNNING_ATTR] = RUNNING_VALUE
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get_job(self, job: str) -> JobRecord | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": job_pk(job), "sk": "META"}),
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _job_from_item(deserialize(item)) if item else None
+
+    def update_start_time(self, job: str, start_time: float) -> None:
+        """Replace a provisional start time (CreationTime) by TrainingStartTime, once."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": job_pk(job), "sk": "META"}),
+                UpdateExpression="SET start_time = :t, start_exact = :true",
+                ConditionExpression="attribute_exists(pk) AND start_exact = :false",
+                ExpressionAttributeValues=serialize(
+                    {":t": start_time, ":true": True, ":false": False}
+                ),
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def finalize_job(
+        self, job: str, status: str, end_time: float | None, failure_reason: str | None
+    ) -> bool:
+        """Mark the job ended and take it out of the running index; False if unknown."""
+        values: dict[str, Any] = {":s": status}
+        sets = ["#st = :s"]
+        if end_time is not None:
+            sets.append("end_time = :e")
+            values[":e"] = end_time
+        if failure_reason:
+            sets.append("failure_reason = :r")
+            values[":r"] = failure_reason
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": job_pk(job), "sk": "META"}),
+                UpdateExpression=f"SET {', '.join(sets)} REMOVE {RUNNING_ATTR}",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def running_jobs(self) -> list[JobRecord]:
+        """Every job in the sparse ``running`` index (paged)."""
+        out: list[JobRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": RUNNING_INDEX,
+            "KeyConditionExpression": f"{RUNNING_ATTR} = :r",
+            "ExpressionAttributeValues": serialize({":r": RUNNING_VALUE}),
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            out.extend(_job_from_item(deserialize(i)) for i in page.get("Items", []))
+            key = page.get("LastEvaluatedKey")
+            if not key:
+                return out
+            kwargs["ExclusiveStartKey"] = key
+
+    # ---- once-only markers -------------------------------------------------------------
+    def event_seen(self, job: str, key: str) -> bool:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": job_pk(job), "sk": f"EVENT#{key}"}),
+            ConsistentRead=True,
+        )
+        return "Item" in response
+
+    def mark_event(self, job: str, key: str, now: float) -> bool:
+        return self._put_once({"pk": job_pk(job), "sk": f"EVENT#{key}", "at": now})
+
+    def claim_action(self, job: str, action: str, now: float, details: Mapping[str, Any]) -> bool:
+        """The ``ACTION#<rule>#<kind>`` marker: True for the one caller that wins it."""
+        return self._put_once(
+            {"pk": job_pk(job), "sk": f"ACTION#{action}", "at": now, "details": dict(details)}
+        )
+
+    def release_action(self, job: str, action: str) -> None:
+        """Undo a claim whose action failed, so the next tick tries again."""
+        self._client.delete_item(
+            TableName=self._table, Key=serialize({"pk": job_pk(job), "sk": f"ACTION#{action}"})
+        )
+
+    def _put_once(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # ---- audit -----------------------------------------------------------------------------
+    def put_decision(
+        self, job: str, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+    ) -> None:
+        item = dict(record)
+        item.update(pk=job_pk(job), sk=f"DECISION#{iso_time}#{rule}")
+        item[TTL_ATTR] = ttl
+        self._client.put_item(TableName=self._table, Item=serialize(item))
+
+    def decisions(self, job: str) -> list[dict[str, Any]]:
+        return self._query_prefix(job_pk(job), "DECISION#")
+
+    # ---- alert episodes ----------------------------------------------------------------
+    def open_episode(self, job: str, host: str, now: float) -> bool:
+        """Open ``EPISODE#<host>`` unless already open; True for the transition (one email)."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
+                UpdateExpression="SET #st = :open, opened_at = :t REMOVE closed_at",
+                ConditionExpression="attribute_not_exists(pk) OR #st <> :open",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues=serialize({":open": "open", ":t": now}),
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        self._set_idle_host(job, host, now)
+        return True
+
+    def close_episode(self, job: str, host: str, now: float) -> float | None:
+        """Close an open episode; its opening time for the transition, None if none was open."""
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
+                UpdateExpression="SET #st = :closed, closed_at = :t",
+                ConditionExpression="#st = :open",
+                ExpressionAttributeNames={"#st": "state"},
+                ExpressionAttributeValues=serialize(
+                    {":open": "open", ":closed": "closed", ":t": now}
+                ),
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return None
+            raise
+        self._set_idle_host(job, host, None)
+        old = deserialize(response.get("Attributes", {}))
+        return float(old.get("opened_at", now))
+
+    def _set_idle_host(self, job: str, host: str, opened_at: float | None) -> None:
+        """Mirror open episodes on the job item (the tick reads it from the running index)."""
+        key = serialize({"pk": job_pk(job), "sk": "META"})
+        try:
+            if opened_at is None:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="REMOVE idle_hosts.#h",
+                    ConditionExpression="attribute_exists(idle_hosts)",
+                    ExpressionAttributeNames={"#h": host},
+                )
+            else:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="SET idle_hosts.#h = :t",
+                    ConditionExpression="attribute_exists(idle_hosts)",
+                    ExpressionAttributeNames={"#h": host},
+                    ExpressionAttributeValues=serialize({":t": opened_at}),
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    # ---- group curves and statistics ---------------------------------------------------
+    def put_curve(
+        self, group: str, job: str, curve: list[tuple[float, float]], duration_min: float
+    ) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {
+                    "pk": group_pk(group),
+                    "sk": f"CURVE#{job}",
+                    "job": job,
+                    "points": len(curve),
+                    "duration_min": duration_min,
+                    "curve_z": pack([[s, v] for s, v in curve]),
+                }
+            ),
+        )
+
+    def group_curves(self, group: str) -> dict[str, tuple[list[tuple[float, float]], float]]:
+        """Every completed curve of the group: job -> (curve, duration in minutes)."""
+        out = {}
+        for item in self._query_prefix(group_pk(group), "CURVE#"):
+            curve = [(float(s), float(v)) for s, v in unpack(item["curve_z"])]
+            out[str(item["job"])] = (curve, float(item.get("duration_min", 0.0)))
+        return out
+
+    def put_stats(self, stats: GroupStats) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {
+                    "pk": group_pk(stats.group),
+                    "sk": "STATS",
+                    "group": stats.group,
+                    "references": stats.references,
+                    "median_duration_min": stats.median_duration_min,
+                    "graces": sorted(stats.tables),
+                    "tables_z": pack(
+                        {repr(g): t.to_dict() for g, t in sorted(stats.tables.items())}
+                    ),
+                }
+            ),
+        )
+
+    def get_stats(self, group: str) -> GroupStats | None:
+        return self.batch_get_stats([group]).get(group)
+
+    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
+        """The groups' STATS items in BatchGetItem calls of 100 keys (unprocessed keys retried)."""
+        wanted = sorted(set(groups))
+        out: dict[str, GroupStats] = {}
+        for i in range(0, len(wanted), BATCH_GET_LIMIT):
+            keys = [serialize({"pk": group_pk(g), "sk": "STATS"}) for g in wanted[i : i + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(10):
+                response = self._client.batch_get_item(RequestItems=request)
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    stats = _stats_from_item(deserialize(raw))
+                    out[stats.group] = stats
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
+
+    # ---- helpers -----------------------------------------------------------------------
+    def _query_prefix(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+            "ExpressionAttributeValues": serialize({":pk": pk, ":p": prefix}),
+        }
+        while True:
+            page = self._client.query(**kwargs)
+            out.extend(deserialize(i) for i in page.get("Items", []))
+            key = page.get("LastEvaluatedKey")
+            if not key:
+                return out
+            kwargs["ExclusiveStartKey"] = key
+
+
+def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
+    fields = {k: v for k, v in item.items() if k in _JOB_FIELDS}
+    for key in ("start_time", "max_runtime_s", "end_time"):
+        if fields.get(key) is not None:
+            fields[key] = float(fields[key])
+    fields["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
+    fields["idle_hosts"] = {str(k): float(v) for k, v in (fields.get("idle_hosts") or {}).items()}
+    return JobRecord(**fields)
+
+
+def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:
+    tables = {float(g): ReferenceTable.from_dict(t) for g, t in unpack(item["tables_z"]).items()}
+    duration = item.get("median_duration_min")
+    return GroupStats(
+        str(item["group"]),
+        tables,
+        None if duration is None else float(duration),
+        int(item.get("references", 0)),
+    )

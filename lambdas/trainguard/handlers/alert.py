@@ -1,0 +1,32 @@
+"""Lambda entry point for alarm notifications (GPU-idle alarms, the stack's health alarms)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..constants import METRIC_ALERTS
+from ..logic.alert import handle_alarm
+from ..logic.dependencies import Dependencies
+from ..models import EventError
+from ..observability import logger, metrics, tracer
+from .runtime import get_dependencies
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    try:
+        result = handle_alarm(event, get_dependencies(deps))
+    except EventError as exc:
+        logger.error("malformed alarm notification", extra={"error": str(exc)})
+        raise
+    if result.notified:
+        metrics.add_metric(name=METRIC_ALERTS, unit=MetricUnit.Count, value=1)
+    return asdict(result)

@@ -1,0 +1,57 @@
+"""Lambda entry point for the evaluator's schedule."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..constants import (
+    METRIC_ALERTS,
+    METRIC_DECISIONS,
+    METRIC_DOLLARS_SAVED,
+    METRIC_JOB_ERRORS,
+    METRIC_STOPS,
+    METRIC_TICK_DURATION,
+    METRIC_TICKS,
+    METRIC_WOULD_STOPS,
+)
+from ..logic.dependencies import Dependencies
+from ..logic.evaluator import run_tick
+from ..observability import logger, metrics, tracer
+from .runtime import get_dependencies
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    result = run_tick(get_dependencies(deps))
+    count = MetricUnit.Count
+    metrics.add_metric(name=METRIC_TICKS, unit=count, value=1)
+    metrics.add_metric(name=METRIC_STOPS, unit=count, value=result.stops)
+    metrics.add_metric(name=METRIC_WOULD_STOPS, unit=count, value=result.would_stops)
+    metrics.add_metric(name=METRIC_ALERTS, unit=count, value=result.alerts)
+    metrics.add_metric(name=METRIC_DECISIONS, unit=count, value=result.decisions)
+    metrics.add_metric(name=METRIC_JOB_ERRORS, unit=count, value=result.errors)
+    metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=MetricUnit.Count, value=result.dollars_saved)
+    metrics.add_metric(
+        name=METRIC_TICK_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
+    )
+    logger.info(
+        "tick done",
+        extra={
+            "jobs": result.jobs,
+            "stops": result.stops,
+            "would_stops": result.would_stops,
+            "alerts": result.alerts,
+            "errors": result.errors,
+            "registered": result.registered,
+            "finalized": result.finalized,
+        },
+    )
+    return asdict(result)

@@ -1,0 +1,34 @@
+"""Lambda entry point for "SageMaker Training Job State Change" events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..logic.dependencies import Dependencies
+from ..logic.lifecycle import handle_state_change
+from ..models import EventError
+from ..observability import logger, metrics, tracer
+from .runtime import get_dependencies
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    try:
+        result = handle_state_change(event, get_dependencies(deps))
+    except EventError as exc:
+        # raise: the event goes to the dead-letter queue; nothing was written
+        logger.error("malformed state-change event", extra={"error": str(exc)})
+        raise
+    if result.alarms_created:
+        metrics.add_metric(name="AlarmsCreated", unit=MetricUnit.Count, value=result.alarms_created)
+    if result.curve_points:
+        metrics.add_metric(name="ReferencesAdded", unit=MetricUnit.Count, value=1)
+    return asdict(result)

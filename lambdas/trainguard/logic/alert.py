@@ -1,0 +1,213 @@
+"""Alarm notifications: per-host GPU-idle alarms (Lambda alarm action) and the stack's own
+health alarms ("CloudWatch Alarm State Change" events).
+
+GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email);
+repeated deliveries of the same state are no-ops (conditional updates). The email names the
+host and gives per-GPU utilization, how long, and the $/hour the idle host costs. Auto-stop
+after ``gpu_idle.stop_after_minutes`` happens in the evaluator's tick, which sees the open
+episodes on the job item (``idle_hosts``), so enforce/observe/opt-in are decided in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..adapters.cloudwatch import MetricQuery, parse_gpu_idle_alarm_name
+from ..constants import ALARM_STATE_CHANGE, GPU_METRIC
+from ..core.curves import fmt
+from ..core.decision import Decision
+from ..core.gpu_idle import GpuIdleRule
+from ..models import EventError
+from ..observability import logger
+from . import messages
+from .dependencies import Dependencies
+from .lifecycle import settings_for
+from .series import floor_minute
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    name: str
+    state: str
+    previous: str
+    reason: str
+    reason_data: Mapping[str, Any]
+
+
+@dataclass
+class AlertResult:
+    alarm: str
+    state: str
+    action: str
+    job: str | None = None
+    host: str | None = None
+    notified: bool = False
+
+
+def parse_alarm_event(event: object) -> AlarmChange:
+    """The alarm Lambda-action payload (``alarmData``) or an EventBridge alarm event."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    if isinstance(event.get("alarmData"), Mapping):
+        data = event["alarmData"]
+    elif event.get("detail-type") == ALARM_STATE_CHANGE and isinstance(
+        event.get("detail"), Mapping
+    ):
+        data = event["detail"]
+    else:
+        raise EventError(
+            "not an alarm notification: expected alarmData (alarm Lambda action) or a "
+            f"{ALARM_STATE_CHANGE!r} event"
+        )
+    name = data.get("alarmName")
+    if not isinstance(name, str) or not name:
+        raise EventError("alarmName must be a non-empty string")
+    state = data.get("state")
+    if not isinstance(state, Mapping) or not isinstance(state.get("value"), str):
+        raise EventError("state.value must be a string")
+    previous = data.get("previousState") or {}
+    reason_data: Mapping[str, Any] = {}
+    raw = state.get("reasonData")
+    if isinstance(raw, str):
+        try:
+            loaded = json.loads(raw)
+            reason_data = loaded if isinstance(loaded, Mapping) else {}
+        except json.JSONDecodeError:
+            reason_data = {}
+    return AlarmChange(
+        name,
+        str(state["value"]),
+        str(previous.get("value", "")) if isinstance(previous, Mapping) else "",
+        str(state.get("reason", "")),
+        reason_data,
+    )
+
+
+def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
+    change = parse_alarm_event(event)
+    parsed = parse_gpu_idle_alarm_name(change.name)
+    if parsed is None:
+        return _forward_health_alarm(change, deps)
+    job_name, host = parsed
+    logger.append_keys(job=job_name)
+    result = AlertResult(change.name, change.state, "ignored", job_name, host)
+    if change.state not in ("ALARM", "OK"):
+        return result
+    record = deps.store.get_job(job_name)
+    now = deps.clock()
+    if change.state == "ALARM":
+        if record is None or not record.running:
+            logger.info("GPU-idle alarm for a job that is not running: ignored")
+            return result
+        if not deps.store.open_episode(job_name, host, now):
+            result.action = "duplicate"
+            return result
+        settings = settings_for(record, deps)
+        rule_settings = (settings.policy if settings else deps.policy).gpu_idle
+        spec = deps.catalog.get(record.instance_type)
+        gpus = spec.gpus if spec and spec.gpus > 0 else 1
+        per_gpu, idle_min = _idle_numbers(host, gpus, rule_settings.threshold_pct, change, deps)
+        idle_min = max(idle_min, rule_settings.window_minutes)
+        price = spec.usd_per_hour if spec else None
+        decision = Decision(
+            job_name,
+            "gpu_idle",
+            False,
+            (now - record.start_time) / 60.0,
+            per_gpu,
+            rule_settings.threshold_pct,
+            0,
+            f"{host} idle: {fmt(per_gpu)}% per GPU ({gpus} GPU(s)) for {fmt(idle_min)} min, "
+            f"below {fmt(rule_settings.threshold_pct)}%"
+            + (f"; 1 of {record.instance_count} hosts" if record.instance_count > 1 else ""),
+            alert=True,
+        )
+        subject = f"{messages.PREFIX} GPU idle: {host} ({fmt(per_gpu)}%/GPU, {fmt(idle_min)} min)"
+        details = {
+            "Host": host,
+            "Instances": f"{record.instance_count} x {record.instance_type}",
+            "Wasting": "unknown" if price is None else f"${price:,.2f}/hour on this host",
+            "Opted in": "yes" if record.opted_in else "no (alert only, never stopped)",
+        }
+        if rule_settings.stop_after_minutes is not None and record.opted_in:
+            details["Auto-stop"] = (
+                f"after {fmt(rule_settings.stop_after_minutes)} min idle (enforce mode only)"
+            )
+        _audit(decision, "ALERT", deps, now)
+        deps.notifier.publish(
+            subject,
+            messages.body(
+                decision,
+                outcome="ALERT (GPU idle)",
+                mode=record.mode if record.opted_in else "not opted in",
+                region=deps.region,
+                details=details,
+            ),
+        )
+        result.action, result.notified = "opened", True
+        return result
+    opened = deps.store.close_episode(job_name, host, now)
+    if opened is None:
+        result.action = "no open episode"
+        return result
+    minutes = (now - opened) / 60.0
+    subject = f"{messages.PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)"
+    deps.notifier.publish(
+        subject,
+        f"Host:     {host}\nRecovered: GPU utilization is back above the threshold\n"
+        f"Episode:  {fmt(minutes)} min since the idle alert\n\n"
+        f"Console: {messages.console_link(deps.region, job_name)}\n",
+    )
+    result.action, result.notified = "closed", True
+    return result
+
+
+def _idle_numbers(
+    host: str, gpus: int, threshold: float, change: AlarmChange, deps: Dependencies
+) -> tuple[float | None, float]:
+    """Per-GPU mean and idle minutes from the host's recent GPUUtilization (one query);
+    falls back to the alarm's own datapoints (already per GPU)."""
+    now = deps.clock()
+    end = floor_minute(now) + 60.0
+    try:
+        series = deps.cloudwatch.get_series(
+            [MetricQuery("g0", GPU_METRIC, (("Host", host),))], end - 3600.0, end
+        )["g0"]
+    except Exception:
+        logger.exception("reading GPUUtilization for the alert failed")
+        series = []
+    if series:
+        samples = [((ts - series[0][0]) / 60.0, v) for ts, v in series]
+        status = GpuIdleRule(threshold, 1.0, 0.0).host_status(host, samples, gpus)
+        return status.per_gpu_window_mean, status.idle_minutes
+    points = change.reason_data.get("recentDatapoints")
+    if isinstance(points, list) and points:
+        values = [float(p) for p in points if isinstance(p, (int, float))]
+        if values:
+            return sum(values) / len(values), float(len(values))
+    return None, 0.0
+
+
+def _audit(decision: Decision, outcome: str, deps: Dependencies, now: float) -> None:
+    iso = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+    ttl = int(now + deps.audit_ttl_days * 86400)
+    record = {**decision.to_dict(), "action": outcome}
+    deps.store.put_decision(decision.job, iso, decision.rule, record, ttl)
+
+
+def _forward_health_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
+    result = AlertResult(change.name, change.state, "ignored")
+    if change.state == "ALARM" or (change.state == "OK" and change.previous == "ALARM"):
+        word = "HEALTH ALARM" if change.state == "ALARM" else "HEALTH OK"
+        deps.notifier.publish(
+            f"{messages.PREFIX} {word}: {change.name}",
+            f"Alarm:    {change.name}\nState:    {change.previous or '?'} -> {change.state}\n"
+            f"Reason:   {change.reason}\n\nThis is one of trainguard's own health alarms "
+            "(function errors, dead-letter queue depth, evaluator heartbeat).\n",
+        )
+        result.action, result.notified = "forwarded", True
+    return result

@@ -1,0 +1,284 @@
+"""Lifecycle of a training job, driven by "SageMaker Training Job State Change" events (and by
+the evaluator's reconcile, which feeds DescribeTrainingJob results through the same path).
+
+* InProgress: register the job item (every job, opted in or not: a job without the opt-in
+  tag gets GPU-idle alerts but is never evaluated or stopped), then its per-host alarms.
+* Completed: read its objective curve once into ``CURVE#`` and rebuild the group's ``STATS``.
+* Completed / Stopped / Failed: finalize, delete the alarms, email a failure (opted-in jobs).
+
+Idempotent: an ``EVENT#<status>#<secondary>`` marker is written after the change was applied
+and checked first, and every step in between is safe to repeat. Reordering: an InProgress that
+arrives after the end is ignored; an end without a prior InProgress registers from the end
+event's own detail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..adapters.cloudwatch import MetricQuery, gpu_idle_alarm_name
+from ..adapters.sagemaker import JobNotFoundError
+from ..adapters.store import GroupStats
+from ..core.median import ReferenceTable
+from ..models import (
+    TERMINAL,
+    JobRecord,
+    StateChange,
+    parse_job_description,
+    parse_state_change,
+)
+from ..observability import logger
+from ..policy import JobSettings, PolicyError, is_opted_in, job_settings
+from . import messages
+from .dependencies import Dependencies
+from .series import floor_minute, minute_curve
+
+
+@dataclass
+class LifecycleResult:
+    job: str
+    status: str
+    action: str
+    opted_in: bool = False
+    alarms_created: int = 0
+    alarms_deleted: int = 0
+    curve_points: int = 0
+    notified: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
+    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
+    return apply_change(parse_state_change(event), deps)
+
+
+def apply_change(change: StateChange, deps: Dependencies) -> LifecycleResult:
+    logger.append_keys(job=change.name)
+    if deps.store.event_seen(change.name, change.dedup_key):
+        logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
+        return LifecycleResult(change.name, change.status, "duplicate")
+    if change.status == "InProgress":
+        result = _in_progress(change, deps)
+    elif change.status in TERMINAL:
+        result = _ended(change, deps)
+    else:
+        logger.info("status needs no action", extra={"status": change.status})
+        result = LifecycleResult(change.name, change.status, "ignored")
+    deps.store.mark_event(change.name, change.dedup_key, deps.clock())
+    return result
+
+
+# ---- InProgress ------------------------------------------------------------------------------
+def _in_progress(change: StateChange, deps: Dependencies) -> LifecycleResult:
+    existing = deps.store.get_job(change.name)
+    if existing is not None:
+        if not existing.running:
+            logger.info("late InProgress after the job ended: ignored")
+            return LifecycleResult(change.name, change.status, "ignored: already ended")
+        if change.start_time is not None and not existing.start_exact:
+            deps.store.update_start_time(change.name, change.start_time)
+        return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
+    record = build_record(change, resolve_tags(change, None, deps), deps)
+    if not deps.store.register_job(record):
+        return LifecycleResult(change.name, change.status, "already registered", record.opted_in)
+    result = LifecycleResult(change.name, change.status, "registered", record.opted_in)
+    if record.config_error:
+        result.warnings.append(record.config_error)
+        logger.warning("bad trainguard tag", extra={"error": record.config_error})
+    logger.info(
+        "job registered",
+        extra={"opted_in": record.opted_in, "group": record.group, "objective": record.objective},
+    )
+    result.alarms_created = create_alarms(record, deps, result.warnings)
+    if record.opted_in and not record.config_error:
+        _ensure_grace(record, deps)
+    return result
+
+
+def resolve_tags(
+    change: StateChange, existing: JobRecord | None, deps: Dependencies
+) -> dict[str, str]:
+    """Stored tags, else the event's, else ListTags (an unknown job has none)."""
+    if existing is not None:
+        return dict(existing.tags)
+    if change.tags is not None:
+        return dict(change.tags)
+    if not change.arn:
+        logger.warning("event has neither Tags nor TrainingJobArn: treated as not opted in")
+        return {}
+    try:
+        return deps.sagemaker.tags(change.arn)
+    except JobNotFoundError:
+        logger.warning("ListTags: job not found; treated as not opted in")
+        return {}
+
+
+def build_record(change: StateChange, tags: dict[str, str], deps: Dependencies) -> JobRecord:
+    now = deps.clock()
+    start = change.start_time or change.creation_time or change.event_time or now
+    record = JobRecord(
+        name=change.name,
+        arn=change.arn,
+        tags=tags,
+        opted_in=is_opted_in(tags),
+        instance_type=change.instance_type,
+        instance_count=change.instance_count,
+        max_runtime_s=change.max_runtime_s,
+        start_time=start,
+        start_exact=change.start_time is not None,
+        status=change.status,
+        end_time=change.end_time,
+        failure_reason=change.failure_reason,
+    )
+    if record.opted_in:
+        try:
+            settings = job_settings(tags, deps.policy)
+        except PolicyError as exc:
+            record.config_error = str(exc)
+            record.group = tags.get("trainguard:group", "").strip()
+        else:
+            record.group = settings.group
+            record.objective = settings.objective
+            record.direction = settings.direction
+            record.mode = settings.mode
+    return record
+
+
+def settings_for(record: JobRecord, deps: Dependencies) -> JobSettings | None:
+    if not record.opted_in:
+        return None
+    try:
+        return job_settings(record.tags, deps.policy)
+    except PolicyError:
+        return None
+
+
+def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
+    """One GPU-idle alarm per host; skipped (with a warning) when the GPU count is unknown."""
+    settings = settings_for(record, deps)
+    gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
+    if not gpu_idle.enabled:
+        return 0
+    spec = deps.catalog.get(record.instance_type)
+    if spec is None:
+        message = (
+            f"unknown instance type {record.instance_type!r}: no GPU-idle alarms "
+            "(add it to the policy's prices with its gpus)"
+        )
+        warnings.append(message)
+        logger.warning(message)
+        return 0
+    if spec.gpus == 0 or spec.accelerator == "Trainium":
+        logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
+        return 0
+    for index in range(1, record.instance_count + 1):
+        deps.cloudwatch.put_gpu_idle_alarm(
+            record.name,
+            index,
+            spec.gpus,
+            gpu_idle.threshold_pct,
+            gpu_idle.window_minutes,
+            deps.alert_function_arn,
+        )
+    return record.instance_count
+
+
+def _ensure_grace(record: JobRecord, deps: Dependencies) -> None:
+    """A job whose grace tag differs from the policy's needs its own materialized table."""
+    settings = settings_for(record, deps)
+    if settings is None or not record.group:
+        return
+    grace = float(settings.policy.median.grace)
+    stats = deps.store.get_stats(record.group)
+    if stats is not None and stats.table(grace) is not None:
+        return
+    if stats is not None or deps.store.group_curves(record.group):
+        rebuild_stats(record.group, deps, extra_graces={grace})
+
+
+# ---- Completed / Stopped / Failed --------------------------------------------------------------
+def _ended(change: StateChange, deps: Dependencies) -> LifecycleResult:
+    existing = deps.store.get_job(change.name)
+    if existing is None:
+        # Completed before InProgress (or the InProgress was lost): register from this event
+        record = build_record(change, resolve_tags(change, None, deps), deps)
+        deps.store.register_job(record)
+    else:
+        record = existing
+    result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
+    if change.status == "Completed" and record.opted_in and record.objective and record.group:
+        result.curve_points = record_curve(record, change, deps)
+    deps.store.finalize_job(change.name, change.status, change.end_time, change.failure_reason)
+    count = max(record.instance_count, change.instance_count)
+    result.alarms_deleted = deps.cloudwatch.delete_alarms(
+        gpu_idle_alarm_name(change.name, i) for i in range(1, count + 1)
+    )
+    if change.status == "Failed" and record.opted_in:
+        result.notified = _notify_failed(record, change, deps)
+    logger.info("job finalized", extra={"status": change.status})
+    return result
+
+
+def record_curve(record: JobRecord, change: StateChange, deps: Dependencies) -> int:
+    """Read the whole objective curve once (Period 60, steps = minutes since the start)."""
+    assert record.objective is not None
+    start = change.start_time or record.start_time
+    end = change.end_time or deps.clock()
+    series = deps.cloudwatch.get_series(
+        [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))],
+        floor_minute(start),
+        floor_minute(end) + 120.0,
+    )
+    curve = minute_curve(series.get("o0", []), start)
+    if not curve:
+        logger.warning("completed job has no objective datapoints: not a reference")
+        return 0
+    duration_min = max(0.0, (end - start) / 60.0)
+    deps.store.put_curve(record.group, record.name, curve, duration_min)
+    rebuild_stats(record.group, deps)
+    return len(curve)
+
+
+def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | None = None) -> None:
+    """Materialize the group's M(s) for every grace in use, from all its completed curves."""
+    curves = deps.store.group_curves(group)
+    existing = deps.store.get_stats(group)
+    graces = {float(deps.policy.median.grace)} | set(extra_graces or ())
+    if existing is not None:
+        graces |= set(existing.tables)
+    only_curves = {job: curve for job, (curve, _) in curves.items()}
+    durations = [d for _, d in curves.values() if d > 0]
+    deps.store.put_stats(
+        GroupStats(
+            group,
+            {g: ReferenceTable.build(only_curves, g) for g in sorted(graces)},
+            statistics.median(durations) if durations else None,
+            len(curves),
+        )
+    )
+    logger.info("group statistics rebuilt", extra={"group": group, "references": len(curves)})
+
+
+def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies) -> bool:
+    reason = change.failure_reason or "no FailureReason given"
+    if not deps.store.claim_action(record.name, "failed#alert", deps.clock(), {"reason": reason}):
+        return False
+    subject = f"{messages.PREFIX} FAILED {record.name}: {reason}"
+    body = (
+        f"Job:     {record.name}\nStatus:  Failed ({change.secondary_status or 'n/a'})\n"
+        f"Reason:  {reason}\nGroup:   {record.group}\n\n"
+        f"Console: {messages.console_link(deps.region, record.name)}\n"
+    )
+    deps.notifier.publish(subject, body)
+    return True
+
+
+def change_from_description(
+    description: dict[str, Any], tags: dict[str, str] | None
+) -> StateChange:
+    """A DescribeTrainingJob response as a :class:`StateChange` (for the reconcile)."""
+    change = parse_job_description(description, event_time=None)
+    return dataclasses.replace(change, tags=tags if tags else change.tags)

@@ -1,0 +1,79 @@
+"""Email texts: a subject a person can triage from an inbox, a body with the numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..core.curves import fmt
+from ..core.decision import Decision
+
+PREFIX = "[trainguard]"
+
+RULE_NAMES = {
+    "median": "median rule",
+    "patience": "patience rule",
+    "diverged": "diverged",
+    "gpu_idle": "GPU idle",
+    "max_runtime": "max runtime",
+    "overtime": "overtime",
+    "stalled": "metric stalled",
+}
+
+
+def console_link(region: str, job: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job}"
+
+
+def _comparison(d: Decision) -> str:
+    if d.value is None or d.threshold is None:
+        return ""
+    if d.rule == "median":
+        op = ">" if d.stop and _worse_is_greater(d) else "<"
+        return f", {fmt(d.value)} {op} {fmt(d.threshold)}"
+    return f", {fmt(d.value)} vs {fmt(d.threshold)}"
+
+
+def _worse_is_greater(d: Decision) -> bool:
+    return d.value is not None and d.threshold is not None and d.value > d.threshold
+
+
+def _at_step(d: Decision) -> str:
+    return "" if d.step is None else f" at step {fmt(d.step)}"
+
+
+def stop_subject(d: Decision, outcome: str) -> str:
+    """outcome: STOPPED / WOULD STOP (observe) / WOULD STOP (stops disabled) / ..."""
+    rule = RULE_NAMES.get(d.rule, d.rule)
+    return f"{PREFIX} {outcome} {d.job}: {rule}{_comparison(d)}{_at_step(d)}"
+
+
+def alert_subject(d: Decision) -> str:
+    rule = RULE_NAMES.get(d.rule, d.rule)
+    return f"{PREFIX} ALERT {d.job}: {rule}{_comparison(d)}"
+
+
+def body(
+    d: Decision,
+    *,
+    outcome: str,
+    mode: str,
+    region: str,
+    details: Mapping[str, Any],
+) -> str:
+    lines = [
+        f"Job:        {d.job}",
+        f"Outcome:    {outcome}",
+        f"Rule:       {d.rule}",
+        f"Why:        {d.reason}",
+        f"Step:       {fmt(d.step)}",
+        f"Value:      {fmt(d.value)}",
+        f"Threshold:  {fmt(d.threshold)}",
+        f"References: {d.references}",
+        f"Mode:       {mode}",
+    ]
+    for key, value in details.items():
+        label = f"{key}:".ljust(12)
+        lines.append(f"{label}{fmt(value) if isinstance(value, float) else value}")
+    lines += ["", f"Console: {console_link(region, d.job)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""From CloudWatch series to curves: steps are whole minutes since TrainingStartTime."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from ..adapters.cloudwatch import Series
+from ..core.curves import Point
+
+
+def floor_minute(ts: float) -> float:
+    return math.floor(ts / 60.0) * 60.0
+
+
+def minute_curve(points: Iterable[tuple[float, float]], start_time: float) -> list[Point]:
+    """``[(minute since the start's minute, value)]``, steps strictly increasing."""
+    base = floor_minute(start_time)
+    out: list[Point] = []
+    for ts, value in points:
+        if ts < base:
+            continue
+        step = float(round((ts - base) / 60.0))
+        if out and step <= out[-1][0]:
+            continue
+        out.append((step, value))
+    return out
+
+
+def last_timestamp(points: Series) -> float | None:
+    return points[-1][0] if points else None

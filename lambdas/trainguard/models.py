@@ -1,0 +1,184 @@
+"""Models shared by the logic and the adapters: a training job as the table holds it, and a
+parsed "SageMaker Training Job State Change"."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .constants import TRAINING_STATE_CHANGE
+from .policy import PolicyError, normalize_tags
+
+STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+class EventError(ValueError):
+    """An event that cannot be handled; the message names the problem (the event goes to the
+    DLQ, nothing is written)."""
+
+
+@dataclass
+class JobRecord:
+    """The ``JOB#<name>`` / ``META`` item."""
+
+    name: str
+    arn: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    opted_in: bool = False
+    group: str = ""
+    objective: str | None = None
+    direction: str = "minimize"
+    mode: str = "observe"
+    instance_type: str = ""
+    instance_count: int = 1
+    max_runtime_s: float | None = None
+    start_time: float = 0.0  # epoch seconds
+    start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
+    status: str = "InProgress"
+    end_time: float | None = None
+    failure_reason: str | None = None
+    idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)
+    config_error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.status == "InProgress"
+
+    def hosts(self) -> list[str]:
+        return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """What the lifecycle needs from one state-change event (or a DescribeTrainingJob)."""
+
+    name: str
+    arn: str
+    status: str
+    secondary_status: str
+    tags: dict[str, str] | None  # None: the event carried none (ask ListTags)
+    instance_type: str
+    instance_count: int
+    max_runtime_s: float | None
+    creation_time: float | None
+    start_time: float | None
+    end_time: float | None
+    failure_reason: str | None
+    event_time: float | None
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.status}#{self.secondary_status or '-'}"
+
+
+def to_epoch_seconds(value: object, key: str) -> float | None:
+    """Epoch ms as a string or a number (both occur), epoch seconds, ISO-8601, or a datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    number: float | None = None
+    if isinstance(value, bool):
+        raise EventError(f"{key} must be a timestamp, got {value!r}")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise EventError(f"{key} must be a timestamp, got {value!r}") from None
+    else:
+        raise EventError(f"{key} must be a timestamp, got {type(value).__name__}")
+    if not math.isfinite(number) or number < 0:
+        raise EventError(f"{key} must be a timestamp, got {value!r}")
+    # epoch ms (what SageMaker events carry) vs epoch seconds: 1e11 s is year 5138
+    return number / 1000.0 if number > 1e11 else number
+
+
+def parse_state_change(event: object) -> StateChange:
+    """Strictly parse a "SageMaker Training Job State Change" event; :class:`EventError`
+    names the first problem found."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    detail_type = event.get("detail-type")
+    if detail_type != TRAINING_STATE_CHANGE:
+        raise EventError(f"detail-type must be {TRAINING_STATE_CHANGE!r}, got {detail_type!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise EventError("detail must be an object")
+    return parse_job_description(detail, event_time=to_epoch_seconds(event.get("time"), "time"))
+
+
+def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None) -> StateChange:
+    """The event's detail, or a DescribeTrainingJob response (same field names)."""
+    name = detail.get("TrainingJobName")
+    if not isinstance(name, str) or not name.strip():
+        raise EventError("detail.TrainingJobName must be a non-empty string")
+    status = detail.get("TrainingJobStatus")
+    if status not in STATUSES:
+        raise EventError(
+            f"detail.TrainingJobStatus must be one of {', '.join(STATUSES)}, got {status!r}"
+        )
+    arn = detail.get("TrainingJobArn", "")
+    if not isinstance(arn, str):
+        raise EventError(f"detail.TrainingJobArn must be a string, got {arn!r}")
+    secondary = detail.get("SecondaryStatus", "")
+    if not isinstance(secondary, str):
+        raise EventError(f"detail.SecondaryStatus must be a string, got {secondary!r}")
+    resources = detail.get("ResourceConfig", {})
+    if not isinstance(resources, Mapping):
+        raise EventError("detail.ResourceConfig must be an object")
+    instance_type = resources.get("InstanceType", "")
+    if not isinstance(instance_type, str):
+        raise EventError(
+            f"detail.ResourceConfig.InstanceType must be a string, got {instance_type!r}"
+        )
+    count_raw = resources.get("InstanceCount", 1)
+    if isinstance(count_raw, str) and count_raw.isdigit():
+        count_raw = int(count_raw)
+    if isinstance(count_raw, float) and count_raw.is_integer():
+        count_raw = int(count_raw)
+    if isinstance(count_raw, bool) or not isinstance(count_raw, int) or count_raw < 1:
+        raise EventError(
+            f"detail.ResourceConfig.InstanceCount must be an integer >= 1, got {count_raw!r}"
+        )
+    stopping = detail.get("StoppingCondition", {})
+    if not isinstance(stopping, Mapping):
+        raise EventError("detail.StoppingCondition must be an object")
+    max_runtime = stopping.get("MaxRuntimeInSeconds")
+    if max_runtime is not None and (
+        isinstance(max_runtime, bool) or not isinstance(max_runtime, (int, float))
+    ):
+        raise EventError(
+            f"detail.StoppingCondition.MaxRuntimeInSeconds must be a number, got {max_runtime!r}"
+        )
+    tags_raw = detail.get("Tags")
+    try:
+        tags = normalize_tags(tags_raw) if tags_raw is not None else None
+    except PolicyError as exc:
+        raise EventError(f"detail.Tags: {exc}") from exc
+    if tags is not None and not tags:
+        tags = None  # the documented sample carries "Tags": {}; ask ListTags to be sure
+    reason = detail.get("FailureReason")
+    return StateChange(
+        name=name.strip(),
+        arn=arn,
+        status=str(status),
+        secondary_status=secondary,
+        tags=tags,
+        instance_type=instance_type,
+        instance_count=count_raw,
+        max_runtime_s=None if max_runtime is None else float(max_runtime),
+        creation_time=to_epoch_seconds(detail.get("CreationTime"), "detail.CreationTime"),
+        start_time=to_epoch_seconds(detail.get("TrainingStartTime"), "detail.TrainingStartTime"),
+        end_time=to_epoch_seconds(detail.get("TrainingEndTime"), "detail.TrainingEndTime"),
+        failure_reason=str(reason) if reason else None,
+        event_time=event_time,
+    )
