@@ -97,7 +97,7 @@ def test_reads_the_groups_jobs_as_minute_curves(account: tuple[Any, Any]) -> Non
     sm, cw = account
     calls: list[int] = []
     cw.meta.events.register(
-        "before-call.monitoring.GetMetricData",
+        "provide-client-params.cloudwatch.GetMetricData",
         lambda params, **_: calls.append(len(params["MetricDataQueries"])),
     )
     records, notes = read_cloudwatch_records(
@@ -118,7 +118,7 @@ def test_reads_the_groups_jobs_as_minute_curves(account: tuple[Any, Any]) -> Non
 
 def test_since_excludes_older_jobs(account: tuple[Any, Any]) -> None:
     sm, cw = account
-    later = datetime.now(UTC) + timedelta(days=2)  # every job was created "3 days" before
+    later = datetime.now(UTC) + timedelta(days=2)  # "since" = tomorrow: after every creation
     records, notes = read_cloudwatch_records(
         "g", since_days=1, sagemaker=sm, cloudwatch=cw, now=later
     )
