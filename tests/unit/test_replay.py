@@ -142,7 +142,8 @@ def test_the_gate_protects_a_slow_starter_that_would_have_won() -> None:
     assert eager.best_survived is False
     assert eager.best_job_with == "a" and eager.best_value_with == 0.8
     assert eager.regret == pytest.approx(0.75)
-    assert eager.relative_regret == pytest.approx(15.0)
+    # finals 0.8 and 0.05: median 0.425, gap to the best 0.375 -> 0.75 / 0.375
+    assert eager.normalized_regret == pytest.approx(2.0)
     gated = replay(fleet, policy(min_completed=2)).groups["g"]
     assert gated.stops == [] and gated.best_survived is True and gated.regret == 0.0
 
@@ -243,7 +244,7 @@ def test_sweep_rows_cover_the_grid_in_order() -> None:
     assert [(r.min_completed, r.grace) for r in rows] == [(1, 0.0), (1, 5.0), (2, 0.0), (2, 5.0)]
     first = rows[0]
     assert (first.stops, first.groups_best_survived, first.groups_with_best) == (1, 0, 1)
-    assert first.mean_relative_regret == pytest.approx(15.0)
+    assert first.mean_normalized_regret == pytest.approx(2.0)
     # grace 5: decisions from step 5 on, where a (3 steps) is no reference -> nothing stopped
-    assert rows[1].stops == 0 and rows[1].max_relative_regret == 0.0
+    assert rows[1].stops == 0 and rows[1].max_normalized_regret == 0.0
     assert set(rows[0].to_dict()) >= {"min_completed", "grace", "saved_fraction", "usd_saved"}

@@ -35,7 +35,11 @@ Outcome numbers
     policy; it *survived* if the policy did not stop it (nor would have, in observe mode).
     **Regret** = how much worse the best final value among the surviving ``Completed`` jobs is
     than the best without the policy (>= 0; 0 when the best job survived; None when no
-    candidate survived); ``relative_regret`` divides it by ``|best without|``.
+    candidate survived). ``normalized_regret`` divides it by the gap between the best and the
+    median final value of the group's ``Completed`` jobs without the policy: 0 = the winner
+    (or an equal job) survived, 1 = what survived is only as good as a typical job. It is
+    unit-free and defined when the best final value is 0 (a relative-to-best regret is not),
+    so the sweep can average it over groups with different objectives.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from trainguard.core import (
     ReferenceTable,
     verdict,
 )
-from trainguard.core.curves import Direction, Point, is_better
+from trainguard.core.curves import Direction, Point, is_better, median
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from .curvefile import JobRecord, load_curves
@@ -153,7 +157,7 @@ class Summary:
     best_value_with: float | None = None
     best_survived: bool | None = None
     regret: float | None = None
-    relative_regret: float | None = None
+    normalized_regret: float | None = None
     groups_best_survived: int | None = None  # overall only
     groups_with_best: int | None = None  # overall only
 
@@ -205,7 +209,7 @@ class Summary:
                     "best_value_with": _finite(self.best_value_with),
                     "best_survived": self.best_survived,
                     "regret": _finite(self.regret),
-                    "relative_regret": _finite(self.relative_regret),
+                    "normalized_regret": _finite(self.normalized_regret),
                     "stop_events": [s.to_dict() for s in self.stops],
                 }
             )
@@ -504,7 +508,13 @@ def _summarize(group: str, outcomes: list[JobOutcome]) -> Summary:
     regret = relative = None
     if best_without is not None and best_with is not None:
         regret = best_with - best_without if direction == "minimize" else best_without - best_with
-        relative = regret / abs(best_without) if best_without != 0 else None
+        finals = [
+            v
+            for o in outcomes
+            if o.record.status == "Completed" and (v := o.record.final_value) is not None
+        ]
+        gap = abs(median(finals) - best_without)
+        relative = regret / gap if gap > 0 else (0.0 if regret == 0 else None)
     return Summary(
         group=group,
         jobs=len(outcomes),
@@ -525,7 +535,7 @@ def _summarize(group: str, outcomes: list[JobOutcome]) -> Summary:
         if best_job is None
         else not any(o.stopped for o in outcomes if o.record.job == best_job),
         regret=regret,
-        relative_regret=relative,
+        normalized_regret=relative,
     )
 
 
@@ -558,7 +568,7 @@ SMALL_SWEEP_GRACE: tuple[float, ...] = (0.0, 5.0)
 class SweepRow:
     """One policy variant's savings and regret over all groups.
 
-    Relative regrets are averaged over the groups that have a best job and a survivor
+    Normalized regrets are averaged over the groups that have a best job and a survivor
     (regret in each group's own units would not add up across losses and accuracies).
     """
 
@@ -570,8 +580,8 @@ class SweepRow:
     usd_saved: float
     groups_best_survived: int
     groups_with_best: int
-    mean_relative_regret: float | None
-    max_relative_regret: float | None
+    mean_normalized_regret: float | None
+    max_normalized_regret: float | None
     groups_without_survivor: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -584,15 +594,15 @@ class SweepRow:
             "usd_saved": _r(self.usd_saved),
             "groups_best_survived": self.groups_best_survived,
             "groups_with_best": self.groups_with_best,
-            "mean_relative_regret": _r(self.mean_relative_regret),
-            "max_relative_regret": _r(self.max_relative_regret),
+            "mean_normalized_regret": _r(self.mean_normalized_regret),
+            "max_normalized_regret": _r(self.max_normalized_regret),
             "groups_without_survivor": self.groups_without_survivor,
         }
 
 
 def sweep_row(result: ReplayResult) -> SweepRow:
     o = result.overall
-    rel = [g.relative_regret for g in result.groups.values() if g.relative_regret is not None]
+    rel = [g.normalized_regret for g in result.groups.values() if g.normalized_regret is not None]
     return SweepRow(
         min_completed=result.policy.median.min_completed,
         grace=result.policy.median.grace,
@@ -602,8 +612,8 @@ def sweep_row(result: ReplayResult) -> SweepRow:
         usd_saved=o.usd_saved,
         groups_best_survived=o.groups_best_survived or 0,
         groups_with_best=o.groups_with_best or 0,
-        mean_relative_regret=sum(rel) / len(rel) if rel else None,
-        max_relative_regret=max(rel) if rel else None,
+        mean_normalized_regret=sum(rel) / len(rel) if rel else None,
+        max_normalized_regret=max(rel) if rel else None,
         groups_without_survivor=sum(
             1
             for g in result.groups.values()

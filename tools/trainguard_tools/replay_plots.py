@@ -126,7 +126,7 @@ def write_tradeoff_plot(
 ) -> Path:
     fig, ax = plt.subplots(figsize=(8, 6), dpi=100)
     for r in rows:
-        x = 100 * (r.mean_relative_regret or 0.0)
+        x = 100 * (r.mean_normalized_regret or 0.0)
         y = 100 * (r.saved_fraction or 0.0)
         mark = current is not None and (r.min_completed, r.grace) == (
             current.min_completed,
@@ -141,7 +141,7 @@ def write_tradeoff_plot(
             xytext=(5, 4),
             fontsize=7,
         )
-    ax.set_xlabel("mean relative regret over groups (%)")
+    ax.set_xlabel("mean normalized regret over groups (% of the best-to-median gap)")
     ax.set_ylabel("GPU hours saved (%)")
     ax.set_title("savings vs regret: median.min_completed (mc) x median.grace (g)")
     ax.grid(alpha=0.3)

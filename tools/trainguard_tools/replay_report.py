@@ -30,7 +30,7 @@ def _regret(s: Summary) -> str:
         return "n/a"
     if s.regret is None:
         return "no survivor"
-    rel = "" if s.relative_regret is None else f" ({_pct(s.relative_regret)})"
+    rel = "" if s.normalized_regret is None else f" ({_pct(s.normalized_regret)})"
     return f"{fmt(s.regret)}{rel}"
 
 
@@ -158,8 +158,8 @@ def format_sweep(rows: Sequence[SweepRow]) -> str:
         "saved",
         "$ saved",
         "best survived",
-        "mean rel. regret",
-        "max rel. regret",
+        "mean norm. regret",
+        "max norm. regret",
     ]
     body = [
         [
@@ -170,8 +170,8 @@ def format_sweep(rows: Sequence[SweepRow]) -> str:
             _pct(r.saved_fraction),
             _num(r.usd_saved),
             f"{r.groups_best_survived}/{r.groups_with_best}",
-            _pct(r.mean_relative_regret),
-            _pct(r.max_relative_regret),
+            _pct(r.mean_normalized_regret),
+            _pct(r.max_normalized_regret),
         ]
         for r in rows
     ]
