@@ -36,7 +36,7 @@ def _ylim(values: list[float]) -> tuple[float, float] | None:
     if not finite:
         return None
     lo = finite[0]
-    hi = finite[min(len(finite) - 1, int(0.98 * len(finite)))]
+    hi = finite[min(len(finite) - 1, int(0.95 * len(finite)))]
     pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
     return lo - pad, hi + pad
 
@@ -48,13 +48,14 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
         key=lambda o: o.record.job,
     )
     fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
-    values: list[float] = []
+    values: list[float] = []  # scale: the curves that ran to the end, and the threshold
     stopped_label = survived_label = True
     for o in outcomes:
         r = o.record
         steps = [s for s, _ in r.curve]
         vals = [v if math.isfinite(v) else math.nan for _, v in r.curve]
-        values += vals
+        if not o.stopped and r.status == "Completed":
+            values += vals
         best = r.job == summary.best_job
         if o.stopped and o.stop is not None and o.stop.step is not None:
             cut = o.stop.step
@@ -92,6 +93,7 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
             for b, (m, n) in zip(table.breakpoints, table.at_point, strict=True)
             if m is not None and n >= min_completed
         ]
+        values += [m for _, m in pts]
         if pts:
             ax.step(
                 [b for b, _ in pts],
