@@ -57,7 +57,7 @@ Simulated fleet time
       fastest (t_min) and slowest (t_max) jobs, on a log scale onto 1-6 minutes:
       ``1 + 5 * ln(t / t_min) / ln(t_max / t_min)``, rounded to 0.01. The group's fastest
       config takes one minute per epoch on the group's GPU instance, its slowest six: the
-      CPU measurement fixes the ordering and the spread (about 10-25x in CPU time, so a
+      CPU measurement fixes the ordering and the spread (7-55x in CPU time, so a
       linear scale would crowd most jobs at one minute), the scale stands in for GPU-sized
       versions of these models.
 
