@@ -1,0 +1,33 @@
+"""Synthesis helper for the infra tests (imported by conftest and tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDK_JSON_CONTEXT: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class Synthesized:
+    stack: Any
+    template: Any  # aws_cdk.assertions.Template
+    template_json: dict[str, Any]
+    template_path: Path
+
+
+def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
+    from aws_cdk.assertions import Template
+
+    from infra.app import build_app
+    from infra.stack import STACK_NAME
+
+    app = build_app(context=context, outdir=str(outdir))
+    assembly = app.synth()  # runs the cdk-nag validation plugin: fails on any finding
+    stack = app.node.find_child(STACK_NAME)
+    artifact = assembly.get_stack_artifact(stack.artifact_id)
+    path = Path(assembly.directory) / artifact.template_file
+    return Synthesized(stack, Template.from_stack(stack), artifact.template, path)
