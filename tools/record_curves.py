@@ -206,9 +206,10 @@ def _forward(params: list[tuple[Array, Array]], x: Array) -> tuple[Array, list[A
     return h, inputs
 
 
-def _log_softmax(logits: Array) -> Array:
+def _log_softmax(logits: NDArray[Any]) -> NDArray[Any]:
     shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    out: NDArray[Any] = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return out
 
 
 def _evaluate(
