@@ -211,3 +211,15 @@ def test_diverged_decision_is_json_ready() -> None:
     out = d.to_dict()
     # JSON has no NaN: the value becomes null, a whole step an int
     assert (out["rule"], out["stop"], out["step"], out["value"]) == ("diverged", True, 2, None)
+
+
+def test_divergence_explosion_is_measured_against_a_robust_scale() -> None:
+    # recorded wine-mlp-018 (Adam, lr 1): an over-confident first epoch (1e-12), a transient
+    # spike, then 0.0 to the end. Against its first value every later point "explodes"; against
+    # the larger of the first value and the running median, none does.
+    curve = at_steps(1.0583e-12, 3.3641, 3.7004, 22.739, 0.40619, 0.0, 0.0)
+    rule = DivergenceRule("minimize", explode_factor=10.0)
+    assert not any(rule.decide("x", curve[:k]).stop for k in range(1, len(curve) + 1))
+    # a real blow-up still stops: median of [2.3, 50, 1e4] is 50 -> limit 500
+    d = rule.decide("x", at_steps(2.3, 50.0, 1e4))
+    assert (d.stop, d.threshold) == (True, 500.0)

@@ -2,8 +2,11 @@
 
 Three shapes (CloudWatch cannot store NaN, so on live data a NaN rarely arrives as such):
   * the latest value is NaN or infinite (curve files, replays, custom publishers);
-  * explosion: a minimized objective (a loss) rises above ``explode_factor`` x its first
-    finite positive value;
+  * explosion: a minimized objective (a loss) rises above ``explode_factor`` x its scale,
+    the larger of its first finite value and the median of its finite values so far. The
+    median keeps a near-zero first value (an over-confident first epoch: 1e-12 on a small
+    validation set, seen in the recorded wine-mlp-018) from making any later value an
+    "explosion";
   * silence after a rise: the objective stopped arriving for ``silence_minutes`` while the
     job's instance metrics still arrive, and its last value was worse than its first (the
     metric regex no longer matches ``loss: nan``). Silence without a rise is a stall: the
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .curves import Curve, Direction, fmt, is_better
+from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
 
 RULE = "diverged"
@@ -44,9 +47,11 @@ class DivergenceRule:
                 0,
                 f"stop: objective is {latest} at step {fmt(step)} (diverged)",
             )
-        first = next((v for _, v in curve if math.isfinite(v)), latest)
-        if self.direction == "minimize" and first > 0 and latest > self.explode_factor * first:
-            limit = self.explode_factor * first
+        finite = [v for _, v in curve if math.isfinite(v)]
+        first = finite[0]
+        scale = max(first, median(finite))
+        if self.direction == "minimize" and scale > 0 and latest > self.explode_factor * scale:
+            limit = self.explode_factor * scale
             return Decision(
                 job,
                 RULE,
@@ -56,7 +61,8 @@ class DivergenceRule:
                 limit,
                 0,
                 f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
-                f"{fmt(self.explode_factor)} x its first value {fmt(first)} (= {fmt(limit)})",
+                f"{fmt(self.explode_factor)} x its scale {fmt(scale)} (= {fmt(limit)}; "
+                f"first value {fmt(first)})",
             )
         if (
             silent_minutes is not None
