@@ -56,7 +56,7 @@ synth: setup
 	npx cdk synth --quiet
 
 deploy: setup
-	@$(UV) run --frozen python -c "import boto3; s=boto3.session.Session(); i=boto3.client('sts').get_caller_identity(); print(f\"Deploying trainguard to account {i['Account']} in region {s.region_name}\")"
+	@$(UV) run --frozen python -c "import boto3, sys; s=boto3.session.Session(); s.region_name or sys.exit('make deploy: no AWS region (set AWS_REGION or a profile region)'); i=s.client('sts').get_caller_identity(); print(f\"Deploying trainguard to account {i['Account']} in region {s.region_name} as {i['Arn']}\")"
 	npx cdk deploy --require-approval broadening
 
 destroy: setup

@@ -1,0 +1,101 @@
+"""The real `cdk bootstrap` + `cdk deploy` (pinned CLI) into moto server on loopback, then the
+deployed wiring read back through the API. Alarms, subscriptions, EventInvokeConfig and
+policies are skipped by moto's CloudFormation: tests/infra asserts those on the template."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from trainguard import constants as c
+from trainguard.policy import Policy
+
+pytestmark = pytest.mark.e2e
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    if shutil.which("npx") is None or not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists():
+        pytest.skip("the pinned CDK CLI is not installed (make setup)")
+    from moto.server import ThreadedMotoServer
+
+    from trainguard_tools.emulator_deploy import deploy_to_emulator
+
+    server = ThreadedMotoServer(port=0, verbose=False)
+    server.start()
+    try:
+        _, port = server.get_host_and_port()
+        yield deploy_to_emulator(
+            f"http://localhost:{port}",
+            tmp_path_factory.mktemp("cdk.out"),
+            context={"alertEmail": "ml-platform@example.com", "minCompleted": 4},
+        )
+    finally:
+        server.stop()
+
+
+def test_functions_deployed_with_handlers_runtime_and_environment(deployed) -> None:  # type: ignore[no-untyped-def]
+    assert deployed.account == "123456789012"
+    expected = {
+        c.LIFECYCLE_FUNCTION_NAME: c.LIFECYCLE_HANDLER,
+        c.EVALUATOR_FUNCTION_NAME: c.EVALUATOR_HANDLER,
+        c.ALERT_FUNCTION_NAME: c.ALERT_HANDLER,
+    }
+    assert set(deployed.functions) == set(expected)
+    for name, handler in expected.items():
+        fn = deployed.functions[name]
+        assert fn.handler == handler
+        assert fn.runtime == "python3.13"
+        env = fn.environment
+        assert env[c.ENV_TABLE_NAME] == deployed.table_name
+        assert env[c.ENV_TOPIC_ARN] == deployed.topic_arn
+        assert env[c.ENV_STOPS_DISABLED] == "false"
+        policy = Policy.from_json(env[c.ENV_POLICY])
+        assert policy.mode == "observe"
+        assert policy.median.min_completed == 4  # the -c override reached the functions
+    alert_arn = deployed.functions[c.ALERT_FUNCTION_NAME].arn
+    for name in (c.LIFECYCLE_FUNCTION_NAME, c.EVALUATOR_FUNCTION_NAME):
+        assert deployed.functions[name].environment[c.ENV_ALERT_FUNCTION_ARN] == alert_arn
+
+
+def test_rules_patterns_schedule_and_targets(deployed) -> None:  # type: ignore[no-untyped-def]
+    fns = deployed.functions
+    state = deployed.rules[c.TRAINING_STATE_RULE_NAME]
+    assert state.event_pattern == {
+        "source": ["aws.sagemaker"],
+        "detail-type": [c.TRAINING_STATE_CHANGE],
+    }
+    assert state.target_arns == [fns[c.LIFECYCLE_FUNCTION_NAME].arn]
+    tick = deployed.rules[c.TICK_RULE_NAME]
+    assert tick.schedule == "rate(1 minute)"
+    assert tick.target_arns == [fns[c.EVALUATOR_FUNCTION_NAME].arn]
+    health = deployed.rules[c.HEALTH_ALARM_RULE_NAME]
+    assert health.event_pattern["detail"] == {"alarmName": [{"prefix": c.HEALTH_ALARM_PREFIX}]}
+    assert health.target_arns == [fns[c.ALERT_FUNCTION_NAME].arn]
+    for rule in deployed.rules.values():
+        for target in rule.targets:
+            assert ":sqs:" in target["DeadLetterConfig"]["Arn"]
+            assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 0
+
+
+def test_table_and_topic_exist(deployed) -> None:  # type: ignore[no-untyped-def]
+    from trainguard_tools.emulator_deploy import client
+
+    ddb = client("dynamodb", deployed.endpoint_url)
+    table = ddb.describe_table(TableName=deployed.table_name)["Table"]
+    assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == [c.RUNNING_INDEX]
+    sns = client("sns", deployed.endpoint_url)
+    attributes = sns.get_topic_attributes(TopicArn=deployed.topic_arn)["Attributes"]
+    assert attributes.get("KmsMasterKeyId")
+
+
+def test_asset_is_the_lambdas_folder(deployed) -> None:  # type: ignore[no-untyped-def]
+    asset = deployed.asset_dir()
+    assert (asset / "trainguard" / "constants.py").is_file()
+    assert not list(asset.rglob("__pycache__"))

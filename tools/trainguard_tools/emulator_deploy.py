@@ -1,0 +1,280 @@
+"""Deploy the real stack into an AWS emulator (moto server) with the pinned CDK CLI, and read
+back what was deployed.
+
+Used by the deploy test (tests/e2e/test_deploy.py) and the local run::
+
+    deployed = deploy_to_emulator("http://localhost:PORT", outdir)
+    deployed.functions["trainguard-evaluator"].environment["TRAINGUARD_POLICY"]
+
+Steps: ``cdk synth`` into ``outdir``; stand in for the public Powertools layer (moto only knows
+layers published in its own account, so it would reject the function otherwise: an empty layer
+with the same name and version number is published in the emulator); ``cdk bootstrap`` and
+``cdk deploy`` of that same cloud assembly. The endpoint must use ``localhost``, not
+``127.0.0.1``: with an IP address, asset publishing fails ("The specified bucket does not
+exist").
+
+Not deployed by moto's CloudFormation (silently skipped, the stack still completes):
+CloudWatch alarms, SNS subscriptions, Lambda EventInvokeConfig, queue/topic policies and the
+alarm-cleanup custom resource. The template tests (tests/infra) cover those.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from trainguard import constants as c
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STACK_NAME = "Trainguard"
+REGION = "us-east-1"
+
+
+class DeployError(RuntimeError):
+    """The CDK CLI failed; the message carries its output."""
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    name: str
+    arn: str
+    handler: str
+    runtime: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    layers: list[str]
+
+
+@dataclass(frozen=True)
+class DeployedRule:
+    name: str
+    arn: str
+    event_pattern: dict[str, Any] | None
+    schedule: str | None
+    state: str
+    targets: list[dict[str, Any]]
+
+    @property
+    def target_arns(self) -> list[str]:
+        return [t["Arn"] for t in self.targets]
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    endpoint_url: str
+    account: str
+    region: str
+    cdk_out: Path
+    functions: dict[str, DeployedFunction]
+    rules: dict[str, DeployedRule]
+    table_name: str
+    topic_arn: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def asset_dir(self) -> Path:
+        """The folder that holds the functions' code (the `lambdas/` asset in cdk.out)."""
+        manifest = json.loads((self.cdk_out / f"{STACK_NAME}.assets.json").read_text())
+        for entry in manifest["files"].values():
+            source = entry["source"]
+            if (
+                source.get("packaging") == "zip"
+                and (self.cdk_out / source["path"] / "trainguard").is_dir()
+            ):
+                return self.cdk_out / source["path"]
+        raise DeployError(f"no lambdas/ asset in {self.cdk_out}")
+
+
+def emulator_environment(endpoint_url: str, region: str = REGION) -> dict[str, str]:
+    """The environment for the CDK CLI (and boto3) pointed at the emulator, dummy credentials."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AWS_") and k not in ("CDK_DEFAULT_ACCOUNT", "CDK_DEFAULT_REGION")
+    }
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint_url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+            "CDK_DISABLE_VERSION_CHECK": "1",
+        }
+    )
+    return env
+
+
+def client(service: str, endpoint_url: str, region: str = REGION) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+def _cdk(args: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
+    command = ["npx", "--no-install", "cdk", *args]
+    result = subprocess.run(
+        command,
+        cwd=REPO_ROOT,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DeployError(
+            f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout + result.stderr
+
+
+def _context_args(context: Mapping[str, Any] | None) -> list[str]:
+    args: list[str] = []
+    for key, value in (context or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        args += ["-c", f"{key}={text}"]
+    return args
+
+
+def stand_in_layers(template: Mapping[str, Any], endpoint_url: str, region: str) -> list[str]:
+    """Publish empty layers so the template's public layer versions exist in the emulator."""
+    wanted: dict[str, int] = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        for layer in resource["Properties"].get("Layers", []):
+            text = layer if isinstance(layer, str) else json.dumps(layer)
+            # "...:layer:<name>:<version>" (the ARN is an Fn::Join with region and partition)
+            tail = text.split(":layer:")[-1].rstrip('"]} ')
+            name, _, version = tail.rpartition(":")
+            wanted[name] = max(wanted.get(name, 0), int(version))
+    lam = client("lambda", endpoint_url, region)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("python/.trainguard-stand-in", "empty stand-in for a public layer\n")
+    published = []
+    for name, version in wanted.items():
+        existing = lam.list_layer_versions(LayerName=name).get("LayerVersions", [])
+        current = max((v["Version"] for v in existing), default=0)
+        while current < version:
+            current = lam.publish_layer_version(
+                LayerName=name, Content={"ZipFile": buffer.getvalue()}
+            )["Version"]
+        published.append(f"{name}:{version}")
+    return published
+
+
+def deploy_to_emulator(
+    endpoint_url: str,
+    outdir: Path | str,
+    *,
+    context: Mapping[str, Any] | None = None,
+    region: str = REGION,
+    timeout: float = 600,
+) -> DeployedStack:
+    """``cdk synth`` + ``cdk bootstrap`` + ``cdk deploy`` into the emulator; the deployed wiring."""
+    import time
+
+    if "127.0.0.1" in endpoint_url:
+        raise ValueError("use http://localhost:PORT: asset publishing fails with an IP address")
+    outdir = Path(outdir).resolve()
+    env = emulator_environment(endpoint_url, region)
+    account = client("sts", endpoint_url, region).get_caller_identity()["Account"]
+    seconds: dict[str, float] = {}
+
+    started = time.monotonic()
+    _cdk(["synth", "--quiet", "--output", str(outdir), *_context_args(context)], env, timeout)
+    seconds["synth"] = time.monotonic() - started
+    template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
+    stand_in_layers(template, endpoint_url, region)
+
+    started = time.monotonic()
+    assembly = ["--app", str(outdir)]
+    _cdk(["bootstrap", f"aws://{account}/{region}", *assembly], env, timeout)
+    seconds["bootstrap"] = time.monotonic() - started
+    started = time.monotonic()
+    _cdk(
+        ["deploy", STACK_NAME, *assembly, "--require-approval", "never", "--progress", "events"],
+        env,
+        timeout,
+    )
+    seconds["deploy"] = time.monotonic() - started
+    return read_deployed(endpoint_url, outdir, region=region, seconds=seconds)
+
+
+def deploy(endpoint_url: str, outdir: Path | str | None = None) -> DeployedStack:
+    """The local run's entry point: deploy into the emulator (cdk.out under out/emulator)."""
+    return deploy_to_emulator(endpoint_url, outdir or REPO_ROOT / "out" / "emulator-cdk.out")
+
+
+def read_deployed(
+    endpoint_url: str,
+    cdk_out: Path,
+    *,
+    region: str = REGION,
+    seconds: dict[str, float] | None = None,
+) -> DeployedStack:
+    """Read back the deployed functions, rules, table and topic from the emulator."""
+    lam = client("lambda", endpoint_url, region)
+    functions = {}
+    for name in (
+        c.LIFECYCLE_FUNCTION_NAME,
+        c.EVALUATOR_FUNCTION_NAME,
+        c.ALERT_FUNCTION_NAME,
+    ):
+        cfg = lam.get_function_configuration(FunctionName=name)
+        functions[name] = DeployedFunction(
+            name=name,
+            arn=cfg["FunctionArn"],
+            handler=cfg["Handler"],
+            runtime=cfg["Runtime"],
+            environment=dict(cfg.get("Environment", {}).get("Variables", {})),
+            timeout=cfg["Timeout"],
+            memory=cfg["MemorySize"],
+            layers=[layer["Arn"] for layer in cfg.get("Layers", [])],
+        )
+    events = client("events", endpoint_url, region)
+    rules = {}
+    for name in (c.TRAINING_STATE_RULE_NAME, c.TICK_RULE_NAME, c.HEALTH_ALARM_RULE_NAME):
+        rule = events.describe_rule(Name=name)
+        pattern = rule.get("EventPattern")
+        rules[name] = DeployedRule(
+            name=name,
+            arn=rule["Arn"],
+            event_pattern=json.loads(pattern) if pattern else None,
+            schedule=rule.get("ScheduleExpression"),
+            state=rule.get("State", ""),
+            targets=events.list_targets_by_rule(Rule=name)["Targets"],
+        )
+    env = functions[c.LIFECYCLE_FUNCTION_NAME].environment
+    stacks = client("cloudformation", endpoint_url, region).describe_stacks(StackName=STACK_NAME)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks["Stacks"][0].get("Outputs", [])}
+    account = client("sts", endpoint_url, region).get_caller_identity()["Account"]
+    return DeployedStack(
+        endpoint_url=endpoint_url,
+        account=account,
+        region=region,
+        cdk_out=Path(cdk_out),
+        functions=functions,
+        rules=rules,
+        table_name=env[c.ENV_TABLE_NAME],
+        topic_arn=env[c.ENV_TOPIC_ARN],
+        outputs=outputs,
+        seconds=dict(seconds or {}),
+    )
