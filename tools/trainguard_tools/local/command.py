@@ -50,25 +50,12 @@ def _read_event(path: str) -> Any:
     return json.loads(text)
 
 
-def _deploy_into(endpoint_url: str, cdk_out: Path | None) -> None:
-    """Deploy the stack into a fresh emulator.
+def _deploy_into(endpoint_url: str) -> Path:
+    """``cdk bootstrap`` + ``cdk deploy`` of the stack into a fresh emulator (the infra half of
+    issue 6, :mod:`trainguard_tools.emulator_deploy`); returns the ``cdk.out`` it deployed."""
+    from trainguard_tools import emulator_deploy
 
-    TODO(issue 6): the deploy is ``trainguard_tools.emulator_deploy`` (the infra half of the
-    issue: ``cdk bootstrap`` + ``cdk deploy`` into the emulator). Until it lands, this raises
-    and ``--endpoint`` must name an emulator that has the stack.
-    """
-    try:
-        from trainguard_tools import emulator_deploy  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise SystemExit(
-            "trainguard local invoke: deploying into a fresh emulator needs "
-            "trainguard_tools.emulator_deploy (not available yet); pass --endpoint URL of an "
-            "emulator that has the stack deployed"
-        ) from exc
-    deploy = getattr(emulator_deploy, "deploy", None)
-    if deploy is None:
-        raise SystemExit("trainguard local invoke: emulator_deploy has no deploy()")
-    deploy(endpoint_url)
+    return Path(emulator_deploy.deploy(endpoint_url).cdk_out)
 
 
 def _run_invoke(args: argparse.Namespace) -> int:
@@ -90,7 +77,8 @@ def _run_invoke(args: argparse.Namespace) -> int:
             emulator = Emulator().start()
             shim = SageMakerShim().install()
             endpoint = emulator.endpoint_url
-            _deploy_into(endpoint, args.cdk_out)
+            deployed_out = _deploy_into(endpoint)
+            args.cdk_out = args.cdk_out or deployed_out
         wiring = Wiring.read(endpoint)
         router = EventRouter(wiring, endpoint_url=endpoint, cdk_out=args.cdk_out)
         try:
