@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Literal
 
 Direction = Literal["minimize", "maximize"]
@@ -50,6 +51,14 @@ def is_better(a: float, b: float, direction: Direction) -> bool:
 
 def best_so_far(curve: Curve, step: float, direction: Direction) -> float | None:
     """Best finite value among measurements with step <= ``step`` (None if there is none)."""
+    if curve and curve[-1][0] <= step:
+        # the whole curve counts (the usual case: the job's latest step): min/max in C, and the
+        # per-point loop only when a non-finite value needs skipping
+        values = list(map(itemgetter(1), curve))
+        pick = min if direction == "minimize" else max
+        candidate = pick(values)
+        if math.isfinite(candidate) and not any(map(math.isnan, values)):
+            return candidate
     best: float | None = None
     for s, v in curve:
         if s > step:
