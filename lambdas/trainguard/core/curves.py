@@ -54,9 +54,9 @@ def best_so_far(curve: Curve, step: float, direction: Direction) -> float | None
     if curve and curve[-1][0] <= step:
         # the whole curve counts (the usual case: the job's latest step): min/max in C, and the
         # per-point loop only when a non-finite value needs skipping
-        values = list(map(itemgetter(1), curve))
+        values: list[float] = list(map(itemgetter(1), curve))
         pick = min if direction == "minimize" else max
-        candidate = pick(values)
+        candidate: float = pick(values)
         if math.isfinite(candidate) and not any(map(math.isnan, values)):
             return candidate
     best: float | None = None
