@@ -102,6 +102,23 @@ def to_epoch_seconds(value: object, key: str) -> float | None:
     return number / 1000.0 if number > 1e11 else number
 
 
+def event_time(event: object) -> float | None:
+    """The event's own ``time`` in epoch seconds, or None when it has none (or an unreadable one).
+
+    "Now" for a handler is the moment its event describes: the due time of an EventBridge
+    scheduled event, the time of a state change, the ``time`` of an alarm payload. On AWS that
+    is within seconds of the clock (and stays right when an invocation is retried late); in the
+    local run, on a simulated timeline, it is the only right answer. Callers fall back to their
+    clock when this is None.
+    """
+    if not isinstance(event, Mapping):
+        return None
+    try:
+        return to_epoch_seconds(event.get("time"), "time")
+    except EventError:
+        return None
+
+
 def parse_state_change(event: object) -> StateChange:
     """Strictly parse a "SageMaker Training Job State Change" event; :class:`EventError`
     names the first problem found."""

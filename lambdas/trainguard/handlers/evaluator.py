@@ -20,6 +20,7 @@ from ..constants import (
 )
 from ..logic.dependencies import Dependencies
 from ..logic.evaluator import run_tick
+from ..models import event_time
 from ..observability import logger, metrics, tracer
 from .runtime import get_dependencies
 
@@ -30,7 +31,8 @@ from .runtime import get_dependencies
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    result = run_tick(get_dependencies(deps))
+    # the scheduled event's time is the tick's "now" (see models.event_time)
+    result = run_tick(get_dependencies(deps), now=event_time(event))
     count = MetricUnit.Count
     metrics.add_metric(name=METRIC_TICKS, unit=count, value=1)
     metrics.add_metric(name=METRIC_STOPS, unit=count, value=result.stops)

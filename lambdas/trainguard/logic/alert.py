@@ -21,7 +21,7 @@ from ..constants import ALARM_STATE_CHANGE, GPU_METRIC
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..core.gpu_idle import GpuIdleRule
-from ..models import EventError
+from ..models import EventError, event_time
 from ..observability import logger
 from . import messages
 from .dependencies import Dependencies
@@ -36,6 +36,7 @@ class AlarmChange:
     previous: str
     reason: str
     reason_data: Mapping[str, Any]
+    time: float | None = None  # the payload's / event's ``time`` (epoch s), if readable
 
 
 @dataclass
@@ -84,6 +85,7 @@ def parse_alarm_event(event: object) -> AlarmChange:
         str(previous.get("value", "")) if isinstance(previous, Mapping) else "",
         str(state.get("reason", "")),
         reason_data,
+        event_time(event),
     )
 
 
@@ -98,7 +100,8 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     if change.state not in ("ALARM", "OK"):
         return result
     record = deps.store.get_job(job_name)
-    now = deps.clock()
+    # the alarm's own time: the episode opens (and closes) when the alarm changed state
+    now = change.time if change.time is not None else deps.clock()
     if change.state == "ALARM":
         if record is None or not record.running:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
@@ -110,7 +113,9 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         rule_settings = (settings.policy if settings else deps.policy).gpu_idle
         spec = deps.catalog.get(record.instance_type)
         gpus = spec.gpus if spec and spec.gpus > 0 else 1
-        per_gpu, idle_min = _idle_numbers(host, gpus, rule_settings.threshold_pct, change, deps)
+        per_gpu, idle_min = _idle_numbers(
+            host, gpus, rule_settings.threshold_pct, change, deps, now
+        )
         idle_min = max(idle_min, rule_settings.window_minutes)
         price = spec.usd_per_hour if spec else None
         decision = Decision(
@@ -167,11 +172,10 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
 
 
 def _idle_numbers(
-    host: str, gpus: int, threshold: float, change: AlarmChange, deps: Dependencies
+    host: str, gpus: int, threshold: float, change: AlarmChange, deps: Dependencies, now: float
 ) -> tuple[float | None, float]:
-    """Per-GPU mean and idle minutes from the host's recent GPUUtilization (one query);
-    falls back to the alarm's own datapoints (already per GPU)."""
-    now = deps.clock()
+    """Per-GPU mean and idle minutes from the host's GPUUtilization in the hour before ``now``
+    (one query); falls back to the alarm's own datapoints (already per GPU)."""
     end = floor_minute(now) + 60.0
     try:
         series = deps.cloudwatch.get_series(

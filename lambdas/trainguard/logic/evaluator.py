@@ -59,13 +59,14 @@ class _Observed:
     last_instance: float | None
 
 
-def run_tick(deps: Dependencies) -> TickResult:
+def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
+    """One tick at ``now`` (epoch seconds: the scheduled event's time; default the clock)."""
     started = time.monotonic()
-    now = deps.clock()
+    now = deps.clock() if now is None else now
     result = TickResult()
     running = deps.store.running_jobs()
     try:
-        running = reconcile(deps, running, result)
+        running = reconcile(deps, running, result, now)
     except Exception:
         result.errors += 1
         logger.exception("reconcile failed; evaluating the jobs the table knows")
@@ -76,7 +77,7 @@ def run_tick(deps: Dependencies) -> TickResult:
         try:
             jobs.append((job, job_settings(job.tags, deps.policy)))
         except PolicyError as exc:
-            _report_config_error(job, str(exc), deps, result)
+            _report_config_error(job, str(exc), deps, result, now)
     result.jobs = len(jobs)
     stats = deps.store.batch_get_stats({job.group for job, _ in jobs})
     observed: dict[str, _Observed] | None
@@ -333,12 +334,12 @@ def _dollars(value: float | None) -> str:
 
 
 def _report_config_error(
-    job: JobRecord, error: str, deps: Dependencies, result: TickResult
+    job: JobRecord, error: str, deps: Dependencies, result: TickResult, now: float
 ) -> None:
     """A bad tag value: reported once for that job, never a crash of the tick."""
     logger.warning("bad trainguard tag", extra={"job": job.name, "error": error})
     try:
-        if not deps.store.claim_action(job.name, "config#alert", deps.clock(), {"error": error}):
+        if not deps.store.claim_action(job.name, "config#alert", now, {"error": error}):
             return
         result.alerts += 1
         deps.notifier.publish(
@@ -352,9 +353,13 @@ def _report_config_error(
 
 
 # ---- reconcile --------------------------------------------------------------------------------
-def reconcile(deps: Dependencies, running: list[JobRecord], result: TickResult) -> list[JobRecord]:
+def reconcile(
+    deps: Dependencies, running: list[JobRecord], result: TickResult, now: float | None = None
+) -> list[JobRecord]:
     """Catch lost events: register InProgress jobs the table lacks, finalize jobs that ended
-    unseen, delete alarms of jobs that no longer run. Returns the running jobs after that."""
+    unseen, delete alarms of jobs that no longer run. Returns the running jobs after that.
+    ``now``: the tick's time (default the clock)."""
+    now = deps.clock() if now is None else now
     listed = {s.name: s for s in deps.sagemaker.list_in_progress()}
     by_name = {j.name: j for j in running}
     for name, summary in listed.items():
@@ -366,7 +371,7 @@ def reconcile(deps: Dependencies, running: list[JobRecord], result: TickResult) 
             description = deps.sagemaker.describe(name)
             arn = str(description.get("TrainingJobArn") or summary.arn)
             change = change_from_description(description, deps.sagemaker.tags(arn))
-            apply_change(change, deps)
+            apply_change(change, deps, now)
             record = deps.store.get_job(name)
             if record is not None and record.running:
                 by_name[name] = record
@@ -385,13 +390,13 @@ def reconcile(deps: Dependencies, running: list[JobRecord], result: TickResult) 
             try:
                 description = deps.sagemaker.describe(name)
             except JobNotFoundError:
-                deps.store.finalize_job(name, "Unknown", deps.clock(), "not found in SageMaker")
+                deps.store.finalize_job(name, "Unknown", now, "not found in SageMaker")
                 by_name.pop(name)
                 result.finalized.append(name)
                 continue
             if description.get("TrainingJobStatus") == "InProgress":
                 continue  # listed a moment before it started
-            apply_change(change_from_description(description, job.tags), deps)
+            apply_change(change_from_description(description, job.tags), deps, now)
             by_name.pop(name)
             result.finalized.append(name)
             logger.info("reconcile: finalized a job that ended unseen", extra={"job": name})

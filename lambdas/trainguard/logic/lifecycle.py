@@ -55,24 +55,30 @@ def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
     return apply_change(parse_state_change(event), deps)
 
 
-def apply_change(change: StateChange, deps: Dependencies) -> LifecycleResult:
+def apply_change(
+    change: StateChange, deps: Dependencies, now: float | None = None
+) -> LifecycleResult:
+    """Apply one state change. ``now``: when it is handled (the evaluator's tick time for the
+    reconcile); default the event's own time, else the clock."""
+    if now is None:
+        now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
     if deps.store.event_seen(change.name, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
     if change.status == "InProgress":
-        result = _in_progress(change, deps)
+        result = _in_progress(change, deps, now)
     elif change.status in TERMINAL:
-        result = _ended(change, deps)
+        result = _ended(change, deps, now)
     else:
         logger.info("status needs no action", extra={"status": change.status})
         result = LifecycleResult(change.name, change.status, "ignored")
-    deps.store.mark_event(change.name, change.dedup_key, deps.clock())
+    deps.store.mark_event(change.name, change.dedup_key, now)
     return result
 
 
 # ---- InProgress ------------------------------------------------------------------------------
-def _in_progress(change: StateChange, deps: Dependencies) -> LifecycleResult:
+def _in_progress(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
     existing = deps.store.get_job(change.name)
     if existing is not None:
         if not existing.running:
@@ -81,7 +87,7 @@ def _in_progress(change: StateChange, deps: Dependencies) -> LifecycleResult:
         if change.start_time is not None and not existing.start_exact:
             deps.store.update_start_time(change.name, change.start_time)
         return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
-    record = build_record(change, resolve_tags(change, None, deps), deps)
+    record = build_record(change, resolve_tags(change, None, deps), deps, now)
     if not deps.store.register_job(record):
         return LifecycleResult(change.name, change.status, "already registered", record.opted_in)
     result = LifecycleResult(change.name, change.status, "registered", record.opted_in)
@@ -116,8 +122,10 @@ def resolve_tags(
         return {}
 
 
-def build_record(change: StateChange, tags: dict[str, str], deps: Dependencies) -> JobRecord:
-    now = deps.clock()
+def build_record(
+    change: StateChange, tags: dict[str, str], deps: Dependencies, now: float | None = None
+) -> JobRecord:
+    now = deps.clock() if now is None else now
     start = change.start_time or change.creation_time or change.event_time or now
     record = JobRecord(
         name=change.name,
@@ -200,33 +208,36 @@ def _ensure_grace(record: JobRecord, deps: Dependencies) -> None:
 
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
-def _ended(change: StateChange, deps: Dependencies) -> LifecycleResult:
+def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
     existing = deps.store.get_job(change.name)
     if existing is None:
         # Completed before InProgress (or the InProgress was lost): register from this event
-        record = build_record(change, resolve_tags(change, None, deps), deps)
+        record = build_record(change, resolve_tags(change, None, deps), deps, now)
         deps.store.register_job(record)
     else:
         record = existing
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
     if change.status == "Completed" and record.opted_in and record.objective and record.group:
-        result.curve_points = record_curve(record, change, deps)
+        result.curve_points = record_curve(record, change, deps, now)
     deps.store.finalize_job(change.name, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
     result.alarms_deleted = deps.cloudwatch.delete_alarms(
         gpu_idle_alarm_name(change.name, i) for i in range(1, count + 1)
     )
     if change.status == "Failed" and record.opted_in:
-        result.notified = _notify_failed(record, change, deps)
+        result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
     return result
 
 
-def record_curve(record: JobRecord, change: StateChange, deps: Dependencies) -> int:
-    """Read the whole objective curve once (Period 60, steps = minutes since the start)."""
+def record_curve(
+    record: JobRecord, change: StateChange, deps: Dependencies, now: float | None = None
+) -> int:
+    """Read the whole objective curve once (Period 60, steps = minutes since the start);
+    it ends at TrainingEndTime, else at ``now`` (default the clock)."""
     assert record.objective is not None
     start = change.start_time or record.start_time
-    end = change.end_time or deps.clock()
+    end = change.end_time or (deps.clock() if now is None else now)
     series = deps.cloudwatch.get_series(
         [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))],
         floor_minute(start),
@@ -262,9 +273,9 @@ def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | Non
     logger.info("group statistics rebuilt", extra={"group": group, "references": len(curves)})
 
 
-def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies) -> bool:
+def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
     reason = change.failure_reason or "no FailureReason given"
-    if not deps.store.claim_action(record.name, "failed#alert", deps.clock(), {"reason": reason}):
+    if not deps.store.claim_action(record.name, "failed#alert", now, {"reason": reason}):
         return False
     subject = f"{messages.PREFIX} FAILED {record.name}: {reason}"
     body = (

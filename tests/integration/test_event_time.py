@@ -1,0 +1,106 @@
+""" "Now" is the event's time: the scheduled tick's, the state change's, the alarm's.
+
+On a simulated timeline (the local run) the handlers' clock is the real present, hours after
+the metrics they judge; on AWS the event's time is within seconds of the clock. Either way the
+evaluator must judge the curve as it was at the tick's due time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from runtime_support import Aws, LambdaContext, state_change
+
+from trainguard.adapters import Store
+from trainguard.handlers import alert, evaluator, lifecycle
+from trainguard.models import event_time
+from trainguard.policy import Policy
+
+pytestmark = pytest.mark.integration
+
+CTX = LambdaContext()
+TAGS = {"trainguard:group": "g", "trainguard:objective": "val_loss"}
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def scheduled(ts: float) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": iso(ts),
+        "detail": {},
+    }
+
+
+@pytest.mark.unit
+def test_event_time_reads_the_time_field_and_tolerates_its_absence() -> None:
+    assert event_time({"time": "2025-01-01T00:01:00Z"}) == 1735689660.0
+    assert event_time({"time": "2025-01-01T00:01:00.000+0000"}) == 1735689660.0  # alarm payload
+    assert event_time({}) is None
+    assert event_time({"time": "not a time"}) is None
+    assert event_time([1, 2]) is None
+
+
+def test_evaluator_judges_the_curve_as_of_the_scheduled_events_time(aws: Aws) -> None:
+    """A loss that explodes at minute 3 of a run 3 hours ago: the tick due at minute 2 sees
+    no explosion (with the real clock it would); the tick due at minute 4 stops the job, and
+    the audit record carries the tick's time."""
+    deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
+    start = aws.now() - 3 * 3600
+    start -= start % 60
+    arn = aws.create_job("past", TAGS)
+    aws.put_curve("past", "val_loss", start, [1.0, 0.9, 50.0])  # minutes 1, 2, 3
+    lifecycle.handler(
+        state_change("past", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
+    )
+
+    early = evaluator.handler(scheduled(start + 2 * 60 + 30), CTX, deps=deps)
+    assert early["stops"] == 0 and early["alerts"] == 0  # not stalled either: 1 min silent
+    late = evaluator.handler(scheduled(start + 4 * 60), CTX, deps=deps)
+    assert late["stops"] == 1
+    assert deps.sagemaker.stopped == ["past"]  # type: ignore[attr-defined]
+    (action,) = late["actions"]
+    assert action["rule"] == "diverged"
+    decisions = [i for i in aws.items() if i["sk"]["S"].startswith("DECISION#")]
+    assert [d["sk"]["S"][len("DECISION#") :][:19] for d in decisions] == [iso(start + 4 * 60)[:19]]
+
+
+def test_alert_opens_the_episode_at_the_alarms_time(aws: Aws) -> None:
+    deps = aws.deps()
+    start = aws.now() - 3 * 3600
+    arn = aws.create_job("idle", TAGS, count=2)
+    lifecycle.handler(
+        state_change("idle", "InProgress", arn=arn, start=start, tags=TAGS, count=2),
+        CTX,
+        deps=deps,
+    )
+    opened_at = float(int(start) + 40 * 60)
+    payload = {
+        "source": "aws.cloudwatch",
+        "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x",
+        "time": iso(opened_at)[:-1] + ".000+0000",  # CloudWatch's format
+        "alarmData": {
+            "alarmName": "trainguard-gpu-idle-idle-algo-2",
+            "state": {"value": "ALARM", "reason": "Threshold Crossed"},
+            "previousState": {"value": "OK"},
+        },
+    }
+    assert alert.handler(payload, CTX, deps=deps)["action"] == "opened"
+    job = Store(aws.dynamodb, "trainguard-test").get_job("idle")
+    assert job is not None and job.idle_hosts == {"idle/algo-2": opened_at}
+
+
+def test_without_a_time_the_handlers_use_their_clock(aws: Aws) -> None:
+    deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
+    start = aws.now() - 10 * 60
+    arn = aws.create_job("now", TAGS)
+    aws.put_curve("now", "val_loss", start, [1.0, 0.9, 50.0])
+    lifecycle.handler(
+        state_change("now", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
+    )
+    assert evaluator.handler({}, CTX, deps=deps)["stops"] == 1
