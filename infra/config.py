@@ -55,8 +55,6 @@ STACK_KEYS: dict[str, Any] = {
     "alertEmail": "",
     "auditTtlDays": c.DEFAULT_AUDIT_TTL_DAYS,
     "logRetentionDays": 30,
-    # Public Powertools layer version that carries the pinned aws-lambda-powertools release.
-    "powertoolsLayerVersion": 27,
 }
 
 ALL_KEYS: dict[str, Any] = {key: default for key, (_, default) in POLICY_KEYS.items()} | STACK_KEYS
@@ -74,7 +72,6 @@ class TrainguardConfig:
     alert_email: str
     audit_ttl_days: int
     log_retention_days: int
-    powertools_layer_version: int
 
     @property
     def tick_minutes(self) -> int:
@@ -133,7 +130,6 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         alert_email=email.strip(),
         audit_ttl_days=_positive_int(values, "auditTtlDays"),
         log_retention_days=_retention(values),
-        powertools_layer_version=_positive_int(values, "powertoolsLayerVersion"),
     )
 
 

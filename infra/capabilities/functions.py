@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Aws, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_lambda_powertools.shared.version import VERSION as POWERTOOLS_VERSION
 from constructs import Construct
 
 from infra.config import TrainguardConfig
@@ -45,9 +46,14 @@ ASSET_EXCLUDES = [
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
-# Powertools for AWS Lambda (Python) V3 public layer, published by AWS in account 017000801446.
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+# Powertools for AWS Lambda (Python) publishes, per release, a public SSM parameter naming the
+# layer that carries it: /aws/service/powertools/python/{arch}/{python}/{version}. Resolving it at
+# deploy time pins the layer to the exact release in uv.lock (no hand-kept layer number).
+POWERTOOLS_LAYER_PARAMETER = "PowertoolsLayerArn"
+
+
+def powertools_layer_ssm_name(version: str = POWERTOOLS_VERSION) -> str:
+    return f"/aws/service/powertools/python/arm64/python3.13/{version}"
 
 
 _RETENTION = logs.RetentionDays
@@ -70,13 +76,6 @@ LOG_RETENTION = {
     1827: _RETENTION.FIVE_YEARS,
     3653: _RETENTION.TEN_YEARS,
 }
-
-
-def powertools_layer_arn(version: int) -> str:
-    return (
-        f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-        f"{POWERTOOLS_LAYER_NAME}:{version}"
-    )
 
 
 def evaluator_timeout_seconds(tick_minutes: int) -> int:
@@ -109,8 +108,15 @@ class Functions(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self._config = config
+        layer_arn = CfnParameter(
+            stack,
+            POWERTOOLS_LAYER_PARAMETER,
+            type="AWS::SSM::Parameter::Value<String>",
+            default=powertools_layer_ssm_name(),
+            description=f"Public SSM parameter naming the Powertools {POWERTOOLS_VERSION} layer",
+        )
         self._layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "PowertoolsLayer", powertools_layer_arn(config.powertools_layer_version)
+            self, "PowertoolsLayer", layer_arn.value_as_string
         )
         self._code = lambda_.Code.from_asset(str(ASSET_DIR), exclude=ASSET_EXCLUDES)
         self._common_env = {

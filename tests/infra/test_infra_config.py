@@ -51,7 +51,6 @@ def test_command_line_strings_are_coerced() -> None:
         ("prices", {"ml.p4d.24xlarge": {"gpus": 8, "usd": 1}}),
         ("alertEmail", "not-an-email"),
         ("logRetentionDays", 11),
-        ("powertoolsLayerVersion", 0),
     ],
 )
 def test_bad_value_names_the_context_key(key: str, value: Any) -> None:

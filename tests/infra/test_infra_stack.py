@@ -148,8 +148,7 @@ def test_function_runtime_layer_logging_env(
     assert fn["Runtime"] in ("python3.12", "python3.13")
     assert fn["LoggingConfig"]["LogFormat"] == "JSON"
     assert fn["TracingConfig"] == {"Mode": "Active"}
-    layer = arn_text(fn["Layers"][0])
-    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:" in layer
+    assert fn["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
     assert fn["Architectures"] == ["arm64"]
     env = fn["Environment"]["Variables"]
     for key in (c.ENV_TABLE_NAME, c.ENV_TOPIC_ARN, c.ENV_POLICY, c.ENV_STOPS_DISABLED):
@@ -510,3 +509,14 @@ def test_cfn_lint_has_no_errors(synthesized: Synthesized) -> None:
     assert not errors, result.stdout
     # exit code bits: 2 = errors, 4 = warnings, 8 = informational; 1 = cfn-lint itself failed
     assert result.returncode & 3 == 0, result.stdout + result.stderr
+
+
+def test_powertools_layer_is_the_pinned_release_from_its_public_ssm_parameter(
+    synthesized: Synthesized,
+) -> None:
+    from aws_lambda_powertools.shared.version import VERSION
+
+    parameter = synthesized.template_json["Parameters"]["PowertoolsLayerArn"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    # the layer that carries exactly the release uv.lock pins, for the runtime and architecture
+    assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{VERSION}"

@@ -6,9 +6,8 @@ Used by the deploy test (tests/e2e/test_deploy.py) and the local run::
     deployed = deploy_to_emulator("http://localhost:PORT", outdir)
     deployed.functions["trainguard-evaluator"].environment["TRAINGUARD_POLICY"]
 
-Steps: ``cdk synth`` into ``outdir``; stand in for the public Powertools layer (moto only knows
-layers published in its own account, so it would reject the function otherwise: an empty layer
-with the same name and version number is published in the emulator); ``cdk bootstrap`` and
+Steps: ``cdk synth`` into ``outdir``; stand in for the public Powertools layer and the public SSM
+parameter that names it (see :func:`stand_in_powertools_layer`); ``cdk bootstrap`` and
 ``cdk deploy`` of that same cloud assembly. The endpoint must use ``localhost``, not
 ``127.0.0.1``: with an IP address, asset publishing fails ("The specified bucket does not
 exist").
@@ -152,32 +151,46 @@ def _context_args(context: Mapping[str, Any] | None) -> list[str]:
     return args
 
 
-def stand_in_layers(template: Mapping[str, Any], endpoint_url: str, region: str) -> list[str]:
-    """Publish empty layers so the template's public layer versions exist in the emulator."""
-    wanted: dict[str, int] = {}
-    for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Lambda::Function":
-            continue
-        for layer in resource["Properties"].get("Layers", []):
-            text = layer if isinstance(layer, str) else json.dumps(layer)
-            # "...:layer:<name>:<version>" (the ARN is an Fn::Join with region and partition)
-            tail = text.split(":layer:")[-1].rstrip('"]} ')
-            name, _, version = tail.rpartition(":")
-            wanted[name] = max(wanted.get(name, 0), int(version))
+def stand_in_powertools_layer(template: Mapping[str, Any], endpoint_url: str, region: str) -> str:
+    """Make the stack's ``PowertoolsLayerArn`` parameter resolvable in the emulator.
+
+    On AWS, Powertools publishes its layer and a public SSM parameter naming it
+    (``/aws/service/powertools/python/...``). moto knows neither, and its PutParameter refuses
+    ``/aws/`` names like AWS does. So the shim publishes an empty stand-in layer in the emulator
+    and writes the parameter straight into moto's SSM backend, which works because the emulator
+    runs in this process (the deploy test and the local run both start it here). Returns the
+    stand-in layer ARN. The functions' code does not need the layer locally: Powertools is
+    installed in the project's environment.
+    """
+    from moto.core.utils import utcnow
+    from moto.ssm.models import Parameter, ssm_backends
+
+    name = template["Parameters"]["PowertoolsLayerArn"]["Default"]
     lam = client("lambda", endpoint_url, region)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("python/.trainguard-stand-in", "empty stand-in for a public layer\n")
-    published = []
-    for name, version in wanted.items():
-        existing = lam.list_layer_versions(LayerName=name).get("LayerVersions", [])
-        current = max((v["Version"] for v in existing), default=0)
-        while current < version:
-            current = lam.publish_layer_version(
-                LayerName=name, Content={"ZipFile": buffer.getvalue()}
-            )["Version"]
-        published.append(f"{name}:{version}")
-    return published
+    arn: str = lam.publish_layer_version(
+        LayerName="AWSLambdaPowertoolsPythonV3-python313-arm64",
+        Content={"ZipFile": buffer.getvalue()},
+    )["LayerVersionArn"]
+    account = client("sts", endpoint_url, region).get_caller_identity()["Account"]
+    parameters = ssm_backends[account][region]._parameters
+    parameters[name] = [
+        Parameter(
+            account_id=account,
+            name=name,
+            value=arn,
+            parameter_type="String",
+            description="stand-in for Powertools' public layer parameter",
+            allowed_pattern=None,
+            keyid=None,
+            last_modified_date=utcnow(),
+            version=1,
+            data_type="text",
+        )
+    ]
+    return arn
 
 
 def deploy_to_emulator(
@@ -202,7 +215,7 @@ def deploy_to_emulator(
     _cdk(["synth", "--quiet", "--output", str(outdir), *_context_args(context)], env, timeout)
     seconds["synth"] = time.monotonic() - started
     template = json.loads((outdir / f"{STACK_NAME}.template.json").read_text())
-    stand_in_layers(template, endpoint_url, region)
+    stand_in_powertools_layer(template, endpoint_url, region)
 
     started = time.monotonic()
     assembly = ["--app", str(outdir)]
