@@ -223,14 +223,14 @@ class Functions(Construct):
             ],
             resources=[trainguard_alarms],
         )
-        for statement in (read_jobs, read_metrics):
-            for fn in self.functions:
-                fn.add_to_role_policy(statement)
+        for fn in self.functions:
+            fn.add_to_role_policy(read_metrics)
+        # The alert function only reads metrics: idle jobs are stopped by the evaluator's tick.
         for fn in (self.lifecycle, self.evaluator):
+            fn.add_to_role_policy(read_jobs)
             fn.add_to_role_policy(list_jobs)
             fn.add_to_role_policy(manage_alarms)
-        for fn in (self.evaluator, self.alert):  # the alert function may stop idle jobs
-            fn.add_to_role_policy(stop_opted_in)
+        self.evaluator.add_to_role_policy(stop_opted_in)
 
         self.training_jobs_arn = training_jobs
         self.trainguard_alarms_arn = trainguard_alarms

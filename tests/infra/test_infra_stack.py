@@ -303,14 +303,15 @@ def _has_action(s: Synthesized, fn_name: str, action: str) -> bool:
 
 
 def test_stop_only_opted_in_training_jobs(synthesized: Synthesized) -> None:
-    for name in (c.EVALUATOR_FUNCTION_NAME, c.ALERT_FUNCTION_NAME):
+    for name in (c.EVALUATOR_FUNCTION_NAME,):
         st = _statement(synthesized, name, "sagemaker:StopTrainingJob")
         assert actions(st) == ["sagemaker:StopTrainingJob"]
         assert arn_text(st["Resource"]) == (
             "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"
         )
         assert st["Condition"] == {"Null": {"aws:ResourceTag/trainguard:group": "false"}}
-    assert not _has_action(synthesized, c.LIFECYCLE_FUNCTION_NAME, "sagemaker:StopTrainingJob")
+    for name in (c.LIFECYCLE_FUNCTION_NAME, c.ALERT_FUNCTION_NAME):
+        assert not _has_action(synthesized, name, "sagemaker:StopTrainingJob")
     # nowhere else, and never on "*"
     for policy in resources(synthesized, "AWS::IAM::Policy").values():
         for st in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -358,7 +359,13 @@ def test_functions_get_table_and_topic(synthesized: Synthesized) -> None:
         assert _has_action(synthesized, name, "dynamodb:Query")
         assert _has_action(synthesized, name, "sns:Publish")
         assert _has_action(synthesized, name, "sqs:SendMessage")  # its async-failure queue
+    for name in (c.LIFECYCLE_FUNCTION_NAME, c.EVALUATOR_FUNCTION_NAME):
         assert _has_action(synthesized, name, "sagemaker:DescribeTrainingJob")
+    # the alert function reads metrics and its table only: no SageMaker access at all
+    assert not any(
+        _has_action(synthesized, c.ALERT_FUNCTION_NAME, f"sagemaker:{action}")
+        for action in ("DescribeTrainingJob", "ListTags", "ListTrainingJobs", "StopTrainingJob")
+    )
 
 
 # ---- alarms ------------------------------------------------------------------------------------

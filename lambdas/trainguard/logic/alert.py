@@ -93,7 +93,7 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     change = parse_alarm_event(event)
     parsed = parse_gpu_idle_alarm_name(change.name)
     if parsed is None:
-        return _forward_health_alarm(change, deps)
+        return _record_health_alarm(change, deps)
     job_name, host = parsed
     logger.append_keys(job=job_name)
     result = AlertResult(change.name, change.state, "ignored", job_name, host)
@@ -203,15 +203,20 @@ def _audit(decision: Decision, outcome: str, deps: Dependencies, now: float) -> 
     deps.store.put_decision(decision.job, iso, decision.rule, record, ttl)
 
 
-def _forward_health_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
+def _record_health_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
+    """The stack's health alarms email the topic themselves (their SNS action works even when
+    this function is the one failing), so here a state change is only logged, for the audit in
+    CloudWatch Logs: a second email for the same alarm would be noise."""
     result = AlertResult(change.name, change.state, "ignored")
     if change.state == "ALARM" or (change.state == "OK" and change.previous == "ALARM"):
-        word = "HEALTH ALARM" if change.state == "ALARM" else "HEALTH OK"
-        deps.notifier.publish(
-            f"{messages.PREFIX} {word}: {change.name}",
-            f"Alarm:    {change.name}\nState:    {change.previous or '?'} -> {change.state}\n"
-            f"Reason:   {change.reason}\n\nThis is one of trainguard's own health alarms "
-            "(function errors, dead-letter queue depth, evaluator heartbeat).\n",
+        logger.warning(
+            "health alarm state change",
+            extra={
+                "alarm": change.name,
+                "previous": change.previous,
+                "state": change.state,
+                "reason": change.reason,
+            },
         )
-        result.action, result.notified = "forwarded", True
+        result.action = "recorded"
     return result
