@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: tuple[str, ...] = ("decide", "replay", "local")
+COMMANDS: tuple[str, ...] = ("decide", "replay", "local", "cleanup")
 
 
 def build_parser() -> argparse.ArgumentParser:
