@@ -20,117 +20,19 @@ that finds jobs without curves.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from trainguard.constants import (
-    TAG_DIRECTION,
-    TAG_GROUP,
-    TAG_OBJECTIVE,
-    TAG_PREFIX,
-    TRAINING_NAMESPACE,
-)
-from trainguard.core.curves import DIRECTIONS, Direction, Point
-from trainguard.policy import normalize_tags
+from trainguard.adapters.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchAdapter, MetricQuery
+from trainguard.adapters.sagemaker import SageMakerAdapter
+from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_OBJECTIVE, TAG_PREFIX
+from trainguard.core.curves import DIRECTIONS, Direction
+from trainguard.logic.series import floor_minute, minute_curve
 
 from .curvefile import STATUSES, JobRecord
 
-MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 PERIOD_S = 60
-
-
-def floor_minute(ts: float) -> float:
-    return math.floor(ts / 60.0) * 60.0
-
-
-def minute_curve(points: Sequence[tuple[float, float]], start_time: float) -> list[Point]:
-    """``[(minutes since the start's minute, value)]``, steps strictly increasing."""
-    base = floor_minute(start_time)
-    out: list[Point] = []
-    for ts, value in sorted(points):
-        if ts < base:
-            continue
-        step = float(round((ts - base) / 60.0))
-        if out and step <= out[-1][0]:
-            continue
-        out.append((step, value))
-    return out
-
-
-def list_training_jobs(sagemaker: Any, since: datetime, page_size: int = 100) -> Iterator[Any]:
-    """Every job summary created after ``since``, all pages."""
-    kwargs: dict[str, Any] = {"CreationTimeAfter": since, "MaxResults": page_size}
-    while True:
-        page = sagemaker.list_training_jobs(**kwargs)
-        yield from page.get("TrainingJobSummaries", [])
-        token = page.get("NextToken")
-        if not token:
-            return
-        kwargs["NextToken"] = token
-
-
-def list_tags(sagemaker: Any, arn: str) -> dict[str, str]:
-    tags: list[Any] = []
-    kwargs: dict[str, Any] = {"ResourceArn": arn}
-    while True:
-        page = sagemaker.list_tags(**kwargs)
-        tags += page.get("Tags", [])
-        token = page.get("NextToken")
-        if not token:
-            return normalize_tags(tags)
-        kwargs["NextToken"] = token
-
-
-def get_objective_series(
-    cloudwatch: Any,
-    jobs: Sequence[tuple[str, str]],
-    start: datetime,
-    end: datetime,
-    max_queries: int = MAX_QUERIES_PER_CALL,
-) -> dict[str, list[tuple[float, float]]]:
-    """``{job: [(epoch seconds, value), ...]}`` for ``(job, objective metric)`` pairs."""
-    out: dict[str, list[tuple[float, float]]] = {job: [] for job, _ in jobs}
-    for first in range(0, len(jobs), max_queries):
-        chunk = jobs[first : first + max_queries]
-        ids = {f"m{first + i}": job for i, (job, _) in enumerate(chunk)}
-        queries = [
-            {
-                "Id": qid,
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": TRAINING_NAMESPACE,
-                        "MetricName": metric,
-                        "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
-                    },
-                    "Period": PERIOD_S,
-                    "Stat": "Average",
-                },
-                "ReturnData": True,
-            }
-            for qid, (job, metric) in zip(ids, chunk, strict=True)
-        ]
-        kwargs: dict[str, Any] = {
-            "MetricDataQueries": queries,
-            "StartTime": start,
-            "EndTime": end,
-            "ScanBy": "TimestampAscending",
-        }
-        while True:
-            page = cloudwatch.get_metric_data(**kwargs)
-            for result in page.get("MetricDataResults", []):
-                job = ids.get(result["Id"])
-                if job is None:
-                    continue
-                points = zip(result.get("Timestamps", []), result.get("Values", []), strict=True)
-                for ts, value in points:
-                    out[job].append((ts.timestamp(), float(value)))
-            token = page.get("NextToken")
-            if not token:
-                break
-            kwargs["NextToken"] = token
-    return out
 
 
 def _epoch(value: Any) -> float | None:
@@ -158,12 +60,13 @@ def read_cloudwatch_records(
     since = now - timedelta(days=since_days)
     notes: list[str] = []
     kept: list[tuple[Mapping[str, Any], dict[str, str], float, float]] = []
-    for summary in list_training_jobs(sagemaker, since, page_size):
-        name = summary["TrainingJobName"]
-        tags = list_tags(sagemaker, summary["TrainingJobArn"])
+    jobs = SageMakerAdapter(sagemaker)
+    for summary in jobs.list_jobs(created_after=since, page_size=page_size):
+        name = summary.name
+        tags = jobs.tags(summary.arn)
         if tags.get(TAG_GROUP, "").strip() != group:
             continue
-        desc = sagemaker.describe_training_job(TrainingJobName=name)
+        desc = jobs.describe(name)
         status = desc.get("TrainingJobStatus")
         if status not in STATUSES:
             notes.append(f"{name}: skipped, status {status} (not a past job)")
@@ -184,13 +87,17 @@ def read_cloudwatch_records(
         return [], notes
 
     origin = floor_minute(min(start for _, _, start, _ in kept))
-    series = get_objective_series(
-        cloudwatch,
-        [(d["TrainingJobName"], t[TAG_OBJECTIVE].strip()) for d, t, _, _ in kept],
-        datetime.fromtimestamp(origin, UTC),
-        datetime.fromtimestamp(floor_minute(max(end for *_, end in kept)) + PERIOD_S, UTC),
-        max_queries,
+    queries = [
+        MetricQuery(f"m{i}", t[TAG_OBJECTIVE].strip(), (("TrainingJobName", d["TrainingJobName"]),))
+        for i, (d, t, _, _) in enumerate(kept)
+    ]
+    by_id = CloudWatchAdapter(cloudwatch).get_series(
+        queries,
+        origin,
+        floor_minute(max(end for *_, end in kept)) + PERIOD_S,
+        batch_size=max_queries,
     )
+    series = {d["TrainingJobName"]: by_id[q.id] for q, (d, *_) in zip(queries, kept, strict=True)}
     records = []
     for desc, tags, start, end in sorted(kept, key=lambda k: (k[2], k[0]["TrainingJobName"])):
         name = desc["TrainingJobName"]

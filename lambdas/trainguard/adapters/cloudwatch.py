@@ -62,7 +62,12 @@ class CloudWatchAdapter:
         self._client = client
 
     def get_series(
-        self, queries: Sequence[MetricQuery], start: float, end: float, period: int = PERIOD_S
+        self,
+        queries: Sequence[MetricQuery],
+        start: float,
+        end: float,
+        period: int = PERIOD_S,
+        batch_size: int = MAX_QUERIES_PER_CALL,
     ) -> dict[str, Series]:
         """All ``queries`` over [start, end) in as few GetMetricData calls as the API allows:
         ceil(len/500) calls, each followed through NextToken. Ids must be unique."""
@@ -72,8 +77,8 @@ class CloudWatchAdapter:
         out: dict[str, Series] = {q.id: [] for q in queries}
         start_dt = datetime.fromtimestamp(start, UTC)
         end_dt = datetime.fromtimestamp(end, UTC)
-        for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
-            chunk = [q.to_api(period) for q in queries[i : i + MAX_QUERIES_PER_CALL]]
+        for i in range(0, len(queries), batch_size):
+            chunk = [q.to_api(period) for q in queries[i : i + batch_size]]
             kwargs: dict[str, Any] = {
                 "MetricDataQueries": chunk,
                 "StartTime": start_dt,

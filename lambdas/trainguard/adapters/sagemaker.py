@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -37,10 +38,25 @@ class SageMakerAdapter:
         return "stopped"
 
     def list_in_progress(self) -> list[JobSummary]:
-        """Every InProgress job. ListTrainingJobs filters *after* paging, so a page may come
-        back short or empty while more jobs exist: follow NextToken to the end."""
+        """Every InProgress job."""
+        return self.list_jobs(status="InProgress")
+
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        created_after: datetime | None = None,
+        page_size: int = 100,
+    ) -> list[JobSummary]:
+        """Every job (optionally of one status, created after a time). ListTrainingJobs filters
+        *after* paging, so a page may come back short or empty while more jobs exist: follow
+        NextToken to the end."""
         out: list[JobSummary] = []
-        kwargs: dict[str, Any] = {"StatusEquals": "InProgress", "MaxResults": 100}
+        kwargs: dict[str, Any] = {"MaxResults": page_size}
+        if status is not None:
+            kwargs["StatusEquals"] = status
+        if created_after is not None:
+            kwargs["CreationTimeAfter"] = created_after
         while True:
             page = self._client.list_training_jobs(**kwargs)
             for item in page.get("TrainingJobSummaries", []):
