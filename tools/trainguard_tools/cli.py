@@ -11,7 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: tuple[str, ...] = ("decide", "replay", "local", "cleanup")
+COMMANDS: tuple[str, ...] = ("decide", "replay", "local", "cleanup", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

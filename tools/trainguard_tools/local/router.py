@@ -626,9 +626,13 @@ class EventRouter:
             # while the asset is a copy of it); one process holds one copy of a module.
             inv.notes.append(f"{module_name} loaded from {source}, not from {root}")
         reset = _find_reset(module_name)
-        if reset is not None and self._module_env.get(module_name) != env:
+        # Keyed by the reset function, not the handler module: handlers of one package share
+        # its cache (trainguard.handlers), so a call of another function with another
+        # environment must drop what the previous function built.
+        key = f"{getattr(reset, '__module__', '')}.{getattr(reset, '__qualname__', '')}"
+        if reset is not None and self._module_env.get(key) != env:
             reset()
-        self._module_env[module_name] = env
+        self._module_env[key if reset is not None else module_name] = env
         if self.before_invoke is not None:
             self.before_invoke(module, fn)
         handler = getattr(module, attr, None)

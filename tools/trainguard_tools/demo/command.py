@@ -1,0 +1,154 @@
+"""``trainguard demo``'s body (see the package docstring): run, summarize, report, check."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from trainguard.constants import ENV_POLICY, EVALUATOR_FUNCTION_NAME
+from trainguard.policy import Policy
+
+from ..curvefile import load_curves
+from ..emulator_deploy import REPO_ROOT
+from .fleet import FULL, QUICK, plan_fleet
+from .summary import build_summary, format_summary, read_decisions
+
+DEFAULT_CURVES = REPO_ROOT / "data" / "curves.jsonl"
+
+
+def demo_context(scenario_context: dict[str, Any], tick_minutes: int) -> dict[str, Any]:
+    """The cdk context of the demo's deploy: enforce (stops happen; the IAM condition and the
+    runtime keep the untagged job safe), the tick rate, no email subscription."""
+    return {
+        "mode": "enforce",
+        "tickMinutes": tick_minutes,
+        "alertEmail": "",
+        **scenario_context,
+    }
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scenario = QUICK if args.quick else FULL
+    records, problems = load_curves(args.curves or DEFAULT_CURVES)
+    if problems:
+        print(f"trainguard demo: {len(problems)} bad line(s) in the curve file", file=sys.stderr)
+    try:
+        fleet = plan_fleet(records, scenario)
+    except (KeyError, ValueError) as exc:
+        print(f"trainguard demo: cannot build the fleet: {exc}", file=sys.stderr)
+        return 2
+    tick = args.tick_minutes or 1
+    context = demo_context(dict(scenario.context), tick)
+    last = max(j.end_minute for j in fleet)
+    print(
+        f"[demo] fleet: {len(fleet)} jobs in {len({j.group for j in fleet if j.tagged})} groups "
+        f"from {Path(args.curves or DEFAULT_CURVES).name}, {last} simulated minutes; "
+        f"context {json.dumps(context)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    from ..local.emulator import make_client
+    from .run import simulate, start_plane
+
+    emulator, plane = start_plane(
+        context, cdk_out=out_dir / "cdk.out", span=timedelta(minutes=last + 30)
+    )
+    try:
+        deploy_s = time.monotonic() - began
+        env = plane.deployed.functions[EVALUATOR_FUNCTION_NAME].environment
+        policy = Policy.from_json(env[ENV_POLICY])
+        catalog = policy.catalog()
+        record = simulate(
+            plane,
+            fleet,
+            lambda itype: spec.gpus if (spec := catalog.get(itype)) else 1,
+            alarm_every=1,
+        )
+        sm = make_client("sagemaker", plane.endpoint_url)
+        descriptions = {j.name: sm.describe_training_job(TrainingJobName=j.name) for j in fleet}
+        decisions = read_decisions(
+            make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name
+        )
+        emails = plane.mailbox.emails()
+        stats = _group_stats(plane, [g for g in scenario.groups])
+        summary = build_summary(
+            fleet,
+            decisions,
+            descriptions,
+            [e.subject for e in emails],
+            catalog,
+            failures=record.failures,
+            extra={
+                "mode": policy.mode,
+                "tick_minutes": tick,
+                "simulated_minutes": record.minutes,
+                "function_invocations": record.invocations,
+                "alarm_transitions": [
+                    {
+                        "alarm": t.alarm_name,
+                        "from": t.previous,
+                        "to": t.state,
+                        "minute": round((t.at - record.clock_start).total_seconds() / 60),
+                        "results": [inv.result for inv in t.invocations if inv.ok],
+                    }
+                    for t in plane.alarms.transitions
+                ],
+                "scenario": "quick" if args.quick else "full",
+                "seconds": {
+                    "deploy": round(deploy_s, 1),
+                    "simulate": round(record.seconds["simulate"], 1),
+                },
+            },
+        )
+        if not args.no_report:
+            from .report import write_report
+
+            write_report(
+                out_dir / "report.html",
+                summary,
+                fleet,
+                record,
+                plane.alarms.transitions,
+                emails,
+                stats,
+                policy,
+            )
+    finally:
+        plane.shim.uninstall()
+        emulator.stop()
+    summary["seconds"]["total"] = round(time.monotonic() - began, 1)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(format_summary(summary))
+    print(
+        f"\nWrote {out_dir / 'summary.json'}"
+        + ("" if args.no_report else f" and {out_dir / 'report.html'}")
+        + f" in {summary['seconds']['total']:.0f} s "
+        f"(deploy {summary['seconds']['deploy']:.0f} s, "
+        f"simulation {summary['seconds']['simulate']:.0f} s)"
+    )
+    if not summary["ok"]:
+        failed = [c["check"] for c in summary["checks"] if not c["ok"]]
+        print(f"\ntrainguard demo: FAILED check(s): {'; '.join(failed)}", file=sys.stderr)
+        for failure in summary["handler_failures"][:5]:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _group_stats(plane: Any, groups: list[str]) -> dict[str, Any]:
+    """The groups' materialized reference statistics as the deployed functions left them."""
+    from trainguard.adapters.store import Store
+
+    from ..local.emulator import make_client
+
+    store = Store(make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name)
+    return {g: s for g, s in store.batch_get_stats(groups).items()}

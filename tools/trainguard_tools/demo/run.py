@@ -1,0 +1,246 @@
+"""The demo's engine: the emulator, the real deploy, the fleet on a simulated clock.
+
+One simulated minute at a time (:func:`simulate`): start the jobs due (``CreateTrainingJob``
+with their tags: the shim makes them InProgress and queues the state change), publish what is
+due (objective values at their epoch's minute; ``GPUUtilization`` and ``CPUUtilization`` per
+host), end the jobs whose curve is over (``complete``/``fail`` through the shim, unless they
+were stopped), settle stops, deliver events (``router.pump``), fire the schedule rules
+(``router.tick``: the deployed evaluator) and evaluate the GPU alarms the lifecycle function
+created (``alarms.evaluate``: the deployed alert function). Every decision is the deployed
+control plane's: this module only plays the jobs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from trainguard.constants import TRAINING_NAMESPACE
+
+from ..local.clock import SimClock
+from ..local.sagemaker_shim import TERMINAL
+from .fleet import FleetJob
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/trainguard-demo-sagemaker"
+GPU_METRIC = "GPUUtilization"
+CPU_METRIC = "CPUUtilization"
+
+
+@dataclass
+class HostSample:
+    minute: int
+    per_gpu: float
+
+
+@dataclass
+class RunRecord:
+    """What the run played (inputs) and how long it took; the decisions are read from the
+    emulator afterwards (:mod:`.summary`)."""
+
+    clock_start: datetime
+    minutes: int
+    gpu: dict[str, list[HostSample]] = field(default_factory=dict)  # host -> per-GPU %
+    published: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # job -> curve
+    seconds: dict[str, float] = field(default_factory=dict)
+    invocations: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plane:
+    """The running local control plane (what :func:`simulate` drives)."""
+
+    endpoint_url: str
+    clock: SimClock
+    shim: Any
+    router: Any
+    alarms: Any
+    mailbox: Any
+    deployed: Any
+
+
+def create_job(sm: Any, job: FleetJob) -> None:
+    sm.create_training_job(
+        TrainingJobName=job.name,
+        AlgorithmSpecification={
+            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3",
+            "TrainingInputMode": "File",
+            "MetricDefinitions": [{"Name": job.objective, "Regex": "val_loss=([0-9.eE+-]+)"}],
+        },
+        RoleArn=ROLE_ARN,
+        OutputDataConfig={"S3OutputPath": f"s3://demo-bucket/{job.group}/"},
+        ResourceConfig={
+            "InstanceType": job.instance_type,
+            "InstanceCount": job.instance_count,
+            "VolumeSizeInGB": 50,
+        },
+        StoppingCondition={"MaxRuntimeInSeconds": job.max_runtime_s},
+        HyperParameters={"source_job": job.source, "epochs": str(job.epochs)},
+        Tags=[{"Key": k, "Value": v} for k, v in job.tags.items()],
+    )
+
+
+def _put(cloudwatch: Any, data: list[dict[str, Any]]) -> None:
+    for i in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace=TRAINING_NAMESPACE, MetricData=data[i : i + 500])
+
+
+def simulate(
+    plane: Plane,
+    fleet: Sequence[FleetJob],
+    gpus_of: Callable[[str], int],
+    *,
+    alarm_every: int = 1,
+    progress_every: int = 10,
+    out: TextIO = sys.stderr,
+) -> RunRecord:
+    """Play ``fleet`` minute by minute until every job has ended (or been stopped)."""
+    from ..local.emulator import make_client
+
+    sm = make_client("sagemaker", plane.endpoint_url)
+    cloudwatch = make_client("cloudwatch", plane.endpoint_url)
+    clock, shim, router, alarms = plane.clock, plane.shim, plane.router, plane.alarms
+    record = RunRecord(clock_start=clock.now(), minutes=0)
+    last_minute = max(j.end_minute for j in fleet)
+    began = time.monotonic()
+    started: set[str] = set()
+    ended: set[str] = set()
+    emails_seen = 0
+    for minute in range(last_minute + 30):  # + room for the last stops to settle
+        now = clock.set(clock.start + timedelta(minutes=minute))
+        for job in fleet:
+            if job.start_minute == minute:
+                create_job(sm, job)
+                started.add(job.name)
+        data: list[dict[str, Any]] = []
+        running = [j for j in fleet if j.name in started and j.name not in ended]
+        for job in running:
+            status, _ = shim.status(job.name)
+            if status in TERMINAL:
+                ended.add(job.name)
+            if status != "InProgress":
+                continue  # stopping or ended: nothing more is published
+            dims = [{"Name": "TrainingJobName", "Value": job.name}]
+            for value in job.values_at(minute):
+                data.append(
+                    {
+                        "MetricName": job.objective,
+                        "Dimensions": dims,
+                        "Timestamp": now,
+                        "Value": value,
+                    }
+                )
+                record.published.setdefault(job.name, []).append((minute - job.start_minute, value))
+            if minute == job.start_minute:
+                continue  # instances report from the first full minute
+            gpus = gpus_of(job.instance_type)
+            for index, host in enumerate(job.hosts(), start=1):
+                host_dims = [{"Name": "Host", "Value": host}]
+                gpu = job.gpu_utilization(index, minute, gpus)
+                data.append(
+                    {
+                        "MetricName": GPU_METRIC,
+                        "Dimensions": host_dims,
+                        "Timestamp": now,
+                        "Value": gpu,
+                    }
+                )
+                data.append(
+                    {
+                        "MetricName": CPU_METRIC,
+                        "Dimensions": host_dims,
+                        "Timestamp": now,
+                        "Value": job.cpu_utilization(index, minute),
+                    }
+                )
+                record.gpu.setdefault(host, []).append(HostSample(minute, gpu / max(gpus, 1)))
+        _put(cloudwatch, data)
+        for job in running:
+            if job.name in ended or minute < job.end_minute:
+                continue
+            if shim.status(job.name)[0] == "InProgress":
+                if job.end_status == "Failed":
+                    shim.fail(job.name, job.failure_reason)
+                else:
+                    shim.complete(job.name)
+                ended.add(job.name)
+        shim.settle(now)
+        router.pump()
+        router.tick(now)
+        if minute % alarm_every == 0:
+            alarms.evaluate(now)
+        record.minutes = minute
+        if minute % progress_every == 0 or len(ended) == len(fleet):
+            emails = len(plane.mailbox.emails())
+            in_alarm = sum(1 for s in alarms.states.values() if s.value == "ALARM")
+            statuses = [shim.status(j.name)[0] for j in fleet if j.name in started]
+            print(
+                f"[demo] t+{minute:3d} min ({now:%H:%M} UTC sim)  "
+                f"running {statuses.count('InProgress'):2d}  "
+                f"completed {statuses.count('Completed'):2d}  "
+                f"stopped {statuses.count('Stopped') + statuses.count('Stopping'):2d}  "
+                f"failed {statuses.count('Failed'):2d}  "
+                f"alarms in ALARM {in_alarm}  emails {emails}"
+                f"{f' (+{emails - emails_seen})' if emails > emails_seen else ''}"
+                f"  [{time.monotonic() - began:5.1f} s]",
+                file=out,
+                flush=True,
+            )
+            emails_seen = emails
+        if len(ended) == len(fleet):
+            break
+    router.pump()
+    record.seconds["simulate"] = time.monotonic() - began
+    record.invocations = len(router.invocations)
+    record.failures = [f"{inv.function}: {inv.error}" for inv in router.failures]
+    return record
+
+
+def start_plane(
+    context: dict[str, Any],
+    *,
+    cdk_out: Path,
+    span: timedelta,
+    out: TextIO = sys.stderr,
+) -> tuple[Any, Plane]:
+    """Start the emulator and the shim, deploy the stack, wire the router, alarms, mailbox.
+    Returns (emulator, plane); the caller stops the emulator and uninstalls the shim."""
+    from trainguard_tools.emulator_deploy import deploy_to_emulator
+
+    from ..local import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
+
+    clock = SimClock.ending_now(span)
+    began = time.monotonic()
+    emulator = Emulator().start()
+    shim = SageMakerShim(clock=clock.now, stop_delay=timedelta(minutes=1)).install()
+    try:
+        print(
+            f"[demo] AWS emulator (moto server) on {emulator.endpoint_url}; "
+            "cdk bootstrap + cdk deploy of the real stack (pinned CLI) ...",
+            file=out,
+            flush=True,
+        )
+        deployed = deploy_to_emulator(emulator.endpoint_url, cdk_out, context=context)
+        print(
+            f"[demo] deployed in {time.monotonic() - began:.0f} s: "
+            f"{', '.join(sorted(deployed.functions))}; table {deployed.table_name}",
+            file=out,
+            flush=True,
+        )
+        wiring = Wiring.read(emulator.endpoint_url)
+        router = EventRouter(
+            wiring, endpoint_url=emulator.endpoint_url, cdk_out=deployed.cdk_out, sources=[shim]
+        )
+        alarms = AlarmEvaluator(emulator.endpoint_url, router)
+        mailbox = Mailbox.attach(emulator.endpoint_url, deployed.topic_arn)
+    except BaseException:
+        shim.uninstall()
+        emulator.stop()
+        raise
+    plane = Plane(emulator.endpoint_url, clock, shim, router, alarms, mailbox, deployed)
+    return emulator, plane

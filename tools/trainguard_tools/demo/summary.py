@@ -1,0 +1,258 @@
+"""The demo's summary: what the deployed control plane did, read back from the emulator.
+
+Stops and alerts come from the DynamoDB audit records (``DECISION#`` items) the functions
+wrote, job start/end times and statuses from SageMaker (``DescribeTrainingJob``), emails from
+the topic's mailbox: the truth of what happened, not a parallel computation. The baseline
+(every job run to its natural end) is the fleet plan's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from trainguard.adapters.store import deserialize
+from trainguard.core.instances import InstanceCatalog
+
+from .fleet import FleetJob, best_jobs
+
+STOPPED = "STOPPED"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+def read_decisions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every ``DECISION#`` audit item of the table (Scan, every page), oldest first."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": table}
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for raw in page.get("Items", []):
+            item = deserialize(raw)
+            if str(item.get("sk", "")).startswith("DECISION#"):
+                items.append(item)
+        if not page.get("LastEvaluatedKey"):
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return sorted(items, key=lambda i: (str(i["sk"]), str(i["pk"])))
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None else float(x)
+
+
+def alert_host(decision: Mapping[str, Any]) -> str | None:
+    """The host a GPU-idle alert names (its reason starts with ``<job>/algo-<n> idle:``)."""
+    if decision.get("rule") != "gpu_idle":
+        return None
+    head = str(decision.get("reason", "")).split(" idle:", 1)[0]
+    return head if "/algo-" in head else None
+
+
+def build_summary(
+    fleet: Sequence[FleetJob],
+    decisions: Sequence[Mapping[str, Any]],
+    descriptions: Mapping[str, Mapping[str, Any]],
+    email_subjects: Sequence[str],
+    catalog: InstanceCatalog,
+    *,
+    failures: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The summary dict (``summary.json``); ``descriptions``: job -> DescribeTrainingJob."""
+    by_name = {j.name: j for j in fleet}
+    stopped = [
+        {
+            "job": d["job"],
+            "group": by_name[d["job"]].group if d["job"] in by_name else None,
+            "rule": d["rule"],
+            "step": _num(d.get("step")),
+            "value": _num(d.get("value")),
+            "threshold": _num(d.get("threshold")),
+            "references": int(d.get("references") or 0),
+            "reason": d.get("reason"),
+            "estimated_dollars_saved": _num(d.get("estimated_dollars_saved")),
+        }
+        for d in decisions
+        if d.get("action") == STOPPED
+    ]
+    alerts = [
+        {"job": d["job"], "host": alert_host(d), "kind": d["rule"], "reason": d.get("reason")}
+        for d in decisions
+        if d.get("action") == "ALERT"
+    ]
+    jobs: list[dict[str, Any]] = []
+    base_h = used_h = base_usd = used_usd = 0.0
+    for j in fleet:
+        desc = descriptions.get(j.name, {})
+        start, end = desc.get("TrainingStartTime"), desc.get("TrainingEndTime")
+        ran_min = (end - start).total_seconds() / 60.0 if start and end else None
+        natural_min = float(j.end_minute - j.start_minute)
+        spec = catalog.get(j.instance_type)
+        gpus = spec.gpus if spec else 0
+        price = spec.usd_per_hour if spec else 0.0
+        hosts = j.instance_count
+        base_h += gpus * hosts * natural_min / 60.0
+        base_usd += price * hosts * natural_min / 60.0
+        used = ran_min if ran_min is not None else natural_min
+        used_h += gpus * hosts * used / 60.0
+        used_usd += price * hosts * used / 60.0
+        jobs.append(
+            {
+                "job": j.name,
+                "group": j.group,
+                "opted_in": j.tagged,
+                "role": j.role,
+                "instance": f"{hosts} x {j.instance_type}",
+                "status": desc.get("TrainingJobStatus"),
+                "minutes_run": None if ran_min is None else round(ran_min, 1),
+                "minutes_if_not_stopped": natural_min,
+            }
+        )
+    status = {j["job"]: j["status"] for j in jobs}
+    stopped_jobs = {s["job"] for s in stopped}
+    best = best_jobs(fleet)
+    best_survived = {
+        g: status.get(name) != "Stopped" and name not in stopped_jobs for g, name in best.items()
+    }
+    not_opted_in_stopped = sum(
+        1
+        for j in fleet
+        if not j.tagged and (status.get(j.name) == "Stopped" or j.name in stopped_jobs)
+    )
+    saved_h = base_h - used_h
+    summary: dict[str, Any] = {
+        "jobs": len(fleet),
+        "groups": sorted({j.group for j in fleet if j.tagged}),
+        "stopped": stopped,
+        "stops_by_rule": _count(s["rule"] for s in stopped),
+        "alerts": alerts,
+        "alerts_by_kind": _count(a["kind"] for a in alerts),
+        "emails": len(email_subjects),
+        "email_subjects": list(email_subjects),
+        "gpu_hours_baseline": round(base_h, 3),
+        "gpu_hours_used": round(used_h, 3),
+        "gpu_hours_saved": round(saved_h, 3),
+        "saved_fraction": round(saved_h / base_h, 4) if base_h else None,
+        "usd_baseline": round(base_usd, 2),
+        "usd_used": round(used_usd, 2),
+        "usd_saved": round(base_usd - used_usd, 2),
+        "usd_saved_estimated_by_control_plane": round(
+            sum(s["estimated_dollars_saved"] or 0.0 for s in stopped), 2
+        ),
+        "best_job": best,
+        "best_job_survived": best_survived,
+        "not_opted_in_stopped": not_opted_in_stopped,
+        "handler_failures": list(failures),
+        "job_details": jobs,
+        **dict(extra or {}),
+    }
+    summary["checks"] = [c.to_dict() for c in checks(fleet, summary)]
+    summary["ok"] = all(c["ok"] for c in summary["checks"])
+    return summary
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return dict(sorted(out.items()))
+
+
+def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]:
+    """Issue 6's "done when", checked on the summary."""
+    stops = summary["stopped"]
+    median = [s["job"] for s in stops if s["rule"] == "median"]
+    diverging = [j.name for j in fleet if j.role == "diverging"]
+    diverging_stops = [s for s in stops if s["job"] in diverging]
+    idle = [f"{j.name}/algo-{i}" for j in fleet if j.tagged for i in sorted(j.idle_hosts)]
+    alerted = {a["host"] for a in summary["alerts"] if a["host"]}
+    lost = [g for g, ok in summary["best_job_survived"].items() if not ok]
+    return [
+        Check(
+            "a job stopped by the median rule",
+            bool(median),
+            f"{len(median)} median stop(s): {', '.join(median) or 'none'}",
+        ),
+        Check(
+            "the diverging job stopped",
+            bool(diverging) and len({s["job"] for s in diverging_stops}) == len(diverging),
+            ", ".join(f"{s['job']} by {s['rule']} at minute {s['step']}" for s in diverging_stops)
+            or f"{', '.join(diverging)} not stopped",
+        ),
+        Check(
+            "the idle host alerted",
+            bool(idle) and set(idle) <= alerted,
+            f"idle host(s) {', '.join(idle)}; "
+            f"alerted hosts: {', '.join(sorted(alerted)) or 'none'}",
+        ),
+        Check(
+            "the job without the opt-in tag not stopped",
+            summary["not_opted_in_stopped"] == 0,
+            f"not_opted_in_stopped = {summary['not_opted_in_stopped']}",
+        ),
+        Check(
+            "every group's best job survived",
+            not lost and bool(summary["best_job_survived"]),
+            "; ".join(f"{g}: {summary['best_job'][g]}" for g in summary["best_job"])
+            + (f" (lost: {', '.join(lost)})" if lost else ""),
+        ),
+        Check(
+            "no failed function invocation",
+            not summary["handler_failures"],
+            f"{len(summary['handler_failures'])} failure(s)",
+        ),
+    ]
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """The summary as the terminal shows it."""
+    lines = [
+        "",
+        f"trainguard demo: {summary['jobs']} jobs in {len(summary['groups'])} groups, "
+        f"{summary.get('simulated_minutes', '?')} simulated minutes, "
+        f"mode {summary.get('mode', '?')}",
+        "",
+        f"Stopped ({len(summary['stopped'])}):",
+    ]
+    for s in summary["stopped"]:
+        thr = "-" if s["threshold"] is None else f"{s['threshold']:.4g}"
+        val = "-" if s["value"] is None else f"{s['value']:.4g}"
+        step = "-" if s["step"] is None else f"{s['step']:g}"
+        lines.append(
+            f"  {s['job']:<24} {s['rule']:<9} minute {step:>4}  value {val:>10}  "
+            f"threshold {thr:>10}  refs {s['references']}"
+        )
+    lines += ["", f"Alerts ({len(summary['alerts'])}):"]
+    for a in summary["alerts"]:
+        lines.append(f"  {a['job']:<24} {a['kind']:<12} {a['host'] or ''}")
+    lines += ["", f"Emails ({summary['emails']}):"]
+    lines += [f"  {s}" for s in summary["email_subjects"]]
+    frac = summary["saved_fraction"]
+    lines += [
+        "",
+        f"GPU hours: {summary['gpu_hours_used']:.2f} used of {summary['gpu_hours_baseline']:.2f} "
+        f"if every job ran to its end: {summary['gpu_hours_saved']:.2f} saved "
+        f"({'n/a' if frac is None else f'{100 * frac:.1f}%'}), "
+        f"${summary['usd_saved']:,.2f} of ${summary['usd_baseline']:,.2f}",
+        "Best job survived: "
+        + ", ".join(
+            f"{g} ({summary['best_job'][g]}): {'yes' if ok else 'NO'}"
+            for g, ok in summary["best_job_survived"].items()
+        ),
+        f"Jobs without the opt-in tag stopped: {summary['not_opted_in_stopped']}",
+        "",
+        "Checks:",
+    ]
+    for c in summary["checks"]:
+        lines.append(f"  [{'ok' if c['ok'] else 'FAIL'}] {c['check']}: {c['detail']}")
+    return "\n".join(lines)
