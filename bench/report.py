@@ -90,11 +90,52 @@ def _headline(r: dict[str, Any]) -> list[str]:
             ]
         )
     gmd = a.get("get_metric_data_calls")
-    rows.append(["GetMetricData calls per tick", "pending" if gmd is None else str(gmd)])
+    queries = a.get("get_metric_data_queries") or {}
+    rows.append(
+        [
+            "GetMetricData calls per steady tick (queries), by running jobs",
+            "pending"
+            if gmd is None
+            else ", ".join(f"N = {n}: {c} ({queries.get(n)})" for n, c in gmd.items()),
+        ]
+    )
+    if a.get("describe_training_job_calls") is not None:
+        rows.append(
+            [
+                "DescribeTrainingJob calls per steady tick",
+                ", ".join(f"N = {n}: {c}" for n, c in a["describe_training_job_calls"].items()),
+            ]
+        )
+        rows.append(
+            [
+                "DynamoDB reads independent of completed jobs",
+                _f(a.get("dynamodb_reads_independent_of_completed_jobs")),
+            ]
+        )
+        usd = a.get("cloudwatch_usd_per_day") or {}
+        rows.append(
+            [
+                "GetMetricData $/day at 1-minute ticks (assumed list price)",
+                ", ".join(f"N = {n}: {_usd(v)}" for n, v in usd.items()),
+            ]
+        )
     saved = s.get("default_policy_saved_fraction")
     rows.append(
         ["default policy: share of GPU hours saved", "pending" if saved is None else _pct(saved)]
     )
+    for key, label in (
+        ("optuna_default", "Optuna MedianPruner (defaults) on the same timeline"),
+        ("optuna_startup_3", "Optuna MedianPruner (n_startup_trials=3) on the same timeline"),
+    ):
+        row = (s.get("optuna_rows") or {}).get(key)
+        if row:
+            rows.append(
+                [
+                    f"{label}: share saved, best jobs kept",
+                    f"{_pct(row.get('saved_fraction'))}, "
+                    f"{row.get('groups_best_survived')}/{row.get('groups_with_best')}",
+                ]
+            )
     return _table(["figure", "value"], rows)
 
 
@@ -315,12 +356,203 @@ def _decision(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def _usd(x: Any) -> str:
+    return "n/a" if x is None else f"${x:,.2f}"
+
+
+def _ops(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op.split('.')[-1]} {n}" for op, n in counts.items())
+
+
 def _api(a: dict[str, Any]) -> list[str]:
     out = ["## 2. AWS calls per tick", ""]
     status = _status(a)
     if status:
         return [*out, status, ""]
-    return [*out, "```json", str(a), "```", ""]
+    fleets = a.get("fleets", [])
+    prices = a.get("prices_assumed", {})
+    first = fleets[0] if fleets else {}
+    out += [
+        "The real evaluator (`evaluator.handler` over `logic/evaluator.py` and the adapters) on "
+        "in-process moto (`mock_aws`). Each fleet: N running opted-in jobs on "
+        f"`ml.g5.xlarge` (1 host, 1 GPU), spread over {_f(first.get('groups'))} groups, each "
+        "registered by `lifecycle.handler` from an InProgress state-change event (job item + "
+        "its GPU-idle alarm) and known to moto's SageMaker as InProgress; each group has "
+        f"{_f(first.get('completed_per_group'))} completed references (`CURVE#` items + the "
+        "lifecycle's `rebuild_stats`); objective published every minute for the last "
+        f"{_f(a.get('running_minutes'))} minutes, the host's CPUUtilization lately. A first "
+        "tick does the one-time work (observe mode: claim, audit record and email for each "
+        "job the median rule flags); the second, **steady** tick is counted with a botocore "
+        "`before-call` hook on every client (one count per API call, before retries) and an "
+        "`after-call` hook (items and bytes read, datapoints returned).",
+        "",
+        "### Steady tick, by fleet size",
+        "",
+    ]
+    rows = []
+    for r in fleets:
+        g, d = r["get_metric_data"], r["dynamodb"]
+        rows.append(
+            [
+                _f(r["running_jobs"]),
+                _f(g["queries"]),
+                _f(g["calls"]),
+                _f(g["ceil_queries_over_500"])
+                + (" (=)" if g["equals_ceil_queries_over_500"] else " (≠)"),
+                ", ".join(str(q) for q in g["queries_per_call"]),
+                _f(g["max_datapoints_in_a_call"]),
+                f"{_f(d['read_calls'])} ({_ops(d['reads'])})",
+                f"{_f(d['items_read'])} ({_f(d['kib_read'])} KiB)",
+                f"{_f(d['write_calls'])} ({_f(r['first_tick']['would_stops'])} flagged)",
+                _f(r["describe_training_job_calls"]),
+                _f(r["list_training_jobs_pages"]),
+                f"{_f(r['describe_alarms_pages'])} (AWS: {_f(r['describe_alarms_pages_on_aws'])})",
+            ]
+        )
+    out += _table(
+        [
+            "N running",
+            "GetMetricData queries",
+            "GetMetricData calls",
+            "ceil(queries/500)",
+            "queries per call",
+            "max datapoints in a call",
+            "DynamoDB read calls",
+            "items read",
+            "DynamoDB writes (jobs the first tick flagged)",
+            "DescribeTrainingJob",
+            "ListTrainingJobs pages",
+            "DescribeAlarms pages (moto)",
+        ],
+        rows,
+    )
+    out += ["", "All calls of the steady tick per `Service.Operation`:", ""]
+    ops = sorted({op for r in fleets for op in r["calls"]})
+    out += _table(
+        ["operation", *[f"N = {_f(r['running_jobs'])}" for r in fleets]],
+        [[f"`{op}`", *[_f(r["calls"].get(op, 0)) for r in fleets]] for op in ops],
+    )
+    sweep = a.get("completed_sweep", [])
+    if sweep:
+        out += [
+            "",
+            f"### DynamoDB reads vs completed jobs (N = {_f(sweep[0]['running_jobs'])})",
+            "",
+        ]
+        out += _table(
+            [
+                "completed jobs per group (CURVE# items)",
+                "DynamoDB read calls",
+                "items read",
+                "KiB read",
+                "GetMetricData calls",
+            ],
+            [
+                [
+                    _f(r["completed_per_group"]),
+                    _f(r["dynamodb"]["read_calls"]),
+                    _f(r["dynamodb"]["items_read"]),
+                    _f(r["dynamodb"]["kib_read"]),
+                    _f(r["get_metric_data"]["calls"]),
+                ]
+                for r in sweep
+            ],
+        )
+        out += [
+            "",
+            "Independent of the number of completed jobs: "
+            f"**{_f(a.get('dynamodb_reads_independent_of_completed_jobs'))}** (the tick reads the "
+            "`running` index and one BatchGetItem of the groups' `STATS`; `CURVE#` items are "
+            "read only when a job completes). The bytes read move a little with H: a `STATS` "
+            "item holds two entries per distinct step, not per reference.",
+        ]
+    out += [
+        "",
+        "### Estimated CloudWatch cost",
+        "",
+        "Assumptions (us-east-1 list prices, not measured; check your region's pricing page): "
+        f"GetMetricData ${prices.get('get_metric_data_usd_per_1000_metrics')} per 1,000 "
+        f"metrics requested; other CloudWatch API requests (DescribeAlarms) "
+        f"${prices.get('other_cloudwatch_api_usd_per_1000_requests')} per 1,000 requests (the "
+        "free tier of 1,000,000 requests a month left out); a standard-resolution alarm "
+        f"${prices.get('standard_alarm_metric_usd_per_month')} per alarm metric per month "
+        "(a metric-math alarm bills each metric in its expression: ours, `m1 / gpus`, has one), "
+        f"one host per job, {prices.get('days_per_month')} days a month; "
+        f"{_f(prices.get('ticks_per_day'))} ticks a day (`rate(1 minute)`).",
+        "",
+    ]
+    rows = []
+    for r in fleets:
+        c = r["cost"]
+        rows.append(
+            [
+                _f(r["running_jobs"]),
+                _f(c["get_metric_data_metrics_per_day"]),
+                _usd(c["get_metric_data_usd_per_day"]),
+                _usd(c["other_cloudwatch_usd_per_day"]),
+                f"{_f(c['gpu_idle_alarms'])}: {_usd(c['alarms_usd_per_month'])} / month",
+                _usd(c["total_usd_per_day"]),
+                _usd(c["total_usd_per_day"] * prices.get("days_per_month", 30)),
+            ]
+        )
+    out += _table(
+        [
+            "N running",
+            "metrics requested per day",
+            "GetMetricData $/day",
+            "DescribeAlarms $/day",
+            "GPU-idle alarms",
+            "total $/day",
+            "total $/month",
+        ],
+        rows,
+    )
+    big = fleets[-1] if fleets else None
+    out += [
+        "",
+        "### Findings",
+        "",
+        "- **GetMetricData calls**: the evaluator sends two batches with different time "
+        "windows (objective since the oldest running job's start; instance liveness over the "
+        "last 10 minutes), each in ceil(n/500) calls of at most 500 queries. So calls = "
+        "2 x ceil(N/500), which equals ceil(queries/500) only when N is a multiple of 500 "
+        "(N = 1,000: 4 = 4) and is one call more otherwise (N = 10 or 100: 2 calls for "
+        "1 = ceil(queries/500); N = 600 would be 4 vs 3). Cost is unaffected (billed per "
+        "metric, not per call); merging would need one window for both batches.",
+        "- **Cost is per metric**: two queries per job per tick make GetMetricData the "
+        "dominant cost, linear in N"
+        + (
+            f" ({_usd(big['cost']['get_metric_data_usd_per_day'])} a day at "
+            f"N = {_f(big['running_jobs'])} with 1-minute ticks)"
+            if big
+            else ""
+        )
+        + ". The liveness query doubles it; a 5-minute tick divides it by 5.",
+        "- **No per-job Describe**: DescribeTrainingJob and ListTags are 0 in every steady "
+        "tick; the reconcile lists InProgress jobs in ceil(N/100) ListTrainingJobs pages.",
+        "- **A per-job write in the steady tick (observe mode)**: every job the median rule "
+        "keeps flagging costs one conditional PutItem (the `ACTION#median#report` claim, "
+        "rejected because the first tick made it) on every tick until the job ends"
+        + (
+            f": {_f(big['dynamodb']['write_calls'])} of N = {_f(big['running_jobs'])} here"
+            if big
+            else ""
+        )
+        + " (each equals the jobs the first tick reported). Rejected conditional writes still "
+        "consume write capacity. In enforce mode the "
+        "job is stopped and leaves the index, so the claim is not repeated.",
+        "",
+        "**What limits these figures**: moto, not AWS. Call and query counts are the code's "
+        "and exact; moto never pages GetMetricData (CloudWatch returns at most "
+        f"{_f(a.get('max_datapoints_per_call'))} datapoints a call and pages beyond: the "
+        "objective batch returns about 500 x the minutes its jobs have run, so with jobs "
+        "running longer than about 200 minutes each objective call of 500 queries pages, and "
+        "the calls exceed the counts here) and ignores DescribeAlarms' MaxRecords (the "
+        "'AWS' column projects 100 alarms a page). The fleet is synthetic (short histories: "
+        "call counts do not depend on them). Prices are list-price assumptions.",
+        "",
+    ]
+    return out
 
 
 def _saving_row(name: str, r: dict[str, Any]) -> list[str]:
@@ -335,8 +567,9 @@ def _saving_row(name: str, r: dict[str, Any]) -> list[str]:
         _f(r.get("gpu_hours_saved")),
         _pct(r.get("saved_fraction")),
         best,
-        _pct(r.get("mean_relative_regret", 0.0)),
-        _pct(r.get("max_relative_regret", 0.0)),
+        _f(r.get("usd_saved"), 0, ""),
+        _pct(r.get("mean_normalized_regret", 0.0)),
+        _pct(r.get("max_normalized_regret", 0.0)),
     ]
 
 
@@ -351,14 +584,18 @@ def _savings(s: dict[str, Any]) -> list[str]:
         "GPU hours saved",
         "share saved",
         "groups whose best job survived",
-        "mean relative regret",
-        "max relative regret",
+        "dollars saved",
+        "mean normalized regret",
+        "max normalized regret",
     ]
     rows = s.get("rows", {})
     names = {
         "no_stopping": "no stopping",
         "default_policy": "default policy (median, min_completed 3, grace 0; divergence)",
         "patience_alone": "patience rule alone (median off; divergence on)",
+        "optuna_default": "Optuna MedianPruner, defaults (n_startup_trials=5, n_warmup_steps=0)",
+        "optuna_startup_3": "Optuna MedianPruner, n_startup_trials=3 (like our min_completed)",
+        "optuna_startup_3_min_trials_3": "Optuna MedianPruner, n_startup_trials=3, n_min_trials=3",
     }
     out += [
         f"`trainguard replay`'s timeline engine over `{s.get('curves')}` ({_f(s.get('jobs'))} "
@@ -371,7 +608,8 @@ def _savings(s: dict[str, Any]) -> list[str]:
             "committed when this ran; these figures are of the working tree's file.",
             "",
         ]
-    out += _table(header, [_saving_row(names.get(k, k), r) for k, r in rows.items()])
+    every = {**rows, **(s.get("optuna_rows") or {})}
+    out += _table(header, [_saving_row(names.get(k, k), r) for k, r in every.items()])
     out += ["", "Sweep of the median rule (divergence on, patience off):", ""]
     out += _table(
         ["min_completed, grace", *header[1:]],
@@ -382,12 +620,27 @@ def _savings(s: dict[str, Any]) -> list[str]:
     )
     out += [
         "",
-        f"Optuna's pruner replayed on the same timeline: {s.get('optuna_replayed')}.",
+        f"Optuna's pruner replayed on the same timeline: {s.get('optuna_replayed')}. "
+        "Same clock and visibility as the replay (ticks, a point at step s visible at "
+        "start + s x minutes per step), same accounting; one in-memory study per group whose "
+        "COMPLETE trials are the jobs that completed unstopped before the tick; each newly "
+        "visible point is a report followed by `MedianPruner.prune(study, trial)`; a pruned "
+        "job is truncated at that tick and never becomes a reference (`bench/pruner_replay.py`). "
+        "By design Optuna compares the job's best value with the median of the references' "
+        "*raw* values at the step (ours: their running averages), has no divergence rule, and "
+        "is asked only when the job reports (ours also re-decides when a reference completes).",
         "",
-        "**What limits these figures**: the curve file's jobs and groups (recorded runs, "
-        "replayed with their own durations and instance types); the replay's clock "
-        "(ticks, ingestion lag) stands in for CloudWatch; relative regret is per group, "
-        "in the objective's own units divided by the best value.",
+        "Normalized regret (per group, averaged): how much worse the best final value among "
+        "the surviving completed jobs is than the best without stopping, divided by the gap "
+        "between the best and the median final value (0: the best job or an equal one "
+        "survived; 1: what survived is only as good as a typical job).",
+        "",
+        "**What limits these figures**: the curve file's jobs and groups (136 recorded runs "
+        "in 4 groups, replayed with their own durations and instance types: small, so one "
+        "group's best job is a quarter of the survival column); the replay's clock "
+        "(ticks, ingestion lag) stands in for CloudWatch; dollars are the catalog's list "
+        "prices; the peers run without their other machinery (Optuna's sampler: the jobs' "
+        "hyperparameters are fixed by the recording).",
         "",
     ]
     return out

@@ -6,8 +6,9 @@ Rows: no stopping (the baseline: nothing saved, no regret by definition), the de
 patience on with its defaults), and the replay's (min_completed, grace) sweep.
 
 Runs whenever the curve file exists; ``curves_committed`` says whether a fresh clone would
-reproduce the figures (the file is git-tracked). Optuna's pruner replayed on the same
-timeline is not wired yet (reported as pending).
+reproduce the figures (the file is git-tracked). Next to them, Optuna's ``MedianPruner``
+replayed on the same timeline (``bench/pruner_replay.py``): its defaults, and configured like
+our default (3 completed references), when Optuna is installed (the ``bench`` group).
 """
 
 from __future__ import annotations
@@ -69,7 +70,12 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
     log(f"savings: replaying {len(records)} jobs (default policy, patience alone, sweep)")
     default = replay_records(records, policy)
     rows = {
-        "no_stopping": {"stops": 0, "gpu_hours_saved": 0.0, "saved_fraction": 0.0},
+        "no_stopping": {
+            "stops": 0,
+            "gpu_hours_saved": 0.0,
+            "saved_fraction": 0.0,
+            "usd_saved": 0.0,
+        },
         "default_policy": sweep_row(default).to_dict(),
         "patience_alone": sweep_row(replay_records(records, patience_only)).to_dict(),
     }
@@ -79,6 +85,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         min_completed=SMALL_SWEEP_MIN_COMPLETED if quick else SWEEP_MIN_COMPLETED,
         grace=SMALL_SWEEP_GRACE if quick else SWEEP_GRACE,
     )
+    optuna_rows, optuna_note = _optuna_rows(records, policy, log)
     return {
         "status": "ok",
         "curves": CURVES,
@@ -89,5 +96,31 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         "default_policy_saved_fraction": default.overall.saved_fraction,
         "rows": rows,
         "sweep": [r.to_dict() for r in grid],
-        "optuna_replayed": "pending: Optuna's pruner on the replay timeline is not wired yet",
+        "optuna_rows": optuna_rows,
+        "optuna_replayed": optuna_note,
     }
+
+
+# (key, MedianPruner arguments): Optuna's defaults, and gates like our default policy's
+OPTUNA_PRUNERS: tuple[tuple[str, dict[str, int]], ...] = (
+    ("optuna_default", {"n_startup_trials": 5, "n_warmup_steps": 0}),
+    ("optuna_startup_3", {"n_startup_trials": 3, "n_warmup_steps": 0}),
+    (
+        "optuna_startup_3_min_trials_3",
+        {"n_startup_trials": 3, "n_warmup_steps": 0, "n_min_trials": 3},
+    ),
+)
+
+
+def _optuna_rows(
+    records: list[Any], policy: Any, log: Callable[[str], None]
+) -> tuple[dict[str, Any], str]:
+    try:
+        import optuna
+    except ImportError:
+        return {}, "skipped: optuna is not installed (it is in the bench dependency group)"
+    from .pruner_replay import pruner_row
+
+    log(f"savings: Optuna {optuna.__version__} MedianPruner on the replay timeline")
+    rows = {key: pruner_row(records, policy, **kwargs) for key, kwargs in OPTUNA_PRUNERS}
+    return rows, f"ok (optuna {optuna.__version__})"

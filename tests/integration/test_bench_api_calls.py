@@ -1,0 +1,50 @@
+"""The call counting behind ``make bench`` part 2, on the real evaluator over in-process moto:
+a steady tick batches GetMetricData (<= 500 queries a call, one batch per time window), reads
+DynamoDB a fixed number of times whatever the number of completed jobs, and describes no job.
+Counts only: no timing here."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+# bench/ is a top-level folder outside the wheel; import it as ``python -m bench.run`` does.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.api_calls import MAX_QUERIES_PER_CALL, measure_tick
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("running", "publish"),
+    [(10, True), (600, False)],  # 600 without datapoints: same calls, moto answers fast
+)
+def test_steady_tick_batches_metric_reads_and_describes_no_job(running: int, publish: bool) -> None:
+    result = measure_tick(running, completed_per_group=3, groups=2, publish_metrics=publish)
+    gmd = result["get_metric_data"]
+    # two queries per job: the objective curve and the instance liveness metric
+    assert gmd["queries"] == 2 * running
+    assert max(gmd["queries_per_call"]) <= MAX_QUERIES_PER_CALL
+    # one batch per time window (objective since the oldest start; liveness over the last
+    # minutes), each ceil(n/500) calls: within one call of ceil(queries/500)
+    assert gmd["calls"] == 2 * math.ceil(running / MAX_QUERIES_PER_CALL)
+    assert math.ceil(gmd["queries"] / 500) <= gmd["calls"] <= math.ceil(gmd["queries"] / 500) + 1
+    assert result["describe_training_job_calls"] == 0
+    assert result["list_tags_calls"] == 0
+    assert result["list_training_jobs_pages"] == math.ceil(running / 100)
+    assert result["steady_tick"]["jobs"] == running
+    assert result["steady_tick"]["errors"] == 0
+    # the tick reads the running index and one BatchGetItem of the groups' STATS
+    assert result["dynamodb"]["reads"] == {"DynamoDB.BatchGetItem": 1, "DynamoDB.Query": 1}
+    assert result["dynamodb"]["batch_get_keys"] == 2
+
+
+def test_dynamodb_reads_do_not_grow_with_completed_jobs() -> None:
+    few = measure_tick(20, completed_per_group=3, groups=2)
+    many = measure_tick(20, completed_per_group=60, groups=2)
+    assert few["dynamodb"]["reads"] == many["dynamodb"]["reads"]
+    assert few["dynamodb"]["items_read"] == many["dynamodb"]["items_read"] == 20 + 2
+    assert few["get_metric_data"]["calls"] == many["get_metric_data"]["calls"]
