@@ -12,8 +12,10 @@ control plane's: this module only plays the jobs.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -214,9 +216,14 @@ def start_plane(
 
     from ..local import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
 
+    # moto's CloudFormation warns about every resource type it skips (alarms, policies, ...):
+    # known and documented (emulator_deploy); not the newcomer's concern
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
     clock = SimClock.ending_now(span)
     began = time.monotonic()
     emulator = Emulator().start()
+    emulator.reset()  # moto's backends are process-wide: start from an empty account
     shim = SageMakerShim(clock=clock.now, stop_delay=timedelta(minutes=1)).install()
     try:
         print(

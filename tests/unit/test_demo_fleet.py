@@ -1,0 +1,130 @@
+"""The demo's fleet plan and summary: pure functions over the committed curves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trainguard.policy import Policy
+from trainguard_tools.curvefile import load_curves
+from trainguard_tools.demo.fleet import FULL, QUICK, best_jobs, plan_fleet
+from trainguard_tools.demo.summary import alert_host, build_summary
+
+pytestmark = pytest.mark.unit
+
+CURVES = Path(__file__).resolve().parents[2] / "data" / "curves.jsonl"
+
+
+@pytest.fixture(scope="module")
+def records() -> Any:
+    loaded, problems = load_curves(CURVES)
+    assert problems == []
+    return loaded
+
+
+def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
+    fleet = plan_fleet(records, FULL)
+    assert fleet == plan_fleet(records, FULL)  # deterministic
+    tagged = [j for j in fleet if j.tagged]
+    assert len(fleet) >= 30 and len({j.group for j in tagged}) >= 3
+    assert len({j.start_minute for j in fleet}) > 10  # staggered
+    roles = {j.role: j for j in fleet if j.role}
+    assert set(roles) == {"diverging", "multi-node, idle host", "not opted in", "no max runtime"}
+    multi = roles["multi-node, idle host"]
+    assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})
+    assert not roles["not opted in"].tagged and "trainguard:group" not in roles["not opted in"].tags
+    assert roles["no max runtime"].max_runtime_s > 72 * 3600
+    diverging = roles["diverging"]
+    assert diverging.end_status == "Failed" and max(v for _, v in diverging.curve) > 1e6
+    # every group's best recorded job is in the fleet, and each group shares one speed
+    for group in FULL.groups:
+        members = [j for j in tagged if j.group == group]
+        assert len({j.minutes_per_epoch for j in members}) == 1
+        completed = [r for r in records if r.group == group and r.status == "Completed"]
+        best = min(completed, key=lambda r: r.curve[-1][1]).job
+        assert best_jobs(fleet)[group] == best
+    assert max(j.end_minute for j in fleet) <= 4 * 60  # a few simulated hours
+
+
+def test_jobs_publish_their_finite_values_at_their_epoch_minute_and_gpu_traces(
+    records: Any,
+) -> None:
+    fleet = plan_fleet(records, QUICK)
+    job = next(j for j in fleet if j.role == "multi-node, idle host")
+    published = [v for m in range(job.start_minute, job.end_minute + 1) for v in job.values_at(m)]
+    assert published == [v for _, v in job.curve]
+    busy = [job.gpu_utilization(1, m, 1) for m in range(20)]
+    idle = [job.gpu_utilization(2, m, 1) for m in range(20)]
+    assert all(70 <= b <= 95 for b in busy) and len(set(busy)) > 5
+    assert all(0 <= i <= 4 for i in idle)
+    assert job.gpu_utilization(1, 3, 8) == pytest.approx(8 * job.gpu_utilization(1, 3, 1), 0.01)
+
+
+def test_summary_counts_what_the_audit_says(records: Any) -> None:
+    fleet = plan_fleet(records, QUICK)
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def described(job: Any, minutes: float, status: str) -> dict[str, Any]:
+        start = t0 + timedelta(minutes=job.start_minute)
+        return {
+            "TrainingJobStatus": status,
+            "TrainingStartTime": start,
+            "TrainingEndTime": start + timedelta(minutes=minutes),
+        }
+
+    by_role = {j.role: j for j in fleet}
+    diverging, multi = by_role["diverging"], by_role["multi-node, idle host"]
+    median_job = next(j for j in fleet if j.tagged and j.name not in best_jobs(fleet).values())
+    descriptions = {j.name: described(j, j.end_minute - j.start_minute, "Completed") for j in fleet}
+    descriptions[diverging.name] = described(diverging, 4, "Stopped")
+    descriptions[median_job.name] = described(median_job, 2, "Stopped")
+    decisions = [
+        {"job": diverging.name, "rule": "diverged", "step": 3, "value": 614.0,
+         "threshold": 220.0, "references": 0, "action": "STOPPED"},
+        {"job": median_job.name, "rule": "median", "step": 1, "value": 2.0, "threshold": 0.4,
+         "references": 3, "action": "STOPPED"},
+        {"job": multi.name, "rule": "gpu_idle", "step": 9, "value": 2.0, "threshold": 10.0,
+         "references": 0, "action": "ALERT", "reason": f"{multi.name}/algo-2 idle: 2%"},
+    ]  # fmt: skip
+    summary = build_summary(
+        fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}
+    )
+    assert summary["jobs"] == len(fleet) and summary["emails"] == 3
+    assert summary["stops_by_rule"] == {"diverged": 1, "median": 1}
+    assert summary["alerts"][0]["host"] == f"{multi.name}/algo-2"
+    assert summary["gpu_hours_saved"] > 0 and summary["usd_saved"] > 0
+    assert summary["not_opted_in_stopped"] == 0 and all(summary["best_job_survived"].values())
+    assert summary["ok"], summary["checks"]
+    # the untagged job stopped, or a best job stopped: the self-check fails
+    untagged = by_role["not opted in"]
+    descriptions[untagged.name] = described(untagged, 3, "Stopped")
+    failing = build_summary(fleet, decisions, descriptions, [], Policy().catalog())
+    assert failing["not_opted_in_stopped"] == 1 and not failing["ok"]
+
+
+def test_alert_host_reads_the_host_from_the_reason() -> None:
+    assert alert_host({"rule": "gpu_idle", "reason": "j/algo-2 idle: 2% per GPU"}) == "j/algo-2"
+    assert alert_host({"rule": "max_runtime", "reason": "x"}) is None
+
+
+def test_alert_spans_close_on_ok_or_when_the_job_ended() -> None:
+    from types import SimpleNamespace
+
+    from trainguard_tools.demo.report import alert_spans
+
+    t0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def change(host: int, state: str, minute: int) -> SimpleNamespace:
+        name = f"trainguard-gpu-idle-job-a-algo-{host}"
+        return SimpleNamespace(alarm_name=name, state=state, at=t0 + timedelta(minutes=minute))
+
+    spans = alert_spans(
+        [change(2, "ALARM", 20), change(1, "ALARM", 5), change(1, "OK", 9)],
+        t0,
+        100,
+        {"job-a/algo-2": 60.0},
+    )
+    assert spans == {"job-a/algo-1": [(5.0, 9.0)], "job-a/algo-2": [(20.0, 60.0)]}
