@@ -396,7 +396,6 @@ def summarize(
     """The steady tick's counts, the checks, and the assumed CloudWatch cost."""
     calls = dict(sorted(counter.calls.items()))
     queries = sum(counter.gmd_queries)
-    batches_expected = 2 * math.ceil(running / MAX_QUERIES_PER_CALL) if running else 0
     reads = {op: n for op, n in calls.items() if op.split(".")[1] in _DDB_READS}
     writes = {op: n for op, n in calls.items() if op.split(".")[1] in _DDB_WRITES}
     per_day = PRICES["get_metric_data_usd_per_1000_metrics"] * queries / 1000 * TICKS_PER_DAY
@@ -423,8 +422,6 @@ def summarize(
             "ceil_queries_over_500": math.ceil(queries / MAX_QUERIES_PER_CALL),
             "equals_ceil_queries_over_500": len(counter.gmd_queries)
             == math.ceil(queries / MAX_QUERIES_PER_CALL),
-            "per_batch_expected": batches_expected,
-            "equals_per_batch_expected": len(counter.gmd_queries) == batches_expected,
             "max_queries_in_a_call": max(counter.gmd_queries, default=0),
             "datapoints_per_call": counter.gmd_datapoints,
             "max_datapoints_in_a_call": max(counter.gmd_datapoints, default=0),
@@ -481,9 +478,6 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         },
         "calls_equal_ceil_queries_over_500": all(
             r["get_metric_data"]["equals_ceil_queries_over_500"] for r in by_fleet
-        ),
-        "calls_equal_per_batch_ceil": all(
-            r["get_metric_data"]["equals_per_batch_expected"] for r in by_fleet
         ),
         "describe_training_job_calls": {
             str(r["running_jobs"]): r["describe_training_job_calls"] for r in by_fleet

@@ -512,13 +512,9 @@ def _api(a: dict[str, Any]) -> list[str]:
         "",
         "### Findings",
         "",
-        "- **GetMetricData calls**: the evaluator sends two batches with different time "
-        "windows (objective since the oldest running job's start; instance liveness over the "
-        "last 10 minutes), each in ceil(n/500) calls of at most 500 queries. So calls = "
-        "2 x ceil(N/500), which equals ceil(queries/500) only when N is a multiple of 500 "
-        "(N = 1,000: 4 = 4) and is one call more otherwise (N = 10 or 100: 2 calls for "
-        "1 = ceil(queries/500); N = 600 would be 4 vs 3). Cost is unaffected (billed per "
-        "metric, not per call); merging would need one window for both batches.",
+        "- **GetMetricData calls**: one batch for all running jobs, the objective curves and "
+        "the instance-liveness query (a 5-minute SampleCount, so it adds few datapoints) sharing "
+        "one time window: ceil(queries/500) calls of at most 500 queries.",
         "- **Cost is per metric**: two queries per job per tick make GetMetricData the "
         "dominant cost, linear in N"
         + (

@@ -25,6 +25,7 @@ class MetricQuery:
     dimensions: tuple[tuple[str, str], ...]
     stat: str = "Average"
     namespace: str = TRAINING_NAMESPACE
+    period: int | None = None  # this query's own period; None: the call's
 
     def to_api(self, period: int) -> dict[str, Any]:
         return {
@@ -35,7 +36,7 @@ class MetricQuery:
                     "MetricName": self.metric,
                     "Dimensions": [{"Name": n, "Value": v} for n, v in self.dimensions],
                 },
-                "Period": period,
+                "Period": self.period or period,
                 "Stat": self.stat,
             },
             "ReturnData": True,

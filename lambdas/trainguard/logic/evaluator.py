@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.cloudwatch import MetricQuery, Series, parse_gpu_idle_alarm_name
+from ..adapters.cloudwatch import MetricQuery, parse_gpu_idle_alarm_name
 from ..adapters.sagemaker import JobNotFoundError
 from ..adapters.store import GroupStats
 from ..constants import GPU_IDLE_ALARM_PREFIX
@@ -33,6 +33,9 @@ from .series import floor_minute, last_timestamp, minute_curve
 
 LIVENESS_METRIC = "CPUUtilization"  # every instance type reports it; GPUUtilization does not
 LIVENESS_LOOKBACK_MIN = 10.0
+# The liveness query rides in the objective queries' calls (one time window for all, so the
+# tick makes ceil(queries/500) calls), at a coarse period so that it adds few datapoints.
+LIVENESS_PERIOD_S = 300
 
 
 @dataclass
@@ -105,8 +108,8 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
 def _observe(
     jobs: list[tuple[JobRecord, JobSettings]], deps: Dependencies, now: float
 ) -> dict[str, _Observed]:
-    """Every job's objective curve since its start, plus its instances' latest report:
-    ceil(n/500) GetMetricData calls per batch."""
+    """Every job's objective curve since its start, plus when its instances last reported:
+    one GetMetricData batch, ceil(queries/500) calls."""
     with_objective = [(j, s) for j, s in jobs if s.objective]
     if not with_objective:
         return {}
@@ -116,14 +119,23 @@ def _observe(
         MetricQuery(f"o{i}", str(s.objective), (("TrainingJobName", j.name),))
         for i, (j, s) in enumerate(with_objective)
     ]
-    series = deps.cloudwatch.get_series(objective, start, max(end, start + 60.0))
-    liveness: dict[str, Series] = {}
+    liveness: list[MetricQuery] = []
     if any(s.policy.divergence.enabled for _, s in with_objective):
-        queries = [
-            MetricQuery(f"h{i}", LIVENESS_METRIC, (("Host", f"{j.name}/algo-1"),))
+        liveness = [
+            MetricQuery(
+                f"h{i}",
+                LIVENESS_METRIC,
+                (("Host", f"{j.name}/algo-1"),),
+                stat="SampleCount",
+                period=LIVENESS_PERIOD_S,
+            )
             for i, (j, _) in enumerate(with_objective)
         ]
-        liveness = deps.cloudwatch.get_series(queries, end - LIVENESS_LOOKBACK_MIN * 60.0, end)
+    series = deps.cloudwatch.get_series(objective + liveness, start, max(end, start + 60.0))
+    # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
+    # reported lately; its start time is a lower bound of their last report (so the silence is
+    # never overestimated); older buckets mean everything is silent: no verdict on silence
+    recent = end - LIVENESS_LOOKBACK_MIN * 60.0 - LIVENESS_PERIOD_S
     out = {}
     for i, (job, _) in enumerate(with_objective):
         points = [
@@ -132,9 +144,13 @@ def _observe(
         out[job.name] = _Observed(
             minute_curve(points, job.start_time),
             last_timestamp(points),
-            last_timestamp(liveness.get(f"h{i}", [])),
+            _recent(last_timestamp(series.get(f"h{i}", [])), recent),
         )
     return out
+
+
+def _recent(ts: float | None, since: float) -> float | None:
+    return ts if ts is not None and ts >= since else None
 
 
 # ---- one job -----------------------------------------------------------------------------------
