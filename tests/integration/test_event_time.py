@@ -104,3 +104,35 @@ def test_without_a_time_the_handlers_use_their_clock(aws: Aws) -> None:
         state_change("now", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
     )
     assert evaluator.handler({}, CTX, deps=deps)["stops"] == 1
+
+
+@pytest.mark.parametrize(
+    ("instances_report", "stopped"),
+    [(True, True), (False, False)],
+)
+def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
+    aws: Aws, instances_report: bool, stopped: bool
+) -> None:
+    """The NaN shape on live data: CloudWatch cannot store NaN, so the metric regex stops
+    matching and the objective goes silent. Silent 15 minutes after rising above its first
+    value, while the host still reports CPUUtilization -> diverged. If the host is silent too
+    (the whole job is silent: an ingestion gap, a hung node), nothing is stopped for it."""
+    deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
+    start = aws.now() - 3 * 3600
+    start -= start % 60
+    arn = aws.create_job("nan", TAGS)
+    aws.put_curve("nan", "val_loss", start, [2.0, 1.5, 2.5, 3.0])  # minutes 1..4, then silence
+    if instances_report:
+        minutes = range(1, 20)
+        aws.put_host_metric(
+            "nan/algo-1", "CPUUtilization", [start + m * 60 + 5 for m in minutes], [90.0] * 19
+        )
+    lifecycle.handler(
+        state_change("nan", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
+    )
+    tick = evaluator.handler(scheduled(start + 19 * 60 + 30), CTX, deps=deps)
+    assert (tick["stops"] == 1) is stopped
+    if stopped:
+        (action,) = tick["actions"]
+        assert action["rule"] == "diverged"
+        assert deps.sagemaker.stopped == ["nan"]  # type: ignore[attr-defined]
