@@ -526,6 +526,201 @@ def _api(a: dict[str, Any]) -> list[str]:
         + ". The liveness query doubles it; a 5-minute tick divides it by 5.",
         "- **No per-job Describe**: DescribeTrainingJob and ListTags are 0 in every steady "
         "tick; the reconcile lists InProgress jobs in ceil(N/100) ListTrainingJobs pages.",
+        "- **No write in a steady tick**: an action already claimed (a would-be stop reported in "
+        "observe mode, an alert) is mirrored on the job item that the tick reads from the "
+        "running index, so it is not claimed again"
+        + (
+            f" ({_f(big['dynamodb']['write_calls'])} writes at N = {_f(big['running_jobs'])})"
+            if big
+            else ""
+        )
+        + ".",
+        "",
+        "**What limits these figures**: one process on a shared 2-core machine "
+        "(other work on it adds noise; medians of repeated ticks damp it); synthetic curves "
+        "with a value at every step (CloudWatch minutes make the same shape); CPython "
+        "interpreter speed for the O(steps) best-so-far pass, which is most of our decision; "
+        "Optuna timed on `prune` alone (the storage read `should_prune` adds in a real study is "
+        "left out, which flatters Optuna); Ray sampled at large H (its cost is "
+        "deterministic in H x S, so the sample extrapolates well); the peers' harnesses feed "
+        "state directly (see `bench/peers.py`) rather than through a real Tune/Optuna run.",
+        "",
+    ]
+    if d.get("ray_skipped"):
+        out += [f"Ray Tune was skipped: {d['ray_skipped']}.", ""]
+    return out
+
+
+def _usd(x: Any) -> str:
+    return "n/a" if x is None else f"${x:,.2f}"
+
+
+def _ops(counts: dict[str, int]) -> str:
+    return ", ".join(f"{op.split('.')[-1]} {n}" for op, n in counts.items())
+
+
+def _api(a: dict[str, Any]) -> list[str]:
+    out = ["## 2. AWS calls per tick", ""]
+    status = _status(a)
+    if status:
+        return [*out, status, ""]
+    fleets = a.get("fleets", [])
+    prices = a.get("prices_assumed", {})
+    first = fleets[0] if fleets else {}
+    out += [
+        "The real evaluator (`evaluator.handler` over `logic/evaluator.py` and the adapters) on "
+        "in-process moto (`mock_aws`). Each fleet: N running opted-in jobs on "
+        f"`ml.g5.xlarge` (1 host, 1 GPU), spread over {_f(first.get('groups'))} groups, each "
+        "registered by `lifecycle.handler` from an InProgress state-change event (job item + "
+        "its GPU-idle alarm) and known to moto's SageMaker as InProgress; each group has "
+        f"{_f(first.get('completed_per_group'))} completed references (`CURVE#` items + the "
+        "lifecycle's `rebuild_stats`); objective published every minute for the last "
+        f"{_f(a.get('running_minutes'))} minutes, the host's CPUUtilization lately. A first "
+        "tick does the one-time work (observe mode: claim, audit record and email for each "
+        "job the median rule flags); the second, **steady** tick is counted with a botocore "
+        "`before-call` hook on every client (one count per API call, before retries) and an "
+        "`after-call` hook (items and bytes read, datapoints returned).",
+        "",
+        "### Steady tick, by fleet size",
+        "",
+    ]
+    rows = []
+    for r in fleets:
+        g, d = r["get_metric_data"], r["dynamodb"]
+        rows.append(
+            [
+                _f(r["running_jobs"]),
+                _f(g["queries"]),
+                _f(g["calls"]),
+                _f(g["ceil_queries_over_500"])
+                + (" (=)" if g["equals_ceil_queries_over_500"] else " (≠)"),
+                ", ".join(str(q) for q in g["queries_per_call"]),
+                _f(g["max_datapoints_in_a_call"]),
+                f"{_f(d['read_calls'])} ({_ops(d['reads'])})",
+                f"{_f(d['items_read'])} ({_f(d['kib_read'])} KiB)",
+                f"{_f(d['write_calls'])} ({_f(r['first_tick']['would_stops'])} flagged)",
+                _f(r["describe_training_job_calls"]),
+                _f(r["list_training_jobs_pages"]),
+                f"{_f(r['describe_alarms_pages'])} (AWS: {_f(r['describe_alarms_pages_on_aws'])})",
+            ]
+        )
+    out += _table(
+        [
+            "N running",
+            "GetMetricData queries",
+            "GetMetricData calls",
+            "ceil(queries/500)",
+            "queries per call",
+            "max datapoints in a call",
+            "DynamoDB read calls",
+            "items read",
+            "DynamoDB writes (jobs the first tick flagged)",
+            "DescribeTrainingJob",
+            "ListTrainingJobs pages",
+            "DescribeAlarms pages (moto)",
+        ],
+        rows,
+    )
+    out += ["", "All calls of the steady tick per `Service.Operation`:", ""]
+    ops = sorted({op for r in fleets for op in r["calls"]})
+    out += _table(
+        ["operation", *[f"N = {_f(r['running_jobs'])}" for r in fleets]],
+        [[f"`{op}`", *[_f(r["calls"].get(op, 0)) for r in fleets]] for op in ops],
+    )
+    sweep = a.get("completed_sweep", [])
+    if sweep:
+        out += [
+            "",
+            f"### DynamoDB reads vs completed jobs (N = {_f(sweep[0]['running_jobs'])})",
+            "",
+        ]
+        out += _table(
+            [
+                "completed jobs per group (CURVE# items)",
+                "DynamoDB read calls",
+                "items read",
+                "KiB read",
+                "GetMetricData calls",
+            ],
+            [
+                [
+                    _f(r["completed_per_group"]),
+                    _f(r["dynamodb"]["read_calls"]),
+                    _f(r["dynamodb"]["items_read"]),
+                    _f(r["dynamodb"]["kib_read"]),
+                    _f(r["get_metric_data"]["calls"]),
+                ]
+                for r in sweep
+            ],
+        )
+        out += [
+            "",
+            "Independent of the number of completed jobs: "
+            f"**{_f(a.get('dynamodb_reads_independent_of_completed_jobs'))}** (the tick reads the "
+            "`running` index and one BatchGetItem of the groups' `STATS`; `CURVE#` items are "
+            "read only when a job completes). The bytes read move a little with H: a `STATS` "
+            "item holds two entries per distinct step, not per reference.",
+        ]
+    out += [
+        "",
+        "### Estimated CloudWatch cost",
+        "",
+        "Assumptions (us-east-1 list prices, not measured; check your region's pricing page): "
+        f"GetMetricData ${prices.get('get_metric_data_usd_per_1000_metrics')} per 1,000 "
+        f"metrics requested; other CloudWatch API requests (DescribeAlarms) "
+        f"${prices.get('other_cloudwatch_api_usd_per_1000_requests')} per 1,000 requests (the "
+        "free tier of 1,000,000 requests a month left out); a standard-resolution alarm "
+        f"${prices.get('standard_alarm_metric_usd_per_month')} per alarm metric per month "
+        "(a metric-math alarm bills each metric in its expression: ours, `m1 / gpus`, has one), "
+        f"one host per job, {prices.get('days_per_month')} days a month; "
+        f"{_f(prices.get('ticks_per_day'))} ticks a day (`rate(1 minute)`).",
+        "",
+    ]
+    rows = []
+    for r in fleets:
+        c = r["cost"]
+        rows.append(
+            [
+                _f(r["running_jobs"]),
+                _f(c["get_metric_data_metrics_per_day"]),
+                _usd(c["get_metric_data_usd_per_day"]),
+                _usd(c["other_cloudwatch_usd_per_day"]),
+                f"{_f(c['gpu_idle_alarms'])}: {_usd(c['alarms_usd_per_month'])} / month",
+                _usd(c["total_usd_per_day"]),
+                _usd(c["total_usd_per_day"] * prices.get("days_per_month", 30)),
+            ]
+        )
+    out += _table(
+        [
+            "N running",
+            "metrics requested per day",
+            "GetMetricData $/day",
+            "DescribeAlarms $/day",
+            "GPU-idle alarms",
+            "total $/day",
+            "total $/month",
+        ],
+        rows,
+    )
+    big = fleets[-1] if fleets else None
+    out += [
+        "",
+        "### Findings",
+        "",
+        "- **GetMetricData calls**: one batch for all running jobs, the objective curves and "
+        "the instance-liveness query (a 5-minute SampleCount, so it adds few datapoints) sharing "
+        "one time window: ceil(queries/500) calls of at most 500 queries.",
+        "- **Cost is per metric**: two queries per job per tick make GetMetricData the "
+        "dominant cost, linear in N"
+        + (
+            f" ({_usd(big['cost']['get_metric_data_usd_per_day'])} a day at "
+            f"N = {_f(big['running_jobs'])} with 1-minute ticks)"
+            if big
+            else ""
+        )
+        + ". The liveness query doubles it; a 5-minute tick divides it by 5.",
+        "- **No per-job Describe**: DescribeTrainingJob and ListTags are 0 in every steady "
+        "tick; the reconcile lists InProgress jobs in ceil(N/100) ListTrainingJobs pages.",
         "- **A per-job write in the steady tick (observe mode)**: every job the median rule "
         "keeps flagging costs one conditional PutItem (the `ACTION#median#report` claim, "
         "rejected because the first tick made it) on every tick until the job ends"

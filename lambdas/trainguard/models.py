@@ -42,6 +42,9 @@ class JobRecord:
     end_time: float | None = None
     failure_reason: str | None = None
     idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)
+    # the ACTION# markers already claimed, mirrored on the job item: a tick that reads the
+    # running index skips them without a (rejected) conditional write per flagged job
+    actions: frozenset[str] = frozenset()
     config_error: str | None = None
 
     @property

@@ -38,6 +38,8 @@ def test_steady_tick_batches_metric_reads_and_describes_no_job(running: int, pub
     # the tick reads the running index and one BatchGetItem of the groups' STATS
     assert result["dynamodb"]["reads"] == {"DynamoDB.BatchGetItem": 1, "DynamoDB.Query": 1}
     assert result["dynamodb"]["batch_get_keys"] == 2
+    # the jobs the first tick reported (observe mode) are not claimed again: no write at all
+    assert result["dynamodb"]["write_calls"] == 0
 
 
 def test_dynamodb_reads_do_not_grow_with_completed_jobs() -> None:

@@ -101,6 +101,7 @@ class Store:
     def register_job(self, job: JobRecord) -> bool:
         """Write a new job item; False if the job is already known (nothing written)."""
         item = asdict(job)
+        item.pop("actions")  # added by claim_action (DynamoDB has no empty sets)
         item.update(pk=job_pk(job.name), sk="META")
         if job.running:
             item[RUNNING_ATTR] = RUNNING_VALUE
@@ -198,16 +199,34 @@ class Store:
         return self._put_once({"pk": job_pk(job), "sk": f"EVENT#{key}", "at": now})
 
     def claim_action(self, job: str, action: str, now: float, details: Mapping[str, Any]) -> bool:
-        """The ``ACTION#<rule>#<kind>`` marker: True for the one caller that wins it."""
-        return self._put_once(
+        """The ``ACTION#<rule>#<kind>`` marker: True for the one caller that wins it. The
+        winner also lists the action on the job item (``JobRecord.actions``)."""
+        won = self._put_once(
             {"pk": job_pk(job), "sk": f"ACTION#{action}", "at": now, "details": dict(details)}
         )
+        if won:
+            self._mirror_action(job, action, "ADD")
+        return won
 
     def release_action(self, job: str, action: str) -> None:
         """Undo a claim whose action failed, so the next tick tries again."""
+        self._mirror_action(job, action, "DELETE")
         self._client.delete_item(
             TableName=self._table, Key=serialize({"pk": job_pk(job), "sk": f"ACTION#{action}"})
         )
+
+    def _mirror_action(self, job: str, action: str, verb: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": job_pk(job), "sk": "META"}),
+                UpdateExpression=f"{verb} actions :a",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":a": {"SS": [action]}},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     def _put_once(self, item: Mapping[str, Any]) -> bool:
         try:
@@ -388,6 +407,7 @@ def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
             fields[key] = float(fields[key])
     fields["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
     fields["idle_hosts"] = {str(k): float(v) for k, v in (fields.get("idle_hosts") or {}).items()}
+    fields["actions"] = frozenset(str(a) for a in fields.get("actions") or ())
     return JobRecord(**fields)
 
 

@@ -242,7 +242,7 @@ def _act_stop(
     enforcing = settings.enforcing
     kind = "stop" if enforcing else "report"
     action = f"{decision.rule}#{kind}"
-    if not deps.store.claim_action(job.name, action, now, decision.to_dict()):
+    if not _claim(job, action, decision.to_dict(), deps, now):
         return  # an earlier tick (or a concurrent one) already acted on this rule
     try:
         if enforcing:
@@ -281,6 +281,13 @@ def _act_stop(
     )
 
 
+def _claim(
+    job: JobRecord, action: str, details: dict[str, Any], deps: Dependencies, now: float
+) -> bool:
+    """Win the once-per-job ``action``; an action the job item already lists costs no write."""
+    return action not in job.actions and deps.store.claim_action(job.name, action, now, details)
+
+
 def _act_alert(
     job: JobRecord,
     settings: JobSettings,
@@ -289,7 +296,7 @@ def _act_alert(
     now: float,
     result: TickResult,
 ) -> None:
-    if not deps.store.claim_action(job.name, f"{decision.rule}#alert", now, decision.to_dict()):
+    if not _claim(job, f"{decision.rule}#alert", decision.to_dict(), deps, now):
         return
     result.alerts += 1
     _record_and_notify(
@@ -355,7 +362,7 @@ def _report_config_error(
     """A bad tag value: reported once for that job, never a crash of the tick."""
     logger.warning("bad trainguard tag", extra={"job": job.name, "error": error})
     try:
-        if not deps.store.claim_action(job.name, "config#alert", now, {"error": error}):
+        if not _claim(job, "config#alert", {"error": error}, deps, now):
             return
         result.alerts += 1
         deps.notifier.publish(
