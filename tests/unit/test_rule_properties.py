@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainguard.core import Direction, DirectReferences, MedianStoppingRule, ReferenceTable
+from trainguard.core.curves import best_so_far
 
 pytestmark = pytest.mark.unit
 
@@ -251,3 +252,28 @@ def test_rule_decides_the_same_from_table_and_from_curves(
     assert rule.decide("x", running, refs) == rule.decide(
         "x", running, ReferenceTable.build(refs, grace)
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.sampled_from([1e308, -1e308, math.nan, math.inf, -math.inf]),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    direction=st.sampled_from(["minimize", "maximize"]),
+)
+def test_best_so_far_skips_non_finite_values_whatever_the_mix(
+    values: list[float], direction: str
+) -> None:
+    curve = [(float(i), v) for i, v in enumerate(values, start=1)]
+    finite = [v for v in values if math.isfinite(v)]
+    expected = (min if direction == "minimize" else max)(finite) if finite else None
+    # the whole curve (the fast path) and a step inside it (the loop) agree with the definition
+    assert best_so_far(curve, float(len(values)), direction) == expected  # type: ignore[arg-type]
+    head = [v for v in values[:-1] if math.isfinite(v)]
+    head_best = (min if direction == "minimize" else max)(head) if head else None
+    assert best_so_far(curve, len(values) - 0.5, direction) == head_best  # type: ignore[arg-type]

@@ -52,13 +52,13 @@ def is_better(a: float, b: float, direction: Direction) -> bool:
 def best_so_far(curve: Curve, step: float, direction: Direction) -> float | None:
     """Best finite value among measurements with step <= ``step`` (None if there is none)."""
     if curve and curve[-1][0] <= step:
-        # the whole curve counts (the usual case: the job's latest step): min/max in C, and the
-        # per-point loop only when a non-finite value needs skipping
+        # the whole curve counts (the usual case: the job's latest step): min/max in C. A
+        # finite sum means no NaN or inf among the values; otherwise (or on overflow) the loop
+        # below skips the non-finite ones
         values: list[float] = list(map(itemgetter(1), curve))
-        pick = min if direction == "minimize" else max
-        candidate: float = pick(values)
-        if math.isfinite(candidate) and not any(map(math.isnan, values)):
-            return candidate
+        if math.isfinite(sum(values)):
+            best_value: float = min(values) if direction == "minimize" else max(values)
+            return best_value
     best: float | None = None
     for s, v in curve:
         if s > step:
