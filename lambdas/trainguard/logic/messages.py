@@ -28,6 +28,10 @@ def console_link(region: str, job: str) -> str:
 def _comparison(d: Decision) -> str:
     if d.value is None or d.threshold is None:
         return ""
+    if d.rule == "max_runtime":  # seconds: say hours
+        return f", {fmt(d.value / 3600)} h > cap {fmt(d.threshold / 3600)} h"
+    if d.rule in ("overtime", "stalled"):  # minutes
+        return f", {fmt(d.value)} min > {fmt(d.threshold)} min"
     if d.rule == "median":
         op = ">" if d.stop and _worse_is_greater(d) else "<"
         return f", {fmt(d.value)} {op} {fmt(d.threshold)}"

@@ -46,7 +46,7 @@ def group_plot(
     stops = {s["job"]: s for s in summary["stopped"]}
     best = best_jobs(fleet).get(group)
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=90)
-    scale: list[float] = []
+    scale: list[float] = []  # the y-axis: curves that ran to the end and the threshold
     labels = {"stopped", "ran", "threshold"}
     for job in sorted((j for j in fleet if j.tagged and j.group == group), key=lambda j: j.name):
         pts = [
@@ -62,7 +62,6 @@ def group_plot(
             cut = stop["step"]
             ax.plot(xs, ys, color="tab:red", alpha=0.2, lw=0.8, ls="--")
             kept = [(x, y) for x, y in pts if x <= cut]
-            scale += [y for _, y in kept]
             ax.plot(
                 [x for x, _ in kept],
                 [y for _, y in kept],
