@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import tracemalloc
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -367,14 +368,25 @@ def measure_tick(
         with _quiet():
             first = evaluator.handler(_scheduled_event(now), _Context(), deps=deps)
             counter.active = True
+            started = time.perf_counter()
             steady = evaluator.handler(_scheduled_event(now + 60), _Context(), deps=deps)
+            tick_s = time.perf_counter() - started
             counter.active = False
+            # the same steady tick again under tracemalloc (which slows it: timed above)
+            tracemalloc.start()
+            evaluator.handler(_scheduled_event(now + 60), _Context(), deps=deps)
+            peak_bytes = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
     reset_dependencies()
     out = summarize(counter, running, completed_per_group, groups)
     out["first_tick"] = {k: first[k] for k in ("jobs", "decisions", "would_stops", "alerts")}
     out["steady_tick"] = {
         k: steady[k] for k in ("jobs", "evaluated", "decisions", "would_stops", "errors")
     }
+    # for sizing the evaluator: moto answers in this process, so both include moto's own work
+    # (upper bounds for the function's share)
+    out["steady_tick_s"] = round(tick_s, 2)
+    out["steady_tick_peak_mib"] = round(peak_bytes / 2**20, 1)
     out["setup_s"] = round(setup_s, 1)
     out["running_minutes"] = minutes
     out["metrics_published"] = publish_metrics

@@ -407,6 +407,7 @@ def _api(a: dict[str, Any]) -> list[str]:
                 _f(r["describe_training_job_calls"]),
                 _f(r["list_training_jobs_pages"]),
                 f"{_f(r['describe_alarms_pages'])} (AWS: {_f(r['describe_alarms_pages_on_aws'])})",
+                f"{_f(r.get('steady_tick_s'), 2)} s, {_f(r.get('steady_tick_peak_mib'))} MiB",
             ]
         )
     out += _table(
@@ -423,6 +424,7 @@ def _api(a: dict[str, Any]) -> list[str]:
             "DescribeTrainingJob",
             "ListTrainingJobs pages",
             "DescribeAlarms pages (moto)",
+            "tick time, peak traced memory (with moto in-process)",
         ],
         rows,
     )
