@@ -15,7 +15,8 @@ help:
 
 .venv/.synced: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet --disable-pip-version-check uv
+		|| python3 -m pip install --quiet --disable-pip-version-check uv \
+		|| python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
 	$(UV) sync --frozen
 	@touch $@
 
