@@ -22,21 +22,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if shutil.which("npx") is None or not (REPO_ROOT / "node_modules" / ".bin" / "cdk").exists():
         pytest.skip("the pinned CDK CLI is not installed (make setup)")
-    from moto.server import ThreadedMotoServer
-
     from trainguard_tools.emulator_deploy import deploy_to_emulator
+    from trainguard_tools.local import Emulator
 
-    server = ThreadedMotoServer(port=0, verbose=False)
-    server.start()
-    try:
-        _, port = server.get_host_and_port()
+    # a fresh emulator: moto's state is process-wide, and another e2e test (the demo) may have
+    # deployed the same stack in this worker process before
+    with Emulator() as emulator:
         yield deploy_to_emulator(
-            f"http://localhost:{port}",
+            emulator.endpoint_url,
             tmp_path_factory.mktemp("cdk.out"),
             context={"alertEmail": "ml-platform@example.com", "minCompleted": 4},
         )
-    finally:
-        server.stop()
 
 
 def test_functions_deployed_with_handlers_runtime_and_environment(deployed) -> None:  # type: ignore[no-untyped-def]

@@ -69,6 +69,9 @@ class Emulator:
         server.start()
         self._server = server
         self._port = server.get_host_and_port()[1]
+        # moto's backends are global to the process: a server started where another emulator
+        # (or a mock_aws test) ran before would see that run's stacks, jobs and metrics
+        self.reset()
         self.start_seconds = time.perf_counter() - began
         return self
 
