@@ -9,11 +9,13 @@ from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
 from .median import DirectReferences, MedianStoppingRule, ReferenceTable
 from .patience import PatienceRule
 from .runtime_guard import RuntimeGuard
+from .summary import CurveSummary
 
 __all__ = [
     "DEFAULT_CATALOG",
     "Curve",
     "CurveError",
+    "CurveSummary",
     "Decision",
     "DirectReferences",
     "Direction",

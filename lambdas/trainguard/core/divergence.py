@@ -3,7 +3,7 @@
 Three shapes (CloudWatch cannot store NaN, so on live data a NaN rarely arrives as such):
   * the latest value is NaN or infinite (curve files, replays, custom publishers);
   * explosion: a minimized objective (a loss) rises above ``explode_factor`` x its scale,
-    the larger of its first finite value and the median of its finite values so far. The
+    the larger of its first finite value and the median of its first five finite values. The
     median keeps a near-zero first value (an over-confident first epoch: 1e-12 on a small
     validation set, seen in the recorded wine-mlp-018) from making any later value an
     "explosion";
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
+from .summary import CurveSummary
 
 RULE = "diverged"
 
@@ -33,9 +34,16 @@ class DivergenceRule:
     def decide(self, job: str, curve: Curve, *, silent_minutes: float | None = None) -> Decision:
         """``silent_minutes``: minutes since the objective's last datapoint while the job's
         instance metrics kept arriving (None when unknown or when everything is silent)."""
-        if not curve:
+        summary = CurveSummary.of(curve, self.direction)
+        return self.decide_summary(job, summary, silent_minutes=silent_minutes)
+
+    def decide_summary(
+        self, job: str, summary: CurveSummary, *, silent_minutes: float | None = None
+    ) -> Decision:
+        """The same decision from the job's :class:`CurveSummary`."""
+        step, latest = summary.last_step, summary.last_value
+        if step is None or latest is None:
             return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
-        step, latest = curve[-1]
         if not math.isfinite(latest):
             return Decision(
                 job,
@@ -47,9 +55,8 @@ class DivergenceRule:
                 0,
                 f"stop: objective is {latest} at step {fmt(step)} (diverged)",
             )
-        finite = [v for _, v in curve if math.isfinite(v)]
-        first = finite[0]
-        scale = max(first, median(finite))
+        first = summary.head[0]  # the latest value is finite, so there is one
+        scale = max(first, median(summary.head))
         if self.direction == "minimize" and scale > 0 and latest > self.explode_factor * scale:
             limit = self.explode_factor * scale
             return Decision(

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .curves import Curve
+from .curves import Curve, Direction
 from .decision import Decision
 from .divergence import DivergenceRule
 from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
+from .summary import CurveSummary
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,44 @@ class ObjectiveRules:
     ) -> list[Decision]:
         """Every enabled rule's decision, divergence first. A divergence stop ends the list:
         it stops the job whatever the others would say."""
+        return self.decide_summary(
+            job, self.summarize(curve), references, silent_minutes=silent_minutes
+        )
+
+    def summarize(self, curve: Curve) -> CurveSummary:
+        """The summary these rules read (their direction, the patience rule's min_delta)."""
+        return CurveSummary.of(curve, self.direction, self.min_delta)
+
+    @property
+    def direction(self) -> Direction:
+        for rule in (self.median, self.patience, self.divergence):
+            if rule is not None:
+                return rule.direction
+        return "minimize"
+
+    @property
+    def min_delta(self) -> float:
+        return self.patience.min_delta if self.patience is not None else 0.0
+
+    def decide_summary(
+        self,
+        job: str,
+        summary: CurveSummary,
+        references: ThresholdSource | None = None,
+        *,
+        silent_minutes: float | None = None,
+    ) -> list[Decision]:
+        """The same decisions from the job's :class:`CurveSummary` (see :meth:`summarize`)."""
         decisions: list[Decision] = []
         if self.divergence is not None:
-            d = self.divergence.decide(job, curve, silent_minutes=silent_minutes)
+            d = self.divergence.decide_summary(job, summary, silent_minutes=silent_minutes)
             if d.stop:
                 return [d]
             decisions.append(d)
         if self.median is not None and references is not None:
-            decisions.append(self.median.decide(job, curve, references))
+            decisions.append(self.median.decide_summary(job, summary, references))
         if self.patience is not None:
-            decisions.append(self.patience.decide(job, curve))
+            decisions.append(self.patience.decide_summary(job, summary))
         return decisions
 
 

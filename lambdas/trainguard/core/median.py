@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from .curves import Curve, Direction, best_so_far, fmt, is_better, median, running_average
 from .decision import Decision
+from .summary import CurveSummary
 
 RULE = "median"
 
@@ -156,6 +157,26 @@ class MedianStoppingRule:
     ) -> Decision:
         """Decide for ``job`` at its latest step; ``references`` are the completed jobs' curves
         (or a materialized :class:`ReferenceTable` built with the same grace)."""
+        if not curve:
+            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+        step = curve[-1][0]
+        return self._decide(job, step, best_so_far(curve, step, self.direction), references)
+
+    def decide_summary(
+        self, job: str, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]
+    ) -> Decision:
+        """The same decision from the job's :class:`CurveSummary`."""
+        if summary.last_step is None:
+            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+        return self._decide(job, summary.last_step, summary.best, references)
+
+    def _decide(
+        self,
+        job: str,
+        step: float,
+        best: float | None,
+        references: ThresholdSource | Mapping[str, Curve],
+    ) -> Decision:
         source = (
             DirectReferences(references, self.grace)
             if isinstance(references, Mapping)
@@ -165,10 +186,6 @@ class MedianStoppingRule:
             raise ValueError(
                 f"reference table was built with grace {source.grace}, rule has {self.grace}"
             )
-        if not curve:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
-        step = curve[-1][0]
-        best = best_so_far(curve, step, self.direction)
         threshold, count = source.at(step)
         if step < self.grace:
             return Decision(

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .curves import Curve, Direction, fmt
 from .decision import Decision
+from .summary import CurveSummary
 
 RULE = "patience"
 
@@ -20,32 +20,22 @@ class PatienceRule:
 
     def decide(self, job: str, curve: Curve) -> Decision:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
-        best: float | None = None
-        best_step: float | None = None
-        waited = 0
-        for step, value in curve:
-            if not math.isfinite(value):
-                continue  # the divergence rule owns non-finite values
-            if best is None or self._improves(value, best):
-                best, best_step, waited = value, step, 0
-            else:
-                waited += 1
-        if best is None:
-            return Decision(
-                job,
-                RULE,
-                False,
-                curve[-1][0] if curve else None,
-                None,
-                None,
-                0,
-                "no finite measurements yet",
+        return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
+
+    def decide_summary(self, job: str, summary: CurveSummary) -> Decision:
+        """The same decision from the job's :class:`CurveSummary` (built with this min_delta)."""
+        if (summary.direction, summary.min_delta) != (self.direction, self.min_delta):
+            raise ValueError(
+                f"summary counts improvements for {summary.direction} beyond "
+                f"{summary.min_delta}; the rule needs {self.direction} beyond {self.min_delta}"
             )
-        step = curve[-1][0]
+        best, step, waited = summary.bar, summary.last_step, summary.waited
+        if best is None:
+            return Decision(job, RULE, False, step, None, None, 0, "no finite measurements yet")
         bar = best - self.min_delta if self.direction == "minimize" else best + self.min_delta
         stop = waited >= self.patience
         reason = (
-            f"{'stop' if stop else 'continue'}: best {fmt(best)} at step {fmt(best_step)}; "
+            f"{'stop' if stop else 'continue'}: best {fmt(best)} at step {fmt(summary.bar_step)}; "
             f"{waited} measurement(s) since without an improvement beyond {fmt(self.min_delta)} "
             f"(patience {self.patience})"
         )

@@ -1,0 +1,131 @@
+"""A curve summarized for the rules, updatable one measurement at a time.
+
+Every rule needs only a few numbers of a job's curve: its latest step and value, its best
+finite value, its first finite values (the divergence rule's scale) and the patience counter.
+:class:`CurveSummary` holds exactly those, so the evaluator can keep it on the job's item and
+read only the new datapoints of each tick (a few per job, whatever the job's age) instead of
+the whole history. ``CurveSummary.of(curve)`` and folding ``add`` over the same points give the
+same summary; the rules decide the same from either.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from .curves import Direction, is_better
+
+HEAD = 5  # finite values kept from the start of the curve (the divergence rule's scale)
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    direction: Direction = "minimize"
+    min_delta: float = 0.0  # the patience rule's improvement threshold
+    count: int = 0  # measurements folded in, finite or not
+    last_step: float | None = None
+    last_value: float | None = None  # may be NaN/inf: the divergence rule looks at it
+    head: tuple[float, ...] = ()  # the first HEAD finite values
+    best: float | None = None  # best finite value
+    best_step: float | None = None
+    bar: float | None = None  # patience: best value at the last improvement beyond min_delta
+    bar_step: float | None = None
+    waited: int = 0  # patience: finite measurements since that improvement
+
+    @classmethod
+    def of(
+        cls,
+        curve: Iterable[tuple[float, float]],
+        direction: Direction = "minimize",
+        min_delta: float = 0.0,
+    ) -> CurveSummary:
+        """The summary of a whole curve (steps increasing): the same as folding ``add`` over
+        it, in one pass without the intermediate objects."""
+        minimize = direction == "minimize"
+        count, last_step, last_value = 0, None, None
+        head: list[float] = []
+        best = best_step = bar = bar_step = None
+        waited = 0
+        for step, value in curve:
+            if last_step is not None and step <= last_step:
+                raise ValueError(f"steps must increase: {step} after {last_step}")
+            count, last_step, last_value = count + 1, step, value
+            if not math.isfinite(value):
+                continue
+            if len(head) < HEAD:
+                head.append(value)
+            if best is None or (value < best if minimize else value > best):
+                best, best_step = value, step
+            if bar is None or (value < bar - min_delta if minimize else value > bar + min_delta):
+                bar, bar_step, waited = value, step, 0
+            else:
+                waited += 1
+        return cls(
+            direction,
+            min_delta,
+            count,
+            last_step,
+            last_value,
+            tuple(head),
+            best,
+            best_step,
+            bar,
+            bar_step,
+            waited,
+        )
+
+    @property
+    def first(self) -> float | None:
+        """The first finite value."""
+        return self.head[0] if self.head else None
+
+    def add(self, step: float, value: float) -> CurveSummary:
+        """Fold in the next measurement (its step must be greater than ``last_step``)."""
+        if self.last_step is not None and step <= self.last_step:
+            raise ValueError(f"steps must increase: {step} after {self.last_step}")
+        changes: dict[str, Any] = {"count": self.count + 1, "last_step": step, "last_value": value}
+        if math.isfinite(value):
+            if len(self.head) < HEAD:
+                changes["head"] = (*self.head, value)
+            if self.best is None or is_better(value, self.best, self.direction):
+                changes.update(best=value, best_step=step)
+            if self.bar is None or self._improves(value, self.bar):
+                changes.update(bar=value, bar_step=step, waited=0)
+            else:
+                changes["waited"] = self.waited + 1
+        return replace(self, **changes)
+
+    def _improves(self, value: float, bar: float) -> bool:
+        if self.direction == "minimize":
+            return value < bar - self.min_delta
+        return value > bar + self.min_delta
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (non-finite numbers as strings: JSON has no NaN)."""
+        out = asdict(self)
+        out["head"] = list(self.head)
+        for key, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = str(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CurveSummary:
+        def number(x: Any) -> float | None:
+            return None if x is None else float(x)
+
+        return cls(
+            direction=raw.get("direction", "minimize"),
+            min_delta=float(raw.get("min_delta", 0.0)),
+            count=int(raw.get("count", 0)),
+            last_step=number(raw.get("last_step")),
+            last_value=number(raw.get("last_value")),
+            head=tuple(float(v) for v in raw.get("head", ())),
+            best=number(raw.get("best")),
+            best_step=number(raw.get("best_step")),
+            bar=number(raw.get("bar")),
+            bar_step=number(raw.get("bar_step")),
+            waited=int(raw.get("waited", 0)),
+        )
