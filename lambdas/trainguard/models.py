@@ -45,6 +45,9 @@ class JobRecord:
     # the ACTION# markers already claimed, mirrored on the job item: a tick that reads the
     # running index skips them without a (rejected) conditional write per flagged job
     actions: frozenset[str] = frozenset()
+    # the evaluator's read position: {"summary": CurveSummary.to_dict(), "checked": epoch s of
+    # the tick that last read the objective, "last_point": epoch s of its last datapoint}
+    progress: dict[str, Any] | None = None
     config_error: str | None = None
 
     @property

@@ -14,6 +14,7 @@ import pytest
 # bench/ is a top-level folder outside the wheel; import it as ``python -m bench.run`` does.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.api_calls import MAX_QUERIES_PER_CALL, measure_tick
+from trainguard.logic.evaluator import WINDOW_MIN
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +39,11 @@ def test_steady_tick_batches_metric_reads_and_describes_no_job(running: int, pub
     # the tick reads the running index and one BatchGetItem of the groups' STATS
     assert result["dynamodb"]["reads"] == {"DynamoDB.BatchGetItem": 1, "DynamoDB.Query": 1}
     assert result["dynamodb"]["batch_get_keys"] == 2
-    # the jobs the first tick reported (observe mode) are not claimed again: no write at all
-    assert result["dynamodb"]["write_calls"] == 0
+    # the jobs the first tick reported (observe mode) are not claimed again; the only writes
+    # are the progress of the jobs that reported a new value (one UpdateItem each)
+    assert result["dynamodb"]["writes"] == ({"DynamoDB.UpdateItem": running} if publish else {})
+    # and the steady tick reads only the recent window, never a job's whole history
+    assert set(gmd["windows_min"]) == {WINDOW_MIN}
 
 
 def test_dynamodb_reads_do_not_grow_with_completed_jobs() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
@@ -90,6 +91,9 @@ def group_pk(group: str) -> str:
 
 
 _JOB_FIELDS = set(JobRecord.__dataclass_fields__)
+SAVE_THREADS = (
+    16  # concurrent UpdateItems when a tick saves progress (boto3 clients are thread-safe)
+)
 
 
 class Store:
@@ -102,6 +106,7 @@ class Store:
         """Write a new job item; False if the job is already known (nothing written)."""
         item = asdict(job)
         item.pop("actions")  # added by claim_action (DynamoDB has no empty sets)
+        item.pop("progress")  # written by the evaluator (save_progress)
         item.update(pk=job_pk(job.name), sk="META")
         if job.running:
             item[RUNNING_ATTR] = RUNNING_VALUE
@@ -185,6 +190,30 @@ class Store:
             if not key:
                 return out
             kwargs["ExclusiveStartKey"] = key
+
+    def save_progress(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Each job's ``progress`` (the evaluator's CurveSummary and read position) on its item.
+        One small UpdateItem per job, a few at a time: a tick writes only the jobs whose
+        objective moved (or whose read position is getting old)."""
+
+        def save(update: tuple[str, Mapping[str, Any]]) -> None:
+            job, progress = update
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=serialize({"pk": job_pk(job), "sk": "META"}),
+                    UpdateExpression="SET progress = :p",
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeValues=serialize({":p": dict(progress)}),
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":  # the job is gone
+                    raise
+
+        if not updates:
+            return
+        with ThreadPoolExecutor(max_workers=min(SAVE_THREADS, len(updates))) as pool:
+            list(pool.map(save, updates))
 
     # ---- once-only markers -------------------------------------------------------------
     def event_seen(self, job: str, key: str) -> bool:

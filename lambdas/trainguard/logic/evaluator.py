@@ -20,9 +20,10 @@ from ..adapters.cloudwatch import MetricQuery, parse_gpu_idle_alarm_name
 from ..adapters.sagemaker import JobNotFoundError
 from ..adapters.store import GroupStats
 from ..constants import GPU_IDLE_ALARM_PREFIX
-from ..core.curves import Point, fmt
+from ..core.curves import fmt
 from ..core.decision import Decision
 from ..core.engine import ObjectiveRules, verdict
+from ..core.summary import CurveSummary
 from ..models import JobRecord
 from ..observability import logger
 from ..policy import JobSettings, PolicyError, is_opted_in, job_settings
@@ -36,6 +37,11 @@ LIVENESS_LOOKBACK_MIN = 10.0
 # The liveness query rides in the objective queries' calls (one time window for all, so the
 # tick makes ceil(queries/500) calls), at a coarse period so that it adds few datapoints.
 LIVENESS_PERIOD_S = 300
+# A steady tick reads only this recent window of each job's objective and folds the new
+# datapoints into the CurveSummary kept on the job's item: a few datapoints per job whatever
+# its age (no paging, O(1) work per job). A job without a usable summary (new, its rules'
+# settings changed, or not read for longer than the window) is read from its start once.
+WINDOW_MIN = 15.0
 
 
 @dataclass
@@ -57,9 +63,10 @@ class TickResult:
 
 @dataclass
 class _Observed:
-    curve: list[Point]
-    last_objective: float | None
+    summary: CurveSummary
+    last_objective: float | None  # epoch s of the objective's last datapoint
     last_instance: float | None
+    progress: dict[str, Any] | None  # to save on the job's item; None: unchanged
 
 
 def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
@@ -100,6 +107,14 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
             logger.exception("evaluating the job failed; the tick goes on")
         finally:
             logger.remove_keys(["job"])
+    if observed:
+        try:
+            deps.store.save_progress(
+                [(name, seen.progress) for name, seen in observed.items() if seen.progress]
+            )
+        except Exception:
+            result.errors += 1  # the next tick reads those jobs again from their start
+            logger.exception("saving the jobs' progress failed")
     result.duration_ms = (time.monotonic() - started) * 1000.0
     return result
 
@@ -108,45 +123,106 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
 def _observe(
     jobs: list[tuple[JobRecord, JobSettings]], deps: Dependencies, now: float
 ) -> dict[str, _Observed]:
-    """Every job's objective curve since its start, plus when its instances last reported:
-    one GetMetricData batch, ceil(queries/500) calls."""
-    with_objective = [(j, s) for j, s in jobs if s.objective]
+    """Every job's objective summary as of ``now``, and when its instances last reported.
+
+    A steady tick is one GetMetricData batch over the last ``WINDOW_MIN`` minutes (the new
+    datapoints, plus each job's liveness query): ceil(queries/500) calls. Jobs without a usable
+    summary are read from their start in a second batch, once."""
+    with_objective = [(j, s, _rules(s)) for j, s in jobs if s.objective]
     if not with_objective:
         return {}
     end = floor_minute(now) + 60.0
-    start = floor_minute(min(j.start_time for j, _ in with_objective))
-    objective = [
-        MetricQuery(f"o{i}", str(s.objective), (("TrainingJobName", j.name),))
-        for i, (j, s) in enumerate(with_objective)
-    ]
-    liveness: list[MetricQuery] = []
-    if any(s.policy.divergence.enabled for _, s in with_objective):
-        liveness = [
-            MetricQuery(
-                f"h{i}",
-                LIVENESS_METRIC,
-                (("Host", f"{j.name}/algo-1"),),
-                stat="SampleCount",
-                period=LIVENESS_PERIOD_S,
+    window_start = end - WINDOW_MIN * 60.0
+    prior = {j.name: _prior(j, r, window_start) for j, _, r in with_objective}
+    recent_q: list[MetricQuery] = []
+    full_q: list[MetricQuery] = []
+    for i, (job, settings, _) in enumerate(with_objective):
+        query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
+        (recent_q if prior[job.name] is not None else full_q).append(query)
+        if settings.policy.divergence.enabled:
+            recent_q.append(
+                MetricQuery(
+                    f"h{i}",
+                    LIVENESS_METRIC,
+                    (("Host", f"{job.name}/algo-1"),),
+                    stat="SampleCount",
+                    period=LIVENESS_PERIOD_S,
+                )
             )
-            for i, (j, _) in enumerate(with_objective)
-        ]
-    series = deps.cloudwatch.get_series(objective + liveness, start, max(end, start + 60.0))
+    series = deps.cloudwatch.get_series(recent_q, window_start, end) if recent_q else {}
+    if full_q:
+        oldest = floor_minute(
+            min(j.start_time for j, _, _ in with_objective if prior[j.name] is None)
+        )
+        series.update(deps.cloudwatch.get_series(full_q, oldest, max(end, oldest + 60.0)))
     # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
     # reported lately; its start time is a lower bound of their last report (so the silence is
     # never overestimated); older buckets mean everything is silent: no verdict on silence
     recent = end - LIVENESS_LOOKBACK_MIN * 60.0 - LIVENESS_PERIOD_S
     out = {}
-    for i, (job, _) in enumerate(with_objective):
+    for i, (job, _, rules) in enumerate(with_objective):
         points = [
             (ts, v) for ts, v in series.get(f"o{i}", []) if ts >= floor_minute(job.start_time)
         ]
+        before = prior[job.name]
+        summary = before.summary if before is not None else rules.summarize([])
+        last_point = before.last_point if before is not None else None
+        for step, value in minute_curve(points, job.start_time):
+            if summary.last_step is None or step > summary.last_step:
+                summary = summary.add(step, value)
+        if points:
+            last_point = max(last_point or 0.0, points[-1][0])
+        checked = before.checked if before is not None else None
+        changed = before is None or summary.count != before.summary.count
+        stale = checked is None or now - checked >= WINDOW_MIN * 30.0  # half the window
         out[job.name] = _Observed(
-            minute_curve(points, job.start_time),
-            last_timestamp(points),
+            summary,
+            last_point,
             _recent(last_timestamp(series.get(f"h{i}", [])), recent),
+            (
+                {"summary": summary.to_dict(), "checked": now, "last_point": last_point}
+                if changed or stale
+                else None
+            ),
         )
     return out
+
+
+@dataclass(frozen=True)
+class _Prior:
+    summary: CurveSummary
+    checked: float
+    last_point: float | None
+
+
+def _rules(settings: JobSettings) -> ObjectiveRules:
+    policy = settings.policy
+    return ObjectiveRules(
+        median=settings.median_rule() if policy.median.enabled else None,
+        patience=settings.patience_rule() if policy.patience.enabled else None,
+        divergence=settings.divergence_rule() if policy.divergence.enabled else None,
+    )
+
+
+def _prior(job: JobRecord, rules: ObjectiveRules, window_start: float) -> _Prior | None:
+    """The summary on the job's item, if the recent window is enough to bring it up to date:
+    read by a tick inside the window, for the same direction and patience min_delta."""
+    progress = job.progress
+    if not progress or "summary" not in progress:
+        return None
+    try:
+        summary = CurveSummary.from_dict(progress["summary"])
+        checked = float(progress["checked"])
+        last = progress.get("last_point")
+        last_point = None if last is None else float(last)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("unreadable progress on the job item: reading from the start")
+        return None
+    if (summary.direction, summary.min_delta) != (rules.direction, rules.min_delta):
+        return None
+    if checked < window_start:
+        return None
+    return _Prior(summary, checked, last_point)
 
 
 def _recent(ts: float | None, since: float) -> float | None:
@@ -167,16 +243,14 @@ def _evaluate(
     elapsed = max(0.0, (now - job.start_time) / 60.0)
     seen = observed.get(job.name) if observed is not None else None
     if seen is not None:
-        rules = ObjectiveRules(
-            median=settings.median_rule() if policy.median.enabled else None,
-            patience=settings.patience_rule() if policy.patience.enabled else None,
-            divergence=settings.divergence_rule() if policy.divergence.enabled else None,
-        )
         references = stats.table(policy.median.grace) if stats else None
         silent = None
         if seen.last_instance is not None and seen.last_objective is not None:
             silent = max(0.0, (seen.last_instance - seen.last_objective) / 60.0)
-        chosen = verdict(rules.decide(job.name, seen.curve, references, silent_minutes=silent))
+        decisions = _rules(settings).decide_summary(
+            job.name, seen.summary, references, silent_minutes=silent
+        )
+        chosen = verdict(decisions)
         if chosen is not None:
             result.decisions += 1
             if chosen.stop:
