@@ -24,7 +24,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from trainguard.core import MedianStoppingRule, ReferenceTable
+from trainguard.core import CurveSummary, MedianStoppingRule, ReferenceTable
 from trainguard.core.curves import best_so_far
 
 from .fleet import Fleet, make_fleet, raw_value_references
@@ -80,12 +80,29 @@ def measure_ours(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]
     table, build_s = _timed(lambda: ReferenceTable.build(fleet.completed))
     rule.decide(names[0], running[0], table)  # warm-up
 
+    # What the evaluator does for a job in a steady tick: fold the tick's new datapoint into the
+    # CurveSummary kept on the job's item, then decide from it (threshold: one binary search).
+    stored = [CurveSummary.of(c[:-1]) for c in running]
+    newest = [c[-1] for c in running]
+
     def tick() -> list[Any]:
-        return [rule.decide(n, c, table) for n, c in zip(names, running, strict=True)]
+        return [
+            rule.decide_summary(n, summary.add(*point), table)
+            for n, summary, point in zip(names, stored, newest, strict=True)
+        ]
 
     ticks = [_timed(tick) for _ in range(repeats)]
     decisions = ticks[0][0]
     tick_s = min(t for _, t in ticks)  # the least disturbed run (shared machine)
+
+    # The same decisions from the whole curves (the replay's and `trainguard decide`'s way).
+    def whole_curve_tick() -> list[Any]:
+        return [rule.decide(n, c, table) for n, c in zip(names, running, strict=True)]
+
+    whole = [_timed(whole_curve_tick) for _ in range(repeats)]
+    if [d.stop for d in whole[0][0]] != [d.stop for d in decisions]:
+        raise AssertionError("summary and whole-curve decisions differ")
+    whole_s = min(t for _, t in whole)
 
     # Where the time goes: the threshold (one binary search) vs the job's own best so far.
     lasts = [c[-1][0] for c in running]
@@ -103,6 +120,7 @@ def measure_ours(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]
         "tick_ms": tick_s * 1e3,
         "tick_repeats": repeats,
         "us_per_decision": tick_s / n * 1e6,
+        "whole_curve_us_per_decision": whole_s / n * 1e6,
         "threshold_lookup_us": lookup_s / n * 1e6,
         "best_so_far_us": best_s / n * 1e6,
         "tick_peak_kib": tick_peak / 1024,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .curves import Direction, is_better
@@ -20,7 +20,7 @@ from .curves import Direction, is_better
 HEAD = 5  # finite values kept from the start of the curve (the divergence rule's scale)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CurveSummary:
     direction: Direction = "minimize"
     min_delta: float = 0.0  # the patience rule's improvement threshold
@@ -85,17 +85,31 @@ class CurveSummary:
         """Fold in the next measurement (its step must be greater than ``last_step``)."""
         if self.last_step is not None and step <= self.last_step:
             raise ValueError(f"steps must increase: {step} after {self.last_step}")
-        changes: dict[str, Any] = {"count": self.count + 1, "last_step": step, "last_value": value}
+        head, best, best_step = self.head, self.best, self.best_step
+        bar, bar_step, waited = self.bar, self.bar_step, self.waited
         if math.isfinite(value):
-            if len(self.head) < HEAD:
-                changes["head"] = (*self.head, value)
-            if self.best is None or is_better(value, self.best, self.direction):
-                changes.update(best=value, best_step=step)
-            if self.bar is None or self._improves(value, self.bar):
-                changes.update(bar=value, bar_step=step, waited=0)
+            if len(head) < HEAD:
+                head = (*head, value)
+            if best is None or is_better(value, best, self.direction):
+                best, best_step = value, step
+            if bar is None or self._improves(value, bar):
+                bar, bar_step, waited = value, step, 0
             else:
-                changes["waited"] = self.waited + 1
-        return replace(self, **changes)
+                waited += 1
+        # one positional construction: this runs once per job and datapoint in every tick
+        return CurveSummary(
+            self.direction,
+            self.min_delta,
+            self.count + 1,
+            step,
+            value,
+            head,
+            best,
+            best_step,
+            bar,
+            bar_step,
+            waited,
+        )
 
     def _improves(self, value: float, bar: float) -> bool:
         if self.direction == "minimize":
