@@ -531,15 +531,15 @@ def _api(a: dict[str, Any]) -> list[str]:
         + ". The liveness query doubles it; a 5-minute tick divides it by 5.",
         "- **No per-job Describe**: DescribeTrainingJob and ListTags are 0 in every steady "
         "tick; the reconcile lists InProgress jobs in ceil(N/100) ListTrainingJobs pages.",
-        "- **No write in a steady tick**: an action already claimed (a would-be stop reported in "
-        "observe mode, an alert) is mirrored on the job item that the tick reads from the "
-        "running index, so it is not claimed again"
+        "- **Writes in a steady tick**: one small `UpdateItem` per job that reported a new "
+        "value (its `CurveSummary`, so the next tick reads only the last minutes)"
         + (
-            f" ({_f(big['dynamodb']['write_calls'])} writes at N = {_f(big['running_jobs'])})"
+            f": {_f(big['dynamodb']['write_calls'])} at N = {_f(big['running_jobs'])}"
             if big
             else ""
         )
-        + ".",
+        + ". An action already claimed (a would-be stop reported in observe mode, an alert) is "
+        "mirrored on the job item, so it is not claimed again.",
         "",
         "**What limits these figures**: moto, not AWS. Call and query counts are the code's "
         "and exact; moto never pages GetMetricData (CloudWatch returns at most "

@@ -4,12 +4,13 @@ Sizing, from `make bench` (bench/RESULTS.md):
 - lifecycle: one event at a time; on completion one GetMetricData curve read and the rebuild
   of the group's reference table from its CURVE# items (1,000 completed jobs of 500 steps:
   0.74 s, a table of about 190 KiB in memory) -> 256 MB, 60 s.
-- evaluator: a steady tick over 1,000 running jobs peaks at 15 MiB of traced Python memory
-  and takes 15 s with moto answering in the same process (an upper bound: most of it is
-  moto's own work); memory is therefore sized for CPU (Lambda gives CPU in proportion) ->
-  512 MB. Its timeout stays under the tick period so a slow tick ends before the next one
-  starts; reserved concurrency 1 means two ticks never overlap (a late tick is throttled and
-  retried by Lambda's async queue, never run twice).
+- evaluator: a steady tick over 1,000 running jobs reads 15 minutes of datapoints, decides
+  from each job's stored CurveSummary and saves 1,000 of them; with moto answering in the same
+  process it peaks at 27 MiB of traced Python memory and takes 27 s (an upper bound: most of
+  it is moto's own work, the UpdateItems serialized by its lock). Memory is therefore sized for
+  CPU (Lambda gives CPU in proportion) -> 512 MB. Its timeout stays under the tick period so a
+  slow tick ends before the next one starts; reserved concurrency 1 means two ticks never
+  overlap (a late tick is throttled and retried by Lambda's async queue, never run twice).
 - alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
 """
 
