@@ -95,3 +95,44 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     job = Store(aws.dynamodb, "trainguard-test").get_job("gap")
     assert job is not None and job.progress is not None
     assert CurveSummary.from_dict(job.progress["summary"]).count == 120
+
+
+def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
+    """``step_unit: report``: the n-th value a job reported is step n (its epoch), for the
+    running job's summary and for the group's references alike."""
+    from trainguard.logic.lifecycle import rebuild_stats
+
+    deps = aws.deps(Policy.from_mapping({"step_unit": "report", "median": {"min_completed": 1}}))
+    store = Store(aws.dynamodb, "trainguard-test")
+    # a completed reference that reported at minutes 10, 20, 30 (one epoch every 10 minutes)
+    store.put_curve("g", "ref", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
+    rebuild_stats("g", deps)
+    stats = store.get_stats("g")
+    assert stats is not None and stats.table(0.0).breakpoints == (1.0, 2.0, 3.0)  # type: ignore[union-attr]
+
+    start = aws.now() - 3600
+    start -= start % 60
+    arn = aws.create_job("epochs", TAGS)
+    # one value every 3 minutes: minutes 3 and 6 since the start
+    aws.cloudwatch.put_metric_data(
+        Namespace="/aws/sagemaker/TrainingJobs",
+        MetricData=[
+            {
+                "MetricName": "val_loss",
+                "Dimensions": [{"Name": "TrainingJobName", "Value": "epochs"}],
+                "Timestamp": datetime.fromtimestamp(start + minute * 60 + 5, UTC),
+                "Value": value,
+            }
+            for minute, value in ((3, 0.9), (6, 0.8))
+        ],
+    )
+    lifecycle.handler(
+        state_change("epochs", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
+    )
+    tick = evaluator.handler(scheduled(start + 6 * 60 + 30), CTX, deps=deps)
+    job = store.get_job("epochs")
+    assert job is not None and job.progress is not None and job.progress["unit"] == "report"
+    summary = CurveSummary.from_dict(job.progress["summary"])
+    assert (summary.count, summary.last_step, summary.best) == (2, 2.0, 0.8)
+    # at report 2 the reference's running average is (0.5 + 0.4) / 2 = 0.45: 0.8 is worse
+    assert tick["would_stops"] == 1

@@ -133,7 +133,8 @@ def _observe(
         return {}
     end = floor_minute(now) + 60.0
     window_start = end - WINDOW_MIN * 60.0
-    prior = {j.name: _prior(j, r, window_start) for j, _, r in with_objective}
+    unit = deps.policy.step_unit
+    prior = {j.name: _prior(j, r, window_start, unit) for j, _, r in with_objective}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
     for i, (job, settings, _) in enumerate(with_objective):
@@ -167,11 +168,15 @@ def _observe(
         before = prior[job.name]
         summary = before.summary if before is not None else rules.summarize([])
         last_point = before.last_point if before is not None else None
-        for step, value in minute_curve(points, job.start_time):
+        fresh = [(ts, v) for ts, v in points if last_point is None or ts > last_point]
+        by_report = unit == "report"
+        for minute, value in minute_curve(fresh, job.start_time):
+            # the step: minutes since the start, or the report's index (the group's choice)
+            step = (summary.last_step or 0.0) + 1.0 if by_report else minute
             if summary.last_step is None or step > summary.last_step:
                 summary = summary.add(step, value)
-        if points:
-            last_point = max(last_point or 0.0, points[-1][0])
+        if fresh:
+            last_point = fresh[-1][0]
         checked = before.checked if before is not None else None
         changed = before is None or summary.count != before.summary.count
         stale = checked is None or now - checked >= WINDOW_MIN * 30.0  # half the window
@@ -180,7 +185,12 @@ def _observe(
             last_point,
             _recent(last_timestamp(series.get(f"h{i}", [])), recent),
             (
-                {"summary": summary.to_dict(), "checked": now, "last_point": last_point}
+                {
+                    "summary": summary.to_dict(),
+                    "unit": unit,
+                    "checked": now,
+                    "last_point": last_point,
+                }
                 if changed or stale
                 else None
             ),
@@ -204,9 +214,10 @@ def _rules(settings: JobSettings) -> ObjectiveRules:
     )
 
 
-def _prior(job: JobRecord, rules: ObjectiveRules, window_start: float) -> _Prior | None:
+def _prior(job: JobRecord, rules: ObjectiveRules, window_start: float, unit: str) -> _Prior | None:
     """The summary on the job's item, if the recent window is enough to bring it up to date:
-    read by a tick inside the window, for the same direction and patience min_delta."""
+    read by a tick inside the window, for the same step unit, direction and patience
+    min_delta."""
     progress = job.progress
     if not progress or "summary" not in progress:
         return None
@@ -219,6 +230,8 @@ def _prior(job: JobRecord, rules: ObjectiveRules, window_start: float) -> _Prior
         logger.warning("unreadable progress on the job item: reading from the start")
         return None
     if (summary.direction, summary.min_delta) != (rules.direction, rules.min_delta):
+        return None
+    if progress.get("unit", "minute") != unit:
         return None
     if checked < window_start:
         return None

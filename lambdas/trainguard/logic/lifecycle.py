@@ -34,7 +34,7 @@ from ..observability import logger
 from ..policy import JobSettings, PolicyError, is_opted_in, job_settings
 from . import messages
 from .dependencies import Dependencies
-from .series import floor_minute, minute_curve
+from .series import floor_minute, in_steps, minute_curve
 
 
 @dataclass
@@ -260,7 +260,9 @@ def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | Non
     graces = {float(deps.policy.median.grace)} | set(extra_graces or ())
     if existing is not None:
         graces |= set(existing.tables)
-    only_curves = {job: curve for job, (curve, _) in curves.items()}
+    only_curves = {
+        job: in_steps(curve, deps.policy.step_unit) for job, (curve, _) in curves.items()
+    }
     durations = [d for _, d in curves.values() if d > 0]
     deps.store.put_stats(
         GroupStats(

@@ -27,5 +27,13 @@ def minute_curve(points: Iterable[tuple[float, float]], start_time: float) -> li
     return out
 
 
+def in_steps(curve: list[Point], unit: str) -> list[Point]:
+    """A minute curve in the policy's step unit: as is for ``minute``, re-indexed 1, 2, ...
+    for ``report`` (the n-th value the job reported, e.g. its epoch)."""
+    if unit == "report":
+        return [(float(i), v) for i, (_, v) in enumerate(curve, start=1)]
+    return curve
+
+
 def last_timestamp(points: Series) -> float | None:
     return points[-1][0] if points else None
