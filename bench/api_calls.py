@@ -160,31 +160,6 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _create_table(ddb: Any) -> None:
-    from trainguard.constants import RUNNING_ATTR, RUNNING_INDEX
-
-    ddb.create_table(
-        TableName=TABLE,
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": RUNNING_ATTR, "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": RUNNING_INDEX,
-                "KeySchema": [{"AttributeName": RUNNING_ATTR, "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -281,6 +256,7 @@ def measure_tick(
     from trainguard.logic.dependencies import Dependencies
     from trainguard.logic.lifecycle import rebuild_stats
     from trainguard.policy import Policy
+    from trainguard_tools.state_table import create_state_table
 
     rng = random.Random(f"trainguard-bench-api/{seed}/{running}/{completed_per_group}/{groups}")
     names = [f"bench-job-{i:05d}" for i in range(running)]
@@ -295,7 +271,7 @@ def measure_tick(
             s: boto3.client(s, region_name=REGION, config=cfg)  # type: ignore[call-overload]
             for s in ("dynamodb", "cloudwatch", "sagemaker", "sns")
         }
-        _create_table(clients["dynamodb"])
+        create_state_table(clients["dynamodb"], TABLE)
         topic = clients["sns"].create_topic(Name="trainguard")["TopicArn"]
         deps = Dependencies(
             store=Store(clients["dynamodb"], TABLE),

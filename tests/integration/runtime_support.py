@@ -24,10 +24,11 @@ from trainguard.adapters import (
     Store,
     boto_config,
 )
-from trainguard.constants import RUNNING_ATTR, RUNNING_INDEX, TRAINING_NAMESPACE
+from trainguard.constants import TRAINING_NAMESPACE
 from trainguard.handlers import reset_dependencies
 from trainguard.logic.dependencies import Dependencies
 from trainguard.policy import Policy
+from trainguard_tools.state_table import create_state_table
 
 REGION = "us-east-1"
 TABLE = "trainguard-test"
@@ -225,26 +226,7 @@ def moto_aws() -> Iterator[Aws]:
     with mock_aws():
         cfg = boto_config()
         ddb = boto3.client("dynamodb", region_name=REGION, config=cfg)
-        ddb.create_table(
-            TableName=TABLE,
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": RUNNING_ATTR, "AttributeType": "S"},
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": RUNNING_INDEX,
-                    "KeySchema": [{"AttributeName": RUNNING_ATTR, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_state_table(ddb, TABLE)
         sns = boto3.client("sns", region_name=REGION, config=cfg)
         sqs = boto3.client("sqs", region_name=REGION, config=cfg)
         topic = sns.create_topic(Name="trainguard")["TopicArn"]

@@ -110,17 +110,7 @@ class Store:
         item.update(pk=job_pk(job.name), sk="META")
         if job.running:
             item[RUNNING_ATTR] = RUNNING_VALUE
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_once(item)
 
     def get_job(self, job: str) -> JobRecord | None:
         response = self._client.get_item(
@@ -258,6 +248,7 @@ class Store:
                 raise
 
     def _put_once(self, item: Mapping[str, Any]) -> bool:
+        """Put ``item`` unless its key exists: True if written."""
         try:
             self._client.put_item(
                 TableName=self._table,
