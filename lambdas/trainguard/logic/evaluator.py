@@ -1,10 +1,12 @@
 """The scheduled tick: reconcile, then judge every running opted-in job.
 
-Reads per tick: the ``running`` index (paged), one BatchGetItem of the groups' ``STATS``,
-GetMetricData in batches of 500 queries (objective curves since the start; one instance
-metric per job over the last minutes, for the divergence-silence check), ListTrainingJobs
-(paged) and DescribeAlarms (paged) for the reconcile. Per job, only when something happens:
-an ``ACTION#`` claim, StopTrainingJob, an audit record and one email.
+Reads per tick: the ``running`` index (paged; it carries each job's stored ``CurveSummary``),
+one BatchGetItem of the groups' ``STATS``, one GetMetricData batch over the last
+``WINDOW_MIN`` minutes (each job's objective, and its instances' liveness for the
+divergence-silence check; ceil(queries/500) calls), ListTrainingJobs (paged) and
+DescribeAlarms (paged) for the reconcile. Writes: each job's summary when it took a new
+datapoint; and only when something happens, an ``ACTION#`` claim, StopTrainingJob, an audit
+record and one email.
 
 One job's failure is logged with its name and never blocks the others.
 """
