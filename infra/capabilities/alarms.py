@@ -41,50 +41,49 @@ class HealthAlarms(Construct):
             self.alarms.append(alarm)
 
         five_minutes = Duration.minutes(5)
-        for label, fn in functions.items():
+
+        def any_in_five_minutes(
+            construct_id: str, name: str, description: str, metric: cloudwatch.IMetric
+        ) -> None:
+            """ALARM as soon as ``metric`` is >= 1 in a 5-minute period (errors, throttles,
+            dead letters): each one is a failure someone should look at."""
             add(
                 cloudwatch.Alarm(
                     self,
-                    f"{label}Errors",
-                    alarm_name=f"{c.HEALTH_ALARM_PREFIX}{label.lower()}-errors",
-                    alarm_description=f"trainguard {label.lower()} function raised errors",
-                    metric=fn.metric_errors(period=five_minutes, statistic="Sum"),
+                    construct_id,
+                    alarm_name=f"{c.HEALTH_ALARM_PREFIX}{name}",
+                    alarm_description=description,
+                    metric=metric,
                     threshold=1,
                     evaluation_periods=1,
                     comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                     treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 )
             )
-        add(
-            cloudwatch.Alarm(
-                self,
-                "EvaluatorThrottles",
-                alarm_name=f"{c.HEALTH_ALARM_PREFIX}evaluator-throttles",
-                alarm_description="trainguard evaluator throttled: ticks overlap (a tick runs "
-                "longer than the tick period) or the account is out of concurrency",
-                metric=evaluator.metric_throttles(period=five_minutes, statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+
+        for label, fn in functions.items():
+            any_in_five_minutes(
+                f"{label}Errors",
+                f"{label.lower()}-errors",
+                f"trainguard {label.lower()} function raised errors",
+                fn.metric_errors(period=five_minutes, statistic="Sum"),
             )
+        any_in_five_minutes(
+            "EvaluatorThrottles",
+            "evaluator-throttles",
+            "trainguard evaluator throttled: ticks overlap (a tick runs longer than the tick "
+            "period) or the account is out of concurrency",
+            evaluator.metric_throttles(period=five_minutes, statistic="Sum"),
         )
         for label, queue in dead_letter_queues.items():
-            add(
-                cloudwatch.Alarm(
-                    self,
-                    f"{label}DeadLettersNotEmpty",
-                    alarm_name=f"{c.HEALTH_ALARM_PREFIX}{label.lower()}-dead-letters",
-                    alarm_description=f"trainguard {label.lower()}: events in the dead-letter "
-                    "queue (delivery or processing failed after retries)",
-                    metric=queue.metric_approximate_number_of_messages_visible(
-                        period=five_minutes, statistic="Maximum"
-                    ),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
+            any_in_five_minutes(
+                f"{label}DeadLettersNotEmpty",
+                f"{label.lower()}-dead-letters",
+                f"trainguard {label.lower()}: events in the dead-letter queue (delivery or "
+                "processing failed after retries)",
+                queue.metric_approximate_number_of_messages_visible(
+                    period=five_minutes, statistic="Maximum"
+                ),
             )
         # No invocation for 3 tick periods: the schedule, the rule or the function is broken.
         # Missing data is exactly the failure, so it counts as breaching.
