@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -21,6 +21,8 @@ matplotlib.use("Agg")  # files only; no display on a server or in CI
 import matplotlib.pyplot as plt
 
 if TYPE_CHECKING:
+    from trainguard.core import ReferenceTable
+
     from .replay import ReplayResult, SweepRow
 
 TRADEOFF_FILE = "savings-vs-regret.png"
@@ -30,15 +32,35 @@ def plot_filename(group: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", group) + ".png"
 
 
-def _ylim(values: list[float]) -> tuple[float, float] | None:
-    """Limits that keep exploding curves from flattening everything else."""
+def draw_threshold_and_scale(
+    ax: Any, table: ReferenceTable | None, min_completed: int, label: str, values: list[float]
+) -> None:
+    """Draw the running-median threshold M(s) where it decides (>= ``min_completed``
+    references), the stop marker's legend entry, and scale the y-axis on ``values`` (the curves
+    that ran to the end) plus the threshold, so exploding curves do not flatten the rest."""
+    if table is not None:
+        pts = [
+            (b, m)
+            for b, (m, n) in zip(table.breakpoints, table.at_point, strict=True)
+            if m is not None and n >= min_completed
+        ]
+        if pts:
+            values = [*values, *(m for _, m in pts)]
+            ax.step(
+                [b for b, _ in pts],
+                [m for _, m in pts],
+                where="post",
+                color="black",
+                lw=2.0,
+                label=label,
+            )
+    ax.plot([], [], marker="x", color="black", ls="none", label="stop")
     finite = sorted(v for v in values if math.isfinite(v))
-    if not finite:
-        return None
-    lo = finite[0]
-    hi = finite[min(len(finite) - 1, int(0.95 * len(finite)))]
-    pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
-    return lo - pad, hi + pad
+    if finite:
+        lo = finite[0]
+        hi = finite[min(len(finite) - 1, int(0.95 * len(finite)))]
+        pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
+        ax.set_ylim(lo - pad, hi + pad)
 
 
 def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
@@ -85,28 +107,14 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
             )
             if not best:
                 survived_label = False
-    table = result.thresholds.get(group)
-    min_completed = result.policy.median.min_completed
-    if table is not None and result.policy.median.enabled:
-        pts = [
-            (b, m)
-            for b, (m, n) in zip(table.breakpoints, table.at_point, strict=True)
-            if m is not None and n >= min_completed
-        ]
-        values += [m for _, m in pts]
-        if pts:
-            ax.step(
-                [b for b, _ in pts],
-                [m for _, m in pts],
-                where="post",
-                color="black",
-                lw=2.0,
-                label=f"running-median threshold M(s) (end of replay, {table.jobs} references)",
-            )
-    ax.plot([], [], marker="x", color="black", ls="none", label="stop")
-    limits = _ylim(values)
-    if limits is not None:
-        ax.set_ylim(*limits)
+    table = result.thresholds.get(group) if result.policy.median.enabled else None
+    draw_threshold_and_scale(
+        ax,
+        table,
+        result.policy.median.min_completed,
+        f"running-median threshold M(s) (end of replay, {table.jobs if table else 0} references)",
+        values,
+    )
     saved = summary.saved_fraction
     ax.set_title(
         f"{group}: {summary.stop_count} stop(s), "

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 
 from trainguard.policy import Policy
 
-from ..replay_plots import _ylim
+from ..replay_plots import draw_threshold_and_scale
 from .fleet import FleetJob, best_jobs
 from .run import RunRecord
 
@@ -97,26 +97,13 @@ def group_plot(
             if not is_best:
                 labels.discard("ran")
     table = stats.table(float(policy.median.grace)) if stats is not None else None
-    if table is not None:
-        pts = [
-            (b, m)
-            for b, (m, n) in zip(table.breakpoints, table.at_point, strict=True)
-            if m is not None and n >= policy.median.min_completed
-        ]
-        if pts:
-            scale += [m for _, m in pts]
-            ax.step(
-                [b for b, _ in pts],
-                [m for _, m in pts],
-                where="post",
-                color="black",
-                lw=1.8,
-                label=f"running-median threshold M(s) ({table.jobs} references, end of run)",
-            )
-    ax.plot([], [], marker="x", color="black", ls="none", label="stop")
-    limits = _ylim(scale)
-    if limits is not None:
-        ax.set_ylim(*limits)
+    draw_threshold_and_scale(
+        ax,
+        table,
+        policy.median.min_completed,
+        f"running-median threshold M(s) ({table.jobs if table else 0} references, end of run)",
+        scale,
+    )
     ax.set_title(f"{group}: objective per job (minutes since its start)")
     ax.set_xlabel("minutes since the training start")
     ax.set_ylabel("validation loss (minimize)")
