@@ -245,9 +245,10 @@ def measure_tick(
     from moto.sagemaker.models import sagemaker_backends
 
     from trainguard.adapters import (
-        CloudWatchAdapter,
-        Notifier,
+        CloudWatchAlarms,
+        CloudWatchMetrics,
         SageMakerAdapter,
+        SnsNotifier,
         Store,
         boto_config,
     )
@@ -275,9 +276,10 @@ def measure_tick(
         topic = clients["sns"].create_topic(Name="trainguard")["TopicArn"]
         deps = Dependencies(
             store=Store(clients["dynamodb"], TABLE),
-            sagemaker=SageMakerAdapter(clients["sagemaker"]),
-            cloudwatch=CloudWatchAdapter(clients["cloudwatch"]),
-            notifier=Notifier(clients["sns"], topic),
+            training_jobs=SageMakerAdapter(clients["sagemaker"]),
+            metrics=CloudWatchMetrics(clients["cloudwatch"]),
+            alarms=CloudWatchAlarms(clients["cloudwatch"]),
+            notifier=SnsNotifier(clients["sns"], topic),
             policy=Policy(),  # observe mode, the project's default: nothing is stopped
             region=REGION,
             alert_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alert",

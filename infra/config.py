@@ -1,69 +1,68 @@
 """Deploy-time configuration: ``cdk.json`` context (or ``-c key=value``) -> one typed model.
 
-Every key has a default here, so an empty context deploys the documented defaults. The
-policy part is validated by :meth:`trainguard.policy.Policy.from_mapping` (the same parser
-the functions use at run time), and any bad value fails synth with a message that names the
-context key, e.g. ``cdk.json context 'minCompleted': median.min_completed must be ...``.
+The keys are not listed here: they derive from the one schema, the policy's declared settings
+(:func:`trainguard.policy.walk`) plus the stack's own (:class:`StackSettings`), each with its
+context key, default, constraint and documentation. ``cdk.json`` and the README's table are
+generated from the same declarations (``python -m infra.config --cdk-json | --readme-table``;
+tests keep the committed files equal to them). A bad value fails synth with a message that
+names the context key, e.g. ``cdk.json context 'minCompleted': median.min_completed must be
+an integer >= 1, got 0``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from trainguard import constants as c
-from trainguard.policy import Policy, PolicyError
+from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ConfigError(ValueError):
     """A context value that cannot be deployed; the message names the context key."""
 
 
-# context key -> path in the policy document, with the default (None: the policy's default)
-POLICY_KEYS: dict[str, tuple[tuple[str, ...], Any]] = {
-    "mode": (("mode",), "observe"),
-    "tickMinutes": (("tick_minutes",), 1),
-    "stopsDisabled": (("stops_disabled",), False),
-    "ingestionLagMinutes": (("ingestion_lag_minutes",), 0),
-    "stepUnit": (("step_unit",), "minute"),
-    "medianEnabled": (("median", "enabled"), True),
-    "minCompleted": (("median", "min_completed"), 3),
-    "grace": (("median", "grace"), 0),
-    "patienceEnabled": (("patience", "enabled"), False),
-    "patience": (("patience", "patience"), 5),
-    "minDelta": (("patience", "min_delta"), 0),
-    "divergenceEnabled": (("divergence", "enabled"), True),
-    "explodeFactor": (("divergence", "explode_factor"), 10),
-    "silenceMinutes": (("divergence", "silence_minutes"), 10),
-    "gpuIdleEnabled": (("gpu_idle", "enabled"), True),
-    "gpuIdleThresholdPct": (("gpu_idle", "threshold_pct"), 10),
-    "gpuIdleWindowMinutes": (("gpu_idle", "window_minutes"), 15),
-    "gpuIdleWarmupMinutes": (("gpu_idle", "warmup_minutes"), 10),
-    "gpuIdleStopAfterMinutes": (("gpu_idle", "stop_after_minutes"), None),
-    "runtimeGuardEnabled": (("runtime", "enabled"), True),
-    "maxRuntimeCapHours": (("runtime", "max_runtime_cap_hours"), 72),
-    "durationFactor": (("runtime", "duration_factor"), 3),
-    "stallMinutes": (("runtime", "stall_minutes"), 30),
-    "prices": (("prices",), {}),
-}
+@dataclass(frozen=True)
+class StackSettings:
+    """What configures the stack itself rather than the policy."""
 
-# Keys that configure the stack itself rather than the policy.
-STACK_KEYS: dict[str, Any] = {
-    "alertEmail": "",
-    "auditTtlDays": c.DEFAULT_AUDIT_TTL_DAYS,
-    "logRetentionDays": 30,
-}
+    alert_email: str = setting(
+        "",
+        key="alertEmail",
+        doc="email subscribed to the alert topic; empty = no subscription. The recipient must "
+        "confirm the subscription email before anything is delivered.",
+    )
+    audit_ttl_days: int = setting(
+        c.DEFAULT_AUDIT_TTL_DAYS,
+        key="auditTtlDays",
+        minimum=1,
+        doc="TTL of audit records (env `TRAINGUARD_AUDIT_TTL_DAYS`)",
+    )
+    log_retention_days: int = setting(
+        30,
+        key="logRetentionDays",
+        choices=LOG_RETENTION_DAYS,
+        doc="CloudWatch Logs retention of the functions (a value CloudWatch accepts)",
+    )
 
-ALL_KEYS: dict[str, Any] = {key: default for key, (_, default) in POLICY_KEYS.items()} | STACK_KEYS
 
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
-# The heartbeat alarm looks at 3 tick periods; CloudWatch caps period x periods at one day.
-MAX_TICK_MINUTES = 480
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+def settings() -> Iterator[tuple[Setting, Any]]:
+    """Every context key's declaration and default: the policy's, then the stack's."""
+    yield from walk(Policy)
+    yield from walk(StackSettings)
+
+
+def defaults() -> dict[str, Any]:
+    """Context key -> default: what ``cdk.json`` holds."""
+    return {s.key: default for s, default in settings()}
 
 
 @dataclass(frozen=True)
@@ -95,73 +94,78 @@ def _coerce(value: Any) -> Any:
 def load_config(get_context: Callable[[str], Any]) -> TrainguardConfig:
     """Build the configuration from a context getter (``node.try_get_context``)."""
     values = {}
-    for key, default in ALL_KEYS.items():
-        raw = get_context(key)
-        values[key] = default if raw is None else (raw if key == "alertEmail" else _coerce(raw))
+    for declared, _ in settings():
+        raw = get_context(declared.key)
+        if raw is not None:
+            values[declared.key] = raw if declared.kind == "text" else _coerce(raw)
     return config_from_values(values)
 
 
 def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
-    values = {**ALL_KEYS, **values}
+    """Context key -> value (missing keys take their defaults)."""
     document: dict[str, Any] = {}
-    for key, (path, _) in POLICY_KEYS.items():
-        value = values[key]
-        if value is None:
-            continue
+    for declared, default in walk(Policy):
         target = document
-        for part in path[:-1]:
+        *sections, name = declared.path.split(".")
+        for part in sections:
             target = target.setdefault(part, {})
-        target[path[-1]] = value
+        target[name] = values.get(declared.key, default)
+    stack = {
+        declared.path: _checked(declared, values.get(declared.key, default))
+        for declared, default in walk(StackSettings)
+    }
     try:
         policy = Policy.from_mapping(document)
     except PolicyError as exc:
-        raise ConfigError(f"cdk.json context '{_context_key_for(str(exc))}': {exc}") from exc
-    if policy.tick_minutes > MAX_TICK_MINUTES:
-        raise ConfigError(
-            f"cdk.json context 'tickMinutes': must be <= {MAX_TICK_MINUTES} (the heartbeat alarm "
-            f"spans 3 ticks and CloudWatch allows one day), got {policy.tick_minutes}"
-        )
-
-    email = values["alertEmail"]
-    if not isinstance(email, str) or (email.strip() and not _EMAIL.match(email.strip())):
+        key = exc.setting.key if exc.setting is not None else "policy"
+        raise ConfigError(f"cdk.json context '{key}': {exc}") from exc
+    email = stack["alert_email"].strip()
+    if email and not _EMAIL.match(email):
         raise ConfigError(f"cdk.json context 'alertEmail': not an email address: {email!r}")
     return TrainguardConfig(
         policy=policy,
-        alert_email=email.strip(),
-        audit_ttl_days=_positive_int(values, "auditTtlDays"),
-        log_retention_days=_retention(values),
+        alert_email=email,
+        audit_ttl_days=stack["audit_ttl_days"],
+        log_retention_days=stack["log_retention_days"],
     )
 
 
-def _context_key_for(message: str) -> str:
-    """The context key whose policy path the parser's message starts with."""
-    best = ""
-    for key, (path, _) in POLICY_KEYS.items():
-        dotted = ".".join(path)
-        if (message.startswith(dotted + " ") or message.startswith(dotted + ".")) and len(
-            dotted
-        ) > len(best.partition("|")[2]):
-            best = f"{key}|{dotted}"
-    if best:
-        return best.partition("|")[0]
-    for key, (path, _) in POLICY_KEYS.items():  # e.g. "unknown key prices.x.foo"
-        if ".".join(path) in message:
-            return key
-    return "policy"
+def _checked(declared: Setting, value: Any) -> Any:
+    try:
+        return check(declared, value)
+    except PolicyError as exc:
+        raise ConfigError(f"cdk.json context '{declared.key}': {exc}") from exc
 
 
-def _positive_int(values: Mapping[str, Any], key: str) -> int:
-    value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"cdk.json context '{key}': must be an integer >= 1, got {value!r}")
-    return value
+# ---- the documents derived from the schema ----------------------------------------------------
 
 
-def _retention(values: Mapping[str, Any]) -> int:
-    value = values["logRetentionDays"]
-    if value not in LOG_RETENTION_DAYS or isinstance(value, bool):
-        raise ConfigError(
-            f"cdk.json context 'logRetentionDays': must be one of "
-            f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {value!r}"
+def cdk_json_context() -> dict[str, Any]:
+    return defaults()
+
+
+def readme_table() -> str:
+    """The README's configuration table (Markdown)."""
+    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for declared, default in settings():
+        rows.append(
+            f"| `{declared.key}` | `{json.dumps(default)}` | {declared.describe()} "
+            f"| {declared.doc} |"
         )
-    return int(value)
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="documents derived from the config schema")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--cdk-json", action="store_true", help="the context of cdk.json (JSON)")
+    what.add_argument("--readme-table", action="store_true", help="the README's table")
+    args = parser.parse_args()
+    if args.cdk_json:
+        print(json.dumps(cdk_json_context(), indent=2))
+    else:
+        print(readme_table())
+
+
+if __name__ == "__main__":
+    main()

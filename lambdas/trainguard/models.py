@@ -1,5 +1,6 @@
-"""Models shared by the logic and the adapters: a training job as the table holds it, and a
-parsed "SageMaker Training Job State Change"."""
+"""Models shared by the logic, the ports and the adapters: a training job as the table holds
+it, a parsed "SageMaker Training Job State Change", a group's reference statistics, metric
+queries and the names of the run-time alarms."""
 
 from __future__ import annotations
 
@@ -9,11 +10,69 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .constants import TRAINING_STATE_CHANGE
+from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE, TRAINING_STATE_CHANGE
+from .core.median import ReferenceTable
+from .core.progress import Progress
 from .policy import PolicyError, normalize_tags
 
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
 TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+Series = list[tuple[float, float]]  # (epoch seconds of the period's start, value), ascending
+
+
+class JobNotFoundError(LookupError):
+    """SageMaker does not know the job (deleted, or another account/region)."""
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One row of ListTrainingJobs."""
+
+    name: str
+    arn: str
+    status: str
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """One plain MetricStat query (no metric math: moto cannot evaluate it; not needed)."""
+
+    id: str
+    metric: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str = "Average"
+    namespace: str = TRAINING_NAMESPACE
+    period: int | None = None  # this query's own period; None: the call's
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
+
+    group: str
+    tables: dict[float, ReferenceTable]  # grace -> materialized M(s)
+    median_duration_min: float | None
+    references: int
+
+    def table(self, grace: float) -> ReferenceTable | None:
+        return self.tables.get(float(grace))
+
+
+def gpu_idle_alarm_name(job: str, host_index: int) -> str:
+    return f"{GPU_IDLE_ALARM_PREFIX}{job}-algo-{host_index}"
+
+
+def parse_gpu_idle_alarm_name(name: str) -> tuple[str, str] | None:
+    """``trainguard-gpu-idle-<job>-algo-<n>`` -> (job, ``<job>/algo-<n>``), else None."""
+    if not name.startswith(GPU_IDLE_ALARM_PREFIX):
+        return None
+    rest = name[len(GPU_IDLE_ALARM_PREFIX) :]
+    job, sep, index = rest.rpartition("-algo-")
+    if not sep or not job or not index.isdigit():
+        return None
+    return job, f"{job}/algo-{index}"
 
 
 class EventError(ValueError):
@@ -45,9 +104,8 @@ class JobRecord:
     # the ACTION# markers already claimed, mirrored on the job item: a tick that reads the
     # running index skips them without a (rejected) conditional write per flagged job
     actions: frozenset[str] = frozenset()
-    # the evaluator's read position: {"summary": CurveSummary.to_dict(), "checked": epoch s of
-    # the tick that last read the objective, "last_point": epoch s of its last datapoint}
-    progress: dict[str, Any] | None = None
+    # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
+    progress: Progress | None = None
     config_error: str | None = None
 
     @property

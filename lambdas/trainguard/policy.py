@@ -1,17 +1,28 @@
-"""The policy: one typed configuration for the Lambdas, the replay and the local run.
+"""The policy: one declared schema for the Lambdas, the replay, the local run and the stack.
 
-Parsed once from a JSON document (deploy context -> ``TRAINGUARD_POLICY`` environment variable,
-or a ``--policy`` file) and refined per job by its tags. A bad value raises
-:class:`PolicyError` naming the key, e.g. ``median.min_completed must be an integer >= 1``.
+Each setting is declared once, as a field of a frozen dataclass with its default, its
+constraint, its deploy-time context key (``cdk.json``), its job tag (where a job may override
+it) and one line of documentation (:func:`setting`). Everything else derives from those
+declarations: :meth:`Policy.from_mapping` validates a JSON document against them, ``infra``
+builds the CDK context keys and ``cdk.json`` from them, the README's configuration table is
+generated from them (tests keep both equal), and a bad value raises :class:`PolicyError`
+naming its key, e.g. ``median.min_completed must be an integer >= 1, got 0``, with the
+setting attached (``exc.setting.key`` is the context key; nothing parses the message).
+
+Why not pydantic (the Powertools parser): importing pydantic and declaring these six models
+costs about 190 ms on this machine, half of a bare ``import boto3``, which alone breaks the
+cold-start budget (handler import <= 1.3 x ``import boto3``). The validator below is about
+a hundred lines over the same declarations.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from collections.abc import Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
+from functools import cached_property
+from typing import Any, Literal, TypeVar
 
 from .constants import (
     ENV_POLICY,
@@ -23,6 +34,7 @@ from .constants import (
 )
 from .core.curves import DIRECTIONS, Direction
 from .core.divergence import DivergenceRule
+from .core.engine import ObjectiveRules
 from .core.gpu_idle import GpuIdleRule
 from .core.instances import InstanceCatalog
 from .core.median import MedianStoppingRule
@@ -32,83 +44,268 @@ from .core.runtime_guard import RuntimeGuard
 Mode = Literal["observe", "enforce"]
 MODES: tuple[Mode, ...] = ("observe", "enforce")
 StepUnit = Literal["minute", "report"]
+STEP_UNITS: tuple[StepUnit, ...] = ("minute", "report")
+
+Kind = Literal["bool", "int", "number", "text", "choice", "prices"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What is declared about one setting (the schema)."""
+
+    key: str  # the deploy-time context key (cdk.json, `-c key=value`)
+    doc: str  # one line for the README's table
+    kind: Kind
+    minimum: float | None = None  # inclusive
+    above: float | None = None  # exclusive
+    maximum: float | None = None  # inclusive
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False  # None is a valid value (e.g. "never")
+    tag: str | None = None  # a job tag that overrides it for one job
+    path: str = ""  # dotted path in the policy document, filled in by walk()
+
+    def describe(self) -> str:
+        """The constraint in words (error messages, the README)."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(map(str, self.choices))
+        if self.kind == "prices":
+            return "an object of instance types"
+        if self.kind == "text":
+            return "a string"
+        noun = "an integer" if self.kind == "int" else "a number"
+        bounds = []
+        if self.above is not None:
+            bounds.append(f"> {self.above:g}")
+        elif self.minimum is not None:
+            bounds.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        return " ".join([noun, " and ".join(bounds)]).strip() + (
+            " or null" if self.nullable else ""
+        )
+
+
+def setting(
+    default: T,
+    *,
+    key: str,
+    doc: str,
+    minimum: float | None = None,
+    above: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[Any, ...] = (),
+    nullable: bool = False,
+    tag: str | None = None,
+) -> T:
+    """A dataclass field with its declaration (see :class:`Setting`); the kind follows from
+    the default (and ``choices``)."""
+    if isinstance(default, bool):
+        kind: Kind = "bool"
+    elif choices:
+        kind = "choice"
+    elif isinstance(default, dict):
+        kind = "prices"
+    elif isinstance(default, str):
+        kind = "text"
+    elif isinstance(default, int) and not nullable:
+        kind = "int"
+    else:
+        kind = "number"
+    meta = {"setting": Setting(key, doc, kind, minimum, above, maximum, choices, nullable, tag)}
+    if isinstance(default, dict):
+        empty: dict[str, Any] = dict(default)
+        return field(default_factory=lambda: dict(empty), metadata=meta)  # type: ignore[return-value]
+    return field(default=default, metadata=meta)
 
 
 class PolicyError(ValueError):
-    """A configuration value that cannot be used; the message names the key."""
+    """A configuration value that cannot be used; the message names the key. ``setting`` is
+    the declaration it broke (None for a document-level problem, e.g. not JSON)."""
+
+    def __init__(self, message: str, setting: Setting | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+# ---- the schema ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class MedianSettings:
-    enabled: bool = True
-    min_completed: int = 3
-    grace: float = 0.0
+    enabled: bool = setting(True, key="medianEnabled", doc="median stopping rule on/off")
+    min_completed: int = setting(
+        3,
+        key="minCompleted",
+        minimum=1,
+        tag="trainguard:min-completed",
+        doc="median rule: completed reference jobs needed before any decision",
+    )
+    grace: float = setting(
+        0.0,
+        key="grace",
+        minimum=0,
+        tag="trainguard:grace",
+        doc="median rule: no decision before this step (a gate; the running averages keep "
+        "every measurement)",
+    )
 
 
 @dataclass(frozen=True)
 class PatienceSettings:
-    enabled: bool = False
-    patience: int = 5
-    min_delta: float = 0.0
+    enabled: bool = setting(
+        False,
+        key="patienceEnabled",
+        doc="patience rule on/off (a `trainguard:patience` tag turns it on for a job)",
+    )
+    patience: int = setting(
+        5,
+        key="patience",
+        minimum=1,
+        tag="trainguard:patience",
+        doc="patience rule: measurements without improvement before stopping",
+    )
+    min_delta: float = setting(
+        0.0,
+        key="minDelta",
+        minimum=0,
+        tag="trainguard:min-delta",
+        doc="patience rule: smallest change that counts as an improvement",
+    )
 
 
 @dataclass(frozen=True)
 class DivergenceSettings:
-    enabled: bool = True
-    explode_factor: float = 10.0
-    silence_minutes: float = 10.0
+    enabled: bool = setting(
+        True, key="divergenceEnabled", doc="divergence rule (NaN/inf, explosion, silence) on/off"
+    )
+    explode_factor: float = setting(
+        10.0,
+        key="explodeFactor",
+        above=1,
+        doc="divergence: a loss above this multiple of its scale (the larger of its first value "
+        "and its running median) has diverged",
+    )
+    silence_minutes: float = setting(
+        10.0,
+        key="silenceMinutes",
+        above=0,
+        doc="divergence: objective silent this long while instance metrics arrive",
+    )
 
 
 @dataclass(frozen=True)
 class GpuIdleSettings:
-    enabled: bool = True
-    threshold_pct: float = 10.0
-    window_minutes: float = 15.0
-    warmup_minutes: float = 10.0
-    stop_after_minutes: float | None = None  # enforce mode only; None never stops for idleness
+    enabled: bool = setting(True, key="gpuIdleEnabled", doc="per-host GPU-idle alarms on/off")
+    threshold_pct: float = setting(
+        10.0,
+        key="gpuIdleThresholdPct",
+        above=0,
+        tag="trainguard:gpu-idle-threshold",
+        doc="GPU idle below this utilization (per GPU, percent)",
+    )
+    window_minutes: float = setting(
+        15.0, key="gpuIdleWindowMinutes", above=0, doc="... for this many minutes"
+    )
+    warmup_minutes: float = setting(
+        10.0, key="gpuIdleWarmupMinutes", minimum=0, doc="no idle alert in a job's first minutes"
+    )
+    stop_after_minutes: float | None = setting(
+        None,
+        key="gpuIdleStopAfterMinutes",
+        above=0,
+        nullable=True,
+        doc="enforce mode: stop a job idle this long; `null` never stops for idleness",
+    )
 
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    enabled: bool = True
-    max_runtime_cap_hours: float = 72.0
-    duration_factor: float = 3.0
-    stall_minutes: float = 30.0
+    enabled: bool = setting(True, key="runtimeGuardEnabled", doc="runtime/cost guard on/off")
+    max_runtime_cap_hours: float = setting(
+        72.0,
+        key="maxRuntimeCapHours",
+        above=0,
+        doc="alert when a job's MaxRuntimeInSeconds is missing or above this",
+    )
+    duration_factor: float = setting(
+        3.0,
+        key="durationFactor",
+        above=1,
+        doc="alert when a job runs longer than this multiple of its group's median",
+    )
+    stall_minutes: float = setting(
+        30.0,
+        key="stallMinutes",
+        above=0,
+        doc="alert when the objective stopped arriving this long while InProgress",
+    )
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "median": MedianSettings,
+    "patience": PatienceSettings,
+    "divergence": DivergenceSettings,
+    "gpu_idle": GpuIdleSettings,
+    "runtime": RuntimeSettings,
+}
 
 
 @dataclass(frozen=True)
 class Policy:
-    mode: Mode = "observe"
-    tick_minutes: int = 1
-    ingestion_lag_minutes: float = 0.0
-    step_unit: StepUnit = "minute"
-    stops_disabled: bool = False  # the global switch: every stop becomes a report
+    mode: Mode = setting(
+        "observe",
+        key="mode",
+        choices=MODES,
+        doc="`observe` reports decisions, `enforce` stops jobs (a job's `trainguard:mode` tag "
+        "overrides)",
+    )
+    tick_minutes: int = setting(
+        1,
+        key="tickMinutes",
+        minimum=1,
+        maximum=480,  # the heartbeat alarm spans 3 ticks; CloudWatch allows one day
+        doc="evaluator schedule `rate(N minute(s))`; also the heartbeat alarm's period",
+    )
+    ingestion_lag_minutes: float = setting(
+        0.0,
+        key="ingestionLagMinutes",
+        minimum=0,
+        doc="a datapoint counts from this many minutes after its timestamp (the evaluator and "
+        "the replay), so that late-ingested points are not skipped",
+    )
+    step_unit: StepUnit = setting(
+        "minute",
+        key="stepUnit",
+        choices=STEP_UNITS,
+        doc="curve steps: `minute` (since TrainingStartTime) or `report` (report index)",
+    )
+    stops_disabled: bool = setting(
+        False,
+        key="stopsDisabled",
+        doc="global switch: every stop becomes a report (env `TRAINGUARD_STOPS_DISABLED`)",
+    )
     median: MedianSettings = field(default_factory=MedianSettings)
     patience: PatienceSettings = field(default_factory=PatienceSettings)
     divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
     gpu_idle: GpuIdleSettings = field(default_factory=GpuIdleSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
-    prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    prices: Mapping[str, Mapping[str, Any]] = setting(
+        {},
+        key="prices",
+        doc='instance price/GPU overrides: `{"ml.p4d.24xlarge": {"gpus": 8, "usd_per_hour": '
+        "37.69}}`",
+    )
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Policy:
+        """Validate a policy document; every key is optional (defaults from the schema)."""
         if not isinstance(raw, Mapping):
             raise PolicyError(f"policy must be a JSON object, got {type(raw).__name__}")
-        _reject_unknown(raw, _TOP_KEYS, "")
-        policy = cls(
-            mode=_choice(raw, "mode", MODES, "observe"),
-            tick_minutes=_int(raw, "tick_minutes", 1, minimum=1),
-            ingestion_lag_minutes=_num(raw, "ingestion_lag_minutes", 0.0, minimum=0),
-            step_unit=_choice(raw, "step_unit", ("minute", "report"), "minute"),
-            stops_disabled=_bool(raw, "stops_disabled", False),
-            median=_section(raw, "median", MedianSettings),
-            patience=_section(raw, "patience", PatienceSettings),
-            divergence=_section(raw, "divergence", DivergenceSettings),
-            gpu_idle=_section(raw, "gpu_idle", GpuIdleSettings),
-            runtime=_section(raw, "runtime", RuntimeSettings),
-            prices=_prices(raw),
-        )
+        policy: Policy = _parse(cls, raw, "")
         return policy
 
     @classmethod
@@ -131,27 +328,157 @@ class Policy:
         return policy
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECTIONS:
+                out[f.name] = {s.name: getattr(value, s.name) for s in fields(value)}
+            elif f.name == "prices":
+                out[f.name] = {k: dict(v) for k, v in value.items()}
+            else:
+                out[f.name] = value
+        return out
 
     def catalog(self) -> InstanceCatalog:
         return InstanceCatalog(self.prices)
 
 
+def walk(cls: type[Any] = Policy, prefix: str = "") -> Iterator[tuple[Setting, Any]]:
+    """Every declared setting of the schema with its default, in declaration order (what
+    ``infra`` derives the context keys, ``cdk.json`` and the README table from)."""
+    for f in fields(cls):
+        if f.name in SECTIONS and cls is Policy:
+            yield from walk(SECTIONS[f.name], f"{f.name}.")
+            continue
+        declared = _declared(f)
+        yield replace(declared, path=prefix + f.name), _default(f)
+
+
+def _declared(f: Field[Any]) -> Setting:
+    declared = f.metadata.get("setting")
+    assert isinstance(declared, Setting), f"{f.name} is not declared with setting()"
+    return declared
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    assert f.default_factory is not MISSING
+    return f.default_factory()
+
+
+# ---- the validator --------------------------------------------------------------------------
+
+
+def _parse(cls: type[Any], raw: Mapping[str, Any], prefix: str) -> Any:
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise PolicyError(
+            f"unknown key {prefix}{unknown[0]} (allowed: {', '.join(sorted(names))})",
+            _unknown_setting(cls, prefix),
+        )
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in raw:
+            continue
+        if cls is Policy and f.name in SECTIONS:
+            section = raw[f.name]
+            if not isinstance(section, Mapping):
+                raise PolicyError(f"{f.name} must be an object, got {section!r}")
+            values[f.name] = _parse(SECTIONS[f.name], section, f"{f.name}.")
+        else:
+            declared = replace(_declared(f), path=prefix + f.name)
+            values[f.name] = check(declared, raw[f.name])
+    return cls(**values)
+
+
+def _unknown_setting(cls: type[Any], prefix: str) -> Setting | None:
+    """An unknown key inside a section or prices is blamed on the first setting there."""
+    if prefix:
+        f = fields(cls)[0]
+        return replace(_declared(f), path=prefix + f.name)
+    return None
+
+
+def check(declared: Setting, value: Any) -> Any:
+    """``value`` if it satisfies ``declared`` (normalized: ints for int settings, floats for
+    numbers), else :class:`PolicyError` naming the setting's path."""
+    path = declared.path or declared.key
+
+    def bad() -> PolicyError:
+        return PolicyError(f"{path} must be {declared.describe()}, got {value!r}", declared)
+
+    if value is None:
+        if declared.nullable:
+            return None
+        raise bad()
+    if declared.kind == "bool":
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if declared.kind == "choice":
+        if value not in declared.choices or isinstance(value, bool):
+            raise bad()
+        return value
+    if declared.kind == "text":
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    if declared.kind == "prices":
+        return _prices(declared, value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise bad()
+    if declared.kind == "int":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise bad()
+            value = int(value)
+    else:
+        value = float(value)
+    if declared.minimum is not None and value < declared.minimum:
+        raise bad()
+    if declared.above is not None and value <= declared.above:
+        raise bad()
+    if declared.maximum is not None and value > declared.maximum:
+        raise bad()
+    return value
+
+
+def _prices(declared: Setting, raw: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"prices must be an object of instance types, got {raw!r}", declared)
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, Mapping):
+            raise PolicyError(
+                f"prices.{name} must be an object with gpus and/or usd_per_hour", declared
+            )
+        extra = sorted(set(spec) - {"gpus", "usd_per_hour"})
+        if extra:
+            raise PolicyError(
+                f"unknown key prices.{name}.{extra[0]} (allowed: gpus, usd_per_hour)", declared
+            )
+        out[str(name)] = dict(spec)
+    try:
+        InstanceCatalog(out)
+    except ValueError as exc:
+        raise PolicyError(str(exc), declared) from exc
+    return out
+
+
 # ---- per-job settings from tags --------------------------------------------------------------
 
-# tag -> (section, field): rule overrides a team can set on one job
-TAG_OVERRIDES: dict[str, tuple[str, str]] = {
-    "trainguard:min-completed": ("median", "min_completed"),
-    "trainguard:grace": ("median", "grace"),
-    "trainguard:patience": ("patience", "patience"),
-    "trainguard:min-delta": ("patience", "min_delta"),
-    "trainguard:gpu-idle-threshold": ("gpu_idle", "threshold_pct"),
+# tag -> (section, field, declaration): the rule overrides a team can set on one job
+TAG_OVERRIDES: dict[str, tuple[str, str, Setting]] = {
+    s.tag: (s.path.split(".")[0], s.path.split(".")[1], s) for s, _ in walk() if s.tag is not None
 }
 
 
 @dataclass(frozen=True)
 class JobSettings:
-    """What the tags of one opted-in job say, resolved against the deployed policy."""
+    """What the tags of one opted-in job say, resolved against the deployed policy. The
+    rules are built here once, for the evaluator and the replay alike."""
 
     group: str
     objective: str | None
@@ -163,25 +490,63 @@ class JobSettings:
     def enforcing(self) -> bool:
         return self.mode == "enforce" and not self.policy.stops_disabled
 
-    def median_rule(self) -> MedianStoppingRule:
-        m = self.policy.median
-        return MedianStoppingRule(self.direction, m.min_completed, m.grace)
+    @cached_property
+    def rules(self) -> ObjectiveRules:
+        """The enabled objective rules (divergence, median, patience) for this job."""
+        p = self.policy
+        return ObjectiveRules(
+            median=(
+                MedianStoppingRule(
+                    direction=self.direction,
+                    min_completed=p.median.min_completed,
+                    grace=p.median.grace,
+                )
+                if p.median.enabled
+                else None
+            ),
+            patience=(
+                PatienceRule(
+                    direction=self.direction,
+                    patience=p.patience.patience,
+                    min_delta=p.patience.min_delta,
+                )
+                if p.patience.enabled
+                else None
+            ),
+            divergence=(
+                DivergenceRule(
+                    direction=self.direction,
+                    explode_factor=p.divergence.explode_factor,
+                    silence_minutes=p.divergence.silence_minutes,
+                )
+                if p.divergence.enabled
+                else None
+            ),
+        )
 
-    def patience_rule(self) -> PatienceRule:
-        p = self.policy.patience
-        return PatienceRule(self.direction, p.patience, p.min_delta)
+    @cached_property
+    def gpu_idle(self) -> GpuIdleRule:
+        return gpu_idle_rule(self.policy)
 
-    def divergence_rule(self) -> DivergenceRule:
-        d = self.policy.divergence
-        return DivergenceRule(self.direction, d.explode_factor, d.silence_minutes)
-
-    def gpu_idle_rule(self) -> GpuIdleRule:
-        g = self.policy.gpu_idle
-        return GpuIdleRule(g.threshold_pct, g.window_minutes, g.warmup_minutes)
-
+    @cached_property
     def runtime_guard(self) -> RuntimeGuard:
         r = self.policy.runtime
-        return RuntimeGuard(r.max_runtime_cap_hours, r.duration_factor, r.stall_minutes)
+        return RuntimeGuard(
+            max_runtime_cap_hours=r.max_runtime_cap_hours,
+            duration_factor=r.duration_factor,
+            stall_minutes=r.stall_minutes,
+        )
+
+
+def gpu_idle_rule(policy: Policy) -> GpuIdleRule:
+    """The GPU-idle rule of a policy (for jobs without settings: not opted in)."""
+    g = policy.gpu_idle
+    return GpuIdleRule(
+        threshold_pct=g.threshold_pct,
+        window_minutes=g.window_minutes,
+        warmup_minutes=g.warmup_minutes,
+        stop_after_minutes=g.stop_after_minutes,
+    )
 
 
 def normalize_tags(raw: object) -> dict[str, str]:
@@ -214,27 +579,18 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
     mode = tags.get(TAG_MODE, policy.mode).strip().lower()
     if mode not in MODES:
         raise PolicyError(f"{TAG_MODE} must be 'observe' or 'enforce', got {mode!r}")
-    sections: dict[str, dict[str, Any]] = {}
-    for tag, (section, name) in TAG_OVERRIDES.items():
+    overrides: dict[str, dict[str, Any]] = {}
+    for tag, (section, name, declared) in TAG_OVERRIDES.items():
         if tag in tags:
             value = _parse_tag_number(tag, tags[tag])
-            try:  # check the value alone first, so that the error names the tag
-                _section({section: {name: value}}, section, type(getattr(policy, section)))
+            try:
+                overrides.setdefault(section, {})[name] = check(declared, value)
             except PolicyError as exc:
-                raise PolicyError(f"{tag}={tags[tag]!r}: {exc}") from exc
-            sections.setdefault(section, {})[name] = value
-    for section, values in sections.items():
-        current = asdict(getattr(policy, section))
-        current.update(values)
+                raise PolicyError(f"{tag}={tags[tag]!r}: {exc}", declared) from exc
+    for section, values in overrides.items():
         if section == "patience":
-            current["enabled"] = True  # asking for patience on a job turns the rule on
-        try:
-            policy = replace(
-                policy,
-                **{section: _section({section: current}, section, type(getattr(policy, section)))},
-            )
-        except PolicyError as exc:
-            raise PolicyError(f"tag override: {exc}") from exc
+            values["enabled"] = True  # asking for patience on a job turns the rule on
+        policy = replace(policy, **{section: replace(getattr(policy, section), **values)})
     objective = tags.get(TAG_OBJECTIVE, "").strip() or None
     return JobSettings(group, objective, direction, mode, policy)
 
@@ -247,141 +603,3 @@ def _parse_tag_number(tag: str, value: str) -> float | int:
     if not math.isfinite(number):
         raise PolicyError(f"{tag} must be finite, got {value!r}")
     return int(number) if number.is_integer() else number
-
-
-# ---- validation helpers -------------------------------------------------------------------------
-
-_TOP_KEYS = {
-    "mode",
-    "tick_minutes",
-    "ingestion_lag_minutes",
-    "step_unit",
-    "stops_disabled",
-    "median",
-    "patience",
-    "divergence",
-    "gpu_idle",
-    "runtime",
-    "prices",
-}
-
-
-def _reject_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
-    unknown = sorted(set(raw) - allowed)
-    if unknown:
-        raise PolicyError(
-            f"unknown key {prefix}{unknown[0]} (allowed: {', '.join(sorted(allowed))})"
-        )
-
-
-def _choice(
-    raw: Mapping[str, Any], key: str, choices: tuple[str, ...], default: str, prefix: str = ""
-) -> Any:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise PolicyError(f"{prefix}{key} must be one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _bool(raw: Mapping[str, Any], key: str, default: bool, prefix: str = "") -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise PolicyError(f"{prefix}{key} must be true or false, got {value!r}")
-    return value
-
-
-def _num(
-    raw: Mapping[str, Any],
-    key: str,
-    default: float,
-    *,
-    minimum: float = 0.0,
-    prefix: str = "",
-    strict: bool = False,
-) -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise PolicyError(f"{prefix}{key} must be a number, got {value!r}")
-    if value < minimum or (strict and value == minimum):
-        rel = ">" if strict else ">="
-        raise PolicyError(f"{prefix}{key} must be {rel} {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def _int(raw: Mapping[str, Any], key: str, default: int, *, minimum: int, prefix: str = "") -> int:
-    value = raw.get(key, default)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PolicyError(f"{prefix}{key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-# per section: field -> (kind, minimum); kinds: bool, int, num, num>0, num?
-_SECTION_FIELDS: dict[str, dict[str, tuple[str, float]]] = {
-    "median": {"enabled": ("bool", 0), "min_completed": ("int", 1), "grace": ("num", 0)},
-    "patience": {"enabled": ("bool", 0), "patience": ("int", 1), "min_delta": ("num", 0)},
-    "divergence": {
-        "enabled": ("bool", 0),
-        "explode_factor": ("num>", 1),
-        "silence_minutes": ("num>", 0),
-    },
-    "gpu_idle": {
-        "enabled": ("bool", 0),
-        "threshold_pct": ("num>", 0),
-        "window_minutes": ("num>", 0),
-        "warmup_minutes": ("num", 0),
-        "stop_after_minutes": ("num?", 0),
-    },
-    "runtime": {
-        "enabled": ("bool", 0),
-        "max_runtime_cap_hours": ("num>", 0),
-        "duration_factor": ("num>", 1),
-        "stall_minutes": ("num>", 0),
-    },
-}
-
-
-def _section(raw: Mapping[str, Any], name: str, cls: type[Any]) -> Any:
-    values = raw.get(name, {})
-    if not isinstance(values, Mapping):
-        raise PolicyError(f"{name} must be an object, got {values!r}")
-    fields = _SECTION_FIELDS[name]
-    _reject_unknown(values, set(fields), f"{name}.")
-    defaults = cls()
-    parsed: dict[str, Any] = {}
-    prefix = f"{name}."
-    for key, (kind, minimum) in fields.items():
-        default = getattr(defaults, key)
-        if kind == "bool":
-            parsed[key] = _bool(values, key, default, prefix)
-        elif kind == "int":
-            parsed[key] = _int(values, key, default, minimum=int(minimum), prefix=prefix)
-        elif kind == "num?":
-            parsed[key] = (
-                None
-                if values.get(key) is None
-                else _num(values, key, 0, minimum=minimum, prefix=prefix, strict=True)
-            )
-        else:
-            parsed[key] = _num(
-                values, key, default, minimum=minimum, prefix=prefix, strict=kind == "num>"
-            )
-    return cls(**parsed)
-
-
-def _prices(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    prices = raw.get("prices", {})
-    if not isinstance(prices, Mapping):
-        raise PolicyError(f"prices must be an object of instance types, got {prices!r}")
-    out = {}
-    for name, spec in prices.items():
-        if not isinstance(spec, Mapping):
-            raise PolicyError(f"prices.{name} must be an object with gpus and/or usd_per_hour")
-        _reject_unknown(spec, {"gpus", "usd_per_hour"}, f"prices.{name}.")
-        out[str(name)] = dict(spec)
-    try:
-        InstanceCatalog(out)
-    except ValueError as exc:
-        raise PolicyError(str(exc)) from exc
-    return out

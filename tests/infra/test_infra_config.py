@@ -5,17 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_synth import CDK_JSON_CONTEXT
+from infra_synth import CDK_JSON_CONTEXT, REPO_ROOT
 
-from infra.config import ALL_KEYS, ConfigError, config_from_values, load_config
+from infra.config import (
+    ConfigError,
+    cdk_json_context,
+    config_from_values,
+    defaults,
+    load_config,
+    readme_table,
+)
+from trainguard.policy import Policy, walk
 
 pytestmark = pytest.mark.infra
 
 
-def test_cdk_json_lists_every_key_with_its_default() -> None:
-    assert set(CDK_JSON_CONTEXT) >= set(ALL_KEYS)
-    for key, default in ALL_KEYS.items():
-        assert CDK_JSON_CONTEXT[key] == default, key
+def test_cdk_json_is_the_schema_s_defaults() -> None:
+    # regenerate with: uv run python -m infra.config --cdk-json
+    assert cdk_json_context() == CDK_JSON_CONTEXT
+    assert list(CDK_JSON_CONTEXT) == list(cdk_json_context())
+
+
+def test_readme_table_is_the_schema_s() -> None:
+    # regenerate with: uv run python -m infra.config --readme-table
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert readme_table() in readme
+
+
+def test_every_policy_setting_has_its_own_context_key_and_defaults_match_the_dataclasses() -> None:
+    declared = list(walk(Policy))
+    keys = [s.key for s, _ in declared]
+    assert len(keys) == len(set(keys))
+    policy = Policy()
+    for s, default in declared:
+        value = policy
+        for part in s.path.split("."):
+            value = getattr(value, part)
+        assert value == default, s.path
+        assert defaults()[s.key] == default
 
 
 def test_empty_context_is_the_documented_defaults() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,10 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sagemaker.models import sagemaker_backends
 
 from trainguard.adapters import (
-    CloudWatchAdapter,
-    Notifier,
+    CloudWatchAlarms,
+    CloudWatchMetrics,
     SageMakerAdapter,
+    SnsNotifier,
     Store,
     boto_config,
 )
@@ -72,20 +73,20 @@ class Aws:
     def now(self) -> float:
         return time.time() + self.clock_offset[0]
 
-    def deps(
-        self, policy: Policy | None = None, sagemaker: SageMakerAdapter | None = None, **kwargs: Any
-    ) -> Dependencies:
-        return Dependencies(
+    def deps(self, policy: Policy | None = None, **overrides: Any) -> Dependencies:
+        """Real adapters over the moto clients; ``overrides`` replace ports by field name."""
+        deps = Dependencies(
             store=Store(self.dynamodb, TABLE),
-            sagemaker=sagemaker or FakeStopSageMaker(self.sagemaker),
-            cloudwatch=CloudWatchAdapter(self.cloudwatch),
-            notifier=Notifier(self.sns, self.topic_arn),
+            training_jobs=FakeStopSageMaker(self.sagemaker),
+            metrics=CloudWatchMetrics(self.cloudwatch),
+            alarms=CloudWatchAlarms(self.cloudwatch),
+            notifier=SnsNotifier(self.sns, self.topic_arn),
             policy=policy or Policy(),
             region=REGION,
             alert_function_arn=ALERT_ARN,
             clock=self.now,
-            **kwargs,
         )
+        return replace(deps, **overrides)
 
     def emails(self) -> list[dict[str, str]]:
         """Every email published since the last call: [{"subject", "body"}]."""

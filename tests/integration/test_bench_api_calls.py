@@ -14,7 +14,7 @@ import pytest
 # bench/ is a top-level folder outside the wheel; import it as ``python -m bench.run`` does.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.api_calls import MAX_QUERIES_PER_CALL, measure_tick
-from trainguard.logic.evaluator import WINDOW_MIN
+from trainguard.logic.observe import WINDOW_MIN
 
 pytestmark = pytest.mark.integration
 

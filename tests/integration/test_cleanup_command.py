@@ -6,7 +6,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from trainguard.adapters.cloudwatch import CloudWatchAdapter
+from trainguard.adapters.cloudwatch import CloudWatchAlarms
 from trainguard_tools.cleanup import cleanup_runtime_alarms
 from trainguard_tools.cli import main
 
@@ -45,7 +45,7 @@ def names(cw: object) -> set[str]:
 
 
 def test_cleanup_deletes_only_run_time_alarms(cloudwatch: object) -> None:
-    deleted = cleanup_runtime_alarms(CloudWatchAdapter(cloudwatch))
+    deleted = cleanup_runtime_alarms(CloudWatchAlarms(cloudwatch))
     assert len(deleted) == 120
     assert names(cloudwatch) == {"trainguard-health-evaluator-heartbeat", "team-x-cpu-high"}
 

@@ -14,7 +14,7 @@ from runtime_support import Aws, LambdaContext, state_change
 from trainguard.adapters import Store
 from trainguard.core import CurveSummary
 from trainguard.handlers import evaluator, lifecycle
-from trainguard.logic.evaluator import WINDOW_MIN
+from trainguard.logic.observe import WINDOW_MIN
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     assert max(asked) > 180  # first read: the whole history
     job = Store(aws.dynamodb, "trainguard-test").get_job("long")
     assert job is not None and job.progress is not None
-    assert CurveSummary.from_dict(job.progress["summary"]).count == 180
+    assert job.progress.summary.count == 180
 
     asked.clear()
     aws.put_curve("long", "val_loss", start, [*values, 0.4, 0.45, 0.5])  # minutes 181..183
@@ -67,7 +67,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     assert asked == [WINDOW_MIN]  # one call, the recent window only
     job = Store(aws.dynamodb, "trainguard-test").get_job("long")
     assert job is not None and job.progress is not None
-    summary = CurveSummary.from_dict(job.progress["summary"])
+    summary = job.progress.summary
     # the same summary a reading of the whole curve gives (min_delta of the patience rule)
     whole = CurveSummary.of(
         [(float(m), v) for m, v in enumerate([*values, 0.4, 0.45, 0.5], start=1)],
@@ -94,7 +94,7 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     assert max(asked) > 120
     job = Store(aws.dynamodb, "trainguard-test").get_job("gap")
     assert job is not None and job.progress is not None
-    assert CurveSummary.from_dict(job.progress["summary"]).count == 120
+    assert job.progress.summary.count == 120
 
 
 def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
@@ -131,8 +131,8 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
     )
     tick = evaluator.handler(scheduled(start + 6 * 60 + 30), CTX, deps=deps)
     job = store.get_job("epochs")
-    assert job is not None and job.progress is not None and job.progress["unit"] == "report"
-    summary = CurveSummary.from_dict(job.progress["summary"])
+    assert job is not None and job.progress is not None and job.progress.unit == "report"
+    summary = job.progress.summary
     assert (summary.count, summary.last_step, summary.best) == (2, 2.0, 0.8)
     # at report 2 the reference's running average is (0.5 + 0.4) / 2 = 0.45: 0.8 is worse
     assert tick["would_stops"] == 1

@@ -16,10 +16,9 @@ from botocore.stub import Stubber
 from moto.core.botocore_stubber import MockRawResponse
 from runtime_support import REGION, TABLE, Aws, FakeStopSageMaker, LambdaContext, state_change
 
-from trainguard.adapters import CloudWatchAdapter, SageMakerAdapter, Store, boto_config
-from trainguard.adapters.sagemaker import JobSummary
+from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
 from trainguard.handlers import evaluator, lifecycle
-from trainguard.models import EventError, JobRecord
+from trainguard.models import EventError, JobRecord, JobSummary
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -205,7 +204,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
 
 def test_orphaned_alarms_are_deleted(aws: Aws) -> None:
     deps = aws.deps()
-    deps.cloudwatch.put_gpu_idle_alarm("gone-job", 1, 1, 10.0, 15.0, None)
+    deps.alarms.put_gpu_idle_alarm("gone-job", 1, 1, 10.0, 15.0, None)
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["orphan_alarms_deleted"] == 1
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
@@ -257,10 +256,10 @@ def test_get_metric_data_throttled_once_is_retried(aws: Aws) -> None:
     tick = evaluator.handler({}, CTX, deps=deps)
     assert len(hook.calls) >= 2  # the throttled call was sent again
     assert tick["stops"] == 1 and tick["errors"] == 0
-    assert deps.sagemaker.stopped == ["slow"]
+    assert deps.training_jobs.stopped == ["slow"]
 
 
-class BrokenMetrics(CloudWatchAdapter):
+class BrokenMetrics(CloudWatchMetrics):
     def get_series(self, *args: Any, **kwargs: Any) -> Any:
         raise ClientError(
             {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
@@ -269,8 +268,7 @@ class BrokenMetrics(CloudWatchAdapter):
 
 
 def test_get_metric_data_throttled_past_retries_the_rest_of_the_tick_goes_on(aws: Aws) -> None:
-    deps = aws.deps(Policy(mode="enforce"))
-    deps.cloudwatch = BrokenMetrics(aws.cloudwatch)
+    deps = aws.deps(Policy(mode="enforce"), metrics=BrokenMetrics(aws.cloudwatch))
     aws.create_job("fresh", TAGS)  # lost event: the reconcile still registers it
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["registered"] == ["fresh"] and tick["errors"] == 1
@@ -325,7 +323,7 @@ class StubbedStops(FakeStopSageMaker):
 
 def test_stop_throttled_past_retries_does_not_block_the_other_jobs(aws: Aws) -> None:
     stop_client = boto3.client("sagemaker", region_name=REGION)
-    deps = aws.deps(sagemaker=StubbedStops(aws.sagemaker, stop_client))
+    deps = aws.deps(training_jobs=StubbedStops(aws.sagemaker, stop_client))
     store = Store(aws.dynamodb, TABLE)
     seed_references(aws, store, deps)
     for name in ("a-throttled", "b-fine"):
@@ -340,14 +338,14 @@ def test_stop_throttled_past_retries_does_not_block_the_other_jobs(aws: Aws) -> 
         stub.add_response("stop_training_job", {}, {"TrainingJobName": "b-fine"})
         tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["errors"] == 1 and tick["stops"] == 1
-    assert deps.sagemaker.stopped == ["b-fine"]
+    assert deps.training_jobs.stopped == ["b-fine"]
     (mail,) = aws.emails()
     assert "STOPPED b-fine" in mail["subject"]
     # the failed stop released its marker: the next tick stops the job
     with Stubber(stop_client) as stub:
         stub.add_response("stop_training_job", {}, {"TrainingJobName": "a-throttled"})
         tick = evaluator.handler({}, CTX, deps=deps)
-    assert tick["stops"] == 1 and deps.sagemaker.stopped == ["b-fine", "a-throttled"]
+    assert tick["stops"] == 1 and deps.training_jobs.stopped == ["b-fine", "a-throttled"]
 
 
 class ListingSageMaker(SageMakerAdapter):
@@ -366,7 +364,7 @@ class ListingSageMaker(SageMakerAdapter):
 
 def test_a_thousand_running_jobs_take_ceil_queries_over_500_metric_calls(aws: Aws) -> None:
     names = [f"job-{i:04d}" for i in range(1000)]
-    deps = aws.deps(sagemaker=ListingSageMaker(names))
+    deps = aws.deps(training_jobs=ListingSageMaker(names))
     store = Store(aws.dynamodb, TABLE)
     start = aws.now() - 300
     for name in names:

@@ -1,4 +1,5 @@
-"""GPU idle rule: per-host judgement normalized per GPU, warm-up, window coverage, episodes."""
+"""GPU idle rule: per-host judgement normalized per GPU, warm-up, window coverage, the alert's
+numbers, and the enforce-mode idle stop."""
 
 from __future__ import annotations
 
@@ -6,8 +7,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from trainguard.core import GpuIdleRule, HostStatus, episode_transitions
-from trainguard.core.gpu_idle import EpisodeEvent, idle_decision
+from trainguard.core import GpuIdleRule
 
 pytestmark = pytest.mark.unit
 
@@ -86,62 +86,53 @@ def test_gpu_count_must_be_positive() -> None:
         RULE.host_status("job/algo-1", flat(range(0, 30), 0.0), gpus=0)
 
 
-def test_multi_node_job_with_exactly_one_idle_host() -> None:
-    hosts = {f"job/algo-{n}": flat(range(0, 40), 600.0) for n in (1, 2, 4, 3)}
+def test_multi_node_job_with_exactly_one_idle_host_names_it_with_its_numbers() -> None:
+    hosts = {f"job/algo-{n}": flat(range(0, 40), 600.0) for n in (1, 2, 3, 4)}
     hosts["job/algo-3"] = flat(range(0, 40), 8.0)  # 1 % per GPU on 8 GPUs: the input pipeline
-    statuses = RULE.evaluate("job", hosts, gpus=8)
-    assert [s.host for s in statuses] == [f"job/algo-{n}" for n in (1, 2, 3, 4)]
-    assert [s.host for s in statuses if s.idle] == ["job/algo-3"]
-    (event,) = episode_transitions([], statuses)
-    assert (event.host, event.transition) == ("job/algo-3", "open")
-    decision = idle_decision("job", event, RULE, hosts_total=len(hosts))
-    assert decision.alert is True and decision.stop is False
-    assert decision.rule == "gpu_idle"
-    assert "job/algo-3" in decision.reason and "1 of 4 hosts" in decision.reason
+    statuses = {h: RULE.host_status(h, samples, gpus=8) for h, samples in hosts.items()}
+    assert [h for h, s in statuses.items() if s.idle] == ["job/algo-3"]
+    decision = RULE.alert(
+        "job", "job/algo-3", statuses["job/algo-3"], hosts_total=4, elapsed_minutes=39.0
+    )
+    assert decision.alert is True and decision.stop is False and decision.rule == "gpu_idle"
     assert decision.value == pytest.approx(1.0) and decision.threshold == 10.0
+    assert decision.reason == (
+        "job/algo-3 idle: 1% per GPU (8 GPU(s)) for 30 min, below 10%; 1 of 4 hosts"
+    )
 
 
-def run_ticks(samples: list[tuple[float, float]], until: int) -> list[tuple[int, str]]:
-    """Replay the evaluator: every minute, judge the samples seen so far, apply transitions."""
-    open_hosts: set[str] = set()
-    seen: list[tuple[int, str]] = []
-    for now in range(until + 1):
-        status = RULE.host_status("h", [p for p in samples if p[0] <= now], gpus=1)
-        for event in episode_transitions(open_hosts, [status]):
-            seen.append((now, event.transition))
-            if event.transition == "open":
-                open_hosts.add(event.host)
-            else:
-                open_hosts.discard(event.host)
-    return seen
+def test_alert_without_readable_samples_falls_back_to_the_alarm_s_datapoints() -> None:
+    decision = RULE.alert("job", "job/algo-1", None, hosts_total=1, elapsed_minutes=20.0,
+                          alarm_per_gpu=3.5)  # fmt: skip
+    assert decision.value == 3.5
+    assert decision.reason == "job/algo-1 idle: 3.5% per GPU for 15 min, below 10%"
+    # an episode is at least a window long: the alarm fired after a whole window below
+    assert RULE.episode_minutes(None) == 15.0
 
 
-def test_one_open_per_episode_and_one_close_on_recovery() -> None:
-    # busy until 20, idle 20..44, busy from 45, idle again 60..79
-    samples = [
-        *flat(range(0, 20), 90.0),
-        *flat(range(20, 45), 2.0),
-        *flat(range(45, 60), 90.0),
-        *flat(range(60, 80), 2.0),
-    ]
-    events = run_ticks(samples, until=79)
-    # open once the run covers 15 minutes (20..34), silence while idle, close at the first
-    # busy sample, then the second episode
-    assert events == [(34, "open"), (45, "close"), (74, "open")]
+@pytest.mark.parametrize(
+    ("opened_minutes_ago", "stops"),
+    [(0.0, False), (14.9, False), (15.0, True), (60.0, True)],
+)
+def test_idle_stop_after_the_limit_counts_the_alarm_window(
+    opened_minutes_ago: float, stops: bool
+) -> None:
+    rule = GpuIdleRule(threshold_pct=10.0, window_minutes=15.0, stop_after_minutes=30.0)
+    now = 10_000.0
+    decision = rule.stop_decision(
+        "job",
+        {"job/algo-2": now - opened_minutes_ago * 60.0, "job/algo-1": now},
+        now=now,
+        elapsed_minutes=90.0,
+    )
+    assert (decision is not None) == stops
+    if decision is not None:
+        assert decision.stop and decision.threshold == 30.0
+        assert decision.value == pytest.approx(opened_minutes_ago + 15.0)
+        assert decision.reason.startswith("stop: job/algo-2 idle for")
 
 
-def test_episode_transitions_are_silent_while_nothing_changes() -> None:
-    idle = RULE.host_status("h", flat(range(0, 40), 0.0), gpus=1)
-    busy = RULE.host_status("h", flat(range(0, 40), 90.0), gpus=1)
-    assert idle.idle and busy.recovered
-    assert episode_transitions(["h"], [idle]) == []  # still idle: already alerted
-    assert episode_transitions([], [busy]) == []  # busy and never idle: nothing to close
-    (close,) = episode_transitions(["h"], [busy])
-    assert close == EpisodeEvent("h", "close", busy)
-    note = idle_decision("job", close, RULE, hosts_total=1)
-    assert "recovered" in note.reason and note.value == 90.0
-
-
-def test_open_host_in_a_data_gap_neither_closes_nor_reopens() -> None:
-    gap = HostStatus("h", 1, False, False, 0.0, 0.0, 20.0, 40.0)  # low but window not covered
-    assert episode_transitions(["h"], [gap]) == []
+def test_no_idle_stop_without_a_limit_or_without_open_episodes() -> None:
+    assert RULE.stop_decision("job", {"job/algo-1": 0.0}, now=1e6, elapsed_minutes=1.0) is None
+    limited = GpuIdleRule(stop_after_minutes=1.0)
+    assert limited.stop_decision("job", {}, now=1e6, elapsed_minutes=1.0) is None

@@ -180,10 +180,19 @@ def test_job_settings_from_tags() -> None:
         "maximize",
         "enforce",
     )
-    assert settings.median_rule() == MedianStoppingRule("maximize", 3, 0.0)
-    assert settings.divergence_rule() == DivergenceRule("maximize", 10.0, 10.0)
-    assert settings.gpu_idle_rule() == GpuIdleRule(10.0, 15.0, 10.0)
-    assert settings.runtime_guard() == RuntimeGuard(72.0, 3.0, 30.0)
+    rules = settings.rules
+    assert rules.median == MedianStoppingRule(direction="maximize", min_completed=3, grace=0.0)
+    assert rules.divergence == DivergenceRule(
+        direction="maximize", explode_factor=10.0, silence_minutes=10.0
+    )
+    assert rules.patience is None  # off unless asked for
+    assert settings.rules is rules  # built once per job
+    assert settings.gpu_idle == GpuIdleRule(
+        threshold_pct=10.0, window_minutes=15.0, warmup_minutes=10.0, stop_after_minutes=None
+    )
+    assert settings.runtime_guard == RuntimeGuard(
+        max_runtime_cap_hours=72.0, duration_factor=3.0, stall_minutes=30.0
+    )
 
 
 def test_job_settings_defaults_come_from_the_policy() -> None:
@@ -202,10 +211,13 @@ def test_tag_overrides_refine_the_policy_for_one_job() -> None:
         "trainguard:gpu-idle-threshold": "20",
     }
     settings = job_settings(tags, policy)
-    assert settings.median_rule() == MedianStoppingRule("minimize", 5, 2.5)
+    assert settings.rules.median == MedianStoppingRule(
+        direction="minimize", min_completed=5, grace=2.5
+    )
     assert settings.policy.patience.enabled is True  # asking for patience turns it on
+    assert settings.rules.patience is not None
     assert (settings.policy.patience.patience, settings.policy.patience.min_delta) == (4, 0.01)
-    assert settings.gpu_idle_rule().threshold_pct == 20.0
+    assert settings.gpu_idle.threshold_pct == 20.0
     assert policy == Policy()  # the deployed policy is not modified
 
 

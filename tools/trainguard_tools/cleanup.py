@@ -12,11 +12,11 @@ import argparse
 from typing import Any
 
 from trainguard.adapters.aws import make_client
-from trainguard.adapters.cloudwatch import CloudWatchAdapter
+from trainguard.adapters.cloudwatch import CloudWatchAlarms
 from trainguard.constants import GPU_IDLE_ALARM_PREFIX
 
 
-def cleanup_runtime_alarms(cloudwatch: CloudWatchAdapter, *, dry_run: bool = False) -> list[str]:
+def cleanup_runtime_alarms(cloudwatch: CloudWatchAlarms, *, dry_run: bool = False) -> list[str]:
     """Delete (or only list, with ``dry_run``) every run-time GPU-idle alarm; return their names."""
     names = cloudwatch.alarm_names(GPU_IDLE_ALARM_PREFIX)
     if names and not dry_run:
@@ -26,7 +26,7 @@ def cleanup_runtime_alarms(cloudwatch: CloudWatchAdapter, *, dry_run: bool = Fal
 
 def _run(args: argparse.Namespace) -> int:
     names = cleanup_runtime_alarms(
-        CloudWatchAdapter(make_client("cloudwatch")), dry_run=args.dry_run
+        CloudWatchAlarms(make_client("cloudwatch")), dry_run=args.dry_run
     )
     verb = "would delete" if args.dry_run else "deleted"
     for name in names:

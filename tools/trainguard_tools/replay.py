@@ -282,15 +282,6 @@ def settings_for(record: JobRecord, policy: Policy) -> JobSettings:
     return job_settings(tags, policy)
 
 
-def rules_for(settings: JobSettings) -> ObjectiveRules:
-    p = settings.policy
-    return ObjectiveRules(
-        median=settings.median_rule() if p.median.enabled else None,
-        patience=settings.patience_rule() if p.patience.enabled else None,
-        divergence=settings.divergence_rule() if p.divergence.enabled else None,
-    )
-
-
 @dataclass
 class _Job:
     record: JobRecord
@@ -318,7 +309,7 @@ def replay(
         except PolicyError as exc:
             raise PolicyError(f"job {r.job}: {exc}") from exc
         visible = [r.produced_at(s) + lag for s, _ in r.curve]
-        jobs.append(_Job(r, settings, rules_for(settings), visible))
+        jobs.append(_Job(r, settings, settings.rules, visible))
 
     outcomes: dict[str, JobOutcome] = {}
     unknown: dict[str, int] = defaultdict(int)

@@ -11,7 +11,7 @@ Reads, with the caller's credentials:
 
 Each job becomes a :class:`JobRecord` with the live-data step unit the Lambdas use: steps are
 whole minutes since the start's minute (``round((t - floor_minute(start)) / 60)``, as
-``trainguard.logic.series.minute_curve`` computes them), ``minutes_per_step`` = 1, and the
+``trainguard.core.series.minute_curve`` computes them), ``minutes_per_step`` = 1, and the
 job's ``TrainingEndTime`` as ``end_minute``. Minutes are counted from the earliest job's start.
 Jobs still running are skipped (they are not past jobs); a job without an objective tag is
 reported and skipped. 1-minute CloudWatch data is kept for 15 days, so ``--since`` beyond
@@ -24,11 +24,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from trainguard.adapters.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchAdapter, MetricQuery
+from trainguard.adapters.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchMetrics
 from trainguard.adapters.sagemaker import SageMakerAdapter
 from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_OBJECTIVE, TAG_PREFIX
 from trainguard.core.curves import DIRECTIONS, Direction
-from trainguard.logic.series import floor_minute, minute_curve
+from trainguard.core.series import floor_minute, minute_curve
+from trainguard.models import MetricQuery
 
 from .curvefile import STATUSES, JobRecord
 
@@ -91,11 +92,10 @@ def read_cloudwatch_records(
         MetricQuery(f"m{i}", t[TAG_OBJECTIVE].strip(), (("TrainingJobName", d["TrainingJobName"]),))
         for i, (d, t, _, _) in enumerate(kept)
     ]
-    by_id = CloudWatchAdapter(cloudwatch).get_series(
+    by_id = CloudWatchMetrics(cloudwatch, batch_size=max_queries).get_series(
         queries,
         origin,
         floor_minute(max(end for *_, end in kept)) + PERIOD_S,
-        batch_size=max_queries,
     )
     series = {d["TrainingJobName"]: by_id[q.id] for q, (d, *_) in zip(queries, kept, strict=True)}
     records = []

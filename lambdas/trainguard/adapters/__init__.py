@@ -1,18 +1,18 @@
-"""One small class per AWS service, each taking its boto3 client (tests pass moto-backed or
-stubbed clients; the handlers build real ones once per cold start)."""
+"""The boto3 adapters: one small class per port, each taking its boto3 client (the handler
+layer builds real, lazily created clients; tests pass moto-backed or stubbed ones)."""
 
-from .aws import boto_config, make_client
-from .cloudwatch import CloudWatchAdapter, MetricQuery
-from .notifier import Notifier
+from .aws import LazyClient, boto_config, make_client
+from .cloudwatch import CloudWatchAlarms, CloudWatchMetrics
+from .notifier import SnsNotifier
 from .sagemaker import SageMakerAdapter
-from .store import GroupStats, Store
+from .store import Store
 
 __all__ = [
-    "CloudWatchAdapter",
-    "GroupStats",
-    "MetricQuery",
-    "Notifier",
+    "CloudWatchAlarms",
+    "CloudWatchMetrics",
+    "LazyClient",
     "SageMakerAdapter",
+    "SnsNotifier",
     "Store",
     "boto_config",
     "make_client",

@@ -1,4 +1,4 @@
-"""boto3 clients with the control plane's retry policy."""
+"""boto3 clients with the control plane's retry policy, created on first use."""
 
 from __future__ import annotations
 
@@ -20,6 +20,22 @@ def boto_config() -> Config:
 def make_client(service: str) -> Any:
     """A client for ``service``; boto3 itself honours ``AWS_ENDPOINT_URL`` (the local run)."""
     return boto3.client(service, config=boto_config())  # type: ignore[call-overload]
+
+
+class LazyClient:
+    """Stands in for the boto3 client of ``service`` and creates it on first use. boto3 itself
+    is imported with the handler (Lambda's init phase); building a client loads its service
+    model (tens of milliseconds), and a function that never calls a service (the alert
+    function never calls SageMaker) never pays for it."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = make_client(self._service)
+        return getattr(self._client, name)
 
 
 def error_code(exc: ClientError) -> str:

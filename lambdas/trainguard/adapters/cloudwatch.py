@@ -1,103 +1,73 @@
-"""CloudWatch: batched metric reads, the per-host GPU-idle alarms."""
+"""CloudWatch: batched metric reads (:class:`~trainguard.ports.MetricReader`) and the per-host
+GPU-idle alarms (:class:`~trainguard.ports.Alarms`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..constants import GPU_IDLE_ALARM_PREFIX, GPU_METRIC, TRAINING_NAMESPACE
+from ..constants import GPU_METRIC, TRAINING_NAMESPACE
+from ..models import MetricQuery, Series, gpu_idle_alarm_name
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData hard limit
 MAX_ALARMS_PER_DELETE = 100  # DeleteAlarms limit
 PERIOD_S = 60
 
-Series = list[tuple[float, float]]  # (epoch seconds of the period's start, value), ascending
 
-
-@dataclass(frozen=True)
-class MetricQuery:
-    """One plain MetricStat query (no metric math: moto cannot evaluate it; not needed)."""
-
-    id: str
-    metric: str
-    dimensions: tuple[tuple[str, str], ...]
-    stat: str = "Average"
-    namespace: str = TRAINING_NAMESPACE
-    period: int | None = None  # this query's own period; None: the call's
-
-    def to_api(self, period: int) -> dict[str, Any]:
-        return {
-            "Id": self.id,
-            "MetricStat": {
-                "Metric": {
-                    "Namespace": self.namespace,
-                    "MetricName": self.metric,
-                    "Dimensions": [{"Name": n, "Value": v} for n, v in self.dimensions],
-                },
-                "Period": self.period or period,
-                "Stat": self.stat,
+def query_to_api(query: MetricQuery, period: int) -> dict[str, Any]:
+    return {
+        "Id": query.id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": query.namespace,
+                "MetricName": query.metric,
+                "Dimensions": [{"Name": n, "Value": v} for n, v in query.dimensions],
             },
-            "ReturnData": True,
-        }
+            "Period": query.period or period,
+            "Stat": query.stat,
+        },
+        "ReturnData": True,
+    }
 
 
-def gpu_idle_alarm_name(job: str, host_index: int) -> str:
-    return f"{GPU_IDLE_ALARM_PREFIX}{job}-algo-{host_index}"
+class CloudWatchMetrics:
+    """GetMetricData in as few calls as the API allows."""
 
-
-def parse_gpu_idle_alarm_name(name: str) -> tuple[str, str] | None:
-    """``trainguard-gpu-idle-<job>-algo-<n>`` -> (job, ``<job>/algo-<n>``), else None."""
-    if not name.startswith(GPU_IDLE_ALARM_PREFIX):
-        return None
-    rest = name[len(GPU_IDLE_ALARM_PREFIX) :]
-    job, sep, index = rest.rpartition("-algo-")
-    if not sep or not job or not index.isdigit():
-        return None
-    return job, f"{job}/algo-{index}"
-
-
-class CloudWatchAdapter:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: CloudWatchClient, batch_size: int = MAX_QUERIES_PER_CALL) -> None:
         self._client = client
+        self._batch_size = batch_size
 
     def get_series(
-        self,
-        queries: Sequence[MetricQuery],
-        start: float,
-        end: float,
-        period: int = PERIOD_S,
-        batch_size: int = MAX_QUERIES_PER_CALL,
+        self, queries: Sequence[MetricQuery], start: float, end: float, period: int = PERIOD_S
     ) -> dict[str, Series]:
-        """All ``queries`` over [start, end) in as few GetMetricData calls as the API allows:
-        ceil(len/500) calls, each followed through NextToken. Ids must be unique."""
+        """All ``queries`` over [start, end): ceil(len/500) calls, each followed through its
+        pages. Ids must be unique."""
         ids = [q.id for q in queries]
         if len(set(ids)) != len(ids):
             raise ValueError("metric query ids must be unique")
         out: dict[str, Series] = {q.id: [] for q in queries}
-        start_dt = datetime.fromtimestamp(start, UTC)
-        end_dt = datetime.fromtimestamp(end, UTC)
-        for i in range(0, len(queries), batch_size):
-            chunk = [q.to_api(period) for q in queries[i : i + batch_size]]
-            kwargs: dict[str, Any] = {
-                "MetricDataQueries": chunk,
-                "StartTime": start_dt,
-                "EndTime": end_dt,
-                "ScanBy": "TimestampAscending",
-            }
-            while True:
-                page = self._client.get_metric_data(**kwargs)
+        paginator = self._client.get_paginator("get_metric_data")
+        for i in range(0, len(queries), self._batch_size):
+            chunk: list[Any] = [query_to_api(q, period) for q in queries[i : i + self._batch_size]]
+            pages = paginator.paginate(
+                MetricDataQueries=chunk,
+                StartTime=datetime.fromtimestamp(start, UTC),
+                EndTime=datetime.fromtimestamp(end, UTC),
+                ScanBy="TimestampAscending",
+            )
+            for page in pages:
                 for result in page.get("MetricDataResults", []):
                     points = out.setdefault(result["Id"], [])
-                    for ts, value in zip(
-                        result.get("Timestamps", []), result.get("Values", []), strict=False
-                    ):
-                        points.append((ts.timestamp(), float(value)))
-                token = page.get("NextToken")
-                if not token:
-                    break
-                kwargs["NextToken"] = token
+                    points.extend(
+                        (ts.timestamp(), float(value))
+                        for ts, value in zip(
+                            result.get("Timestamps", []), result.get("Values", []), strict=False
+                        )
+                    )
         for points in out.values():
             points.sort()
             # a period split across pages must not appear twice
@@ -109,6 +79,13 @@ class CloudWatchAdapter:
                     dedup.append((ts, v))
             points[:] = dedup
         return out
+
+
+class CloudWatchAlarms:
+    """The run-time GPU-idle alarms (named ``trainguard-gpu-idle-<job>-algo-<n>``)."""
+
+    def __init__(self, client: CloudWatchClient) -> None:
+        self._client = client
 
     def put_gpu_idle_alarm(
         self,
@@ -169,17 +146,10 @@ class CloudWatchAdapter:
         return len(batch)
 
     def alarm_names(self, prefix: str) -> list[str]:
-        """Metric alarms whose name starts with ``prefix`` (paged)."""
-        out: list[str] = []
-        kwargs: dict[str, Any] = {
-            "AlarmNamePrefix": prefix,
-            "AlarmTypes": ["MetricAlarm"],
-            "MaxRecords": 100,
-        }
-        while True:
-            page = self._client.describe_alarms(**kwargs)
-            out.extend(a["AlarmName"] for a in page.get("MetricAlarms", []))
-            token = page.get("NextToken")
-            if not token:
-                return out
-            kwargs["NextToken"] = token
+        """Metric alarms whose name starts with ``prefix``."""
+        pages = self._client.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=prefix,
+            AlarmTypes=["MetricAlarm"],
+            PaginationConfig={"PageSize": 100},
+        )
+        return [a["AlarmName"] for page in pages for a in page.get("MetricAlarms", [])]

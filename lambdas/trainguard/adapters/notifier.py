@@ -1,8 +1,11 @@
-"""SNS: one message per decision or alert."""
+"""SNS: the :class:`~trainguard.ports.Notifier` port, one message per decision or alert."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
 
 SUBJECT_LIMIT = 99  # SNS: "less than 100 characters", no line breaks or control characters
 
@@ -16,8 +19,8 @@ def clean_subject(subject: str) -> str:
     return text
 
 
-class Notifier:
-    def __init__(self, client: Any, topic_arn: str) -> None:
+class SnsNotifier:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
 

@@ -1,29 +1,21 @@
-"""SageMaker: stop (idempotent), list InProgress jobs (paged), tags, describe."""
+"""SageMaker: the :class:`~trainguard.ports.TrainingJobs` port (stop, list, describe, tags)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ..models import JobNotFoundError, JobSummary
 from .aws import error_code, error_message
 
-
-@dataclass(frozen=True)
-class JobSummary:
-    name: str
-    arn: str
-    status: str
-
-
-class JobNotFoundError(LookupError):
-    """SageMaker does not know the job (deleted, or another account/region)."""
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
 
 
 class SageMakerAdapter:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: SageMakerClient) -> None:
         self._client = client
 
     def stop(self, job: str) -> str:
@@ -49,46 +41,40 @@ class SageMakerAdapter:
         page_size: int = 100,
     ) -> list[JobSummary]:
         """Every job (optionally of one status, created after a time). ListTrainingJobs filters
-        *after* paging, so a page may come back short or empty while more jobs exist: follow
-        NextToken to the end."""
-        out: list[JobSummary] = []
-        kwargs: dict[str, Any] = {"MaxResults": page_size}
+        *after* paging, so a page may come back short or empty while more jobs exist: the
+        paginator follows NextToken to the end."""
+        kwargs: dict[str, Any] = {"PaginationConfig": {"PageSize": page_size}}
         if status is not None:
             kwargs["StatusEquals"] = status
         if created_after is not None:
             kwargs["CreationTimeAfter"] = created_after
-        while True:
-            page = self._client.list_training_jobs(**kwargs)
-            for item in page.get("TrainingJobSummaries", []):
-                out.append(
-                    JobSummary(
-                        item["TrainingJobName"],
-                        item.get("TrainingJobArn", ""),
-                        item.get("TrainingJobStatus", ""),
-                    )
-                )
-            token = page.get("NextToken")
-            if not token:
-                return out
-            kwargs["NextToken"] = token
+        pages = self._client.get_paginator("list_training_jobs").paginate(**kwargs)
+        return [
+            JobSummary(
+                item["TrainingJobName"],
+                item.get("TrainingJobArn", ""),
+                item.get("TrainingJobStatus", ""),
+            )
+            for page in pages
+            for item in page.get("TrainingJobSummaries", [])
+        ]
 
     def tags(self, arn: str) -> dict[str, str]:
-        """The job's tags (paged). Raises :class:`JobNotFoundError` for an unknown job."""
-        out: dict[str, str] = {}
-        kwargs: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
-        while True:
-            try:
-                page = self._client.list_tags(**kwargs)
-            except ClientError as exc:
-                if _is_not_found(exc):
-                    raise JobNotFoundError(arn) from exc
-                raise
-            for tag in page.get("Tags", []):
-                out[str(tag["Key"])] = str(tag.get("Value", ""))
-            token = page.get("NextToken")
-            if not token:
-                return out
-            kwargs["NextToken"] = token
+        """The job's tags. Raises :class:`JobNotFoundError` for an unknown job (at once: a
+        not-found answer is not retried)."""
+        pages = self._client.get_paginator("list_tags").paginate(
+            ResourceArn=arn, PaginationConfig={"PageSize": 100}
+        )
+        try:
+            return {
+                str(tag["Key"]): str(tag.get("Value", ""))
+                for page in pages
+                for tag in page.get("Tags", [])
+            }
+        except ClientError as exc:
+            if _is_not_found(exc):
+                raise JobNotFoundError(arn) from exc
+            raise
 
     def describe(self, job: str) -> dict[str, Any]:
         """DescribeTrainingJob; raises :class:`JobNotFoundError` for an unknown job."""

@@ -1,46 +1,50 @@
-"""DynamoDB: one table (docs/runtime-design.md) for jobs, events seen, action markers, the
-decision audit, alert episodes, completed curves and the groups' reference statistics.
+"""DynamoDB: the :class:`~trainguard.ports.JobStore` on one table (docs/runtime-design.md) for
+jobs, events seen, action markers, the decision audit, alert episodes, completed curves and the
+groups' reference statistics.
 
-Every write that must happen once is conditional, so duplicated events and concurrent ticks
-are no-ops. Curves and reference tables are stored as zlib-compressed JSON (binary) to stay
-well under the 400 KB item limit for long jobs.
+Every write that must happen once is conditional (:func:`_applied`), so duplicated events and
+concurrent ticks are no-ops. Curves and reference tables are stored as zlib-compressed JSON
+(binary).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
+import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ..constants import RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
+from ..core.curves import Point
 from ..core.median import ReferenceTable
-from ..models import JobRecord
+from ..core.progress import Progress
+from ..models import GroupStats, JobRecord
+from ..observability import logger
 from .aws import error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _SER = TypeSerializer()
 _DES = TypeDeserializer()
-BATCH_GET_LIMIT = 100
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+BATCH_ATTEMPTS = 8  # BatchGetItem rounds for unprocessed keys before giving up
+BACKOFF_BASE_S = 0.05
+BACKOFF_CAP_S = 2.0
+SAVE_THREADS = 16  # concurrent UpdateItems when a tick saves progress (clients are thread-safe)
 
 
-@dataclass(frozen=True)
-class GroupStats:
-    """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
-
-    group: str
-    tables: dict[float, ReferenceTable]  # grace -> materialized M(s)
-    median_duration_min: float | None
-    references: int
-
-    def table(self, grace: float) -> ReferenceTable | None:
-        return self.tables.get(float(grace))
+class StoreError(RuntimeError):
+    """The table could not do what was asked (e.g. keys left unprocessed after the retries)."""
 
 
 def pack(value: Any) -> bytes:
@@ -90,16 +94,55 @@ def group_pk(group: str) -> str:
     return f"GROUP#{group}"
 
 
+def _applied(write: Callable[[], object]) -> bool:
+    """Run a conditional write: True if it applied, False if its condition did not hold (the
+    work was already done, or the item is gone). Any other error propagates."""
+    try:
+        write()
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
 _JOB_FIELDS = set(JobRecord.__dataclass_fields__)
-SAVE_THREADS = (
-    16  # concurrent UpdateItems when a tick saves progress (boto3 clients are thread-safe)
-)
 
 
 class Store:
-    def __init__(self, client: Any, table_name: str) -> None:
+    """The :class:`~trainguard.ports.JobStore` on DynamoDB."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._sleep = sleep
+
+    def _meta(self, job: str) -> dict[str, Any]:
+        return serialize({"pk": job_pk(job), "sk": "META"})
+
+    def _update_meta(self, job: str, expression: str, **kwargs: Any) -> bool:
+        """A conditional UpdateItem of the job's item; False if the condition did not hold."""
+        return _applied(
+            lambda: self._client.update_item(
+                TableName=self._table, Key=self._meta(job), UpdateExpression=expression, **kwargs
+            )
+        )
+
+    def _put_once(self, item: Mapping[str, Any]) -> bool:
+        """Put ``item`` unless its key exists: True if written."""
+        return _applied(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        )
 
     # ---- jobs ------------------------------------------------------------------------------
     def register_job(self, job: JobRecord) -> bool:
@@ -114,28 +157,19 @@ class Store:
 
     def get_job(self, job: str) -> JobRecord | None:
         response = self._client.get_item(
-            TableName=self._table,
-            Key=serialize({"pk": job_pk(job), "sk": "META"}),
-            ConsistentRead=True,
+            TableName=self._table, Key=self._meta(job), ConsistentRead=True
         )
         item = response.get("Item")
         return _job_from_item(deserialize(item)) if item else None
 
     def update_start_time(self, job: str, start_time: float) -> None:
         """Replace a provisional start time (CreationTime) by TrainingStartTime, once."""
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=serialize({"pk": job_pk(job), "sk": "META"}),
-                UpdateExpression="SET start_time = :t, start_exact = :true",
-                ConditionExpression="attribute_exists(pk) AND start_exact = :false",
-                ExpressionAttributeValues=serialize(
-                    {":t": start_time, ":true": True, ":false": False}
-                ),
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        self._update_meta(
+            job,
+            "SET start_time = :t, start_exact = :true",
+            ConditionExpression="attribute_exists(pk) AND start_exact = :false",
+            ExpressionAttributeValues=serialize({":t": start_time, ":true": True, ":false": False}),
+        )
 
     def finalize_job(
         self, job: str, status: str, end_time: float | None, failure_reason: str | None
@@ -149,56 +183,37 @@ class Store:
         if failure_reason:
             sets.append("failure_reason = :r")
             values[":r"] = failure_reason
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=serialize({"pk": job_pk(job), "sk": "META"}),
-                UpdateExpression=f"SET {', '.join(sets)} REMOVE {RUNNING_ATTR}",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames={"#st": "status"},
-                ExpressionAttributeValues=serialize(values),
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_meta(
+            job,
+            f"SET {', '.join(sets)} REMOVE {RUNNING_ATTR}",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#st": "status"},
+            ExpressionAttributeValues=serialize(values),
+        )
 
     def running_jobs(self) -> list[JobRecord]:
-        """Every job in the sparse ``running`` index (paged)."""
-        out: list[JobRecord] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": RUNNING_INDEX,
-            "KeyConditionExpression": f"{RUNNING_ATTR} = :r",
-            "ExpressionAttributeValues": serialize({":r": RUNNING_VALUE}),
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            out.extend(_job_from_item(deserialize(i)) for i in page.get("Items", []))
-            key = page.get("LastEvaluatedKey")
-            if not key:
-                return out
-            kwargs["ExclusiveStartKey"] = key
+        """Every job in the sparse ``running`` index."""
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=RUNNING_INDEX,
+            KeyConditionExpression=f"{RUNNING_ATTR} = :r",
+            ExpressionAttributeValues=serialize({":r": RUNNING_VALUE}),
+        )
+        return [_job_from_item(deserialize(i)) for page in pages for i in page.get("Items", [])]
 
-    def save_progress(self, updates: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """Each job's ``progress`` (the evaluator's CurveSummary and read position) on its item.
-        One small UpdateItem per job, a few at a time: a tick writes only the jobs whose
-        objective moved (or whose read position is getting old)."""
+    def save_progress(self, updates: Sequence[tuple[str, Progress]]) -> None:
+        """Each job's :class:`Progress` on its item. One small UpdateItem per job, a few at a
+        time: a tick writes only the jobs whose objective moved (or whose read position is
+        getting old). A job that ended meanwhile is skipped."""
 
-        def save(update: tuple[str, Mapping[str, Any]]) -> None:
+        def save(update: tuple[str, Progress]) -> None:
             job, progress = update
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=serialize({"pk": job_pk(job), "sk": "META"}),
-                    UpdateExpression="SET progress = :p",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=serialize({":p": dict(progress)}),
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":  # the job is gone
-                    raise
+            self._update_meta(
+                job,
+                "SET progress = :p",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=serialize({":p": progress.to_dict()}),
+            )
 
         if not updates:
             return
@@ -235,31 +250,12 @@ class Store:
         )
 
     def _mirror_action(self, job: str, action: str, verb: str) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=serialize({"pk": job_pk(job), "sk": "META"}),
-                UpdateExpression=f"{verb} actions :a",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":a": {"SS": [action]}},
-            )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-
-    def _put_once(self, item: Mapping[str, Any]) -> bool:
-        """Put ``item`` unless its key exists: True if written."""
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(item),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        self._update_meta(
+            job,
+            f"{verb} actions :a",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":a": {"SS": [action]}},
+        )
 
     # ---- audit -----------------------------------------------------------------------------
     def put_decision(
@@ -276,8 +272,8 @@ class Store:
     # ---- alert episodes ----------------------------------------------------------------
     def open_episode(self, job: str, host: str, now: float) -> bool:
         """Open ``EPISODE#<host>`` unless already open; True for the transition (one email)."""
-        try:
-            self._client.update_item(
+        opened = _applied(
+            lambda: self._client.update_item(
                 TableName=self._table,
                 Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
                 UpdateExpression="SET #st = :open, opened_at = :t REMOVE closed_at",
@@ -285,16 +281,16 @@ class Store:
                 ExpressionAttributeNames={"#st": "state"},
                 ExpressionAttributeValues=serialize({":open": "open", ":t": now}),
             )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        self._set_idle_host(job, host, now)
-        return True
+        )
+        if opened:
+            self._set_idle_host(job, host, now)
+        return opened
 
     def close_episode(self, job: str, host: str, now: float) -> float | None:
         """Close an open episode; its opening time for the transition, None if none was open."""
-        try:
+        old: dict[str, Any] = {}
+
+        def close() -> None:
             response = self._client.update_item(
                 TableName=self._table,
                 Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
@@ -306,43 +302,33 @@ class Store:
                 ),
                 ReturnValues="ALL_OLD",
             )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return None
-            raise
+            old.update(deserialize(response.get("Attributes", {})))
+
+        if not _applied(close):
+            return None
         self._set_idle_host(job, host, None)
-        old = deserialize(response.get("Attributes", {}))
         return float(old.get("opened_at", now))
 
     def _set_idle_host(self, job: str, host: str, opened_at: float | None) -> None:
         """Mirror open episodes on the job item (the tick reads it from the running index)."""
-        key = serialize({"pk": job_pk(job), "sk": "META"})
-        try:
-            if opened_at is None:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="REMOVE idle_hosts.#h",
-                    ConditionExpression="attribute_exists(idle_hosts)",
-                    ExpressionAttributeNames={"#h": host},
-                )
-            else:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=key,
-                    UpdateExpression="SET idle_hosts.#h = :t",
-                    ConditionExpression="attribute_exists(idle_hosts)",
-                    ExpressionAttributeNames={"#h": host},
-                    ExpressionAttributeValues=serialize({":t": opened_at}),
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        if opened_at is None:
+            self._update_meta(
+                job,
+                "REMOVE idle_hosts.#h",
+                ConditionExpression="attribute_exists(idle_hosts)",
+                ExpressionAttributeNames={"#h": host},
+            )
+        else:
+            self._update_meta(
+                job,
+                "SET idle_hosts.#h = :t",
+                ConditionExpression="attribute_exists(idle_hosts)",
+                ExpressionAttributeNames={"#h": host},
+                ExpressionAttributeValues=serialize({":t": opened_at}),
+            )
 
     # ---- group curves and statistics ---------------------------------------------------
-    def put_curve(
-        self, group: str, job: str, curve: list[tuple[float, float]], duration_min: float
-    ) -> None:
+    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None:
         self._client.put_item(
             TableName=self._table,
             Item=serialize(
@@ -357,7 +343,7 @@ class Store:
             ),
         )
 
-    def group_curves(self, group: str) -> dict[str, tuple[list[tuple[float, float]], float]]:
+    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]:
         """Every completed curve of the group: job -> (curve, duration in minutes)."""
         out = {}
         for item in self._query_prefix(group_pk(group), "CURVE#"):
@@ -387,37 +373,45 @@ class Store:
         return self.batch_get_stats([group]).get(group)
 
     def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
-        """The groups' STATS items in BatchGetItem calls of 100 keys (unprocessed keys retried)."""
+        """The groups' STATS items in BatchGetItem calls of 100 keys. Unprocessed keys (the
+        table throttled part of a batch) are asked again with exponential back-off and full
+        jitter; keys still unprocessed after ``BATCH_ATTEMPTS`` rounds raise
+        :class:`StoreError` rather than being dropped (a tick without a group's statistics
+        would silently judge nothing in it)."""
         wanted = sorted(set(groups))
         out: dict[str, GroupStats] = {}
         for i in range(0, len(wanted), BATCH_GET_LIMIT):
-            keys = [serialize({"pk": group_pk(g), "sk": "STATS"}) for g in wanted[i : i + 100]]
+            keys = [
+                serialize({"pk": group_pk(g), "sk": "STATS"})
+                for g in wanted[i : i + BATCH_GET_LIMIT]
+            ]
             request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
-            for _ in range(10):
+            for attempt in range(BATCH_ATTEMPTS):
+                if attempt:
+                    self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
                 response = self._client.batch_get_item(RequestItems=request)
                 for raw in response.get("Responses", {}).get(self._table, []):
                     stats = _stats_from_item(deserialize(raw))
                     out[stats.group] = stats
-                request = response.get("UnprocessedKeys") or {}
+                request = dict(response.get("UnprocessedKeys") or {})
                 if not request:
                     break
+            else:
+                left = len(request.get(self._table, {}).get("Keys", []))
+                raise StoreError(
+                    f"BatchGetItem left {left} group statistics unprocessed after "
+                    f"{BATCH_ATTEMPTS} attempts"
+                )
         return out
 
     # ---- helpers -----------------------------------------------------------------------
     def _query_prefix(self, pk: str, prefix: str) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-            "ExpressionAttributeValues": serialize({":pk": pk, ":p": prefix}),
-        }
-        while True:
-            page = self._client.query(**kwargs)
-            out.extend(deserialize(i) for i in page.get("Items", []))
-            key = page.get("LastEvaluatedKey")
-            if not key:
-                return out
-            kwargs["ExclusiveStartKey"] = key
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues=serialize({":pk": pk, ":p": prefix}),
+        )
+        return [deserialize(i) for page in pages for i in page.get("Items", [])]
 
 
 def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
@@ -428,7 +422,20 @@ def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
     fields["idle_hosts"] = {str(k): float(v) for k, v in (fields.get("idle_hosts") or {}).items()}
     fields["actions"] = frozenset(str(a) for a in fields.get("actions") or ())
+    fields["progress"] = _progress(fields.get("progress"), str(item.get("name", "")))
     return JobRecord(**fields)
+
+
+def _progress(raw: Any, job: str) -> Progress | None:
+    if not raw:
+        return None
+    try:
+        return Progress.from_dict(raw)
+    except (KeyError, TypeError, ValueError):
+        logger.warning(
+            "unreadable progress on the job item: read from the start", extra={"job": job}
+        )
+        return None
 
 
 def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:

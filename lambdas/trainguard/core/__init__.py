@@ -4,7 +4,7 @@ from .curves import Curve, CurveError, Direction, parse_curve
 from .decision import Decision
 from .divergence import DivergenceRule
 from .engine import ObjectiveRules, verdict
-from .gpu_idle import GpuIdleRule, HostStatus, episode_transitions
+from .gpu_idle import GpuIdleRule, HostStatus
 from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
 from .median import DirectReferences, MedianStoppingRule, ReferenceTable
 from .patience import PatienceRule
@@ -29,7 +29,6 @@ __all__ = [
     "PatienceRule",
     "ReferenceTable",
     "RuntimeGuard",
-    "episode_transitions",
     "parse_curve",
     "verdict",
 ]

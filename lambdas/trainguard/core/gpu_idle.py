@@ -1,20 +1,24 @@
 """GPU idle rule: per host, utilization per GPU below a threshold for a whole window.
 
 SageMaker's ``GPUUtilization`` is summed over a host's GPUs (0-800 on 8 GPUs); the rule
-divides by the instance type's GPU count first. Samples are ``(minute since training start,
-summed utilization)`` for one host. In a multi-node job each host is judged alone: one idle
-node (the usual input-pipeline bottleneck) is the finding, and it is named.
+divides by the instance type's GPU count first. In a multi-node job each host is judged alone:
+one idle node (the usual input-pipeline bottleneck) is the finding, and it is named.
 
-Episodes: a host opens an episode when it becomes idle (one alert) and closes it when a
-sample comes back at or above the threshold (one recovery note); while it stays idle nothing
-more is said. :func:`episode_transitions` is that state machine, pure.
+In production the episodes are opened and closed by the per-host CloudWatch alarms (one
+alarm per host, created when the job starts). This module is the rule's one home for
+everything else, pure:
+
+* :meth:`GpuIdleRule.host_status`: a host's numbers from its recent samples (the email, and
+  the confirmation before an idle stop);
+* :meth:`GpuIdleRule.alert`: the alert that explains an episode with those numbers;
+* :meth:`GpuIdleRule.stop_decision`: the enforce-mode stop of a job idle for
+  ``stop_after_minutes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 from .curves import Curve, fmt
 from .decision import Decision
@@ -39,11 +43,13 @@ class GpuIdleRule:
     threshold_pct: float = 10.0
     window_minutes: float = 15.0
     warmup_minutes: float = 10.0
+    stop_after_minutes: float | None = None  # enforce mode only; None never stops for idleness
 
     def host_status(self, host: str, samples: Curve, gpus: int) -> HostStatus:
-        """Judge one host. Idle iff every sample of the trailing ``window_minutes`` after the
-        warm-up is below the threshold and those samples span the whole window (a gap in the
-        data is 'unknown', not idle)."""
+        """Judge one host from ``(minute since training start, summed utilization)`` samples.
+        Idle iff every sample of the trailing ``window_minutes`` after the warm-up is below
+        the threshold and those samples span the whole window (a gap in the data is
+        'unknown', not idle)."""
         if gpus <= 0:
             raise ValueError(f"{host}: GPU idle rule needs a GPU count > 0, got {gpus}")
         usable = [(m, u / gpus) for m, u in samples if m >= self.warmup_minutes]
@@ -61,64 +67,70 @@ class GpuIdleRule:
         mean = sum(window) / len(window) if window else None
         idle = idle_minutes >= self.window_minutes and len(window) >= 0.8 * self.window_minutes
         return HostStatus(
-            host,
-            gpus,
-            idle,
-            latest >= self.threshold_pct,
-            latest,
-            mean,
-            idle_minutes,
+            host, gpus, idle, latest >= self.threshold_pct, latest, mean, idle_minutes,
             latest_minute,
+        )  # fmt: skip
+
+    def alert(
+        self,
+        job: str,
+        host: str,
+        status: HostStatus | None,
+        *,
+        hosts_total: int,
+        elapsed_minutes: float,
+        alarm_per_gpu: float | None = None,
+    ) -> Decision:
+        """The alert of an episode that the host's alarm opened. ``status``: the host's
+        recent samples judged by :meth:`host_status` (None when they could not be read);
+        ``alarm_per_gpu``: the alarm's own mean of its datapoints (already per GPU), the
+        fallback. The alarm fired after a whole window below the threshold, so the episode is
+        at least a window long."""
+        per_gpu = status.per_gpu_window_mean if status is not None else None
+        if per_gpu is None:
+            per_gpu = alarm_per_gpu
+        minutes = self.episode_minutes(status)
+        gpus = f" ({status.gpus} GPU(s))" if status is not None else ""
+        share = f"; 1 of {hosts_total} hosts" if hosts_total > 1 else ""
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=False,
+            step=elapsed_minutes,
+            value=per_gpu,
+            threshold=self.threshold_pct,
+            references=0,
+            reason=f"{host} idle: {fmt(per_gpu)}% per GPU{gpus} for {fmt(minutes)} min, below "
+            f"{fmt(self.threshold_pct)}%{share}",
+            alert=True,
         )
 
-    def evaluate(self, job: str, hosts: Mapping[str, Curve], gpus: int) -> list[HostStatus]:
-        """Judge every host of a job (``hosts`` maps ``<job>/algo-<n>`` to its samples)."""
-        return [self.host_status(host, samples, gpus) for host, samples in sorted(hosts.items())]
+    def episode_minutes(self, status: HostStatus | None) -> float:
+        """How long the host has been idle: its trailing run below the threshold, and at least
+        a window (its alarm fired after a whole window below the threshold)."""
+        return max(status.idle_minutes if status else 0.0, self.window_minutes)
 
-
-Transition = Literal["open", "close"]
-
-
-@dataclass(frozen=True)
-class EpisodeEvent:
-    host: str
-    transition: Transition
-    status: HostStatus
-
-
-def episode_transitions(
-    open_hosts: Iterable[str], statuses: Iterable[HostStatus]
-) -> list[EpisodeEvent]:
-    """One 'open' when a host becomes idle, one 'close' when an open host recovers."""
-    opened = set(open_hosts)
-    events = []
-    for status in statuses:
-        if status.idle and status.host not in opened:
-            events.append(EpisodeEvent(status.host, "open", status))
-        elif status.host in opened and status.recovered:
-            events.append(EpisodeEvent(status.host, "close", status))
-    return events
-
-
-def idle_decision(job: str, event: EpisodeEvent, rule: GpuIdleRule, hosts_total: int) -> Decision:
-    """The decision (an alert) that explains an episode event with its numbers."""
-    s = event.status
-    if event.transition == "open":
-        reason = (
-            f"{s.host} idle: {fmt(s.per_gpu_window_mean)}% per GPU ({s.gpus} GPU(s)) over the last "
-            f"{fmt(s.idle_minutes)} min, below {fmt(rule.threshold_pct)}%"
-            + (f"; 1 of {hosts_total} hosts" if hosts_total > 1 else "")
+    def stop_decision(
+        self, job: str, idle_hosts: Mapping[str, float], *, now: float, elapsed_minutes: float
+    ) -> Decision | None:
+        """Stop a job one of whose hosts has been idle for ``stop_after_minutes``, counting
+        from when its episode opened (epoch s in ``idle_hosts``) plus the alarm's window (the
+        host was idle for a whole window before its alarm fired). None: no stop due."""
+        limit = self.stop_after_minutes
+        if limit is None or not idle_hosts:
+            return None
+        host, opened = min(idle_hosts.items(), key=lambda kv: kv[1])
+        idle = (now - opened) / 60.0 + self.window_minutes
+        if idle < limit:
+            return None
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=True,
+            step=elapsed_minutes,
+            value=idle,
+            threshold=limit,
+            references=0,
+            reason=f"stop: {host} idle for {fmt(idle)} min (GPU below "
+            f"{fmt(self.threshold_pct)}% per GPU), limit {fmt(limit)} min",
         )
-    else:
-        reason = f"{s.host} recovered: {fmt(s.per_gpu_latest)}% per GPU after an idle episode"
-    return Decision(
-        job,
-        RULE,
-        False,
-        s.latest_minute,
-        s.per_gpu_window_mean if event.transition == "open" else s.per_gpu_latest,
-        rule.threshold_pct,
-        0,
-        reason,
-        alert=True,
-    )

@@ -12,13 +12,12 @@ from ..constants import METRIC_ALERTS
 from ..logic.alert import handle_alarm
 from ..logic.dependencies import Dependencies
 from ..models import EventError
-from ..observability import logger, metrics, tracer
+from ..observability import logger, metrics
 from .runtime import get_dependencies
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:

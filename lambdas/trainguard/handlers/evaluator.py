@@ -21,13 +21,12 @@ from ..constants import (
 from ..logic.dependencies import Dependencies
 from ..logic.evaluator import run_tick
 from ..models import event_time
-from ..observability import logger, metrics, tracer
+from ..observability import logger, metrics
 from .runtime import get_dependencies
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:

@@ -11,13 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..logic.dependencies import Dependencies
 from ..logic.lifecycle import handle_state_change
 from ..models import EventError
-from ..observability import logger, metrics, tracer
+from ..observability import logger, metrics
 from .runtime import get_dependencies
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:

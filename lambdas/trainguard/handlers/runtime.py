@@ -1,21 +1,61 @@
-"""Dependencies built once per cold start from the environment, and a way to drop them
-(the local run invokes the handlers in-process with different environments)."""
+"""The handler layer's dependencies: real adapters over lazily created boto3 clients,
+configured by the function's environment, built once per cold start (and a way to drop them:
+the local run invokes the handlers in-process with different environments)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
+from ..adapters import (
+    CloudWatchAlarms,
+    CloudWatchMetrics,
+    LazyClient,
+    SageMakerAdapter,
+    SnsNotifier,
+    Store,
+)
+from ..constants import (
+    DEFAULT_AUDIT_TTL_DAYS,
+    ENV_ALERT_FUNCTION_ARN,
+    ENV_AUDIT_TTL_DAYS,
+    ENV_TABLE_NAME,
+    ENV_TOPIC_ARN,
+)
 from ..logic.dependencies import Dependencies
+from ..policy import Policy, PolicyError
 
 _cached: Dependencies | None = None
 
 
 def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
-    """The real adapters, configured by the function's environment (table, topic, policy).
-    boto3 honours ``AWS_ENDPOINT_URL`` and moto's in-process mock, so the local run and the
-    tests build their dependencies through here too."""
-    return Dependencies.from_environment(environ)
+    """The real adapters, configured by ``environ`` (table, topic, policy). A missing or bad
+    value is a :class:`PolicyError` naming the variable. Each client is created on its first
+    call; boto3 honours ``AWS_ENDPOINT_URL`` and moto's in-process mock, so the local run and
+    the tests build their dependencies through here too."""
+    table = environ.get(ENV_TABLE_NAME, "").strip()
+    topic = environ.get(ENV_TOPIC_ARN, "").strip()
+    for key, value in ((ENV_TABLE_NAME, table), (ENV_TOPIC_ARN, topic)):
+        if not value:
+            raise PolicyError(f"{key} is not set")
+    ttl_raw = environ.get(ENV_AUDIT_TTL_DAYS, "").strip() or str(DEFAULT_AUDIT_TTL_DAYS)
+    if not ttl_raw.isdigit() or int(ttl_raw) < 1:
+        raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
+    policy = Policy.from_env(environ)
+    region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
+    cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
+    return Dependencies(
+        store=Store(LazyClient("dynamodb"), table),  # type: ignore[arg-type]
+        training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
+        metrics=CloudWatchMetrics(cloudwatch),
+        alarms=CloudWatchAlarms(cloudwatch),
+        notifier=SnsNotifier(LazyClient("sns"), topic),  # type: ignore[arg-type]
+        policy=policy,
+        region=region,
+        alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
+        audit_ttl_days=int(ttl_raw),
+    )
 
 
 def get_dependencies(deps: Dependencies | None = None) -> Dependencies:

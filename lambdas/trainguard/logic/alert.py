@@ -3,9 +3,10 @@ health alarms ("CloudWatch Alarm State Change" events).
 
 GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email);
 repeated deliveries of the same state are no-ops (conditional updates). The email names the
-host and gives per-GPU utilization, how long, and the $/hour the idle host costs. Auto-stop
-after ``gpu_idle.stop_after_minutes`` happens in the evaluator's tick, which sees the open
-episodes on the job item (``idle_hosts``), so enforce/observe/opt-in are decided in one place.
+host and gives per-GPU utilization, how long, and the $/hour the idle host costs (the numbers
+come from the rule, ``core/gpu_idle.py``). Auto-stop after ``gpu_idle.stop_after_minutes``
+happens in the evaluator's tick, which sees the open episodes on the job item
+(``idle_hosts``), so enforce/observe/opt-in are decided in one place.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from ..adapters.cloudwatch import MetricQuery, parse_gpu_idle_alarm_name
 from ..constants import ALARM_STATE_CHANGE, GPU_METRIC
 from ..core.curves import fmt
-from ..core.decision import Decision
-from ..core.gpu_idle import GpuIdleRule
-from ..models import EventError, event_time
+from ..core.gpu_idle import GpuIdleRule, HostStatus
+from ..core.series import floor_minute
+from ..models import EventError, JobRecord, MetricQuery, event_time, parse_gpu_idle_alarm_name
 from ..observability import logger
+from ..policy import gpu_idle_rule
 from . import messages
+from .act import ALERT, Act
 from .dependencies import Dependencies
 from .lifecycle import settings_for
-from .series import floor_minute
 
 
 @dataclass(frozen=True)
@@ -99,60 +99,17 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     result = AlertResult(change.name, change.state, "ignored", job_name, host)
     if change.state not in ("ALARM", "OK"):
         return result
-    record = deps.store.get_job(job_name)
     # the alarm's own time: the episode opens (and closes) when the alarm changed state
     now = change.time if change.time is not None else deps.clock()
     if change.state == "ALARM":
+        record = deps.store.get_job(job_name)
         if record is None or not record.running:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
             return result
         if not deps.store.open_episode(job_name, host, now):
             result.action = "duplicate"
             return result
-        settings = settings_for(record, deps)
-        rule_settings = (settings.policy if settings else deps.policy).gpu_idle
-        spec = deps.catalog.get(record.instance_type)
-        gpus = spec.gpus if spec and spec.gpus > 0 else 1
-        per_gpu, idle_min = _idle_numbers(
-            host, gpus, rule_settings.threshold_pct, change, deps, now
-        )
-        idle_min = max(idle_min, rule_settings.window_minutes)
-        price = spec.usd_per_hour if spec else None
-        decision = Decision(
-            job_name,
-            "gpu_idle",
-            False,
-            (now - record.start_time) / 60.0,
-            per_gpu,
-            rule_settings.threshold_pct,
-            0,
-            f"{host} idle: {fmt(per_gpu)}% per GPU ({gpus} GPU(s)) for {fmt(idle_min)} min, "
-            f"below {fmt(rule_settings.threshold_pct)}%"
-            + (f"; 1 of {record.instance_count} hosts" if record.instance_count > 1 else ""),
-            alert=True,
-        )
-        subject = f"{messages.PREFIX} GPU idle: {host} ({fmt(per_gpu)}%/GPU, {fmt(idle_min)} min)"
-        details = {
-            "Host": host,
-            "Instances": f"{record.instance_count} x {record.instance_type}",
-            "Wasting": "unknown" if price is None else f"${price:,.2f}/hour on this host",
-            "Opted in": "yes" if record.opted_in else "no (alert only, never stopped)",
-        }
-        if rule_settings.stop_after_minutes is not None and record.opted_in:
-            details["Auto-stop"] = (
-                f"after {fmt(rule_settings.stop_after_minutes)} min idle (enforce mode only)"
-            )
-        _audit(decision, "ALERT", deps, now)
-        deps.notifier.publish(
-            subject,
-            messages.body(
-                decision,
-                outcome="ALERT (GPU idle)",
-                mode=record.mode if record.opted_in else "not opted in",
-                region=deps.region,
-                details=details,
-            ),
-        )
+        _announce_idle(record, host, change, deps, now)
         result.action, result.notified = "opened", True
         return result
     opened = deps.store.close_episode(job_name, host, now)
@@ -171,36 +128,71 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     return result
 
 
-def _idle_numbers(
-    host: str, gpus: int, threshold: float, change: AlarmChange, deps: Dependencies, now: float
-) -> tuple[float | None, float]:
-    """Per-GPU mean and idle minutes from the host's GPUUtilization in the hour before ``now``
-    (one query); falls back to the alarm's own datapoints (already per GPU)."""
+def _announce_idle(
+    record: JobRecord, host: str, change: AlarmChange, deps: Dependencies, now: float
+) -> None:
+    """The episode's audit record and email, with the host's numbers (the rule's own
+    reading of its recent GPUUtilization, else the alarm's datapoints)."""
+    settings = settings_for(record, deps)
+    rule = settings.gpu_idle if settings else gpu_idle_rule(deps.policy)
+    spec = deps.catalog.get(record.instance_type)
+    gpus = spec.gpus if spec and spec.gpus > 0 else 1
+    status = _host_status(rule, record, host, gpus, deps, now)
+    decision = rule.alert(
+        record.name,
+        host,
+        status,
+        hosts_total=record.instance_count,
+        elapsed_minutes=(now - record.start_time) / 60.0,
+        alarm_per_gpu=_alarm_mean(change),
+    )
+    price = spec.usd_per_hour if spec else None
+    details = {
+        "Host": host,
+        "Instances": f"{record.instance_count} x {record.instance_type}",
+        "Wasting": "unknown" if price is None else f"${price:,.2f}/hour on this host",
+        "Opted in": "yes" if record.opted_in else "no (alert only, never stopped)",
+    }
+    if rule.stop_after_minutes is not None and record.opted_in:
+        details["Auto-stop"] = f"after {fmt(rule.stop_after_minutes)} min idle (enforce mode only)"
+    Act(deps, now).announce(
+        record.name,
+        decision,
+        outcome=ALERT,
+        mode=record.mode if record.opted_in else "not opted in",
+        subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
+        f"{fmt(rule.episode_minutes(status))} min)",
+        details=details,
+    )
+
+
+def _host_status(
+    rule: GpuIdleRule, record: JobRecord, host: str, gpus: int, deps: Dependencies, now: float
+) -> HostStatus | None:
+    """The host's GPUUtilization over the hour before ``now`` (one query), judged by the rule;
+    None when it cannot be read."""
     end = floor_minute(now) + 60.0
     try:
-        series = deps.cloudwatch.get_series(
+        series = deps.metrics.get_series(
             [MetricQuery("g0", GPU_METRIC, (("Host", host),))], end - 3600.0, end
         )["g0"]
     except Exception:
         logger.exception("reading GPUUtilization for the alert failed")
-        series = []
-    if series:
-        samples = [((ts - series[0][0]) / 60.0, v) for ts, v in series]
-        status = GpuIdleRule(threshold, 1.0, 0.0).host_status(host, samples, gpus)
-        return status.per_gpu_window_mean, status.idle_minutes
+        return None
+    if not series:
+        return None
+    samples = [((ts - floor_minute(record.start_time)) / 60.0, v) for ts, v in series]
+    return rule.host_status(host, samples, gpus)
+
+
+def _alarm_mean(change: AlarmChange) -> float | None:
+    """The mean of the alarm's own recent datapoints (already per GPU), if it gave any."""
     points = change.reason_data.get("recentDatapoints")
-    if isinstance(points, list) and points:
+    if isinstance(points, list):
         values = [float(p) for p in points if isinstance(p, (int, float))]
         if values:
-            return sum(values) / len(values), float(len(values))
-    return None, 0.0
-
-
-def _audit(decision: Decision, outcome: str, deps: Dependencies, now: float) -> None:
-    iso = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
-    ttl = int(now + deps.audit_ttl_days * 86400)
-    record = {**decision.to_dict(), "action": outcome}
-    deps.store.put_decision(decision.job, iso, decision.rule, record, ttl)
+            return sum(values) / len(values)
+    return None
 
 
 def _record_health_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:

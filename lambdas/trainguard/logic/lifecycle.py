@@ -19,22 +19,24 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..adapters.cloudwatch import MetricQuery, gpu_idle_alarm_name
-from ..adapters.sagemaker import JobNotFoundError
-from ..adapters.store import GroupStats
 from ..core.median import ReferenceTable
+from ..core.series import floor_minute, in_steps, minute_curve
 from ..models import (
     TERMINAL,
+    GroupStats,
+    JobNotFoundError,
     JobRecord,
+    MetricQuery,
     StateChange,
+    gpu_idle_alarm_name,
     parse_job_description,
     parse_state_change,
 )
 from ..observability import logger
 from ..policy import JobSettings, PolicyError, is_opted_in, job_settings
 from . import messages
+from .act import Act
 from .dependencies import Dependencies
-from .series import floor_minute, in_steps, minute_curve
 
 
 @dataclass
@@ -116,7 +118,7 @@ def resolve_tags(
         logger.warning("event has neither Tags nor TrainingJobArn: treated as not opted in")
         return {}
     try:
-        return deps.sagemaker.tags(change.arn)
+        return deps.training_jobs.tags(change.arn)
     except JobNotFoundError:
         logger.warning("ListTags: job not found; treated as not opted in")
         return {}
@@ -183,7 +185,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
         logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
         return 0
     for index in range(1, record.instance_count + 1):
-        deps.cloudwatch.put_gpu_idle_alarm(
+        deps.alarms.put_gpu_idle_alarm(
             record.name,
             index,
             spec.gpus,
@@ -221,7 +223,7 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
         result.curve_points = record_curve(record, change, deps, now)
     deps.store.finalize_job(change.name, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
-    result.alarms_deleted = deps.cloudwatch.delete_alarms(
+    result.alarms_deleted = deps.alarms.delete_alarms(
         gpu_idle_alarm_name(change.name, i) for i in range(1, count + 1)
     )
     if change.status == "Failed" and record.opted_in:
@@ -238,7 +240,7 @@ def record_curve(
     assert record.objective is not None
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
-    series = deps.cloudwatch.get_series(
+    series = deps.metrics.get_series(
         [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))],
         floor_minute(start),
         floor_minute(end) + 120.0,
@@ -277,16 +279,18 @@ def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | Non
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
     reason = change.failure_reason or "no FailureReason given"
-    if not deps.store.claim_action(record.name, "failed#alert", now, {"reason": reason}):
-        return False
-    subject = f"{messages.PREFIX} FAILED {record.name}: {reason}"
     body = (
         f"Job:     {record.name}\nStatus:  Failed ({change.secondary_status or 'n/a'})\n"
         f"Reason:  {reason}\nGroup:   {record.group}\n\n"
         f"Console: {messages.console_link(deps.region, record.name)}\n"
     )
-    deps.notifier.publish(subject, body)
-    return True
+    return Act(deps, now).notice(
+        record,
+        "failed#alert",
+        {"reason": reason},
+        f"{messages.PREFIX} FAILED {record.name}: {reason}",
+        body,
+    )
 
 
 def change_from_description(

@@ -1,12 +1,12 @@
-"""From CloudWatch series to curves: steps are whole minutes since TrainingStartTime."""
+"""From metric datapoints to curves: steps are whole minutes since TrainingStartTime (the
+metric period), or the report index where a group counts reports (its epochs)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-from ..adapters.cloudwatch import Series
-from ..core.curves import Point
+from .curves import Point
 
 
 def floor_minute(ts: float) -> float:
@@ -14,7 +14,9 @@ def floor_minute(ts: float) -> float:
 
 
 def minute_curve(points: Iterable[tuple[float, float]], start_time: float) -> list[Point]:
-    """``[(minute since the start's minute, value)]``, steps strictly increasing."""
+    """``[(minute since the start's minute, value)]`` from ``(epoch s, value)`` datapoints,
+    steps strictly increasing (a datapoint before the start, or on a minute already taken, is
+    skipped)."""
     base = floor_minute(start_time)
     out: list[Point] = []
     for ts, value in points:
@@ -33,7 +35,3 @@ def in_steps(curve: list[Point], unit: str) -> list[Point]:
     if unit == "report":
         return [(float(i), v) for i, (_, v) in enumerate(curve, start=1)]
     return curve
-
-
-def last_timestamp(points: Series) -> float | None:
-    return points[-1][0] if points else None

@@ -1,0 +1,88 @@
+"""A running job's read position: its :class:`CurveSummary` and how far the evaluator has read.
+
+The evaluator keeps a :class:`Progress` on each job's item. A steady tick reads only a recent
+window of datapoints and :func:`advance` folds the new ones into the summary: O(1) work per
+job whatever its age. A job whose progress is missing or unusable (new, its rules changed, or
+not read for longer than the window) is read from its start once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .curves import Direction
+from .series import floor_minute, minute_curve
+from .summary import CurveSummary
+
+
+@dataclass(frozen=True)
+class Progress:
+    summary: CurveSummary
+    unit: str  # the step unit the summary counts in: "minute" or "report"
+    checked: float  # epoch s of the tick that last read the objective
+    last_point: float | None = None  # epoch s of the last datapoint folded in
+
+    def usable(self, *, direction: Direction, min_delta: float, unit: str, since: float) -> bool:
+        """True if reading from ``since`` on brings it up to date: counted for the same
+        direction, patience min_delta and step unit, and read at or after ``since``."""
+        return (
+            (self.summary.direction, self.summary.min_delta) == (direction, min_delta)
+            and self.unit == unit
+            and self.checked >= since
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary.to_dict(),
+            "unit": self.unit,
+            "checked": self.checked,
+            "last_point": self.last_point,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Progress:
+        """Raises ValueError (or KeyError/TypeError) for an unreadable record."""
+        last = raw.get("last_point")
+        checked = float(raw["checked"])
+        if not math.isfinite(checked):
+            raise ValueError(f"checked must be finite, got {checked}")
+        return cls(
+            CurveSummary.from_dict(raw["summary"]),
+            str(raw.get("unit", "minute")),
+            checked,
+            None if last is None else float(last),
+        )
+
+
+def advance(
+    before: Progress | None,
+    points: Iterable[tuple[float, float]],
+    *,
+    start_time: float,
+    unit: str,
+    direction: Direction,
+    min_delta: float,
+    now: float,
+) -> Progress:
+    """``before`` (None: nothing read yet) with the datapoints ``(epoch s, value)`` newer than
+    its last one folded in, checked at ``now``. Steps are minutes since the start's minute, or
+    the report index for ``unit == "report"``; a datapoint before the start is ignored."""
+    summary = (
+        before.summary
+        if before is not None
+        else CurveSummary(direction=direction, min_delta=min_delta)
+    )
+    last_point = before.last_point if before is not None else None
+    base = floor_minute(start_time)
+    fresh = [(ts, v) for ts, v in points if ts >= base and (last_point is None or ts > last_point)]
+    by_report = unit == "report"
+    for minute, value in minute_curve(fresh, start_time):
+        step = (summary.last_step or 0.0) + 1.0 if by_report else minute
+        if summary.last_step is None or step > summary.last_step:
+            summary = summary.add(step, value)
+    if fresh:
+        last_point = fresh[-1][0]
+    return Progress(summary, unit, now, last_point)

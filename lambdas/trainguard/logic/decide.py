@@ -1,0 +1,74 @@
+"""What the rules say about one running job at one tick: pure, no I/O.
+
+The objective rules (divergence, median, patience) judge the job's progress against its
+group's reference table; the runtime guard looks at its age and silence; the GPU-idle rule at
+its open idle episodes. The evaluator hands the result to :mod:`.act`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.decision import Decision
+from ..core.engine import verdict
+from ..models import GroupStats, JobRecord
+from ..policy import JobSettings
+from .observe import Observation
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdict: Decision | None = None  # the objective rules' verdict (None: nothing to judge)
+    stops: list[Decision] = field(default_factory=list)  # to stop (enforce) or report
+    alerts: list[Decision] = field(default_factory=list)  # to tell a person, never a stop
+
+
+def judge(
+    job: JobRecord,
+    settings: JobSettings,
+    seen: Observation | None,
+    stats: GroupStats | None,
+    now: float,
+) -> Judgement:
+    """``seen``: the job's observation this tick (None when its metrics could not be read or
+    it has no objective); ``stats``: its group's reference statistics (None: no references)."""
+    policy = settings.policy
+    elapsed = max(0.0, (now - job.start_time) / 60.0)
+    chosen: Decision | None = None
+    stops: list[Decision] = []
+    alerts: list[Decision] = []
+    if seen is not None:
+        references = stats.table(policy.median.grace) if stats else None
+        chosen = verdict(
+            settings.rules.decide_summary(
+                job.name,
+                seen.progress.summary,
+                references,
+                silent_minutes=seen.silent_minutes(),
+            )
+        )
+        if chosen is not None and chosen.stop:
+            stops.append(chosen)
+    if policy.runtime.enabled:
+        guard = settings.runtime_guard
+        checks = [
+            guard.check_max_runtime(job.name, job.max_runtime_s),
+            guard.check_overtime(
+                job.name,
+                elapsed,
+                stats.median_duration_min if stats else None,
+                stats.references if stats else 0,
+            ),
+        ]
+        if seen is not None:
+            last = seen.last_objective
+            since = (now - last) / 60.0 if last else elapsed
+            checks.append(guard.check_stalled(job.name, elapsed, since))
+        alerts = [a for a in checks if a is not None]
+    if policy.gpu_idle.enabled:
+        idle_stop = settings.gpu_idle.stop_decision(
+            job.name, job.idle_hosts, now=now, elapsed_minutes=elapsed
+        )
+        if idle_stop is not None:
+            stops.append(idle_stop)
+    return Judgement(chosen, stops, alerts)

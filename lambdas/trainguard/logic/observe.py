@@ -1,0 +1,120 @@
+"""What a tick knows of each running job's metrics: its objective folded into its
+:class:`~trainguard.core.progress.Progress`, and whether its instances still report.
+
+A steady tick is one GetMetricData batch over the last ``WINDOW_MIN`` minutes (each job's new
+objective datapoints, plus its instances' liveness): ceil(queries/500) calls. Jobs without a
+usable progress record are read from their start in a second batch, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..core.progress import Progress, advance
+from ..core.series import floor_minute
+from ..models import JobRecord, MetricQuery
+from ..policy import JobSettings
+from ..ports import MetricReader
+
+LIVENESS_METRIC = "CPUUtilization"  # every instance type reports it; GPUUtilization does not
+LIVENESS_LOOKBACK_MIN = 10.0
+# The liveness query rides in the objective queries' calls (one time window for all, so the
+# tick makes ceil(queries/500) calls), at a coarse period so that it adds few datapoints.
+LIVENESS_PERIOD_S = 300
+# A steady tick reads only this recent window of each job's objective and folds the new
+# datapoints into the job's progress: a few datapoints per job whatever its age (no paging,
+# O(1) work per job).
+WINDOW_MIN = 15.0
+# A progress record unchanged for half the window is saved anyway, so that it stays usable.
+REFRESH_S = WINDOW_MIN * 30.0
+
+
+@dataclass(frozen=True)
+class Observation:
+    progress: Progress  # as of this tick
+    last_instance: float | None  # epoch s of the instances' last report, if recent
+    save: bool  # the progress moved (or is getting old): write it back
+
+    @property
+    def last_objective(self) -> float | None:
+        """Epoch s of the objective's last datapoint."""
+        return self.progress.last_point
+
+    def silent_minutes(self) -> float | None:
+        """Minutes the objective has been silent while the instances kept reporting (None:
+        unknown, or everything is silent)."""
+        if self.last_instance is None or self.last_objective is None:
+            return None
+        return max(0.0, (self.last_instance - self.last_objective) / 60.0)
+
+
+def observe(
+    jobs: Sequence[tuple[JobRecord, JobSettings]],
+    metrics: MetricReader,
+    *,
+    now: float,
+    unit: str,
+    lag_minutes: float = 0.0,
+) -> dict[str, Observation]:
+    """Every job's observation as of ``now``, by job name (jobs without an objective have
+    none). A datapoint counts from ``lag_minutes`` after its timestamp on (the policy's
+    ``ingestion_lag_minutes``, as the replay counts it)."""
+    with_objective = [(j, s) for j, s in jobs if s.objective]
+    if not with_objective:
+        return {}
+    cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
+    end = floor_minute(cut) + 60.0
+    window_start = end - WINDOW_MIN * 60.0
+    prior: dict[str, Progress | None] = {}
+    recent_q: list[MetricQuery] = []
+    full_q: list[MetricQuery] = []
+    for i, (job, settings) in enumerate(with_objective):
+        rules = settings.rules
+        p = job.progress
+        usable = p is not None and p.usable(
+            direction=rules.direction, min_delta=rules.min_delta, unit=unit, since=window_start
+        )
+        prior[job.name] = p if usable else None
+        query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
+        (recent_q if usable else full_q).append(query)
+        if rules.divergence is not None:
+            recent_q.append(
+                MetricQuery(
+                    f"h{i}",
+                    LIVENESS_METRIC,
+                    (("Host", f"{job.name}/algo-1"),),
+                    stat="SampleCount",
+                    period=LIVENESS_PERIOD_S,
+                )
+            )
+    series = metrics.get_series(recent_q, window_start, end) if recent_q else {}
+    if full_q:
+        oldest = floor_minute(min(j.start_time for j, _ in with_objective if prior[j.name] is None))
+        series.update(metrics.get_series(full_q, oldest, max(end, oldest + 60.0)))
+    # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
+    # reported lately; its start time is a lower bound of their last report (so the silence is
+    # never overestimated); older buckets mean everything is silent: no verdict on silence
+    recent = end - LIVENESS_LOOKBACK_MIN * 60.0 - LIVENESS_PERIOD_S
+    out = {}
+    for i, (job, settings) in enumerate(with_objective):
+        before = prior[job.name]
+        points = [(ts, v) for ts, v in series.get(f"o{i}", []) if ts <= cut]
+        progress = advance(
+            before,
+            points,
+            start_time=job.start_time,
+            unit=unit,
+            direction=settings.rules.direction,
+            min_delta=settings.rules.min_delta,
+            now=now,
+        )
+        liveness = series.get(f"h{i}", [])
+        last_instance = liveness[-1][0] if liveness and liveness[-1][0] >= recent else None
+        save = (
+            before is None
+            or progress.summary.count != before.summary.count
+            or now - before.checked >= REFRESH_S
+        )
+        out[job.name] = Observation(progress, last_instance, save)
+    return out

@@ -1,0 +1,106 @@
+"""The ports: what the logic needs from the outside world, as small protocols.
+
+The boto3 adapters (``trainguard.adapters``) implement them for AWS; the tests implement them
+in memory (``tests/fakes.py``). The logic imports only these, never boto3, so its unit tests
+run in milliseconds with no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from .core.curves import Point
+from .core.progress import Progress
+from .models import GroupStats, JobRecord, JobSummary, MetricQuery, Series
+
+
+class JobStore(Protocol):
+    """The state table: jobs, once-only markers, the audit, alert episodes, group history.
+
+    Every write that must happen once is conditional and says whether it won (True) or found
+    the work already done (False)."""
+
+    # jobs
+    def register_job(self, job: JobRecord) -> bool: ...
+    def get_job(self, job: str) -> JobRecord | None: ...
+    def update_start_time(self, job: str, start_time: float) -> None: ...
+    def finalize_job(
+        self, job: str, status: str, end_time: float | None, failure_reason: str | None
+    ) -> bool: ...
+    def running_jobs(self) -> list[JobRecord]: ...
+    def save_progress(self, updates: Sequence[tuple[str, Progress]]) -> None: ...
+
+    # once-only markers
+    def event_seen(self, job: str, key: str) -> bool: ...
+    def mark_event(self, job: str, key: str, now: float) -> bool: ...
+    def claim_action(
+        self, job: str, action: str, now: float, details: Mapping[str, Any]
+    ) -> bool: ...
+    def release_action(self, job: str, action: str) -> None: ...
+
+    # audit
+    def put_decision(
+        self, job: str, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+    ) -> None: ...
+    def decisions(self, job: str) -> list[dict[str, Any]]: ...
+
+    # alert episodes (mirrored on the job item's idle_hosts)
+    def open_episode(self, job: str, host: str, now: float) -> bool: ...
+    def close_episode(self, job: str, host: str, now: float) -> float | None: ...
+
+    # group history
+    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None: ...
+    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]: ...
+    def put_stats(self, stats: GroupStats) -> None: ...
+    def get_stats(self, group: str) -> GroupStats | None: ...
+    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]: ...
+
+
+class TrainingJobs(Protocol):
+    """SageMaker training jobs."""
+
+    def stop(self, job: str) -> str:
+        """``"stopped"``, or ``"already ending"`` for a job that is stopping or ended."""
+        ...
+
+    def list_in_progress(self) -> list[JobSummary]: ...
+    def describe(self, job: str) -> dict[str, Any]:
+        """DescribeTrainingJob; :class:`~trainguard.models.JobNotFoundError` if unknown."""
+        ...
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """The job's tags; :class:`~trainguard.models.JobNotFoundError` if unknown."""
+        ...
+
+
+class MetricReader(Protocol):
+    """Batched metric reads (GetMetricData)."""
+
+    def get_series(
+        self, queries: Sequence[MetricQuery], start: float, end: float, period: int = 60
+    ) -> dict[str, Series]:
+        """Every query's datapoints in [start, end), by query id (ids must be unique)."""
+        ...
+
+
+class Alarms(Protocol):
+    """The per-host GPU-idle alarms created at run time."""
+
+    def put_gpu_idle_alarm(
+        self,
+        job: str,
+        host_index: int,
+        gpus: int,
+        threshold_pct: float,
+        window_minutes: float,
+        action_arn: str | None,
+    ) -> str: ...
+    def delete_alarms(self, names: Iterable[str]) -> int: ...
+    def alarm_names(self, prefix: str) -> list[str]: ...
+
+
+class Notifier(Protocol):
+    """The alert channel (SNS)."""
+
+    def publish(self, subject: str, body: str) -> str: ...

@@ -1,0 +1,473 @@
+"""In-memory implementations of the ports (``trainguard.ports``) for fast logic tests.
+
+Fakes rather than mocks (Powertools' own advice): each one behaves like the service it
+stands for, as far as the logic can tell, so that a test states an outcome ("the job was
+stopped once, one email went out") instead of a sequence of calls. ``tests/unit/
+test_store_contract.py`` runs the same cases against :class:`InMemoryStore` and the DynamoDB
+store on moto, which keeps this one honest.
+
+Faults are injected per method: ``fake.fail("stop", ThrottlingError(...))`` makes the next
+call of ``stop`` raise it (``times=`` for more than one).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from trainguard.core.curves import Point
+from trainguard.core.progress import Progress
+from trainguard.logic.dependencies import Dependencies
+from trainguard.models import GroupStats, JobNotFoundError, JobRecord, JobSummary, MetricQuery
+from trainguard.policy import Policy
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+ALERT_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:trainguard-alert"
+
+
+class FaultInjector:
+    """``fail(method, exc, times=1)``: the next ``times`` calls of ``method`` raise ``exc``."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, list[BaseException]] = defaultdict(list)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def fail(self, method: str, exc: BaseException, times: int = 1) -> None:
+        self._faults[method].extend([exc] * times)
+
+    def _call(self, method: str) -> None:
+        self.calls[method] += 1
+        if self._faults[method]:
+            raise self._faults[method].pop(0)
+
+
+class InMemoryStore(FaultInjector):
+    """The state table in memory: items keyed ``(pk, sk)`` like the table, conditional writes
+    that win once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _job(self, name: str) -> dict[str, Any] | None:
+        return self.items.get((f"JOB#{name}", "META"))
+
+    # jobs
+    def register_job(self, job: JobRecord) -> bool:
+        self._call("register_job")
+        if self._job(job.name) is not None:
+            return False
+        record = replace(job, actions=frozenset(), progress=None, tags=dict(job.tags))
+        self.items[(f"JOB#{job.name}", "META")] = {"record": record, "running": job.running}
+        return True
+
+    def get_job(self, job: str) -> JobRecord | None:
+        self._call("get_job")
+        item = self._job(job)
+        return copy.deepcopy(item["record"]) if item else None
+
+    def update_start_time(self, job: str, start_time: float) -> None:
+        self._call("update_start_time")
+        item = self._job(job)
+        if item is not None and not item["record"].start_exact:
+            item["record"] = replace(item["record"], start_time=start_time, start_exact=True)
+
+    def finalize_job(
+        self, job: str, status: str, end_time: float | None, failure_reason: str | None
+    ) -> bool:
+        self._call("finalize_job")
+        item = self._job(job)
+        if item is None:
+            return False
+        record = item["record"]
+        item["record"] = replace(
+            record,
+            status=status,
+            end_time=end_time if end_time is not None else record.end_time,
+            failure_reason=failure_reason or record.failure_reason,
+        )
+        item["running"] = False
+        return True
+
+    def running_jobs(self) -> list[JobRecord]:
+        self._call("running_jobs")
+        return [
+            copy.deepcopy(item["record"])
+            for (pk, sk), item in sorted(self.items.items())
+            if sk == "META" and item.get("running")
+        ]
+
+    def save_progress(self, updates: Sequence[tuple[str, Progress]]) -> None:
+        self._call("save_progress")
+        for job, progress in updates:
+            item = self._job(job)
+            if item is not None:
+                item["record"] = replace(item["record"], progress=progress)
+
+    # once-only markers
+    def event_seen(self, job: str, key: str) -> bool:
+        self._call("event_seen")
+        return (f"JOB#{job}", f"EVENT#{key}") in self.items
+
+    def mark_event(self, job: str, key: str, now: float) -> bool:
+        self._call("mark_event")
+        return self._put_once((f"JOB#{job}", f"EVENT#{key}"), {"at": now})
+
+    def claim_action(self, job: str, action: str, now: float, details: Mapping[str, Any]) -> bool:
+        self._call("claim_action")
+        won = self._put_once((f"JOB#{job}", f"ACTION#{action}"), {"at": now, **details})
+        item = self._job(job)
+        if won and item is not None:
+            record = item["record"]
+            item["record"] = replace(record, actions=record.actions | {action})
+        return won
+
+    def release_action(self, job: str, action: str) -> None:
+        self._call("release_action")
+        self.items.pop((f"JOB#{job}", f"ACTION#{action}"), None)
+        item = self._job(job)
+        if item is not None:
+            record = item["record"]
+            item["record"] = replace(record, actions=record.actions - {action})
+
+    def _put_once(self, key: tuple[str, str], item: dict[str, Any]) -> bool:
+        if key in self.items:
+            return False
+        self.items[key] = item
+        return True
+
+    # audit
+    def put_decision(
+        self, job: str, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+    ) -> None:
+        self._call("put_decision")
+        self.items[(f"JOB#{job}", f"DECISION#{iso_time}#{rule}")] = {**record, "ttl": ttl}
+
+    def decisions(self, job: str) -> list[dict[str, Any]]:
+        self._call("decisions")
+        return [
+            dict(item)
+            for (pk, sk), item in sorted(self.items.items())
+            if pk == f"JOB#{job}" and sk.startswith("DECISION#")
+        ]
+
+    # alert episodes
+    def open_episode(self, job: str, host: str, now: float) -> bool:
+        self._call("open_episode")
+        key = (f"JOB#{job}", f"EPISODE#{host}")
+        if self.items.get(key, {}).get("state") == "open":
+            return False
+        self.items[key] = {"state": "open", "opened_at": now}
+        item = self._job(job)
+        if item is not None:
+            record = item["record"]
+            item["record"] = replace(record, idle_hosts={**record.idle_hosts, host: now})
+        return True
+
+    def close_episode(self, job: str, host: str, now: float) -> float | None:
+        self._call("close_episode")
+        episode = self.items.get((f"JOB#{job}", f"EPISODE#{host}"))
+        if episode is None or episode.get("state") != "open":
+            return None
+        episode.update(state="closed", closed_at=now)
+        item = self._job(job)
+        if item is not None:
+            record = item["record"]
+            hosts = {h: t for h, t in record.idle_hosts.items() if h != host}
+            item["record"] = replace(record, idle_hosts=hosts)
+        return float(episode["opened_at"])
+
+    # group history
+    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None:
+        self._call("put_curve")
+        self.items[(f"GROUP#{group}", f"CURVE#{job}")] = {
+            "curve": list(curve),
+            "duration_min": duration_min,
+        }
+
+    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]:
+        self._call("group_curves")
+        return {
+            sk.removeprefix("CURVE#"): (list(item["curve"]), float(item["duration_min"]))
+            for (pk, sk), item in sorted(self.items.items())
+            if pk == f"GROUP#{group}" and sk.startswith("CURVE#")
+        }
+
+    def put_stats(self, stats: GroupStats) -> None:
+        self._call("put_stats")
+        self.items[(f"GROUP#{stats.group}", "STATS")] = {"stats": stats}
+
+    def get_stats(self, group: str) -> GroupStats | None:
+        return self.batch_get_stats([group]).get(group)
+
+    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
+        self._call("batch_get_stats")
+        out = {}
+        for group in sorted(set(groups)):
+            item = self.items.get((f"GROUP#{group}", "STATS"))
+            if item is not None:
+                out[group] = item["stats"]
+        return out
+
+    # for tests
+    def markers(self, job: str, prefix: str) -> list[str]:
+        return sorted(
+            sk.removeprefix(prefix)
+            for pk, sk in self.items
+            if pk == f"JOB#{job}" and sk.startswith(prefix)
+        )
+
+
+@dataclass
+class FakeJob:
+    name: str
+    tags: dict[str, str]
+    status: str = "InProgress"
+    secondary: str = "Training"
+    instance_type: str = "ml.g5.xlarge"
+    instance_count: int = 1
+    start: float = 0.0
+    end: float | None = None
+    max_runtime_s: float = 86400.0
+    failure_reason: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{self.name}"
+
+
+def describe_job(fake: FakeJob) -> dict[str, Any]:
+    """DescribeTrainingJob's answer for ``fake`` (epoch-second timestamps)."""
+    out: dict[str, Any] = {
+        "TrainingJobName": fake.name,
+        "TrainingJobArn": fake.arn,
+        "TrainingJobStatus": fake.status,
+        "SecondaryStatus": fake.secondary,
+        "ResourceConfig": {
+            "InstanceType": fake.instance_type,
+            "InstanceCount": fake.instance_count,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": fake.max_runtime_s},
+        "CreationTime": fake.start,
+        "TrainingStartTime": fake.start,
+    }
+    if fake.end is not None:
+        out["TrainingEndTime"] = fake.end
+    if fake.failure_reason:
+        out["FailureReason"] = fake.failure_reason
+    return out
+
+
+class FakeTrainingJobs(FaultInjector):
+    """SageMaker's training jobs: ``stop`` moves an InProgress job to Stopped (and is
+    idempotent, like the adapter: ``"already ending"`` for an ended job)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.jobs: dict[str, FakeJob] = {}
+        self.stopped: list[str] = []
+
+    def add(self, job: FakeJob) -> FakeJob:
+        self.jobs[job.name] = job
+        return job
+
+    def stop(self, job: str) -> str:
+        self._call("stop")
+        fake = self.jobs.get(job)
+        if fake is None:
+            raise JobNotFoundError(job)
+        if fake.status != "InProgress":
+            return "already ending"
+        fake.status, fake.secondary = "Stopped", "Stopped"
+        self.stopped.append(job)
+        return "stopped"
+
+    def list_in_progress(self) -> list[JobSummary]:
+        self._call("list_in_progress")
+        return [
+            JobSummary(j.name, j.arn, j.status)
+            for j in self.jobs.values()
+            if j.status == "InProgress"
+        ]
+
+    def describe(self, job: str) -> dict[str, Any]:
+        self._call("describe")
+        fake = self.jobs.get(job)
+        if fake is None:
+            raise JobNotFoundError(job)
+        return describe_job(fake)
+
+    def tags(self, arn: str) -> dict[str, str]:
+        self._call("tags")
+        for job in self.jobs.values():
+            if job.arn == arn:
+                return dict(job.tags)
+        raise JobNotFoundError(arn)
+
+
+class FakeMetrics(FaultInjector):
+    """CloudWatch metric data: ``put`` datapoints, ``get_series`` aggregates them per period
+    (Average, Sum, Minimum, Maximum, SampleCount) into buckets aligned on the period, like
+    GetMetricData. Non-finite values are refused, as CloudWatch refuses them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[float, float]]] = (
+            defaultdict(list)
+        )
+        self.requests: list[list[MetricQuery]] = []  # one entry per get_series call
+
+    def put(self, metric: str, dimensions: dict[str, str], ts: float, value: float) -> None:
+        if not math.isfinite(value):
+            raise ValueError("CloudWatch does not store NaN or infinity")
+        self.data[(metric, tuple(sorted(dimensions.items())))].append((ts, value))
+
+    def get_series(
+        self, queries: Sequence[MetricQuery], start: float, end: float, period: int = 60
+    ) -> dict[str, list[tuple[float, float]]]:
+        self._call("get_series")
+        self.requests.append(list(queries))
+        out = {}
+        for q in queries:
+            p = q.period or period
+            buckets: dict[float, list[float]] = defaultdict(list)
+            for ts, v in self.data.get((q.metric, tuple(sorted(q.dimensions))), []):
+                if start <= ts < end:
+                    buckets[math.floor(ts / p) * p].append(v)
+            out[q.id] = [(b, _stat(q.stat, vs)) for b, vs in sorted(buckets.items())]
+        return out
+
+
+def _stat(stat: str, values: list[float]) -> float:
+    if stat == "SampleCount":
+        return float(len(values))
+    if stat == "Sum":
+        return sum(values)
+    if stat == "Minimum":
+        return min(values)
+    if stat == "Maximum":
+        return max(values)
+    return sum(values) / len(values)
+
+
+class FakeAlarms(FaultInjector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alarms: dict[str, dict[str, Any]] = {}
+
+    def put_gpu_idle_alarm(
+        self,
+        job: str,
+        host_index: int,
+        gpus: int,
+        threshold_pct: float,
+        window_minutes: float,
+        action_arn: str | None,
+    ) -> str:
+        self._call("put_gpu_idle_alarm")
+        name = f"trainguard-gpu-idle-{job}-algo-{host_index}"
+        self.alarms[name] = {
+            "host": f"{job}/algo-{host_index}",
+            "gpus": gpus,
+            "threshold": threshold_pct,
+            "window": window_minutes,
+            "action": action_arn,
+        }
+        return name
+
+    def delete_alarms(self, names: Iterable[str]) -> int:
+        self._call("delete_alarms")
+        batch = list(dict.fromkeys(names))
+        for name in batch:
+            self.alarms.pop(name, None)
+        return len(batch)
+
+    def alarm_names(self, prefix: str) -> list[str]:
+        self._call("alarm_names")
+        return sorted(n for n in self.alarms if n.startswith(prefix))
+
+
+@dataclass
+class Email:
+    subject: str
+    body: str
+
+
+class FakeNotifier(FaultInjector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Email] = []
+
+    def publish(self, subject: str, body: str) -> str:
+        self._call("publish")
+        self.sent.append(Email(subject, body))
+        return f"msg-{len(self.sent)}"
+
+    def take(self) -> list[Email]:
+        """The emails sent since the last take."""
+        out, self.sent = self.sent, []
+        return out
+
+
+@dataclass
+class Fakes:
+    """A whole account in memory, and the dependencies over it."""
+
+    policy: Policy = field(default_factory=Policy)
+    now: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+    store: InMemoryStore = field(default_factory=InMemoryStore)
+    training_jobs: FakeTrainingJobs = field(default_factory=FakeTrainingJobs)
+    metrics: FakeMetrics = field(default_factory=FakeMetrics)
+    alarms: FakeAlarms = field(default_factory=FakeAlarms)
+    notifier: FakeNotifier = field(default_factory=FakeNotifier)
+
+    def deps(self, policy: Policy | None = None) -> Dependencies:
+        return Dependencies(
+            store=self.store,
+            training_jobs=self.training_jobs,
+            metrics=self.metrics,
+            alarms=self.alarms,
+            notifier=self.notifier,
+            policy=policy or self.policy,
+            region=REGION,
+            alert_function_arn=ALERT_ARN,
+            clock=lambda: self.now,
+        )
+
+    def advance(self, minutes: float) -> float:
+        self.now += minutes * 60.0
+        return self.now
+
+
+def state_change(job: FakeJob, *, tags: bool = True, time: float | None = None) -> dict[str, Any]:
+    """The "SageMaker Training Job State Change" event of ``job`` as it is now (epoch-ms
+    timestamps as strings, tags as a map), as EventBridge delivers it."""
+    detail = describe_job(job)
+    for key in ("CreationTime", "TrainingStartTime", "TrainingEndTime"):
+        if key in detail:
+            detail[key] = str(int(detail[key] * 1000))
+    if tags:
+        detail["Tags"] = dict(job.tags)
+    event: dict[str, Any] = {
+        "version": "0",
+        "id": f"{job.name}-{job.status}",
+        "detail-type": "SageMaker Training Job State Change",
+        "source": "aws.sagemaker",
+        "account": ACCOUNT,
+        "region": REGION,
+        "resources": [job.arn],
+        "detail": detail,
+    }
+    if time is not None:
+        event["time"] = iso(time)
+    return event
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
