@@ -2,9 +2,9 @@
 
 Fakes rather than mocks (Powertools' own advice): each one behaves like the service it
 stands for, as far as the logic can tell, so that a test states an outcome ("the job was
-stopped once, one email went out") instead of a sequence of calls. ``tests/unit/
-test_store_contract.py`` runs the same cases against :class:`InMemoryStore` and the DynamoDB
-store on moto, which keeps this one honest.
+stopped once, one email went out") instead of a sequence of calls.
+``tests/integration/test_store_contract.py`` runs the same cases against
+:class:`InMemoryStore` and the DynamoDB store on moto, which keeps this one honest.
 
 Faults are injected per method: ``fake.fail("stop", ThrottlingError(...))`` makes the next
 call of ``stop`` raise it (``times=`` for more than one).

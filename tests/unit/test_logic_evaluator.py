@@ -151,3 +151,13 @@ def test_runtime_guard_alerts_once_on_a_missing_max_runtime() -> None:
     assert subject.startswith("[trainguard] ALERT forever: max runtime")
     world.fakes.advance(1)
     assert world.tick().alerts == 0
+
+
+def test_ingestion_lag_delays_what_the_evaluator_counts_by_the_lag() -> None:
+    world = world_with_references(Policy(ingestion_lag_minutes=3.0))
+    job = world.start("worse")
+    world.report(job, [1.5])  # the datapoint of minute 1
+    world.fakes.advance(2)
+    assert world.tick().stops == 0  # minute 1 + 3 min lag > now: not counted yet
+    world.fakes.advance(2)
+    assert world.tick().stops == 1

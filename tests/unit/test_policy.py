@@ -264,3 +264,20 @@ def test_global_switch_from_the_environment_overrides_an_enforcing_tag() -> None
     )
     assert job_settings({TAG_GROUP: "g"}, policy).enforcing is False
     assert job_settings({TAG_GROUP: "g", TAG_MODE: "enforce"}, policy).enforcing is False
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"median": {"min_completed": 0}}, "minCompleted"),
+        ({"gpu_idle": {"stop_after_minutes": -1}}, "gpuIdleStopAfterMinutes"),
+        ({"tick_minutes": 481}, "tickMinutes"),
+        ({"stops_disabled": "yes"}, "stopsDisabled"),
+        ({"prices": {"ml.x": {"usd": 1}}}, "prices"),
+        ({"divergence": {"nope": 1}}, "divergenceEnabled"),  # blamed on its section
+    ],
+)
+def test_a_bad_value_carries_its_declaration(raw: dict[str, object], key: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_mapping(raw)
+    assert caught.value.setting is not None and caught.value.setting.key == key

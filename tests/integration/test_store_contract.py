@@ -1,0 +1,135 @@
+"""One contract, two stores: the in-memory fake the logic tests use and the DynamoDB store on
+moto answer every case the same way (so a fast logic test means what it says)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from fakes import InMemoryStore
+from moto import mock_aws
+
+from trainguard.adapters.store import Store, StoreError, serialize
+from trainguard.core.median import ReferenceTable
+from trainguard.core.progress import Progress
+from trainguard.core.summary import CurveSummary
+from trainguard.models import GroupStats, JobRecord
+from trainguard_tools.state_table import create_state_table
+
+pytestmark = pytest.mark.integration
+
+TABLE = "contract"
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    if request.param == "memory":
+        yield InMemoryStore()
+        return
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_state_table(client, TABLE)
+        yield Store(client, TABLE)
+
+
+def job(name: str = "j", **kwargs: Any) -> JobRecord:
+    return JobRecord(name=name, tags={"trainguard:group": "g"}, opted_in=True, group="g",
+                     start_time=100.0, **kwargs)  # fmt: skip
+
+
+def test_register_once_and_read_back(store: Any) -> None:
+    assert store.register_job(job()) is True
+    assert store.register_job(job()) is False
+    got = store.get_job("j")
+    assert got is not None and got.name == "j" and got.running and got.tags == job().tags
+    assert store.get_job("nobody") is None
+
+
+def test_running_index_lists_only_running_jobs(store: Any) -> None:
+    store.register_job(job("a"))
+    store.register_job(job("b"))
+    assert store.finalize_job("b", "Completed", 200.0, None) is True
+    assert store.finalize_job("ghost", "Completed", 200.0, None) is False
+    assert [j.name for j in store.running_jobs()] == ["a"]
+    ended = store.get_job("b")
+    assert ended.status == "Completed" and ended.end_time == 200.0
+
+
+def test_start_time_is_corrected_once(store: Any) -> None:
+    store.register_job(job(start_exact=False))
+    store.update_start_time("j", 150.0)
+    store.update_start_time("j", 175.0)
+    assert store.get_job("j").start_time == 150.0
+
+
+def test_claims_win_once_are_mirrored_and_released(store: Any) -> None:
+    store.register_job(job())
+    assert store.claim_action("j", "median#stop", 1.0, {"why": "x"}) is True
+    assert store.claim_action("j", "median#stop", 2.0, {}) is False
+    assert store.get_job("j").actions == frozenset({"median#stop"})
+    store.release_action("j", "median#stop")
+    assert store.get_job("j").actions == frozenset()
+    assert store.claim_action("j", "median#stop", 3.0, {}) is True
+
+
+def test_events_are_marked_once(store: Any) -> None:
+    assert store.event_seen("j", "Completed#Completed") is False
+    assert store.mark_event("j", "Completed#Completed", 1.0) is True
+    assert store.mark_event("j", "Completed#Completed", 2.0) is False
+    assert store.event_seen("j", "Completed#Completed") is True
+
+
+def test_progress_round_trips_and_skips_ended_jobs(store: Any) -> None:
+    store.register_job(job())
+    summary = CurveSummary.of([(1.0, 0.5), (2.0, 0.4)])
+    progress = Progress(summary, "minute", 300.0, 280.0)
+    store.save_progress([("j", progress), ("gone", progress)])
+    assert store.get_job("j").progress == progress
+    assert store.get_job("gone") is None
+
+
+def test_episodes_open_once_close_once_and_mirror_idle_hosts(store: Any) -> None:
+    store.register_job(job())
+    assert store.open_episode("j", "j/algo-1", 10.0) is True
+    assert store.open_episode("j", "j/algo-1", 11.0) is False
+    assert store.get_job("j").idle_hosts == {"j/algo-1": 10.0}
+    assert store.close_episode("j", "j/algo-1", 20.0) == 10.0
+    assert store.close_episode("j", "j/algo-1", 21.0) is None
+    assert store.get_job("j").idle_hosts == {}
+    assert store.open_episode("j", "j/algo-1", 30.0) is True  # a new episode
+
+
+def test_decisions_are_listed_in_time_order(store: Any) -> None:
+    store.put_decision("j", "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
+    store.put_decision("j", "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
+    assert [d["action"] for d in store.decisions("j")] == ["A", "B"]
+
+
+def test_group_curves_and_statistics(store: Any) -> None:
+    store.put_curve("g", "a", [(1.0, 0.5), (2.0, 0.25)], 3.0)
+    assert store.group_curves("g") == {"a": ([(1.0, 0.5), (2.0, 0.25)], 3.0)}
+    table = ReferenceTable.build({"a": [(1.0, 0.5), (2.0, 0.25)]})
+    store.put_stats(GroupStats("g", {0.0: table}, 3.0, 1))
+    got = store.batch_get_stats(["g", "other"])
+    assert list(got) == ["g"] and got["g"].references == 1
+    assert got["g"].table(0.0) == table
+
+
+def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    slept: list[float] = []
+    store = Store(client, TABLE, sleep=slept.append)
+    key = {"Keys": [serialize({"pk": "GROUP#g", "sk": "STATS"})], "ConsistentRead": True}
+    with Stubber(client) as stub:
+        stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {TABLE: key}})
+        stub.add_response("batch_get_item", {"Responses": {TABLE: []}, "UnprocessedKeys": {}})
+        assert store.batch_get_stats(["g"]) == {}
+        assert len(slept) == 1
+        for _ in range(8):
+            stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {TABLE: key}})
+        with pytest.raises(StoreError, match="1 group statistics unprocessed after 8 attempts"):
+            store.batch_get_stats(["g"])
+    assert len(slept) == 1 + 7 and all(0 <= s <= 2.0 for s in slept)
