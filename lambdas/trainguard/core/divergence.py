@@ -43,33 +43,44 @@ class DivergenceRule:
         """The same decision from the job's :class:`CurveSummary`."""
         step, latest = summary.last_step, summary.last_value
         if step is None or latest is None:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=None,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no measurements yet",
+            )
         if not math.isfinite(latest):
             return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                None,
-                0,
-                f"stop: objective is {latest} at step {fmt(step)} (diverged)",
+                job=job,
+                rule=RULE,
+                stop=True,
+                step=step,
+                value=latest,
+                threshold=None,
+                references=0,
+                reason=f"stop: objective is {latest} at step {fmt(step)} (diverged)",
             )
         first = summary.head[0]  # the latest value is finite, so there is one
         scale = max(first, median(summary.head))
         if self.direction == "minimize" and scale > 0 and latest > self.explode_factor * scale:
             limit = self.explode_factor * scale
             return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                limit,
-                0,
-                f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
-                f"{fmt(self.explode_factor)} x its scale {fmt(scale)} (= {fmt(limit)}; "
-                f"first value {fmt(first)})",
+                job=job,
+                rule=RULE,
+                stop=True,
+                step=step,
+                value=latest,
+                threshold=limit,
+                references=0,
+                reason=(
+                    f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
+                    f"{fmt(self.explode_factor)} x its scale {fmt(scale)} (= {fmt(limit)}; "
+                    f"first value {fmt(first)})"
+                ),
             )
         if (
             silent_minutes is not None
@@ -77,14 +88,26 @@ class DivergenceRule:
             and is_better(first, latest, self.direction)
         ):
             return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                first,
-                0,
-                f"stop: objective silent for {fmt(silent_minutes)} min while the instances still "
-                f"report, after rising from {fmt(first)} to {fmt(latest)} (diverged to NaN/inf)",
+                job=job,
+                rule=RULE,
+                stop=True,
+                step=step,
+                value=latest,
+                threshold=first,
+                references=0,
+                reason=(
+                    f"stop: objective silent for {fmt(silent_minutes)} min while the instances "
+                    f"still report, after rising from {fmt(first)} to {fmt(latest)} "
+                    "(diverged to NaN/inf)"
+                ),
             )
-        return Decision(job, RULE, False, step, latest, None, 0, "objective is finite and bounded")
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=False,
+            step=step,
+            value=latest,
+            threshold=None,
+            references=0,
+            reason="objective is finite and bounded",
+        )

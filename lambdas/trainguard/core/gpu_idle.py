@@ -112,13 +112,13 @@ def idle_decision(job: str, event: EpisodeEvent, rule: GpuIdleRule, hosts_total:
     else:
         reason = f"{s.host} recovered: {fmt(s.per_gpu_latest)}% per GPU after an idle episode"
     return Decision(
-        job,
-        RULE,
-        False,
-        s.latest_minute,
-        s.per_gpu_window_mean if event.transition == "open" else s.per_gpu_latest,
-        rule.threshold_pct,
-        0,
-        reason,
+        job=job,
+        rule=RULE,
+        stop=False,
+        step=s.latest_minute,
+        value=s.per_gpu_window_mean if event.transition == "open" else s.per_gpu_latest,
+        threshold=rule.threshold_pct,
+        references=0,
+        reason=reason,
         alert=True,
     )

@@ -158,7 +158,16 @@ class MedianStoppingRule:
         """Decide for ``job`` at its latest step; ``references`` are the completed jobs' curves
         (or a materialized :class:`ReferenceTable` built with the same grace)."""
         if not curve:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=None,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no measurements yet",
+            )
         step = curve[-1][0]
         return self._decide(job, step, best_so_far(curve, step, self.direction), references)
 
@@ -167,7 +176,16 @@ class MedianStoppingRule:
     ) -> Decision:
         """The same decision from the job's :class:`CurveSummary`."""
         if summary.last_step is None:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=None,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no measurements yet",
+            )
         return self._decide(job, summary.last_step, summary.best, references)
 
     def _decide(
@@ -189,37 +207,42 @@ class MedianStoppingRule:
         threshold, count = source.at(step)
         if step < self.grace:
             return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                best,
-                None,
-                count,
-                f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); no decision",
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=step,
+                value=best,
+                threshold=None,
+                references=count,
+                reason=(
+                    f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); "
+                    "no decision"
+                ),
             )
         if count < self.min_completed or threshold is None:
             return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                best,
-                None,
-                count,
-                f"{count} completed reference job(s) reach step {fmt(step)}; "
-                f"{self.min_completed} needed before deciding",
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=step,
+                value=best,
+                threshold=None,
+                references=count,
+                reason=(
+                    f"{count} completed reference job(s) reach step {fmt(step)}; "
+                    f"{self.min_completed} needed before deciding"
+                ),
             )
         if best is None:
             return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                None,
-                threshold,
-                count,
-                f"no finite value by step {fmt(step)}; left to the divergence rule",
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=step,
+                value=None,
+                threshold=threshold,
+                references=count,
+                reason=f"no finite value by step {fmt(step)}; left to the divergence rule",
             )
         stop = is_better(threshold, best, self.direction)
         word = "worse" if stop else ("equal to" if best == threshold else "better")
@@ -229,4 +252,13 @@ class MedianStoppingRule:
             f"{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of {count} "
             f"completed jobs' running averages ({self.direction})"
         )
-        return Decision(job, RULE, stop, step, best, threshold, count, reason)
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=stop,
+            step=step,
+            value=best,
+            threshold=threshold,
+            references=count,
+            reason=reason,
+        )

@@ -31,7 +31,16 @@ class PatienceRule:
             )
         best, step, waited = summary.bar, summary.last_step, summary.waited
         if best is None:
-            return Decision(job, RULE, False, step, None, None, 0, "no finite measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=step,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no finite measurements yet",
+            )
         bar = best - self.min_delta if self.direction == "minimize" else best + self.min_delta
         stop = waited >= self.patience
         reason = (
@@ -39,7 +48,16 @@ class PatienceRule:
             f"{waited} measurement(s) since without an improvement beyond {fmt(self.min_delta)} "
             f"(patience {self.patience})"
         )
-        return Decision(job, RULE, stop, step, best, bar, 0, reason)
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=stop,
+            step=step,
+            value=best,
+            threshold=bar,
+            references=0,
+            reason=reason,
+        )
 
     def _improves(self, value: float, best: float) -> bool:
         if self.direction == "minimize":

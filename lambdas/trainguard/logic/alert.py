@@ -119,16 +119,18 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         idle_min = max(idle_min, rule_settings.window_minutes)
         price = spec.usd_per_hour if spec else None
         decision = Decision(
-            job_name,
-            "gpu_idle",
-            False,
-            (now - record.start_time) / 60.0,
-            per_gpu,
-            rule_settings.threshold_pct,
-            0,
-            f"{host} idle: {fmt(per_gpu)}% per GPU ({gpus} GPU(s)) for {fmt(idle_min)} min, "
-            f"below {fmt(rule_settings.threshold_pct)}%"
-            + (f"; 1 of {record.instance_count} hosts" if record.instance_count > 1 else ""),
+            job=job_name,
+            rule="gpu_idle",
+            stop=False,
+            step=(now - record.start_time) / 60.0,
+            value=per_gpu,
+            threshold=rule_settings.threshold_pct,
+            references=0,
+            reason=(
+                f"{host} idle: {fmt(per_gpu)}% per GPU ({gpus} GPU(s)) for {fmt(idle_min)} min, "
+                f"below {fmt(rule_settings.threshold_pct)}%"
+                + (f"; 1 of {record.instance_count} hosts" if record.instance_count > 1 else "")
+            ),
             alert=True,
         )
         subject = f"{messages.PREFIX} GPU idle: {host} ({fmt(per_gpu)}%/GPU, {fmt(idle_min)} min)"

@@ -293,15 +293,17 @@ def _evaluate(
         idle = (now - opened) / 60.0 + policy.gpu_idle.window_minutes
         if idle >= limit:
             decision = Decision(
-                job.name,
-                "gpu_idle",
-                True,
-                elapsed,
-                idle,
-                limit,
-                0,
-                f"stop: {host} idle for {fmt(idle)} min (GPU below "
-                f"{fmt(policy.gpu_idle.threshold_pct)}% per GPU), limit {fmt(limit)} min",
+                job=job.name,
+                rule="gpu_idle",
+                stop=True,
+                step=elapsed,
+                value=idle,
+                threshold=limit,
+                references=0,
+                reason=(
+                    f"stop: {host} idle for {fmt(idle)} min (GPU below "
+                    f"{fmt(policy.gpu_idle.threshold_pct)}% per GPU), limit {fmt(limit)} min"
+                ),
             )
             _act_stop(job, settings, decision, stats, deps, now, result)
 
