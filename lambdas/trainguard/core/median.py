@@ -27,9 +27,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from .curves import Curve, Direction, best_so_far, fmt, is_better, median, running_average
+from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
 from .summary import CurveSummary
 
@@ -201,6 +201,24 @@ class ReferenceTable:
         )
 
 
+class MedianVerdict(NamedTuple):
+    """The median rule's answer without its explanation: what a tick needs to act on.
+
+    ``threshold`` is M, or None when a gate held (no comparison was made); ``value`` the job's
+    best so far. :meth:`MedianStoppingRule.explain` turns it into the :class:`Decision` with
+    its reason, which only a stop (or a caller who wants the numbers written out) needs.
+    """
+
+    stop: bool
+    step: float | None
+    value: float | None
+    threshold: float | None
+    references: int
+
+
+NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
+
+
 @dataclass(frozen=True)
 class MedianStoppingRule:
     """Stop a running job whose best value is strictly worse than the references' median.
@@ -209,6 +227,9 @@ class MedianStoppingRule:
     ``average``: the references' running average at s, ``"all"`` (the spec: every
     measurement with step <= s) or ``"since_grace"`` (Ray Tune's: only those with
     grace <= step <= s). A :class:`ReferenceTable` must be built with the same averaging.
+
+    ``decide``/``decide_summary`` return the :class:`Decision`; ``check``/``check_summary``
+    the same verdict without building it (:class:`MedianVerdict`), and ``explain`` builds it.
     """
 
     direction: Direction = "minimize"
@@ -225,107 +246,64 @@ class MedianStoppingRule:
         """Decide for ``job`` at its latest step; ``references`` are the completed jobs' curves
         (or a materialized :class:`ReferenceTable` built with the same averaging)."""
         if not curve:
-            return Decision(
-                job=job,
-                rule=RULE,
-                stop=False,
-                step=None,
-                value=None,
-                threshold=None,
-                references=0,
-                reason="no measurements yet",
-            )
+            return self.explain(job, NO_MEASUREMENTS)
         step = curve[-1][0]
-        return self._decide(job, step, best_so_far(curve, step, self.direction), references)
+        verdict = self.check(step, best_so_far(curve, step, self.direction), references)
+        return self.explain(job, verdict)
 
     def decide_summary(
         self, job: str, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]
     ) -> Decision:
         """The same decision from the job's :class:`CurveSummary`."""
+        return self.explain(job, self.check_summary(summary, references))
+
+    def check_summary(
+        self, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]
+    ) -> MedianVerdict:
+        """:meth:`decide_summary`'s verdict, without its Decision (a tick's hot path)."""
         if summary.last_step is None:
-            return Decision(
-                job=job,
-                rule=RULE,
-                stop=False,
-                step=None,
-                value=None,
-                threshold=None,
-                references=0,
-                reason="no measurements yet",
-            )
-        return self._decide(job, summary.last_step, summary.best, references)
+            return NO_MEASUREMENTS
+        return self.check(summary.last_step, summary.best, references)
 
-    def _source(self, references: ThresholdSource | Mapping[str, Curve]) -> ThresholdSource:
-        """The references as a threshold source; refuses one built for another averaging."""
-        if isinstance(references, Mapping):
-            return DirectReferences(references, self.grace, self.average)
-        if isinstance(references, (ReferenceTable, DirectReferences)):
-            if references.average != self.average:
-                raise ValueError(
-                    f"references average {references.average!r}; the rule averages {self.average!r}"
-                )
-            if self.average == "since_grace" and references.grace != self.grace:
-                raise ValueError(
-                    f"references average since grace {fmt(references.grace)}; the rule's "
-                    f"grace is {fmt(self.grace)}"
-                )
-        return references
-
-    def _decide(
+    def check(
         self,
-        job: str,
         step: float,
         best: float | None,
         references: ThresholdSource | Mapping[str, Curve],
-    ) -> Decision:
+    ) -> MedianVerdict:
+        """The verdict at ``step`` for a job whose best finite value so far is ``best``."""
         threshold, count = self._source(references).at(step)
-        if step < self.grace:
-            return Decision(
-                job=job,
-                rule=RULE,
-                stop=False,
-                step=step,
-                value=best,
-                threshold=None,
-                references=count,
-                reason=(
-                    f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); "
-                    "no decision"
-                ),
-            )
-        if count < self.min_completed or threshold is None:
-            return Decision(
-                job=job,
-                rule=RULE,
-                stop=False,
-                step=step,
-                value=best,
-                threshold=None,
-                references=count,
-                reason=(
-                    f"{count} completed reference job(s) reach step {fmt(step)}; "
-                    f"{self.min_completed} needed before deciding"
-                ),
-            )
+        if step < self.grace or count < self.min_completed or threshold is None:
+            return MedianVerdict(False, step, best, None, count)  # a gate: no comparison
         if best is None:
-            return Decision(
-                job=job,
-                rule=RULE,
-                stop=False,
-                step=step,
-                value=None,
-                threshold=threshold,
-                references=count,
-                reason=f"no finite value by step {fmt(step)}; left to the divergence rule",
+            return MedianVerdict(False, step, None, threshold, count)
+        # strictly worse stops; a tie continues
+        stop = best > threshold if self.direction == "minimize" else best < threshold
+        return MedianVerdict(stop, step, best, threshold, count)
+
+    def explain(self, job: str, verdict: MedianVerdict) -> Decision:
+        """The :class:`Decision` for ``verdict`` (a result of :meth:`check`), with its reason."""
+        stop, step, best, threshold, count = verdict
+        if step is None:
+            reason = "no measurements yet"
+        elif step < self.grace:
+            reason = (
+                f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); no decision"
             )
-        stop = is_better(threshold, best, self.direction)
-        word = "worse" if stop else ("equal to" if best == threshold else "better")
-        verb = "stop" if stop else "continue"
-        reason = (
-            f"{verb}: best {fmt(best)} by step {fmt(step)} is {word}"
-            f"{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of {count} "
-            f"completed jobs' running averages ({self.direction})"
-        )
+        elif threshold is None:
+            reason = (
+                f"{count} completed reference job(s) reach step {fmt(step)}; "
+                f"{self.min_completed} needed before deciding"
+            )
+        elif best is None:
+            reason = f"no finite value by step {fmt(step)}; left to the divergence rule"
+        else:
+            word = "worse" if stop else ("equal to" if best == threshold else "better")
+            reason = (
+                f"{'stop' if stop else 'continue'}: best {fmt(best)} by step {fmt(step)} is "
+                f"{word}{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of "
+                f"{count} completed jobs' running averages ({self.direction})"
+            )
         return Decision(
             job=job,
             rule=RULE,
@@ -336,3 +314,21 @@ class MedianStoppingRule:
             references=count,
             reason=reason,
         )
+
+    def _source(self, references: ThresholdSource | Mapping[str, Curve]) -> ThresholdSource:
+        """The references as a threshold source; refuses one built for another averaging."""
+        # the materialized table first: a concrete class is a cheaper isinstance than Mapping
+        if isinstance(references, ReferenceTable | DirectReferences):
+            if references.average != self.average:
+                raise ValueError(
+                    f"references average {references.average!r}; the rule averages {self.average!r}"
+                )
+            if self.average == "since_grace" and references.grace != self.grace:
+                raise ValueError(
+                    f"references average since grace {fmt(references.grace)}; the rule's "
+                    f"grace is {fmt(self.grace)}"
+                )
+            return references
+        if isinstance(references, Mapping):
+            return DirectReferences(references, self.grace, self.average)
+        return references

@@ -22,13 +22,14 @@ class PatienceRule:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
         return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
 
+    def stops(self, summary: CurveSummary) -> bool:
+        """Whether :meth:`decide_summary` stops the job, without building its Decision."""
+        self._check(summary)
+        return summary.bar is not None and summary.waited >= self.patience
+
     def decide_summary(self, job: str, summary: CurveSummary) -> Decision:
         """The same decision from the job's :class:`CurveSummary` (built with this min_delta)."""
-        if (summary.direction, summary.min_delta) != (self.direction, self.min_delta):
-            raise ValueError(
-                f"summary counts improvements for {summary.direction} beyond "
-                f"{summary.min_delta}; the rule needs {self.direction} beyond {self.min_delta}"
-            )
+        self._check(summary)
         best, step, waited = summary.bar, summary.last_step, summary.waited
         if best is None:
             return Decision(
@@ -59,7 +60,9 @@ class PatienceRule:
             reason=reason,
         )
 
-    def _improves(self, value: float, best: float) -> bool:
-        if self.direction == "minimize":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
+    def _check(self, summary: CurveSummary) -> None:
+        if (summary.direction, summary.min_delta) != (self.direction, self.min_delta):
+            raise ValueError(
+                f"summary counts improvements for {summary.direction} beyond "
+                f"{summary.min_delta}; the rule needs {self.direction} beyond {self.min_delta}"
+            )
