@@ -2,8 +2,14 @@
 
 For each group size H, a seeded fleet (``bench.fleet``): H completed jobs of S steps and N
 running jobs at random steps. Ours: ``ReferenceTable.build`` once (timed apart: it runs once
-per completion), then ``MedianStoppingRule.decide`` for the N jobs (the tick). The peers make
-the same decisions through the harnesses in ``bench.peers``.
+per completion), then the tick, timed as the evaluator works in a steady tick: for each running
+job, fold the tick's new datapoint into the job's stored ``CurveSummary`` (``add``) and ask
+``ObjectiveRules(median=...).stop_summary`` for the stop that acts (the median rule alone, as
+the peers have no divergence or patience rule). That call returns the cheap verdict for a
+'continue' and builds the ``Decision`` with its reason for every stop, inside the timed region.
+The same decisions from the whole curves (``MedianStoppingRule.decide``, a Decision for every
+job: the replay's and ``trainguard decide``'s way) are timed too, and must agree. The peers
+make the same decisions through the harnesses in ``bench.peers``.
 
 Agreement is the fraction of identical stop/continue decisions where the semantics meet:
 - Ray Tune (grace 0, completed references only, aligned steps) defines the threshold as ours
@@ -24,7 +30,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from trainguard.core import CurveSummary, MedianStoppingRule, ReferenceTable
+from trainguard.core import CurveSummary, MedianStoppingRule, ObjectiveRules, ReferenceTable
 from trainguard.core.curves import best_so_far
 
 from .fleet import Fleet, make_fleet, raw_value_references
@@ -75,24 +81,26 @@ def _agreement(ours: list[bool], theirs: list[bool]) -> dict[str, Any]:
 
 def measure_ours(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]]:
     rule = MedianStoppingRule(min_completed=1)  # gates off, as the peers are configured
+    rules = ObjectiveRules(median=rule)  # the evaluator's entry point, with the median rule only
     names, running = fleet.names, fleet.running
 
     table, build_s = _timed(lambda: ReferenceTable.build(fleet.completed))
-    rule.decide(names[0], running[0], table)  # warm-up
+    rules.stop_summary(names[0], CurveSummary.of(running[0]), table)  # warm-up
 
     # What the evaluator does for a job in a steady tick: fold the tick's new datapoint into the
-    # CurveSummary kept on the job's item, then decide from it (threshold: one binary search).
+    # CurveSummary kept on the job's item, then ask for the stop that acts (threshold: one
+    # binary search; a Decision and its reason only for a stop).
     stored = [CurveSummary.of(c[:-1]) for c in running]
     newest = [c[-1] for c in running]
 
     def tick() -> list[Any]:
         return [
-            rule.decide_summary(n, summary.add(*point), table)
+            rules.stop_summary(n, summary.add(*point), table)
             for n, summary, point in zip(names, stored, newest, strict=True)
         ]
 
     ticks = [_timed(tick) for _ in range(repeats)]
-    decisions = ticks[0][0]
+    stops = [d is not None for d in ticks[0][0]]
     tick_s = min(t for _, t in ticks)  # the least disturbed run (shared machine)
 
     # The same decisions from the whole curves (the replay's and `trainguard decide`'s way).
@@ -100,11 +108,16 @@ def measure_ours(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]
         return [rule.decide(n, c, table) for n, c in zip(names, running, strict=True)]
 
     whole = [_timed(whole_curve_tick) for _ in range(repeats)]
-    if [d.stop for d in whole[0][0]] != [d.stop for d in decisions]:
+    if [d.stop for d in whole[0][0]] != stops:
         raise AssertionError("summary and whole-curve decisions differ")
+    stop_decisions = [d for d in ticks[0][0] if d is not None]
+    if stop_decisions != [d for d in whole[0][0] if d.stop]:
+        raise AssertionError("summary and whole-curve stop decisions differ")
     whole_s = min(t for _, t in whole)
 
-    # Where the time goes: the threshold (one binary search) vs the job's own best so far.
+    # Where the time goes: folding the datapoint in; the threshold (one binary search); the
+    # job's own best so far from the whole curve (what the summary saves).
+    _, add_s = _timed(lambda: [s.add(*p) for s, p in zip(stored, newest, strict=True)])
     lasts = [c[-1][0] for c in running]
     _, lookup_s = _timed(lambda: [table.at(s) for s in lasts])
     _, best_s = _timed(
@@ -121,11 +134,12 @@ def measure_ours(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]
         "tick_repeats": repeats,
         "us_per_decision": tick_s / n * 1e6,
         "whole_curve_us_per_decision": whole_s / n * 1e6,
+        "summary_add_us": add_s / n * 1e6,
         "threshold_lookup_us": lookup_s / n * 1e6,
         "best_so_far_us": best_s / n * 1e6,
         "tick_peak_kib": tick_peak / 1024,
-        "stop_fraction": sum(d.stop for d in decisions) / n,
-    }, [d.stop for d in decisions]
+        "stop_fraction": sum(stops) / n,
+    }, stops
 
 
 def measure_optuna(fleet: Fleet, repeats: int) -> tuple[dict[str, Any], list[bool]]:

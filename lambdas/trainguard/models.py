@@ -52,12 +52,12 @@ class GroupStats:
     """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
 
     group: str
-    tables: dict[float, ReferenceTable]  # grace -> materialized M(s)
+    tables: dict[str, ReferenceTable]  # MedianStoppingRule.table_key -> materialized M(s)
     median_duration_min: float | None
     references: int
 
-    def table(self, grace: float) -> ReferenceTable | None:
-        return self.tables.get(float(grace))
+    def table(self, key: str = "all") -> ReferenceTable | None:
+        return self.tables.get(key)
 
 
 def gpu_idle_alarm_name(job: str, host_index: int) -> str:

@@ -37,7 +37,7 @@ from .core.divergence import DivergenceRule
 from .core.engine import ObjectiveRules
 from .core.gpu_idle import GpuIdleRule
 from .core.instances import InstanceCatalog
-from .core.median import MedianStoppingRule
+from .core.median import AVERAGES, Average, MedianStoppingRule
 from .core.patience import PatienceRule
 from .core.runtime_guard import RuntimeGuard
 
@@ -150,6 +150,14 @@ class MedianSettings:
         tag="trainguard:grace",
         doc="median rule: no decision before this step (a gate; the running averages keep "
         "every measurement)",
+    )
+    average: Average = setting(
+        "all",
+        key="medianAverage",
+        choices=AVERAGES,
+        doc="median rule: the references' running average at step s over `all` their "
+        "measurements up to s (the spec: Vizier, SageMaker AMT) or only those `since_grace` "
+        "(Ray Tune's MedianStoppingRule)",
     )
 
 
@@ -500,6 +508,7 @@ class JobSettings:
                     direction=self.direction,
                     min_completed=p.median.min_completed,
                     grace=p.median.grace,
+                    average=p.median.average,
                 )
                 if p.median.enabled
                 else None

@@ -108,7 +108,7 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
     store.put_curve("g", "ref", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
     rebuild_stats("g", deps)
     stats = store.get_stats("g")
-    assert stats is not None and stats.table(0.0).breakpoints == (1.0, 2.0, 3.0)  # type: ignore[union-attr]
+    assert stats is not None and stats.table("all").breakpoints == (1.0, 2.0, 3.0)  # type: ignore[union-attr]
 
     start = aws.now() - 3600
     start -= start % 60

@@ -112,10 +112,10 @@ def test_group_curves_and_statistics(store: Any) -> None:
     store.put_curve("g", "a", [(1.0, 0.5), (2.0, 0.25)], 3.0)
     assert store.group_curves("g") == {"a": ([(1.0, 0.5), (2.0, 0.25)], 3.0)}
     table = ReferenceTable.build({"a": [(1.0, 0.5), (2.0, 0.25)]})
-    store.put_stats(GroupStats("g", {0.0: table}, 3.0, 1))
+    store.put_stats(GroupStats("g", {"all": table}, 3.0, 1))
     got = store.batch_get_stats(["g", "other"])
     assert list(got) == ["g"] and got["g"].references == 1
-    assert got["g"].table(0.0) == table
+    assert got["g"].table("all") == table
 
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:

@@ -64,3 +64,13 @@ def test_agrees_with_ray_tune_median_stopping_rule() -> None:
     assert our_stops(FLEET.completed) == theirs
     # The harness leaves only the completed trials as references after each decision.
     assert len(ray.scheduler._results) == len(FLEET.completed)
+
+
+def test_the_timed_tick_decides_as_the_whole_curves() -> None:
+    """The bench times summaries + ``stop_summary``; it must stop exactly the jobs that the
+    whole-curve rule stops (measure_ours raises otherwise)."""
+    from bench.decision_cost import measure_ours
+
+    row, stops = measure_ours(FLEET, repeats=1)
+    assert stops == our_stops(FLEET.completed)
+    assert row["stop_fraction"] == sum(stops) / len(stops)

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trainguard_tools.cli import main
+from trainguard_tools.decide import decide_snapshot
 
 pytestmark = pytest.mark.unit
 
@@ -75,3 +80,93 @@ def test_readme_example_snapshot(capsys: pytest.CaptureFixture[str]) -> None:
         3,
     )
     assert (y["job"], y["stop"], y["value"]) == ("job-y", False, 0.55)
+
+
+# ---- `trainguard decide` against the spec, written out independently ------------------------
+# Values are multiples of 1/4 (exact in binary, so every summation order gives the same sums
+# and ties are frequent); references may hold NaN and inf. A running job's values stay finite
+# and within a factor 4 of each other at its latest step, so the divergence rule never stops
+# it: every decision is the median rule's.
+
+QUARTERS = st.integers(2, 8).map(lambda k: k / 4)
+REFERENCE_VALUES = st.one_of(QUARTERS, st.sampled_from([math.nan, math.inf, -math.inf]))
+
+
+def _curve(values: st.SearchStrategy[float], min_size: int = 0) -> st.SearchStrategy[list[Any]]:
+    steps = st.lists(st.integers(0, 12), min_size=min_size, max_size=8, unique=True).map(sorted)
+    return steps.flatmap(
+        lambda ks: st.lists(values, min_size=len(ks), max_size=len(ks)).map(
+            lambda vs: [[k / 2, v] for k, v in zip(ks, vs, strict=True)]
+        )
+    )
+
+
+def _spec(
+    completed: dict[str, list[Any]],
+    curve: list[Any],
+    direction: str,
+    min_completed: int,
+    grace: float,
+) -> tuple[bool, float | None, float | None, int]:
+    """DESIGN.md's median stopping rule, step by step: (stop, threshold, best, references)."""
+    s = curve[-1][0]
+    averages = []
+    for reference in completed.values():
+        if not reference or reference[-1][0] < s:  # 1. must reach s
+            continue
+        upto = [v for t, v in reference if t <= s]  # 2. ALL measurements with step <= s
+        if not upto:
+            continue
+        average = sum(upto) / len(upto)
+        if math.isfinite(average):
+            averages.append(average)
+    ordered = sorted(averages)  # 3. median, mean of the middle two for an even count
+    n = len(ordered)
+    m = (
+        None
+        if n == 0
+        else ordered[n // 2]
+        if n % 2
+        else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    )
+    finite = [v for t, v in curve if t <= s and math.isfinite(v)]  # 4. best so far
+    best = (min(finite) if direction == "minimize" else max(finite)) if finite else None
+    if n < min_completed or s < grace or m is None:  # 6. gates: no comparison
+        return False, None, best, n
+    if best is None:
+        return False, m, None, n
+    return (best > m if direction == "minimize" else best < m), m, best, n  # 5. strict
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    completed=st.lists(_curve(REFERENCE_VALUES), max_size=7),
+    running=st.lists(_curve(QUARTERS, min_size=1), min_size=1, max_size=4),
+    direction=st.sampled_from(["minimize", "maximize"]),
+    min_completed=st.integers(1, 4),
+    grace=st.sampled_from([0.5, 1.0, 2.0, 3.5, 5.0]),
+)
+def test_decide_agrees_with_the_spec_on_random_fleets_with_grace(
+    completed: list[list[Any]],
+    running: list[list[Any]],
+    direction: str,
+    min_completed: int,
+    grace: float,
+) -> None:
+    refs = {f"done-{i}": c for i, c in enumerate(completed)}
+    jobs = {f"run-{i}": c for i, c in enumerate(running)}
+    rule = {"name": "median", "direction": direction, "min_completed": min_completed}
+    out = decide_snapshot({"rule": {**rule, "grace": grace}, "completed": refs, "running": jobs})[
+        "decisions"
+    ]
+    assert [d["job"] for d in out] == list(jobs)
+    for d, curve in zip(out, jobs.values(), strict=True):
+        stop, threshold, best, count = _spec(refs, curve, direction, min_completed, grace)
+        assert d["rule"] == "median"
+        assert (d["stop"], d["threshold"], d["value"], d["references"]) == (
+            stop,
+            threshold,
+            best,
+            count,
+        )
+        assert d["step"] == curve[-1][0]

@@ -187,9 +187,11 @@ def decide_both(
     rule: MedianStoppingRule, job: str, curve: Curve, completed: Mapping[str, Curve]
 ) -> Decision:
     """Decide through the definition and through the materialized table; they must agree."""
-    direct = rule.decide(job, curve, DirectReferences(completed, rule.grace))
+    direct = rule.decide(job, curve, DirectReferences(completed, rule.grace, rule.average))
     plain = rule.decide(job, curve, completed)  # a mapping of curves is accepted as is
-    table = rule.decide(job, curve, ReferenceTable.build(completed, rule.grace))
+    table = rule.decide(
+        job, curve, ReferenceTable.build(completed, rule.grace, average=rule.average)
+    )
     assert direct == plain == table
     return direct
 
@@ -294,29 +296,97 @@ def test_single_measurement_each() -> None:
     assert (d.stop, d.threshold, d.references) == (False, None, 0)
 
 
-def test_grace_gate_and_window() -> None:
-    completed = {
-        "A": at_steps(100, 4, 4, 4),
-        "B": at_steps(100, 5, 5, 5),
-        "C": at_steps(100, 6, 6, 6),
-    }
+GRACE_CASE = {
+    "A": at_steps(100, 4, 4, 4),
+    "B": at_steps(100, 5, 5, 5),
+    "C": at_steps(100, 6, 6, 6),
+}
+
+
+def test_grace_is_a_gate_only() -> None:
     ruled = MedianStoppingRule("minimize", 1, grace=2)
     # before the grace step: no decision at all
-    early = decide_both(ruled, "x", at_steps(50), completed)
-    assert (early.stop, early.threshold) == (False, None)
+    early = decide_both(ruled, "x", at_steps(50), GRACE_CASE)
+    assert (early.stop, early.threshold, early.references) == (False, None, 3)
     assert "grace" in early.reason
-    # from step 2 on, the references' averages ignore step 1 (Ray's behaviour): M = 5
-    d = decide_both(ruled, "x", at_steps(50, 5.5), completed)
-    assert (d.stop, d.threshold, d.value) == (True, 5.0, 5.5)
-    # without grace, the huge first values make the rule toothless: M = (100+5)/2 = 52.5
-    d0 = decide_both(MedianStoppingRule("minimize", 1, 0), "x", at_steps(50, 5.5), completed)
+    # from step 2 on, the references' running averages still count step 1 (the spec):
+    # M = median{(100+4)/2, (100+5)/2, (100+6)/2} = 52.5, the same as without grace
+    d = decide_both(ruled, "x", at_steps(50, 5.5), GRACE_CASE)
+    assert (d.stop, d.threshold, d.value) == (False, 52.5, 5.5)
+    d0 = decide_both(MedianStoppingRule("minimize", 1, 0), "x", at_steps(50, 5.5), GRACE_CASE)
     assert (d0.stop, d0.threshold) == (False, 52.5)
 
 
-def test_table_with_other_grace_is_refused() -> None:
-    table = ReferenceTable.build({"A": at_steps(1, 2)}, grace=0)
-    with pytest.raises(ValueError, match="grace"):
-        MedianStoppingRule("minimize", 1, grace=1).decide("x", at_steps(1, 2), table)
+def test_since_grace_is_ray_tunes_window() -> None:
+    ray = MedianStoppingRule("minimize", 1, grace=2, average="since_grace")
+    early = decide_both(ray, "x", at_steps(50), GRACE_CASE)
+    assert (early.stop, early.threshold) == (False, None)
+    # the averages ignore step 1 (before the grace step): M = median{4, 5, 6} = 5
+    d = decide_both(ray, "x", at_steps(50, 5.5), GRACE_CASE)
+    assert (d.stop, d.threshold, d.value) == (True, 5.0, 5.5)
+    # a reference measured only before the grace step has no average in the window
+    table = ReferenceTable.build({"A": at_steps(1, 1)}, 3, average="since_grace")
+    assert table.at(2) == (None, 0)
+    assert ReferenceTable.build({"A": at_steps(1, 1)}).at(2) == (1.0, 1)
+
+
+def test_one_table_serves_every_grace() -> None:
+    tables = [ReferenceTable.build(GRACE_CASE, g) for g in (0, 2, 3.5)]
+    assert tables[0] == tables[1] == tables[2]
+    assert (tables[0].average, tables[0].grace) == ("all", 0.0)
+    for g in (0, 2, 3.5):
+        rule = MedianStoppingRule("minimize", 1, grace=g)
+        assert rule.decide("x", at_steps(50, 5.5), tables[0]) == rule.decide(
+            "x", at_steps(50, 5.5), GRACE_CASE
+        )
+
+
+def test_table_built_for_another_averaging_is_refused() -> None:
+    all_table = ReferenceTable.build(GRACE_CASE)
+    ray_table = ReferenceTable.build(GRACE_CASE, 1, average="since_grace")
+    x = at_steps(50, 5.5)
+    with pytest.raises(ValueError, match="average 'all'; the rule averages 'since_grace'"):
+        MedianStoppingRule("minimize", 1, 1, average="since_grace").decide("x", x, all_table)
+    with pytest.raises(ValueError, match="average 'since_grace'; the rule averages 'all'"):
+        MedianStoppingRule("minimize", 1, 1).decide("x", x, ray_table)
+    with pytest.raises(ValueError, match="since grace 1; the rule's grace is 2"):
+        MedianStoppingRule("minimize", 1, 2, average="since_grace").decide("x", x, ray_table)
+    direct = DirectReferences(GRACE_CASE, 1, "since_grace")
+    with pytest.raises(ValueError, match="the rule averages 'all'"):
+        MedianStoppingRule("minimize", 1, 1).decide("x", x, direct)
+
+
+def test_unknown_average_is_refused() -> None:
+    for make in (
+        lambda: MedianStoppingRule(average="ray"),  # type: ignore[arg-type]
+        lambda: DirectReferences({}, 0, "ray"),  # type: ignore[arg-type]
+        lambda: ReferenceTable.build({}, average="ray"),  # type: ignore[arg-type]
+        lambda: ReferenceTable.from_dict({"average": "ray", "b": [], "p": [], "o": []}),
+    ):
+        with pytest.raises(ValueError, match="average must be one of all, since_grace"):
+            make()
+
+
+def test_table_round_trip_keeps_the_averaging() -> None:
+    for table in (
+        ReferenceTable.build(GRACE_CASE),
+        ReferenceTable.build(GRACE_CASE, 2, average="since_grace"),
+    ):
+        raw = table.to_dict()
+        assert (raw["average"], raw["grace"]) == (table.average, table.grace)
+        assert ReferenceTable.from_dict(raw) == table
+
+
+def test_table_stored_before_the_averaging_was_recorded() -> None:
+    """Such a table was built with Ray's window from its grace: it reads as the spec's table
+    exactly when no reference step lies before that grace (the window then holds them all)."""
+    legacy_all = ReferenceTable.build(GRACE_CASE, 1, average="since_grace").to_dict()
+    del legacy_all["average"]
+    assert ReferenceTable.from_dict(legacy_all) == ReferenceTable.build(GRACE_CASE)
+    legacy_ray = ReferenceTable.build(GRACE_CASE, 2, average="since_grace").to_dict()
+    del legacy_ray["average"]
+    restored = ReferenceTable.from_dict(legacy_ray)
+    assert restored == ReferenceTable.build(GRACE_CASE, 2, average="since_grace")
 
 
 def test_infinite_reference_is_dropped_and_nan_in_running_job_is_skipped() -> None:

@@ -2,7 +2,8 @@
 
 Curves are small and their steps are multiples of 1/2 drawn independently per job, so the
 references are misaligned; query steps are multiples of 1/4, so they fall on, between and
-outside the references' breakpoints.
+outside the references' breakpoints. Both averagings are drawn: the spec's ("all", grace a
+gate only) and Ray Tune's ("since_grace").
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 
 from trainguard.core import Direction, DirectReferences, MedianStoppingRule, ReferenceTable
 from trainguard.core.curves import best_so_far
+from trainguard.core.median import Average
 
 pytestmark = pytest.mark.unit
 
@@ -34,6 +36,7 @@ finite_values = st.one_of(
 any_values = st.one_of(finite_values, st.sampled_from([math.nan, math.inf, -math.inf]))
 directions = st.sampled_from(["minimize", "maximize"])
 graces = st.sampled_from([0.0, 0.5, 1.0, 2.5, 4.0])
+averages: st.SearchStrategy[Average] = st.sampled_from(["all", "since_grace"])
 query_steps = st.integers(-4, 48).map(lambda k: k / 4)
 
 
@@ -67,6 +70,7 @@ def flip(direction: Direction) -> Direction:
     direction=directions,
     min_completed=st.integers(1, 4),
     grace=graces,
+    average=averages,
 )
 def test_direction_symmetry(
     refs: dict[str, list[Point]],
@@ -74,9 +78,10 @@ def test_direction_symmetry(
     direction: Direction,
     min_completed: int,
     grace: float,
+    average: Average,
 ) -> None:
-    a = MedianStoppingRule(direction, min_completed, grace).decide("x", running, refs)
-    b = MedianStoppingRule(flip(direction), min_completed, grace).decide(
+    a = MedianStoppingRule(direction, min_completed, grace, average).decide("x", running, refs)
+    b = MedianStoppingRule(flip(direction), min_completed, grace, average).decide(
         "x", negate(running), {k: negate(c) for k, c in refs.items()}
     )
     assert a.stop == b.stop
@@ -94,6 +99,7 @@ def test_direction_symmetry(
     running=curves(min_size=1),
     direction=directions,
     grace=graces,
+    average=averages,
     data=st.data(),
 )
 def test_permuting_references_changes_nothing(
@@ -101,13 +107,16 @@ def test_permuting_references_changes_nothing(
     running: list[Point],
     direction: Direction,
     grace: float,
+    average: Average,
     data: st.DataObject,
 ) -> None:
-    rule = MedianStoppingRule(direction, 1, grace)
+    rule = MedianStoppingRule(direction, 1, grace, average)
     order = data.draw(st.permutations(list(refs)))
     shuffled = {f"renamed-{i}": refs[k] for i, k in enumerate(order)}
     assert rule.decide("x", running, refs) == rule.decide("x", running, shuffled)
-    assert ReferenceTable.build(refs, grace) == ReferenceTable.build(shuffled, grace)
+    assert ReferenceTable.build(refs, grace, average=average) == ReferenceTable.build(
+        shuffled, grace, average=average
+    )
 
 
 @fast
@@ -117,6 +126,7 @@ def test_permuting_references_changes_nothing(
     direction=directions,
     min_completed=st.integers(1, 4),
     grace=graces,
+    average=averages,
     extra_steps=st.lists(st.integers(0, 24), min_size=1, max_size=7, unique=True).map(sorted),
 )
 def test_adding_a_better_reference_never_turns_stop_into_continue(
@@ -125,9 +135,10 @@ def test_adding_a_better_reference_never_turns_stop_into_continue(
     direction: Direction,
     min_completed: int,
     grace: float,
+    average: Average,
     extra_steps: list[int],
 ) -> None:
-    rule = MedianStoppingRule(direction, min_completed, grace)
+    rule = MedianStoppingRule(direction, min_completed, grace, average)
     # strictly better than every value anyone has: its running average beats every other one
     everything = [v for c in [*refs.values(), running] for _, v in c]
     if direction == "minimize":
@@ -186,6 +197,7 @@ def test_ties_never_stop(
     direction=directions,
     min_completed=st.integers(1, 8),
     grace=graces,
+    average=averages,
 )
 def test_no_decision_below_the_gates(
     refs: dict[str, list[Point]],
@@ -193,11 +205,12 @@ def test_no_decision_below_the_gates(
     direction: Direction,
     min_completed: int,
     grace: float,
+    average: Average,
 ) -> None:
-    rule = MedianStoppingRule(direction, min_completed, grace)
+    rule = MedianStoppingRule(direction, min_completed, grace, average)
     d = rule.decide("x", running, refs)
     step = running[-1][0]
-    _, count = DirectReferences(refs, grace).at(step)
+    _, count = DirectReferences(refs, grace, average).at(step)
     assert d.references == count
     if count < min_completed or step < grace:
         assert d.stop is False
@@ -205,12 +218,17 @@ def test_no_decision_below_the_gates(
 
 
 @fast
-@given(refs=reference_sets(any_values), grace=graces, steps=st.lists(query_steps, max_size=12))
+@given(
+    refs=reference_sets(any_values),
+    grace=graces,
+    average=averages,
+    steps=st.lists(query_steps, max_size=12),
+)
 def test_table_equals_definition_at_any_step(
-    refs: dict[str, list[Point]], grace: float, steps: list[float]
+    refs: dict[str, list[Point]], grace: float, average: Average, steps: list[float]
 ) -> None:
-    direct = DirectReferences(refs, grace)
-    table = ReferenceTable.build(refs, grace)
+    direct = DirectReferences(refs, grace, average)
+    table = ReferenceTable.build(refs, grace, average=average)
     breakpoints = sorted({s for c in refs.values() for s, _ in c})
     # every breakpoint, a point just either side of it, and arbitrary steps
     probes = [*steps, *breakpoints]
@@ -220,11 +238,16 @@ def test_table_equals_definition_at_any_step(
 
 
 @fast
-@given(refs=reference_sets(any_values), grace=graces, steps=st.lists(query_steps, max_size=8))
+@given(
+    refs=reference_sets(any_values),
+    grace=graces,
+    average=averages,
+    steps=st.lists(query_steps, max_size=8),
+)
 def test_table_round_trips_through_its_dict_and_json(
-    refs: dict[str, list[Point]], grace: float, steps: list[float]
+    refs: dict[str, list[Point]], grace: float, average: Average, steps: list[float]
 ) -> None:
-    table = ReferenceTable.build(refs, grace)
+    table = ReferenceTable.build(refs, grace, average=average)
     assert ReferenceTable.from_dict(table.to_dict()) == table
     stored = json.loads(json.dumps(table.to_dict(), allow_nan=False))
     restored = ReferenceTable.from_dict(stored)
@@ -240,6 +263,7 @@ def test_table_round_trips_through_its_dict_and_json(
     direction=directions,
     min_completed=st.integers(1, 4),
     grace=graces,
+    average=averages,
 )
 def test_rule_decides_the_same_from_table_and_from_curves(
     refs: dict[str, list[Point]],
@@ -247,11 +271,53 @@ def test_rule_decides_the_same_from_table_and_from_curves(
     direction: Direction,
     min_completed: int,
     grace: float,
+    average: Average,
 ) -> None:
-    rule = MedianStoppingRule(direction, min_completed, grace)
+    rule = MedianStoppingRule(direction, min_completed, grace, average)
     assert rule.decide("x", running, refs) == rule.decide(
-        "x", running, ReferenceTable.build(refs, grace)
+        "x", running, ReferenceTable.build(refs, grace, average=average)
     )
+
+
+@fast
+@given(
+    refs=reference_sets(any_values),
+    running=curves(any_values, min_size=1),
+    direction=directions,
+    min_completed=st.integers(1, 4),
+    grace=graces,
+)
+def test_grace_is_a_gate_only(
+    refs: dict[str, list[Point]],
+    running: list[Point],
+    direction: Direction,
+    min_completed: int,
+    grace: float,
+) -> None:
+    """With the spec's averaging, grace changes no threshold and no table: from the grace step
+    on, the rule decides as without grace; before it, it makes no comparison."""
+    gated = MedianStoppingRule(direction, min_completed, grace)
+    ungated = MedianStoppingRule(direction, min_completed, 0.0)
+    table = ReferenceTable.build(refs, grace)
+    assert table == ReferenceTable.build(refs)
+    d, d0 = gated.decide("x", running, table), ungated.decide("x", running, refs)
+    if running[-1][0] >= grace:
+        assert d == d0
+    else:
+        assert (d.stop, d.threshold, d.references) == (False, None, d0.references)
+
+
+@fast
+@given(refs=reference_sets(any_values), steps=st.lists(query_steps, max_size=12))
+def test_since_grace_before_every_step_is_the_spec(
+    refs: dict[str, list[Point]], steps: list[float]
+) -> None:
+    """Ray's window starting at or before every reference's first step holds every
+    measurement: it is the spec's running average (steps here are >= 0)."""
+    windowed = ReferenceTable.build(refs, 0.0, average="since_grace")
+    spec = ReferenceTable.build(refs)
+    for s in [*steps, *(s for c in refs.values() for s, _ in c)]:
+        assert windowed.at(s) == spec.at(s)
 
 
 @settings(max_examples=300, deadline=None)

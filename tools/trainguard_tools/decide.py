@@ -74,18 +74,21 @@ def decide_snapshot(snapshot: object) -> dict[str, Any]:
     if direction not in DIRECTIONS:
         raise SnapshotError(f"rule.direction must be 'minimize' or 'maximize', got {direction!r}")
     running = _curves(snapshot, "running", required=True)
-    divergence = DivergenceRule(direction)
+    divergence = DivergenceRule(direction=direction)
     if name == "median":
+        # the spec's rule (DESIGN.md): grace is a gate only; averages over every step <= s
         median = MedianStoppingRule(
-            direction,
-            _number(rule, "min_completed", 3, integer=True),
-            _number(rule, "grace", 0.0),
+            direction=direction,
+            min_completed=_number(rule, "min_completed", 3, integer=True),
+            grace=_number(rule, "grace", 0.0),
         )
-        references = DirectReferences(_curves(snapshot, "completed", required=True), median.grace)
+        references = DirectReferences(_curves(snapshot, "completed", required=True))
         rules = ObjectiveRules(median=median, divergence=divergence)
     else:
         patience = PatienceRule(
-            direction, _number(rule, "patience", 5, integer=True), _number(rule, "min_delta", 0.0)
+            direction=direction,
+            patience=_number(rule, "patience", 5, integer=True),
+            min_delta=_number(rule, "min_delta", 0.0),
         )
         references = None
         rules = ObjectiveRules(patience=patience, divergence=divergence)

@@ -61,6 +61,7 @@ from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTI
 from trainguard.core import (
     Decision,
     InstanceCatalog,
+    MedianStoppingRule,
     ObjectiveRules,
     ReferenceTable,
     verdict,
@@ -330,13 +331,15 @@ def replay(
 
     references: dict[str, dict[str, Sequence[Point]]] = defaultdict(dict)
     version: dict[str, int] = defaultdict(int)
-    tables: dict[tuple[str, float], ReferenceTable] = {}
+    tables: dict[tuple[str, str], ReferenceTable] = {}
     decisions = 0
 
-    def table(group: str, grace: float) -> ReferenceTable:
-        key = (group, grace)
+    def table(group: str, rule: MedianStoppingRule) -> ReferenceTable:
+        """The group's table for ``rule``, as the lifecycle materializes it (cached until one
+        of the group's jobs completes)."""
+        key = (group, rule.table_key)
         if key not in tables:
-            tables[key] = ReferenceTable.build(references[group], grace)
+            tables[key] = rule.build_table(references[group])
         return tables[key]
 
     def record_stop(j: _Job, d: Decision, t: float, *, at_end: bool = False) -> None:
@@ -424,8 +427,7 @@ def replay(
             if shown == 0 or (shown == j.shown and group_version == j.seen_version):
                 continue
             j.shown, j.seen_version = shown, group_version
-            grace = j.settings.policy.median.grace
-            refs = table(j.record.group, grace) if j.rules.median is not None else None
+            refs = table(j.record.group, j.rules.median) if j.rules.median is not None else None
             chosen = verdict(j.rules.decide(j.record.job, j.record.curve[:shown], refs))
             decisions += 1
             if chosen is not None and chosen.stop:
@@ -434,7 +436,8 @@ def replay(
                     still.pop()
         running = still
 
-    final_tables = {g: table(g, policy.median.grace) for g in sorted({r.group for r in records})}
+    shown_rule = MedianStoppingRule(grace=policy.median.grace, average=policy.median.average)
+    final_tables = {g: table(g, shown_rule) for g in sorted({r.group for r in records})}
     groups = {
         g: _summarize(g, [o for o in outcomes.values() if o.record.group == g])
         for g in final_tables

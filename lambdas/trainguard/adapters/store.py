@@ -361,10 +361,8 @@ class Store:
                     "group": stats.group,
                     "references": stats.references,
                     "median_duration_min": stats.median_duration_min,
-                    "graces": sorted(stats.tables),
-                    "tables_z": pack(
-                        {repr(g): t.to_dict() for g, t in sorted(stats.tables.items())}
-                    ),
+                    "tables": sorted(stats.tables),
+                    "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
                 }
             ),
         )
@@ -439,7 +437,12 @@ def _progress(raw: Any, job: str) -> Progress | None:
 
 
 def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:
-    tables = {float(g): ReferenceTable.from_dict(t) for g, t in unpack(item["tables_z"]).items()}
+    tables = {}
+    for key, raw in unpack(item["tables_z"]).items():
+        table = ReferenceTable.from_dict(raw)
+        if key[:1].isdigit():  # written before tables had keys: keyed by their grace
+            key = "all" if table.average == "all" else f"since_grace:{float(key):g}"
+        tables[key] = table
     duration = item.get("median_duration_min")
     return GroupStats(
         str(item["group"]),

@@ -6,7 +6,7 @@ from .divergence import DivergenceRule
 from .engine import ObjectiveRules, verdict
 from .gpu_idle import GpuIdleRule, HostStatus
 from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
-from .median import DirectReferences, MedianStoppingRule, ReferenceTable
+from .median import DirectReferences, MedianStoppingRule, MedianVerdict, ReferenceTable
 from .patience import PatienceRule
 from .runtime_guard import RuntimeGuard
 from .summary import CurveSummary
@@ -25,6 +25,7 @@ __all__ = [
     "InstanceCatalog",
     "InstanceSpec",
     "MedianStoppingRule",
+    "MedianVerdict",
     "ObjectiveRules",
     "PatienceRule",
     "ReferenceTable",

@@ -68,9 +68,12 @@ def best_so_far(curve: Curve, step: float, direction: Direction) -> float | None
     return best
 
 
-def running_average(curve: Curve, step: float, grace: float = 0.0) -> float | None:
-    """Mean of the measurements with ``grace <= step_i <= step`` (None if there are none).
+def running_average(curve: Curve, step: float, since: float | None = None) -> float | None:
+    """Mean of the measurements with ``step_i <= step`` (None if there are none).
 
+    This is the median rule's running average (Vizier, SageMaker AMT, ../DESIGN.md): every
+    measurement up to ``step`` counts. ``since`` restricts it to ``since <= step_i <= step``,
+    Ray Tune's average from its grace period on (the median rule's ``average="since_grace"``).
     A non-finite measurement makes the average non-finite, which the median rule drops.
     """
     total = 0.0
@@ -78,7 +81,7 @@ def running_average(curve: Curve, step: float, grace: float = 0.0) -> float | No
     for s, v in curve:
         if s > step:
             break
-        if s >= grace:
+        if since is None or s >= since:
             total += v
             count += 1
     return total / count if count else None

@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decision:
-    """One rule's verdict on one job at one step.
+    """One rule's verdict on one job at one step (built with keywords only: eight of its nine
+    fields are numbers or flags, easy to swap by position).
 
     ``value`` is the job's value the rule compared (the best so far for the median and
     patience rules), ``threshold`` what it was compared with (None when no comparison was

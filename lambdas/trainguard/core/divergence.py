@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
 from .summary import CurveSummary
 
 RULE = "diverged"
+
+
+Shape = Literal["non-finite", "explosion", "silence"]
 
 
 @dataclass(frozen=True)
@@ -37,54 +41,81 @@ class DivergenceRule:
         summary = CurveSummary.of(curve, self.direction)
         return self.decide_summary(job, summary, silent_minutes=silent_minutes)
 
+    def stops(self, summary: CurveSummary, *, silent_minutes: float | None = None) -> bool:
+        """Whether :meth:`decide_summary` stops the job, without building its Decision."""
+        return self._shape(summary, silent_minutes) is not None
+
     def decide_summary(
         self, job: str, summary: CurveSummary, *, silent_minutes: float | None = None
     ) -> Decision:
         """The same decision from the job's :class:`CurveSummary`."""
         step, latest = summary.last_step, summary.last_value
         if step is None or latest is None:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=None,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no measurements yet",
+            )
+        shape = self._shape(summary, silent_minutes)
+        threshold: float | None = None
+        if shape is None:
+            reason = "objective is finite and bounded"
+        elif shape == "non-finite":
+            reason = f"stop: objective is {latest} at step {fmt(step)} (diverged)"
+        else:
+            first = summary.head[0]  # the latest value is finite, so there is one
+            if shape == "explosion":
+                scale = self._scale(summary)
+                threshold = self.explode_factor * scale
+                reason = (
+                    f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
+                    f"{fmt(self.explode_factor)} x its scale {fmt(scale)} (= {fmt(threshold)}; "
+                    f"first value {fmt(first)})"
+                )
+            else:
+                threshold = first
+                reason = (
+                    f"stop: objective silent for {fmt(silent_minutes)} min while the instances "
+                    f"still report, after rising from {fmt(first)} to {fmt(latest)} "
+                    "(diverged to NaN/inf)"
+                )
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=shape is not None,
+            step=step,
+            value=latest,
+            threshold=threshold,
+            references=0,
+            reason=reason,
+        )
+
+    def _shape(self, summary: CurveSummary, silent_minutes: float | None) -> Shape | None:
+        """Which diverged shape the summary shows, if any (the module docstring's three)."""
+        latest = summary.last_value
+        if latest is None:
+            return None
         if not math.isfinite(latest):
-            return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                None,
-                0,
-                f"stop: objective is {latest} at step {fmt(step)} (diverged)",
-            )
-        first = summary.head[0]  # the latest value is finite, so there is one
-        scale = max(first, median(summary.head))
-        if self.direction == "minimize" and scale > 0 and latest > self.explode_factor * scale:
-            limit = self.explode_factor * scale
-            return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                limit,
-                0,
-                f"stop: objective {fmt(latest)} at step {fmt(step)} exploded past "
-                f"{fmt(self.explode_factor)} x its scale {fmt(scale)} (= {fmt(limit)}; "
-                f"first value {fmt(first)})",
-            )
+            return "non-finite"
+        if self.direction == "minimize":
+            scale = self._scale(summary)
+            if scale > 0 and latest > self.explode_factor * scale:
+                return "explosion"
+        first = summary.head[0]
         if (
             silent_minutes is not None
             and silent_minutes >= self.silence_minutes
             and is_better(first, latest, self.direction)
         ):
-            return Decision(
-                job,
-                RULE,
-                True,
-                step,
-                latest,
-                first,
-                0,
-                f"stop: objective silent for {fmt(silent_minutes)} min while the instances still "
-                f"report, after rising from {fmt(first)} to {fmt(latest)} (diverged to NaN/inf)",
-            )
-        return Decision(job, RULE, False, step, latest, None, 0, "objective is finite and bounded")
+            return "silence"
+        return None
+
+    @staticmethod
+    def _scale(summary: CurveSummary) -> float:
+        """The larger of the first finite value and the median of the first five."""
+        return max(summary.head[0], median(summary.head))

@@ -73,6 +73,29 @@ class ObjectiveRules:
             decisions.append(self.patience.decide_summary(job, summary))
         return decisions
 
+    def stop_summary(
+        self,
+        job: str,
+        summary: CurveSummary,
+        references: ThresholdSource | None = None,
+        *,
+        silent_minutes: float | None = None,
+    ) -> Decision | None:
+        """The stop that acts on the job, or None when every rule continues: the first stop
+        of :meth:`decide_summary`, in the same order, but a 'continue' builds no Decision and
+        no reason (most jobs continue at most ticks)."""
+        if self.divergence is not None and self.divergence.stops(
+            summary, silent_minutes=silent_minutes
+        ):
+            return self.divergence.decide_summary(job, summary, silent_minutes=silent_minutes)
+        if self.median is not None and references is not None:
+            median = self.median.check_summary(summary, references)
+            if median.stop:
+                return self.median.explain(job, median)
+        if self.patience is not None and self.patience.stops(summary):
+            return self.patience.decide_summary(job, summary)
+        return None
+
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:
     """The decision that acts: the first stop; otherwise the first comparison rule's (median,

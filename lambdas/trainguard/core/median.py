@@ -2,15 +2,22 @@
 
 Evaluate running job X at its latest step s:
   1. references: completed jobs of the group whose curve reaches s (last step >= s);
-  2. each reference's running average at s = mean of its measurements with grace <= step <= s;
-     non-finite averages (and references with no measurement in that window) are dropped;
+  2. each reference's running average at s = mean of ALL its measurements with step <= s;
+     non-finite averages (and references with no measurement by s) are dropped;
   3. M = median of those averages (mean of the two middle values for an even count);
   4. b = X's best finite value with step <= s;
   5. STOP iff b is strictly worse than M; ties continue;
   6. no decision while fewer than ``min_completed`` references remain, or s < ``grace``.
 
+``grace`` is a gate only (Vizier, SageMaker AMT): it never changes M. Ray Tune's rule also
+drops the measurements before its grace period from the references' averages (mean over
+grace <= step <= s); that is a different rule, offered only as the explicit option
+``average="since_grace"`` (:data:`AVERAGES`), never through ``grace`` alone.
+
 M depends only on the completed jobs, so :class:`ReferenceTable` materializes it once per
-completion as a piecewise-constant function of s; each tick then costs one binary search.
+completion as a piecewise-constant function of s; each tick then costs one binary search. With
+the default averaging the table does not depend on grace: one table per group serves every
+grace.
 """
 
 from __future__ import annotations
@@ -20,13 +27,27 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
-from .curves import Curve, Direction, best_so_far, fmt, is_better, median, running_average
+from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
 from .summary import CurveSummary
 
 RULE = "median"
+
+Average = Literal["all", "since_grace"]
+# "all": the spec's running average, every measurement with step <= s;
+# "since_grace": Ray Tune's, only those with grace <= step <= s
+AVERAGES: tuple[Average, ...] = ("all", "since_grace")
+
+
+def _as_average(value: object) -> Average:
+    """``value`` as an :data:`Average`, or a ValueError that names the choices."""
+    if value == "all":
+        return "all"
+    if value == "since_grace":
+        return "since_grace"
+    raise ValueError(f"average must be one of {', '.join(AVERAGES)}; got {value!r}")
 
 
 class ThresholdSource(Protocol):
@@ -37,17 +58,25 @@ class ThresholdSource(Protocol):
 
 @dataclass(frozen=True)
 class DirectReferences:
-    """Computes M(s) from the completed curves on every call: the definition, written plainly."""
+    """Computes M(s) from the completed curves on every call: the definition, written plainly.
+
+    ``grace`` is read only with ``average="since_grace"`` (the start of Ray's window).
+    """
 
     curves: Mapping[str, Curve]
     grace: float = 0.0
+    average: Average = "all"
+
+    def __post_init__(self) -> None:
+        _as_average(self.average)
 
     def at(self, step: float) -> tuple[float | None, int]:
+        since = self.grace if self.average == "since_grace" else None
         averages = []
         for curve in self.curves.values():
             if not curve or curve[-1][0] < step:
                 continue
-            avg = running_average(curve, step, self.grace)
+            avg = running_average(curve, step, since)
             if avg is not None and math.isfinite(avg):
                 averages.append(avg)
         return (median(averages) if averages else None), len(averages)
@@ -55,12 +84,16 @@ class DirectReferences:
 
 @dataclass(frozen=True)
 class ReferenceTable:
-    """M(s) materialized for one group and one grace.
+    """M(s) materialized for one group (and, with ``average="since_grace"``, one grace).
 
     M(s) only changes at the references' steps: at a breakpoint b_i it takes one value, on the
     open interval (b_i, b_i+1) another (a reference whose last step is b_i has left the set,
     while the averages are still those at b_i). Before the first and after the last breakpoint
     there are no references. ``at`` is a binary search.
+
+    ``average`` says how the table was built; a rule with another averaging refuses it.
+    ``grace`` is the start of the averaging window for ``"since_grace"`` and 0.0 on an
+    ``"all"`` table, which serves a rule of any grace.
     """
 
     breakpoints: tuple[float, ...]
@@ -68,24 +101,38 @@ class ReferenceTable:
     between: tuple[tuple[float | None, int], ...]  # between[i] covers (b_i, b_i+1)
     grace: float = 0.0
     jobs: int = 0
+    average: Average = "all"
+
+    def __post_init__(self) -> None:
+        _as_average(self.average)
 
     @classmethod
     def build(
-        cls, curves: Mapping[str, Curve] | Iterable[Curve], grace: float = 0.0
+        cls,
+        curves: Mapping[str, Curve] | Iterable[Curve],
+        grace: float = 0.0,
+        *,
+        average: Average = "all",
     ) -> ReferenceTable:
-        """Materialize M(s) for every s from the completed jobs' curves."""
+        """Materialize M(s) for every s from the completed jobs' curves.
+
+        ``grace`` matters only with ``average="since_grace"``; the default table is the same
+        whatever grace is passed (and records 0.0).
+        """
+        _as_average(average)
+        windowed = average == "since_grace"
+        start = float(grace) if windowed else 0.0
         items = list(curves.values()) if isinstance(curves, Mapping) else list(curves)
         prepared = []
         for curve in items:
             if not curve:
                 continue
             steps = [s for s, _ in curve]
-            # prefix sums over the measurements inside the window [grace, s], in curve order
-            # so that the float results equal running_average's exactly
-            window_values = [v if s >= grace else 0.0 for s, v in curve]
-            window_counts = [1 if s >= grace else 0 for s, _ in curve]
-            sums = list(accumulate(window_values, initial=0.0))
-            counts = list(accumulate(window_counts, initial=0))
+            # prefix sums over the measurements that count (all, or those inside Ray's window
+            # [grace, s]), in curve order so that the floats equal running_average's exactly
+            counted = [(v, 1) if not windowed or s >= start else (0.0, 0) for s, v in curve]
+            sums = list(accumulate((v for v, _ in counted), initial=0.0))
+            counts = list(accumulate((n for _, n in counted), initial=0))
             prepared.append((steps, sums, counts))
 
         points = sorted({s for steps, _, _ in prepared for s in steps})
@@ -97,16 +144,16 @@ class ReferenceTable:
                 if last < step or (open_interval and last <= step):
                     continue
                 k = bisect_right(steps, step)
-                if counts[k] == 0:
+                if counts[k] == 0:  # no measurement that counts by this step
                     continue
-                avg = _window_mean(sums, counts, k)
+                avg = sums[k] / counts[k]
                 if math.isfinite(avg):
                     averages.append(avg)
             return (median(averages) if averages else None), len(averages)
 
         at_point = tuple(evaluate(b, open_interval=False) for b in points)
         between = tuple(evaluate(b, open_interval=True) for b in points[:-1])
-        return cls(tuple(points), at_point, between, grace, len(prepared))
+        return cls(tuple(points), at_point, between, start, len(prepared), average)
 
     def at(self, step: float) -> tuple[float | None, int]:
         i = bisect_left(self.breakpoints, step)
@@ -119,6 +166,7 @@ class ReferenceTable:
     def to_dict(self) -> dict[str, Any]:
         """Compact, JSON-safe form for storage (None stands for 'no references')."""
         return {
+            "average": self.average,
             "grace": self.grace,
             "jobs": self.jobs,
             "b": list(self.breakpoints),
@@ -131,102 +179,166 @@ class ReferenceTable:
         def pairs(rows: Iterable[Any]) -> tuple[tuple[float | None, int], ...]:
             return tuple((None if m is None else float(m), int(n)) for m, n in rows)
 
+        breakpoints = tuple(float(b) for b in raw["b"])
+        grace = float(raw.get("grace", 0.0))
+        average: Average
+        if raw.get("average") is not None:
+            average = _as_average(raw["average"])
+        else:
+            # stored before the averaging was recorded: built with Ray's window [grace, s].
+            # When no step lies before grace, that window holds every measurement: the table
+            # is exactly the spec's ("all") one
+            average = "all" if all(b >= grace for b in breakpoints) else "since_grace"
+        if average == "all":
+            grace = 0.0
         return cls(
-            tuple(float(b) for b in raw["b"]),
+            breakpoints,
             pairs(raw["p"]),
             pairs(raw["o"]),
-            float(raw.get("grace", 0.0)),
+            grace,
             int(raw.get("jobs", 0)),
+            average,
         )
 
 
-def _window_mean(sums: list[float], counts: list[int], k: int) -> float:
-    return sums[k] / counts[k]
+class MedianVerdict(NamedTuple):
+    """The median rule's answer without its explanation: what a tick needs to act on.
+
+    ``threshold`` is M, or None when a gate held (no comparison was made); ``value`` the job's
+    best so far. :meth:`MedianStoppingRule.explain` turns it into the :class:`Decision` with
+    its reason, which only a stop (or a caller who wants the numbers written out) needs.
+    """
+
+    stop: bool
+    step: float | None
+    value: float | None
+    threshold: float | None
+    references: int
+
+
+NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
 
 
 @dataclass(frozen=True)
 class MedianStoppingRule:
-    """Stop a running job whose best value is strictly worse than the references' median."""
+    """Stop a running job whose best value is strictly worse than the references' median.
+
+    ``grace``: no decision while the job's step is below it (a gate; it never changes M).
+    ``average``: the references' running average at s, ``"all"`` (the spec: every
+    measurement with step <= s) or ``"since_grace"`` (Ray Tune's: only those with
+    grace <= step <= s). A :class:`ReferenceTable` must be built with the same averaging.
+
+    ``decide``/``decide_summary`` return the :class:`Decision`; ``check``/``check_summary``
+    the same verdict without building it (:class:`MedianVerdict`), and ``explain`` builds it.
+    """
 
     direction: Direction = "minimize"
     min_completed: int = 3
     grace: float = 0.0
+    average: Average = "all"
+
+    def __post_init__(self) -> None:
+        _as_average(self.average)
+
+    @property
+    def table_key(self) -> str:
+        """Which materialized table this rule reads: one per group for the spec's average
+        (``"all"``, whatever the grace), one per grace for Ray's windowed average."""
+        return "all" if self.average == "all" else f"since_grace:{self.grace:g}"
+
+    def build_table(self, curves: Mapping[str, Curve] | Iterable[Curve]) -> ReferenceTable:
+        """The :class:`ReferenceTable` this rule reads, from the completed curves."""
+        return ReferenceTable.build(curves, self.grace, average=self.average)
 
     def decide(
         self, job: str, curve: Curve, references: ThresholdSource | Mapping[str, Curve]
     ) -> Decision:
         """Decide for ``job`` at its latest step; ``references`` are the completed jobs' curves
-        (or a materialized :class:`ReferenceTable` built with the same grace)."""
+        (or a materialized :class:`ReferenceTable` built with the same averaging)."""
         if not curve:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
+            return self.explain(job, NO_MEASUREMENTS)
         step = curve[-1][0]
-        return self._decide(job, step, best_so_far(curve, step, self.direction), references)
+        verdict = self.check(step, best_so_far(curve, step, self.direction), references)
+        return self.explain(job, verdict)
 
     def decide_summary(
         self, job: str, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]
     ) -> Decision:
         """The same decision from the job's :class:`CurveSummary`."""
-        if summary.last_step is None:
-            return Decision(job, RULE, False, None, None, None, 0, "no measurements yet")
-        return self._decide(job, summary.last_step, summary.best, references)
+        return self.explain(job, self.check_summary(summary, references))
 
-    def _decide(
+    def check_summary(
+        self, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]
+    ) -> MedianVerdict:
+        """:meth:`decide_summary`'s verdict, without its Decision (a tick's hot path)."""
+        if summary.last_step is None:
+            return NO_MEASUREMENTS
+        return self.check(summary.last_step, summary.best, references)
+
+    def check(
         self,
-        job: str,
         step: float,
         best: float | None,
         references: ThresholdSource | Mapping[str, Curve],
-    ) -> Decision:
-        source = (
-            DirectReferences(references, self.grace)
-            if isinstance(references, Mapping)
-            else references
-        )
-        if isinstance(source, ReferenceTable) and source.grace != self.grace:
-            raise ValueError(
-                f"reference table was built with grace {source.grace}, rule has {self.grace}"
-            )
-        threshold, count = source.at(step)
-        if step < self.grace:
-            return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                best,
-                None,
-                count,
-                f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); no decision",
-            )
-        if count < self.min_completed or threshold is None:
-            return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                best,
-                None,
-                count,
-                f"{count} completed reference job(s) reach step {fmt(step)}; "
-                f"{self.min_completed} needed before deciding",
-            )
+    ) -> MedianVerdict:
+        """The verdict at ``step`` for a job whose best finite value so far is ``best``."""
+        threshold, count = self._source(references).at(step)
+        if step < self.grace or count < self.min_completed or threshold is None:
+            return MedianVerdict(False, step, best, None, count)  # a gate: no comparison
         if best is None:
-            return Decision(
-                job,
-                RULE,
-                False,
-                step,
-                None,
-                threshold,
-                count,
-                f"no finite value by step {fmt(step)}; left to the divergence rule",
+            return MedianVerdict(False, step, None, threshold, count)
+        # strictly worse stops; a tie continues
+        stop = best > threshold if self.direction == "minimize" else best < threshold
+        return MedianVerdict(stop, step, best, threshold, count)
+
+    def explain(self, job: str, verdict: MedianVerdict) -> Decision:
+        """The :class:`Decision` for ``verdict`` (a result of :meth:`check`), with its reason."""
+        stop, step, best, threshold, count = verdict
+        if step is None:
+            reason = "no measurements yet"
+        elif step < self.grace:
+            reason = (
+                f"step {fmt(step)} is inside the grace period (< {fmt(self.grace)}); no decision"
             )
-        stop = is_better(threshold, best, self.direction)
-        word = "worse" if stop else ("equal to" if best == threshold else "better")
-        verb = "stop" if stop else "continue"
-        reason = (
-            f"{verb}: best {fmt(best)} by step {fmt(step)} is {word}"
-            f"{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of {count} "
-            f"completed jobs' running averages ({self.direction})"
+        elif threshold is None:
+            reason = (
+                f"{count} completed reference job(s) reach step {fmt(step)}; "
+                f"{self.min_completed} needed before deciding"
+            )
+        elif best is None:
+            reason = f"no finite value by step {fmt(step)}; left to the divergence rule"
+        else:
+            word = "worse" if stop else ("equal to" if best == threshold else "better")
+            reason = (
+                f"{'stop' if stop else 'continue'}: best {fmt(best)} by step {fmt(step)} is "
+                f"{word}{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of "
+                f"{count} completed jobs' running averages ({self.direction})"
+            )
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=stop,
+            step=step,
+            value=best,
+            threshold=threshold,
+            references=count,
+            reason=reason,
         )
-        return Decision(job, RULE, stop, step, best, threshold, count, reason)
+
+    def _source(self, references: ThresholdSource | Mapping[str, Curve]) -> ThresholdSource:
+        """The references as a threshold source; refuses one built for another averaging."""
+        # the materialized table first: a concrete class is a cheaper isinstance than Mapping
+        if isinstance(references, ReferenceTable | DirectReferences):
+            if references.average != self.average:
+                raise ValueError(
+                    f"references average {references.average!r}; the rule averages {self.average!r}"
+                )
+            if self.average == "since_grace" and references.grace != self.grace:
+                raise ValueError(
+                    f"references average since grace {fmt(references.grace)}; the rule's "
+                    f"grace is {fmt(self.grace)}"
+                )
+            return references
+        if isinstance(references, Mapping):
+            return DirectReferences(references, self.grace, self.average)
+        return references

@@ -22,16 +22,26 @@ class PatienceRule:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
         return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
 
+    def stops(self, summary: CurveSummary) -> bool:
+        """Whether :meth:`decide_summary` stops the job, without building its Decision."""
+        self._check(summary)
+        return summary.bar is not None and summary.waited >= self.patience
+
     def decide_summary(self, job: str, summary: CurveSummary) -> Decision:
         """The same decision from the job's :class:`CurveSummary` (built with this min_delta)."""
-        if (summary.direction, summary.min_delta) != (self.direction, self.min_delta):
-            raise ValueError(
-                f"summary counts improvements for {summary.direction} beyond "
-                f"{summary.min_delta}; the rule needs {self.direction} beyond {self.min_delta}"
-            )
+        self._check(summary)
         best, step, waited = summary.bar, summary.last_step, summary.waited
         if best is None:
-            return Decision(job, RULE, False, step, None, None, 0, "no finite measurements yet")
+            return Decision(
+                job=job,
+                rule=RULE,
+                stop=False,
+                step=step,
+                value=None,
+                threshold=None,
+                references=0,
+                reason="no finite measurements yet",
+            )
         bar = best - self.min_delta if self.direction == "minimize" else best + self.min_delta
         stop = waited >= self.patience
         reason = (
@@ -39,9 +49,20 @@ class PatienceRule:
             f"{waited} measurement(s) since without an improvement beyond {fmt(self.min_delta)} "
             f"(patience {self.patience})"
         )
-        return Decision(job, RULE, stop, step, best, bar, 0, reason)
+        return Decision(
+            job=job,
+            rule=RULE,
+            stop=stop,
+            step=step,
+            value=best,
+            threshold=bar,
+            references=0,
+            reason=reason,
+        )
 
-    def _improves(self, value: float, best: float) -> bool:
-        if self.direction == "minimize":
-            return value < best - self.min_delta
-        return value > best + self.min_delta
+    def _check(self, summary: CurveSummary) -> None:
+        if (summary.direction, summary.min_delta) != (self.direction, self.min_delta):
+            raise ValueError(
+                f"summary counts improvements for {summary.direction} beyond "
+                f"{summary.min_delta}; the rule needs {self.direction} beyond {self.min_delta}"
+            )

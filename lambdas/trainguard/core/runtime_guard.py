@@ -28,27 +28,29 @@ class RuntimeGuard:
         cap_s = self.max_runtime_cap_hours * 3600.0
         if max_runtime_seconds is None or max_runtime_seconds <= 0:
             return Decision(
-                job,
-                RULE_MAX_RUNTIME,
-                False,
-                None,
-                None,
-                cap_s,
-                0,
-                f"no MaxRuntimeInSeconds (cap {fmt(self.max_runtime_cap_hours)} h)",
+                job=job,
+                rule=RULE_MAX_RUNTIME,
+                stop=False,
+                step=None,
+                value=None,
+                threshold=cap_s,
+                references=0,
+                reason=f"no MaxRuntimeInSeconds (cap {fmt(self.max_runtime_cap_hours)} h)",
                 alert=True,
             )
         if max_runtime_seconds > cap_s:
             return Decision(
-                job,
-                RULE_MAX_RUNTIME,
-                False,
-                None,
-                max_runtime_seconds,
-                cap_s,
-                0,
-                f"MaxRuntimeInSeconds {fmt(max_runtime_seconds / 3600)} h exceeds the cap "
-                f"{fmt(self.max_runtime_cap_hours)} h",
+                job=job,
+                rule=RULE_MAX_RUNTIME,
+                stop=False,
+                step=None,
+                value=max_runtime_seconds,
+                threshold=cap_s,
+                references=0,
+                reason=(
+                    f"MaxRuntimeInSeconds {fmt(max_runtime_seconds / 3600)} h exceeds the cap "
+                    f"{fmt(self.max_runtime_cap_hours)} h"
+                ),
                 alert=True,
             )
         return None
@@ -62,15 +64,18 @@ class RuntimeGuard:
         if elapsed_minutes <= limit:
             return None
         return Decision(
-            job,
-            RULE_OVERTIME,
-            False,
-            elapsed_minutes,
-            elapsed_minutes,
-            limit,
-            references,
-            f"running {fmt(elapsed_minutes)} min, over {fmt(self.duration_factor)} x the group's "
-            f"median duration {fmt(group_median_minutes)} min of {references} completed jobs",
+            job=job,
+            rule=RULE_OVERTIME,
+            stop=False,
+            step=elapsed_minutes,
+            value=elapsed_minutes,
+            threshold=limit,
+            references=references,
+            reason=(
+                f"running {fmt(elapsed_minutes)} min, over {fmt(self.duration_factor)} x the "
+                f"group's median duration {fmt(group_median_minutes)} min of {references} "
+                "completed jobs"
+            ),
             alert=True,
         )
 
@@ -82,14 +87,16 @@ class RuntimeGuard:
         if minutes_since_metric is None or minutes_since_metric < self.stall_minutes:
             return None
         return Decision(
-            job,
-            RULE_STALLED,
-            False,
-            elapsed_minutes,
-            minutes_since_metric,
-            self.stall_minutes,
-            0,
-            f"objective metric silent for {fmt(minutes_since_metric)} min "
-            f"(limit {fmt(self.stall_minutes)} min) while the job is InProgress",
+            job=job,
+            rule=RULE_STALLED,
+            stop=False,
+            step=elapsed_minutes,
+            value=minutes_since_metric,
+            threshold=self.stall_minutes,
+            references=0,
+            reason=(
+                f"objective metric silent for {fmt(minutes_since_metric)} min "
+                f"(limit {fmt(self.stall_minutes)} min) while the job is InProgress"
+            ),
             alert=True,
         )

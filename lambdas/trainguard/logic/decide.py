@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.decision import Decision
-from ..core.engine import verdict
 from ..models import GroupStats, JobRecord
 from ..policy import JobSettings
 from .observe import Observation
@@ -18,7 +17,7 @@ from .observe import Observation
 
 @dataclass(frozen=True)
 class Judgement:
-    verdict: Decision | None = None  # the objective rules' verdict (None: nothing to judge)
+    judged: bool = False  # the objective rules looked at the job's progress
     stops: list[Decision] = field(default_factory=list)  # to stop (enforce) or report
     alerts: list[Decision] = field(default_factory=list)  # to tell a person, never a stop
 
@@ -34,20 +33,17 @@ def judge(
     it has no objective); ``stats``: its group's reference statistics (None: no references)."""
     policy = settings.policy
     elapsed = max(0.0, (now - job.start_time) / 60.0)
-    chosen: Decision | None = None
     stops: list[Decision] = []
     alerts: list[Decision] = []
+    judged = seen is not None
     if seen is not None:
-        references = stats.table(policy.median.grace) if stats else None
-        chosen = verdict(
-            settings.rules.decide_summary(
-                job.name,
-                seen.progress.summary,
-                references,
-                silent_minutes=seen.silent_minutes(),
-            )
+        rules = settings.rules
+        references = stats.table(rules.median.table_key) if stats and rules.median else None
+        # the cheap path: a 'continue' builds no Decision (most jobs at most ticks)
+        chosen = rules.stop_summary(
+            job.name, seen.progress.summary, references, silent_minutes=seen.silent_minutes()
         )
-        if chosen is not None and chosen.stop:
+        if chosen is not None:
             stops.append(chosen)
     if policy.runtime.enabled:
         guard = settings.runtime_guard
@@ -71,4 +67,4 @@ def judge(
         )
         if idle_stop is not None:
             stops.append(idle_stop)
-    return Judgement(chosen, stops, alerts)
+    return Judgement(judged, stops, alerts)

@@ -90,7 +90,7 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
             seen = observed.get(job.name) if observed is not None else None
             judgement = judge(job, settings, seen, stats.get(job.group), now)
             result.evaluated += 1
-            if judgement.verdict is not None:
+            if judgement.judged:
                 result.decisions += 1
             for decision in judgement.stops:
                 if act.stop(job, settings, decision, stats.get(job.group)) == STOPPED:

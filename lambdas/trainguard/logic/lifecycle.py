@@ -19,7 +19,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.median import ReferenceTable
+from ..core.curves import Point
+from ..core.median import MedianStoppingRule, ReferenceTable
 from ..core.series import floor_minute, in_steps, minute_curve
 from ..models import (
     TERMINAL,
@@ -102,7 +103,7 @@ def _in_progress(change: StateChange, deps: Dependencies, now: float) -> Lifecyc
     )
     result.alarms_created = create_alarms(record, deps, result.warnings)
     if record.opted_in and not record.config_error:
-        _ensure_grace(record, deps)
+        _ensure_table(record, deps)
     return result
 
 
@@ -196,17 +197,18 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
     return record.instance_count
 
 
-def _ensure_grace(record: JobRecord, deps: Dependencies) -> None:
-    """A job whose grace tag differs from the policy's needs its own materialized table."""
+def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
+    """A job whose median rule reads a table the group does not materialize yet (Ray's
+    windowed average with a grace of its own) gets it built now."""
     settings = settings_for(record, deps)
-    if settings is None or not record.group:
+    rule = settings.rules.median if settings is not None else None
+    if rule is None or not record.group:
         return
-    grace = float(settings.policy.median.grace)
     stats = deps.store.get_stats(record.group)
-    if stats is not None and stats.table(grace) is not None:
+    if stats is not None and stats.table(rule.table_key) is not None:
         return
     if stats is not None or deps.store.group_curves(record.group):
-        rebuild_stats(record.group, deps, extra_graces={grace})
+        rebuild_stats(record.group, deps, extra_keys={rule.table_key})
 
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
@@ -255,13 +257,14 @@ def record_curve(
     return len(curve)
 
 
-def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | None = None) -> None:
-    """Materialize the group's M(s) for every grace in use, from all its completed curves."""
+def rebuild_stats(group: str, deps: Dependencies, extra_keys: set[str] | None = None) -> None:
+    """Materialize the group's M(s) for every table in use (one for the spec's average; one
+    per grace for Ray's windowed average), from all its completed curves."""
     curves = deps.store.group_curves(group)
     existing = deps.store.get_stats(group)
-    graces = {float(deps.policy.median.grace)} | set(extra_graces or ())
+    keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
     if existing is not None:
-        graces |= set(existing.tables)
+        keys |= set(existing.tables)
     only_curves = {
         job: in_steps(curve, deps.policy.step_unit) for job, (curve, _) in curves.items()
     }
@@ -269,12 +272,25 @@ def rebuild_stats(group: str, deps: Dependencies, extra_graces: set[float] | Non
     deps.store.put_stats(
         GroupStats(
             group,
-            {g: ReferenceTable.build(only_curves, g) for g in sorted(graces)},
+            {key: table_for_key(key, only_curves) for key in sorted(keys)},
             statistics.median(durations) if durations else None,
             len(curves),
         )
     )
     logger.info("group statistics rebuilt", extra={"group": group, "references": len(curves)})
+
+
+def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
+    m = deps.policy.median
+    return MedianStoppingRule(grace=m.grace, average=m.average)
+
+
+def table_for_key(key: str, curves: dict[str, list[Point]]) -> ReferenceTable:
+    """The table a rule with this ``table_key`` reads."""
+    if key == "all":
+        return ReferenceTable.build(curves)
+    grace = float(key.removeprefix("since_grace:"))
+    return ReferenceTable.build(curves, grace, average="since_grace")
 
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
