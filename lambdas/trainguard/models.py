@@ -33,6 +33,7 @@ class JobSummary:
     name: str
     arn: str
     status: str
+    created_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,30 @@ class EventError(ValueError):
     DLQ, nothing is written)."""
 
 
-@dataclass
-class JobRecord:
-    """The ``JOB#<name>`` / ``META`` item."""
+@dataclass(frozen=True, order=True)
+class RunId:
+    """One run of a training job: its name and its CreationTime in epoch milliseconds.
+    SageMaker lets a name be used again after DeleteTrainingJob; the new job is another run,
+    with its own registration, alarms, decisions and audit."""
 
     name: str
+    created_ms: int
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.created_ms}"
+
+
+def epoch_ms(seconds: float | None) -> int:
+    """A CreationTime (epoch seconds) as the run's key; 0 when unknown."""
+    return 0 if seconds is None else round(seconds * 1000)
+
+
+@dataclass
+class JobRecord:
+    """One run's item: ``JOB#<name>`` / ``RUN#<created_ms>``."""
+
+    name: str
+    created_ms: int = 0  # CreationTime, epoch ms: with the name, the run's identity
     arn: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     opted_in: bool = False
@@ -107,6 +127,10 @@ class JobRecord:
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None
+
+    @property
+    def run(self) -> RunId:
+        return RunId(self.name, self.created_ms)
 
     @property
     def running(self) -> bool:
@@ -133,6 +157,10 @@ class StateChange:
     end_time: float | None
     failure_reason: str | None
     event_time: float | None
+
+    @property
+    def run(self) -> RunId:
+        return RunId(self.name, epoch_ms(self.creation_time))
 
     @property
     def dedup_key(self) -> str:

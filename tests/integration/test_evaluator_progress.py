@@ -57,7 +57,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
 
     evaluator.handler(scheduled(start + 180 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 180  # first read: the whole history
-    job = Store(aws.dynamodb, "trainguard-test").get_job("long")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 180
 
@@ -65,7 +65,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     aws.put_curve("long", "val_loss", start, [*values, 0.4, 0.45, 0.5])  # minutes 181..183
     evaluator.handler(scheduled(start + 183 * 60 + 30), CTX, deps=deps)
     assert asked == [WINDOW_MIN]  # one call, the recent window only
-    job = Store(aws.dynamodb, "trainguard-test").get_job("long")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
     assert job is not None and job.progress is not None
     summary = job.progress.summary
     # the same summary a reading of the whole curve gives (min_delta of the patience rule)
@@ -92,7 +92,7 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     aws.put_curve("gap", "val_loss", start, [1.0] * 120)
     evaluator.handler(scheduled(start + 120 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 120
-    job = Store(aws.dynamodb, "trainguard-test").get_job("gap")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("gap")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 120
 
@@ -130,7 +130,7 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
         state_change("epochs", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
     )
     tick = evaluator.handler(scheduled(start + 6 * 60 + 30), CTX, deps=deps)
-    job = store.get_job("epochs")
+    job = store.latest_run("epochs")
     assert job is not None and job.progress is not None and job.progress.unit == "report"
     summary = job.progress.summary
     assert (summary.count, summary.last_step, summary.best) == (2, 2.0, 0.8)

@@ -123,7 +123,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     # Tags {} -> ListTags (no tags): not opted in, finalized, nothing emailed
     assert out["job"] == "89c96cc8-dded-4739-afcc-6f1dc936701d"
     assert out["action"] == "finalized" and not out["opted_in"] and out["curve_points"] == 0
-    job = Store(aws.dynamodb, TABLE).get_job("89c96cc8-dded-4739-afcc-6f1dc936701d")
+    job = Store(aws.dynamodb, TABLE).latest_run("89c96cc8-dded-4739-afcc-6f1dc936701d")
     assert job is not None and job.status == "Completed" and job.instance_count == 3
     assert job.start_time == pytest.approx(1583831889.050)
     assert aws.emails() == []
@@ -132,7 +132,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     numeric["detail"]["TrainingJobName"] = "numeric-times"
     numeric["detail"]["TrainingStartTime"] = 1592411992203.0
     lifecycle.handler(numeric, CTX, deps=aws.deps())
-    job = Store(aws.dynamodb, TABLE).get_job("numeric-times")
+    job = Store(aws.dynamodb, TABLE).latest_run("numeric-times")
     assert job is not None and job.start_time == pytest.approx(1592411992.203)
 
 
@@ -172,7 +172,7 @@ def test_completed_before_in_progress(aws: Aws) -> None:
     )
     assert late["action"] == "ignored: already ended"
     store = Store(aws.dynamodb, TABLE)
-    job = store.get_job("early")
+    job = store.latest_run("early")
     assert job is not None and job.status == "Completed" and not job.running
     assert store.running_jobs() == []
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
@@ -187,7 +187,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     tick = evaluator.handler({}, CTX, deps=deps)
     assert sorted(tick["registered"]) == ["lost", "other-team"]
     store = Store(aws.dynamodb, TABLE)
-    job = store.get_job("lost")
+    job = store.latest_run("lost")
     assert job is not None and job.running and job.opted_in and job.group == "g"
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")
     assert len(alarms["MetricAlarms"]) == 2
@@ -195,7 +195,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     aws.set_status("lost", "Stopped")
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["finalized"] == ["lost"]
-    assert not store.get_job("lost").running  # type: ignore[union-attr]
+    assert not store.latest_run("lost").running  # type: ignore[union-attr]
     assert (
         aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")["MetricAlarms"]
         == []
@@ -242,7 +242,7 @@ def test_unknown_instance_type_registers_without_alarms(aws: Aws) -> None:
     assert out["action"] == "registered" and out["alarms_created"] == 0
     assert "unknown instance type 'ml.zz9.huge'" in out["warnings"][0]
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    job = Store(aws.dynamodb, TABLE).get_job("odd")
+    job = Store(aws.dynamodb, TABLE).latest_run("odd")
     assert job is not None and job.running and job.instance_count == 4
 
 

@@ -9,6 +9,7 @@ from runtime_support import Aws, FakeStopSageMaker, LambdaContext, state_change
 
 from trainguard.adapters import Store
 from trainguard.handlers import alert, evaluator, lifecycle
+from trainguard.models import RunId
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -70,7 +71,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     assert "Threshold:" in body and "References: 3" in body and "Mode:       enforce" in body
     assert "Savings:    $" in body  # ml.g5.2xlarge x 1 x (21 - 13) min
     assert "#/jobs/digits-mlp-017" in body
-    decisions = Store(aws.dynamodb, "trainguard-test").decisions("digits-mlp-017")
+    decisions = _decisions(Store(aws.dynamodb, "trainguard-test"), "digits-mlp-017")
     assert [d["action"] for d in decisions] == ["STOPPED"]
     assert decisions[0]["ttl"] > aws.now()
 
@@ -111,7 +112,7 @@ def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "rogue", {"trainguard:objective": "val_loss", "team": "x"})
-    job = Store(aws.dynamodb, "trainguard-test").get_job("rogue")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("rogue")
     assert job is not None and not job.opted_in and job.running
     # it still gets its GPU-idle alarm: alerted on, never stopped
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-rogue")
@@ -208,7 +209,7 @@ def test_gpu_idle_alarm_opens_once_recovers_once_and_health_alarms_are_recorded(
     (mail,) = aws.emails()
     assert mail["subject"] == "[trainguard] GPU idle: idle/algo-2 (4%/GPU, 20 min)"
     assert "$7.09/hour" in mail["body"] and "1 of 2 hosts" in mail["body"]
-    job = Store(aws.dynamodb, "trainguard-test").get_job("idle")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("idle")
     assert job is not None and "idle/algo-2" in job.idle_hosts
     ok = {**payload, "alarmData": {**payload["alarmData"], "state": {"value": "OK"}}}
     assert alert.handler(ok, CTX, deps=deps)["action"] == "closed"
@@ -242,9 +243,19 @@ def test_idle_job_is_auto_stopped_in_enforce_mode_after_the_limit(aws: Aws) -> N
         deps=deps,
     )
     store = Store(aws.dynamodb, "trainguard-test")
-    assert store.open_episode("sleepy", "sleepy/algo-1", aws.now() - 20 * 60)
+    assert store.open_episode(_run(store, "sleepy"), "sleepy/algo-1", aws.now() - 20 * 60)
     tick = evaluator.handler({}, CTX, deps=deps)  # 20 min since the alarm + 15 min window >= 30
     assert tick["stops"] == 1
     assert deps.training_jobs.stopped == ["sleepy"]  # type: ignore[attr-defined]
     (mail,) = aws.emails()
     assert mail["subject"].startswith("[trainguard] STOPPED sleepy: GPU idle")
+
+
+def _run(store: Store, name: str) -> RunId:
+    record = store.latest_run(name)
+    assert record is not None
+    return record.run
+
+
+def _decisions(store: Store, name: str) -> list[dict[str, Any]]:
+    return store.decisions(_run(store, name))

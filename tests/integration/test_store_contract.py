@@ -16,7 +16,7 @@ from trainguard.adapters.store import Store, StoreError, serialize
 from trainguard.core.median import ReferenceTable
 from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
-from trainguard.models import GroupStats, JobRecord
+from trainguard.models import GroupStats, JobRecord, RunId
 from trainguard_tools.state_table import create_state_table
 
 pytestmark = pytest.mark.integration
@@ -35,77 +35,95 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield Store(client, TABLE)
 
 
-def job(name: str = "j", **kwargs: Any) -> JobRecord:
-    return JobRecord(name=name, tags={"trainguard:group": "g"}, opted_in=True, group="g",
-                     start_time=100.0, **kwargs)  # fmt: skip
+CREATED = 1_767_225_600_000  # the runs' CreationTime (epoch ms)
+
+
+def job(name: str = "j", created_ms: int = CREATED, **kwargs: Any) -> JobRecord:
+    return JobRecord(name=name, created_ms=created_ms, tags={"trainguard:group": "g"},
+                     opted_in=True, group="g", start_time=100.0, **kwargs)  # fmt: skip
+
+
+def run(name: str = "j", created_ms: int = CREATED) -> RunId:
+    return RunId(name, created_ms)
+
+
+def test_runs_of_one_name_are_apart_and_the_latest_is_found(store: Any) -> None:
+    assert store.latest_run("j") is None
+    store.register_job(job(created_ms=CREATED))
+    store.claim_action(run(), "median#stop", 1.0, {})
+    store.register_job(job(created_ms=CREATED + 5_000))  # the name used again
+    assert store.latest_run("j").created_ms == CREATED + 5_000
+    assert store.get_job(run("j", CREATED + 5_000)).actions == frozenset()
+    assert store.claim_action(run("j", CREATED + 5_000), "median#stop", 2.0, {}) is True
+    assert sorted(j.created_ms for j in store.running_jobs()) == [CREATED, CREATED + 5_000]
 
 
 def test_register_once_and_read_back(store: Any) -> None:
     assert store.register_job(job()) is True
     assert store.register_job(job()) is False
-    got = store.get_job("j")
+    got = store.get_job(run("j"))
     assert got is not None and got.name == "j" and got.running and got.tags == job().tags
-    assert store.get_job("nobody") is None
+    assert store.get_job(run("nobody")) is None
 
 
 def test_running_index_lists_only_running_jobs(store: Any) -> None:
     store.register_job(job("a"))
     store.register_job(job("b"))
-    assert store.finalize_job("b", "Completed", 200.0, None) is True
-    assert store.finalize_job("ghost", "Completed", 200.0, None) is False
+    assert store.finalize_job(run("b"), "Completed", 200.0, None) is True
+    assert store.finalize_job(run("ghost"), "Completed", 200.0, None) is False
     assert [j.name for j in store.running_jobs()] == ["a"]
-    ended = store.get_job("b")
+    ended = store.get_job(run("b"))
     assert ended.status == "Completed" and ended.end_time == 200.0
 
 
 def test_start_time_is_corrected_once(store: Any) -> None:
     store.register_job(job(start_exact=False))
-    store.update_start_time("j", 150.0)
-    store.update_start_time("j", 175.0)
-    assert store.get_job("j").start_time == 150.0
+    store.update_start_time(run("j"), 150.0)
+    store.update_start_time(run("j"), 175.0)
+    assert store.get_job(run("j")).start_time == 150.0
 
 
 def test_claims_win_once_are_mirrored_and_released(store: Any) -> None:
     store.register_job(job())
-    assert store.claim_action("j", "median#stop", 1.0, {"why": "x"}) is True
-    assert store.claim_action("j", "median#stop", 2.0, {}) is False
-    assert store.get_job("j").actions == frozenset({"median#stop"})
-    store.release_action("j", "median#stop")
-    assert store.get_job("j").actions == frozenset()
-    assert store.claim_action("j", "median#stop", 3.0, {}) is True
+    assert store.claim_action(run("j"), "median#stop", 1.0, {"why": "x"}) is True
+    assert store.claim_action(run("j"), "median#stop", 2.0, {}) is False
+    assert store.get_job(run("j")).actions == frozenset({"median#stop"})
+    store.release_action(run("j"), "median#stop")
+    assert store.get_job(run("j")).actions == frozenset()
+    assert store.claim_action(run("j"), "median#stop", 3.0, {}) is True
 
 
 def test_events_are_marked_once(store: Any) -> None:
-    assert store.event_seen("j", "Completed#Completed") is False
-    assert store.mark_event("j", "Completed#Completed", 1.0) is True
-    assert store.mark_event("j", "Completed#Completed", 2.0) is False
-    assert store.event_seen("j", "Completed#Completed") is True
+    assert store.event_seen(run("j"), "Completed#Completed") is False
+    assert store.mark_event(run("j"), "Completed#Completed", 1.0) is True
+    assert store.mark_event(run("j"), "Completed#Completed", 2.0) is False
+    assert store.event_seen(run("j"), "Completed#Completed") is True
 
 
 def test_progress_round_trips_and_skips_ended_jobs(store: Any) -> None:
     store.register_job(job())
     summary = CurveSummary.of([(1.0, 0.5), (2.0, 0.4)])
     progress = Progress(summary, "minute", 300.0, 280.0)
-    store.save_progress([("j", progress), ("gone", progress)])
-    assert store.get_job("j").progress == progress
-    assert store.get_job("gone") is None
+    store.save_progress([(run("j"), progress), (run("gone"), progress)])
+    assert store.get_job(run("j")).progress == progress
+    assert store.get_job(run("gone")) is None
 
 
 def test_episodes_open_once_close_once_and_mirror_idle_hosts(store: Any) -> None:
     store.register_job(job())
-    assert store.open_episode("j", "j/algo-1", 10.0) is True
-    assert store.open_episode("j", "j/algo-1", 11.0) is False
-    assert store.get_job("j").idle_hosts == {"j/algo-1": 10.0}
-    assert store.close_episode("j", "j/algo-1", 20.0) == 10.0
-    assert store.close_episode("j", "j/algo-1", 21.0) is None
-    assert store.get_job("j").idle_hosts == {}
-    assert store.open_episode("j", "j/algo-1", 30.0) is True  # a new episode
+    assert store.open_episode(run("j"), "j/algo-1", 10.0) is True
+    assert store.open_episode(run("j"), "j/algo-1", 11.0) is False
+    assert store.get_job(run("j")).idle_hosts == {"j/algo-1": 10.0}
+    assert store.close_episode(run("j"), "j/algo-1", 20.0) == 10.0
+    assert store.close_episode(run("j"), "j/algo-1", 21.0) is None
+    assert store.get_job(run("j")).idle_hosts == {}
+    assert store.open_episode(run("j"), "j/algo-1", 30.0) is True  # a new episode
 
 
 def test_decisions_are_listed_in_time_order(store: Any) -> None:
-    store.put_decision("j", "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
-    store.put_decision("j", "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
-    assert [d["action"] for d in store.decisions("j")] == ["A", "B"]
+    store.put_decision(run("j"), "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
+    store.put_decision(run("j"), "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
+    assert [d["action"] for d in store.decisions(run("j"))] == ["A", "B"]
 
 
 def test_group_curves_and_statistics(store: Any) -> None:

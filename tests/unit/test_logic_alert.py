@@ -32,7 +32,7 @@ def test_an_idle_host_is_alerted_once_with_its_numbers_and_recovers_once() -> No
     (subject,) = world.emails()
     # 4 GPUs summing 16: 4 % each, over the 31 minutes after the 10-minute warm-up
     assert subject == "[trainguard] GPU idle: idle/algo-2 (4%/GPU, 31 min)"
-    (audit,) = world.fakes.store.decisions("idle")
+    (audit,) = world.decisions("idle")
     assert audit["rule"] == "gpu_idle" and audit["value"] == 4.0
     assert "1 of 2 hosts" in audit["reason"]
     assert world.alarm(ALARM, "ALARM").action == "duplicate"

@@ -32,7 +32,7 @@ def test_enforce_stops_a_worse_job_once_with_its_numbers() -> None:
     assert world.fakes.training_jobs.stopped == ["worse"]
     (subject,) = world.emails()
     assert subject.startswith("[trainguard] STOPPED worse: median rule, 1.46 > ")
-    (audit,) = world.fakes.store.decisions("worse")
+    (audit,) = world.decisions("worse")
     assert audit["action"] == "STOPPED" and audit["rule"] == "median"
     assert audit["references"] == 3 and audit["step"] == 5
     # the next tick sees the claim and does nothing again
@@ -95,7 +95,7 @@ def test_a_failed_stop_releases_its_claim_and_the_next_tick_stops() -> None:
     tick = world.tick()
     assert (tick.stops, tick.errors) == (1, 1)
     assert world.fakes.training_jobs.stopped == ["b-fine"]
-    assert world.fakes.store.markers("a-throttled", "ACTION#") == []
+    assert world.fakes.store.markers("a-throttled", "ACTION") == []
     world.fakes.advance(1)
     assert world.tick().stops == 1
     assert world.fakes.training_jobs.stopped == ["b-fine", "a-throttled"]

@@ -34,7 +34,7 @@ def test_a_job_sagemaker_no_longer_knows_is_finalized() -> None:
     world.fakes.training_jobs.jobs.clear()
     tick = world.tick()
     assert tick.finalized == ["deleted"]
-    assert world.fakes.store.get_job("deleted").status == "Unknown"  # type: ignore[union-attr]
+    assert world.record("deleted").status == "Unknown"
 
 
 def test_orphaned_alarms_are_deleted() -> None:

@@ -13,6 +13,7 @@ from fakes import FakeJob, Fakes, iso, state_change
 from trainguard.logic.alert import handle_alarm
 from trainguard.logic.evaluator import TickResult, run_tick
 from trainguard.logic.lifecycle import LifecycleResult, handle_state_change
+from trainguard.models import JobRecord
 from trainguard.policy import Policy
 
 OBJECTIVE = "validation:loss"
@@ -93,6 +94,16 @@ class World:
         data["previousState"] = {"value": previous}
         event = {"source": "aws.cloudwatch", "alarmData": data, "time": iso(self.fakes.now)}
         return handle_alarm(event, self.deps())
+
+    def record(self, name: str) -> JobRecord:
+        """The table's newest run of ``name``."""
+        record = self.fakes.store.latest_run(name)
+        assert record is not None, f"{name} is not registered"
+        return record
+
+    def decisions(self, name: str) -> list[dict[str, Any]]:
+        """The audit of the newest run of ``name``."""
+        return self.fakes.store.decisions(self.record(name).run)
 
     def emails(self) -> list[str]:
         """The subjects of the emails sent since the last call."""

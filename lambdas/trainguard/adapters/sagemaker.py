@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..models import JobNotFoundError, JobSummary
+from ..models import JobNotFoundError, JobSummary, epoch_ms
 from .aws import error_code, error_message
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ class SageMakerAdapter:
                 item["TrainingJobName"],
                 item.get("TrainingJobArn", ""),
                 item.get("TrainingJobStatus", ""),
+                epoch_ms(item["CreationTime"].timestamp()) if "CreationTime" in item else 0,
             )
             for page in pages
             for item in page.get("TrainingJobSummaries", [])

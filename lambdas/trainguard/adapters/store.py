@@ -27,7 +27,7 @@ from ..constants import RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
 from ..core.curves import Point
 from ..core.median import ReferenceTable
 from ..core.progress import Progress
-from ..models import GroupStats, JobRecord
+from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
 from .aws import error_code
 
@@ -90,6 +90,12 @@ def job_pk(job: str) -> str:
     return f"JOB#{job}"
 
 
+def run_sk(run: RunId, suffix: str = "") -> str:
+    """``RUN#<created_ms, 13 digits>`` and the run's own items below it: one partition holds
+    every run of a name, the newest sorting last."""
+    return f"RUN#{run.created_ms:013d}{suffix}"
+
+
 def group_pk(group: str) -> str:
     return f"GROUP#{group}"
 
@@ -123,14 +129,14 @@ class Store:
         self._table = table_name
         self._sleep = sleep
 
-    def _meta(self, job: str) -> dict[str, Any]:
-        return serialize({"pk": job_pk(job), "sk": "META"})
+    def _key(self, run: RunId, suffix: str = "") -> dict[str, Any]:
+        return serialize({"pk": job_pk(run.name), "sk": run_sk(run, suffix)})
 
-    def _update_meta(self, job: str, expression: str, **kwargs: Any) -> bool:
-        """A conditional UpdateItem of the job's item; False if the condition did not hold."""
+    def _update_meta(self, run: RunId, expression: str, **kwargs: Any) -> bool:
+        """A conditional UpdateItem of the run's item; False if the condition did not hold."""
         return _applied(
             lambda: self._client.update_item(
-                TableName=self._table, Key=self._meta(job), UpdateExpression=expression, **kwargs
+                TableName=self._table, Key=self._key(run), UpdateExpression=expression, **kwargs
             )
         )
 
@@ -150,29 +156,46 @@ class Store:
         item = asdict(job)
         item.pop("actions")  # added by claim_action (DynamoDB has no empty sets)
         item.pop("progress")  # written by the evaluator (save_progress)
-        item.update(pk=job_pk(job.name), sk="META")
+        item.update(pk=job_pk(job.name), sk=run_sk(job.run))
         if job.running:
             item[RUNNING_ATTR] = RUNNING_VALUE
         return self._put_once(item)
 
-    def get_job(self, job: str) -> JobRecord | None:
+    def get_job(self, run: RunId) -> JobRecord | None:
         response = self._client.get_item(
-            TableName=self._table, Key=self._meta(job), ConsistentRead=True
+            TableName=self._table, Key=self._key(run), ConsistentRead=True
         )
         item = response.get("Item")
         return _job_from_item(deserialize(item)) if item else None
 
-    def update_start_time(self, job: str, start_time: float) -> None:
+    def latest_run(self, name: str) -> JobRecord | None:
+        """The newest run of a job name (one Query: the runs' keys sort by CreationTime)."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues=serialize({":pk": job_pk(name), ":p": "RUN#"}),
+            ScanIndexForward=False,
+            Limit=1,
+            ProjectionExpression="sk",
+            ConsistentRead=True,
+        )
+        items = response.get("Items", [])
+        if not items:
+            return None
+        created_ms = int(str(deserialize(items[0])["sk"])[4:17])
+        return self.get_job(RunId(name, created_ms))
+
+    def update_start_time(self, run: RunId, start_time: float) -> None:
         """Replace a provisional start time (CreationTime) by TrainingStartTime, once."""
         self._update_meta(
-            job,
+            run,
             "SET start_time = :t, start_exact = :true",
             ConditionExpression="attribute_exists(pk) AND start_exact = :false",
             ExpressionAttributeValues=serialize({":t": start_time, ":true": True, ":false": False}),
         )
 
     def finalize_job(
-        self, job: str, status: str, end_time: float | None, failure_reason: str | None
+        self, run: RunId, status: str, end_time: float | None, failure_reason: str | None
     ) -> bool:
         """Mark the job ended and take it out of the running index; False if unknown."""
         values: dict[str, Any] = {":s": status}
@@ -184,7 +207,7 @@ class Store:
             sets.append("failure_reason = :r")
             values[":r"] = failure_reason
         return self._update_meta(
-            job,
+            run,
             f"SET {', '.join(sets)} REMOVE {RUNNING_ATTR}",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={"#st": "status"},
@@ -201,15 +224,15 @@ class Store:
         )
         return [_job_from_item(deserialize(i)) for page in pages for i in page.get("Items", [])]
 
-    def save_progress(self, updates: Sequence[tuple[str, Progress]]) -> None:
+    def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         """Each job's :class:`Progress` on its item. One small UpdateItem per job, a few at a
         time: a tick writes only the jobs whose objective moved (or whose read position is
         getting old). A job that ended meanwhile is skipped."""
 
-        def save(update: tuple[str, Progress]) -> None:
-            job, progress = update
+        def save(update: tuple[RunId, Progress]) -> None:
+            run, progress = update
             self._update_meta(
-                job,
+                run,
                 "SET progress = :p",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=serialize({":p": progress.to_dict()}),
@@ -221,37 +244,40 @@ class Store:
             list(pool.map(save, updates))
 
     # ---- once-only markers -------------------------------------------------------------
-    def event_seen(self, job: str, key: str) -> bool:
+    def event_seen(self, run: RunId, key: str) -> bool:
         response = self._client.get_item(
-            TableName=self._table,
-            Key=serialize({"pk": job_pk(job), "sk": f"EVENT#{key}"}),
-            ConsistentRead=True,
+            TableName=self._table, Key=self._key(run, f"#EVENT#{key}"), ConsistentRead=True
         )
         return "Item" in response
 
-    def mark_event(self, job: str, key: str, now: float) -> bool:
-        return self._put_once({"pk": job_pk(job), "sk": f"EVENT#{key}", "at": now})
+    def mark_event(self, run: RunId, key: str, now: float) -> bool:
+        return self._put_once(
+            {"pk": job_pk(run.name), "sk": run_sk(run, f"#EVENT#{key}"), "at": now}
+        )
 
-    def claim_action(self, job: str, action: str, now: float, details: Mapping[str, Any]) -> bool:
+    def claim_action(self, run: RunId, action: str, now: float, details: Mapping[str, Any]) -> bool:
         """The ``ACTION#<rule>#<kind>`` marker: True for the one caller that wins it. The
-        winner also lists the action on the job item (``JobRecord.actions``)."""
+        winner also lists the action on the run's item (``JobRecord.actions``)."""
         won = self._put_once(
-            {"pk": job_pk(job), "sk": f"ACTION#{action}", "at": now, "details": dict(details)}
+            {
+                "pk": job_pk(run.name),
+                "sk": run_sk(run, f"#ACTION#{action}"),
+                "at": now,
+                "details": dict(details),
+            }
         )
         if won:
-            self._mirror_action(job, action, "ADD")
+            self._mirror_action(run, action, "ADD")
         return won
 
-    def release_action(self, job: str, action: str) -> None:
+    def release_action(self, run: RunId, action: str) -> None:
         """Undo a claim whose action failed, so the next tick tries again."""
-        self._mirror_action(job, action, "DELETE")
-        self._client.delete_item(
-            TableName=self._table, Key=serialize({"pk": job_pk(job), "sk": f"ACTION#{action}"})
-        )
+        self._mirror_action(run, action, "DELETE")
+        self._client.delete_item(TableName=self._table, Key=self._key(run, f"#ACTION#{action}"))
 
-    def _mirror_action(self, job: str, action: str, verb: str) -> None:
+    def _mirror_action(self, run: RunId, action: str, verb: str) -> None:
         self._update_meta(
-            job,
+            run,
             f"{verb} actions :a",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":a": {"SS": [action]}},
@@ -259,23 +285,23 @@ class Store:
 
     # ---- audit -----------------------------------------------------------------------------
     def put_decision(
-        self, job: str, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+        self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
     ) -> None:
         item = dict(record)
-        item.update(pk=job_pk(job), sk=f"DECISION#{iso_time}#{rule}")
+        item.update(pk=job_pk(run.name), sk=run_sk(run, f"#DECISION#{iso_time}#{rule}"))
         item[TTL_ATTR] = ttl
         self._client.put_item(TableName=self._table, Item=serialize(item))
 
-    def decisions(self, job: str) -> list[dict[str, Any]]:
-        return self._query_prefix(job_pk(job), "DECISION#")
+    def decisions(self, run: RunId) -> list[dict[str, Any]]:
+        return self._query_prefix(job_pk(run.name), run_sk(run, "#DECISION#"))
 
     # ---- alert episodes ----------------------------------------------------------------
-    def open_episode(self, job: str, host: str, now: float) -> bool:
+    def open_episode(self, run: RunId, host: str, now: float) -> bool:
         """Open ``EPISODE#<host>`` unless already open; True for the transition (one email)."""
         opened = _applied(
             lambda: self._client.update_item(
                 TableName=self._table,
-                Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
+                Key=self._key(run, f"#EPISODE#{host}"),
                 UpdateExpression="SET #st = :open, opened_at = :t REMOVE closed_at",
                 ConditionExpression="attribute_not_exists(pk) OR #st <> :open",
                 ExpressionAttributeNames={"#st": "state"},
@@ -283,17 +309,17 @@ class Store:
             )
         )
         if opened:
-            self._set_idle_host(job, host, now)
+            self._set_idle_host(run, host, now)
         return opened
 
-    def close_episode(self, job: str, host: str, now: float) -> float | None:
+    def close_episode(self, run: RunId, host: str, now: float) -> float | None:
         """Close an open episode; its opening time for the transition, None if none was open."""
         old: dict[str, Any] = {}
 
         def close() -> None:
             response = self._client.update_item(
                 TableName=self._table,
-                Key=serialize({"pk": job_pk(job), "sk": f"EPISODE#{host}"}),
+                Key=self._key(run, f"#EPISODE#{host}"),
                 UpdateExpression="SET #st = :closed, closed_at = :t",
                 ConditionExpression="#st = :open",
                 ExpressionAttributeNames={"#st": "state"},
@@ -306,21 +332,21 @@ class Store:
 
         if not _applied(close):
             return None
-        self._set_idle_host(job, host, None)
+        self._set_idle_host(run, host, None)
         return float(old.get("opened_at", now))
 
-    def _set_idle_host(self, job: str, host: str, opened_at: float | None) -> None:
-        """Mirror open episodes on the job item (the tick reads it from the running index)."""
+    def _set_idle_host(self, run: RunId, host: str, opened_at: float | None) -> None:
+        """Mirror open episodes on the run's item (the tick reads it from the running index)."""
         if opened_at is None:
             self._update_meta(
-                job,
+                run,
                 "REMOVE idle_hosts.#h",
                 ConditionExpression="attribute_exists(idle_hosts)",
                 ExpressionAttributeNames={"#h": host},
             )
         else:
             self._update_meta(
-                job,
+                run,
                 "SET idle_hosts.#h = :t",
                 ConditionExpression="attribute_exists(idle_hosts)",
                 ExpressionAttributeNames={"#h": host},
@@ -414,6 +440,7 @@ class Store:
 
 def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields = {k: v for k, v in item.items() if k in _JOB_FIELDS}
+    fields["created_ms"] = int(fields.get("created_ms") or 0)
     for key in ("start_time", "max_runtime_s", "end_time"):
         if fields.get(key) is not None:
             fields[key] = float(fields[key])

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..core.curves import fmt
 from ..core.decision import Decision
-from ..models import GroupStats, JobRecord
+from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
 from . import messages
@@ -61,7 +61,7 @@ class Act:
         try:
             outcome = self._stop_or_report(job, settings)
         except Exception:
-            self.deps.store.release_action(job.name, action)  # the next tick tries again
+            self.deps.store.release_action(job.run, action)  # the next tick tries again
             raise
         savings = estimated_savings(job, stats, self.deps, self.now)
         if outcome == STOPPED:
@@ -70,7 +70,7 @@ class Act:
         elif outcome.startswith("WOULD"):
             self.would_stops += 1
         self.announce(
-            job.name,
+            job.run,
             decision,
             outcome=outcome,
             mode=mode_text(settings),
@@ -82,7 +82,7 @@ class Act:
 
     def _stop_or_report(self, job: JobRecord, settings: JobSettings) -> str:
         if settings.enforcing:
-            fresh = self.deps.store.get_job(job.name)
+            fresh = self.deps.store.get_job(job.run)
             if fresh is None or not is_opted_in(fresh.tags):
                 logger.warning("stop refused: the stored tags no longer opt the job in")
                 return NOT_OPTED_IN
@@ -99,7 +99,7 @@ class Act:
             return False
         self.alerts += 1
         self.announce(
-            job.name,
+            job.run,
             decision,
             outcome=ALERT,
             mode=mode_text(settings),
@@ -121,7 +121,7 @@ class Act:
     # ---- the shared tail: audit, then notify -----------------------------------------------
     def announce(
         self,
-        job: str,
+        run: RunId,
         decision: Decision,
         *,
         outcome: str,
@@ -139,7 +139,7 @@ class Act:
         }
         iso = datetime.fromtimestamp(self.now, UTC).isoformat(timespec="seconds")
         ttl = int(self.now + self.deps.audit_ttl_days * 86400)
-        self.deps.store.put_decision(job, iso, decision.rule, record, ttl)
+        self.deps.store.put_decision(run, iso, decision.rule, record, ttl)
         self.records.append(record)
         logger.info("decision", extra={"decision": record})
         body = messages.body(
@@ -151,7 +151,7 @@ class Act:
         """Win the once-per-job ``action``; an action the job item already lists costs no
         write."""
         return action not in job.actions and self.deps.store.claim_action(
-            job.name, action, self.now, details
+            job.run, action, self.now, details
         )
 
 

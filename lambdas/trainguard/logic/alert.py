@@ -101,18 +101,18 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         return result
     # the alarm's own time: the episode opens (and closes) when the alarm changed state
     now = change.time if change.time is not None else deps.clock()
+    record = deps.store.latest_run(job_name)
     if change.state == "ALARM":
-        record = deps.store.get_job(job_name)
         if record is None or not record.running:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
             return result
-        if not deps.store.open_episode(job_name, host, now):
+        if not deps.store.open_episode(record.run, host, now):
             result.action = "duplicate"
             return result
         _announce_idle(record, host, change, deps, now)
         result.action, result.notified = "opened", True
         return result
-    opened = deps.store.close_episode(job_name, host, now)
+    opened = deps.store.close_episode(record.run, host, now) if record is not None else None
     if opened is None:
         result.action = "no open episode"
         return result
@@ -156,7 +156,7 @@ def _announce_idle(
     if rule.stop_after_minutes is not None and record.opted_in:
         details["Auto-stop"] = f"after {fmt(rule.stop_after_minutes)} min idle (enforce mode only)"
     Act(deps, now).announce(
-        record.name,
+        record.run,
         decision,
         outcome=ALERT,
         mode=record.mode if record.opted_in else "not opted in",

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import JobRecord
+from ..models import JobRecord, RunId
 from ..observability import logger
 from ..policy import JobSettings, PolicyError, job_settings
 from . import messages
@@ -70,7 +70,7 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)
     stats = deps.store.batch_get_stats({job.group for job, _ in jobs})
-    observed: dict[str, Observation] | None
+    observed: dict[RunId, Observation] | None
     try:
         observed = observe(
             jobs,
@@ -87,7 +87,7 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
     for job, settings in jobs:
         logger.append_keys(job=job.name)
         try:
-            seen = observed.get(job.name) if observed is not None else None
+            seen = observed.get(job.run) if observed is not None else None
             judgement = judge(job, settings, seen, stats.get(job.group), now)
             result.evaluated += 1
             if judgement.judged:
@@ -106,7 +106,7 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
     if observed:
         try:
             deps.store.save_progress(
-                [(name, seen.progress) for name, seen in observed.items() if seen.save]
+                [(run, seen.progress) for run, seen in observed.items() if seen.save]
             )
         except Exception:
             result.errors += 1  # the next tick reads those jobs again from their start

@@ -66,7 +66,7 @@ def apply_change(
     if now is None:
         now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
-    if deps.store.event_seen(change.name, change.dedup_key):
+    if deps.store.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
     if change.status == "InProgress":
@@ -76,19 +76,19 @@ def apply_change(
     else:
         logger.info("status needs no action", extra={"status": change.status})
         result = LifecycleResult(change.name, change.status, "ignored")
-    deps.store.mark_event(change.name, change.dedup_key, now)
+    deps.store.mark_event(change.run, change.dedup_key, now)
     return result
 
 
 # ---- InProgress ------------------------------------------------------------------------------
 def _in_progress(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.name)
+    existing = deps.store.get_job(change.run)
     if existing is not None:
         if not existing.running:
             logger.info("late InProgress after the job ended: ignored")
             return LifecycleResult(change.name, change.status, "ignored: already ended")
         if change.start_time is not None and not existing.start_exact:
-            deps.store.update_start_time(change.name, change.start_time)
+            deps.store.update_start_time(change.run, change.start_time)
         return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
     record = build_record(change, resolve_tags(change, None, deps), deps, now)
     if not deps.store.register_job(record):
@@ -132,6 +132,7 @@ def build_record(
     start = change.start_time or change.creation_time or change.event_time or now
     record = JobRecord(
         name=change.name,
+        created_ms=change.run.created_ms,
         arn=change.arn,
         tags=tags,
         opted_in=is_opted_in(tags),
@@ -213,7 +214,7 @@ def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
 def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.name)
+    existing = deps.store.get_job(change.run)
     if existing is None:
         # Completed before InProgress (or the InProgress was lost): register from this event
         record = build_record(change, resolve_tags(change, None, deps), deps, now)
@@ -223,15 +224,26 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
     if change.status == "Completed" and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
-    deps.store.finalize_job(change.name, change.status, change.end_time, change.failure_reason)
-    count = max(record.instance_count, change.instance_count)
-    result.alarms_deleted = deps.alarms.delete_alarms(
-        gpu_idle_alarm_name(change.name, i) for i in range(1, count + 1)
-    )
+    deps.store.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
+    result.alarms_deleted = _delete_alarms(record, max(record.instance_count, change.instance_count),
+                                           deps)  # fmt: skip
     if change.status == "Failed" and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
     return result
+
+
+def _delete_alarms(record: JobRecord, count: int, deps: Dependencies) -> int:
+    """The run's GPU-idle alarms, unless a newer run of the same name owns them now (the
+    alarms are named by the job's name, as its metrics are: a late end event of a deleted
+    job must not take a running successor's alarms)."""
+    latest = deps.store.latest_run(record.name)
+    if latest is not None and latest.created_ms > record.created_ms and latest.running:
+        logger.info("a newer run of this name owns the alarms: kept")
+        return 0
+    return deps.alarms.delete_alarms(
+        gpu_idle_alarm_name(record.name, i) for i in range(1, count + 1)
+    )
 
 
 def record_curve(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ..core.progress import Progress, advance
 from ..core.series import floor_minute
-from ..models import JobRecord, MetricQuery
+from ..models import JobRecord, MetricQuery, RunId
 from ..policy import JobSettings
 from ..ports import MetricReader
 
@@ -56,8 +56,8 @@ def observe(
     now: float,
     unit: str,
     lag_minutes: float = 0.0,
-) -> dict[str, Observation]:
-    """Every job's observation as of ``now``, by job name (jobs without an objective have
+) -> dict[RunId, Observation]:
+    """Every job's observation as of ``now``, by run (jobs without an objective have
     none). A datapoint counts from ``lag_minutes`` after its timestamp on (the policy's
     ``ingestion_lag_minutes``, as the replay counts it)."""
     with_objective = [(j, s) for j, s in jobs if s.objective]
@@ -66,7 +66,7 @@ def observe(
     cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
     end = floor_minute(cut) + 60.0
     window_start = end - WINDOW_MIN * 60.0
-    prior: dict[str, Progress | None] = {}
+    prior: dict[RunId, Progress | None] = {}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
     for i, (job, settings) in enumerate(with_objective):
@@ -75,7 +75,7 @@ def observe(
         usable = p is not None and p.usable(
             direction=rules.direction, min_delta=rules.min_delta, unit=unit, since=window_start
         )
-        prior[job.name] = p if usable else None
+        prior[job.run] = p if usable else None
         query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
         (recent_q if usable else full_q).append(query)
         if rules.divergence is not None:
@@ -90,7 +90,7 @@ def observe(
             )
     series = metrics.get_series(recent_q, window_start, end) if recent_q else {}
     if full_q:
-        oldest = floor_minute(min(j.start_time for j, _ in with_objective if prior[j.name] is None))
+        oldest = floor_minute(min(j.start_time for j, _ in with_objective if prior[j.run] is None))
         series.update(metrics.get_series(full_q, oldest, max(end, oldest + 60.0)))
     # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
     # reported lately; its start time is a lower bound of their last report (so the silence is
@@ -98,7 +98,7 @@ def observe(
     recent = end - LIVENESS_LOOKBACK_MIN * 60.0 - LIVENESS_PERIOD_S
     out = {}
     for i, (job, settings) in enumerate(with_objective):
-        before = prior[job.name]
+        before = prior[job.run]
         points = [(ts, v) for ts, v in series.get(f"o{i}", []) if ts <= cut]
         progress = advance(
             before,
@@ -116,5 +116,5 @@ def observe(
             or progress.summary.count != before.summary.count
             or now - before.checked >= REFRESH_S
         )
-        out[job.name] = Observation(progress, last_instance, save)
+        out[job.run] = Observation(progress, last_instance, save)
     return out

@@ -38,7 +38,7 @@ def read_decisions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         page = dynamodb.scan(**kwargs)
         for raw in page.get("Items", []):
             item = deserialize(raw)
-            if str(item.get("sk", "")).startswith("DECISION#"):
+            if "#DECISION#" in str(item.get("sk", "")):
                 items.append(item)
         if not page.get("LastEvaluatedKey"):
             break
