@@ -1,5 +1,6 @@
 """The decision core: pure functions over curves. No boto3, no clock, no environment."""
 
+from .cadence import ReportCadence
 from .curves import Curve, CurveError, Direction, parse_curve
 from .decision import Decision
 from .divergence import DivergenceRule
@@ -29,6 +30,7 @@ __all__ = [
     "ObjectiveRules",
     "PatienceRule",
     "ReferenceTable",
+    "ReportCadence",
     "RuntimeGuard",
     "parse_curve",
     "verdict",
