@@ -6,6 +6,7 @@ from .decision import Decision
 from .divergence import DivergenceRule
 from .engine import ObjectiveRules, verdict
 from .gpu_idle import GpuIdleRule, HostStatus
+from .hang import Hang, HangRule, HostLevel
 from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
 from .median import DirectReferences, MedianStoppingRule, MedianVerdict, ReferenceTable
 from .patience import PatienceRule
@@ -22,6 +23,9 @@ __all__ = [
     "Direction",
     "DivergenceRule",
     "GpuIdleRule",
+    "Hang",
+    "HangRule",
+    "HostLevel",
     "HostStatus",
     "InstanceCatalog",
     "InstanceSpec",
