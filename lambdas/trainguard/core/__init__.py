@@ -11,6 +11,7 @@ from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
 from .median import DirectReferences, MedianStoppingRule, MedianVerdict, ReferenceTable
 from .patience import PatienceRule
 from .runtime_guard import RuntimeGuard
+from .straggler import EpisodeChanges, StragglerRule, StragglerStatus, straggler_episodes
 from .summary import CurveSummary
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "DirectReferences",
     "Direction",
     "DivergenceRule",
+    "EpisodeChanges",
     "GpuIdleRule",
     "Hang",
     "HangRule",
@@ -36,6 +38,9 @@ __all__ = [
     "ReferenceTable",
     "ReportCadence",
     "RuntimeGuard",
+    "StragglerRule",
+    "StragglerStatus",
     "parse_curve",
+    "straggler_episodes",
     "verdict",
 ]
