@@ -13,6 +13,13 @@ from .patience import PatienceRule
 from .runtime_guard import RuntimeGuard
 from .straggler import EpisodeChanges, StragglerRule, StragglerStatus, straggler_episodes
 from .summary import CurveSummary
+from .throughput import (
+    ThroughputBaseline,
+    ThroughputRule,
+    ThroughputStatus,
+    ThroughputSummary,
+    completed_per_instance,
+)
 
 __all__ = [
     "DEFAULT_CATALOG",
@@ -40,6 +47,11 @@ __all__ = [
     "RuntimeGuard",
     "StragglerRule",
     "StragglerStatus",
+    "ThroughputBaseline",
+    "ThroughputRule",
+    "ThroughputStatus",
+    "ThroughputSummary",
+    "completed_per_instance",
     "parse_curve",
     "straggler_episodes",
     "verdict",
