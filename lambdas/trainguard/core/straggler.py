@@ -77,10 +77,12 @@ class StragglerRule:
         reporting = {h for values in by_minute.values() for h in values}
         if len(reporting) < 2:
             return ()
-        ordered = {m: sorted(values.values()) for m, values in by_minute.items()}
+        # the minutes in order, each with its values by host and those values sorted: one sort
+        # per minute serves every host's "median of the others"
+        rows = [(by_minute[m], sorted(by_minute[m].values())) for m in sorted(by_minute)]
         out = []
         for host in sorted(reporting):
-            status = self._status(host, by_minute, ordered, len(reporting) - 1)
+            status = self._status(host, rows, len(reporting) - 1)
             if status is not None:
                 out.append(status)
         return tuple(out)
@@ -103,22 +105,18 @@ class StragglerRule:
         return by_minute
 
     def _status(
-        self,
-        host: str,
-        by_minute: Mapping[int, Mapping[str, float]],
-        ordered: Mapping[int, Sequence[float]],
-        others: int,
+        self, host: str, rows: Sequence[tuple[Mapping[str, float], Sequence[float]]], others: int
     ) -> StragglerStatus | None:
+        """``host`` against the others at each minute of the window (``rows``, oldest first)."""
         total = others_total = 0.0
         samples = 0
         low = True
         below_now: bool | None = None
-        for minute in sorted(by_minute):
-            values = by_minute[minute]
+        for values, ordered in rows:
             mine = values.get(host)
-            if mine is None or len(values) < 2:
+            if mine is None or len(ordered) < 2:
                 continue
-            med = _median_without(ordered[minute], mine)
+            med = _median_without(ordered, mine)
             below = mine < med - self.margin_pct
             low = low and below and med >= self.busy_pct
             below_now = below
@@ -164,15 +162,16 @@ def straggler_episodes(open_hosts: Set[str], statuses: Iterable[StragglerStatus]
 
 
 def _median_without(ordered: Sequence[float], value: float) -> float:
-    """The median of ``ordered`` (sorted, containing ``value``) with one ``value`` removed."""
+    """The median of ``ordered`` (sorted, containing ``value``) with one ``value`` removed:
+    the element at rank k of what remains is ``ordered[k]`` below ``value``'s index, else
+    ``ordered[k + 1]``."""
     i = bisect_left(ordered, value)
-    n = len(ordered) - 1
-
-    def at(k: int) -> float:
-        return ordered[k] if k < i else ordered[k + 1]
-
-    mid = n // 2
-    return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2.0
+    mid = (len(ordered) - 1) // 2
+    upper = ordered[mid] if mid < i else ordered[mid + 1]
+    if len(ordered) % 2 == 0:  # an odd count remains
+        return upper
+    lower = ordered[mid - 1] if mid - 1 < i else ordered[mid]
+    return (lower + upper) / 2.0
 
 
 def _hosts(n: int) -> str:
