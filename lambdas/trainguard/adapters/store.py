@@ -100,14 +100,29 @@ def group_pk(group: str) -> str:
     return f"GROUP#{group}"
 
 
+OPEN_PK = "OPEN"  # claimed actions not finished yet, one item each (deleted when done)
+OUTBOX_PK = "OUTBOX"  # emails written, not yet sent
+DEAD_LETTER_PK = "OUTBOX#DEAD"  # emails that could not be sent after every retry
+
+
+def open_sk(run: RunId, action: str) -> str:
+    return f"{run.name}#{run.created_ms:013d}#{action}"
+
+
 def _applied(write: Callable[[], object]) -> bool:
     """Run a conditional write: True if it applied, False if its condition did not hold (the
-    work was already done, or the item is gone). Any other error propagates."""
+    work was already done, or the item is gone). Any other error propagates. A transaction
+    whose only cancellation reason is a failed condition counts as not applied."""
     try:
         write()
     except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
+        code = error_code(exc)
+        if code == "ConditionalCheckFailedException":
             return False
+        if code == "TransactionCanceledException":
+            reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+            if reasons <= {"ConditionalCheckFailed", "None", None}:
+                return False
         raise
     return True
 
@@ -255,33 +270,162 @@ class Store:
             {"pk": job_pk(run.name), "sk": run_sk(run, f"#EVENT#{key}"), "at": now}
         )
 
-    def claim_action(self, run: RunId, action: str, now: float, details: Mapping[str, Any]) -> bool:
-        """The ``ACTION#<rule>#<kind>`` marker: True for the one caller that wins it. The
-        winner also lists the action on the run's item (``JobRecord.actions``)."""
-        won = self._put_once(
-            {
-                "pk": job_pk(run.name),
-                "sk": run_sk(run, f"#ACTION#{action}"),
-                "at": now,
-                "details": dict(details),
-            }
+    # ---- actions: claimed once, finished or resumed -------------------------------------
+    def claim_action(
+        self, run: RunId, action: str, now: float, details: Mapping[str, Any]
+    ) -> bool:
+        """Claim ``ACTION#<rule>#<kind>`` for the run: True for the one caller that wins it.
+        In one transaction the claim is written, listed under ``OPEN`` (so that a claim whose
+        invocation died is resumed by the next tick) and mirrored on the run's item
+        (``JobRecord.actions``, so a tick skips it without a write)."""
+        claim = {
+            "pk": job_pk(run.name),
+            "sk": run_sk(run, f"#ACTION#{action}"),
+            "at": now,
+            "state": "claimed",
+            "attempts": 0,
+            "details": dict(details),
+        }
+        opened = {"pk": OPEN_PK, "sk": open_sk(run, action), "job": run.name,
+                  "created_ms": run.created_ms, "action": action, "at": now}  # fmt: skip
+        return _applied(
+            lambda: self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(claim),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": serialize(opened)}},
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(run),
+                            "UpdateExpression": "ADD actions :a",
+                            "ConditionExpression": "attribute_exists(pk)",  # a registered run
+                            "ExpressionAttributeValues": {":a": {"SS": [action]}},
+                        }
+                    },
+                ]
+            )
         )
-        if won:
-            self._mirror_action(run, action, "ADD")
-        return won
 
-    def release_action(self, run: RunId, action: str) -> None:
-        """Undo a claim whose action failed, so the next tick tries again."""
-        self._mirror_action(run, action, "DELETE")
-        self._client.delete_item(TableName=self._table, Key=self._key(run, f"#ACTION#{action}"))
-
-    def _mirror_action(self, run: RunId, action: str, verb: str) -> None:
-        self._update_meta(
-            run,
-            f"{verb} actions :a",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":a": {"SS": [action]}},
+    def get_action(self, run: RunId, action: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(run, f"#ACTION#{action}"), ConsistentRead=True
         )
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def update_action(self, run: RunId, action: str, **fields: Any) -> None:
+        """Record how far an open action got (its state, attempts, outcome, retry time)."""
+        names = {f"#{k}": k for k in fields}
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(run, f"#ACTION#{action}"),
+            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize({f":{k}": v for k, v in fields.items()}),
+        )
+
+    def finish_action(self, run: RunId, action: str, **fields: Any) -> None:
+        """The action is done: its final fields, and off the ``OPEN`` list (one transaction)."""
+        fields = {"state": "done", **fields}
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(run, f"#ACTION#{action}"),
+                        "UpdateExpression": "SET "
+                        + ", ".join(f"#{k} = :{k}" for k in fields),
+                        "ExpressionAttributeNames": {f"#{k}": k for k in fields},
+                        "ExpressionAttributeValues": serialize(
+                            {f":{k}": v for k, v in fields.items()}
+                        ),
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": serialize({"pk": OPEN_PK, "sk": open_sk(run, action)}),
+                    }
+                },
+            ]
+        )
+
+    def open_actions(self) -> list[tuple[RunId, str]]:
+        """Every claimed action not finished yet (its invocation died, or it waits to retry)."""
+        return [
+            (RunId(str(i["job"]), int(i["created_ms"])), str(i["action"]))
+            for i in self._query_prefix(OPEN_PK, "")
+        ]
+
+    # ---- the outbox: every email is written before it is sent -----------------------------
+    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
+        """Write one email under its deduplication ``key`` (the run, rule and kind), leased to
+        the caller for ``lease_s`` so that it is the one that sends it; False if that email
+        was already written (it is never written twice)."""
+        return self._put_once(
+            {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
+             "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        )
+
+    def pending_emails(self, now: float) -> list[dict[str, Any]]:
+        """The emails not sent yet whose lease has run out (their sender failed or died)."""
+        return [i for i in self._query_prefix(OUTBOX_PK, "") if float(i["lease_until"]) <= now]
+
+    def lease_email(self, key: str, now: float, lease_s: float) -> bool:
+        """Take the email for sending, unless someone holds its lease."""
+        return _applied(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": OUTBOX_PK, "sk": key}),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression="attribute_exists(pk) AND lease_until <= :now",
+                ExpressionAttributeValues=serialize({":until": now + lease_s, ":now": now}),
+            )
+        )
+
+    def sent(self, key: str, now: float) -> None:
+        """The email went out: off the outbox."""
+        self._client.delete_item(
+            TableName=self._table, Key=serialize({"pk": OUTBOX_PK, "sk": key})
+        )
+
+    def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None:
+        """A failed send: retried from ``retry_at``, or moved to the dead letters."""
+        if dead:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key=serialize({"pk": OUTBOX_PK, "sk": key}),
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None:
+                dead_item = {**deserialize(item), "pk": DEAD_LETTER_PK, "attempts": attempts}
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self._table, "Item": serialize(dead_item)}},
+                        {
+                            "Delete": {
+                                "TableName": self._table,
+                                "Key": serialize({"pk": OUTBOX_PK, "sk": key}),
+                            }
+                        },
+                    ]
+                )
+            return
+        self._client.update_item(
+            TableName=self._table,
+            Key=serialize({"pk": OUTBOX_PK, "sk": key}),
+            UpdateExpression="SET attempts = :n, lease_until = :t",
+            ExpressionAttributeValues=serialize({":n": attempts, ":t": retry_at}),
+        )
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return self._query_prefix(DEAD_LETTER_PK, "")
 
     # ---- audit -----------------------------------------------------------------------------
     def put_decision(
