@@ -256,7 +256,7 @@ def measure_tick(
     from trainguard.logic.dependencies import Dependencies
     from trainguard.logic.lifecycle import rebuild_stats
     from trainguard.policy import Policy
-    from trainguard_tools.state_table import create_state_table
+    from trainguard_local.state_table import create_state_table
 
     rng = random.Random(f"trainguard-bench-api/{seed}/{running}/{completed_per_group}/{groups}")
     names = [f"bench-job-{i:05d}" for i in range(running)]

@@ -28,7 +28,7 @@ from trainguard.constants import TRAINING_NAMESPACE
 from trainguard.handlers import reset_dependencies
 from trainguard.logic.dependencies import Dependencies
 from trainguard.policy import Policy
-from trainguard_tools.state_table import create_state_table
+from trainguard_local.state_table import create_state_table
 
 REGION = "us-east-1"
 TABLE = "trainguard-test"

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from trainguard_tools.cli import main
-from trainguard_tools.local import (
+from trainguard_local import (
     AlarmEvaluator,
     Emulator,
     EventRouter,
@@ -23,6 +22,7 @@ from trainguard_tools.local import (
     SimClock,
     Wiring,
 )
+from trainguard_tools.cli import main
 
 pytestmark = pytest.mark.integration
 

@@ -69,6 +69,7 @@ from trainguard.core.curves import Direction, Point, is_better, median
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from .curvefile import JobRecord, load_curves
+from .local_group import PLOT_MODULES, missing_message
 from .replay_report import format_result, format_sweep
 
 log = logging.getLogger("trainguard.replay")
@@ -668,6 +669,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(f"cannot read {args.policy}: {exc.strerror}")
     except PolicyError as exc:
         return _fail(str(exc))
+    if args.plots is not None and (missing := missing_message("replay --plots", PLOT_MODULES)):
+        return _fail(missing.removeprefix("trainguard replay --plots: "))
     errors: list[str] = []
     if args.from_cloudwatch:
         if args.curves is not None:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trainguard_tools.local_group import EMULATOR_MODULES, missing_message
+
 
 def register(sub: Any) -> None:
     parser = sub.add_parser(
@@ -52,13 +54,17 @@ def _read_event(path: str) -> Any:
 
 def _deploy_into(endpoint_url: str) -> Path:
     """``cdk bootstrap`` + ``cdk deploy`` of the stack into a fresh emulator (the infra half of
-    issue 6, :mod:`trainguard_tools.emulator_deploy`); returns the ``cdk.out`` it deployed."""
-    from trainguard_tools import emulator_deploy
+    issue 6, :mod:`trainguard_local.emulator_deploy`); returns the ``cdk.out`` it deployed."""
+    from . import emulator_deploy
 
     return Path(emulator_deploy.deploy(endpoint_url).cdk_out)
 
 
 def _run_invoke(args: argparse.Namespace) -> int:
+    missing = missing_message("local invoke", EMULATOR_MODULES)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     from .emulator import Emulator
     from .router import EventRouter, Wiring, WiringError
     from .sagemaker_shim import SageMakerShim

@@ -70,7 +70,7 @@ LOGICAL_FUNCTIONS: Mapping[str, str] = {
 }
 
 #: The repo's Lambda asset folder (the package ``trainguard`` lives in it).
-REPO_LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
+REPO_LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}

@@ -24,8 +24,8 @@ from typing import Any, TextIO
 
 from trainguard.constants import TRAINING_NAMESPACE
 
-from ..local.clock import SimClock
-from ..local.sagemaker_shim import TERMINAL
+from ..clock import SimClock
+from ..sagemaker_shim import TERMINAL
 from .fleet import FleetJob
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/trainguard-demo-sagemaker"
@@ -102,7 +102,7 @@ def simulate(
     out: TextIO = sys.stderr,
 ) -> RunRecord:
     """Play ``fleet`` minute by minute until every job has ended (or been stopped)."""
-    from ..local.emulator import make_client
+    from ..emulator import make_client
 
     sm = make_client("sagemaker", plane.endpoint_url)
     cloudwatch = make_client("cloudwatch", plane.endpoint_url)
@@ -212,9 +212,8 @@ def start_plane(
 ) -> tuple[Any, Plane]:
     """Start the emulator and the shim, deploy the stack, wire the router, alarms, mailbox.
     Returns (emulator, plane); the caller stops the emulator and uninstalls the shim."""
-    from trainguard_tools.emulator_deploy import deploy_to_emulator
-
-    from ..local import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
+    from .. import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
+    from ..emulator_deploy import deploy_to_emulator
 
     # moto's CloudFormation warns about every resource type it skips (alarms, policies, ...):
     # known and documented (emulator_deploy); not the newcomer's concern

@@ -12,8 +12,8 @@ from typing import Any
 
 from trainguard.constants import ENV_POLICY, EVALUATOR_FUNCTION_NAME
 from trainguard.policy import Policy
+from trainguard_tools.curvefile import load_curves
 
-from ..curvefile import load_curves
 from ..emulator_deploy import REPO_ROOT
 from .fleet import FULL, QUICK, plan_fleet
 from .summary import build_summary, format_summary, read_decisions
@@ -56,7 +56,7 @@ def run_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    from ..local.emulator import make_client
+    from ..emulator import make_client
     from .run import simulate, start_plane
 
     emulator, plane = start_plane(
@@ -148,7 +148,7 @@ def _group_stats(plane: Any, groups: list[str]) -> dict[str, Any]:
     """The groups' materialized reference statistics as the deployed functions left them."""
     from trainguard.adapters.store import Store
 
-    from ..local.emulator import make_client
+    from ..emulator import make_client
 
     store = Store(make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name)
     return {g: s for g, s in store.batch_get_stats(groups).items()}

@@ -1,0 +1,62 @@
+"""The CLI and the test harness's dependency group: ``demo`` and ``local invoke`` are
+registered without importing moto, and say how to install it when it is missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trainguard_tools.cli import main
+
+pytestmark = pytest.mark.unit
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_building_the_cli_imports_neither_moto_nor_matplotlib() -> None:
+    code = (
+        "import sys\n"
+        "from trainguard_tools.cli import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('moto', 'matplotlib', 'flask') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
+    )
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("argv", "missing", "command"),
+    [
+        (["demo"], "moto", "trainguard demo"),
+        (["demo"], "matplotlib", "trainguard demo"),
+        (["local", "invoke", "lifecycle", "--event", "x.json"], "flask", "trainguard local invoke"),
+        (["replay", "x.jsonl", "--plots", "out"], "matplotlib", "trainguard replay"),
+    ],
+)
+def test_a_missing_local_group_is_one_clear_line(
+    argv: list[str],
+    missing: str,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # importlib.util.find_spec -> None
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"{command}: ")
+    assert missing in err and "uv sync --group local" in err
+
+
+def test_demo_without_the_report_does_not_need_matplotlib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trainguard_local.demo.command as command
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(command, "run_demo", lambda args: 0)
+    assert main(["demo", "--no-report"]) == 0
