@@ -14,10 +14,11 @@ What this module does instead:
   handler **in this process**: it imports the handler module from the Lambda asset folder
   (the repo's ``lambdas/``, or the asset folder of ``cdk.out`` that holds the handler's module),
   sets the function's environment plus the emulator's endpoint and dummy credentials for the
-  duration of the call (``POWERTOOLS_TRACE_DISABLED=true``: no X-Ray locally), and passes a
-  :class:`LambdaContext`. A target's constant ``Input`` replaces the event and a simple
-  ``InputPath`` (``$``, ``$.a.b``) selects part of it, as EventBridge does; ``InputTransformer``
-  and non-Lambda targets are not supported (counted in ``EventRouter.skipped``).
+  duration of the call (``POWERTOOLS_TRACE_DISABLED=true``: no X-Ray locally), and passes the
+  fake :class:`LambdaContext` (:mod:`.lambda_context`). A target's constant ``Input`` replaces
+  the event and a simple ``InputPath`` (``$``, ``$.a.b``) selects part of it, as EventBridge
+  does; ``InputTransformer`` and non-Lambda targets are not supported (counted in
+  ``EventRouter.skipped``).
 - Every call is an :class:`Invocation`: the handler's result, its log lines (stdout, stderr and
   stream log handlers, e.g. Powertools' JSON lines), the AWS calls it made (``Service.Operation``
   -> count) and, if it raised, the exception. A raised exception is a failed invocation: it is
@@ -61,6 +62,7 @@ from trainguard import constants
 
 from .clock import as_utc, iso_z
 from .emulator import ACCOUNT_ID, REGION, emulator_env, make_client, patched_environ
+from .lambda_context import LambdaContext
 
 #: Logical names accepted wherever a function is named, mapped to their handler path.
 LOGICAL_FUNCTIONS: Mapping[str, str] = {
@@ -263,31 +265,6 @@ def code_root_for(handler: str, candidates: Sequence[Path]) -> Path | None:
 
 
 # --- one invocation ----------------------------------------------------------------------------
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        spent = time.monotonic() - self._started
-        return max(0, int((self.timeout_s - spent) * 1000))
-
-
 @dataclass
 class Invocation:
     """One in-process call of a deployed function."""
