@@ -17,6 +17,7 @@ The pieces (each module's docstring says what moto lacks and what the shim does)
 - :mod:`.alarms`: :class:`AlarmEvaluator`, evaluates the ``trainguard-`` alarms and runs their
   actions.
 - :mod:`.mailbox`: :class:`Mailbox`, the emails published to the topic.
+- :mod:`.lambda_context`: :class:`LambdaContext`, the one fake Lambda context.
 - :mod:`.emulator_deploy`: the real ``cdk deploy`` into the emulator (and the stand-in for the
   public Powertools layer).
 - :mod:`.state_table`: the stack's table created through the API (for in-process moto).
@@ -65,7 +66,7 @@ _EXPORTS = {
     "DeployedFunction": "router",
     "DeployedRule": "router",
     "RuleTarget": "router",
-    "LambdaContext": "router",
+    "LambdaContext": "lambda_context",
     "count_aws_calls": "router",
     "AlarmEvaluator": "alarms",
     "AlarmSpec": "alarms",

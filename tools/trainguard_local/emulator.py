@@ -134,8 +134,9 @@ def emulator_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
     }
 
 
-def make_client(service: str, endpoint_url: str, region: str = REGION) -> Any:
-    """A boto3 client for ``service`` at ``endpoint_url`` with the dummy credentials."""
+def make_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
+    """A boto3 client for ``service`` at ``endpoint_url`` with the dummy credentials (``None``:
+    AWS's own endpoint, which in-process ``moto.mock_aws()`` intercepts)."""
     session: Any = boto3.session.Session(
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],

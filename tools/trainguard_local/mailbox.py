@@ -5,7 +5,8 @@ subscription does not exist) and it sends no email. What it has: SNS -> SQS deli
 
 What :class:`Mailbox` does: subscribes a fresh SQS queue to the topic through the API, and
 returns every message published to the topic *after* :meth:`Mailbox.attach` as an
-:class:`Email` (subject, body), in publication order. Attach it right after the deploy.
+:class:`Email` (subject, body), in publication order. Attach it right after the deploy (or,
+with ``endpoint_url=None``, under ``moto.mock_aws()``: the tests' harness does).
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ class Mailbox:
     """
 
     def __init__(
-        self, endpoint_url: str, topic_arn: str, queue_url: str, subscription_arn: str, region: str
+        self,
+        endpoint_url: str | None,
+        topic_arn: str,
+        queue_url: str,
+        subscription_arn: str,
+        region: str,
     ) -> None:
         self.topic_arn = topic_arn
         self.queue_url = queue_url
@@ -50,7 +56,7 @@ class Mailbox:
     @classmethod
     def attach(
         cls,
-        endpoint_url: str,
+        endpoint_url: str | None,
         topic_arn: str,
         *,
         queue_name: str = "trainguard-local-mailbox",
