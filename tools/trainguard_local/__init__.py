@@ -21,6 +21,8 @@ The pieces (each module's docstring says what moto lacks and what the shim does)
 - :mod:`.emulator_deploy`: the real ``cdk deploy`` into the emulator (and the stand-in for the
   public Powertools layer).
 - :mod:`.state_table`: the stack's table created through the API (for in-process moto).
+- :mod:`.moto_harness`: :class:`MotoHarness`, in-process moto (``mock_aws``) with the table,
+  topic, mailbox and SageMaker shim, and the runtime's dependencies: the tests' and the bench's.
 - :mod:`.invoke`: ``trainguard local invoke``; :mod:`.demo`: ``trainguard demo``.
 
 A run, end to end::
@@ -74,6 +76,7 @@ _EXPORTS = {
     "decide_state": "alarms",
     "Mailbox": "mailbox",
     "Email": "mailbox",
+    "MotoHarness": "moto_harness",
 }
 
 __all__ = list(_EXPORTS)

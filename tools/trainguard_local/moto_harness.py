@@ -111,6 +111,20 @@ def _sandbox(region: str) -> Iterator[None]:
 
 
 @dataclass
+class _Clock:
+    """The harness's time: the wall clock plus ``offset[0]``, or ``pinned`` while set."""
+
+    offset: list[float] = field(default_factory=lambda: [0.0])
+    pinned: float | None = None
+
+    def now(self) -> float:
+        return self.pinned if self.pinned is not None else time.time() + self.offset[0]
+
+    def utc(self) -> datetime:
+        return datetime.fromtimestamp(self.now(), UTC)
+
+
+@dataclass
 class MotoHarness:
     """The running harness; build it with :meth:`running`."""
 
@@ -124,8 +138,7 @@ class MotoHarness:
     table: str
     topic_arn: str
     region: str = REGION
-    #: seconds added to the wall clock by :meth:`now` (a one-element list: closures see changes)
-    clock_offset: list[float] = field(default_factory=lambda: [0.0])
+    _clock: _Clock = field(default_factory=_Clock)
 
     @classmethod
     @contextmanager
@@ -145,11 +158,7 @@ class MotoHarness:
 
         from trainguard.adapters import aws as adapters_aws
 
-        offset = [0.0]
-
-        def sim_now() -> datetime:
-            return datetime.fromtimestamp(time.time() + offset[0], UTC)
-
+        clock = _Clock()
         reset_dependencies()
         with _sandbox(region), mock_aws():
             clients = {
@@ -160,7 +169,7 @@ class MotoHarness:
             real_boto3 = adapters_aws.boto3
             adapters_aws.boto3 = _SharedClients(clients, real_boto3)  # type: ignore[assignment]
             try:
-                with SageMakerShim(clock=sim_now, region=region, stop_delay=stop_delay) as shim:
+                with SageMakerShim(clock=clock.utc, region=region, stop_delay=stop_delay) as shim:
                     yield cls(
                         dynamodb=clients["dynamodb"],
                         cloudwatch=clients["cloudwatch"],
@@ -172,21 +181,37 @@ class MotoHarness:
                         table=table,
                         topic_arn=topic_arn,
                         region=region,
-                        clock_offset=offset,
+                        _clock=clock,
                     )
             finally:
                 adapters_aws.boto3 = real_boto3
         reset_dependencies()
 
     # --- time ------------------------------------------------------------------------------
+    @property
+    def clock_offset(self) -> list[float]:
+        """Seconds added to the wall clock by :meth:`now` (a one-element list, to change in
+        place: ``aws.clock_offset[0] += 3600``)."""
+        return self._clock.offset
+
     def now(self) -> float:
-        """The harness's "now" (epoch seconds): the wall clock plus ``clock_offset``."""
-        return time.time() + self.clock_offset[0]
+        """The harness's "now" (epoch seconds), also the SageMaker shim's and the deps' clock."""
+        return self._clock.now()
 
     def advance(self, seconds: float) -> float:
         """Move the harness's clock forward; returns the new now."""
-        self.clock_offset[0] += seconds
+        self._clock.offset[0] += seconds
         return self.now()
+
+    @contextmanager
+    def at(self, moment: float) -> Iterator[float]:
+        """Pin the clock at ``moment`` for the block: jobs created, stopped or ended in it carry
+        exactly that time (e.g. a past account's history)."""
+        saved, self._clock.pinned = self._clock.pinned, moment
+        try:
+            yield moment
+        finally:
+            self._clock.pinned = saved
 
     # --- the functions' configuration ------------------------------------------------------
     def environ(self, policy: Policy | None = None) -> dict[str, str]:
@@ -217,10 +242,12 @@ class MotoHarness:
         count: int = 1,
         *,
         max_runtime_s: int = 86400,
+        hyperparameters: Mapping[str, str] | None = None,
     ) -> str:
         """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN."""
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
+            HyperParameters=dict(hyperparameters or {}),
             AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
             RoleArn=ROLE_ARN,
             OutputDataConfig={"S3OutputPath": "s3://bucket/out"},

@@ -62,6 +62,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _moto_time(moment: datetime) -> datetime:
+    """moto keeps naive UTC datetimes (its own ``utcnow()``) and compares them with the
+    ``CreationTimeAfter``-style filters: the shim stores them the same way."""
+    return as_utc(moment).replace(tzinfo=None)
+
+
 class SageMakerShim:
     """Extends moto's SageMaker in this process; see the module docstring for the behaviour.
 
@@ -218,7 +224,7 @@ class SageMakerShim:
         return sagemaker_backends[self.account_id][self.region]
 
     def _on_created(self, job: Any) -> None:
-        now = as_utc(self.clock())
+        now = _moto_time(self.clock())
         with self._lock:
             job.creation_time = job.last_modified_time = job.training_start_time = now
             job.training_end_time = None
@@ -281,6 +287,7 @@ class SageMakerShim:
     def _transition(
         self, backend: Any, job: Any, status: str, secondary: str, when: datetime
     ) -> None:
+        when = _moto_time(when)
         transitions = job.secondary_status_transitions
         if transitions and "EndTime" not in transitions[-1]:
             transitions[-1]["EndTime"] = when
