@@ -19,7 +19,7 @@ import pytest
 
 from trainguard_local.moto_harness import MotoHarness
 from trainguard_tools.cli import main
-from trainguard_tools.replay_cloudwatch import read_cloudwatch_records
+from trainguard_tools.replay.cloudwatch import read_cloudwatch_records
 
 pytestmark = pytest.mark.integration
 

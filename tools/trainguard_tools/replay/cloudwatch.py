@@ -30,7 +30,7 @@ from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_OBJECTIVE, TAG_PR
 from trainguard.core.curves import DIRECTIONS, Direction
 from trainguard.logic.series import floor_minute, minute_curve
 
-from .curvefile import STATUSES, JobRecord
+from ..curvefile import STATUSES, JobRecord
 
 PERIOD_S = 60
 
