@@ -80,13 +80,13 @@ def test_rules_patterns_schedule_and_targets(deployed) -> None:  # type: ignore[
 
 
 def test_table_and_topic_exist(deployed) -> None:  # type: ignore[no-untyped-def]
-    from trainguard_local.emulator_deploy import client
+    from trainguard_local.emulator import make_client
 
-    ddb = client("dynamodb", deployed.endpoint_url)
+    ddb = make_client("dynamodb", deployed.endpoint_url)
     table = ddb.describe_table(TableName=deployed.table_name)["Table"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == [c.RUNNING_INDEX]
-    sns = client("sns", deployed.endpoint_url)
+    sns = make_client("sns", deployed.endpoint_url)
     attributes = sns.get_topic_attributes(TopicArn=deployed.topic_arn)["Attributes"]
     assert attributes.get("KmsMasterKeyId")
 

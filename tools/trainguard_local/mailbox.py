@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .emulator import REGION, make_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class Mailbox:
         self.topic_arn = topic_arn
         self.queue_url = queue_url
         self.subscription_arn = subscription_arn
-        self._sqs = make_client("sqs", endpoint_url, region)
+        self._sqs: SQSClient = make_client("sqs", endpoint_url, region)
         self._received: list[Email] = []
 
     @classmethod
@@ -63,8 +68,8 @@ class Mailbox:
         region: str = REGION,
     ) -> Mailbox:
         """Create the queue and subscribe it to ``topic_arn`` (raw delivery off: SNS envelope)."""
-        sqs = make_client("sqs", endpoint_url, region)
-        sns = make_client("sns", endpoint_url, region)
+        sqs: SQSClient = make_client("sqs", endpoint_url, region)
+        sns: SNSClient = make_client("sns", endpoint_url, region)
         queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -78,7 +83,7 @@ class Mailbox:
             response = self._sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             )
-            messages: list[dict[str, Any]] = response.get("Messages", [])
+            messages: list[MessageTypeDef] = response.get("Messages", [])
             if not messages:
                 break
             for message in messages:

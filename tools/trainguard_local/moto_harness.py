@@ -40,12 +40,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+from unittest import mock
 
 import boto3
 
 from trainguard import constants as c
-from trainguard.adapters.aws import boto_config
 from trainguard.handlers import reset_dependencies
 from trainguard.handlers.runtime import aws_dependencies
 from trainguard.logic.dependencies import Dependencies
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import ResourceConfigTypeDef
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -161,30 +162,28 @@ class MotoHarness:
         clock = _Clock()
         reset_dependencies()
         with _sandbox(region), mock_aws():
-            clients = {
-                s: boto3.client(s, region_name=region, config=boto_config()) for s in SERVICES
-            }  # type: ignore[call-overload]
+            # the functions' own client factory: their retry policy, the sandbox's region
+            clients = {service: adapters_aws.make_client(service) for service in SERVICES}
             create_state_table(clients["dynamodb"], table)
             topic_arn = clients["sns"].create_topic(Name=topic)["TopicArn"]
-            real_boto3 = adapters_aws.boto3
-            adapters_aws.boto3 = _SharedClients(clients, real_boto3)  # type: ignore[assignment]
-            try:
-                with SageMakerShim(clock=clock.utc, region=region, stop_delay=stop_delay) as shim:
-                    yield cls(
-                        dynamodb=clients["dynamodb"],
-                        cloudwatch=clients["cloudwatch"],
-                        sagemaker=clients["sagemaker"],
-                        sns=clients["sns"],
-                        sqs=clients["sqs"],
-                        shim=shim,
-                        mailbox=Mailbox.attach(None, topic_arn, region=region),
-                        table=table,
-                        topic_arn=topic_arn,
-                        region=region,
-                        _clock=clock,
-                    )
-            finally:
-                adapters_aws.boto3 = real_boto3
+            shared = _SharedClients(clients, boto3)
+            with (
+                mock.patch.object(adapters_aws, "boto3", shared),
+                SageMakerShim(clock=clock.utc, region=region, stop_delay=stop_delay) as shim,
+            ):
+                yield cls(
+                    dynamodb=clients["dynamodb"],
+                    cloudwatch=clients["cloudwatch"],
+                    sagemaker=clients["sagemaker"],
+                    sns=clients["sns"],
+                    sqs=clients["sqs"],
+                    shim=shim,
+                    mailbox=Mailbox.attach(None, topic_arn, region=region),
+                    table=table,
+                    topic_arn=topic_arn,
+                    region=region,
+                    _clock=clock,
+                )
         reset_dependencies()
 
     # --- time ------------------------------------------------------------------------------
@@ -251,11 +250,11 @@ class MotoHarness:
             AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
             RoleArn=ROLE_ARN,
             OutputDataConfig={"S3OutputPath": "s3://bucket/out"},
-            ResourceConfig={
-                "InstanceType": instance_type,  # type: ignore[typeddict-item]  # any string: tests use unknown types
-                "InstanceCount": count,
-                "VolumeSizeInGB": 10,
-            },
+            # any instance type string: moto does not check, and tests use unknown ones
+            ResourceConfig=cast(
+                "ResourceConfigTypeDef",
+                {"InstanceType": instance_type, "InstanceCount": count, "VolumeSizeInGB": 10},
+            ),
             StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )

@@ -56,13 +56,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trainguard import constants
 
 from .clock import as_utc, iso_z
 from .emulator import ACCOUNT_ID, REGION, emulator_env, make_client, patched_environ
 from .lambda_context import LambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
 
 #: Logical names accepted wherever a function is named, mapped to their handler path.
 LOGICAL_FUNCTIONS: Mapping[str, str] = {
@@ -144,18 +148,6 @@ def function_name_from_arn(arn: str) -> str:
     return arn
 
 
-def _pages(
-    client: Any, operation: str, key: str, token_in: str, token_out: str, **kw: Any
-) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        response = getattr(client, operation)(**kw, **({token_in: token} if token else {}))
-        yield from response.get(key, [])
-        token = response.get(token_out)
-        if not token:
-            return
-
-
 @dataclass
 class Wiring:
     """What the stack deployed into the emulator: rules with targets, and functions."""
@@ -167,11 +159,16 @@ class Wiring:
     @classmethod
     def read(cls, endpoint_url: str, region: str = REGION) -> Wiring:
         """Read rules, targets and function configurations from the emulator's API."""
-        events = make_client("events", endpoint_url, region)
-        lam = make_client("lambda", endpoint_url, region)
+        events: EventBridgeClient = make_client("events", endpoint_url, region)
+        lam: LambdaClient = make_client("lambda", endpoint_url, region)
         functions: dict[str, DeployedFunction] = {}
-        for listed in _pages(lam, "list_functions", "Functions", "Marker", "NextMarker"):
-            cfg = lam.get_function_configuration(FunctionName=listed["FunctionName"])
+        listed = (
+            fn
+            for page in lam.get_paginator("list_functions").paginate()
+            for fn in page["Functions"]
+        )
+        for summary in listed:
+            cfg = lam.get_function_configuration(FunctionName=summary["FunctionName"])
             functions[cfg["FunctionName"]] = DeployedFunction(
                 name=cfg["FunctionName"],
                 arn=cfg["FunctionArn"],
@@ -182,7 +179,11 @@ class Wiring:
             )
         rules: list[DeployedRule] = []
         unsupported: list[str] = []
-        for raw in _pages(events, "list_rules", "Rules", "NextToken", "NextToken"):
+        targets_of = events.get_paginator("list_targets_by_rule")
+        listed_rules = (
+            rule for page in events.get_paginator("list_rules").paginate() for rule in page["Rules"]
+        )
+        for raw in listed_rules:
             targets = tuple(
                 RuleTarget(
                     id=t["Id"],
@@ -192,14 +193,8 @@ class Wiring:
                     input_transformer="InputTransformer" in t,
                     dead_letter_arn=t.get("DeadLetterConfig", {}).get("Arn"),
                 )
-                for t in _pages(
-                    events,
-                    "list_targets_by_rule",
-                    "Targets",
-                    "NextToken",
-                    "NextToken",
-                    Rule=raw["Name"],
-                )
+                for page in targets_of.paginate(Rule=raw["Name"])
+                for t in page["Targets"]
             )
             rule = DeployedRule(
                 name=raw["Name"],
