@@ -12,10 +12,8 @@ control plane's: this module only plays the jobs.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -231,10 +229,6 @@ def start_plane(
     from .. import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
     from ..emulator_deploy import deploy_to_emulator
 
-    # moto's CloudFormation warns about every resource type it skips (alarms, policies, ...):
-    # known and documented (emulator_deploy); not the newcomer's concern
-    logging.getLogger("moto").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
     clock = SimClock.ending_now(span)
     began = time.monotonic()
     emulator = Emulator().start()
