@@ -30,26 +30,45 @@ def test_building_the_cli_imports_neither_moto_nor_matplotlib() -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "missing", "command"),
+    ("argv", "module", "message"),
     [
-        (["demo"], "moto", "trainguard demo"),
-        (["demo"], "matplotlib", "trainguard demo"),
-        (["local", "invoke", "lifecycle", "--event", "x.json"], "flask", "trainguard local invoke"),
-        (["replay", "x.jsonl", "--plots", "out"], "matplotlib", "trainguard replay"),
+        (["demo"], "moto", "trainguard demo: needs moto[server], not installed here; it is"),
+        (["demo"], "matplotlib", "trainguard demo: needs matplotlib, not installed here; it is"),
+        (
+            ["local", "invoke", "lifecycle", "--event", "x.json"],
+            "flask",
+            "trainguard local invoke: needs moto[server], not installed",
+        ),
+        (
+            ["replay", "x.jsonl", "--plots", "out"],
+            "matplotlib",
+            "trainguard replay --plots: needs matplotlib, not installed",
+        ),
     ],
 )
 def test_a_missing_local_group_is_one_clear_line(
     argv: list[str],
-    missing: str,
-    command: str,
+    module: str,
+    message: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setitem(sys.modules, missing, None)  # importlib.util.find_spec -> None
+    monkeypatch.setitem(sys.modules, module, None)  # importlib.util.find_spec -> None
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"{command}: ")
-    assert missing in err and "uv sync --group local" in err
+    assert err.count("\n") == 1 and err.startswith(message)
+    assert err.rstrip().endswith("in the local dependency group: uv sync --group local")
+
+
+def test_both_missing_are_named_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for module in ("moto", "flask", "matplotlib"):
+        monkeypatch.setitem(sys.modules, module, None)
+    assert main(["demo"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "trainguard demo: needs moto[server] and matplotlib, not installed here; they are"
+    )
 
 
 def test_demo_without_the_report_does_not_need_matplotlib(

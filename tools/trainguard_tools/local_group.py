@@ -5,20 +5,29 @@ the one-line message that says how to install it when it is missing (instead of 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 INSTALL = "uv sync --group local"
-#: moto's server (``moto[server]``): the emulator of the demo and of ``local invoke``
-EMULATOR_MODULES: tuple[str, ...] = ("moto", "flask", "flask_cors")
-PLOT_MODULES: tuple[str, ...] = ("matplotlib",)
+#: module -> the requirement of the group that provides it
+EMULATOR_MODULES: Mapping[str, str] = {
+    "moto": "moto[server]",
+    "flask": "moto[server]",  # moto's server
+    "flask_cors": "moto[server]",
+}
+PLOT_MODULES: Mapping[str, str] = {"matplotlib": "matplotlib"}
 
 
-def missing_message(command: str, modules: Sequence[str]) -> str | None:
-    """None when every module is importable, else the message naming what is missing."""
-    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+def missing_message(command: str, *needs: Mapping[str, str]) -> str | None:
+    """None when every module is importable, else the message naming what to install."""
+    missing = {
+        requirement: None
+        for modules in needs
+        for name, requirement in modules.items()
+        if importlib.util.find_spec(name) is None
+    }
     if not missing:
         return None
     return (
-        f"trainguard {command}: {', '.join(missing)} not installed; they are in the local "
-        f"dependency group: {INSTALL}"
+        f"trainguard {command}: needs {' and '.join(missing)}, not installed here; "
+        f"{'they are' if len(missing) > 1 else 'it is'} in the local dependency group: {INSTALL}"
     )

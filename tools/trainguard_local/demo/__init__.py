@@ -55,8 +55,7 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    needed = EMULATOR_MODULES + (() if args.no_report else PLOT_MODULES)
-    missing = missing_message("demo", needed)
+    missing = missing_message("demo", EMULATOR_MODULES, {} if args.no_report else PLOT_MODULES)
     if missing:
         print(missing, file=sys.stderr)
         return 2

@@ -51,7 +51,8 @@ def _run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         return _fail(str(exc))
     if args.plots is not None and (missing := missing_message("replay --plots", PLOT_MODULES)):
-        return _fail(missing.removeprefix("trainguard replay --plots: "))
+        print(missing, file=sys.stderr)
+        return 2
     errors: list[str] = []
     if args.from_cloudwatch:
         if args.curves is not None:
