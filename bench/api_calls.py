@@ -1,21 +1,23 @@
 """Part 2: AWS calls per evaluator tick against moto, counted at the botocore level.
 
-The real runtime on in-process moto (``mock_aws``): the table with its sparse ``running``
-index, the topic, CloudWatch, SageMaker. A fleet is built the way production builds it:
+The real runtime on the tests' moto harness (``trainguard_local.moto_harness``: in-process
+``mock_aws`` with the table and its sparse ``running`` index, the topic, the SageMaker shim;
+the dependencies built by ``aws_dependencies``, as the functions build them). A fleet is built
+the way production builds it:
 
 * completed references: each group's ``CURVE#`` items (``Store.put_curve``, what the lifecycle
   writes on ``Completed``) and one ``lifecycle.rebuild_stats`` per group (the lifecycle rebuilds
   after every completion; once at the end gives the same ``STATS`` item);
-* running jobs: created in moto's SageMaker (moved to InProgress, as moto creates them
-  Completed), registered by ``lifecycle.handler`` from an InProgress state-change event (job
-  item + one GPU-idle alarm per host), objective metric published every minute since the start
-  and the host's CPUUtilization for the last minutes.
+* running jobs: created in moto's SageMaker (InProgress, by the harness's shim), registered by
+  ``lifecycle.handler`` from an InProgress state-change event (job item + one GPU-idle alarm
+  per host), objective metric published every minute since the start and the host's
+  CPUUtilization for the last minutes.
 
 Then ``evaluator.handler`` ticks twice: the first tick does the one-time work (observe-mode
 reports of the jobs the median rule flags: claim, audit record, email); the second, *steady*
-tick is counted. Every client's event system gets a ``before-call`` hook (one count per API
-call as the code makes it, before retries; moto answers at ``before-send``) and an
-``after-call`` hook (items and bytes read, datapoints returned).
+tick is counted. Every client's event system (the harness's clients are the functions') gets a
+``before-call`` hook (one count per API call as the code makes it, before retries; moto answers
+at ``before-send``) and an ``after-call`` hook (items and bytes read, datapoints returned).
 
 Prices are assumptions (us-east-1 list prices, see ``PRICES``), not measurements.
 """
@@ -38,7 +40,6 @@ from .fleet import loss_curve
 
 REGION = "us-east-1"
 TABLE = "trainguard-bench"
-ACCOUNT = "123456789012"
 INSTANCE_TYPE = "ml.g5.xlarge"  # 1 GPU: one GPU-idle alarm per host
 MAX_QUERIES_PER_CALL = 500  # GetMetricData
 MAX_DATAPOINTS_PER_CALL = 100_800  # GetMetricData: more than this and CloudWatch pages
@@ -160,70 +161,12 @@ def _quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _state_change(name: str, group: str, start: float) -> dict[str, Any]:
-    """An EventBridge "SageMaker Training Job State Change" (InProgress) as AWS sends it."""
-    arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:training-job/{name}"
-    ms = str(int(start * 1000))
-    return {
-        "version": "0",
-        "id": f"{name}-InProgress",
-        "detail-type": "SageMaker Training Job State Change",
-        "source": "aws.sagemaker",
-        "account": ACCOUNT,
-        "time": _iso(start),
-        "region": REGION,
-        "resources": [arn],
-        "detail": {
-            "TrainingJobName": name,
-            "TrainingJobArn": arn,
-            "TrainingJobStatus": "InProgress",
-            "SecondaryStatus": "Training",
-            "ResourceConfig": {
-                "InstanceType": INSTANCE_TYPE,
-                "InstanceCount": 1,
-                "VolumeSizeInGB": 20,
-            },
-            "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
-            "CreationTime": ms,
-            "TrainingStartTime": ms,
-            "LastModifiedTime": ms,
-            "Tags": _tags(group),
-        },
-    }
-
-
 def _tags(group: str) -> dict[str, str]:
     return {
         "trainguard:group": group,
         "trainguard:objective": "validation:loss",
         "trainguard:direction": "minimize",
     }
-
-
-def _scheduled_event(now: float) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": f"tick-{int(now)}",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": ACCOUNT,
-        "time": _iso(now),
-        "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/trainguard-tick"],
-        "detail": {},
-    }
-
-
-@dataclass
-class _Context:
-    function_name: str = "trainguard-bench-evaluator"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:evaluator"
-    aws_request_id: str = "bench"
 
 
 def measure_tick(
@@ -240,24 +183,16 @@ def measure_tick(
 
     ``publish_metrics=False`` leaves CloudWatch empty (the rules then decide nothing): the
     calls are the same, moto answers far faster (for tests at large N)."""
-    import boto3
-    from moto import mock_aws
-    from moto.sagemaker.models import sagemaker_backends
-
-    from trainguard.adapters import (
-        CloudWatchAlarms,
-        CloudWatchMetrics,
-        SageMakerAdapter,
-        SnsNotifier,
-        Store,
-        boto_config,
-    )
-    from trainguard.constants import TRAINING_NAMESPACE
-    from trainguard.handlers import evaluator, lifecycle, reset_dependencies
-    from trainguard.logic.dependencies import Dependencies
+    from trainguard.handlers import evaluator, lifecycle
     from trainguard.logic.lifecycle import rebuild_stats
     from trainguard.policy import Policy
-    from trainguard_tools.state_table import create_state_table
+    from trainguard_local.lambda_context import LambdaContext
+    from trainguard_local.moto_harness import (
+        MotoHarness,
+        curve_datapoints,
+        scheduled_event,
+        state_change,
+    )
 
     rng = random.Random(f"trainguard-bench-api/{seed}/{running}/{completed_per_group}/{groups}")
     names = [f"bench-job-{i:05d}" for i in range(running)]
@@ -265,25 +200,15 @@ def measure_tick(
     now = time.time()
     start = now - minutes * 60.0
     built = time.perf_counter()
-    reset_dependencies()
-    with mock_aws():
-        cfg = boto_config()
+    context = LambdaContext(function_name="trainguard-bench-evaluator", aws_request_id="bench")
+    with MotoHarness.running(table=TABLE) as aws:
+        deps = aws.deps(Policy())  # observe mode, the project's default: nothing is stopped
         clients = {
-            s: boto3.client(s, region_name=REGION, config=cfg)  # type: ignore[call-overload]
-            for s in ("dynamodb", "cloudwatch", "sagemaker", "sns")
+            "dynamodb": aws.dynamodb,
+            "cloudwatch": aws.cloudwatch,
+            "sagemaker": aws.sagemaker,
+            "sns": aws.sns,
         }
-        create_state_table(clients["dynamodb"], TABLE)
-        topic = clients["sns"].create_topic(Name="trainguard")["TopicArn"]
-        deps = Dependencies(
-            store=Store(clients["dynamodb"], TABLE),
-            training_jobs=SageMakerAdapter(clients["sagemaker"]),
-            metrics=CloudWatchMetrics(clients["cloudwatch"]),
-            alarms=CloudWatchAlarms(clients["cloudwatch"]),
-            notifier=SnsNotifier(clients["sns"], topic),
-            policy=Policy(),  # observe mode, the project's default: nothing is stopped
-            region=REGION,
-            alert_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:alert",
-        )
         # completed references, as the lifecycle leaves them
         for g in range(groups):
             group = f"group-{g}"
@@ -292,40 +217,28 @@ def measure_tick(
                 deps.store.put_curve(group, f"{group}-done-{h:05d}", curve, REFERENCE_MINUTES)
             with _quiet():
                 rebuild_stats(group, deps)
-        # running jobs: SageMaker knows them, the lifecycle registered them (and their alarms)
-        backend = sagemaker_backends[ACCOUNT][REGION].training_jobs
+        # running jobs: SageMaker knows them (InProgress: the harness's shim), the lifecycle
+        # registered them (and their alarms) from the state change AWS sends
         with _quiet():
             for name in names:
-                clients["sagemaker"].create_training_job(
-                    TrainingJobName=name,
-                    AlgorithmSpecification={"TrainingImage": "img", "TrainingInputMode": "File"},
-                    RoleArn=f"arn:aws:iam::{ACCOUNT}:role/sm",
-                    OutputDataConfig={"S3OutputPath": "s3://bucket/out"},
-                    ResourceConfig={
-                        "InstanceType": INSTANCE_TYPE,
-                        "InstanceCount": 1,
-                        "VolumeSizeInGB": 20,
-                    },
-                    StoppingCondition={"MaxRuntimeInSeconds": 86400},
-                    Tags=[{"Key": k, "Value": v} for k, v in _tags(group_of[name]).items()],
+                tags = _tags(group_of[name])
+                arn = aws.create_job(name, tags, instance_type=INSTANCE_TYPE)
+                change = state_change(
+                    name,
+                    "InProgress",
+                    arn=arn,
+                    tags=tags,
+                    start=start,
+                    instance_type=INSTANCE_TYPE,
+                    event_time=start,
                 )
-                backend[name].training_job_status = "InProgress"
-                backend[name].secondary_status = "Training"
-                lifecycle.handler(_state_change(name, group_of[name], start), _Context(), deps=deps)
+                lifecycle.handler(change, context, deps=deps)
         # metrics: the objective every minute since the start, the host's CPU lately
         base = start - start % 60
-        data: list[dict[str, Any]] = []
+        data: list[Any] = []
         for name in names if publish_metrics else ():
             curve = loss_curve(rng, minutes)
-            data += [
-                {
-                    "MetricName": "validation:loss",
-                    "Dimensions": [{"Name": "TrainingJobName", "Value": name}],
-                    "Timestamp": datetime.fromtimestamp(base + (i + 1) * 60 + 5, UTC),
-                    "Value": v,
-                }
-                for i, (_, v) in enumerate(curve)
-            ]
+            data += curve_datapoints(name, "validation:loss", start, [v for _, v in curve])
             data += [
                 {
                     "MetricName": "CPUUtilization",
@@ -334,17 +247,14 @@ def measure_tick(
                     "Value": 80.0,
                 }
             ]
-        for i in range(0, len(data), 1000):
-            clients["cloudwatch"].put_metric_data(
-                Namespace=TRAINING_NAMESPACE, MetricData=data[i : i + 1000]
-            )
+        aws.put_datapoints(data)
         setup_s = time.perf_counter() - built
 
         counter = CallLog()
         for client in clients.values():
             counter.attach(client)
         with _quiet():
-            first = evaluator.handler(_scheduled_event(now), _Context(), deps=deps)
+            first = evaluator.handler(scheduled_event(now), context, deps=deps)
             # a minute later every job has reported one more value: what a steady tick reads
             fresh = [
                 {
@@ -355,21 +265,17 @@ def measure_tick(
                 }
                 for name in (names if publish_metrics else ())
             ]
-            for i in range(0, len(fresh), 1000):
-                clients["cloudwatch"].put_metric_data(
-                    Namespace=TRAINING_NAMESPACE, MetricData=fresh[i : i + 1000]
-                )
+            aws.put_datapoints(fresh)
             counter.active = True
             started = time.perf_counter()
-            steady = evaluator.handler(_scheduled_event(now + 60), _Context(), deps=deps)
+            steady = evaluator.handler(scheduled_event(now + 60), context, deps=deps)
             tick_s = time.perf_counter() - started
             counter.active = False
             # the same steady tick again under tracemalloc (which slows it: timed above)
             tracemalloc.start()
-            evaluator.handler(_scheduled_event(now + 60), _Context(), deps=deps)
+            evaluator.handler(scheduled_event(now + 60), context, deps=deps)
             peak_bytes = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
-    reset_dependencies()
     out = summarize(counter, running, completed_per_group, groups)
     out["first_tick"] = {k: first[k] for k in ("jobs", "decisions", "would_stops", "alerts")}
     out["steady_tick"] = {

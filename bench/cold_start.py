@@ -1,5 +1,15 @@
 """Part 4: cold start. Import time of each handler module and the size of the Lambda asset.
 
+The asset ships its bytecode (``infra/asset.py``: synth compiles it with the runtime's
+interpreter), so the headline times the asset with its ``.pyc`` compiled the same way for
+this interpreter; the sources-only figure (a synth without python3.13) is reported beside it.
+
+The headline, ``import_ratio_to_boto3`` (function -> ratio): each handler module's import
+against a bare ``import boto3``, both timed with ``time.perf_counter`` around the import
+statement in a fresh interpreter (so interpreter start-up is left out of both), interleaved
+round by round (boto3, lifecycle, evaluator, alert, boto3, ...) so that the machine's load
+drifts over all of them alike; the ratio of the medians of ``RATIO_RUNS`` rounds.
+
 Import time: ``python -X importtime -c "import <module>"`` in a fresh subprocess with
 ``PYTHONPATH=lambdas`` (the asset's root, as on Lambda) and ``POWERTOOLS_TRACE_DISABLED=true``;
 the figure is the sum of the cumulative times of the top-level ``trainguard*`` entries (the
@@ -16,7 +26,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +34,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from infra.asset import compile_bytecode, copy_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "lambdas"
@@ -109,8 +120,7 @@ def _asset_files(root: Path = ASSET) -> list[Path]:
     return files
 
 
-def import_time(module: str, runs: int, asset: Path) -> dict[str, Any]:
-    """Median over ``runs`` fresh interpreters importing ``module`` from ``asset``."""
+def _import_env(asset: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -125,6 +135,12 @@ def import_time(module: str, runs: int, asset: Path) -> dict[str, Any]:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    return env
+
+
+def import_time(module: str, runs: int, asset: Path) -> dict[str, Any]:
+    """Median over ``runs`` fresh interpreters importing ``module`` from ``asset``."""
+    env = _import_env(asset)
     samples: list[float] = []
     heaviest: list[tuple[str, float]] = []
     for _ in range(runs):
@@ -150,12 +166,13 @@ def import_time(module: str, runs: int, asset: Path) -> dict[str, Any]:
     }
 
 
-def copy_asset(target: Path) -> Path:
-    """The asset as Lambda gets it: ``lambdas/`` without caches or bytecode."""
-    for path in _asset_files():
-        dest = target / path.relative_to(ASSET)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, dest)
+def copy_asset(target: Path, *, bytecode: bool = False) -> Path:
+    """The asset as Lambda gets it (``infra/asset.py``): ``lambdas/`` without caches, and
+    with ``bytecode`` its ``.pyc`` compiled the way synth compiles them for the runtime, here
+    for this interpreter (the one that imports them)."""
+    copy_sources(ASSET, target)
+    if bytecode:
+        compile_bytecode(target, sys.executable)
     return target
 
 
@@ -167,6 +184,40 @@ def asset_size(root: Path = ASSET) -> dict[str, Any]:
         for path in files:
             archive.write(path, path.relative_to(root).as_posix())
     return {"files": len(files), "bytes": raw, "zipped_bytes": len(buffer.getvalue())}
+
+
+RATIO_RUNS = 10
+_TIMED_IMPORT = (
+    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+)
+
+
+def _timed_import(module: str, env: dict[str, str], asset: Path) -> float:
+    proc = subprocess.run(
+        [sys.executable, "-c", _TIMED_IMPORT.format(module=module)],
+        cwd=asset,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(proc.stdout.strip().splitlines()[-1]) * 1000.0
+
+
+def import_ratios(modules: dict[str, str], runs: int, asset: Path) -> dict[str, Any]:
+    """Median import ms of ``boto3`` and of each handler, measured side by side."""
+    env = _import_env(asset)
+    samples: dict[str, list[float]] = {"boto3": [], **{name: [] for name in modules}}
+    for _ in range(runs):
+        samples["boto3"].append(_timed_import("boto3", env, asset))
+        for name, module in modules.items():
+            samples[name].append(_timed_import(module, env, asset))
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    return {
+        "import_ratio_to_boto3": {n: medians[n] / medians["boto3"] for n in modules},
+        "median_ms": medians,
+        "runs": runs,
+    }
 
 
 def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
@@ -190,7 +241,22 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         for module in BASELINE_MODULES:
             log(f"cold start: import {module} x{runs}")
             baseline[module] = import_time(module, runs, asset)
+        ratio_runs = 3 if quick else RATIO_RUNS
+        present = {n: m for n, m in handler_modules().items() if module_file(m) is not None}
+        log(f"cold start: handlers (sources only) vs a bare import boto3, x{ratio_runs}")
+        source_only = import_ratios(present, ratio_runs, asset)
+    with tempfile.TemporaryDirectory(prefix="trainguard-asset-") as tmp:
+        shipped = copy_asset(Path(tmp), bytecode=True)
+        log(f"cold start: handlers (with their bytecode) vs a bare import boto3, x{ratio_runs}")
+        ratios = import_ratios(present, ratio_runs, shipped)
     return {
+        # the asset as synth builds it when the runtime's interpreter (python3.13) is there
+        "import_ratio_to_boto3": ratios["import_ratio_to_boto3"],
+        "side_by_side_median_ms": ratios["median_ms"],
+        "side_by_side_runs": ratios["runs"],
+        # the asset when synth has no python3.13: sources only, compiled on every cold start
+        "import_ratio_to_boto3_sources_only": source_only["import_ratio_to_boto3"],
+        "sources_only_median_ms": source_only["median_ms"],
         "import_ms": import_ms,
         "handlers": detail,
         "baseline_modules": baseline,

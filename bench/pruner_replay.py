@@ -4,8 +4,8 @@ The replay engine has no hook for a foreign decision function, so this is the sm
 loop again, with the same clock and visibility as :func:`trainguard_tools.replay.replay`
 (ticks every ``policy.tick_minutes`` from the first start; a point at step s is visible from
 ``start_minute + s * minutes_per_step + ingestion_lag_minutes``; at a tick, ends first, then
-decisions) and the replay's own accounting (``JobOutcome``, ``StopEvent``, ``_summarize``,
-``_overall``, ``sweep_row``), so the numbers are comparable line for line.
+decisions) and the replay's own accounting (``JobOutcome``, ``StopEvent``, ``summarize_group``,
+``summarize_overall``, ``sweep_row``), so the numbers are comparable line for line.
 
 Optuna's side, as ``Trial.should_prune`` would run it: one in-memory study per group (its
 direction); a job that completes unstopped becomes a COMPLETE trial with its whole curve as
@@ -26,17 +26,16 @@ from typing import Any
 
 from trainguard.policy import Policy
 from trainguard_tools.curvefile import JobRecord
-from trainguard_tools.replay import (
+from trainguard_tools.replay.results import (
+    EPS,
     JobOutcome,
     ReplayResult,
     StopEvent,
-    _cost,
-    _overall,
-    _summarize,
+    cost_of,
+    summarize_group,
+    summarize_overall,
     sweep_row,
 )
-
-_EPS = 1e-9  # the replay's tolerance on minutes
 
 
 def _step(s: float) -> int:
@@ -77,10 +76,10 @@ def replay_pruner(
     if not records:
         raise ValueError("no records to replay")
     t0 = min(r.start_minute for r in records)
-    n_ticks = math.floor((max(r.end for r in records) - t0) / tick + _EPS) + 1
+    n_ticks = math.floor((max(r.end for r in records) - t0) / tick + EPS) + 1
 
     def tick_index(minute: float) -> int:
-        return max(0, math.ceil((minute - t0) / tick - _EPS))
+        return max(0, math.ceil((minute - t0) / tick - EPS))
 
     active = sorted(
         {
@@ -101,10 +100,10 @@ def replay_pruner(
     decisions = 0
     for k in active:
         t = t0 + k * tick
-        while next_start < len(by_start) and by_start[next_start].start_minute <= t + _EPS:
+        while next_start < len(by_start) and by_start[next_start].start_minute <= t + EPS:
             running.append(by_start[next_start])
             next_start += 1
-        while next_end < len(by_end) and by_end[next_end].end <= t + _EPS:
+        while next_end < len(by_end) and by_end[next_end].end <= t + EPS:
             r = by_end[next_end]
             next_end += 1
             if outcomes[r.job].stop is not None:
@@ -120,17 +119,17 @@ def replay_pruner(
         still: list[JobRecord] = []
         for r in running:
             o = outcomes[r.job]
-            if o.stop is not None or r.end <= t + _EPS:
+            if o.stop is not None or r.end <= t + EPS:
                 continue
             still.append(r)
-            now_shown = bisect_right(visible[r.job], t + _EPS)
+            now_shown = bisect_right(visible[r.job], t + EPS)
             for i in range(shown[r.job] + 1, now_shown + 1):
                 reported = {_step(s): float(v) for s, v in r.curve[:i]}
                 trial = create_trial(state=TrialState.RUNNING, intermediate_values=reported)
                 decisions += 1
                 if pruners[r.group].prune(studies[r.group], trial):
                     step, value = r.curve[i - 1]
-                    gpu_h, usd = _cost(o, max(r.end - t, 0.0) / 60.0)
+                    gpu_h, usd = cost_of(o, max(r.end - t, 0.0) / 60.0)
                     completed = len(studies[r.group].get_trials(states=(TrialState.COMPLETE,)))
                     o.stop = StopEvent(
                         r.job,
@@ -153,14 +152,14 @@ def replay_pruner(
         running = still
 
     groups = {
-        g: _summarize(g, [o for o in outcomes.values() if o.record.group == g])
+        g: summarize_group(g, [o for o in outcomes.values() if o.record.group == g])
         for g in sorted(studies)
     }
     return ReplayResult(
         policy=policy,
         mode="enforce",
         groups=groups,
-        overall=_overall(list(groups.values())),
+        overall=summarize_overall(list(groups.values())),
         outcomes=outcomes,
         thresholds={},
         ticks=n_ticks,

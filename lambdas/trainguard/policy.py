@@ -604,6 +604,17 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
     return JobSettings(group, objective, direction, mode, policy)
 
 
+def settings_for(job: Any, policy: Policy) -> JobSettings | None:
+    """The settings of a registered job (a ``JobRecord``): None when it is not opted in or
+    its tags are bad (that was reported when it registered)."""
+    if not job.opted_in:
+        return None
+    try:
+        return job_settings(job.tags, policy)
+    except PolicyError:
+        return None
+
+
 def _parse_tag_number(tag: str, value: str) -> float | int:
     try:
         number = float(value)

@@ -191,8 +191,8 @@ def test_async_invoke_config_with_dlq_for_every_function(synthesized: Synthesize
         assert 0 <= p["MaximumRetryAttempts"] <= 2
 
 
-def test_asset_is_lambdas_folder_without_caches(synthesized: Synthesized) -> None:
-    from infra.capabilities.functions import ASSET_DIR, ASSET_EXCLUDES
+def test_asset_is_lambdas_folder_with_the_runtime_s_bytecode(synthesized: Synthesized) -> None:
+    from infra.asset import ASSET_DIR, ASSET_EXCLUDES, RUNTIME_PYTHON, runtime_python
 
     assert ASSET_DIR.name == "lambdas" and (ASSET_DIR / "trainguard").is_dir()
     assert "**/__pycache__" in ASSET_EXCLUDES
@@ -203,9 +203,19 @@ def test_asset_is_lambdas_folder_without_caches(synthesized: Synthesized) -> Non
         if f["source"].get("packaging") == "zip"
     ]
     assert dirs, "the lambdas/ asset"
+    tag = RUNTIME_PYTHON.replace("python", "cpython-").replace(".", "")  # cpython-313
     for d in dirs:
         assert (d / "trainguard" / "constants.py").is_file()
-        assert not list(d.rglob("__pycache__"))
+        sources = sorted(d.rglob("*.py"))
+        compiled = sorted(d.rglob("*.pyc"))
+        # one .pyc per source, for the runtime's interpreter only (no cache of this machine's)
+        if runtime_python() is None:
+            assert compiled == []  # sources only: they still run
+        else:
+            assert sorted(c.name for c in compiled) == sorted(
+                f"{s.stem}.{tag}.pyc" for s in sources
+            )
+        assert not [p for p in d.rglob("*") if p.name in (".mypy_cache", ".pytest_cache")]
 
 
 # ---- events ------------------------------------------------------------------------------------

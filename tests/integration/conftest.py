@@ -1,4 +1,5 @@
-"""The ``aws`` fixture: in-process moto with the table, topic, queue (see runtime_support)."""
+"""The ``aws`` fixture: the moto harness (trainguard_local.moto_harness) with the table, topic,
+mailbox and SageMaker shim (see runtime_support)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
+"""``trainguard cleanup`` on the moto harness: it deletes the run-time alarms, nothing else."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from trainguard.adapters.cloudwatch import CloudWatchAlarms
+from trainguard_local.moto_harness import MotoHarness
 from trainguard_tools.cleanup import cleanup_runtime_alarms
 from trainguard_tools.cli import main
 
@@ -28,8 +29,8 @@ def _alarm(cw: object, name: str) -> None:
 
 @pytest.fixture
 def cloudwatch() -> Iterator[object]:
-    with mock_aws():
-        cw = boto3.client("cloudwatch", region_name="us-east-1")
+    with MotoHarness.running() as aws:
+        cw = aws.cloudwatch  # also the client `trainguard cleanup` builds (make_client)
         # 120 run-time alarms (more than one DescribeAlarms page and one DeleteAlarms batch),
         # the stack's own health alarm, and someone else's alarm
         for i in range(120):

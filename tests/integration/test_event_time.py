@@ -63,7 +63,7 @@ def test_evaluator_judges_the_curve_as_of_the_scheduled_events_time(aws: Aws) ->
     assert early["stops"] == 0 and early["alerts"] == 0  # not stalled either: 1 min silent
     late = evaluator.handler(scheduled(start + 4 * 60), CTX, deps=deps)
     assert late["stops"] == 1
-    assert deps.training_jobs.stopped == ["past"]  # type: ignore[attr-defined]
+    assert aws.stopped() == ["past"]
     (action,) = late["actions"]
     assert action["rule"] == "diverged"
     decisions = [i["sk"]["S"] for i in aws.items() if "#DECISION#" in i["sk"]["S"]]
@@ -135,4 +135,4 @@ def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
     if stopped:
         (action,) = tick["actions"]
         assert action["rule"] == "diverged"
-        assert deps.training_jobs.stopped == ["nan"]  # type: ignore[attr-defined]
+        assert aws.stopped() == ["nan"]

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from trainguard_tools.cli import main
-from trainguard_tools.local import (
+from trainguard_local import (
     AlarmEvaluator,
     Emulator,
     EventRouter,
@@ -23,10 +22,12 @@ from trainguard_tools.local import (
     SimClock,
     Wiring,
 )
+from trainguard_tools.cli import main
 
 pytestmark = pytest.mark.integration
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ROLE = "arn:aws:iam::123456789012:role/fixture"
 JOB_PATTERN = {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Training Job State Change"]}
 
@@ -353,3 +354,25 @@ def test_local_invoke_runs_a_deployed_function_from_a_cdk_out_asset(
         main(["local", "invoke", "missing", "--event", str(event), "--endpoint", emu.endpoint_url])
         == 2
     )
+
+
+def test_local_invoke_registers_the_job_of_awss_sample_event(emu: Emulator) -> None:
+    from trainguard_local.invoke import EventClock, register_event_job
+
+    sample = json.loads((EXAMPLES / "aws-sample-training-job-state-change.json").read_text())
+    clock = EventClock()
+    sm = emu.client("sagemaker")
+    with SageMakerShim(clock=clock) as shim:
+        notes = register_event_job(sm, shim, clock, sample)
+        assert register_event_job(sm, shim, clock, sample) == []  # exists: left alone
+    detail = sample["detail"]
+    arn_name = detail["TrainingJobArn"].rpartition("/")[2]
+    assert notes == [
+        f"registered training job {name} in the emulator (Completed), from the event"
+        for name in (arn_name, detail["TrainingJobName"])
+    ]
+    job = sm.describe_training_job(TrainingJobName=arn_name)
+    assert (job["TrainingJobStatus"], job["ResourceConfig"]["InstanceCount"]) == ("Completed", 3)
+    assert job["TrainingEndTime"].timestamp() == int(detail["TrainingEndTime"]) / 1000
+    assert sm.list_tags(ResourceArn=detail["TrainingJobArn"])["Tags"] == []  # Tags: {}
+    assert register_event_job(sm, None, clock, {"detail-type": "Scheduled Event"}) == []

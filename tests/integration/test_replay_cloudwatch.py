@@ -1,10 +1,10 @@
-"""``trainguard replay --from-cloudwatch`` against moto in-process.
+"""``trainguard replay --from-cloudwatch`` against the moto harness (trainguard_local).
 
-moto creates training jobs already ``Completed`` with start = end = creation time and ignores
-MetricDefinitions, so the test sets each job's status and times on moto's backend object and
-writes the objective's history itself with ``PutMetricData`` (recent timestamps: CloudWatch
-takes data up to two weeks old). moto's GetMetricData does not filter by namespace when
-dimensions are given, so no decoy series with the same name and dimensions is written.
+Each job is created and ended on the harness's clock pinned at its start and end (the SageMaker
+shim stamps them), and the objective's history is written with ``PutMetricData`` (recent
+timestamps: CloudWatch takes data up to two weeks old). moto's GetMetricData does not filter by
+namespace when dimensions are given, so no decoy series with the same name and dimensions is
+written.
 """
 
 from __future__ import annotations
@@ -15,82 +15,61 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sagemaker.models import sagemaker_backends
 
-from trainguard.constants import TRAINING_NAMESPACE
+from trainguard_local.moto_harness import MotoHarness
 from trainguard_tools.cli import main
-from trainguard_tools.replay_cloudwatch import read_cloudwatch_records
+from trainguard_tools.replay.cloudwatch import read_cloudwatch_records
 
 pytestmark = pytest.mark.integration
 
-REGION = "us-east-1"
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 T0 = NOW - timedelta(hours=3)
+OPTED = {"trainguard:group": "g", "trainguard:objective": "validation:loss"}
 
 
-def create_job(sm: Any, name: str, tags: dict[str, str], itype: str = "ml.g5.xlarge") -> None:
-    sm.create_training_job(
-        TrainingJobName=name,
-        AlgorithmSpecification={"TrainingImage": "img:latest", "TrainingInputMode": "File"},
-        RoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/training",
-        OutputDataConfig={"S3OutputPath": "s3://bucket/out"},
-        ResourceConfig={"InstanceType": itype, "InstanceCount": 2, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 3600},
-        HyperParameters={"lr": "0.1"},
-        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-    )
+def minute(m: int) -> float:
+    return (T0 + timedelta(minutes=m)).timestamp()
 
 
-def set_times(name: str, start_min: int, end_min: int, status: str = "Completed") -> None:
-    job = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].training_jobs[name]
-    naive = (T0 + timedelta(minutes=start_min)).replace(tzinfo=None)  # moto stores naive UTC
-    job.training_start_time = naive
-    job.training_end_time = (T0 + timedelta(minutes=end_min)).replace(tzinfo=None)
-    job.training_job_status = status
+def past_job(
+    aws: MotoHarness, name: str, tags: dict[str, str], start: int, end: int, status: str
+) -> None:
+    """A job that ran from minute ``start`` to ``end`` after T0 on 2 x ml.g5.xlarge."""
+    with aws.at(minute(start)):
+        aws.create_job(
+            name,
+            tags,
+            instance_type="ml.g5.xlarge",
+            count=2,
+            max_runtime_s=3600,
+            hyperparameters={"lr": "0.1"},
+        )
+    with aws.at(minute(end)):
+        aws.set_status(name, status)
 
 
-def put_curve(cw: Any, name: str, metric: str, start_min: int, values: list[float]) -> None:
-    cw.put_metric_data(
-        Namespace=TRAINING_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": metric,
-                "Dimensions": [{"Name": "TrainingJobName", "Value": name}],
-                "Timestamp": T0 + timedelta(minutes=start_min + i + 1),
-                "Value": v,
-            }
-            for i, v in enumerate(values)
-        ],
-    )
+def put_curve(aws: MotoHarness, name: str, start: int, values: list[float]) -> None:
+    """Value i at minute start + i + 1 (+5 s): the curve's step i + 1."""
+    aws.put_curve(name, "validation:loss", minute(start), values)
 
 
 @pytest.fixture
 def account() -> Iterator[tuple[Any, Any]]:
-    with mock_aws():
-        sm = boto3.client("sagemaker", region_name=REGION)
-        cw = boto3.client("cloudwatch", region_name=REGION)
-        opted = {"trainguard:group": "g", "trainguard:objective": "validation:loss"}
+    with MotoHarness.running() as aws:
         # a: minutes 1..5 at 1.0, ends at 5; b: minutes 1..10 at 2.0, ends at 10
-        create_job(sm, "job-a", opted)
-        create_job(sm, "job-b", opted)
+        past_job(aws, "job-a", OPTED, 0, 5, "Completed")
+        past_job(aws, "job-b", OPTED, 0, 10, "Completed")
         # c failed after two minutes, started at minute 2
-        create_job(sm, "job-c", opted)
-        create_job(sm, "job-other-group", {**opted, "trainguard:group": "h"})
-        create_job(sm, "job-untagged", {})
-        create_job(sm, "job-no-objective", {"trainguard:group": "g"})
-        set_times("job-a", 0, 5)
-        set_times("job-b", 0, 10)
-        set_times("job-c", 2, 4, "Failed")
-        set_times("job-other-group", 0, 3)
-        put_curve(cw, "job-a", "validation:loss", 0, [1.0] * 5)
-        put_curve(cw, "job-b", "validation:loss", 0, [2.0] * 10)
-        put_curve(cw, "job-c", "validation:loss", 2, [1.5, 1.4])
-        put_curve(cw, "job-other-group", "validation:loss", 0, [0.1] * 3)
-        yield sm, cw
+        past_job(aws, "job-c", OPTED, 2, 4, "Failed")
+        past_job(aws, "job-other-group", {**OPTED, "trainguard:group": "h"}, 0, 3, "Completed")
+        past_job(aws, "job-untagged", {}, 0, 3, "Completed")
+        past_job(aws, "job-no-objective", {"trainguard:group": "g"}, 0, 3, "Completed")
+        put_curve(aws, "job-a", 0, [1.0] * 5)
+        put_curve(aws, "job-b", 0, [2.0] * 10)
+        put_curve(aws, "job-c", 2, [1.5, 1.4])
+        put_curve(aws, "job-other-group", 0, [0.1] * 3)
+        yield aws.sagemaker, aws.cloudwatch
 
 
 def test_reads_the_groups_jobs_as_minute_curves(account: tuple[Any, Any]) -> None:
@@ -106,7 +85,7 @@ def test_reads_the_groups_jobs_as_minute_curves(account: tuple[Any, Any]) -> Non
     by_name = {r.job: r for r in records}
     assert set(by_name) == {"job-a", "job-b", "job-c"}  # paged through all six jobs
     assert calls == [2, 1]  # three queries, at most two per call
-    assert any("job-no-objective" in n and "objective" in n for n in notes)
+    assert any(n.startswith("job-no-objective: skipped, no trainguard:objective") for n in notes)
     a = by_name["job-a"]
     assert a.curve == tuple((float(m), 1.0) for m in range(1, 6))
     assert (a.start_minute, a.minutes_per_step, a.end_minute, a.end) == (0.0, 1.0, 5.0, 5.0)

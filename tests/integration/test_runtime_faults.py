@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto.core.botocore_stubber import MockRawResponse
-from runtime_support import REGION, TABLE, Aws, FakeStopSageMaker, LambdaContext, state_change
+from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
 from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
 from trainguard.handlers import evaluator, lifecycle
@@ -256,7 +256,7 @@ def test_get_metric_data_throttled_once_is_retried(aws: Aws) -> None:
     tick = evaluator.handler({}, CTX, deps=deps)
     assert len(hook.calls) >= 2  # the throttled call was sent again
     assert tick["stops"] == 1 and tick["errors"] == 0
-    assert deps.training_jobs.stopped == ["slow"]
+    assert aws.stopped() == ["slow"]
 
 
 class BrokenMetrics(CloudWatchMetrics):
@@ -308,9 +308,10 @@ def test_stop_validation_exception_for_a_stopped_job_is_success() -> None:
             SageMakerAdapter(client).stop("x")
 
 
-class StubbedStops(FakeStopSageMaker):
+class StubbedStops(SageMakerAdapter):
     """Real adapter over a moto client for everything but StopTrainingJob, which goes to a
-    Stubber client: throttled past the retries for one job, fine for the others."""
+    Stubber client first: throttled past the retries for one job, fine for the others (then
+    moto's shim stops it)."""
 
     def __init__(self, moto_client: Any, stop_client: Any) -> None:
         super().__init__(moto_client)
@@ -338,14 +339,14 @@ def test_stop_throttled_past_retries_does_not_block_the_other_jobs(aws: Aws) -> 
         stub.add_response("stop_training_job", {}, {"TrainingJobName": "b-fine"})
         tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["errors"] == 1 and tick["stops"] == 1
-    assert deps.training_jobs.stopped == ["b-fine"]
+    assert aws.stopped() == ["b-fine"]
     (mail,) = aws.emails()
     assert "STOPPED b-fine" in mail["subject"]
     # the failed stop released its marker: the next tick stops the job
     with Stubber(stop_client) as stub:
         stub.add_response("stop_training_job", {}, {"TrainingJobName": "a-throttled"})
         tick = evaluator.handler({}, CTX, deps=deps)
-    assert tick["stops"] == 1 and deps.training_jobs.stopped == ["b-fine", "a-throttled"]
+    assert tick["stops"] == 1 and aws.stopped() == ["b-fine", "a-throttled"]
 
 
 class ListingSageMaker(SageMakerAdapter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from runtime_support import Aws, FakeStopSageMaker, LambdaContext, state_change
+from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
 from trainguard.handlers import alert, evaluator, lifecycle
@@ -61,8 +61,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     start_bad_job(aws, deps, "digits-mlp-017", {**GROUP_TAGS, "trainguard:mode": "enforce"})
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["stops"] == 1 and tick["errors"] == 0
-    assert isinstance(deps.training_jobs, FakeStopSageMaker)
-    assert deps.training_jobs.stopped == ["digits-mlp-017"]
+    assert aws.stopped() == ["digits-mlp-017"]
     mails = aws.emails()
     assert len(mails) == 1
     subject, body = mails[0]["subject"], mails[0]["body"]
@@ -77,7 +76,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
 
     # the next tick sees the same verdict (the Stopped event has not arrived): no second stop
     again = evaluator.handler({}, CTX, deps=deps)
-    assert deps.training_jobs.stopped == ["digits-mlp-017"]
+    assert aws.stopped() == ["digits-mlp-017"]
     assert aws.emails() == [] and again["stops"] == 0
 
 
@@ -88,7 +87,7 @@ def test_observe_mode_reports_and_never_stops(aws: Aws) -> None:
     start_bad_job(aws, deps, "digits-obs", GROUP_TAGS)
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["stops"] == 0 and tick["would_stops"] == 1
-    assert deps.training_jobs.stopped == []  # type: ignore[attr-defined]
+    assert aws.stopped() == []
     mails = aws.emails()
     assert len(mails) == 1
     assert mails[0]["subject"].startswith("[trainguard] WOULD STOP (observe) digits-obs: median")
@@ -102,7 +101,7 @@ def test_global_switch_turns_a_stop_into_a_report(aws: Aws) -> None:
     start_bad_job(aws, deps, "digits-off", GROUP_TAGS)
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["stops"] == 0 and tick["would_stops"] == 1
-    assert deps.training_jobs.stopped == []  # type: ignore[attr-defined]
+    assert aws.stopped() == []
     (mail,) = aws.emails()
     assert "WOULD STOP (stops disabled)" in mail["subject"]
 
@@ -118,7 +117,7 @@ def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-rogue")
     assert len(alarms["MetricAlarms"]) == 1
     evaluator.handler({}, CTX, deps=deps)
-    assert deps.training_jobs.stopped == []  # type: ignore[attr-defined]
+    assert aws.stopped() == []
     assert aws.emails() == []
 
 
@@ -246,7 +245,7 @@ def test_idle_job_is_auto_stopped_in_enforce_mode_after_the_limit(aws: Aws) -> N
     assert store.open_episode(_run(store, "sleepy"), "sleepy/algo-1", aws.now() - 20 * 60)
     tick = evaluator.handler({}, CTX, deps=deps)  # 20 min since the alarm + 15 min window >= 30
     assert tick["stops"] == 1
-    assert deps.training_jobs.stopped == ["sleepy"]  # type: ignore[attr-defined]
+    assert aws.stopped() == ["sleepy"]
     (mail,) = aws.emails()
     assert mail["subject"].startswith("[trainguard] STOPPED sleepy: GPU idle")
 

@@ -17,7 +17,7 @@ from trainguard.core.median import ReferenceTable
 from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
 from trainguard.models import GroupStats, JobRecord, RunId
-from trainguard_tools.state_table import create_state_table
+from trainguard_local.state_table import create_state_table
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from trainguard.policy import Policy
+from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet
+from trainguard_local.demo.summary import alert_host, build_summary
 from trainguard_tools.curvefile import load_curves
-from trainguard_tools.demo.fleet import FULL, QUICK, best_jobs, plan_fleet
-from trainguard_tools.demo.summary import alert_host, build_summary
 
 pytestmark = pytest.mark.unit
 
@@ -113,7 +113,7 @@ def test_alert_host_reads_the_host_from_the_reason() -> None:
 def test_alert_spans_close_on_ok_or_when_the_job_ended() -> None:
     from types import SimpleNamespace
 
-    from trainguard_tools.demo.report import alert_spans
+    from trainguard_local.demo.report import alert_spans
 
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
 

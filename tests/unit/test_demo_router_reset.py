@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainguard_tools.local.router import DeployedFunction, EventRouter, Wiring
+from trainguard_local.router import DeployedFunction, EventRouter, Wiring
 
 pytestmark = pytest.mark.unit
 

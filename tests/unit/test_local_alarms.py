@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trainguard_tools.local.alarms import (
+from trainguard_local.alarms import (
     AlarmSpec,
     UnsupportedAlarm,
     bucket,

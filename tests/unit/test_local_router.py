@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from trainguard_tools.local.router import (
+from trainguard_local.router import (
     DeployedFunction,
     DeployedRule,
     EventRouter,

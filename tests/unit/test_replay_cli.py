@@ -9,7 +9,7 @@ import pytest
 
 from trainguard_tools.cli import main
 from trainguard_tools.curvefile import JobRecord, dump_curves
-from trainguard_tools.replay_plots import TRADEOFF_FILE
+from trainguard_tools.replay.plots import TRADEOFF_FILE
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,8 @@
 """The ``trainguard`` command: operator tools (outside the Lambda asset).
 
 Each subcommand lives in its own module with ``register(subparsers)``; add a module to
-``COMMANDS`` to add a subcommand.
+``COMMANDS`` to add a subcommand. ``local`` and ``demo`` come from the test harness
+(``trainguard_local``): their modules only define the arguments, and import moto when run.
 """
 
 from __future__ import annotations
@@ -11,14 +12,20 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-COMMANDS: tuple[str, ...] = ("decide", "replay", "local", "cleanup", "demo")
+COMMANDS: tuple[str, ...] = (
+    "trainguard_tools.decide",
+    "trainguard_tools.replay",
+    "trainguard_local.invoke",
+    "trainguard_tools.cleanup",
+    "trainguard_local.demo",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trainguard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"trainguard_tools.{name}").register(sub)
+    for module in COMMANDS:
+        importlib.import_module(module).register(sub)
     return parser
 
 

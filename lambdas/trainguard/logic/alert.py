@@ -22,11 +22,10 @@ from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.series import floor_minute
 from ..models import EventError, JobRecord, MetricQuery, event_time, parse_gpu_idle_alarm_name
 from ..observability import logger
-from ..policy import gpu_idle_rule
+from ..policy import gpu_idle_rule, settings_for
 from . import messages
 from .act import ALERT, Act
 from .dependencies import Dependencies
-from .lifecycle import settings_for
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def _announce_idle(
 ) -> None:
     """The episode's audit record and email, with the host's numbers (the rule's own
     reading of its recent GPUUtilization, else the alarm's datapoints)."""
-    settings = settings_for(record, deps)
+    settings = settings_for(record, deps.policy)
     rule = settings.gpu_idle if settings else gpu_idle_rule(deps.policy)
     spec = deps.catalog.get(record.instance_type)
     gpus = spec.gpus if spec and spec.gpus > 0 else 1

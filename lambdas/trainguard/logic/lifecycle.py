@@ -15,11 +15,10 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.curves import Point
+from ..core.curves import Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
 from ..core.series import floor_minute, in_steps, minute_curve
 from ..models import (
@@ -34,7 +33,7 @@ from ..models import (
     parse_state_change,
 )
 from ..observability import logger
-from ..policy import JobSettings, PolicyError, is_opted_in, job_settings
+from ..policy import PolicyError, is_opted_in, job_settings, settings_for
 from . import messages
 from .act import Act
 from .dependencies import Dependencies
@@ -159,18 +158,9 @@ def build_record(
     return record
 
 
-def settings_for(record: JobRecord, deps: Dependencies) -> JobSettings | None:
-    if not record.opted_in:
-        return None
-    try:
-        return job_settings(record.tags, deps.policy)
-    except PolicyError:
-        return None
-
-
 def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
     """One GPU-idle alarm per host; skipped (with a warning) when the GPU count is unknown."""
-    settings = settings_for(record, deps)
+    settings = settings_for(record, deps.policy)
     gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
     if not gpu_idle.enabled:
         return 0
@@ -201,7 +191,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
 def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
     """A job whose median rule reads a table the group does not materialize yet (Ray's
     windowed average with a grace of its own) gets it built now."""
-    settings = settings_for(record, deps)
+    settings = settings_for(record, deps.policy)
     rule = settings.rules.median if settings is not None else None
     if rule is None or not record.group:
         return
@@ -285,7 +275,7 @@ def rebuild_stats(group: str, deps: Dependencies, extra_keys: set[str] | None = 
         GroupStats(
             group,
             {key: table_for_key(key, only_curves) for key in sorted(keys)},
-            statistics.median(durations) if durations else None,
+            median(durations) if durations else None,
             len(curves),
         )
     )

@@ -1,4 +1,9 @@
-"""The local run's AWS emulator and the small shims for what moto lacks.
+"""The test harness: the local AWS emulator, its shims for what moto lacks, and the demo.
+
+Not the product: nothing here ships to Lambda or is needed to operate trainguard. Its
+dependencies (moto, matplotlib) are the ``local`` dependency group (``uv sync --group
+local``; ``uv sync`` installs it with ``dev``). The ``trainguard`` CLI registers ``demo``
+and ``local invoke`` from here and imports moto only when one of them runs.
 
 The pieces (each module's docstring says what moto lacks and what the shim does):
 
@@ -12,6 +17,13 @@ The pieces (each module's docstring says what moto lacks and what the shim does)
 - :mod:`.alarms`: :class:`AlarmEvaluator`, evaluates the ``trainguard-`` alarms and runs their
   actions.
 - :mod:`.mailbox`: :class:`Mailbox`, the emails published to the topic.
+- :mod:`.lambda_context`: :class:`LambdaContext`, the one fake Lambda context.
+- :mod:`.emulator_deploy`: the real ``cdk deploy`` into the emulator (and the stand-in for the
+  public Powertools layer).
+- :mod:`.state_table`: the stack's table created through the API (for in-process moto).
+- :mod:`.moto_harness`: :class:`MotoHarness`, in-process moto (``mock_aws``) with the table,
+  topic, mailbox and SageMaker shim, and the runtime's dependencies: the tests' and the bench's.
+- :mod:`.invoke`: ``trainguard local invoke``; :mod:`.demo`: ``trainguard demo``.
 
 A run, end to end::
 
@@ -33,16 +45,14 @@ A run, end to end::
             alarms.evaluate(clock.now())                # alarm actions -> alert handler
         mailbox.emails(), router.failures, alarms.transitions
 
-Exports are loaded lazily: ``trainguard`` (the CLI) imports this package for ``register``
-without paying for moto.
+Exports are loaded lazily: the CLI imports this package's command modules without paying
+for moto.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import Any
-
-from .command import register
 
 _EXPORTS = {
     "Emulator": "emulator",
@@ -58,7 +68,7 @@ _EXPORTS = {
     "DeployedFunction": "router",
     "DeployedRule": "router",
     "RuleTarget": "router",
-    "LambdaContext": "router",
+    "LambdaContext": "lambda_context",
     "count_aws_calls": "router",
     "AlarmEvaluator": "alarms",
     "AlarmSpec": "alarms",
@@ -66,9 +76,10 @@ _EXPORTS = {
     "decide_state": "alarms",
     "Mailbox": "mailbox",
     "Email": "mailbox",
+    "MotoHarness": "moto_harness",
 }
 
-__all__ = ["register", *_EXPORTS]
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:

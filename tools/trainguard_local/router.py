@@ -14,10 +14,11 @@ What this module does instead:
   handler **in this process**: it imports the handler module from the Lambda asset folder
   (the repo's ``lambdas/``, or the asset folder of ``cdk.out`` that holds the handler's module),
   sets the function's environment plus the emulator's endpoint and dummy credentials for the
-  duration of the call (``POWERTOOLS_TRACE_DISABLED=true``: no X-Ray locally), and passes a
-  :class:`LambdaContext`. A target's constant ``Input`` replaces the event and a simple
-  ``InputPath`` (``$``, ``$.a.b``) selects part of it, as EventBridge does; ``InputTransformer``
-  and non-Lambda targets are not supported (counted in ``EventRouter.skipped``).
+  duration of the call (``POWERTOOLS_TRACE_DISABLED=true``: no X-Ray locally), and passes the
+  fake :class:`LambdaContext` (:mod:`.lambda_context`). A target's constant ``Input`` replaces
+  the event and a simple ``InputPath`` (``$``, ``$.a.b``) selects part of it, as EventBridge
+  does; ``InputTransformer`` and non-Lambda targets are not supported (counted in
+  ``EventRouter.skipped``).
 - Every call is an :class:`Invocation`: the handler's result, its log lines (stdout, stderr and
   stream log handlers, e.g. Powertools' JSON lines), the AWS calls it made (``Service.Operation``
   -> count) and, if it raised, the exception. A raised exception is a failed invocation: it is
@@ -55,12 +56,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trainguard import constants
 
 from .clock import as_utc, iso_z
 from .emulator import ACCOUNT_ID, REGION, emulator_env, make_client, patched_environ
+from .lambda_context import LambdaContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
 
 #: Logical names accepted wherever a function is named, mapped to their handler path.
 LOGICAL_FUNCTIONS: Mapping[str, str] = {
@@ -70,7 +76,7 @@ LOGICAL_FUNCTIONS: Mapping[str, str] = {
 }
 
 #: The repo's Lambda asset folder (the package ``trainguard`` lives in it).
-REPO_LAMBDAS = Path(__file__).resolve().parents[3] / "lambdas"
+REPO_LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
 
 _RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
@@ -142,18 +148,6 @@ def function_name_from_arn(arn: str) -> str:
     return arn
 
 
-def _pages(
-    client: Any, operation: str, key: str, token_in: str, token_out: str, **kw: Any
-) -> Iterator[Any]:
-    token: str | None = None
-    while True:
-        response = getattr(client, operation)(**kw, **({token_in: token} if token else {}))
-        yield from response.get(key, [])
-        token = response.get(token_out)
-        if not token:
-            return
-
-
 @dataclass
 class Wiring:
     """What the stack deployed into the emulator: rules with targets, and functions."""
@@ -165,11 +159,16 @@ class Wiring:
     @classmethod
     def read(cls, endpoint_url: str, region: str = REGION) -> Wiring:
         """Read rules, targets and function configurations from the emulator's API."""
-        events = make_client("events", endpoint_url, region)
-        lam = make_client("lambda", endpoint_url, region)
+        events: EventBridgeClient = make_client("events", endpoint_url, region)
+        lam: LambdaClient = make_client("lambda", endpoint_url, region)
         functions: dict[str, DeployedFunction] = {}
-        for listed in _pages(lam, "list_functions", "Functions", "Marker", "NextMarker"):
-            cfg = lam.get_function_configuration(FunctionName=listed["FunctionName"])
+        listed = (
+            fn
+            for page in lam.get_paginator("list_functions").paginate()
+            for fn in page["Functions"]
+        )
+        for summary in listed:
+            cfg = lam.get_function_configuration(FunctionName=summary["FunctionName"])
             functions[cfg["FunctionName"]] = DeployedFunction(
                 name=cfg["FunctionName"],
                 arn=cfg["FunctionArn"],
@@ -180,7 +179,11 @@ class Wiring:
             )
         rules: list[DeployedRule] = []
         unsupported: list[str] = []
-        for raw in _pages(events, "list_rules", "Rules", "NextToken", "NextToken"):
+        targets_of = events.get_paginator("list_targets_by_rule")
+        listed_rules = (
+            rule for page in events.get_paginator("list_rules").paginate() for rule in page["Rules"]
+        )
+        for raw in listed_rules:
             targets = tuple(
                 RuleTarget(
                     id=t["Id"],
@@ -190,14 +193,8 @@ class Wiring:
                     input_transformer="InputTransformer" in t,
                     dead_letter_arn=t.get("DeadLetterConfig", {}).get("Arn"),
                 )
-                for t in _pages(
-                    events,
-                    "list_targets_by_rule",
-                    "Targets",
-                    "NextToken",
-                    "NextToken",
-                    Rule=raw["Name"],
-                )
+                for page in targets_of.paginate(Rule=raw["Name"])
+                for t in page["Targets"]
             )
             rule = DeployedRule(
                 name=raw["Name"],
@@ -263,31 +260,6 @@ def code_root_for(handler: str, candidates: Sequence[Path]) -> Path | None:
 
 
 # --- one invocation ----------------------------------------------------------------------------
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_s: int
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    _started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        spent = time.monotonic() - self._started
-        return max(0, int((self.timeout_s - spent) * 1000))
-
-
 @dataclass
 class Invocation:
     """One in-process call of a deployed function."""

@@ -20,10 +20,10 @@ matplotlib.use("Agg")  # files only; no display on a server or in CI
 
 import matplotlib.pyplot as plt
 
+from .results import ReplayResult, SweepRow, sweep_row
+
 if TYPE_CHECKING:
     from trainguard.core import ReferenceTable
-
-    from .replay import ReplayResult, SweepRow
 
 TRADEOFF_FILE = "savings-vs-regret.png"
 
@@ -163,8 +163,6 @@ def write_tradeoff_plot(
 
 def write_plots(result: ReplayResult, rows: Sequence[SweepRow], directory: Path) -> list[Path]:
     """Write every group's PNG and the trade-off figure into ``directory``; returns the paths."""
-    from .replay import sweep_row
-
     directory.mkdir(parents=True, exist_ok=True)
     written = [write_group_plot(result, g, directory / plot_filename(g)) for g in result.groups]
     written.append(write_tradeoff_plot(rows, directory / TRADEOFF_FILE, current=sweep_row(result)))

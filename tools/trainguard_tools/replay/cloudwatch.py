@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
 
 from trainguard.adapters.cloudwatch import MAX_QUERIES_PER_CALL, CloudWatchMetrics
 from trainguard.adapters.sagemaker import SageMakerAdapter
@@ -31,7 +33,11 @@ from trainguard.core.curves import DIRECTIONS, Direction
 from trainguard.core.series import floor_minute, minute_curve
 from trainguard.models import MetricQuery
 
-from .curvefile import STATUSES, JobRecord
+from ..curvefile import STATUSES, JobRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_sagemaker import SageMakerClient
 
 PERIOD_S = 60
 
@@ -45,18 +51,17 @@ def read_cloudwatch_records(
     *,
     since_days: float,
     region: str | None = None,
-    sagemaker: Any = None,
-    cloudwatch: Any = None,
+    sagemaker: SageMakerClient | None = None,
+    cloudwatch: CloudWatchClient | None = None,
     now: datetime | None = None,
     page_size: int = 100,
     max_queries: int = MAX_QUERIES_PER_CALL,
 ) -> tuple[list[JobRecord], list[str]]:
     """The group's past jobs as records, and notes on the jobs that were skipped."""
-    if sagemaker is None or cloudwatch is None:
-        import boto3
-
-        sagemaker = sagemaker or boto3.client("sagemaker", region_name=region)
-        cloudwatch = cloudwatch or boto3.client("cloudwatch", region_name=region)
+    if sagemaker is None:
+        sagemaker = boto3.client("sagemaker", region_name=region)
+    if cloudwatch is None:
+        cloudwatch = boto3.client("cloudwatch", region_name=region)
     now = now or datetime.now(UTC)
     since = now - timedelta(days=since_days)
     notes: list[str] = []
@@ -99,17 +104,17 @@ def read_cloudwatch_records(
     )
     series = {d["TrainingJobName"]: by_id[q.id] for q, (d, *_) in zip(queries, kept, strict=True)}
     records = []
-    for desc, tags, start, end in sorted(kept, key=lambda k: (k[2], k[0]["TrainingJobName"])):
-        name = desc["TrainingJobName"]
+    for described, tags, start, end in sorted(kept, key=lambda k: (k[2], k[0]["TrainingJobName"])):
+        name = described["TrainingJobName"]
         curve = minute_curve(series[name], start)
         if not curve:
             notes.append(f"{name}: no datapoints of {tags[TAG_OBJECTIVE]} (counted, never decided)")
-        resources = desc.get("ResourceConfig", {})
+        resources = described.get("ResourceConfig", {})
         records.append(
             JobRecord(
                 job=name,
                 group=group,
-                status=desc["TrainingJobStatus"],
+                status=described["TrainingJobStatus"],
                 objective=tags[TAG_OBJECTIVE].strip(),
                 direction=cast(Direction, tags.get(TAG_DIRECTION, "minimize").strip().lower()),
                 start_minute=(floor_minute(start) - origin) / 60.0,
@@ -117,7 +122,7 @@ def read_cloudwatch_records(
                 instance_type=str(resources.get("InstanceType", "unknown")),
                 instance_count=int(resources.get("InstanceCount", 1)),
                 curve=tuple(curve),
-                hyperparameters=dict(desc.get("HyperParameters", {})),
+                hyperparameters=dict(described.get("HyperParameters", {})),
                 end_minute=(end - origin) / 60.0,
                 tags={k: v for k, v in tags.items() if k.startswith(TAG_PREFIX)},
                 extras={"start_time": datetime.fromtimestamp(start, UTC).isoformat()},

@@ -7,7 +7,9 @@ What moto 5.2.5 lacks (aws_facts.md section 7.1):
 - no "SageMaker Training Job State Change" event is ever emitted.
 
 What this shim does, by patching moto's SageMaker backend and response classes in this
-process (the ``ThreadedMotoServer`` of :mod:`.emulator` shares them), while installed:
+process, while installed. The patches are on the classes, so they serve both ways moto runs
+here: the ``ThreadedMotoServer`` of :mod:`.emulator` (the demo, ``local invoke``) and the
+in-process ``moto.mock_aws()`` of :mod:`.moto_harness` (the tests, the bench):
 
 - a job created through the API starts ``InProgress``/``Training``; its ``CreationTime``,
   ``TrainingStartTime`` and ``LastModifiedTime`` come from the shim's clock; it has no
@@ -20,6 +22,9 @@ process (the ``ThreadedMotoServer`` of :mod:`.emulator` shares them), while inst
   <status>.", as AWS does); an unknown job raises ``ResourceNotFound``;
 - :meth:`~SageMakerShim.complete`, :meth:`~SageMakerShim.fail` (with ``FailureReason``) and
   :meth:`~SageMakerShim.stop` (e.g. ``MaxRuntimeExceeded``) end a job on the fleet's say-so;
+  :meth:`~SageMakerShim.force_status` puts a job in any status (tests);
+- every ``StopTrainingJob`` received is recorded in ``stop_requests`` (the tests' "what was
+  stopped", through the real API);
 - every status change queues a "SageMaker Training Job State Change" event in the documented
   shape (aws_facts.md 1.1; detail timestamps in epoch milliseconds as integers, ``Tags`` as a
   map by default). Events are *queued*, never delivered from the server thread: the run takes
@@ -57,6 +62,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _moto_time(moment: datetime) -> datetime:
+    """moto keeps naive UTC datetimes (its own ``utcnow()``) and compares them with the
+    ``CreationTimeAfter``-style filters: the shim stores them the same way."""
+    return as_utc(moment).replace(tzinfo=None)
+
+
 class SageMakerShim:
     """Extends moto's SageMaker in this process; see the module docstring for the behaviour.
 
@@ -89,6 +100,7 @@ class SageMakerShim:
         self.stop_delay = stop_delay
         self.tags_shape = tags_shape
         self.history: list[dict[str, Any]] = []  # every event ever emitted, oldest first
+        self.stop_requests: list[str] = []  # every StopTrainingJob received, refused ones too
         self._queue: list[dict[str, Any]] = []
         self._stop_due: dict[str, datetime] = {}  # job -> when Stopping becomes Stopped
         self._lock = threading.RLock()
@@ -173,6 +185,21 @@ class SageMakerShim:
         the ``Stopping`` step: what SageMaker itself does when a job hits its max runtime."""
         self._end(name, "Stopped", secondary, at=at)
 
+    def force_status(
+        self, name: str, status: str, secondary: str | None = None, *, at: datetime | None = None
+    ) -> None:
+        """Put a job in ``status`` (``secondary`` defaults to ``Training`` for ``InProgress``,
+        else the status) whatever it was, with its event: a test's say-so, without the checks
+        of :meth:`complete`, :meth:`fail` and :meth:`stop`."""
+        with self._lock:
+            job = self.job(name)
+            self._stop_due.pop(name, None)
+            when = as_utc(at) if at is not None else as_utc(self.clock())
+            if status not in TERMINAL:
+                job.training_end_time = None
+            secondary = secondary or ("Training" if status == "InProgress" else status)
+            self._transition(self._backend(), job, status, secondary, when)
+
     def settle(self, now: datetime | None = None) -> list[str]:
         """Move every ``Stopping`` job whose ``stop_delay`` has elapsed to ``Stopped``; return
         their names."""
@@ -197,7 +224,7 @@ class SageMakerShim:
         return sagemaker_backends[self.account_id][self.region]
 
     def _on_created(self, job: Any) -> None:
-        now = as_utc(self.clock())
+        now = _moto_time(self.clock())
         with self._lock:
             job.creation_time = job.last_modified_time = job.training_start_time = now
             job.training_end_time = None
@@ -219,6 +246,7 @@ class SageMakerShim:
         from moto.sagemaker.models import FakeTrainingJob
 
         with self._lock:
+            self.stop_requests.append(name)
             job = backend.training_jobs.get(name)
             if job is None:
                 arn = FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
@@ -259,6 +287,7 @@ class SageMakerShim:
     def _transition(
         self, backend: Any, job: Any, status: str, secondary: str, when: datetime
     ) -> None:
+        when = _moto_time(when)
         transitions = job.secondary_status_transitions
         if transitions and "EndTime" not in transitions[-1]:
             transitions[-1]["EndTime"] = when

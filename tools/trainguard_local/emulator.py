@@ -134,15 +134,18 @@ def emulator_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
     }
 
 
-def make_client(service: str, endpoint_url: str, region: str = REGION) -> Any:
-    """A boto3 client for ``service`` at ``endpoint_url`` with the dummy credentials."""
-    session: Any = boto3.session.Session(
+def make_client(service: str, endpoint_url: str | None, region: str = REGION) -> Any:
+    """A boto3 client for ``service`` at ``endpoint_url`` with the dummy credentials (``None``:
+    AWS's own endpoint, which in-process ``moto.mock_aws()`` intercepts)."""
+    session = boto3.session.Session(
         aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=DUMMY_CREDENTIALS["AWS_SESSION_TOKEN"],
         region_name=region,
     )
-    return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)
+    # boto3-stubs types client() per literal service name; callers annotate the client they
+    # get (e.g. ``sm: SageMakerClient = make_client("sagemaker", url)``)
+    return session.client(service, endpoint_url=endpoint_url, config=_CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 @contextmanager

@@ -31,8 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from trainguard.core.curves import Point
-
-from ..curvefile import JobRecord
+from trainguard_tools.curvefile import JobRecord
 
 BUSY_PER_GPU = (70.0, 95.0)  # a busy GPU's utilization band, percent
 IDLE_PER_GPU = (0.5, 3.5)  # an idle GPU (waiting on data), percent

@@ -5,16 +5,22 @@ subscription does not exist) and it sends no email. What it has: SNS -> SQS deli
 
 What :class:`Mailbox` does: subscribes a fresh SQS queue to the topic through the API, and
 returns every message published to the topic *after* :meth:`Mailbox.attach` as an
-:class:`Email` (subject, body), in publication order. Attach it right after the deploy.
+:class:`Email` (subject, body), in publication order. Attach it right after the deploy (or,
+with ``endpoint_url=None``, under ``moto.mock_aws()``: the tests' harness does).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .emulator import REGION, make_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 
 @dataclass(frozen=True)
@@ -39,26 +45,31 @@ class Mailbox:
     """
 
     def __init__(
-        self, endpoint_url: str, topic_arn: str, queue_url: str, subscription_arn: str, region: str
+        self,
+        endpoint_url: str | None,
+        topic_arn: str,
+        queue_url: str,
+        subscription_arn: str,
+        region: str,
     ) -> None:
         self.topic_arn = topic_arn
         self.queue_url = queue_url
         self.subscription_arn = subscription_arn
-        self._sqs = make_client("sqs", endpoint_url, region)
+        self._sqs: SQSClient = make_client("sqs", endpoint_url, region)
         self._received: list[Email] = []
 
     @classmethod
     def attach(
         cls,
-        endpoint_url: str,
+        endpoint_url: str | None,
         topic_arn: str,
         *,
         queue_name: str = "trainguard-local-mailbox",
         region: str = REGION,
     ) -> Mailbox:
         """Create the queue and subscribe it to ``topic_arn`` (raw delivery off: SNS envelope)."""
-        sqs = make_client("sqs", endpoint_url, region)
-        sns = make_client("sns", endpoint_url, region)
+        sqs: SQSClient = make_client("sqs", endpoint_url, region)
+        sns: SNSClient = make_client("sns", endpoint_url, region)
         queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
             "Attributes"
@@ -72,7 +83,7 @@ class Mailbox:
             response = self._sqs.receive_message(
                 QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
             )
-            messages: list[dict[str, Any]] = response.get("Messages", [])
+            messages: list[MessageTypeDef] = response.get("Messages", [])
             if not messages:
                 break
             for message in messages:

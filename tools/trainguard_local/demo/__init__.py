@@ -24,7 +24,10 @@ invocation); 2 when the run itself could not be done.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
+
+from trainguard_tools.local_group import EMULATOR_MODULES, PLOT_MODULES, missing_message
 
 
 def register(sub: Any) -> None:
@@ -52,6 +55,10 @@ def register(sub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    missing = missing_message("demo", EMULATOR_MODULES, {} if args.no_report else PLOT_MODULES)
+    if missing:
+        print(missing, file=sys.stderr)
+        return 2
     from .command import run_demo
 
     return run_demo(args)

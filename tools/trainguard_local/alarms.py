@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import ge, gt, le, lt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trainguard.constants import ALARM_PREFIX, ALARM_STATE_CHANGE
 
@@ -49,7 +49,21 @@ from .clock import as_utc
 from .emulator import ACCOUNT_ID, REGION, make_client
 from .router import EventRouter, Invocation
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricAlarmTypeDef
+    from mypy_boto3_sns import SNSClient
+
 State = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+Statistic = Literal["Average", "Sum", "Minimum", "Maximum", "SampleCount"]
+STATISTICS: dict[str, Statistic] = {
+    "Average": "Average",
+    "Sum": "Sum",
+    "Minimum": "Minimum",
+    "Maximum": "Maximum",
+    "SampleCount": "SampleCount",
+}
+STATES: dict[str, State] = {"OK": "OK", "ALARM": "ALARM", "INSUFFICIENT_DATA": "INSUFFICIENT_DATA"}
 OPERATORS: dict[str, tuple[Callable[[float, float], bool], str]] = {
     "GreaterThanOrEqualToThreshold": (ge, "greater than or equal to"),
     "GreaterThanThreshold": (gt, "greater than"),
@@ -71,7 +85,7 @@ class MetricQuery:
     metric_name: str
     dimensions: tuple[tuple[str, str], ...]
     period: int
-    stat: str
+    stat: Statistic
     query_id: str = "m1"
     expression: str | None = None  # e.g. "m1 / 8"
     expression_id: str | None = None
@@ -162,22 +176,17 @@ class AlarmSpec:
 
 def _metric_stat(
     stat_block: Mapping[str, Any],
-) -> tuple[str, str, tuple[tuple[str, str], ...], int, str]:
+) -> tuple[str, str, tuple[tuple[str, str], ...], int, Statistic]:
     metric = stat_block["Metric"]
-    if "Stat" not in stat_block or stat_block["Stat"] not in {
-        "Average",
-        "Sum",
-        "Minimum",
-        "Maximum",
-        "SampleCount",
-    }:
+    stat = STATISTICS.get(stat_block.get("Stat", ""))
+    if stat is None:
         raise UnsupportedAlarm(f"statistic {stat_block.get('Stat')!r}")
     return (
         metric["Namespace"],
         metric["MetricName"],
         tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
         int(stat_block["Period"]),
-        stat_block["Stat"],
+        stat,
     )
 
 
@@ -241,8 +250,8 @@ def decide_state(
     threshold: float,
     datapoints_to_alarm: int,
     treat_missing: str,
-    current: str,
-) -> tuple[str, int]:
+    current: State,
+) -> tuple[State, int]:
     """The state after evaluating ``values`` (the last N periods, oldest first, None = missing).
 
     Returns ``(state, breaching_count)``. With M = ``datapoints_to_alarm``:
@@ -304,7 +313,7 @@ def _fmt(value: float) -> str:
 # --- the evaluator ------------------------------------------------------------------------------
 @dataclass
 class AlarmState:
-    value: str
+    value: State
     reason: str
     timestamp: datetime
     reason_data: str = "{}"
@@ -358,8 +367,8 @@ class AlarmEvaluator:
         account_id: str = ACCOUNT_ID,
         emit_events: bool = True,
     ) -> None:
-        self.cloudwatch = make_client("cloudwatch", endpoint_url, region)
-        self.sns = make_client("sns", endpoint_url, region)
+        self.cloudwatch: CloudWatchClient = make_client("cloudwatch", endpoint_url, region)
+        self.sns: SNSClient = make_client("sns", endpoint_url, region)
         self.router = router
         self.prefix = prefix
         self.region = region
@@ -369,19 +378,12 @@ class AlarmEvaluator:
         self.unsupported: dict[str, str] = {}
         self.transitions: list[AlarmTransition] = []
 
-    def alarms(self) -> list[dict[str, Any]]:
+    def alarms(self) -> list[MetricAlarmTypeDef]:
         """The stored metric alarms with the prefix (``DescribeAlarms``, every page)."""
-        out: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"AlarmNamePrefix": self.prefix, "AlarmTypes": ["MetricAlarm"]}
-            if token:
-                kwargs["NextToken"] = token
-            page = self.cloudwatch.describe_alarms(**kwargs)
-            out += page.get("MetricAlarms", [])
-            token = page.get("NextToken")
-            if not token:
-                return out
+        pages = self.cloudwatch.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=self.prefix, AlarmTypes=["MetricAlarm"]
+        )
+        return [alarm for page in pages for alarm in page.get("MetricAlarms", [])]
 
     def read_values(self, spec: AlarmSpec, now: datetime) -> list[float | None]:
         """The alarm's series over its evaluation window (oldest first, None = missing)."""
@@ -440,14 +442,15 @@ class AlarmEvaluator:
                 )
                 self.states[name] = AlarmState("INSUFFICIENT_DATA", reason, now)
             else:  # evaluated before (e.g. by an earlier evaluator): trust the stored state
-                self.states[name] = AlarmState(raw["StateValue"], raw.get("StateReason", ""), now)
+                stored = STATES.get(raw.get("StateValue", ""), "INSUFFICIENT_DATA")
+                self.states[name] = AlarmState(stored, raw.get("StateReason", ""), now)
         return self.states[name]
 
     def _transition(
         self,
         spec: AlarmSpec,
         previous: AlarmState,
-        state: str,
+        state: State,
         values: list[float | None],
         n_breaching: int,
         now: datetime,

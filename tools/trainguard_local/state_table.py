@@ -4,12 +4,15 @@ sparse ``running`` index are the ones the runtime relies on: docs/runtime-design
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from trainguard.constants import RUNNING_ATTR, RUNNING_INDEX
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
-def create_state_table(dynamodb: Any, name: str) -> None:
+
+def create_state_table(dynamodb: DynamoDBClient, name: str) -> None:
     """pk/sk strings, the sparse GSI ``running`` on ``running_pk`` projecting everything."""
     dynamodb.create_table(
         TableName=name,

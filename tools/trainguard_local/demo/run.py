@@ -12,21 +12,32 @@ control plane's: this module only plays the jobs.
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from trainguard.constants import TRAINING_NAMESPACE
 
-from ..local.clock import SimClock
-from ..local.sagemaker_shim import TERMINAL
+from ..clock import SimClock
+from ..sagemaker_shim import TERMINAL
 from .fleet import FleetJob
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker.type_defs import ResourceConfigTypeDef
+
+    from ..alarms import AlarmEvaluator
+    from ..emulator import Emulator
+    from ..emulator_deploy import DeployedStack
+    from ..mailbox import Mailbox
+    from ..router import EventRouter
+    from ..sagemaker_shim import SageMakerShim
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/trainguard-demo-sagemaker"
 GPU_METRIC = "GPUUtilization"
@@ -59,14 +70,14 @@ class Plane:
 
     endpoint_url: str
     clock: SimClock
-    shim: Any
-    router: Any
-    alarms: Any
-    mailbox: Any
-    deployed: Any
+    shim: SageMakerShim
+    router: EventRouter
+    alarms: AlarmEvaluator
+    mailbox: Mailbox
+    deployed: DeployedStack
 
 
-def create_job(sm: Any, job: FleetJob) -> None:
+def create_job(sm: SageMakerClient, job: FleetJob) -> None:
     sm.create_training_job(
         TrainingJobName=job.name,
         AlgorithmSpecification={
@@ -76,18 +87,21 @@ def create_job(sm: Any, job: FleetJob) -> None:
         },
         RoleArn=ROLE_ARN,
         OutputDataConfig={"S3OutputPath": f"s3://demo-bucket/{job.group}/"},
-        ResourceConfig={
-            "InstanceType": job.instance_type,
-            "InstanceCount": job.instance_count,
-            "VolumeSizeInGB": 50,
-        },
+        ResourceConfig=cast(  # the fleet's instance types are strings from the curve file
+            "ResourceConfigTypeDef",
+            {
+                "InstanceType": job.instance_type,
+                "InstanceCount": job.instance_count,
+                "VolumeSizeInGB": 50,
+            },
+        ),
         StoppingCondition={"MaxRuntimeInSeconds": job.max_runtime_s},
         HyperParameters={"source_job": job.source, "epochs": str(job.epochs)},
         Tags=[{"Key": k, "Value": v} for k, v in job.tags.items()],
     )
 
 
-def _put(cloudwatch: Any, data: list[dict[str, Any]]) -> None:
+def _put(cloudwatch: CloudWatchClient, data: list[MetricDatumTypeDef]) -> None:
     for i in range(0, len(data), 500):
         cloudwatch.put_metric_data(Namespace=TRAINING_NAMESPACE, MetricData=data[i : i + 500])
 
@@ -102,10 +116,10 @@ def simulate(
     out: TextIO = sys.stderr,
 ) -> RunRecord:
     """Play ``fleet`` minute by minute until every job has ended (or been stopped)."""
-    from ..local.emulator import make_client
+    from ..emulator import make_client
 
-    sm = make_client("sagemaker", plane.endpoint_url)
-    cloudwatch = make_client("cloudwatch", plane.endpoint_url)
+    sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
+    cloudwatch: CloudWatchClient = make_client("cloudwatch", plane.endpoint_url)
     clock, shim, router, alarms = plane.clock, plane.shim, plane.router, plane.alarms
     record = RunRecord(clock_start=clock.now(), minutes=0)
     last_minute = max(j.end_minute for j in fleet)
@@ -119,7 +133,7 @@ def simulate(
             if job.start_minute == minute:
                 create_job(sm, job)
                 started.add(job.name)
-        data: list[dict[str, Any]] = []
+        data: list[MetricDatumTypeDef] = []
         running = [j for j in fleet if j.name in started and j.name not in ended]
         for job in running:
             status, _ = shim.status(job.name)
@@ -127,7 +141,7 @@ def simulate(
                 ended.add(job.name)
             if status != "InProgress":
                 continue  # stopping or ended: nothing more is published
-            dims = [{"Name": "TrainingJobName", "Value": job.name}]
+            dims: list[DimensionTypeDef] = [{"Name": "TrainingJobName", "Value": job.name}]
             for value in job.values_at(minute):
                 data.append(
                     {
@@ -142,7 +156,7 @@ def simulate(
                 continue  # instances report from the first full minute
             gpus = gpus_of(job.instance_type)
             for index, host in enumerate(job.hosts(), start=1):
-                host_dims = [{"Name": "Host", "Value": host}]
+                host_dims: list[DimensionTypeDef] = [{"Name": "Host", "Value": host}]
                 gpu = job.gpu_utilization(index, minute, gpus)
                 data.append(
                     {
@@ -209,17 +223,12 @@ def start_plane(
     cdk_out: Path,
     span: timedelta,
     out: TextIO = sys.stderr,
-) -> tuple[Any, Plane]:
+) -> tuple[Emulator, Plane]:
     """Start the emulator and the shim, deploy the stack, wire the router, alarms, mailbox.
     Returns (emulator, plane); the caller stops the emulator and uninstalls the shim."""
-    from trainguard_tools.emulator_deploy import deploy_to_emulator
+    from .. import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
+    from ..emulator_deploy import deploy_to_emulator
 
-    from ..local import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
-
-    # moto's CloudFormation warns about every resource type it skips (alarms, policies, ...):
-    # known and documented (emulator_deploy); not the newcomer's concern
-    logging.getLogger("moto").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
     clock = SimClock.ending_now(span)
     began = time.monotonic()
     emulator = Emulator().start()

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.adapters.store import deserialize
 from trainguard.core.instances import InstanceCatalog
 
 from .fleet import FleetJob, best_jobs
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 STOPPED = "STOPPED"
 
@@ -30,20 +33,13 @@ class Check:
         return {"check": self.name, "ok": self.ok, "detail": self.detail}
 
 
-def read_decisions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+def read_decisions(dynamodb: DynamoDBClient, table: str) -> list[dict[str, Any]]:
     """Every ``DECISION#`` audit item of the table (Scan, every page), oldest first."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"TableName": table}
-    while True:
-        page = dynamodb.scan(**kwargs)
-        for raw in page.get("Items", []):
-            item = deserialize(raw)
-            if "#DECISION#" in str(item.get("sk", "")):
-                items.append(item)
-        if not page.get("LastEvaluatedKey"):
-            break
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return sorted(items, key=lambda i: (str(i["sk"]), str(i["pk"])))
+    pages = dynamodb.get_paginator("scan").paginate(TableName=table)
+    items = [deserialize(raw) for page in pages for raw in page.get("Items", [])]
+    # a run's audit: sk RUN#<created_ms>#DECISION#<iso time>#<rule>; oldest first
+    decisions = [i for i in items if "#DECISION#" in str(i.get("sk", ""))]
+    return sorted(decisions, key=lambda i: (str(i["sk"]).split("#DECISION#")[1], str(i["pk"])))
 
 
 def _num(x: Any) -> float | None:

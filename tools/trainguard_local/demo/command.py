@@ -8,15 +8,20 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.constants import ENV_POLICY, EVALUATOR_FUNCTION_NAME
 from trainguard.policy import Policy
+from trainguard_tools.curvefile import load_curves
 
-from ..curvefile import load_curves
 from ..emulator_deploy import REPO_ROOT
 from .fleet import FULL, QUICK, plan_fleet
 from .summary import build_summary, format_summary, read_decisions
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
+    from .run import Plane
 
 DEFAULT_CURVES = REPO_ROOT / "data" / "curves.jsonl"
 
@@ -56,7 +61,7 @@ def run_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    from ..local.emulator import make_client
+    from ..emulator import make_client
     from .run import simulate, start_plane
 
     emulator, plane = start_plane(
@@ -73,7 +78,7 @@ def run_demo(args: argparse.Namespace) -> int:
             lambda itype: spec.gpus if (spec := catalog.get(itype)) else 1,
             alarm_every=1,
         )
-        sm = make_client("sagemaker", plane.endpoint_url)
+        sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
         descriptions = {j.name: sm.describe_training_job(TrainingJobName=j.name) for j in fleet}
         decisions = read_decisions(
             make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name
@@ -144,11 +149,11 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _group_stats(plane: Any, groups: list[str]) -> dict[str, Any]:
+def _group_stats(plane: Plane, groups: list[str]) -> dict[str, Any]:
     """The groups' materialized reference statistics as the deployed functions left them."""
     from trainguard.adapters.store import Store
 
-    from ..local.emulator import make_client
+    from ..emulator import make_client
 
     store = Store(make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name)
     return {g: s for g, s in store.batch_get_stats(groups).items()}

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from trainguard.core.curves import fmt
 
-if TYPE_CHECKING:
-    from .replay import ReplayResult, Summary, SweepRow
+from .results import ReplayResult, Summary, SweepRow
 
 
 def _pct(x: float | None) -> str:

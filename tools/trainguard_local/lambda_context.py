@@ -1,0 +1,47 @@
+"""The one fake Lambda context object, for every in-process call of a handler: the tests, the
+bench and the local run's router (:mod:`.router`) all pass this one.
+
+It carries the attributes handlers and Powertools read (``Logger.inject_lambda_context`` logs
+the name, memory, ARN and request id). No moto import: unit tests use it too.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    """A Lambda context; ``invoked_function_arn`` defaults to the function's ARN in moto's
+    account, ``aws_request_id`` to a fresh UUID."""
+
+    function_name: str = "trainguard-test"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    timeout_s: int = 900  # Lambda's maximum: a module-level context lasts a test session
+    function_version: str = "$LATEST"
+    _started: float = field(default_factory=time.monotonic, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.invoked_function_arn:
+            self.invoked_function_arn = (
+                f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
+            )
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/{self.aws_request_id}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        spent = time.monotonic() - self._started
+        return max(0, int((self.timeout_s - spent) * 1000))

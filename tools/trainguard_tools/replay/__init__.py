@@ -1,0 +1,54 @@
+"""``trainguard replay``: run a policy over past jobs on a simulated clock.
+
+- :mod:`.results`: the result types (:class:`StopEvent`, :class:`JobOutcome`, :class:`Summary`,
+  :class:`ReplayResult`, :class:`SweepRow`) and the accounting that builds them;
+- :mod:`.engine`: the timeline (:func:`replay`, :func:`sweep`) and its semantics;
+- :mod:`.report`: the terminal tables; :mod:`.plots`: the figures (matplotlib, imported only
+  for ``--plots``); both read the results, never the engine;
+- :mod:`.cloudwatch`: ``--from-cloudwatch``, an account's past jobs as curve records;
+- :mod:`.command`: the subcommand.
+"""
+
+from __future__ import annotations
+
+from .command import register
+from .engine import (
+    SMALL_SWEEP_GRACE,
+    SMALL_SWEEP_MIN_COMPLETED,
+    SWEEP_GRACE,
+    SWEEP_MIN_COMPLETED,
+    replay,
+    settings_for,
+    sweep,
+)
+from .results import (
+    JobOutcome,
+    ReplayResult,
+    StopEvent,
+    Summary,
+    SweepRow,
+    cost_of,
+    summarize_group,
+    summarize_overall,
+    sweep_row,
+)
+
+__all__ = [
+    "SMALL_SWEEP_GRACE",
+    "SMALL_SWEEP_MIN_COMPLETED",
+    "SWEEP_GRACE",
+    "SWEEP_MIN_COMPLETED",
+    "JobOutcome",
+    "ReplayResult",
+    "StopEvent",
+    "Summary",
+    "SweepRow",
+    "cost_of",
+    "register",
+    "replay",
+    "settings_for",
+    "summarize_group",
+    "summarize_overall",
+    "sweep",
+    "sweep_row",
+]

@@ -1,0 +1,286 @@
+"""The replay's timeline engine: what would the policy have stopped, saved and cost on past jobs?
+
+:func:`replay` runs one policy over past jobs, :func:`sweep` its variants. It decides with the
+same rules and configuration model as the Lambdas: ``job_settings(tags, policy)`` per job, then
+``ObjectiveRules(median, patience, divergence)`` + ``verdict`` against the group's
+materialized :class:`ReferenceTable`, rebuilt whenever one of the group's jobs completes.
+
+Semantics (the simulated clock)
+    * Ticks every ``policy.tick_minutes`` from the first job's start: ``t_k = t0 + k * tick``,
+      up to the last job's end.
+    * A measurement at step s is visible from ``start_minute + s * minutes_per_step +
+      policy.ingestion_lag_minutes`` on.
+    * At a tick, first the jobs whose end <= t finish (a ``Completed`` job that the replay did
+      not stop joins its group's references from its end on), then every running job
+      (start <= t < end) is decided if it has a new visible measurement or its group's
+      references changed since its last decision. A decision is a pure function of (visible
+      curve, references), so this equals deciding every tick, as the evaluator does, at a
+      fraction of the work; ticks at which nothing changes are skipped altogether.
+    * Steps are the curve's steps (epochs for recorded curves, minutes for CloudWatch data).
+    * Enforce: a stop truncates the job at that tick; it never becomes a reference. Observe (or
+      ``stops_disabled``): nothing is truncated; the first would-be stop of each job is
+      reported, and the "with the policy" numbers are what those stops would have saved,
+      without their knock-on effect on the references.
+    * A ``Failed`` job that ends on a NaN/inf value the divergence rule had no tick to see
+      while it ran (the NaN is its last point) is reported as a ``diverged`` stop at its end,
+      ``at_end``: it saves nothing, since it ends there anyway.
+    * The mode comes from the policy (``--mode``); a record's own ``trainguard:mode`` tag is
+      ignored, because the replay asks "what would this mode have done".
+
+Outcome numbers
+    GPU hours = the catalog's GPUs x instance count x hours (0 for CPU types); dollars =
+    price x count x hours. Unknown instance types are counted, logged and left out of both.
+    The **best job** of a group is the ``Completed`` job with the best *final* value (the last
+    point of its curve, which for an overfitting run is not its best point) without the
+    policy; it *survived* if the policy did not stop it (nor would have, in observe mode).
+    **Regret** = how much worse the best final value among the surviving ``Completed`` jobs is
+    than the best without the policy (>= 0; 0 when the best job survived; None when no
+    candidate survived). ``normalized_regret`` divides it by the gap between the best and the
+    median final value of the group's ``Completed`` jobs without the policy: 0 = the winner
+    (or an equal job) survived, 1 = what survived is only as good as a typical job. It is
+    unit-free and defined when the best final value is 0 (a relative-to-best regret is not),
+    so the sweep can average it over groups with different objectives.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTIVE
+from trainguard.core import (
+    Decision,
+    InstanceCatalog,
+    MedianStoppingRule,
+    ObjectiveRules,
+    ReferenceTable,
+    verdict,
+)
+from trainguard.core.curves import Point
+from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
+
+from ..curvefile import JobRecord
+from .results import (
+    EPS,
+    JobOutcome,
+    ReplayResult,
+    StopEvent,
+    SweepRow,
+    cost_of,
+    summarize_group,
+    summarize_overall,
+    sweep_row,
+)
+
+log = logging.getLogger("trainguard.replay")
+
+
+def settings_for(record: JobRecord, policy: Policy) -> JobSettings:
+    """The job's settings as the Lambdas resolve them: its tags against the policy."""
+    tags = {k: v for k, v in record.tags.items() if k != TAG_MODE}
+    tags.update(
+        {TAG_GROUP: record.group, TAG_DIRECTION: record.direction, TAG_OBJECTIVE: record.objective}
+    )
+    return job_settings(tags, policy)
+
+
+@dataclass
+class _Job:
+    record: JobRecord
+    settings: JobSettings
+    rules: ObjectiveRules
+    visible: list[float]  # minute at which each measurement becomes visible
+    shown: int = 0  # measurements visible at the last decision
+    seen_version: int = -1  # group reference version at the last decision
+    done: bool = False  # ended, stopped, or no longer worth deciding (observe: reported)
+
+
+def replay(
+    records: Sequence[JobRecord], policy: Policy, catalog: InstanceCatalog | None = None
+) -> ReplayResult:
+    """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring."""
+    catalog = catalog or policy.catalog()
+    lag = policy.ingestion_lag_minutes
+    tick = float(policy.tick_minutes)
+    warnings: list[str] = []
+
+    jobs: list[_Job] = []
+    for r in records:
+        try:
+            settings = settings_for(r, policy)
+        except PolicyError as exc:
+            raise PolicyError(f"job {r.job}: {exc}") from exc
+        visible = [r.produced_at(s) + lag for s, _ in r.curve]
+        jobs.append(_Job(r, settings, settings.rules, visible))
+
+    outcomes: dict[str, JobOutcome] = {}
+    unknown: dict[str, int] = defaultdict(int)
+    for j in jobs:
+        spec = catalog.get(j.record.instance_type)
+        if spec is None:
+            unknown[j.record.instance_type] += 1
+        outcomes[j.record.job] = JobOutcome(
+            j.record,
+            j.record.end,
+            gpus=None if spec is None else spec.gpus,
+            usd_per_hour=None if spec is None else spec.usd_per_hour,
+        )
+    for itype, n in sorted(unknown.items()):
+        msg = f"unknown instance type {itype!r} ({n} job(s)): left out of GPU hours and dollars"
+        log.warning(msg)
+        warnings.append(msg)
+
+    references: dict[str, dict[str, Sequence[Point]]] = defaultdict(dict)
+    version: dict[str, int] = defaultdict(int)
+    tables: dict[tuple[str, str], ReferenceTable] = {}
+    decisions = 0
+
+    def table(group: str, rule: MedianStoppingRule) -> ReferenceTable:
+        """The group's table for ``rule``, as the lifecycle materializes it (cached until one
+        of the group's jobs completes)."""
+        key = (group, rule.table_key)
+        if key not in tables:
+            tables[key] = rule.build_table(references[group])
+        return tables[key]
+
+    def record_stop(j: _Job, d: Decision, t: float, *, at_end: bool = False) -> None:
+        o = outcomes[j.record.job]
+        enforced = j.settings.enforcing and not at_end
+        remaining_h = max(j.record.end - t, 0.0) / 60.0
+        gpu_h, usd = cost_of(o, remaining_h)
+        o.stop = StopEvent(
+            j.record.job,
+            j.record.group,
+            d.rule,
+            t,
+            d.step,
+            d.value,
+            d.threshold,
+            d.references,
+            d.reason,
+            enforced,
+            at_end,
+            gpu_h,
+            usd,
+        )
+        if enforced:
+            o.end_with = t
+        j.done = True
+
+    if jobs:
+        t0 = min(j.record.start_minute for j in jobs)
+        t_last = max(j.record.end for j in jobs)
+        n_ticks = math.floor((t_last - t0) / tick + EPS) + 1
+    else:
+        t0, n_ticks = 0.0, 0
+
+    def tick_index(minute: float) -> int:
+        """The first tick at or after ``minute``."""
+        return max(0, math.ceil((minute - t0) / tick - EPS))
+
+    # Ticks where something can change: a start, a measurement becoming visible, an end.
+    active = sorted(
+        {
+            k
+            for j in jobs
+            for k in (
+                tick_index(j.record.start_minute),
+                tick_index(j.record.end),
+                *(tick_index(v) for v in j.visible),
+            )
+            if k < n_ticks
+        }
+    )
+    by_start = sorted(jobs, key=lambda j: (j.record.start_minute, j.record.job))
+    by_end = sorted(jobs, key=lambda j: (j.record.end, j.record.job))
+    next_start = next_end = 0
+    running: list[_Job] = []
+
+    for k in active:
+        t = t0 + k * tick
+        while next_start < len(by_start) and by_start[next_start].record.start_minute <= t + EPS:
+            running.append(by_start[next_start])
+            next_start += 1
+        while next_end < len(by_end) and by_end[next_end].record.end <= t + EPS:
+            j = by_end[next_end]
+            next_end += 1
+            o = outcomes[j.record.job]
+            if o.stop is not None and o.stop.enforced:
+                continue  # stopped earlier: never a reference
+            if j.record.status == "Completed":
+                references[j.record.group][j.record.job] = j.record.curve
+                version[j.record.group] += 1
+                for key in [key for key in tables if key[0] == j.record.group]:
+                    del tables[key]
+            elif j.record.status == "Failed" and o.stop is None and j.rules.divergence:
+                d = j.rules.divergence.decide(j.record.job, j.record.curve)
+                decisions += 1
+                if d.stop:
+                    record_stop(j, d, j.record.end, at_end=True)
+            j.done = True
+        still: list[_Job] = []
+        for j in running:
+            if j.done or j.record.end <= t + EPS:
+                continue
+            still.append(j)
+            shown = bisect_right(j.visible, t + EPS)
+            group_version = version[j.record.group]
+            if shown == 0 or (shown == j.shown and group_version == j.seen_version):
+                continue
+            j.shown, j.seen_version = shown, group_version
+            refs = table(j.record.group, j.rules.median) if j.rules.median is not None else None
+            chosen = verdict(j.rules.decide(j.record.job, j.record.curve[:shown], refs))
+            decisions += 1
+            if chosen is not None and chosen.stop:
+                record_stop(j, chosen, t)
+                if j.settings.enforcing:
+                    still.pop()
+        running = still
+
+    shown_rule = MedianStoppingRule(grace=policy.median.grace, average=policy.median.average)
+    final_tables = {g: table(g, shown_rule) for g in sorted({r.group for r in records})}
+    groups = {
+        g: summarize_group(g, [o for o in outcomes.values() if o.record.group == g])
+        for g in final_tables
+    }
+    overall = summarize_overall(list(groups.values()))
+    return ReplayResult(
+        policy=policy,
+        mode="enforce" if policy.mode == "enforce" and not policy.stops_disabled else "observe",
+        groups=groups,
+        overall=overall,
+        outcomes=outcomes,
+        thresholds=final_tables,
+        ticks=n_ticks,
+        active_ticks=len(active),
+        decisions=decisions,
+        warnings=warnings,
+    )
+
+
+# ---- the sweep --------------------------------------------------------------------------------
+
+SWEEP_MIN_COMPLETED: tuple[int, ...] = (1, 2, 3, 5, 8)
+SWEEP_GRACE: tuple[float, ...] = (0.0, 2.0, 5.0, 10.0)
+SMALL_SWEEP_MIN_COMPLETED: tuple[int, ...] = (1, 3, 8)  # for the figure when --sweep is absent
+SMALL_SWEEP_GRACE: tuple[float, ...] = (0.0, 5.0)
+
+
+def sweep(
+    records: Sequence[JobRecord],
+    policy: Policy,
+    min_completed: Sequence[int] = SWEEP_MIN_COMPLETED,
+    grace: Sequence[float] = SWEEP_GRACE,
+    catalog: InstanceCatalog | None = None,
+) -> list[SweepRow]:
+    """Replay every (min_completed, grace) variant of ``policy``; rows in that order."""
+    rows = []
+    for mc in min_completed:
+        for g in grace:
+            variant = replace(policy, median=replace(policy.median, min_completed=mc, grace=g))
+            rows.append(sweep_row(replay(records, variant, catalog)))
+    return rows
