@@ -40,19 +40,22 @@ ALERT_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:trainguard-alert"
 
 
 class FaultInjector:
-    """``fail(method, exc, times=1)``: the next ``times`` calls of ``method`` raise ``exc``."""
+    """``fail(method, exc, times=1, after=0)``: calls of ``method`` raise ``exc``."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, list[BaseException]] = defaultdict(list)
+        self._faults: dict[str, list[BaseException | None]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
 
-    def fail(self, method: str, exc: BaseException, times: int = 1) -> None:
-        self._faults[method].extend([exc] * times)
+    def fail(self, method: str, exc: BaseException, times: int = 1, after: int = 0) -> None:
+        """The ``times`` calls of ``method`` after the next ``after`` ones raise ``exc``."""
+        self._faults[method].extend([None] * after + [exc] * times)
 
     def _call(self, method: str) -> None:
         self.calls[method] += 1
         if self._faults[method]:
-            raise self._faults[method].pop(0)
+            fault = self._faults[method].pop(0)
+            if fault is not None:
+                raise fault
 
 
 class InMemoryStore(FaultInjector):
@@ -80,7 +83,9 @@ class InMemoryStore(FaultInjector):
         self._call("register_job")
         if self._job(job.run) is not None:
             return False
-        record = replace(job, actions=frozenset(), progress=None, tags=dict(job.tags))
+        record = replace(
+            job, actions=frozenset(), alarms=frozenset(), progress=None, tags=dict(job.tags)
+        )
         self.items[self._key(job.run)] = {"record": record, "running": job.running}
         return True
 
@@ -129,6 +134,12 @@ class InMemoryStore(FaultInjector):
             if "record" in item and item.get("running")
         ]
 
+    def add_alarms(self, run: RunId, names: Sequence[str]) -> None:
+        self._call("add_alarms")
+        item = self._job(run)
+        if item is not None:
+            self._update(run, alarms=item["record"].alarms | frozenset(names))
+
     def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         self._call("save_progress")
         for run, progress in updates:
@@ -145,18 +156,83 @@ class InMemoryStore(FaultInjector):
 
     def claim_action(self, run: RunId, action: str, now: float, details: Mapping[str, Any]) -> bool:
         self._call("claim_action")
-        won = self._put_once(self._key(run, f"#ACTION#{action}"), {"at": now, **details})
         item = self._job(run)
-        if won and item is not None:
-            self._update(run, actions=item["record"].actions | {action})
-        return won
+        key = self._key(run, f"#ACTION#{action}")
+        if item is None or key in self.items:
+            return False  # like the table's transaction: a registered run, claimed once
+        self.items[key] = {"at": now, "state": "claimed", "attempts": 0, "details": dict(details)}
+        self.items[("OPEN", f"{run.name}#{run.created_ms:013d}#{action}")] = {
+            "job": run.name, "created_ms": run.created_ms, "action": action,
+        }  # fmt: skip
+        self._update(run, actions=item["record"].actions | {action})
+        return True
 
-    def release_action(self, run: RunId, action: str) -> None:
-        self._call("release_action")
-        self.items.pop(self._key(run, f"#ACTION#{action}"), None)
-        item = self._job(run)
-        if item is not None:
-            self._update(run, actions=item["record"].actions - {action})
+    def get_action(self, run: RunId, action: str) -> dict[str, Any] | None:
+        self._call("get_action")
+        item = self.items.get(self._key(run, f"#ACTION#{action}"))
+        return copy.deepcopy(item) if item is not None else None
+
+    def update_action(self, run: RunId, action: str, **fields: Any) -> None:
+        self._call("update_action")
+        self.items.setdefault(self._key(run, f"#ACTION#{action}"), {}).update(fields)
+
+    def finish_action(self, run: RunId, action: str, **fields: Any) -> None:
+        self._call("finish_action")
+        self.items.setdefault(self._key(run, f"#ACTION#{action}"), {}).update(
+            {"state": "done", **fields}
+        )
+        self.items.pop(("OPEN", f"{run.name}#{run.created_ms:013d}#{action}"), None)
+
+    def open_actions(self) -> list[tuple[RunId, str]]:
+        self._call("open_actions")
+        return [
+            (RunId(item["job"], item["created_ms"]), item["action"])
+            for (pk, _), item in sorted(self.items.items())
+            if pk == "OPEN"
+        ]
+
+    # the outbox
+    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
+        self._call("enqueue")
+        if not self._put_once(("MAIL", key), {"at": now}):
+            return False  # written once, ever (sent or not)
+        self.items[("OUTBOX", key)] = {"sk": key, "subject": subject, "body": body,
+                                       "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        return True
+
+    def pending_emails(self, now: float) -> list[dict[str, Any]]:
+        self._call("pending_emails")
+        return [
+            dict(item)
+            for (pk, _), item in sorted(self.items.items())
+            if pk == "OUTBOX" and item["lease_until"] <= now
+        ]
+
+    def lease_email(self, key: str, now: float, lease_s: float) -> bool:
+        self._call("lease_email")
+        item = self.items.get(("OUTBOX", key))
+        if item is None or item["lease_until"] > now:
+            return False
+        item["lease_until"] = now + lease_s
+        return True
+
+    def sent(self, key: str, now: float) -> None:
+        self._call("sent")
+        self.items.pop(("OUTBOX", key), None)
+
+    def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None:
+        self._call("send_failed")
+        item = self.items.get(("OUTBOX", key))
+        if item is None:
+            return
+        if dead:
+            self.items[("OUTBOX#DEAD", key)] = {**self.items.pop(("OUTBOX", key)),
+                                               "attempts": attempts}  # fmt: skip
+        else:
+            item.update(attempts=attempts, lease_until=retry_at)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return [dict(i) for (pk, _), i in sorted(self.items.items()) if pk == "OUTBOX#DEAD"]
 
     def _put_once(self, key: tuple[str, str], item: dict[str, Any]) -> bool:
         if key in self.items:
@@ -191,6 +267,11 @@ class InMemoryStore(FaultInjector):
         if item is not None:
             self._update(run, idle_hosts={**item["record"].idle_hosts, host: now})
         return True
+
+    def episode(self, run: RunId, host: str) -> dict[str, Any] | None:
+        self._call("episode")
+        item = self.items.get(self._key(run, f"#EPISODE#{host}"))
+        return dict(item) if item is not None else None
 
     def close_episode(self, run: RunId, host: str, now: float) -> float | None:
         self._call("close_episode")
@@ -454,6 +535,7 @@ class Fakes:
     def deps(self, policy: Policy | None = None) -> Dependencies:
         return Dependencies(
             store=self.store,
+            outbox=self.store,
             training_jobs=self.training_jobs,
             metrics=self.metrics,
             alarms=self.alarms,

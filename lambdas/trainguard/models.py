@@ -26,6 +26,12 @@ class JobNotFoundError(LookupError):
     """SageMaker does not know the job (deleted, or another account/region)."""
 
 
+class StopRefused(RuntimeError):
+    """SageMaker refused StopTrainingJob for a reason that trying again at once will not cure
+    (AccessDenied, a ValidationException other than "already stopping/stopped"). The message
+    is ``<code>: <SageMaker's message>``."""
+
+
 @dataclass(frozen=True)
 class JobSummary:
     """One row of ListTrainingJobs."""
@@ -124,6 +130,7 @@ class JobRecord:
     # the ACTION# markers already claimed, mirrored on the job item: a tick that reads the
     # running index skips them without a (rejected) conditional write per flagged job
     actions: frozenset[str] = frozenset()
+    alarms: frozenset[str] = frozenset()  # the GPU-idle alarms trainguard created for the run
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None

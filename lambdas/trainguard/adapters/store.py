@@ -102,6 +102,8 @@ def group_pk(group: str) -> str:
 
 OPEN_PK = "OPEN"  # claimed actions not finished yet, one item each (deleted when done)
 OUTBOX_PK = "OUTBOX"  # emails written, not yet sent
+MAIL_PK = "MAIL"  # one marker per email ever written: its deduplication key
+MAIL_TTL_S = 90 * 86400.0
 DEAD_LETTER_PK = "OUTBOX#DEAD"  # emails that could not be sent after every retry
 
 
@@ -170,6 +172,7 @@ class Store:
         """Write a new job item; False if the job is already known (nothing written)."""
         item = asdict(job)
         item.pop("actions")  # added by claim_action (DynamoDB has no empty sets)
+        item.pop("alarms")  # added by add_alarms
         item.pop("progress")  # written by the evaluator (save_progress)
         item.update(pk=job_pk(job.name), sk=run_sk(job.run))
         if job.running:
@@ -229,6 +232,15 @@ class Store:
             ExpressionAttributeValues=serialize(values),
         )
 
+    def add_alarms(self, run: RunId, names: Sequence[str]) -> None:
+        """Record the GPU-idle alarms created for the run (a set on its item)."""
+        self._update_meta(
+            run,
+            "ADD alarms :a",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":a": {"SS": list(names)}},
+        )
+
     def running_jobs(self) -> list[JobRecord]:
         """Every job in the sparse ``running`` index."""
         pages = self._client.get_paginator("query").paginate(
@@ -271,9 +283,7 @@ class Store:
         )
 
     # ---- actions: claimed once, finished or resumed -------------------------------------
-    def claim_action(
-        self, run: RunId, action: str, now: float, details: Mapping[str, Any]
-    ) -> bool:
+    def claim_action(self, run: RunId, action: str, now: float, details: Mapping[str, Any]) -> bool:
         """Claim ``ACTION#<rule>#<kind>`` for the run: True for the one caller that wins it.
         In one transaction the claim is written, listed under ``OPEN`` (so that a claim whose
         invocation died is resumed by the next tick) and mirrored on the run's item
@@ -339,8 +349,7 @@ class Store:
                     "Update": {
                         "TableName": self._table,
                         "Key": self._key(run, f"#ACTION#{action}"),
-                        "UpdateExpression": "SET "
-                        + ", ".join(f"#{k} = :{k}" for k in fields),
+                        "UpdateExpression": "SET " + ", ".join(f"#{k} = :{k}" for k in fields),
                         "ExpressionAttributeNames": {f"#{k}": k for k in fields},
                         "ExpressionAttributeValues": serialize(
                             {f":{k}": v for k, v in fields.items()}
@@ -367,10 +376,25 @@ class Store:
     def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
         """Write one email under its deduplication ``key`` (the run, rule and kind), leased to
         the caller for ``lease_s`` so that it is the one that sends it; False if that email
-        was already written (it is never written twice)."""
-        return self._put_once(
-            {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
-             "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        was already written (it is never written twice). Two items in one transaction: the
+        key's marker (``MAIL``, kept ``MAIL_TTL_DAYS``) and the message (``OUTBOX``, deleted
+        once sent)."""
+        marker = {"pk": MAIL_PK, "sk": key, "at": now, TTL_ATTR: int(now + MAIL_TTL_S)}
+        message = {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
+                   "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        return _applied(
+            lambda: self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(marker),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._table, "Item": serialize(message)}},
+                ]
+            )
         )
 
     def pending_emails(self, now: float) -> list[dict[str, Any]]:
@@ -391,9 +415,7 @@ class Store:
 
     def sent(self, key: str, now: float) -> None:
         """The email went out: off the outbox."""
-        self._client.delete_item(
-            TableName=self._table, Key=serialize({"pk": OUTBOX_PK, "sk": key})
-        )
+        self._client.delete_item(TableName=self._table, Key=serialize({"pk": OUTBOX_PK, "sk": key}))
 
     def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None:
         """A failed send: retried from ``retry_at``, or moved to the dead letters."""
@@ -455,6 +477,14 @@ class Store:
         if opened:
             self._set_idle_host(run, host, now)
         return opened
+
+    def episode(self, run: RunId, host: str) -> dict[str, Any] | None:
+        """The host's episode item (state, opened_at, closed_at), if there is one."""
+        response = self._client.get_item(
+            TableName=self._table, Key=self._key(run, f"#EPISODE#{host}"), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return deserialize(item) if item else None
 
     def close_episode(self, run: RunId, host: str, now: float) -> float | None:
         """Close an open episode; its opening time for the transition, None if none was open."""
@@ -591,6 +621,7 @@ def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
     fields["idle_hosts"] = {str(k): float(v) for k, v in (fields.get("idle_hosts") or {}).items()}
     fields["actions"] = frozenset(str(a) for a in fields.get("actions") or ())
+    fields["alarms"] = frozenset(str(a) for a in fields.get("alarms") or ())
     fields["progress"] = _progress(fields.get("progress"), str(item.get("name", "")))
     return JobRecord(**fields)
 

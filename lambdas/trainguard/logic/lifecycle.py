@@ -158,8 +158,14 @@ def build_record(
     return record
 
 
+ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
+
+
 def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
-    """One GPU-idle alarm per host; skipped (with a warning) when the GPU count is unknown."""
+    """The run's missing GPU-idle alarms, one per host, at most ``ALARMS_PER_INVOCATION``
+    (a 300-instance job gets the rest from the next ticks' reconcile); each one created is
+    recorded on the run (``JobRecord.alarms``), so a failure part way leaves a list of what
+    is missing. None when the GPU count is unknown (a warning) or the type has no GPUs."""
     settings = settings_for(record, deps.policy)
     gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
     if not gpu_idle.enabled:
@@ -176,16 +182,31 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
     if spec.gpus == 0 or spec.accelerator == "Trainium":
         logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
         return 0
-    for index in range(1, record.instance_count + 1):
-        deps.alarms.put_gpu_idle_alarm(
-            record.name,
-            index,
-            spec.gpus,
-            gpu_idle.threshold_pct,
-            gpu_idle.window_minutes,
-            deps.alert_function_arn,
+    missing = [i for i in range(1, record.instance_count + 1)
+               if gpu_idle_alarm_name(record.name, i) not in record.alarms]  # fmt: skip
+    created: list[str] = []
+    try:
+        for index in missing[:ALARMS_PER_INVOCATION]:
+            created.append(
+                deps.alarms.put_gpu_idle_alarm(
+                    record.name,
+                    index,
+                    spec.gpus,
+                    gpu_idle.threshold_pct,
+                    gpu_idle.window_minutes,
+                    deps.alert_function_arn,
+                )
+            )
+    except Exception:
+        logger.exception(
+            "creating the GPU-idle alarms failed part way: the reconcile repairs it",
+            extra={"alarms_created": len(created), "alarms_missing": len(missing)},
         )
-    return record.instance_count
+    finally:
+        if created:
+            deps.store.add_alarms(record.run, created)
+            record.alarms = record.alarms | frozenset(created)
+    return len(created)
 
 
 def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
@@ -215,8 +236,8 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     if change.status == "Completed" and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
     deps.store.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
-    result.alarms_deleted = _delete_alarms(record, max(record.instance_count, change.instance_count),
-                                           deps)  # fmt: skip
+    count = max(record.instance_count, change.instance_count)
+    result.alarms_deleted = _delete_alarms(record, count, deps)
     if change.status == "Failed" and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
@@ -303,11 +324,7 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
         f"Console: {messages.console_link(deps.region, record.name)}\n"
     )
     return Act(deps, now).notice(
-        record,
-        "failed#alert",
-        {"reason": reason},
-        f"{messages.PREFIX} FAILED {record.name}: {reason}",
-        body,
+        record, "failed#alert", f"{messages.PREFIX} FAILED {record.name}: {reason}", body
     )
 
 

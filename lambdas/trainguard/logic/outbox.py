@@ -29,7 +29,7 @@ BACKOFF_CAP_S = 3600.0
 
 def retry_delay(attempts: int) -> float:
     """Seconds before the next try after ``attempts`` failed ones: 1, 2, 4 ... 60 minutes."""
-    return min(BACKOFF_CAP_S, BACKOFF_S * 2 ** max(0, attempts - 1))
+    return min(BACKOFF_CAP_S, BACKOFF_S * 2.0 ** max(0, attempts - 1))
 
 
 @dataclass

@@ -9,12 +9,13 @@ exactly as if its event had arrived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..constants import GPU_IDLE_ALARM_PREFIX
 from ..models import JobNotFoundError, JobRecord, RunId, parse_gpu_idle_alarm_name
 from ..observability import logger
 from .dependencies import Dependencies
-from .lifecycle import apply_change, change_from_description
+from .lifecycle import apply_change, change_from_description, create_alarms
 
 
 @dataclass
@@ -23,10 +24,13 @@ class Reconciled:
     registered: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
+    alarms_repaired: int = 0
     errors: int = 0
 
 
-def reconcile(deps: Dependencies, running: list[JobRecord], now: float) -> Reconciled:
+def reconcile(
+    deps: Dependencies, running: list[JobRecord], now: float, budget: Any = None
+) -> Reconciled:
     """``running``: the runs the table's running index lists; ``now``: the tick's time. One
     job's failure is logged with its name and counted; the others go on. A run is a name and
     a CreationTime: a name that SageMaker lists with another CreationTime than the table's
@@ -37,6 +41,8 @@ def reconcile(deps: Dependencies, running: list[JobRecord], now: float) -> Recon
     for run, summary in listed.items():
         if run in by_run:
             continue
+        if budget is not None and budget.exhausted():
+            break  # the next tick registers the rest
         try:
             if deps.store.get_job(run) is not None:
                 continue  # known (the index is eventually consistent, or it just ended)
@@ -81,6 +87,7 @@ def reconcile(deps: Dependencies, running: list[JobRecord], now: float) -> Recon
         except Exception:
             result.errors += 1
             logger.exception("reconcile: finalizing failed", extra={"job": run.name})
+    result.alarms_repaired = _repair_alarms(deps, list(by_run.values()), budget)
     alive = {run.name for run in by_run} | {run.name for run in listed}
     orphans = []
     for alarm in deps.alarms.alarm_names(GPU_IDLE_ALARM_PREFIX):
@@ -92,6 +99,33 @@ def reconcile(deps: Dependencies, running: list[JobRecord], now: float) -> Recon
         logger.info("reconcile: deleted orphaned alarms", extra={"count": len(orphans)})
     result.running = list(by_run.values())
     return result
+
+
+ALARMS_PER_TICK = 60  # PutMetricAlarm allows 3 a second
+
+
+def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: Any) -> int:
+    """Create the GPU-idle alarms a running run lacks (a creation that failed part way, a
+    job with more hosts than one invocation creates), ``ALARMS_PER_TICK`` at most."""
+    created = 0
+    for job in running:
+        if created >= ALARMS_PER_TICK or (budget is not None and budget.exhausted()):
+            break
+        spec = deps.catalog.get(job.instance_type)
+        if spec is None or spec.gpus == 0 or spec.accelerator == "Trainium":
+            continue
+        if len(job.alarms) >= job.instance_count:
+            continue
+        try:
+            made = create_alarms(job, deps, [])
+        except Exception:
+            logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
+            continue
+        if made:
+            logger.info("reconcile: created missing GPU-idle alarms",
+                        extra={"job": job.name, "alarms_created": made})  # fmt: skip
+        created += made
+    return created
 
 
 def _gone(deps: Dependencies, run: RunId, now: float, why: str, result: Reconciled) -> None:
