@@ -29,6 +29,7 @@ from trainguard.models import (
     JobRecord,
     JobSummary,
     MetricQuery,
+    ReferenceSet,
     RunId,
     epoch_ms,
 )
@@ -285,37 +286,58 @@ class InMemoryStore(FaultInjector):
             self._update(run, idle_hosts=hosts)
         return float(episode["opened_at"])
 
-    # group history
-    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None:
+    # reference sets
+    def put_curve(
+        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
+    ) -> None:
         self._call("put_curve")
-        self.items[(f"GROUP#{group}", f"CURVE#{job}")] = {
+        self.items[(f"GROUP#{refs.group}", f"CURVE#{refs.key}#{job}")] = {
             "curve": list(curve),
             "duration_min": duration_min,
         }
 
-    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]:
-        self._call("group_curves")
-        return {
-            sk.removeprefix("CURVE#"): (list(item["curve"]), float(item["duration_min"]))
-            for (pk, sk), item in sorted(self.items.items())
-            if pk == f"GROUP#{group}" and sk.startswith("CURVE#")
-        }
+    def get_curves(
+        self, refs: ReferenceSet, jobs: Sequence[str]
+    ) -> dict[str, tuple[list[Point], float]]:
+        self._call("get_curves")
+        out = {}
+        for job in jobs:
+            item = self.items.get((f"GROUP#{refs.group}", f"CURVE#{refs.key}#{job}"))
+            if item is not None:
+                out[job] = (list(item["curve"]), float(item["duration_min"]))
+        return out
 
-    def put_stats(self, stats: GroupStats) -> None:
+    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool:
         self._call("put_stats")
-        self.items[(f"GROUP#{stats.group}", "STATS")] = {"stats": stats}
+        key = (f"GROUP#{stats.refs.group}", f"STATS#{stats.refs.key}")
+        current = self.items.get(key)
+        if (current is None) != (expected_version is None):
+            return False
+        if current is not None and current["stats"].version != expected_version:
+            return False
+        self.items[key] = {"stats": stats}
+        return True
 
-    def get_stats(self, group: str) -> GroupStats | None:
-        return self.batch_get_stats([group]).get(group)
+    def get_stats(self, refs: ReferenceSet) -> GroupStats | None:
+        return self.batch_get_stats([refs]).get(refs)
 
-    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
+    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]:
         self._call("batch_get_stats")
         out = {}
-        for group in sorted(set(groups)):
-            item = self.items.get((f"GROUP#{group}", "STATS"))
+        for refs in sorted(set(sets)):
+            item = self.items.get((f"GROUP#{refs.group}", f"STATS#{refs.key}"))
             if item is not None:
-                out[group] = item["stats"]
+                out[refs] = item["stats"]
         return out
+
+    def group_curves(self, refs: ReferenceSet) -> dict[str, tuple[list[Point], float]]:
+        """Every curve stored for the reference set (for tests)."""
+        prefix = f"CURVE#{refs.key}#"
+        return {
+            sk.removeprefix(prefix): (list(item["curve"]), float(item["duration_min"]))
+            for (pk, sk), item in sorted(self.items.items())
+            if pk == f"GROUP#{refs.group}" and sk.startswith(prefix)
+        }
 
     # for tests
     def run_of(self, name: str) -> RunId:

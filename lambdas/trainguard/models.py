@@ -54,14 +54,43 @@ class MetricQuery:
     period: int | None = None  # this query's own period; None: the call's
 
 
-@dataclass(frozen=True)
-class GroupStats:
-    """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
+@dataclass(frozen=True, order=True)
+class ReferenceSet:
+    """The completed jobs a running job is compared with: those of its group that measure
+    the same objective metric in the same direction. Anyone who may tag a training job can
+    put it in a group; a job reporting another metric (or the same name, minimized instead of
+    maximized) can never set the threshold of the group's jobs."""
 
     group: str
+    objective: str
+    direction: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.objective}#{self.direction}"
+
+
+REFERENCE_WINDOW = 200  # the most recent completed jobs of a reference set that set its threshold
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """A reference set's ``GROUP#<group>`` / ``STATS#<objective>#<direction>`` item: what a
+    tick needs about its completed jobs. Built from the most recent ``REFERENCE_WINDOW`` of
+    them, so that its size and a completion's work do not grow with the group's history."""
+
+    refs: ReferenceSet
     tables: dict[str, ReferenceTable]  # MedianStoppingRule.table_key -> materialized M(s)
     median_duration_min: float | None
-    references: int
+    references: int  # completed jobs in the window
+    window: tuple[str, ...] = ()  # their run ids (``name@created_ms``), oldest first
+    durations: tuple[float, ...] = ()  # their durations in minutes, in the same order
+    completed: int = 0  # completed jobs ever added (the window keeps the latest)
+    version: int = 0  # for conditional writes: concurrent completions never lose one
+
+    @property
+    def group(self) -> str:
+        return self.refs.group
 
     def table(self, key: str = "all") -> ReferenceTable | None:
         return self.tables.get(key)
@@ -138,6 +167,10 @@ class JobRecord:
     @property
     def run(self) -> RunId:
         return RunId(self.name, self.created_ms)
+
+    @property
+    def reference_set(self) -> ReferenceSet:
+        return ReferenceSet(self.group, self.objective or "", self.direction)
 
     @property
     def running(self) -> bool:

@@ -12,7 +12,15 @@ from typing import Any, Protocol
 
 from .core.curves import Point
 from .core.progress import Progress
-from .models import GroupStats, JobRecord, JobSummary, MetricQuery, RunId, Series
+from .models import (
+    GroupStats,
+    JobRecord,
+    JobSummary,
+    MetricQuery,
+    ReferenceSet,
+    RunId,
+    Series,
+)
 
 
 class JobStore(Protocol):
@@ -57,12 +65,16 @@ class JobStore(Protocol):
     def close_episode(self, run: RunId, host: str, now: float) -> float | None: ...
     def episode(self, run: RunId, host: str) -> dict[str, Any] | None: ...
 
-    # group history
-    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None: ...
-    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]: ...
-    def put_stats(self, stats: GroupStats) -> None: ...
-    def get_stats(self, group: str) -> GroupStats | None: ...
-    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]: ...
+    # reference sets (a group's completed jobs of one objective and direction)
+    def put_curve(
+        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
+    ) -> None: ...
+    def get_curves(
+        self, refs: ReferenceSet, jobs: Sequence[str]
+    ) -> dict[str, tuple[list[Point], float]]: ...
+    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool: ...
+    def get_stats(self, refs: ReferenceSet) -> GroupStats | None: ...
+    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]: ...
 
 
 class Outbox(Protocol):

@@ -18,7 +18,7 @@ from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
 from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
 from trainguard.handlers import evaluator, lifecycle
-from trainguard.models import EventError, JobRecord, JobSummary
+from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -101,17 +101,17 @@ def seed_references(aws: Aws, store: Store, deps: Any) -> None:
     for k in range(3):
         name = f"ref-{k}"
         start = now - 3 * 3600 + k * 1800
-        arn = aws.create_job(name, TAGS, status="Completed")
+        arn = aws.create_job(name, TAGS, status="Completed", start=start)
         aws.put_curve(name, "loss", start, [1.0 - 0.03 * i for i in range(20)])
         lifecycle.handler(
             state_change(name, "Completed", arn=arn, start=start, end=start + 1260), CTX, deps=deps
         )
-    assert store.get_stats("g") is not None
+    assert store.get_stats(ReferenceSet("g", "loss", "minimize")) is not None
 
 
 def start_job(aws: Aws, deps: Any, name: str, values: list[float], tags: Any = None) -> None:
     start = aws.now() - (len(values) + 1) * 60
-    arn = aws.create_job(name, TAGS if tags is None else tags)
+    arn = aws.create_job(name, TAGS if tags is None else tags, start=start)
     aws.put_curve(name, "loss", start, values)
     lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start), CTX, deps=deps)
 
@@ -159,7 +159,7 @@ def test_same_event_twice_registers_once_and_emails_once(aws: Aws) -> None:
 def test_completed_before_in_progress(aws: Aws) -> None:
     deps = aws.deps()
     start = aws.now() - 3600
-    arn = aws.create_job("early", TAGS, status="Completed")
+    arn = aws.create_job("early", TAGS, status="Completed", start=start)
     aws.put_curve("early", "loss", start, [1.0, 0.8, 0.7])
     done = lifecycle.handler(
         state_change("early", "Completed", arn=arn, start=start, end=start + 240, tags=TAGS),
@@ -176,7 +176,7 @@ def test_completed_before_in_progress(aws: Aws) -> None:
     assert job is not None and job.status == "Completed" and not job.running
     assert store.running_jobs() == []
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    stats = store.get_stats("g")
+    stats = store.get_stats(ReferenceSet("g", "loss", "minimize"))
     assert stats is not None and stats.references == 1
 
 
@@ -304,7 +304,7 @@ def test_stop_validation_exception_for_a_stopped_job_is_success() -> None:
         )
         stub.add_client_error("stop_training_job", "ValidationException", "Bad name")
         assert SageMakerAdapter(client).stop("done") == "already ending"
-        with pytest.raises(ClientError):
+        with pytest.raises(StopRefused, match="ValidationException: Bad name"):
             SageMakerAdapter(client).stop("x")
 
 

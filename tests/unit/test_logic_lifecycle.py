@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fakes import state_change
-from world import TAGS, World
+from world import REFS, TAGS, World
 
 from trainguard.logic.lifecycle import handle_state_change
 from trainguard.models import EventError, RunId
@@ -28,9 +28,9 @@ def test_in_progress_registers_once_with_an_alarm_per_host() -> None:
 def test_completion_records_the_curve_and_the_group_statistics() -> None:
     world = World()
     job = world.complete_with("done", [1.0, 0.8, 0.6])
-    (curve, duration) = world.fakes.store.group_curves("g")["done"]
+    (curve, duration) = world.fakes.store.group_curves(REFS)[str(world.record("done").run)]
     assert curve == [(1.0, 1.0), (2.0, 0.8), (3.0, 0.6)] and duration == 4.0
-    stats = world.fakes.store.get_stats("g")
+    stats = world.fakes.store.get_stats(REFS)
     assert stats is not None and stats.references == 1 and stats.median_duration_min == 4.0
     assert world.fakes.alarms.alarms == {}  # deleted at the end
     assert world.record(job.name).status == "Completed"
@@ -44,7 +44,7 @@ def test_completed_before_in_progress_still_builds_the_reference() -> None:
     world.end(job)
     job.status = "InProgress"  # the late InProgress event
     assert world.event(job).action == "ignored: already ended"
-    assert "early" in world.fakes.store.group_curves("g")
+    assert str(world.record("early").run) in world.fakes.store.group_curves(REFS)
 
 
 def test_a_failed_job_is_emailed_once() -> None:
@@ -103,7 +103,7 @@ def test_stopped_and_failed_are_never_references() -> None:
         world.report(job, [1.0, 0.9])
         world.fakes.advance(3)
         world.end(job, status)
-    assert world.fakes.store.group_curves("g") == {}
+    assert world.fakes.store.group_curves(REFS) == {}
 
 
 def test_a_name_used_again_after_delete_is_a_new_run_with_its_own_alarms_and_decisions() -> None:

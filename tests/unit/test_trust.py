@@ -9,15 +9,16 @@ from typing import Any
 import pytest
 from fakes import FakeTrainingJobs
 from test_logic_evaluator import world_with_references
-from world import TAGS, World, alarm_configuration
+from world import REFS, TAGS, World, alarm_configuration
 
 from trainguard.core.decision import Decision
+from trainguard.core.series import MAX_CURVE_POINTS, downsample
 from trainguard.logic import evaluator
 from trainguard.logic.act import Act
 from trainguard.logic.decide import judge
 from trainguard.logic.evaluator import Budget
 from trainguard.logic.outbox import MAX_ATTEMPTS
-from trainguard.models import StopRefused
+from trainguard.models import REFERENCE_WINDOW, StopRefused
 from trainguard.policy import GpuIdleSettings, Policy, job_settings
 
 pytestmark = pytest.mark.unit
@@ -263,3 +264,87 @@ def test_observe_mode_and_the_kill_switch_never_call_stop_even_when_resuming() -
         world.fakes.advance(1)
         world.tick()
         assert world.fakes.training_jobs.calls["stop"] == 0
+
+
+# ---- who can set a group's threshold -------------------------------------------------------
+def test_foreign_jobs_tagged_into_a_group_with_another_metric_cannot_poison_it() -> None:
+    world = world_with_references()  # three references of validation:loss, minimized
+    for i in range(4):  # someone tags four jobs into "g" that report loss 0 on another metric
+        foreign = {**TAGS, "trainguard:objective": "train:loss"}
+        job = world.start(f"foreign-{i}", foreign)
+        world.report(job, [0.0] * 10, metric="train:loss")
+        world.fakes.advance(11)
+        world.end(job)
+    maximized = {**TAGS, "trainguard:direction": "maximize"}  # or the same name, maximized
+    job = world.start("upside-down", maximized)
+    world.report(job, [99.0] * 10)
+    world.fakes.advance(11)
+    world.end(job)
+    world.emails()
+    healthy = world.start("healthy")
+    world.report(healthy, [0.95 - 0.01 * i for i in range(5)])  # as good as the references
+    world.fakes.advance(6)
+    assert world.tick().stops == 0
+    stats = world.fakes.store.get_stats(REFS)
+    assert stats is not None and stats.references == 3
+
+
+def test_the_stop_email_names_the_references_that_set_the_median() -> None:
+    world = world_with_references()
+    worse_job(world)
+    world.tick()
+    body = world.fakes.notifier.sent[-1].body if world.fakes.notifier.sent else ""
+    setter = str(world.record("ref-1").run)
+    assert f"Set by:     {setter} (the median of 3)" in body
+
+
+def test_concurrent_completions_never_lose_a_reference() -> None:
+    world = World()
+    for i in range(4):
+        world.complete_with(f"ref-{i}", [1.0 - 0.01 * j for j in range(5)])
+    # two completions read the same statistics; the second one's write must not win blindly
+    a = world.start("a")
+    b = world.start("b")
+    for job in (a, b):
+        world.report(job, [0.5] * 5)
+    world.fakes.advance(6)
+    store = world.fakes.store
+    real_put = store.put_stats
+    raced = []
+
+    def put_after_a_rival(stats: Any, expected: int | None) -> bool:
+        if not raced:  # b's completion lands between a's read and a's write
+            raced.append(1)
+            world.end(b)
+        return real_put(stats, expected)
+
+    store.put_stats = put_after_a_rival  # type: ignore[method-assign]
+    world.end(a)
+    stats = store.get_stats(REFS)
+    assert stats is not None and stats.references == 6 and stats.completed == 6
+    assert len(store.group_curves(REFS)) == 6
+
+
+def test_the_reference_window_keeps_the_latest_jobs_and_bounds_a_completion() -> None:
+    world = World()
+    for i in range(REFERENCE_WINDOW + 5):
+        world.complete_with(f"ref-{i:03d}", [1.0, 0.9])
+    stats = world.fakes.store.get_stats(REFS)
+    assert stats is not None and stats.references == REFERENCE_WINDOW
+    assert stats.completed == REFERENCE_WINDOW + 5
+    assert stats.window[0].startswith("ref-005@")  # the oldest five left the window
+    before = world.fakes.store.calls["get_curves"]
+    world.complete_with("one-more", [1.0, 0.9])
+    assert world.fakes.store.calls["get_curves"] - before == 1  # one read of the window
+
+
+def test_a_28_day_curve_is_stored_downsampled_with_its_last_point() -> None:
+    curve = [(float(m), 1.0 / m) for m in range(1, 40_321)]
+    small = downsample(curve, MAX_CURVE_POINTS)
+    assert len(small) <= MAX_CURVE_POINTS and small[-1] == curve[-1]
+    size = len(curve) // (MAX_CURVE_POINTS - 1) + 1
+    # the running average at a bucket's end is the raw curve's
+    k = 10 * size
+    raw = sum(v for _, v in curve[:k]) / k
+    stored = [v for s, v in small if s <= curve[k - 1][0]]
+    assert sum(stored) / len(stored) == pytest.approx(raw, rel=1e-12)

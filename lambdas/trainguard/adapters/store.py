@@ -27,7 +27,7 @@ from ..constants import RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
 from ..core.curves import Point
 from ..core.median import ReferenceTable
 from ..core.progress import Progress
-from ..models import GroupStats, JobRecord, RunId
+from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from .aws import error_code
 
@@ -527,14 +527,18 @@ class Store:
                 ExpressionAttributeValues=serialize({":t": opened_at}),
             )
 
-    # ---- group curves and statistics ---------------------------------------------------
-    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None:
+    # ---- reference sets: completed curves and statistics --------------------------------
+    def put_curve(
+        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
+    ) -> None:
+        """A completed job's curve (at most ``MAX_CURVE_POINTS`` points: see
+        :func:`~trainguard.core.series.downsample`) under its reference set."""
         self._client.put_item(
             TableName=self._table,
             Item=serialize(
                 {
-                    "pk": group_pk(group),
-                    "sk": f"CURVE#{job}",
+                    "pk": group_pk(refs.group),
+                    "sk": f"CURVE#{refs.key}#{job}",
                     "job": job,
                     "points": len(curve),
                     "duration_min": duration_min,
@@ -543,71 +547,95 @@ class Store:
             ),
         )
 
-    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]:
-        """Every completed curve of the group: job -> (curve, duration in minutes)."""
+    def get_curves(
+        self, refs: ReferenceSet, jobs: Sequence[str]
+    ) -> dict[str, tuple[list[Point], float]]:
+        """The curves of ``jobs`` in the reference set: job -> (curve, duration in minutes)."""
+        keys = [{"pk": group_pk(refs.group), "sk": f"CURVE#{refs.key}#{j}"} for j in jobs]
         out = {}
-        for item in self._query_prefix(group_pk(group), "CURVE#"):
+        for item in self._batch_get(keys, "completed curves"):
             curve = [(float(s), float(v)) for s, v in unpack(item["curve_z"])]
             out[str(item["job"])] = (curve, float(item.get("duration_min", 0.0)))
         return out
 
-    def put_stats(self, stats: GroupStats) -> None:
-        self._client.put_item(
-            TableName=self._table,
-            Item=serialize(
-                {
-                    "pk": group_pk(stats.group),
-                    "sk": "STATS",
-                    "group": stats.group,
-                    "references": stats.references,
-                    "median_duration_min": stats.median_duration_min,
-                    "tables": sorted(stats.tables),
-                    "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
-                }
-            ),
+    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool:
+        """Write the reference set's statistics if nobody wrote them since version
+        ``expected_version`` was read (None: they did not exist); False otherwise (the
+        caller reads them again and retries)."""
+        kwargs: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        if expected_version is not None:
+            kwargs = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": serialize({":v": expected_version}),
+            }
+        item = serialize(
+            {
+                "pk": group_pk(stats.refs.group),
+                "sk": f"STATS#{stats.refs.key}",
+                "group": stats.refs.group,
+                "objective": stats.refs.objective,
+                "direction": stats.refs.direction,
+                "references": stats.references,
+                "completed": stats.completed,
+                "version": stats.version,
+                "median_duration_min": stats.median_duration_min,
+                "tables": sorted(stats.tables),
+                "window_z": pack({"jobs": list(stats.window), "durations": list(stats.durations)}),
+                "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
+            }
         )
+        return _applied(lambda: self._client.put_item(TableName=self._table, Item=item, **kwargs))
 
-    def get_stats(self, group: str) -> GroupStats | None:
-        return self.batch_get_stats([group]).get(group)
+    def get_stats(self, refs: ReferenceSet) -> GroupStats | None:
+        return self.batch_get_stats([refs]).get(refs)
 
-    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
-        """The groups' STATS items in BatchGetItem calls of 100 keys. Unprocessed keys (the
-        table throttled part of a batch) are asked again with exponential back-off and full
-        jitter; keys still unprocessed after ``BATCH_ATTEMPTS`` rounds raise
-        :class:`StoreError` rather than being dropped (a tick without a group's statistics
-        would silently judge nothing in it)."""
-        wanted = sorted(set(groups))
-        out: dict[str, GroupStats] = {}
-        for i in range(0, len(wanted), BATCH_GET_LIMIT):
-            keys = [
-                serialize({"pk": group_pk(g), "sk": "STATS"})
-                for g in wanted[i : i + BATCH_GET_LIMIT]
-            ]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]:
+        """The reference sets' STATS items (BatchGetItem, 100 keys a call)."""
+        wanted = sorted(set(sets))
+        keys = [{"pk": group_pk(r.group), "sk": f"STATS#{r.key}"} for r in wanted]
+        out = {}
+        for item in self._batch_get(keys, "group statistics"):
+            stats = _stats_from_item(item)
+            out[stats.refs] = stats
+        return out
+
+    def _batch_get(self, keys: Sequence[Mapping[str, Any]], what: str) -> list[dict[str, Any]]:
+        """BatchGetItem of ``keys`` in calls of 100. Unprocessed keys (the table throttled
+        part of a batch) are asked again with exponential back-off and full jitter; keys
+        still unprocessed after ``BATCH_ATTEMPTS`` rounds raise :class:`StoreError` rather
+        than being dropped (a tick without a group's statistics would silently judge nothing
+        in it)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), BATCH_GET_LIMIT):
+            chunk = [serialize(k) for k in keys[i : i + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self._table: {"Keys": chunk, "ConsistentRead": True}}
             for attempt in range(BATCH_ATTEMPTS):
                 if attempt:
                     self._sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
                 response = self._client.batch_get_item(RequestItems=request)
-                for raw in response.get("Responses", {}).get(self._table, []):
-                    stats = _stats_from_item(deserialize(raw))
-                    out[stats.group] = stats
+                out.extend(
+                    deserialize(raw) for raw in response.get("Responses", {}).get(self._table, [])
+                )
                 request = dict(response.get("UnprocessedKeys") or {})
                 if not request:
                     break
             else:
                 left = len(request.get(self._table, {}).get("Keys", []))
                 raise StoreError(
-                    f"BatchGetItem left {left} group statistics unprocessed after "
-                    f"{BATCH_ATTEMPTS} attempts"
+                    f"BatchGetItem left {left} {what} unprocessed after {BATCH_ATTEMPTS} attempts"
                 )
         return out
 
     # ---- helpers -----------------------------------------------------------------------
     def _query_prefix(self, pk: str, prefix: str) -> list[dict[str, Any]]:
+        """Every item of partition ``pk`` whose sort key starts with ``prefix`` (all: "")."""
+        condition, values = "pk = :pk", {":pk": pk}
+        if prefix:
+            condition, values = f"{condition} AND begins_with(sk, :p)", {**values, ":p": prefix}
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
-            ExpressionAttributeValues=serialize({":pk": pk, ":p": prefix}),
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=serialize(values),
         )
         return [deserialize(i) for page in pages for i in page.get("Items", [])]
 
@@ -639,16 +667,16 @@ def _progress(raw: Any, job: str) -> Progress | None:
 
 
 def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:
-    tables = {}
-    for key, raw in unpack(item["tables_z"]).items():
-        table = ReferenceTable.from_dict(raw)
-        if key[:1].isdigit():  # written before tables had keys: keyed by their grace
-            key = "all" if table.average == "all" else f"since_grace:{float(key):g}"
-        tables[key] = table
+    tables = {k: ReferenceTable.from_dict(t) for k, t in unpack(item["tables_z"]).items()}
+    window = unpack(item["window_z"]) if "window_z" in item else {}
     duration = item.get("median_duration_min")
     return GroupStats(
-        str(item["group"]),
-        tables,
-        None if duration is None else float(duration),
-        int(item.get("references", 0)),
+        refs=ReferenceSet(str(item["group"]), str(item["objective"]), str(item["direction"])),
+        tables=tables,
+        median_duration_min=None if duration is None else float(duration),
+        references=int(item.get("references", 0)),
+        window=tuple(str(j) for j in window.get("jobs", ())),
+        durations=tuple(float(d) for d in window.get("durations", ())),
+        completed=int(item.get("completed", 0)),
+        version=int(item.get("version", 0)),
     )

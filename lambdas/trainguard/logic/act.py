@@ -76,7 +76,7 @@ class Act:
             "enforcing": settings.enforcing,
             "mode": mode_text(settings),
             "savings": estimated_savings(job, stats, self.deps, self.now),
-            "context": context(job, stats),
+            "context": {**context(job, stats), **threshold_setters(settings, decision, stats)},
         }
         action = f"{decision.rule}#{kind}"
         if not self._claim(job, action, claim):
@@ -299,6 +299,21 @@ def context(job: JobRecord, stats: GroupStats | None) -> dict[str, Any]:
     if stats is not None and stats.median_duration_min is not None:
         out["Median run"] = f"{fmt(stats.median_duration_min)} min over {stats.references} jobs"
     return out
+
+
+def threshold_setters(
+    settings: JobSettings, decision: Decision, stats: GroupStats | None
+) -> dict[str, str]:
+    """Which completed jobs set a median-rule threshold (the email names them: a group's
+    threshold is whoever tagged their jobs into it)."""
+    rule = settings.rules.median
+    if decision.rule != "median" or rule is None or stats is None or decision.step is None:
+        return {}
+    table = stats.table(rule.table_key)
+    setters = table.set_by(decision.step) if table is not None else ()
+    if not setters:
+        return {}
+    return {"Set by": f"{' and '.join(setters)} (the median of {decision.references})"}
 
 
 def _dollars(value: float | None) -> str:

@@ -58,7 +58,7 @@ def judge(
                 stats.references if stats else 0,
             ),
         ]
-        if seen is not None:
+        if seen is not None and seen.progress is not None:  # it has an objective to watch
             last = seen.last_objective
             since = (now - last) / 60.0 if last else elapsed
             checks.append(guard.check_stalled(job.name, elapsed, since))

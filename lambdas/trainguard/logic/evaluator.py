@@ -104,7 +104,7 @@ def run_tick(
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)
     try:
-        stats = deps.store.batch_get_stats({job.group for job, _ in jobs})
+        stats = deps.store.batch_get_stats({job.reference_set for job, _ in jobs})
     except Exception:
         result.errors += 1
         stats = {}
@@ -137,15 +137,16 @@ def run_tick(
                 unsaved.append((job.run, seen.progress))
             spec = deps.catalog.get(job.instance_type)
             gpus = spec.gpus if spec is not None and spec.gpus > 0 else None
-            judgement = judge(job, settings, seen, stats.get(job.group), now, gpus)
+            group = stats.get(job.reference_set)
+            judgement = judge(job, settings, seen, group, now, gpus)
             result.evaluated += 1
             if judgement.judged:
                 result.decisions += 1
             for decision in judgement.stops:
-                if act.stop(job, settings, decision, stats.get(job.group)) == STOPPED:
+                if act.stop(job, settings, decision, group) == STOPPED:
                     break  # stopped: the job's other stops have nothing left to do
             for alert in judgement.alerts:
-                act.alert(job, settings, alert, stats.get(job.group))
+                act.alert(job, settings, alert, group)
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")

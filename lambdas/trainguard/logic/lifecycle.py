@@ -15,18 +15,21 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.curves import Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
-from ..core.series import floor_minute, in_steps, minute_curve
+from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..models import (
+    REFERENCE_WINDOW,
     TERMINAL,
     GroupStats,
     JobNotFoundError,
     JobRecord,
     MetricQuery,
+    ReferenceSet,
     StateChange,
     gpu_idle_alarm_name,
     parse_job_description,
@@ -210,17 +213,15 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
 
 
 def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
-    """A job whose median rule reads a table the group does not materialize yet (Ray's
-    windowed average with a grace of its own) gets it built now."""
+    """A job whose median rule reads a table its reference set does not materialize yet
+    (Ray's windowed average with a grace of its own) gets it built now."""
     settings = settings_for(record, deps.policy)
     rule = settings.rules.median if settings is not None else None
-    if rule is None or not record.group:
+    if rule is None or not record.group or not record.objective:
         return
-    stats = deps.store.get_stats(record.group)
-    if stats is not None and stats.table(rule.table_key) is not None:
-        return
-    if stats is not None or deps.store.group_curves(record.group):
-        rebuild_stats(record.group, deps, extra_keys={rule.table_key})
+    stats = deps.store.get_stats(record.reference_set)
+    if stats is not None and stats.table(rule.table_key) is None:
+        update_stats(record.reference_set, deps, extra_keys={rule.table_key})
 
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
@@ -260,8 +261,10 @@ def _delete_alarms(record: JobRecord, count: int, deps: Dependencies) -> int:
 def record_curve(
     record: JobRecord, change: StateChange, deps: Dependencies, now: float | None = None
 ) -> int:
-    """Read the whole objective curve once (Period 60, steps = minutes since the start);
-    it ends at TrainingEndTime, else at ``now`` (default the clock)."""
+    """Read the whole objective curve once (Period 60, steps = minutes since the start;
+    longer than ``MAX_CURVE_POINTS``, it is kept as that many bucket means, see
+    :func:`~trainguard.core.series.downsample`); it ends at TrainingEndTime, else at ``now``
+    (default the clock). Then the job joins its reference set."""
     assert record.objective is not None
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
@@ -270,37 +273,66 @@ def record_curve(
         floor_minute(start),
         floor_minute(end) + 120.0,
     )
-    curve = minute_curve(series.get("o0", []), start)
+    curve = downsample(minute_curve(series.get("o0", []), start), MAX_CURVE_POINTS)
     if not curve:
         logger.warning("completed job has no objective datapoints: not a reference")
         return 0
     duration_min = max(0.0, (end - start) / 60.0)
-    deps.store.put_curve(record.group, record.name, curve, duration_min)
-    rebuild_stats(record.group, deps)
+    deps.store.put_curve(record.reference_set, str(record.run), curve, duration_min)
+    update_stats(record.reference_set, deps, add=[(str(record.run), duration_min)])
     return len(curve)
 
 
-def rebuild_stats(group: str, deps: Dependencies, extra_keys: set[str] | None = None) -> None:
-    """Materialize the group's M(s) for every table in use (one for the spec's average; one
-    per grace for Ray's windowed average), from all its completed curves."""
-    curves = deps.store.group_curves(group)
-    existing = deps.store.get_stats(group)
-    keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
-    if existing is not None:
-        keys |= set(existing.tables)
-    only_curves = {
-        job: in_steps(curve, deps.policy.step_unit) for job, (curve, _) in curves.items()
-    }
-    durations = [d for _, d in curves.values() if d > 0]
-    deps.store.put_stats(
-        GroupStats(
-            group,
-            {key: table_for_key(key, only_curves) for key in sorted(keys)},
-            median(durations) if durations else None,
-            len(curves),
+STATS_ATTEMPTS = 8  # concurrent completions: each re-reads and retries until its write holds
+
+
+def update_stats(
+    refs: ReferenceSet,
+    deps: Dependencies,
+    *,
+    add: Sequence[tuple[str, float]] = (),
+    extra_keys: set[str] | None = None,
+) -> None:
+    """The reference set's statistics with ``add`` (completed jobs' run ids and durations,
+    their curves already stored) in its window of the ``REFERENCE_WINDOW`` most recent
+    references, every table in use rebuilt from the window's curves: the work and the item's
+    size do not grow with the group's history. Written only if nobody wrote them since they
+    were read (a concurrent completion makes this one read again and retry: none is lost)."""
+    for _ in range(STATS_ATTEMPTS):
+        old = deps.store.get_stats(refs)
+        window = list(old.window) if old else []
+        durations = list(old.durations) if old else []
+        completed = old.completed if old else 0
+        new_jobs = [(job, d) for job, d in add if job not in window]
+        if add and not new_jobs:
+            return  # these completions are in already (a duplicate event)
+        window += [job for job, _ in new_jobs]
+        durations += [d for _, d in new_jobs]
+        window, durations = window[-REFERENCE_WINDOW:], durations[-REFERENCE_WINDOW:]
+        completed += len(new_jobs)
+        keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
+        if old is not None:
+            keys |= set(old.tables)
+        curves = deps.store.get_curves(refs, window)
+        stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in window
+                   if job in curves}  # fmt: skip
+        kept = [d for d in durations if d > 0]
+        new = GroupStats(
+            refs=refs,
+            tables={key: table_for_key(key, stepped) for key in sorted(keys)},
+            median_duration_min=median(kept) if kept else None,
+            references=len(window),
+            window=tuple(window),
+            durations=tuple(durations),
+            completed=completed,
+            version=(old.version if old else 0) + 1,
         )
-    )
-    logger.info("group statistics rebuilt", extra={"group": group, "references": len(curves)})
+        if deps.store.put_stats(new, old.version if old else None):
+            logger.info("reference statistics updated",
+                        extra={"group": refs.group, "references": len(window)})  # fmt: skip
+            return
+        logger.info("reference statistics written meanwhile: reading them again")
+    raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
 
 
 def _policy_rule(deps: Dependencies) -> MedianStoppingRule:

@@ -75,14 +75,15 @@ def observe(
         return {}
     cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
     end = floor_minute(cut) + 60.0
-    window_start = end - WINDOW_MIN * 60.0
+    hosts = {job.run: gpu_hosts(job, settings) for job, settings in jobs}
+    # GPU samples must cover a whole GPU-idle window (and a little more) to judge a host
+    windows = [s.gpu_idle.window_minutes + 5.0 for j, s in jobs if hosts[j.run]]
+    window_start = end - max([WINDOW_MIN, *windows]) * 60.0
     prior: dict[RunId, Progress | None] = {}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
-    hosts: dict[RunId, list[str]] = {}
     for i, (job, settings) in enumerate(jobs):
         rules = settings.rules
-        hosts[job.run] = gpu_hosts(job, settings)
         for k, host in enumerate(hosts[job.run]):
             recent_q.append(MetricQuery(f"g{i}_{k}", GPU_METRIC, (("Host", host),)))
         if not settings.objective:
