@@ -4,6 +4,7 @@ and Stubber where moto cannot produce the failure."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -16,8 +17,10 @@ from botocore.stub import Stubber
 from moto.core.botocore_stubber import MockRawResponse
 from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
+from trainguard import constants as c
 from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
-from trainguard.handlers import evaluator, lifecycle
+from trainguard.handlers import alert, evaluator, lifecycle
+from trainguard.handlers.runtime import aws_dependencies
 from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
 from trainguard.policy import Policy
 
@@ -409,3 +412,22 @@ def test_bad_tag_value_is_reported_once_and_the_tick_goes_on(aws: Aws) -> None:
     assert "STOPPED worse" in subjects[1]
     evaluator.handler({}, CTX, deps=deps)
     assert aws.emails() == []
+
+
+@pytest.mark.parametrize("switch", ["1", "yes"])
+def test_a_bad_kill_switch_fails_safe_in_all_three_functions(aws: Aws, switch: str) -> None:
+    """``TRAINGUARD_STOPS_DISABLED=1``: no function fails; nothing is stopped; the lifecycle
+    registers, the evaluator reports, the alert function alerts."""
+    env = {**aws.environ(Policy(mode="enforce")), c.ENV_STOPS_DISABLED: switch}
+    deps = dataclasses.replace(aws_dependencies(env), clock=aws.now)
+    assert deps.config_error is not None and deps.policy.stops_disabled
+    seed_references(aws, Store(aws.dynamodb, TABLE), deps)
+    aws.emails()
+    start_job(aws, deps, "worse", [1.5 - 0.01 * i for i in range(10)])
+    tick = evaluator.handler({}, CTX, deps=deps)
+    assert (tick["stops"], tick["would_stops"], tick["errors"]) == (0, 1, 0)
+    assert aws.stopped() == []
+    (mail,) = aws.emails()
+    assert mail["subject"].startswith("[trainguard] WOULD STOP (stops disabled) worse")
+    payload = aws.alarm_payload("trainguard-gpu-idle-worse-algo-1", "ALARM")
+    assert alert.handler(payload, CTX, deps=deps)["action"] == "opened"
