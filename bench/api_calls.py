@@ -6,7 +6,7 @@ the dependencies built by ``aws_dependencies``, as the functions build them). A 
 the way production builds it:
 
 * completed references: each group's ``CURVE#`` items (``Store.put_curve``, what the lifecycle
-  writes on ``Completed``) and one ``lifecycle.rebuild_stats`` per group (the lifecycle rebuilds
+  writes on ``Completed``) and one ``lifecycle.update_stats`` per group (the lifecycle rebuilds
   after every completion; once at the end gives the same ``STATS`` item);
 * running jobs: created in moto's SageMaker (InProgress, by the harness's shim), registered by
   ``lifecycle.handler`` from an InProgress state-change event (job item + one GPU-idle alarm
@@ -64,6 +64,7 @@ COMPLETED_SWEEP_FLEET = 100
 # depend on it (moto never pages GetMetricData); moto's GetMetricData scans every datapoint in
 # the window for every query and period, so a longer history costs the bench minutes at N = 1,000.
 RUNNING_MINUTES = 8
+OBJECTIVE = "validation:loss"
 REFERENCE_MINUTES = 120  # completed curves: one value per minute
 
 
@@ -164,7 +165,7 @@ def _quiet() -> Iterator[None]:
 def _tags(group: str) -> dict[str, str]:
     return {
         "trainguard:group": group,
-        "trainguard:objective": "validation:loss",
+        "trainguard:objective": OBJECTIVE,
         "trainguard:direction": "minimize",
     }
 
@@ -184,7 +185,8 @@ def measure_tick(
     ``publish_metrics=False`` leaves CloudWatch empty (the rules then decide nothing): the
     calls are the same, moto answers far faster (for tests at large N)."""
     from trainguard.handlers import evaluator, lifecycle
-    from trainguard.logic.lifecycle import rebuild_stats
+    from trainguard.logic.lifecycle import update_stats
+    from trainguard.models import ReferenceSet
     from trainguard.policy import Policy
     from trainguard_local.lambda_context import LambdaContext
     from trainguard_local.moto_harness import (
@@ -212,11 +214,14 @@ def measure_tick(
         # completed references, as the lifecycle leaves them
         for g in range(groups):
             group = f"group-{g}"
-            for h in range(completed_per_group):
-                curve = loss_curve(rng, REFERENCE_MINUTES)
-                deps.store.put_curve(group, f"{group}-done-{h:05d}", curve, REFERENCE_MINUTES)
+            refs = ReferenceSet(group, OBJECTIVE, "minimize")
+            done = [
+                (f"{group}-done-{h:05d}@1", REFERENCE_MINUTES) for h in range(completed_per_group)
+            ]
+            for job, minutes_ in done:
+                deps.store.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes_)
             with _quiet():
-                rebuild_stats(group, deps)
+                update_stats(refs, deps, add=done)
         # running jobs: SageMaker knows them (InProgress: the harness's shim), the lifecycle
         # registered them (and their alarms) from the state change AWS sends
         with _quiet():
@@ -238,7 +243,7 @@ def measure_tick(
         data: list[Any] = []
         for name in names if publish_metrics else ():
             curve = loss_curve(rng, minutes)
-            data += curve_datapoints(name, "validation:loss", start, [v for _, v in curve])
+            data += curve_datapoints(name, OBJECTIVE, start, [v for _, v in curve])
             data += [
                 {
                     "MetricName": "CPUUtilization",
@@ -258,7 +263,7 @@ def measure_tick(
             # a minute later every job has reported one more value: what a steady tick reads
             fresh = [
                 {
-                    "MetricName": "validation:loss",
+                    "MetricName": OBJECTIVE,
                     "Dimensions": [{"Name": "TrainingJobName", "Value": name}],
                     "Timestamp": datetime.fromtimestamp(base + (minutes + 1) * 60 + 5, UTC),
                     "Value": rng.uniform(0.1, 1.0),

@@ -23,7 +23,16 @@ from typing import Any
 from trainguard.core.curves import Point
 from trainguard.core.progress import Progress
 from trainguard.logic.dependencies import Dependencies
-from trainguard.models import GroupStats, JobNotFoundError, JobRecord, JobSummary, MetricQuery
+from trainguard.models import (
+    GroupStats,
+    JobNotFoundError,
+    JobRecord,
+    JobSummary,
+    MetricQuery,
+    ReferenceSet,
+    RunId,
+    epoch_ms,
+)
 from trainguard.policy import Policy
 
 REGION = "us-east-1"
@@ -32,62 +41,85 @@ ALERT_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:trainguard-alert"
 
 
 class FaultInjector:
-    """``fail(method, exc, times=1)``: the next ``times`` calls of ``method`` raise ``exc``."""
+    """``fail(method, exc, times=1, after=0)``: calls of ``method`` raise ``exc``."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, list[BaseException]] = defaultdict(list)
+        self._faults: dict[str, list[BaseException | None]] = defaultdict(list)
         self.calls: dict[str, int] = defaultdict(int)
 
-    def fail(self, method: str, exc: BaseException, times: int = 1) -> None:
-        self._faults[method].extend([exc] * times)
+    def fail(self, method: str, exc: BaseException, times: int = 1, after: int = 0) -> None:
+        """The ``times`` calls of ``method`` after the next ``after`` ones raise ``exc``."""
+        self._faults[method].extend([None] * after + [exc] * times)
 
     def _call(self, method: str) -> None:
         self.calls[method] += 1
         if self._faults[method]:
-            raise self._faults[method].pop(0)
+            fault = self._faults[method].pop(0)
+            if fault is not None:
+                raise fault
 
 
 class InMemoryStore(FaultInjector):
-    """The state table in memory: items keyed ``(pk, sk)`` like the table, conditional writes
-    that win once."""
+    """The state table in memory: items keyed ``(pk, sk)`` like the table (a run's items
+    under ``JOB#<name>`` / ``RUN#<created_ms>...``), conditional writes that win once."""
 
     def __init__(self) -> None:
         super().__init__()
         self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def _job(self, name: str) -> dict[str, Any] | None:
-        return self.items.get((f"JOB#{name}", "META"))
+    @staticmethod
+    def _key(run: RunId, suffix: str = "") -> tuple[str, str]:
+        return (f"JOB#{run.name}", f"RUN#{run.created_ms:013d}{suffix}")
+
+    def _job(self, run: RunId) -> dict[str, Any] | None:
+        return self.items.get(self._key(run))
+
+    def _update(self, run: RunId, **changes: Any) -> None:
+        item = self._job(run)
+        if item is not None:
+            item["record"] = replace(item["record"], **changes)
 
     # jobs
     def register_job(self, job: JobRecord) -> bool:
         self._call("register_job")
-        if self._job(job.name) is not None:
+        if self._job(job.run) is not None:
             return False
-        record = replace(job, actions=frozenset(), progress=None, tags=dict(job.tags))
-        self.items[(f"JOB#{job.name}", "META")] = {"record": record, "running": job.running}
+        record = replace(
+            job, actions=frozenset(), alarms=frozenset(), progress=None, tags=dict(job.tags)
+        )
+        self.items[self._key(job.run)] = {"record": record, "running": job.running}
         return True
 
-    def get_job(self, job: str) -> JobRecord | None:
+    def get_job(self, run: RunId) -> JobRecord | None:
         self._call("get_job")
-        item = self._job(job)
+        item = self._job(run)
         return copy.deepcopy(item["record"]) if item else None
 
-    def update_start_time(self, job: str, start_time: float) -> None:
+    def latest_run(self, name: str) -> JobRecord | None:
+        self._call("latest_run")
+        runs = sorted(
+            item["record"].created_ms
+            for (pk, sk), item in self.items.items()
+            if pk == f"JOB#{name}" and "record" in item
+        )
+        return self.get_job(RunId(name, runs[-1])) if runs else None
+
+    def update_start_time(self, run: RunId, start_time: float) -> None:
         self._call("update_start_time")
-        item = self._job(job)
+        item = self._job(run)
         if item is not None and not item["record"].start_exact:
-            item["record"] = replace(item["record"], start_time=start_time, start_exact=True)
+            self._update(run, start_time=start_time, start_exact=True)
 
     def finalize_job(
-        self, job: str, status: str, end_time: float | None, failure_reason: str | None
+        self, run: RunId, status: str, end_time: float | None, failure_reason: str | None
     ) -> bool:
         self._call("finalize_job")
-        item = self._job(job)
+        item = self._job(run)
         if item is None:
             return False
         record = item["record"]
-        item["record"] = replace(
-            record,
+        self._update(
+            run,
             status=status,
             end_time=end_time if end_time is not None else record.end_time,
             failure_reason=failure_reason or record.failure_reason,
@@ -99,42 +131,109 @@ class InMemoryStore(FaultInjector):
         self._call("running_jobs")
         return [
             copy.deepcopy(item["record"])
-            for (pk, sk), item in sorted(self.items.items())
-            if sk == "META" and item.get("running")
+            for _, item in sorted(self.items.items())
+            if "record" in item and item.get("running")
         ]
 
-    def save_progress(self, updates: Sequence[tuple[str, Progress]]) -> None:
+    def add_alarms(self, run: RunId, names: Sequence[str]) -> None:
+        self._call("add_alarms")
+        item = self._job(run)
+        if item is not None:
+            self._update(run, alarms=item["record"].alarms | frozenset(names))
+
+    def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         self._call("save_progress")
-        for job, progress in updates:
-            item = self._job(job)
-            if item is not None:
-                item["record"] = replace(item["record"], progress=progress)
+        for run, progress in updates:
+            self._update(run, progress=progress)
 
     # once-only markers
-    def event_seen(self, job: str, key: str) -> bool:
+    def event_seen(self, run: RunId, key: str) -> bool:
         self._call("event_seen")
-        return (f"JOB#{job}", f"EVENT#{key}") in self.items
+        return self._key(run, f"#EVENT#{key}") in self.items
 
-    def mark_event(self, job: str, key: str, now: float) -> bool:
+    def mark_event(self, run: RunId, key: str, now: float) -> bool:
         self._call("mark_event")
-        return self._put_once((f"JOB#{job}", f"EVENT#{key}"), {"at": now})
+        return self._put_once(self._key(run, f"#EVENT#{key}"), {"at": now})
 
-    def claim_action(self, job: str, action: str, now: float, details: Mapping[str, Any]) -> bool:
+    def claim_action(self, run: RunId, action: str, now: float, details: Mapping[str, Any]) -> bool:
         self._call("claim_action")
-        won = self._put_once((f"JOB#{job}", f"ACTION#{action}"), {"at": now, **details})
-        item = self._job(job)
-        if won and item is not None:
-            record = item["record"]
-            item["record"] = replace(record, actions=record.actions | {action})
-        return won
+        item = self._job(run)
+        key = self._key(run, f"#ACTION#{action}")
+        if item is None or key in self.items:
+            return False  # like the table's transaction: a registered run, claimed once
+        self.items[key] = {"at": now, "state": "claimed", "attempts": 0, "details": dict(details)}
+        self.items[("OPEN", f"{run.name}#{run.created_ms:013d}#{action}")] = {
+            "job": run.name, "created_ms": run.created_ms, "action": action,
+        }  # fmt: skip
+        self._update(run, actions=item["record"].actions | {action})
+        return True
 
-    def release_action(self, job: str, action: str) -> None:
-        self._call("release_action")
-        self.items.pop((f"JOB#{job}", f"ACTION#{action}"), None)
-        item = self._job(job)
-        if item is not None:
-            record = item["record"]
-            item["record"] = replace(record, actions=record.actions - {action})
+    def get_action(self, run: RunId, action: str) -> dict[str, Any] | None:
+        self._call("get_action")
+        item = self.items.get(self._key(run, f"#ACTION#{action}"))
+        return copy.deepcopy(item) if item is not None else None
+
+    def update_action(self, run: RunId, action: str, **fields: Any) -> None:
+        self._call("update_action")
+        self.items.setdefault(self._key(run, f"#ACTION#{action}"), {}).update(fields)
+
+    def finish_action(self, run: RunId, action: str, **fields: Any) -> None:
+        self._call("finish_action")
+        self.items.setdefault(self._key(run, f"#ACTION#{action}"), {}).update(
+            {"state": "done", **fields}
+        )
+        self.items.pop(("OPEN", f"{run.name}#{run.created_ms:013d}#{action}"), None)
+
+    def open_actions(self) -> list[tuple[RunId, str]]:
+        self._call("open_actions")
+        return [
+            (RunId(item["job"], item["created_ms"]), item["action"])
+            for (pk, _), item in sorted(self.items.items())
+            if pk == "OPEN"
+        ]
+
+    # the outbox
+    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
+        self._call("enqueue")
+        if not self._put_once(("MAIL", key), {"at": now}):
+            return False  # written once, ever (sent or not)
+        self.items[("OUTBOX", key)] = {"sk": key, "subject": subject, "body": body,
+                                       "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        return True
+
+    def pending_emails(self, now: float) -> list[dict[str, Any]]:
+        self._call("pending_emails")
+        return [
+            dict(item)
+            for (pk, _), item in sorted(self.items.items())
+            if pk == "OUTBOX" and item["lease_until"] <= now
+        ]
+
+    def lease_email(self, key: str, now: float, lease_s: float) -> bool:
+        self._call("lease_email")
+        item = self.items.get(("OUTBOX", key))
+        if item is None or item["lease_until"] > now:
+            return False
+        item["lease_until"] = now + lease_s
+        return True
+
+    def sent(self, key: str, now: float) -> None:
+        self._call("sent")
+        self.items.pop(("OUTBOX", key), None)
+
+    def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None:
+        self._call("send_failed")
+        item = self.items.get(("OUTBOX", key))
+        if item is None:
+            return
+        if dead:
+            self.items[("OUTBOX#DEAD", key)] = {**self.items.pop(("OUTBOX", key)),
+                                               "attempts": attempts}  # fmt: skip
+        else:
+            item.update(attempts=attempts, lease_until=retry_at)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        return [dict(i) for (pk, _), i in sorted(self.items.items()) if pk == "OUTBOX#DEAD"]
 
     def _put_once(self, key: tuple[str, str], item: dict[str, Any]) -> bool:
         if key in self.items:
@@ -144,83 +243,114 @@ class InMemoryStore(FaultInjector):
 
     # audit
     def put_decision(
-        self, job: str, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+        self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
     ) -> None:
         self._call("put_decision")
-        self.items[(f"JOB#{job}", f"DECISION#{iso_time}#{rule}")] = {**record, "ttl": ttl}
+        self.items[self._key(run, f"#DECISION#{iso_time}#{rule}")] = {**record, "ttl": ttl}
 
-    def decisions(self, job: str) -> list[dict[str, Any]]:
+    def decisions(self, run: RunId) -> list[dict[str, Any]]:
         self._call("decisions")
+        pk, prefix = self._key(run, "#DECISION#")
         return [
             dict(item)
-            for (pk, sk), item in sorted(self.items.items())
-            if pk == f"JOB#{job}" and sk.startswith("DECISION#")
+            for (p, sk), item in sorted(self.items.items())
+            if p == pk and sk.startswith(prefix)
         ]
 
     # alert episodes
-    def open_episode(self, job: str, host: str, now: float) -> bool:
+    def open_episode(self, run: RunId, host: str, now: float) -> bool:
         self._call("open_episode")
-        key = (f"JOB#{job}", f"EPISODE#{host}")
+        key = self._key(run, f"#EPISODE#{host}")
         if self.items.get(key, {}).get("state") == "open":
             return False
         self.items[key] = {"state": "open", "opened_at": now}
-        item = self._job(job)
+        item = self._job(run)
         if item is not None:
-            record = item["record"]
-            item["record"] = replace(record, idle_hosts={**record.idle_hosts, host: now})
+            self._update(run, idle_hosts={**item["record"].idle_hosts, host: now})
         return True
 
-    def close_episode(self, job: str, host: str, now: float) -> float | None:
+    def episode(self, run: RunId, host: str) -> dict[str, Any] | None:
+        self._call("episode")
+        item = self.items.get(self._key(run, f"#EPISODE#{host}"))
+        return dict(item) if item is not None else None
+
+    def close_episode(self, run: RunId, host: str, now: float) -> float | None:
         self._call("close_episode")
-        episode = self.items.get((f"JOB#{job}", f"EPISODE#{host}"))
+        episode = self.items.get(self._key(run, f"#EPISODE#{host}"))
         if episode is None or episode.get("state") != "open":
             return None
         episode.update(state="closed", closed_at=now)
-        item = self._job(job)
+        item = self._job(run)
         if item is not None:
-            record = item["record"]
-            hosts = {h: t for h, t in record.idle_hosts.items() if h != host}
-            item["record"] = replace(record, idle_hosts=hosts)
+            hosts = {h: t for h, t in item["record"].idle_hosts.items() if h != host}
+            self._update(run, idle_hosts=hosts)
         return float(episode["opened_at"])
 
-    # group history
-    def put_curve(self, group: str, job: str, curve: list[Point], duration_min: float) -> None:
+    # reference sets
+    def put_curve(
+        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
+    ) -> None:
         self._call("put_curve")
-        self.items[(f"GROUP#{group}", f"CURVE#{job}")] = {
+        self.items[(f"GROUP#{refs.group}", f"CURVE#{refs.key}#{job}")] = {
             "curve": list(curve),
             "duration_min": duration_min,
         }
 
-    def group_curves(self, group: str) -> dict[str, tuple[list[Point], float]]:
-        self._call("group_curves")
-        return {
-            sk.removeprefix("CURVE#"): (list(item["curve"]), float(item["duration_min"]))
-            for (pk, sk), item in sorted(self.items.items())
-            if pk == f"GROUP#{group}" and sk.startswith("CURVE#")
-        }
-
-    def put_stats(self, stats: GroupStats) -> None:
-        self._call("put_stats")
-        self.items[(f"GROUP#{stats.group}", "STATS")] = {"stats": stats}
-
-    def get_stats(self, group: str) -> GroupStats | None:
-        return self.batch_get_stats([group]).get(group)
-
-    def batch_get_stats(self, groups: Iterable[str]) -> dict[str, GroupStats]:
-        self._call("batch_get_stats")
+    def get_curves(
+        self, refs: ReferenceSet, jobs: Sequence[str]
+    ) -> dict[str, tuple[list[Point], float]]:
+        self._call("get_curves")
         out = {}
-        for group in sorted(set(groups)):
-            item = self.items.get((f"GROUP#{group}", "STATS"))
+        for job in jobs:
+            item = self.items.get((f"GROUP#{refs.group}", f"CURVE#{refs.key}#{job}"))
             if item is not None:
-                out[group] = item["stats"]
+                out[job] = (list(item["curve"]), float(item["duration_min"]))
         return out
 
+    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool:
+        self._call("put_stats")
+        key = (f"GROUP#{stats.refs.group}", f"STATS#{stats.refs.key}")
+        current = self.items.get(key)
+        if (current is None) != (expected_version is None):
+            return False
+        if current is not None and current["stats"].version != expected_version:
+            return False
+        self.items[key] = {"stats": stats}
+        return True
+
+    def get_stats(self, refs: ReferenceSet) -> GroupStats | None:
+        return self.batch_get_stats([refs]).get(refs)
+
+    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]:
+        self._call("batch_get_stats")
+        out = {}
+        for refs in sorted(set(sets)):
+            item = self.items.get((f"GROUP#{refs.group}", f"STATS#{refs.key}"))
+            if item is not None:
+                out[refs] = item["stats"]
+        return out
+
+    def group_curves(self, refs: ReferenceSet) -> dict[str, tuple[list[Point], float]]:
+        """Every curve stored for the reference set (for tests)."""
+        prefix = f"CURVE#{refs.key}#"
+        return {
+            sk.removeprefix(prefix): (list(item["curve"]), float(item["duration_min"]))
+            for (pk, sk), item in sorted(self.items.items())
+            if pk == f"GROUP#{refs.group}" and sk.startswith(prefix)
+        }
+
     # for tests
-    def markers(self, job: str, prefix: str) -> list[str]:
+    def run_of(self, name: str) -> RunId:
+        """The newest run of ``name`` (tests speak of jobs by name)."""
+        latest = self.latest_run(name)
+        assert latest is not None, f"no run of {name}"
+        return latest.run
+
+    def markers(self, name: str, kind: str) -> list[str]:
+        """The newest run's markers of a kind (``"ACTION"``, ``"EVENT"``, ...)."""
+        pk, prefix = self._key(self.run_of(name), f"#{kind}#")
         return sorted(
-            sk.removeprefix(prefix)
-            for pk, sk in self.items
-            if pk == f"JOB#{job}" and sk.startswith(prefix)
+            sk.removeprefix(prefix) for p, sk in self.items if p == pk and sk.startswith(prefix)
         )
 
 
@@ -290,11 +420,8 @@ class FakeTrainingJobs(FaultInjector):
 
     def list_in_progress(self) -> list[JobSummary]:
         self._call("list_in_progress")
-        return [
-            JobSummary(j.name, j.arn, j.status)
-            for j in self.jobs.values()
-            if j.status == "InProgress"
-        ]
+        running = [j for j in self.jobs.values() if j.status == "InProgress"]
+        return [JobSummary(j.name, j.arn, j.status, epoch_ms(j.start)) for j in running]
 
     def describe(self, job: str) -> dict[str, Any]:
         self._call("describe")
@@ -430,6 +557,7 @@ class Fakes:
     def deps(self, policy: Policy | None = None) -> Dependencies:
         return Dependencies(
             store=self.store,
+            outbox=self.store,
             training_jobs=self.training_jobs,
             metrics=self.metrics,
             alarms=self.alarms,

@@ -85,6 +85,29 @@ class HealthAlarms(Construct):
                     period=five_minutes, statistic="Maximum"
                 ),
             )
+        # The evaluator's own reports: a job it could not evaluate or stop (an error, a stop
+        # SageMaker refused), an email given up after every retry, an unusable runtime
+        # setting (stops are then disabled until it is fixed).
+        for name, alarm_name, metric_name, description in (
+            ("JobErrors", "job-errors", c.METRIC_JOB_ERRORS, "a job could not be evaluated, "
+             "stopped or emailed (see the evaluator's logs for the job)"),
+            ("EmailDeadLetters", "email-dead-letters", c.METRIC_EMAIL_DEAD_LETTERS, "an email "
+             "could not be sent after every retry (kept in the table's OUTBOX#DEAD partition)"),
+            ("ConfigErrors", "config-errors", c.METRIC_CONFIG_ERRORS, "a runtime setting is "
+             "unusable: every stop is disabled until it is fixed (see the functions' logs)"),
+        ):  # fmt: skip
+            any_in_five_minutes(
+                name,
+                alarm_name,
+                f"trainguard: {description}",
+                cloudwatch.Metric(
+                    namespace=c.METRICS_NAMESPACE,
+                    metric_name=metric_name,
+                    dimensions_map={"service": c.SERVICE_NAME},
+                    period=five_minutes,
+                    statistic="Sum",
+                ),
+            )
         # No invocation for 3 tick periods: the schedule, the rule or the function is broken.
         # Missing data is exactly the failure, so it counts as breaching.
         add(

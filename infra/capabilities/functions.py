@@ -244,7 +244,8 @@ class Functions(Construct):
             sid="StopOptedInTrainingJobs",
             actions=["sagemaker:StopTrainingJob"],
             resources=[training_jobs],
-            conditions={"Null": {f"aws:ResourceTag/{c.TAG_GROUP}": "false"}},
+            # "?*": at least one character; a tag that is present but empty does not opt in
+            conditions={"StringLike": {f"aws:ResourceTag/{c.TAG_GROUP}": "?*"}},
         )
         read_metrics = iam.PolicyStatement(
             sid="ReadMetricsAndAlarms",

@@ -26,6 +26,12 @@ class JobNotFoundError(LookupError):
     """SageMaker does not know the job (deleted, or another account/region)."""
 
 
+class StopRefused(RuntimeError):
+    """SageMaker refused StopTrainingJob for a reason that trying again at once will not cure
+    (AccessDenied, a ValidationException other than "already stopping/stopped"). The message
+    is ``<code>: <SageMaker's message>``."""
+
+
 @dataclass(frozen=True)
 class JobSummary:
     """One row of ListTrainingJobs."""
@@ -33,6 +39,7 @@ class JobSummary:
     name: str
     arn: str
     status: str
+    created_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,14 +54,43 @@ class MetricQuery:
     period: int | None = None  # this query's own period; None: the call's
 
 
-@dataclass(frozen=True)
-class GroupStats:
-    """The ``GROUP#<g>`` / ``STATS`` item: what a tick needs about a group's completed jobs."""
+@dataclass(frozen=True, order=True)
+class ReferenceSet:
+    """The completed jobs a running job is compared with: those of its group that measure
+    the same objective metric in the same direction. Anyone who may tag a training job can
+    put it in a group; a job reporting another metric (or the same name, minimized instead of
+    maximized) can never set the threshold of the group's jobs."""
 
     group: str
+    objective: str
+    direction: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.objective}#{self.direction}"
+
+
+REFERENCE_WINDOW = 200  # the most recent completed jobs of a reference set that set its threshold
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """A reference set's ``GROUP#<group>`` / ``STATS#<objective>#<direction>`` item: what a
+    tick needs about its completed jobs. Built from the most recent ``REFERENCE_WINDOW`` of
+    them, so that its size and a completion's work do not grow with the group's history."""
+
+    refs: ReferenceSet
     tables: dict[str, ReferenceTable]  # MedianStoppingRule.table_key -> materialized M(s)
     median_duration_min: float | None
-    references: int
+    references: int  # completed jobs in the window
+    window: tuple[str, ...] = ()  # their run ids (``name@created_ms``), oldest first
+    durations: tuple[float, ...] = ()  # their durations in minutes, in the same order
+    completed: int = 0  # completed jobs ever added (the window keeps the latest)
+    version: int = 0  # for conditional writes: concurrent completions never lose one
+
+    @property
+    def group(self) -> str:
+        return self.refs.group
 
     def table(self, key: str = "all") -> ReferenceTable | None:
         return self.tables.get(key)
@@ -80,11 +116,30 @@ class EventError(ValueError):
     DLQ, nothing is written)."""
 
 
-@dataclass
-class JobRecord:
-    """The ``JOB#<name>`` / ``META`` item."""
+@dataclass(frozen=True, order=True)
+class RunId:
+    """One run of a training job: its name and its CreationTime in epoch milliseconds.
+    SageMaker lets a name be used again after DeleteTrainingJob; the new job is another run,
+    with its own registration, alarms, decisions and audit."""
 
     name: str
+    created_ms: int
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.created_ms}"
+
+
+def epoch_ms(seconds: float | None) -> int:
+    """A CreationTime (epoch seconds) as the run's key; 0 when unknown."""
+    return 0 if seconds is None else round(seconds * 1000)
+
+
+@dataclass
+class JobRecord:
+    """One run's item: ``JOB#<name>`` / ``RUN#<created_ms>``."""
+
+    name: str
+    created_ms: int = 0  # CreationTime, epoch ms: with the name, the run's identity
     arn: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     opted_in: bool = False
@@ -104,9 +159,18 @@ class JobRecord:
     # the ACTION# markers already claimed, mirrored on the job item: a tick that reads the
     # running index skips them without a (rejected) conditional write per flagged job
     actions: frozenset[str] = frozenset()
+    alarms: frozenset[str] = frozenset()  # the GPU-idle alarms trainguard created for the run
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None
+
+    @property
+    def run(self) -> RunId:
+        return RunId(self.name, self.created_ms)
+
+    @property
+    def reference_set(self) -> ReferenceSet:
+        return ReferenceSet(self.group, self.objective or "", self.direction)
 
     @property
     def running(self) -> bool:
@@ -133,6 +197,10 @@ class StateChange:
     end_time: float | None
     failure_reason: str | None
     event_time: float | None
+
+    @property
+    def run(self) -> RunId:
+        return RunId(self.name, epoch_ms(self.creation_time))
 
     @property
     def dedup_key(self) -> str:

@@ -335,6 +335,20 @@ class Policy:
             policy = replace(policy, stops_disabled=True)
         return policy
 
+    @classmethod
+    def from_env_failing_safe(cls, environ: Mapping[str, str]) -> tuple[Policy, str | None]:
+        """The functions' policy, never an exception: an unusable setting (a kill-switch value
+        of "1" or "yes", a bad ``TRAINGUARD_POLICY``) turns every stop into a report while
+        alerts go on; the second value says why (logged and alarmed by the handlers)."""
+        try:
+            return cls.from_env(environ), None
+        except PolicyError as exc:
+            try:
+                policy = cls.from_json(environ.get(ENV_POLICY, ""), source=ENV_POLICY)
+            except PolicyError:
+                policy = cls()
+            return replace(policy, stops_disabled=True), f"{exc}: stops are disabled"
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):

@@ -75,6 +75,8 @@ def test_command_line_strings_are_coerced() -> None:
         ("gpuIdleWindowMinutes", -5),
         ("gpuIdleWarmupMinutes", "x"),
         ("stopsDisabled", "maybe"),
+        ("stopsDisabled", "1"),
+        ("stopsDisabled", "yes"),
         ("prices", {"ml.p4d.24xlarge": {"gpus": 8, "usd": 1}}),
         ("alertEmail", "not-an-email"),
         ("logRetentionDays", 11),

@@ -319,7 +319,8 @@ def test_stop_only_opted_in_training_jobs(synthesized: Synthesized) -> None:
         assert arn_text(st["Resource"]) == (
             "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"
         )
-        assert st["Condition"] == {"Null": {"aws:ResourceTag/trainguard:group": "false"}}
+        # a non-empty value: a trainguard:group tag that is present but empty does not opt in
+        assert st["Condition"] == {"StringLike": {"aws:ResourceTag/trainguard:group": "?*"}}
     for name in (c.LIFECYCLE_FUNCTION_NAME, c.ALERT_FUNCTION_NAME):
         assert not _has_action(synthesized, name, "sagemaker:StopTrainingJob")
     # nowhere else, and never on "*"
@@ -410,6 +411,9 @@ def test_health_alarms_notify_topic(synthesized: Synthesized) -> None:
         "trainguard-health-lifecycle-dead-letters",
         "trainguard-health-evaluator-dead-letters",
         "trainguard-health-alert-dead-letters",
+        "trainguard-health-job-errors",
+        "trainguard-health-email-dead-letters",
+        "trainguard-health-config-errors",
     }
     assert set(alarms) == expected
     topic = next(iter(resources(synthesized, "AWS::SNS::Topic")))
@@ -424,6 +428,38 @@ def test_health_alarms_notify_topic(synthesized: Synthesized) -> None:
     assert errors["MetricName"] == "Errors"
     dlq = alarms["trainguard-health-evaluator-dead-letters"]
     assert dlq["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    for name, metric in (
+        ("job-errors", c.METRIC_JOB_ERRORS),
+        ("email-dead-letters", c.METRIC_EMAIL_DEAD_LETTERS),
+        ("config-errors", c.METRIC_CONFIG_ERRORS),
+    ):
+        own = alarms[f"trainguard-health-{name}"]
+        assert (own["Namespace"], own["MetricName"], own["Threshold"]) == (
+            c.METRICS_NAMESPACE,
+            metric,
+            1,
+        )
+        assert own["Dimensions"] == [{"Name": "service", "Value": c.SERVICE_NAME}]
+
+
+def test_cloudwatch_may_publish_to_the_topic_and_use_its_key_for_this_account_only(
+    synthesized: Synthesized,
+) -> None:
+    (policy,) = resources(synthesized, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [st for st in statements if st.get("Sid") == "CloudWatchAlarmsPublish"]
+    assert allow["Effect"] == "Allow" and allow["Action"] == "sns:Publish"
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = json.dumps(allow["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert ":alarm:trainguard-*" in source_arn
+    (key,) = resources(synthesized, "AWS::KMS::Key").values()
+    (cw,) = [
+        st
+        for st in key["Properties"]["KeyPolicy"]["Statement"]
+        if st.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert cw["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 
 
 def test_dashboard_widgets(synthesized: Synthesized) -> None:

@@ -47,7 +47,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     deps = aws.deps(Policy.from_mapping({"patience": {"enabled": True, "patience": 50}}))
     start = aws.now() - 4 * 3600
     start -= start % 60
-    arn = aws.create_job("long", TAGS)
+    arn = aws.create_job("long", TAGS, start=start)
     values = [1.0 / (1 + 0.01 * m) for m in range(180)]  # minutes 1..180, improving
     aws.put_curve("long", "val_loss", start, values)
     lifecycle.handler(
@@ -57,7 +57,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
 
     evaluator.handler(scheduled(start + 180 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 180  # first read: the whole history
-    job = Store(aws.dynamodb, "trainguard-test").get_job("long")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 180
 
@@ -65,7 +65,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     aws.put_curve("long", "val_loss", start, [*values, 0.4, 0.45, 0.5])  # minutes 181..183
     evaluator.handler(scheduled(start + 183 * 60 + 30), CTX, deps=deps)
     assert asked == [WINDOW_MIN]  # one call, the recent window only
-    job = Store(aws.dynamodb, "trainguard-test").get_job("long")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
     assert job is not None and job.progress is not None
     summary = job.progress.summary
     # the same summary a reading of the whole curve gives (min_delta of the patience rule)
@@ -81,7 +81,7 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     deps = aws.deps()
     start = aws.now() - 3 * 3600
     start -= start % 60
-    arn = aws.create_job("gap", TAGS)
+    arn = aws.create_job("gap", TAGS, start=start)
     aws.put_curve("gap", "val_loss", start, [1.0] * 60)
     lifecycle.handler(
         state_change("gap", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
@@ -92,7 +92,7 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     aws.put_curve("gap", "val_loss", start, [1.0] * 120)
     evaluator.handler(scheduled(start + 120 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 120
-    job = Store(aws.dynamodb, "trainguard-test").get_job("gap")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("gap")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 120
 
@@ -100,19 +100,21 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
 def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
     """``step_unit: report``: the n-th value a job reported is step n (its epoch), for the
     running job's summary and for the group's references alike."""
-    from trainguard.logic.lifecycle import rebuild_stats
+    from trainguard.logic.lifecycle import update_stats
+    from trainguard.models import ReferenceSet
 
     deps = aws.deps(Policy.from_mapping({"step_unit": "report", "median": {"min_completed": 1}}))
     store = Store(aws.dynamodb, "trainguard-test")
     # a completed reference that reported at minutes 10, 20, 30 (one epoch every 10 minutes)
-    store.put_curve("g", "ref", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
-    rebuild_stats("g", deps)
-    stats = store.get_stats("g")
+    refs = ReferenceSet("g", TAGS["trainguard:objective"], "minimize")
+    store.put_curve(refs, "ref@1", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
+    update_stats(refs, deps, add=[("ref@1", 30.0)])
+    stats = store.get_stats(refs)
     assert stats is not None and stats.table("all").breakpoints == (1.0, 2.0, 3.0)  # type: ignore[union-attr]
 
     start = aws.now() - 3600
     start -= start % 60
-    arn = aws.create_job("epochs", TAGS)
+    arn = aws.create_job("epochs", TAGS, start=start)
     # one value every 3 minutes: minutes 3 and 6 since the start
     aws.cloudwatch.put_metric_data(
         Namespace="/aws/sagemaker/TrainingJobs",
@@ -130,7 +132,7 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
         state_change("epochs", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
     )
     tick = evaluator.handler(scheduled(start + 6 * 60 + 30), CTX, deps=deps)
-    job = store.get_job("epochs")
+    job = store.latest_run("epochs")
     assert job is not None and job.progress is not None and job.progress.unit == "report"
     summary = job.progress.summary
     assert (summary.count, summary.last_step, summary.best) == (2, 2.0, 0.8)

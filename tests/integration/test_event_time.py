@@ -53,7 +53,7 @@ def test_evaluator_judges_the_curve_as_of_the_scheduled_events_time(aws: Aws) ->
     deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
     start = aws.now() - 3 * 3600
     start -= start % 60
-    arn = aws.create_job("past", TAGS)
+    arn = aws.create_job("past", TAGS, start=start)
     aws.put_curve("past", "val_loss", start, [1.0, 0.9, 50.0])  # minutes 1, 2, 3
     lifecycle.handler(
         state_change("past", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
@@ -66,39 +66,31 @@ def test_evaluator_judges_the_curve_as_of_the_scheduled_events_time(aws: Aws) ->
     assert aws.stopped() == ["past"]
     (action,) = late["actions"]
     assert action["rule"] == "diverged"
-    decisions = [i for i in aws.items() if i["sk"]["S"].startswith("DECISION#")]
-    assert [d["sk"]["S"][len("DECISION#") :][:19] for d in decisions] == [iso(start + 4 * 60)[:19]]
+    decisions = [i["sk"]["S"] for i in aws.items() if "#DECISION#" in i["sk"]["S"]]
+    assert [d.split("#DECISION#")[1][:19] for d in decisions] == [iso(start + 4 * 60)[:19]]
 
 
 def test_alert_opens_the_episode_at_the_alarms_time(aws: Aws) -> None:
     deps = aws.deps()
     start = aws.now() - 3 * 3600
-    arn = aws.create_job("idle", TAGS, count=2)
+    arn = aws.create_job("idle", TAGS, count=2, start=start)
     lifecycle.handler(
         state_change("idle", "InProgress", arn=arn, start=start, tags=TAGS, count=2),
         CTX,
         deps=deps,
     )
     opened_at = float(int(start) + 40 * 60)
-    payload = {
-        "source": "aws.cloudwatch",
-        "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x",
-        "time": iso(opened_at)[:-1] + ".000+0000",  # CloudWatch's format
-        "alarmData": {
-            "alarmName": "trainguard-gpu-idle-idle-algo-2",
-            "state": {"value": "ALARM", "reason": "Threshold Crossed"},
-            "previousState": {"value": "OK"},
-        },
-    }
+    payload = aws.alarm_payload("trainguard-gpu-idle-idle-algo-2", "ALARM")
+    payload["time"] = iso(opened_at)[:-1] + ".000+0000"  # CloudWatch's format
     assert alert.handler(payload, CTX, deps=deps)["action"] == "opened"
-    job = Store(aws.dynamodb, "trainguard-test").get_job("idle")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("idle")
     assert job is not None and job.idle_hosts == {"idle/algo-2": opened_at}
 
 
 def test_without_a_time_the_handlers_use_their_clock(aws: Aws) -> None:
     deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
     start = aws.now() - 10 * 60
-    arn = aws.create_job("now", TAGS)
+    arn = aws.create_job("now", TAGS, start=start)
     aws.put_curve("now", "val_loss", start, [1.0, 0.9, 50.0])
     lifecycle.handler(
         state_change("now", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
@@ -120,7 +112,7 @@ def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
     deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
     start = aws.now() - 3 * 3600
     start -= start % 60
-    arn = aws.create_job("nan", TAGS)
+    arn = aws.create_job("nan", TAGS, start=start)
     aws.put_curve("nan", "val_loss", start, [2.0, 1.5, 2.5, 3.0])  # minutes 1..4, then silence
     if instances_report:
         minutes = range(1, 20)

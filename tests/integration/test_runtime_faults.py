@@ -4,6 +4,7 @@ and Stubber where moto cannot produce the failure."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -16,9 +17,11 @@ from botocore.stub import Stubber
 from moto.core.botocore_stubber import MockRawResponse
 from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
+from trainguard import constants as c
 from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
-from trainguard.handlers import evaluator, lifecycle
-from trainguard.models import EventError, JobRecord, JobSummary
+from trainguard.handlers import alert, evaluator, lifecycle
+from trainguard.handlers.runtime import aws_dependencies
+from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -101,17 +104,17 @@ def seed_references(aws: Aws, store: Store, deps: Any) -> None:
     for k in range(3):
         name = f"ref-{k}"
         start = now - 3 * 3600 + k * 1800
-        arn = aws.create_job(name, TAGS, status="Completed")
+        arn = aws.create_job(name, TAGS, status="Completed", start=start)
         aws.put_curve(name, "loss", start, [1.0 - 0.03 * i for i in range(20)])
         lifecycle.handler(
             state_change(name, "Completed", arn=arn, start=start, end=start + 1260), CTX, deps=deps
         )
-    assert store.get_stats("g") is not None
+    assert store.get_stats(ReferenceSet("g", "loss", "minimize")) is not None
 
 
 def start_job(aws: Aws, deps: Any, name: str, values: list[float], tags: Any = None) -> None:
     start = aws.now() - (len(values) + 1) * 60
-    arn = aws.create_job(name, TAGS if tags is None else tags)
+    arn = aws.create_job(name, TAGS if tags is None else tags, start=start)
     aws.put_curve(name, "loss", start, values)
     lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start), CTX, deps=deps)
 
@@ -123,7 +126,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     # Tags {} -> ListTags (no tags): not opted in, finalized, nothing emailed
     assert out["job"] == "89c96cc8-dded-4739-afcc-6f1dc936701d"
     assert out["action"] == "finalized" and not out["opted_in"] and out["curve_points"] == 0
-    job = Store(aws.dynamodb, TABLE).get_job("89c96cc8-dded-4739-afcc-6f1dc936701d")
+    job = Store(aws.dynamodb, TABLE).latest_run("89c96cc8-dded-4739-afcc-6f1dc936701d")
     assert job is not None and job.status == "Completed" and job.instance_count == 3
     assert job.start_time == pytest.approx(1583831889.050)
     assert aws.emails() == []
@@ -132,7 +135,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     numeric["detail"]["TrainingJobName"] = "numeric-times"
     numeric["detail"]["TrainingStartTime"] = 1592411992203.0
     lifecycle.handler(numeric, CTX, deps=aws.deps())
-    job = Store(aws.dynamodb, TABLE).get_job("numeric-times")
+    job = Store(aws.dynamodb, TABLE).latest_run("numeric-times")
     assert job is not None and job.start_time == pytest.approx(1592411992.203)
 
 
@@ -159,7 +162,7 @@ def test_same_event_twice_registers_once_and_emails_once(aws: Aws) -> None:
 def test_completed_before_in_progress(aws: Aws) -> None:
     deps = aws.deps()
     start = aws.now() - 3600
-    arn = aws.create_job("early", TAGS, status="Completed")
+    arn = aws.create_job("early", TAGS, status="Completed", start=start)
     aws.put_curve("early", "loss", start, [1.0, 0.8, 0.7])
     done = lifecycle.handler(
         state_change("early", "Completed", arn=arn, start=start, end=start + 240, tags=TAGS),
@@ -172,11 +175,11 @@ def test_completed_before_in_progress(aws: Aws) -> None:
     )
     assert late["action"] == "ignored: already ended"
     store = Store(aws.dynamodb, TABLE)
-    job = store.get_job("early")
+    job = store.latest_run("early")
     assert job is not None and job.status == "Completed" and not job.running
     assert store.running_jobs() == []
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    stats = store.get_stats("g")
+    stats = store.get_stats(ReferenceSet("g", "loss", "minimize"))
     assert stats is not None and stats.references == 1
 
 
@@ -187,7 +190,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     tick = evaluator.handler({}, CTX, deps=deps)
     assert sorted(tick["registered"]) == ["lost", "other-team"]
     store = Store(aws.dynamodb, TABLE)
-    job = store.get_job("lost")
+    job = store.latest_run("lost")
     assert job is not None and job.running and job.opted_in and job.group == "g"
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")
     assert len(alarms["MetricAlarms"]) == 2
@@ -195,7 +198,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     aws.set_status("lost", "Stopped")
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["finalized"] == ["lost"]
-    assert not store.get_job("lost").running  # type: ignore[union-attr]
+    assert not store.latest_run("lost").running  # type: ignore[union-attr]
     assert (
         aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")["MetricAlarms"]
         == []
@@ -242,7 +245,7 @@ def test_unknown_instance_type_registers_without_alarms(aws: Aws) -> None:
     assert out["action"] == "registered" and out["alarms_created"] == 0
     assert "unknown instance type 'ml.zz9.huge'" in out["warnings"][0]
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    job = Store(aws.dynamodb, TABLE).get_job("odd")
+    job = Store(aws.dynamodb, TABLE).latest_run("odd")
     assert job is not None and job.running and job.instance_count == 4
 
 
@@ -304,7 +307,7 @@ def test_stop_validation_exception_for_a_stopped_job_is_success() -> None:
         )
         stub.add_client_error("stop_training_job", "ValidationException", "Bad name")
         assert SageMakerAdapter(client).stop("done") == "already ending"
-        with pytest.raises(ClientError):
+        with pytest.raises(StopRefused, match="ValidationException: Bad name"):
             SageMakerAdapter(client).stop("x")
 
 
@@ -409,3 +412,22 @@ def test_bad_tag_value_is_reported_once_and_the_tick_goes_on(aws: Aws) -> None:
     assert "STOPPED worse" in subjects[1]
     evaluator.handler({}, CTX, deps=deps)
     assert aws.emails() == []
+
+
+@pytest.mark.parametrize("switch", ["1", "yes"])
+def test_a_bad_kill_switch_fails_safe_in_all_three_functions(aws: Aws, switch: str) -> None:
+    """``TRAINGUARD_STOPS_DISABLED=1``: no function fails; nothing is stopped; the lifecycle
+    registers, the evaluator reports, the alert function alerts."""
+    env = {**aws.environ(Policy(mode="enforce")), c.ENV_STOPS_DISABLED: switch}
+    deps = dataclasses.replace(aws_dependencies(env), clock=aws.now)
+    assert deps.config_error is not None and deps.policy.stops_disabled
+    seed_references(aws, Store(aws.dynamodb, TABLE), deps)
+    aws.emails()
+    start_job(aws, deps, "worse", [1.5 - 0.01 * i for i in range(10)])
+    tick = evaluator.handler({}, CTX, deps=deps)
+    assert (tick["stops"], tick["would_stops"], tick["errors"]) == (0, 1, 0)
+    assert aws.stopped() == []
+    (mail,) = aws.emails()
+    assert mail["subject"].startswith("[trainguard] WOULD STOP (stops disabled) worse")
+    payload = aws.alarm_payload("trainguard-gpu-idle-worse-algo-1", "ALARM")
+    assert alert.handler(payload, CTX, deps=deps)["action"] == "opened"

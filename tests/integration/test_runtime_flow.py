@@ -9,6 +9,7 @@ from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
 from trainguard.handlers import alert, evaluator, lifecycle
+from trainguard.models import ReferenceSet, RunId
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def complete_references(aws: Aws, deps: Any) -> None:
     for k, values in enumerate(REF_CURVES):
         name = f"digits-ref-{k}"
         start = now - 3 * 3600 + k * 1800
-        arn = aws.create_job(name, GROUP_TAGS)
+        arn = aws.create_job(name, GROUP_TAGS, start=start)
         aws.put_curve(name, "val_loss", start, values)
         lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start), CTX, deps=deps)
         aws.set_status(name, "Completed")
@@ -42,7 +43,7 @@ def complete_references(aws: Aws, deps: Any) -> None:
 
 def start_bad_job(aws: Aws, deps: Any, name: str, tags: dict[str, str]) -> None:
     start = aws.now() - 13 * 60
-    arn = aws.create_job(name, tags)
+    arn = aws.create_job(name, tags, start=start)
     aws.put_curve(name, "val_loss", start, BAD_CURVE)
     lifecycle.handler(
         state_change(name, "InProgress", arn=arn, start=start, tags=tags), CTX, deps=deps
@@ -52,7 +53,9 @@ def start_bad_job(aws: Aws, deps: Any, name: str, tags: dict[str, str]) -> None:
 def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     deps = aws.deps(Policy())
     complete_references(aws, deps)
-    stats = Store(aws.dynamodb, "trainguard-test").get_stats("digits")
+    stats = Store(aws.dynamodb, "trainguard-test").get_stats(
+        ReferenceSet("digits", "val_loss", "minimize")
+    )
     assert stats is not None and stats.references == 3
     assert stats.median_duration_min == pytest.approx(21.0)
     aws.emails()
@@ -69,7 +72,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     assert "Threshold:" in body and "References: 3" in body and "Mode:       enforce" in body
     assert "Savings:    $" in body  # ml.g5.2xlarge x 1 x (21 - 13) min
     assert "#/jobs/digits-mlp-017" in body
-    decisions = Store(aws.dynamodb, "trainguard-test").decisions("digits-mlp-017")
+    decisions = _decisions(Store(aws.dynamodb, "trainguard-test"), "digits-mlp-017")
     assert [d["action"] for d in decisions] == ["STOPPED"]
     assert decisions[0]["ttl"] > aws.now()
 
@@ -110,7 +113,7 @@ def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "rogue", {"trainguard:objective": "val_loss", "team": "x"})
-    job = Store(aws.dynamodb, "trainguard-test").get_job("rogue")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("rogue")
     assert job is not None and not job.opted_in and job.running
     # it still gets its GPU-idle alarm: alerted on, never stopped
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-rogue")
@@ -122,7 +125,9 @@ def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
 
 def test_gpu_alarm_shape_and_lifecycle_end_deletes_alarms(aws: Aws) -> None:
     deps = aws.deps()
-    arn = aws.create_job("multi", GROUP_TAGS, instance_type="ml.p4d.24xlarge", count=2)
+    arn = aws.create_job(
+        "multi", GROUP_TAGS, instance_type="ml.p4d.24xlarge", count=2, start=aws.now() - 60
+    )
     out = lifecycle.handler(
         state_change(
             "multi",
@@ -174,7 +179,7 @@ def test_gpu_alarm_shape_and_lifecycle_end_deletes_alarms(aws: Aws) -> None:
 def test_gpu_idle_alarm_opens_once_recovers_once_and_health_alarms_are_recorded(aws: Aws) -> None:
     deps = aws.deps()
     start = aws.now() - 40 * 60
-    arn = aws.create_job("idle", GROUP_TAGS, instance_type="ml.g5.12xlarge", count=2)
+    arn = aws.create_job("idle", GROUP_TAGS, instance_type="ml.g5.12xlarge", count=2, start=start)
     lifecycle.handler(
         state_change(
             "idle",
@@ -192,26 +197,19 @@ def test_gpu_idle_alarm_opens_once_recovers_once_and_health_alarms_are_recorded(
     aws.put_host_metric(
         "idle/algo-2", "GPUUtilization", [base + 60 * i + 5 for i in range(20)], [16.0] * 20
     )  # 4 GPUs: 4 % per GPU
-    payload = {
-        "source": "aws.cloudwatch",
-        "alarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:x",
-        "alarmData": {
-            "alarmName": "trainguard-gpu-idle-idle-algo-2",
-            "state": {"value": "ALARM", "reason": "Threshold Crossed"},
-            "previousState": {"value": "OK"},
-        },
-    }
+    payload = aws.alarm_payload("trainguard-gpu-idle-idle-algo-2", "ALARM")
+    del payload["time"]  # the handler's clock then
     first = alert.handler(payload, CTX, deps=deps)
     second = alert.handler(payload, CTX, deps=deps)
     assert (first["action"], second["action"]) == ("opened", "duplicate")
     (mail,) = aws.emails()
     assert mail["subject"] == "[trainguard] GPU idle: idle/algo-2 (4%/GPU, 20 min)"
     assert "$7.09/hour" in mail["body"] and "1 of 2 hosts" in mail["body"]
-    job = Store(aws.dynamodb, "trainguard-test").get_job("idle")
+    job = Store(aws.dynamodb, "trainguard-test").latest_run("idle")
     assert job is not None and "idle/algo-2" in job.idle_hosts
     ok = {**payload, "alarmData": {**payload["alarmData"], "state": {"value": "OK"}}}
     assert alert.handler(ok, CTX, deps=deps)["action"] == "closed"
-    assert alert.handler(ok, CTX, deps=deps)["action"] == "no open episode"
+    assert alert.handler(ok, CTX, deps=deps)["action"] == "duplicate"  # no second email
     (recovered,) = aws.emails()
     assert recovered["subject"].startswith("[trainguard] GPU recovered: idle/algo-2")
 
@@ -232,18 +230,32 @@ def test_gpu_idle_alarm_opens_once_recovers_once_and_health_alarms_are_recorded(
 def test_idle_job_is_auto_stopped_in_enforce_mode_after_the_limit(aws: Aws) -> None:
     policy = Policy.from_mapping({"mode": "enforce", "gpu_idle": {"stop_after_minutes": 30}})
     deps = aws.deps(policy)
-    arn = aws.create_job("sleepy", {"trainguard:group": "g"})
+    start = aws.now() - 3600
+    arn = aws.create_job("sleepy", {"trainguard:group": "g"}, start=start)
     lifecycle.handler(
-        state_change(
-            "sleepy", "InProgress", arn=arn, start=aws.now() - 3600, tags={"trainguard:group": "g"}
-        ),
+        state_change("sleepy", "InProgress", arn=arn, start=start, tags={"trainguard:group": "g"}),
         CTX,
         deps=deps,
     )
     store = Store(aws.dynamodb, "trainguard-test")
-    assert store.open_episode("sleepy", "sleepy/algo-1", aws.now() - 20 * 60)
+    assert store.open_episode(_run(store, "sleepy"), "sleepy/algo-1", aws.now() - 20 * 60)
+    # the host's own samples still say idle (an idle stop is confirmed from them)
+    base = aws.now() - aws.now() % 60 - 20 * 60
+    aws.put_host_metric(
+        "sleepy/algo-1", "GPUUtilization", [base + 60 * i + 5 for i in range(20)], [1.0] * 20
+    )
     tick = evaluator.handler({}, CTX, deps=deps)  # 20 min since the alarm + 15 min window >= 30
     assert tick["stops"] == 1
     assert aws.stopped() == ["sleepy"]
     (mail,) = aws.emails()
     assert mail["subject"].startswith("[trainguard] STOPPED sleepy: GPU idle")
+
+
+def _run(store: Store, name: str) -> RunId:
+    record = store.latest_run(name)
+    assert record is not None
+    return record.run
+
+
+def _decisions(store: Store, name: str) -> list[dict[str, Any]]:
+    return store.decisions(_run(store, name))

@@ -16,7 +16,7 @@ from trainguard.adapters.store import Store, StoreError, serialize
 from trainguard.core.median import ReferenceTable
 from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
-from trainguard.models import GroupStats, JobRecord
+from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId
 from trainguard_local.state_table import create_state_table
 
 pytestmark = pytest.mark.integration
@@ -35,101 +35,156 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield Store(client, TABLE)
 
 
-def job(name: str = "j", **kwargs: Any) -> JobRecord:
-    return JobRecord(name=name, tags={"trainguard:group": "g"}, opted_in=True, group="g",
-                     start_time=100.0, **kwargs)  # fmt: skip
+CREATED = 1_767_225_600_000  # the runs' CreationTime (epoch ms)
+
+
+def job(name: str = "j", created_ms: int = CREATED, **kwargs: Any) -> JobRecord:
+    return JobRecord(name=name, created_ms=created_ms, tags={"trainguard:group": "g"},
+                     opted_in=True, group="g", start_time=100.0, **kwargs)  # fmt: skip
+
+
+def run(name: str = "j", created_ms: int = CREATED) -> RunId:
+    return RunId(name, created_ms)
+
+
+def test_runs_of_one_name_are_apart_and_the_latest_is_found(store: Any) -> None:
+    assert store.latest_run("j") is None
+    store.register_job(job(created_ms=CREATED))
+    store.claim_action(run(), "median#stop", 1.0, {})
+    store.register_job(job(created_ms=CREATED + 5_000))  # the name used again
+    assert store.latest_run("j").created_ms == CREATED + 5_000
+    assert store.get_job(run("j", CREATED + 5_000)).actions == frozenset()
+    assert store.claim_action(run("j", CREATED + 5_000), "median#stop", 2.0, {}) is True
+    assert sorted(j.created_ms for j in store.running_jobs()) == [CREATED, CREATED + 5_000]
 
 
 def test_register_once_and_read_back(store: Any) -> None:
     assert store.register_job(job()) is True
     assert store.register_job(job()) is False
-    got = store.get_job("j")
+    got = store.get_job(run("j"))
     assert got is not None and got.name == "j" and got.running and got.tags == job().tags
-    assert store.get_job("nobody") is None
+    assert store.get_job(run("nobody")) is None
 
 
 def test_running_index_lists_only_running_jobs(store: Any) -> None:
     store.register_job(job("a"))
     store.register_job(job("b"))
-    assert store.finalize_job("b", "Completed", 200.0, None) is True
-    assert store.finalize_job("ghost", "Completed", 200.0, None) is False
+    assert store.finalize_job(run("b"), "Completed", 200.0, None) is True
+    assert store.finalize_job(run("ghost"), "Completed", 200.0, None) is False
     assert [j.name for j in store.running_jobs()] == ["a"]
-    ended = store.get_job("b")
+    ended = store.get_job(run("b"))
     assert ended.status == "Completed" and ended.end_time == 200.0
 
 
 def test_start_time_is_corrected_once(store: Any) -> None:
     store.register_job(job(start_exact=False))
-    store.update_start_time("j", 150.0)
-    store.update_start_time("j", 175.0)
-    assert store.get_job("j").start_time == 150.0
+    store.update_start_time(run("j"), 150.0)
+    store.update_start_time(run("j"), 175.0)
+    assert store.get_job(run("j")).start_time == 150.0
 
 
-def test_claims_win_once_are_mirrored_and_released(store: Any) -> None:
+def test_claims_win_once_are_mirrored_listed_open_and_finished(store: Any) -> None:
     store.register_job(job())
-    assert store.claim_action("j", "median#stop", 1.0, {"why": "x"}) is True
-    assert store.claim_action("j", "median#stop", 2.0, {}) is False
-    assert store.get_job("j").actions == frozenset({"median#stop"})
-    store.release_action("j", "median#stop")
-    assert store.get_job("j").actions == frozenset()
-    assert store.claim_action("j", "median#stop", 3.0, {}) is True
+    assert store.claim_action(run(), "median#stop", 1.0, {"why": "x"}) is True
+    assert store.claim_action(run(), "median#stop", 2.0, {}) is False
+    assert store.claim_action(run("nobody"), "median#stop", 2.0, {}) is False  # unregistered
+    assert store.get_job(run()).actions == frozenset({"median#stop"})
+    assert store.open_actions() == [(run(), "median#stop")]
+    claim = store.get_action(run(), "median#stop")
+    assert claim["state"] == "claimed" and claim["details"] == {"why": "x"}
+    store.update_action(run(), "median#stop", state="stopping", attempts=1)
+    assert store.get_action(run(), "median#stop")["state"] == "stopping"
+    store.finish_action(run(), "median#stop", outcome="STOPPED")
+    assert store.open_actions() == []
+    done = store.get_action(run(), "median#stop")
+    assert (done["state"], done["outcome"]) == ("done", "STOPPED")
+
+
+def test_an_email_is_written_once_leased_and_sent_or_dead_lettered(store: Any) -> None:
+    assert store.enqueue("k1", "subject", "body", 100.0, 60.0) is True
+    assert store.enqueue("k1", "subject", "body", 101.0, 60.0) is False  # written once
+    assert store.pending_emails(120.0) == []  # leased to its sender
+    assert [e["sk"] for e in store.pending_emails(161.0)] == ["k1"]  # its sender died
+    assert store.lease_email("k1", 161.0, 60.0) is True
+    assert store.lease_email("k1", 162.0, 60.0) is False  # one sender at a time
+    store.send_failed("k1", 1, 300.0, dead=False)
+    assert store.pending_emails(299.0) == [] and len(store.pending_emails(300.0)) == 1
+    store.sent("k1", 301.0)
+    assert store.pending_emails(1e9) == []
+    assert store.enqueue("k1", "subject", "body", 400.0, 60.0) is False  # still never twice
+    store.enqueue("k2", "s2", "b2", 500.0, 60.0)
+    store.send_failed("k2", 8, 0.0, dead=True)
+    assert store.pending_emails(1e9) == []
+    assert [(d["subject"], d["attempts"]) for d in store.dead_letters()] == [("s2", 8)]
 
 
 def test_events_are_marked_once(store: Any) -> None:
-    assert store.event_seen("j", "Completed#Completed") is False
-    assert store.mark_event("j", "Completed#Completed", 1.0) is True
-    assert store.mark_event("j", "Completed#Completed", 2.0) is False
-    assert store.event_seen("j", "Completed#Completed") is True
+    assert store.event_seen(run("j"), "Completed#Completed") is False
+    assert store.mark_event(run("j"), "Completed#Completed", 1.0) is True
+    assert store.mark_event(run("j"), "Completed#Completed", 2.0) is False
+    assert store.event_seen(run("j"), "Completed#Completed") is True
 
 
 def test_progress_round_trips_and_skips_ended_jobs(store: Any) -> None:
     store.register_job(job())
     summary = CurveSummary.of([(1.0, 0.5), (2.0, 0.4)])
     progress = Progress(summary, "minute", 300.0, 280.0)
-    store.save_progress([("j", progress), ("gone", progress)])
-    assert store.get_job("j").progress == progress
-    assert store.get_job("gone") is None
+    store.save_progress([(run("j"), progress), (run("gone"), progress)])
+    assert store.get_job(run("j")).progress == progress
+    assert store.get_job(run("gone")) is None
 
 
 def test_episodes_open_once_close_once_and_mirror_idle_hosts(store: Any) -> None:
     store.register_job(job())
-    assert store.open_episode("j", "j/algo-1", 10.0) is True
-    assert store.open_episode("j", "j/algo-1", 11.0) is False
-    assert store.get_job("j").idle_hosts == {"j/algo-1": 10.0}
-    assert store.close_episode("j", "j/algo-1", 20.0) == 10.0
-    assert store.close_episode("j", "j/algo-1", 21.0) is None
-    assert store.get_job("j").idle_hosts == {}
-    assert store.open_episode("j", "j/algo-1", 30.0) is True  # a new episode
+    assert store.open_episode(run("j"), "j/algo-1", 10.0) is True
+    assert store.open_episode(run("j"), "j/algo-1", 11.0) is False
+    assert store.get_job(run("j")).idle_hosts == {"j/algo-1": 10.0}
+    assert store.close_episode(run("j"), "j/algo-1", 20.0) == 10.0
+    assert store.close_episode(run("j"), "j/algo-1", 21.0) is None
+    assert store.get_job(run("j")).idle_hosts == {}
+    assert store.open_episode(run("j"), "j/algo-1", 30.0) is True  # a new episode
 
 
 def test_decisions_are_listed_in_time_order(store: Any) -> None:
-    store.put_decision("j", "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
-    store.put_decision("j", "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
-    assert [d["action"] for d in store.decisions("j")] == ["A", "B"]
+    store.put_decision(run("j"), "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
+    store.put_decision(run("j"), "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
+    assert [d["action"] for d in store.decisions(run("j"))] == ["A", "B"]
 
 
-def test_group_curves_and_statistics(store: Any) -> None:
-    store.put_curve("g", "a", [(1.0, 0.5), (2.0, 0.25)], 3.0)
-    assert store.group_curves("g") == {"a": ([(1.0, 0.5), (2.0, 0.25)], 3.0)}
-    table = ReferenceTable.build({"a": [(1.0, 0.5), (2.0, 0.25)]})
-    store.put_stats(GroupStats("g", {"all": table}, 3.0, 1))
-    got = store.batch_get_stats(["g", "other"])
-    assert list(got) == ["g"] and got["g"].references == 1
-    assert got["g"].table("all") == table
+REFS = ReferenceSet("g", "loss", "minimize")
+
+
+def test_reference_curves_and_versioned_statistics(store: Any) -> None:
+    store.put_curve(REFS, "a@1", [(1.0, 0.5), (2.0, 0.25)], 3.0)
+    other = ReferenceSet("g", "loss", "maximize")
+    store.put_curve(other, "a@1", [(1.0, 9.0)], 3.0)
+    assert store.get_curves(REFS, ["a@1", "missing@2"]) == {"a@1": ([(1.0, 0.5), (2.0, 0.25)], 3.0)}
+    table = ReferenceTable.build({"a@1": [(1.0, 0.5), (2.0, 0.25)]})
+    stats = GroupStats(REFS, {"all": table}, 3.0, 1, ("a@1",), (3.0,), 1, 1)
+    assert store.put_stats(stats, None) is True
+    assert store.put_stats(stats, None) is False  # someone wrote them first
+    got = store.batch_get_stats([REFS, other])
+    assert list(got) == [REFS] and got[REFS] == stats
+    newer = GroupStats(REFS, {"all": table}, 3.0, 1, ("a@1",), (3.0,), 2, 2)
+    assert store.put_stats(newer, 0) is False  # read at an older version
+    assert store.put_stats(newer, 1) is True and store.get_stats(REFS).version == 2
 
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")
     slept: list[float] = []
     store = Store(client, TABLE, sleep=slept.append)
-    key = {"Keys": [serialize({"pk": "GROUP#g", "sk": "STATS"})], "ConsistentRead": True}
+    key = {
+        "Keys": [serialize({"pk": "GROUP#g", "sk": "STATS#loss#minimize"})],
+        "ConsistentRead": True,
+    }
     with Stubber(client) as stub:
         stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {TABLE: key}})
         stub.add_response("batch_get_item", {"Responses": {TABLE: []}, "UnprocessedKeys": {}})
-        assert store.batch_get_stats(["g"]) == {}
+        assert store.batch_get_stats([REFS]) == {}
         assert len(slept) == 1
         for _ in range(8):
             stub.add_response("batch_get_item", {"Responses": {}, "UnprocessedKeys": {TABLE: key}})
         with pytest.raises(StoreError, match="1 group statistics unprocessed after 8 attempts"):
-            store.batch_get_stats(["g"])
+            store.batch_get_stats([REFS])
     assert len(slept) == 1 + 7 and all(0 <= s <= 2.0 for s in slept)

@@ -32,7 +32,7 @@ def test_enforce_stops_a_worse_job_once_with_its_numbers() -> None:
     assert world.fakes.training_jobs.stopped == ["worse"]
     (subject,) = world.emails()
     assert subject.startswith("[trainguard] STOPPED worse: median rule, 1.46 > ")
-    (audit,) = world.fakes.store.decisions("worse")
+    (audit,) = world.decisions("worse")
     assert audit["action"] == "STOPPED" and audit["rule"] == "median"
     assert audit["references"] == 3 and audit["step"] == 5
     # the next tick sees the claim and does nothing again
@@ -86,7 +86,7 @@ def test_a_job_without_the_opt_in_tag_is_never_evaluated_or_stopped() -> None:
     assert "trainguard-gpu-idle-untagged-algo-1" in world.fakes.alarms.alarms  # still alerted
 
 
-def test_a_failed_stop_releases_its_claim_and_the_next_tick_stops() -> None:
+def test_a_stop_that_failed_in_passing_stays_open_and_the_next_tick_finishes_it() -> None:
     world = world_with_references()
     for name in ("a-throttled", "b-fine"):
         world.report(world.start(name), [1.5] * 5)
@@ -95,10 +95,15 @@ def test_a_failed_stop_releases_its_claim_and_the_next_tick_stops() -> None:
     tick = world.tick()
     assert (tick.stops, tick.errors) == (1, 1)
     assert world.fakes.training_jobs.stopped == ["b-fine"]
-    assert world.fakes.store.markers("a-throttled", "ACTION#") == []
+    assert [a for _, a in world.fakes.store.open_actions()] == ["median#stop"]
+    world.emails()
     world.fakes.advance(1)
-    assert world.tick().stops == 1
+    tick = world.tick()
+    assert (tick.resumed, tick.stops) == (1, 1)
     assert world.fakes.training_jobs.stopped == ["b-fine", "a-throttled"]
+    (subject,) = world.emails()
+    assert subject.startswith("[trainguard] STOPPED a-throttled")
+    assert world.fakes.store.open_actions() == []
 
 
 def test_a_bad_tag_is_reported_once_and_the_tick_goes_on() -> None:

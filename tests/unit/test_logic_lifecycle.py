@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fakes import state_change
-from world import TAGS, World
+from world import REFS, TAGS, World
 
 from trainguard.logic.lifecycle import handle_state_change
-from trainguard.models import EventError
+from trainguard.models import EventError, RunId
 
 pytestmark = pytest.mark.unit
 
@@ -28,12 +28,12 @@ def test_in_progress_registers_once_with_an_alarm_per_host() -> None:
 def test_completion_records_the_curve_and_the_group_statistics() -> None:
     world = World()
     job = world.complete_with("done", [1.0, 0.8, 0.6])
-    (curve, duration) = world.fakes.store.group_curves("g")["done"]
+    (curve, duration) = world.fakes.store.group_curves(REFS)[str(world.record("done").run)]
     assert curve == [(1.0, 1.0), (2.0, 0.8), (3.0, 0.6)] and duration == 4.0
-    stats = world.fakes.store.get_stats("g")
+    stats = world.fakes.store.get_stats(REFS)
     assert stats is not None and stats.references == 1 and stats.median_duration_min == 4.0
     assert world.fakes.alarms.alarms == {}  # deleted at the end
-    assert world.fakes.store.get_job(job.name).status == "Completed"  # type: ignore[union-attr]
+    assert world.record(job.name).status == "Completed"
 
 
 def test_completed_before_in_progress_still_builds_the_reference() -> None:
@@ -44,7 +44,7 @@ def test_completed_before_in_progress_still_builds_the_reference() -> None:
     world.end(job)
     job.status = "InProgress"  # the late InProgress event
     assert world.event(job).action == "ignored: already ended"
-    assert "early" in world.fakes.store.group_curves("g")
+    assert str(world.record("early").run) in world.fakes.store.group_curves(REFS)
 
 
 def test_a_failed_job_is_emailed_once() -> None:
@@ -103,4 +103,40 @@ def test_stopped_and_failed_are_never_references() -> None:
         world.report(job, [1.0, 0.9])
         world.fakes.advance(3)
         world.end(job, status)
-    assert world.fakes.store.group_curves("g") == {}
+    assert world.fakes.store.group_curves(REFS) == {}
+
+
+def test_a_name_used_again_after_delete_is_a_new_run_with_its_own_alarms_and_decisions() -> None:
+    world = World()
+    old = world.start("reused")
+    world.report(old, [1.0, 0.9])
+    world.fakes.advance(3)
+    world.end(old, "Stopped")
+    # DeleteTrainingJob, then CreateTrainingJob with the same name: a new CreationTime
+    world.fakes.advance(10)
+    del world.fakes.training_jobs.jobs["reused"]
+    new = world.start("reused", deliver=False)
+    result = world.event(new)
+    assert (result.action, result.alarms_created) == ("registered", 1)
+    latest = world.record("reused")
+    assert latest.running and latest.created_ms == round(new.start * 1000)
+    old_run = world.fakes.store.get_job(RunId("reused", round(old.start * 1000)))
+    assert old_run is not None and old_run.status == "Stopped"
+    assert world.tick().jobs == 1  # the new run is evaluated
+
+
+def test_a_late_end_of_the_old_run_keeps_the_new_run_s_alarms() -> None:
+    world = World()
+    old = world.start("reused")
+    world.fakes.advance(3)
+    end_event_old = state_change(
+        type(old)(
+            **{**old.__dict__, "status": "Stopped", "secondary": "Stopped", "end": world.fakes.now}
+        )
+    )
+    world.fakes.advance(10)
+    del world.fakes.training_jobs.jobs["reused"]
+    world.start("reused")  # the new run registers and creates its alarm
+    handle_state_change(end_event_old, world.deps())  # the old run's end arrives late
+    assert list(world.fakes.alarms.alarms) == ["trainguard-gpu-idle-reused-algo-1"]
+    assert world.record("reused").running

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from world import World
+from world import REFS, World
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +25,9 @@ def test_a_lost_end_is_finalized_with_its_alarms_deleted() -> None:
     tick = world.tick()
     assert tick.finalized == ["ended"] and tick.jobs == 0
     assert world.fakes.alarms.alarms == {}
-    assert "ended" in world.fakes.store.group_curves("g")  # the completion was applied
+    assert str(world.record("ended").run) in world.fakes.store.group_curves(
+        REFS
+    )  # the completion was applied
 
 
 def test_a_job_sagemaker_no_longer_knows_is_finalized() -> None:
@@ -34,7 +36,7 @@ def test_a_job_sagemaker_no_longer_knows_is_finalized() -> None:
     world.fakes.training_jobs.jobs.clear()
     tick = world.tick()
     assert tick.finalized == ["deleted"]
-    assert world.fakes.store.get_job("deleted").status == "Unknown"  # type: ignore[union-attr]
+    assert world.record("deleted").status == "Unknown"
 
 
 def test_orphaned_alarms_are_deleted() -> None:

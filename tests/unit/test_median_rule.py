@@ -400,3 +400,27 @@ def test_infinite_reference_is_dropped_and_nan_in_running_job_is_skipped() -> No
     # is not its best, 6.5 is, and 6.5 > 6 stops
     d = decide_both(rule, "x", at_steps(NAN, 6.5), completed)
     assert (d.stop, d.value, d.threshold, d.references) == (True, 6.5, 6.0, 2)
+
+
+def test_the_table_names_the_references_that_set_the_median() -> None:
+    refs = {
+        "low": [(1.0, 0.2), (2.0, 0.2)],
+        "mid": [(1.0, 0.5), (2.0, 0.5)],
+        "high": [(1.0, 0.9), (2.0, 0.9)],
+        "short": [(1.0, 0.6)],
+    }
+    table = ReferenceTable.build(refs)
+    assert table.at(1.0) == (0.55, 4) and table.set_by(1.0) == ("mid", "short")
+    assert table.at(1.5) == (0.5, 3) and table.set_by(1.5) == ("mid",)
+    assert ReferenceTable.from_dict(table.to_dict()) == table
+
+
+def test_a_table_over_many_distinct_steps_stays_on_a_bounded_grid() -> None:
+    refs = {f"r{i}": [(float(s) + i / 10, 1.0 / (s + 1)) for s in range(1, 600)] for i in range(3)}
+    table = ReferenceTable.build(refs, max_breakpoints=500)
+    assert len(table.breakpoints) <= 500 and not table.exact
+    exact = ReferenceTable.build(refs)  # 1,797 distinct steps: under the default bound
+    assert exact.exact and len(exact.breakpoints) == 3 * 599
+    # on the grid's own steps the coarse table is the exact one
+    for b in table.breakpoints[::50]:
+        assert table.at(b) == exact.at(b)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -281,3 +282,18 @@ def test_a_bad_value_carries_its_declaration(raw: dict[str, object], key: str) -
     with pytest.raises(PolicyError) as caught:
         Policy.from_mapping(raw)
     assert caught.value.setting is not None and caught.value.setting.key == key
+
+
+@pytest.mark.parametrize("switch", ["1", "yes", "on", "TRUE!"])
+def test_a_bad_kill_switch_fails_safe_stops_disabled_and_says_why(switch: str) -> None:
+    env = {ENV_STOPS_DISABLED: switch, ENV_POLICY: '{"mode": "enforce"}'}
+    policy, error = Policy.from_env_failing_safe(env)
+    assert policy.stops_disabled is True and policy.mode == "enforce"  # the rest still read
+    assert error is not None and ENV_STOPS_DISABLED in error and "stops are disabled" in error
+
+
+def test_an_unreadable_policy_fails_safe_to_the_defaults_with_stops_disabled() -> None:
+    policy, error = Policy.from_env_failing_safe({ENV_POLICY: "{not json"})
+    assert policy == replace(Policy(), stops_disabled=True)
+    assert error is not None and "not valid JSON" in error
+    assert Policy.from_env_failing_safe({}) == (Policy(), None)

@@ -114,9 +114,10 @@ def test_permuting_references_changes_nothing(
     order = data.draw(st.permutations(list(refs)))
     shuffled = {f"renamed-{i}": refs[k] for i, k in enumerate(order)}
     assert rule.decide("x", running, refs) == rule.decide("x", running, shuffled)
-    assert ReferenceTable.build(refs, grace, average=average) == ReferenceTable.build(
-        shuffled, grace, average=average
-    )
+    a = ReferenceTable.build(refs, grace, average=average)
+    b = ReferenceTable.build(shuffled, grace, average=average)
+    # the thresholds are the same; only the names of who set them differ
+    assert (a.breakpoints, a.at_point, a.between) == (b.breakpoints, b.at_point, b.between)
 
 
 @fast

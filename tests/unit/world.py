@@ -11,11 +11,13 @@ from typing import Any
 from fakes import FakeJob, Fakes, iso, state_change
 
 from trainguard.logic.alert import handle_alarm
-from trainguard.logic.evaluator import TickResult, run_tick
+from trainguard.logic.evaluator import Budget, TickResult, run_tick
 from trainguard.logic.lifecycle import LifecycleResult, handle_state_change
+from trainguard.models import JobRecord, ReferenceSet
 from trainguard.policy import Policy
 
 OBJECTIVE = "validation:loss"
+REFS = ReferenceSet("g", OBJECTIVE, "minimize")  # the reference set of TAGS's jobs
 TAGS = {
     "trainguard:group": "g",
     "trainguard:objective": OBJECTIVE,
@@ -82,18 +84,55 @@ class World:
         return job
 
     # ---- the functions ----------------------------------------------------------------------
-    def tick(self, policy: Policy | None = None) -> TickResult:
-        return run_tick(self.deps(policy), now=self.fakes.now)
+    def tick(self, policy: Policy | None = None, budget: Budget | None = None) -> TickResult:
+        return run_tick(self.deps(policy), now=self.fakes.now, budget=budget)
 
     def alarm(self, name: str, state: str, *, previous: str = "OK",
-              reason_data: str | None = None) -> Any:  # fmt: skip
+              reason_data: str | None = None,
+              configuration: dict[str, Any] | None = None) -> Any:  # fmt: skip
+        """The alarm's Lambda-action payload, its configuration as CloudWatch gives it for the
+        alarm the fake account holds under ``name`` (or ``configuration``: a forgery)."""
         data: dict[str, Any] = {"alarmName": name, "state": {"value": state, "reason": "test"}}
+        if configuration is None and name in self.fakes.alarms.alarms:
+            configuration = alarm_configuration(self.fakes.alarms.alarms[name])
+        if configuration is not None:
+            data["configuration"] = configuration
         if reason_data is not None:
             data["state"]["reasonData"] = reason_data
         data["previousState"] = {"value": previous}
         event = {"source": "aws.cloudwatch", "alarmData": data, "time": iso(self.fakes.now)}
         return handle_alarm(event, self.deps())
 
+    def record(self, name: str) -> JobRecord:
+        """The table's newest run of ``name``."""
+        record = self.fakes.store.latest_run(name)
+        assert record is not None, f"{name} is not registered"
+        return record
+
+    def decisions(self, name: str) -> list[dict[str, Any]]:
+        """The audit of the newest run of ``name``."""
+        return self.fakes.store.decisions(self.record(name).run)
+
     def emails(self) -> list[str]:
         """The subjects of the emails sent since the last call."""
         return [e.subject for e in self.fakes.notifier.take()]
+
+
+def alarm_configuration(alarm: dict[str, Any]) -> dict[str, Any]:
+    """``alarmData.configuration`` of a GPU-idle alarm as the adapter creates it."""
+    stat = {
+        "metric": {
+            "namespace": "/aws/sagemaker/TrainingJobs",
+            "name": "GPUUtilization",
+            "dimensions": {"Host": alarm["host"]},
+        },
+        "period": 60,
+        "stat": "Average",
+    }
+    return {
+        "description": "trainguard GPU idle",
+        "metrics": [
+            {"id": "m1", "metricStat": stat, "returnData": False},
+            {"id": "e1", "expression": f"m1 / {alarm['gpus']}", "returnData": True},
+        ],
+    }

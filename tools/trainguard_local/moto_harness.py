@@ -242,8 +242,16 @@ class MotoHarness:
         *,
         max_runtime_s: int = 86400,
         hyperparameters: Mapping[str, str] | None = None,
+        start: float | None = None,
     ) -> str:
-        """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN."""
+        """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN.
+        ``start``: when it was created and started (epoch s; default now), which its events
+        then carry as CreationTime (a run is its name and its CreationTime)."""
+        if start is not None:
+            with self.at(start):
+                return self.create_job(name, tags, status, instance_type, count,
+                                       max_runtime_s=max_runtime_s,
+                                       hyperparameters=hyperparameters)  # fmt: skip
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
             HyperParameters=dict(hyperparameters or {}),
@@ -271,6 +279,30 @@ class MotoHarness:
         return list(self.shim.stop_requests)
 
     # --- CloudWatch ------------------------------------------------------------------------
+    def alarm_payload(
+        self, name: str, state: str, *, previous: str = "OK", at: float | None = None
+    ) -> dict[str, Any]:
+        """The payload CloudWatch gives the alarm's Lambda action for a change to ``state``,
+        with the alarm's configuration as moto holds it (the alert function checks it)."""
+        from .alarms import AlarmSpec
+
+        (alarm,) = self.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
+        spec = AlarmSpec.from_api(alarm)
+        moment = self.now() if at is None else at
+        return {
+            "source": "aws.cloudwatch",
+            "alarmArn": alarm.get("AlarmArn", ""),
+            "accountId": ACCOUNT_ID,
+            "time": iso_z(datetime.fromtimestamp(moment, UTC)),
+            "region": self.region,
+            "alarmData": {
+                "alarmName": name,
+                "state": {"value": state, "reason": "Threshold Crossed"},
+                "previousState": {"value": previous},
+                "configuration": spec.configuration(),
+            },
+        }
+
     def put_datapoints(self, data: Sequence[MetricDatumTypeDef]) -> None:
         """``PutMetricData`` into the training namespace, in calls of at most 1,000."""
         for i in range(0, len(data), PUT_METRIC_DATA_LIMIT):

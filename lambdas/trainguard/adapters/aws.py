@@ -8,13 +8,21 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 4
+CONNECT_TIMEOUT_S = 5
+READ_TIMEOUT_S = 15
 
 
 def boto_config() -> Config:
     """Adaptive retries: throttling (GetMetricData 50 TPS, PutMetricAlarm 3 TPS, the
-    SageMaker control plane) is retried with back-off and client-side rate limiting."""
-    return Config(retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS})
+    SageMaker control plane) is retried with back-off and client-side rate limiting. Few
+    attempts and short timeouts bound each call (a few seconds, not a minute): a tick keeps
+    to its time budget, and what failed is done again by the next one."""
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT_S,
+        read_timeout=READ_TIMEOUT_S,
+    )
 
 
 def make_client(service: str) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..models import JobNotFoundError, JobSummary
+from ..models import JobNotFoundError, JobSummary, StopRefused, epoch_ms
 from .aws import error_code, error_message
 
 if TYPE_CHECKING:
@@ -20,12 +20,18 @@ class SageMakerAdapter:
 
     def stop(self, job: str) -> str:
         """Stop ``job``. Returns ``"stopped"`` or ``"already ending"``: a ValidationException
-        for a job that is already stopping, stopped, completed or failed is success."""
+        for a job that is already stopping, stopped, completed or failed is success. Raises
+        :class:`StopRefused` when SageMaker refuses for good (access denied, another
+        validation error, an unknown job); throttling and server errors propagate as they
+        are (botocore retried them already; a later tick tries again)."""
         try:
             self._client.stop_training_job(TrainingJobName=job)
         except ClientError as exc:
-            if error_code(exc) == "ValidationException" and _is_already_ending(exc):
+            code = error_code(exc)
+            if code == "ValidationException" and _is_already_ending(exc):
                 return "already ending"
+            if code in REFUSALS or _is_not_found(exc):
+                raise StopRefused(f"{code}: {error_message(exc)}") from exc
             raise
         return "stopped"
 
@@ -54,6 +60,7 @@ class SageMakerAdapter:
                 item["TrainingJobName"],
                 item.get("TrainingJobArn", ""),
                 item.get("TrainingJobStatus", ""),
+                epoch_ms(item["CreationTime"].timestamp()) if "CreationTime" in item else 0,
             )
             for page in pages
             for item in page.get("TrainingJobSummaries", [])
@@ -84,6 +91,12 @@ class SageMakerAdapter:
             if _is_not_found(exc):
                 raise JobNotFoundError(job) from exc
             raise
+
+
+# Error codes that mean "this stop will not happen by asking again at once".
+REFUSALS = frozenset(
+    {"AccessDenied", "AccessDeniedException", "ValidationException", "ResourceNotFound"}
+)
 
 
 def _is_already_ending(exc: ClientError) -> bool:

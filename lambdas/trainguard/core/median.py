@@ -50,6 +50,9 @@ def _as_average(value: object) -> Average:
     raise ValueError(f"average must be one of {', '.join(AVERAGES)}; got {value!r}")
 
 
+MAX_BREAKPOINTS = 2000  # a stored table's steps at most (its item stays far from 400 KB)
+
+
 class ThresholdSource(Protocol):
     def at(self, step: float) -> tuple[float | None, int]:
         """(median of the references' running averages at ``step`` or None, reference count)."""
@@ -102,6 +105,11 @@ class ReferenceTable:
     grace: float = 0.0
     jobs: int = 0
     average: Average = "all"
+    # who set M: the reference(s) whose running average is the median, as indices into names
+    names: tuple[str, ...] = ()
+    at_point_by: tuple[tuple[int, ...], ...] = ()
+    between_by: tuple[tuple[int, ...], ...] = ()
+    exact: bool = True  # False: more distinct steps than MAX_BREAKPOINTS, M on a coarser grid
 
     def __post_init__(self) -> None:
         _as_average(self.average)
@@ -113,18 +121,30 @@ class ReferenceTable:
         grace: float = 0.0,
         *,
         average: Average = "all",
+        max_breakpoints: int | None = None,
     ) -> ReferenceTable:
-        """Materialize M(s) for every s from the completed jobs' curves.
+        """Materialize M(s) for every s from the completed jobs' curves (a mapping names
+        them, so the table can say which reference set M).
 
         ``grace`` matters only with ``average="since_grace"``; the default table is the same
-        whatever grace is passed (and records 0.0).
+        whatever grace is passed (and records 0.0). With more distinct steps than
+        ``max_breakpoints`` (default :data:`MAX_BREAKPOINTS`), M is evaluated on that many
+        steps spread over them (``exact`` False): the stored table stays small whatever the
+        references' length, and a step between two grid steps reads the value just after
+        the lower one.
         """
         _as_average(average)
+        limit = MAX_BREAKPOINTS if max_breakpoints is None else max_breakpoints
         windowed = average == "since_grace"
         start = float(grace) if windowed else 0.0
-        items = list(curves.values()) if isinstance(curves, Mapping) else list(curves)
+        named = (
+            list(curves.items())
+            if isinstance(curves, Mapping)
+            else list((str(i), c) for i, c in enumerate(curves))
+        )
         prepared = []
-        for curve in items:
+        names: list[str] = []
+        for name, curve in named:
             if not curve:
                 continue
             steps = [s for s, _ in curve]
@@ -134,12 +154,19 @@ class ReferenceTable:
             sums = list(accumulate((v for v, _ in counted), initial=0.0))
             counts = list(accumulate((n for _, n in counted), initial=0))
             prepared.append((steps, sums, counts))
+            names.append(name)
 
         points = sorted({s for steps, _, _ in prepared for s in steps})
+        exact = len(points) <= limit
+        if not exact:
+            last = len(points) - 1
+            points = sorted({points[round(i * last / (limit - 1))] for i in range(limit)})
 
-        def evaluate(step: float, *, open_interval: bool) -> tuple[float | None, int]:
-            averages = []
-            for steps, sums, counts in prepared:
+        def evaluate(
+            step: float, *, open_interval: bool
+        ) -> tuple[tuple[float | None, int], tuple[int, ...]]:
+            averages: list[tuple[float, int]] = []
+            for index, (steps, sums, counts) in enumerate(prepared):
                 last = steps[-1]
                 if last < step or (open_interval and last <= step):
                     continue
@@ -148,12 +175,29 @@ class ReferenceTable:
                     continue
                 avg = sums[k] / counts[k]
                 if math.isfinite(avg):
-                    averages.append(avg)
-            return (median(averages) if averages else None), len(averages)
+                    averages.append((avg, index))
+            if not averages:
+                return (None, 0), ()
+            values = [a for a, _ in averages]
+            order = sorted(averages)
+            mid = len(order) // 2
+            setters = (order[mid][1],) if len(order) % 2 else (order[mid - 1][1], order[mid][1])
+            return (median(values), len(values)), setters
 
-        at_point = tuple(evaluate(b, open_interval=False) for b in points)
-        between = tuple(evaluate(b, open_interval=True) for b in points[:-1])
-        return cls(tuple(points), at_point, between, start, len(prepared), average)
+        at = [evaluate(b, open_interval=False) for b in points]
+        between = [evaluate(b, open_interval=True) for b in points[:-1]]
+        return cls(
+            tuple(points),
+            tuple(v for v, _ in at),
+            tuple(v for v, _ in between),
+            start,
+            len(prepared),
+            average,
+            tuple(names),
+            tuple(by for _, by in at),
+            tuple(by for _, by in between),
+            exact,
+        )
 
     def at(self, step: float) -> tuple[float | None, int]:
         i = bisect_left(self.breakpoints, step)
@@ -162,6 +206,18 @@ class ReferenceTable:
         if i == 0 or i == len(self.breakpoints):
             return None, 0
         return self.between[i - 1]
+
+    def set_by(self, step: float) -> tuple[str, ...]:
+        """The reference(s) whose running average is M at ``step`` (one, or the two middle
+        ones of an even count); () when unknown."""
+        i = bisect_left(self.breakpoints, step)
+        if i < len(self.breakpoints) and self.breakpoints[i] == step:
+            by = self.at_point_by[i] if i < len(self.at_point_by) else ()
+        elif 0 < i < len(self.breakpoints) and i - 1 < len(self.between_by):
+            by = self.between_by[i - 1]
+        else:
+            by = ()
+        return tuple(self.names[k] for k in by if k < len(self.names))
 
     def to_dict(self) -> dict[str, Any]:
         """Compact, JSON-safe form for storage (None stands for 'no references')."""
@@ -172,12 +228,19 @@ class ReferenceTable:
             "b": list(self.breakpoints),
             "p": [[m, n] for m, n in self.at_point],
             "o": [[m, n] for m, n in self.between],
+            "names": list(self.names),
+            "pb": [list(by) for by in self.at_point_by],
+            "ob": [list(by) for by in self.between_by],
+            "exact": self.exact,
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ReferenceTable:
         def pairs(rows: Iterable[Any]) -> tuple[tuple[float | None, int], ...]:
             return tuple((None if m is None else float(m), int(n)) for m, n in rows)
+
+        def indices(rows: Iterable[Any]) -> tuple[tuple[int, ...], ...]:
+            return tuple(tuple(int(k) for k in by) for by in rows)
 
         breakpoints = tuple(float(b) for b in raw["b"])
         grace = float(raw.get("grace", 0.0))
@@ -198,6 +261,10 @@ class ReferenceTable:
             grace,
             int(raw.get("jobs", 0)),
             average,
+            tuple(str(n) for n in raw.get("names", ())),
+            indices(raw.get("pb", ())),
+            indices(raw.get("ob", ())),
+            bool(raw.get("exact", True)),
         )
 
 

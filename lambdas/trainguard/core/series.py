@@ -29,6 +29,28 @@ def minute_curve(points: Iterable[tuple[float, float]], start_time: float) -> li
     return out
 
 
+MAX_CURVE_POINTS = 2000  # a stored reference curve's points at most
+
+
+def downsample(curve: list[Point], max_points: int) -> list[Point]:
+    """``curve`` if it has at most ``max_points`` points, else that many points: consecutive
+    equal-size buckets (the last may be shorter) each stored as its last step and its mean,
+    the curve's own last point kept as it is. The references' running averages at the
+    buckets' ends are the raw curve's (equal-size buckets); in between, and the best so far
+    inside a bucket, are resolved to the bucket (a 28-day curve of one point a minute keeps
+    one point per 21 minutes)."""
+    if len(curve) <= max_points:
+        return curve
+    body, last = curve[:-1], curve[-1]
+    size = -(-len(body) // (max_points - 1))  # ceil: at most max_points - 1 buckets
+    out = []
+    for i in range(0, len(body), size):
+        bucket = body[i : i + size]
+        out.append((bucket[-1][0], sum(v for _, v in bucket) / len(bucket)))
+    out.append(last)
+    return out
+
+
 def in_steps(curve: list[Point], unit: str) -> list[Point]:
     """A minute curve in the policy's step unit: as is for ``minute``, re-indexed 1, 2, ...
     for ``report`` (the n-th value the job reported, e.g. its epoch)."""

@@ -11,15 +11,18 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..constants import (
     METRIC_ALERTS,
     METRIC_DECISIONS,
+    METRIC_DEFERRED,
     METRIC_DOLLARS_SAVED,
+    METRIC_EMAIL_DEAD_LETTERS,
     METRIC_JOB_ERRORS,
+    METRIC_STOP_FAILURES,
     METRIC_STOPS,
     METRIC_TICK_DURATION,
     METRIC_TICKS,
     METRIC_WOULD_STOPS,
 )
 from ..logic.dependencies import Dependencies
-from ..logic.evaluator import run_tick
+from ..logic.evaluator import Budget, run_tick
 from ..models import event_time
 from ..observability import logger, metrics
 from .runtime import get_dependencies
@@ -31,7 +34,8 @@ def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
     # the scheduled event's time is the tick's "now" (see models.event_time)
-    result = run_tick(get_dependencies(deps), now=event_time(event))
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    result = run_tick(get_dependencies(deps), now=event_time(event), budget=Budget(remaining))
     count = MetricUnit.Count
     metrics.add_metric(name=METRIC_TICKS, unit=count, value=1)
     metrics.add_metric(name=METRIC_STOPS, unit=count, value=result.stops)
@@ -39,6 +43,9 @@ def handler(
     metrics.add_metric(name=METRIC_ALERTS, unit=count, value=result.alerts)
     metrics.add_metric(name=METRIC_DECISIONS, unit=count, value=result.decisions)
     metrics.add_metric(name=METRIC_JOB_ERRORS, unit=count, value=result.errors)
+    metrics.add_metric(name=METRIC_STOP_FAILURES, unit=count, value=result.stop_failures)
+    metrics.add_metric(name=METRIC_EMAIL_DEAD_LETTERS, unit=count, value=result.emails_dead)
+    metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
     metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=MetricUnit.Count, value=result.dollars_saved)
     metrics.add_metric(
         name=METRIC_TICK_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms

@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from ..adapters import (
     CloudWatchAlarms,
     CloudWatchMetrics,
@@ -22,8 +24,10 @@ from ..constants import (
     ENV_AUDIT_TTL_DAYS,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
+    METRIC_CONFIG_ERRORS,
 )
 from ..logic.dependencies import Dependencies
+from ..observability import logger, metrics
 from ..policy import Policy, PolicyError
 
 _cached: Dependencies | None = None
@@ -42,11 +46,13 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     ttl_raw = environ.get(ENV_AUDIT_TTL_DAYS, "").strip() or str(DEFAULT_AUDIT_TTL_DAYS)
     if not ttl_raw.isdigit() or int(ttl_raw) < 1:
         raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
-    policy = Policy.from_env(environ)
+    policy, config_error = Policy.from_env_failing_safe(environ)
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
+    store = Store(LazyClient("dynamodb"), table)  # type: ignore[arg-type]
     return Dependencies(
-        store=Store(LazyClient("dynamodb"), table),  # type: ignore[arg-type]
+        store=store,
+        outbox=store,  # the outbox is items of the same table
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),
@@ -55,17 +61,23 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         region=region,
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
         audit_ttl_days=int(ttl_raw),
+        config_error=config_error,
     )
 
 
 def get_dependencies(deps: Dependencies | None = None) -> Dependencies:
-    """``deps`` when given (tests), else the cached ones (built on first use)."""
+    """``deps`` when given (tests), else the cached ones (built on first use). An unusable
+    runtime setting is said at every invocation (an error log line and the alarmed
+    ``ConfigErrors`` metric) while the function goes on with stops disabled."""
     global _cached
-    if deps is not None:
-        return deps
-    if _cached is None:
-        _cached = aws_dependencies(os.environ)
-    return _cached
+    if deps is None:
+        if _cached is None:
+            _cached = aws_dependencies(os.environ)
+        deps = _cached
+    if deps.config_error is not None:
+        logger.error("unusable runtime setting", extra={"error": deps.config_error})
+        metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=MetricUnit.Count, value=1)
+    return deps
 
 
 def reset_dependencies() -> None:

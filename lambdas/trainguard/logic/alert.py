@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..constants import ALARM_STATE_CHANGE, GPU_METRIC
+from ..constants import ALARM_STATE_CHANGE, GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.series import floor_minute
@@ -26,6 +26,7 @@ from ..policy import gpu_idle_rule, settings_for
 from . import messages
 from .act import ALERT, Act
 from .dependencies import Dependencies
+from .outbox import Mail
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class AlarmChange:
     reason: str
     reason_data: Mapping[str, Any]
     time: float | None = None  # the payload's / event's ``time`` (epoch s), if readable
+    metrics: tuple[Mapping[str, Any], ...] = ()  # alarmData.configuration.metrics
 
 
 @dataclass
@@ -78,6 +80,8 @@ def parse_alarm_event(event: object) -> AlarmChange:
             reason_data = loaded if isinstance(loaded, Mapping) else {}
         except json.JSONDecodeError:
             reason_data = {}
+    configuration = data.get("configuration")
+    metrics = configuration.get("metrics") if isinstance(configuration, Mapping) else None
     return AlarmChange(
         name,
         str(state["value"]),
@@ -85,7 +89,35 @@ def parse_alarm_event(event: object) -> AlarmChange:
         str(state.get("reason", "")),
         reason_data,
         event_time(event),
+        tuple(m for m in metrics or () if isinstance(m, Mapping)),
     )
+
+
+def forged(change: AlarmChange, record: JobRecord, host: str, gpus: int | None) -> str | None:
+    """Why this GPU-idle alarm is not the one trainguard created for this run's host (None:
+    it is). Anyone allowed PutMetricAlarm can create an alarm with our name prefix and point
+    it anywhere; only an alarm the lifecycle created for this run, on this host's
+    GPUUtilization, may open an episode (and so, later, lead to an idle stop)."""
+    if change.name not in record.alarms:
+        return "an alarm trainguard did not create for this job"
+    stats: list[Mapping[str, Any]] = [
+        m["metricStat"] for m in change.metrics if isinstance(m.get("metricStat"), Mapping)
+    ]
+    if len(stats) != 1:
+        return "not a single-metric alarm"
+    metric = stats[0].get("metric", {})
+    dimensions = metric.get("dimensions") if isinstance(metric, Mapping) else None
+    if (
+        not isinstance(metric, Mapping)
+        or metric.get("namespace") != TRAINING_NAMESPACE
+        or metric.get("name") != GPU_METRIC
+        or dimensions != {"Host": host}
+    ):
+        return f"not on {GPU_METRIC} of {host}"
+    expressions = [m.get("expression") for m in change.metrics if m.get("expression")]
+    if gpus is not None and expressions != [f"m1 / {gpus}"]:
+        return "not normalized by the host's GPU count"
+    return None
 
 
 def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
@@ -100,30 +132,48 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         return result
     # the alarm's own time: the episode opens (and closes) when the alarm changed state
     now = change.time if change.time is not None else deps.clock()
+    record = deps.store.latest_run(job_name)
+    if record is None or record.start_time > now + 60.0:
+        logger.info("GPU-idle alarm for no run of this name that had started: ignored")
+        return result
+    spec = deps.catalog.get(record.instance_type)
+    why_not = forged(change, record, host, spec.gpus if spec and spec.gpus > 0 else None)
+    if why_not is not None:
+        logger.warning("GPU-idle alarm refused", extra={"alarm": change.name, "why": why_not})
+        result.action = f"refused: {why_not}"
+        return result
     if change.state == "ALARM":
-        record = deps.store.get_job(job_name)
-        if record is None or not record.running:
+        if not record.running:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
             return result
-        if not deps.store.open_episode(job_name, host, now):
-            result.action = "duplicate"
+        opened = deps.store.open_episode(record.run, host, now)
+        episode = deps.store.episode(record.run, host) if not opened else None
+        if not opened and (episode is None or episode.get("state") != "open"):
             return result
-        _announce_idle(record, host, change, deps, now)
-        result.action, result.notified = "opened", True
+        # a delivery again (or the retry of an invocation that died after opening): the same
+        # episode, whose email the outbox sends at most once
+        since = now if opened else float(episode["opened_at"])  # type: ignore[index]
+        _announce_idle(record, host, change, deps, since)
+        result.action, result.notified = ("opened" if opened else "duplicate"), opened
         return result
-    opened = deps.store.close_episode(job_name, host, now)
-    if opened is None:
-        result.action = "no open episode"
-        return result
-    minutes = (now - opened) / 60.0
-    subject = f"{messages.PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)"
-    deps.notifier.publish(
-        subject,
+    opened_at = deps.store.close_episode(record.run, host, now)
+    if opened_at is None:
+        episode = deps.store.episode(record.run, host)
+        if episode is None or episode.get("state") != "closed":
+            result.action = "no open episode"
+            return result
+        opened_at, now = float(episode["opened_at"]), float(episode["closed_at"])
+        result.action = "duplicate"
+    else:
+        result.action, result.notified = "closed", True
+    minutes = (now - opened_at) / 60.0
+    Mail(deps.outbox, deps.notifier, now).send(
+        f"{record.run}#gpu_recovered#{host}#{opened_at:.0f}",
+        f"{messages.PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)",
         f"Host:     {host}\nRecovered: GPU utilization is back above the threshold\n"
         f"Episode:  {fmt(minutes)} min since the idle alert\n\n"
         f"Console: {messages.console_link(deps.region, job_name)}\n",
     )
-    result.action, result.notified = "closed", True
     return result
 
 
@@ -155,13 +205,14 @@ def _announce_idle(
     if rule.stop_after_minutes is not None and record.opted_in:
         details["Auto-stop"] = f"after {fmt(rule.stop_after_minutes)} min idle (enforce mode only)"
     Act(deps, now).announce(
-        record.name,
+        record.run,
         decision,
         outcome=ALERT,
         mode=record.mode if record.opted_in else "not opted in",
         subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
         f"{fmt(rule.episode_minutes(status))} min)",
         details=details,
+        key=f"gpu_idle#{host}#{now:.0f}",
     )
 
 

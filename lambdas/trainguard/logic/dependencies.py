@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..constants import DEFAULT_AUDIT_TTL_DAYS
 from ..core.instances import InstanceCatalog
 from ..policy import Policy
-from ..ports import Alarms, JobStore, MetricReader, Notifier, TrainingJobs
+from ..ports import Alarms, JobStore, MetricReader, Notifier, Outbox, TrainingJobs
 
 
 @dataclass
@@ -21,11 +21,13 @@ class Dependencies:
     metrics: MetricReader
     alarms: Alarms
     notifier: Notifier
+    outbox: Outbox
     policy: Policy
     region: str
     alert_function_arn: str | None = None
     audit_ttl_days: int = DEFAULT_AUDIT_TTL_DAYS
     clock: Callable[[], float] = time.time
+    config_error: str | None = None  # an unusable runtime setting: stops are disabled
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:

@@ -12,10 +12,12 @@ One job's failure is logged with its name and never blocks the others.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import JobRecord
+from ..core.progress import Progress
+from ..models import JobRecord, RunId
 from ..observability import logger
 from ..policy import JobSettings, PolicyError, job_settings
 from . import messages
@@ -24,6 +26,9 @@ from .decide import judge
 from .dependencies import Dependencies
 from .observe import Observation, observe
 from .reconcile import reconcile
+
+RESERVE_S = 10.0  # stop starting new work this long before the function's timeout
+SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this many
 
 
 @dataclass
@@ -39,19 +44,43 @@ class TickResult:
     registered: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
+    resumed: int = 0  # actions an earlier invocation left unfinished, finished now
+    deferred: int = 0  # jobs left for the next tick when the time ran out
+    stop_failures: int = 0  # stops SageMaker refused
+    emails_failed: int = 0  # sends that failed (they stay in the outbox)
+    emails_dead: int = 0  # sends that failed for the last time (dead letters)
     duration_ms: float = 0.0
     actions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
-    """One tick at ``now`` (epoch seconds: the scheduled event's time; default the clock)."""
+@dataclass
+class Budget:
+    """The invocation's time: ``remaining_ms`` (Lambda's ``get_remaining_time_in_millis``;
+    None: unbounded). New work stops when less than ``reserve_s`` is left, so that the tick
+    saves what it did and ends before its timeout."""
+
+    remaining_ms: Callable[[], int] | None = None
+    reserve_s: float = RESERVE_S
+
+    def exhausted(self) -> bool:
+        return self.remaining_ms is not None and self.remaining_ms() < self.reserve_s * 1000.0
+
+
+def run_tick(
+    deps: Dependencies, now: float | None = None, budget: Budget | None = None
+) -> TickResult:
+    """One tick at ``now`` (epoch seconds: the scheduled event's time; default the clock),
+    within ``budget``: reconcile, finish the actions earlier invocations left open, then judge
+    and act on every running opted-in job, saving progress as it goes; last, send the emails
+    that failed before."""
     started = time.monotonic()
     now = deps.clock() if now is None else now
+    budget = budget or Budget()
     result = TickResult()
     act = Act(deps, now)
     running = deps.store.running_jobs()
     try:
-        reconciled = reconcile(deps, running, now)
+        reconciled = reconcile(deps, running, now, budget)
         running = reconciled.running
         result.registered, result.finalized = reconciled.registered, reconciled.finalized
         result.orphan_alarms_deleted = reconciled.orphan_alarms_deleted
@@ -59,6 +88,11 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
     except Exception:
         result.errors += 1
         logger.exception("reconcile failed; evaluating the jobs the table knows")
+    try:
+        result.resumed = act.resume_open(budget)
+    except Exception:
+        result.errors += 1
+        logger.exception("listing the open actions failed; the next tick resumes them")
 
     jobs: list[tuple[JobRecord, JobSettings]] = []
     for job in running:
@@ -69,8 +103,13 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
         except PolicyError as exc:
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)
-    stats = deps.store.batch_get_stats({job.group for job, _ in jobs})
-    observed: dict[str, Observation] | None
+    try:
+        stats = deps.store.batch_get_stats({job.reference_set for job, _ in jobs})
+    except Exception:
+        result.errors += 1
+        stats = {}
+        logger.exception("reading the groups' statistics failed: no references this tick")
+    observed: dict[RunId, Observation] | None
     try:
         observed = observe(
             jobs,
@@ -84,39 +123,64 @@ def run_tick(deps: Dependencies, now: float | None = None) -> TickResult:
         observed = None
         logger.exception("GetMetricData failed: objective rules skipped this tick")
 
+    unsaved: list[tuple[RunId, Progress]] = []
     for job, settings in jobs:
+        if budget.exhausted():
+            result.deferred = len(jobs) - result.evaluated
+            logger.warning("the tick's time is up: the rest waits for the next tick",
+                           extra={"deferred": result.deferred})  # fmt: skip
+            break
         logger.append_keys(job=job.name)
         try:
-            seen = observed.get(job.name) if observed is not None else None
-            judgement = judge(job, settings, seen, stats.get(job.group), now)
+            seen = observed.get(job.run) if observed is not None else None
+            if seen is not None and seen.save and seen.progress is not None:
+                unsaved.append((job.run, seen.progress))
+            spec = deps.catalog.get(job.instance_type)
+            gpus = spec.gpus if spec is not None and spec.gpus > 0 else None
+            group = stats.get(job.reference_set)
+            judgement = judge(job, settings, seen, group, now, gpus)
             result.evaluated += 1
             if judgement.judged:
                 result.decisions += 1
             for decision in judgement.stops:
-                if act.stop(job, settings, decision, stats.get(job.group)) == STOPPED:
+                if act.stop(job, settings, decision, group) == STOPPED:
                     break  # stopped: the job's other stops have nothing left to do
             for alert in judgement.alerts:
-                act.alert(job, settings, alert, stats.get(job.group))
+                act.alert(job, settings, alert, group)
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
         finally:
             logger.remove_keys(["job"])
-
-    if observed:
-        try:
-            deps.store.save_progress(
-                [(name, seen.progress) for name, seen in observed.items() if seen.save]
-            )
-        except Exception:
-            result.errors += 1  # the next tick reads those jobs again from their start
-            logger.exception("saving the jobs' progress failed")
+        if len(unsaved) >= SAVE_EVERY:
+            result.errors += _save(deps, unsaved)
+    result.errors += _save(deps, unsaved)
+    if not budget.exhausted():
+        act.mail.drain()
     result.stops, result.would_stops = act.stops, act.would_stops
     result.alerts = act.alerts
+    result.stop_failures = act.stop_failures
+    result.emails_failed, result.emails_dead = act.mail.failed, act.mail.dead
+    result.errors += act.stop_failures + act.mail.failed  # counted in the alarmed JobErrors
     result.dollars_saved = act.dollars_saved
     result.actions = act.records
     result.duration_ms = (time.monotonic() - started) * 1000.0
     return result
+
+
+def _save(deps: Dependencies, unsaved: list[tuple[RunId, Progress]]) -> int:
+    """Write the progress gathered so far (and forget it); 1 if that failed (those jobs are
+    read from their start again next tick), else 0."""
+    if not unsaved:
+        return 0
+    try:
+        deps.store.save_progress(list(unsaved))
+    except Exception:
+        logger.exception("saving the jobs' progress failed")
+        return 1
+    finally:
+        unsaved.clear()
+    return 0
 
 
 def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResult) -> None:
@@ -126,7 +190,6 @@ def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResul
         act.notice(
             job,
             "config#alert",
-            {"error": error},
             f"{messages.PREFIX} CONFIG {job.name}: {error}",
             f"Job:     {job.name}\nProblem: {error}\nThe job is not evaluated until its tags "
             f"are fixed.\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n",

@@ -15,18 +15,21 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.curves import Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
-from ..core.series import floor_minute, in_steps, minute_curve
+from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..models import (
+    REFERENCE_WINDOW,
     TERMINAL,
     GroupStats,
     JobNotFoundError,
     JobRecord,
     MetricQuery,
+    ReferenceSet,
     StateChange,
     gpu_idle_alarm_name,
     parse_job_description,
@@ -65,7 +68,7 @@ def apply_change(
     if now is None:
         now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
-    if deps.store.event_seen(change.name, change.dedup_key):
+    if deps.store.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
     if change.status == "InProgress":
@@ -75,19 +78,19 @@ def apply_change(
     else:
         logger.info("status needs no action", extra={"status": change.status})
         result = LifecycleResult(change.name, change.status, "ignored")
-    deps.store.mark_event(change.name, change.dedup_key, now)
+    deps.store.mark_event(change.run, change.dedup_key, now)
     return result
 
 
 # ---- InProgress ------------------------------------------------------------------------------
 def _in_progress(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.name)
+    existing = deps.store.get_job(change.run)
     if existing is not None:
         if not existing.running:
             logger.info("late InProgress after the job ended: ignored")
             return LifecycleResult(change.name, change.status, "ignored: already ended")
         if change.start_time is not None and not existing.start_exact:
-            deps.store.update_start_time(change.name, change.start_time)
+            deps.store.update_start_time(change.run, change.start_time)
         return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
     record = build_record(change, resolve_tags(change, None, deps), deps, now)
     if not deps.store.register_job(record):
@@ -131,6 +134,7 @@ def build_record(
     start = change.start_time or change.creation_time or change.event_time or now
     record = JobRecord(
         name=change.name,
+        created_ms=change.run.created_ms,
         arn=change.arn,
         tags=tags,
         opted_in=is_opted_in(tags),
@@ -157,8 +161,14 @@ def build_record(
     return record
 
 
+ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
+
+
 def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
-    """One GPU-idle alarm per host; skipped (with a warning) when the GPU count is unknown."""
+    """The run's missing GPU-idle alarms, one per host, at most ``ALARMS_PER_INVOCATION``
+    (a 300-instance job gets the rest from the next ticks' reconcile); each one created is
+    recorded on the run (``JobRecord.alarms``), so a failure part way leaves a list of what
+    is missing. None when the GPU count is unknown (a warning) or the type has no GPUs."""
     settings = settings_for(record, deps.policy)
     gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
     if not gpu_idle.enabled:
@@ -175,35 +185,48 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
     if spec.gpus == 0 or spec.accelerator == "Trainium":
         logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
         return 0
-    for index in range(1, record.instance_count + 1):
-        deps.alarms.put_gpu_idle_alarm(
-            record.name,
-            index,
-            spec.gpus,
-            gpu_idle.threshold_pct,
-            gpu_idle.window_minutes,
-            deps.alert_function_arn,
+    missing = [i for i in range(1, record.instance_count + 1)
+               if gpu_idle_alarm_name(record.name, i) not in record.alarms]  # fmt: skip
+    created: list[str] = []
+    try:
+        for index in missing[:ALARMS_PER_INVOCATION]:
+            created.append(
+                deps.alarms.put_gpu_idle_alarm(
+                    record.name,
+                    index,
+                    spec.gpus,
+                    gpu_idle.threshold_pct,
+                    gpu_idle.window_minutes,
+                    deps.alert_function_arn,
+                )
+            )
+    except Exception:
+        logger.exception(
+            "creating the GPU-idle alarms failed part way: the reconcile repairs it",
+            extra={"alarms_created": len(created), "alarms_missing": len(missing)},
         )
-    return record.instance_count
+    finally:
+        if created:
+            deps.store.add_alarms(record.run, created)
+            record.alarms = record.alarms | frozenset(created)
+    return len(created)
 
 
 def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
-    """A job whose median rule reads a table the group does not materialize yet (Ray's
-    windowed average with a grace of its own) gets it built now."""
+    """A job whose median rule reads a table its reference set does not materialize yet
+    (Ray's windowed average with a grace of its own) gets it built now."""
     settings = settings_for(record, deps.policy)
     rule = settings.rules.median if settings is not None else None
-    if rule is None or not record.group:
+    if rule is None or not record.group or not record.objective:
         return
-    stats = deps.store.get_stats(record.group)
-    if stats is not None and stats.table(rule.table_key) is not None:
-        return
-    if stats is not None or deps.store.group_curves(record.group):
-        rebuild_stats(record.group, deps, extra_keys={rule.table_key})
+    stats = deps.store.get_stats(record.reference_set)
+    if stats is not None and stats.table(rule.table_key) is None:
+        update_stats(record.reference_set, deps, extra_keys={rule.table_key})
 
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
 def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.name)
+    existing = deps.store.get_job(change.run)
     if existing is None:
         # Completed before InProgress (or the InProgress was lost): register from this event
         record = build_record(change, resolve_tags(change, None, deps), deps, now)
@@ -213,22 +236,35 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
     if change.status == "Completed" and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
-    deps.store.finalize_job(change.name, change.status, change.end_time, change.failure_reason)
+    deps.store.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
-    result.alarms_deleted = deps.alarms.delete_alarms(
-        gpu_idle_alarm_name(change.name, i) for i in range(1, count + 1)
-    )
+    result.alarms_deleted = _delete_alarms(record, count, deps)
     if change.status == "Failed" and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
     return result
 
 
+def _delete_alarms(record: JobRecord, count: int, deps: Dependencies) -> int:
+    """The run's GPU-idle alarms, unless a newer run of the same name owns them now (the
+    alarms are named by the job's name, as its metrics are: a late end event of a deleted
+    job must not take a running successor's alarms)."""
+    latest = deps.store.latest_run(record.name)
+    if latest is not None and latest.created_ms > record.created_ms and latest.running:
+        logger.info("a newer run of this name owns the alarms: kept")
+        return 0
+    return deps.alarms.delete_alarms(
+        gpu_idle_alarm_name(record.name, i) for i in range(1, count + 1)
+    )
+
+
 def record_curve(
     record: JobRecord, change: StateChange, deps: Dependencies, now: float | None = None
 ) -> int:
-    """Read the whole objective curve once (Period 60, steps = minutes since the start);
-    it ends at TrainingEndTime, else at ``now`` (default the clock)."""
+    """Read the whole objective curve once (Period 60, steps = minutes since the start;
+    longer than ``MAX_CURVE_POINTS``, it is kept as that many bucket means, see
+    :func:`~trainguard.core.series.downsample`); it ends at TrainingEndTime, else at ``now``
+    (default the clock). Then the job joins its reference set."""
     assert record.objective is not None
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
@@ -237,37 +273,66 @@ def record_curve(
         floor_minute(start),
         floor_minute(end) + 120.0,
     )
-    curve = minute_curve(series.get("o0", []), start)
+    curve = downsample(minute_curve(series.get("o0", []), start), MAX_CURVE_POINTS)
     if not curve:
         logger.warning("completed job has no objective datapoints: not a reference")
         return 0
     duration_min = max(0.0, (end - start) / 60.0)
-    deps.store.put_curve(record.group, record.name, curve, duration_min)
-    rebuild_stats(record.group, deps)
+    deps.store.put_curve(record.reference_set, str(record.run), curve, duration_min)
+    update_stats(record.reference_set, deps, add=[(str(record.run), duration_min)])
     return len(curve)
 
 
-def rebuild_stats(group: str, deps: Dependencies, extra_keys: set[str] | None = None) -> None:
-    """Materialize the group's M(s) for every table in use (one for the spec's average; one
-    per grace for Ray's windowed average), from all its completed curves."""
-    curves = deps.store.group_curves(group)
-    existing = deps.store.get_stats(group)
-    keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
-    if existing is not None:
-        keys |= set(existing.tables)
-    only_curves = {
-        job: in_steps(curve, deps.policy.step_unit) for job, (curve, _) in curves.items()
-    }
-    durations = [d for _, d in curves.values() if d > 0]
-    deps.store.put_stats(
-        GroupStats(
-            group,
-            {key: table_for_key(key, only_curves) for key in sorted(keys)},
-            median(durations) if durations else None,
-            len(curves),
+STATS_ATTEMPTS = 8  # concurrent completions: each re-reads and retries until its write holds
+
+
+def update_stats(
+    refs: ReferenceSet,
+    deps: Dependencies,
+    *,
+    add: Sequence[tuple[str, float]] = (),
+    extra_keys: set[str] | None = None,
+) -> None:
+    """The reference set's statistics with ``add`` (completed jobs' run ids and durations,
+    their curves already stored) in its window of the ``REFERENCE_WINDOW`` most recent
+    references, every table in use rebuilt from the window's curves: the work and the item's
+    size do not grow with the group's history. Written only if nobody wrote them since they
+    were read (a concurrent completion makes this one read again and retry: none is lost)."""
+    for _ in range(STATS_ATTEMPTS):
+        old = deps.store.get_stats(refs)
+        window = list(old.window) if old else []
+        durations = list(old.durations) if old else []
+        completed = old.completed if old else 0
+        new_jobs = [(job, d) for job, d in add if job not in window]
+        if add and not new_jobs:
+            return  # these completions are in already (a duplicate event)
+        window += [job for job, _ in new_jobs]
+        durations += [d for _, d in new_jobs]
+        window, durations = window[-REFERENCE_WINDOW:], durations[-REFERENCE_WINDOW:]
+        completed += len(new_jobs)
+        keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
+        if old is not None:
+            keys |= set(old.tables)
+        curves = deps.store.get_curves(refs, window)
+        stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in window
+                   if job in curves}  # fmt: skip
+        kept = [d for d in durations if d > 0]
+        new = GroupStats(
+            refs=refs,
+            tables={key: table_for_key(key, stepped) for key in sorted(keys)},
+            median_duration_min=median(kept) if kept else None,
+            references=len(window),
+            window=tuple(window),
+            durations=tuple(durations),
+            completed=completed,
+            version=(old.version if old else 0) + 1,
         )
-    )
-    logger.info("group statistics rebuilt", extra={"group": group, "references": len(curves)})
+        if deps.store.put_stats(new, old.version if old else None):
+            logger.info("reference statistics updated",
+                        extra={"group": refs.group, "references": len(window)})  # fmt: skip
+            return
+        logger.info("reference statistics written meanwhile: reading them again")
+    raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
 
 
 def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
@@ -291,11 +356,7 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
         f"Console: {messages.console_link(deps.region, record.name)}\n"
     )
     return Act(deps, now).notice(
-        record,
-        "failed#alert",
-        {"reason": reason},
-        f"{messages.PREFIX} FAILED {record.name}: {reason}",
-        body,
+        record, "failed#alert", f"{messages.PREFIX} FAILED {record.name}: {reason}", body
     )
 
 

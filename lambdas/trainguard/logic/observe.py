@@ -9,11 +9,12 @@ usable progress record are read from their start in a second batch, once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..constants import GPU_METRIC
 from ..core.progress import Progress, advance
 from ..core.series import floor_minute
-from ..models import JobRecord, MetricQuery
+from ..models import JobRecord, MetricQuery, RunId, Series
 from ..policy import JobSettings
 from ..ports import MetricReader
 
@@ -32,14 +33,15 @@ REFRESH_S = WINDOW_MIN * 30.0
 
 @dataclass(frozen=True)
 class Observation:
-    progress: Progress  # as of this tick
+    progress: Progress | None  # as of this tick (None: the job has no objective)
     last_instance: float | None  # epoch s of the instances' last report, if recent
     save: bool  # the progress moved (or is getting old): write it back
+    gpu: dict[str, Series] = field(default_factory=dict)  # host -> recent GPUUtilization
 
     @property
     def last_objective(self) -> float | None:
         """Epoch s of the objective's last datapoint."""
-        return self.progress.last_point
+        return self.progress.last_point if self.progress is not None else None
 
     def silent_minutes(self) -> float | None:
         """Minutes the objective has been silent while the instances kept reporting (None:
@@ -49,6 +51,14 @@ class Observation:
         return max(0.0, (self.last_instance - self.last_objective) / 60.0)
 
 
+def gpu_hosts(job: JobRecord, settings: JobSettings) -> list[str]:
+    """The hosts whose recent GPU utilization this tick needs: those with an open idle
+    episode, when an idle stop is configured (the stop is confirmed from them)."""
+    if settings.policy.gpu_idle.enabled and settings.gpu_idle.stop_after_minutes is not None:
+        return sorted(job.idle_hosts)
+    return []
+
+
 def observe(
     jobs: Sequence[tuple[JobRecord, JobSettings]],
     metrics: MetricReader,
@@ -56,26 +66,33 @@ def observe(
     now: float,
     unit: str,
     lag_minutes: float = 0.0,
-) -> dict[str, Observation]:
-    """Every job's observation as of ``now``, by job name (jobs without an objective have
-    none). A datapoint counts from ``lag_minutes`` after its timestamp on (the policy's
-    ``ingestion_lag_minutes``, as the replay counts it)."""
-    with_objective = [(j, s) for j, s in jobs if s.objective]
-    if not with_objective:
+) -> dict[RunId, Observation]:
+    """Every job's observation as of ``now``, by run. A datapoint counts from
+    ``lag_minutes`` after its timestamp on (the policy's ``ingestion_lag_minutes``, as the
+    replay counts it). All of it rides in one GetMetricData batch (ceil(queries/500) calls),
+    plus one batch, once, for the jobs read from their start."""
+    if not jobs:
         return {}
     cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
     end = floor_minute(cut) + 60.0
-    window_start = end - WINDOW_MIN * 60.0
-    prior: dict[str, Progress | None] = {}
+    hosts = {job.run: gpu_hosts(job, settings) for job, settings in jobs}
+    # GPU samples must cover a whole GPU-idle window (and a little more) to judge a host
+    windows = [s.gpu_idle.window_minutes + 5.0 for j, s in jobs if hosts[j.run]]
+    window_start = end - max([WINDOW_MIN, *windows]) * 60.0
+    prior: dict[RunId, Progress | None] = {}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
-    for i, (job, settings) in enumerate(with_objective):
+    for i, (job, settings) in enumerate(jobs):
         rules = settings.rules
+        for k, host in enumerate(hosts[job.run]):
+            recent_q.append(MetricQuery(f"g{i}_{k}", GPU_METRIC, (("Host", host),)))
+        if not settings.objective:
+            continue
         p = job.progress
         usable = p is not None and p.usable(
             direction=rules.direction, min_delta=rules.min_delta, unit=unit, since=window_start
         )
-        prior[job.name] = p if usable else None
+        prior[job.run] = p if usable else None
         query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
         (recent_q if usable else full_q).append(query)
         if rules.divergence is not None:
@@ -90,15 +107,21 @@ def observe(
             )
     series = metrics.get_series(recent_q, window_start, end) if recent_q else {}
     if full_q:
-        oldest = floor_minute(min(j.start_time for j, _ in with_objective if prior[j.name] is None))
+        starts = [j.start_time for j, s in jobs if s.objective and prior[j.run] is None]
+        oldest = floor_minute(min(starts))
         series.update(metrics.get_series(full_q, oldest, max(end, oldest + 60.0)))
     # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
     # reported lately; its start time is a lower bound of their last report (so the silence is
     # never overestimated); older buckets mean everything is silent: no verdict on silence
     recent = end - LIVENESS_LOOKBACK_MIN * 60.0 - LIVENESS_PERIOD_S
     out = {}
-    for i, (job, settings) in enumerate(with_objective):
-        before = prior[job.name]
+    for i, (job, settings) in enumerate(jobs):
+        gpu = {host: series.get(f"g{i}_{k}", []) for k, host in enumerate(hosts[job.run])}
+        if not settings.objective:
+            if gpu:
+                out[job.run] = Observation(None, None, False, gpu)
+            continue
+        before = prior[job.run]
         points = [(ts, v) for ts, v in series.get(f"o{i}", []) if ts <= cut]
         progress = advance(
             before,
@@ -116,5 +139,5 @@ def observe(
             or progress.summary.count != before.summary.count
             or now - before.checked >= REFRESH_S
         )
-        out[job.name] = Observation(progress, last_instance, save)
+        out[job.run] = Observation(progress, last_instance, save, gpu)
     return out

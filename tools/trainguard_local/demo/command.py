@@ -19,8 +19,11 @@ from .fleet import FULL, QUICK, plan_fleet
 from .summary import build_summary, format_summary, read_decisions
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from mypy_boto3_sagemaker import SageMakerClient
 
+    from .fleet import FleetJob
     from .run import Plane
 
 DEFAULT_CURVES = REPO_ROOT / "data" / "curves.jsonl"
@@ -84,7 +87,7 @@ def run_demo(args: argparse.Namespace) -> int:
             make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name
         )
         emails = plane.mailbox.emails()
-        stats = _group_stats(plane, [g for g in scenario.groups])
+        stats = _group_stats(plane, fleet)
         summary = build_summary(
             fleet,
             decisions,
@@ -149,11 +152,14 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _group_stats(plane: Plane, groups: list[str]) -> dict[str, Any]:
-    """The groups' materialized reference statistics as the deployed functions left them."""
+def _group_stats(plane: Plane, fleet: Sequence[FleetJob]) -> dict[str, Any]:
+    """The groups' materialized reference statistics as the deployed functions left them
+    (each group's jobs share one objective and direction: one reference set a group)."""
     from trainguard.adapters.store import Store
+    from trainguard.models import ReferenceSet
 
     from ..emulator import make_client
 
     store = Store(make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name)
-    return {g: s for g, s in store.batch_get_stats(groups).items()}
+    sets = {ReferenceSet(j.group, j.objective, j.direction) for j in fleet if j.tagged}
+    return {refs.group: s for refs, s in store.batch_get_stats(sets).items()}

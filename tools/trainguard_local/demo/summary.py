@@ -37,8 +37,9 @@ def read_decisions(dynamodb: DynamoDBClient, table: str) -> list[dict[str, Any]]
     """Every ``DECISION#`` audit item of the table (Scan, every page), oldest first."""
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
     items = [deserialize(raw) for page in pages for raw in page.get("Items", [])]
-    decisions = [i for i in items if str(i.get("sk", "")).startswith("DECISION#")]
-    return sorted(decisions, key=lambda i: (str(i["sk"]), str(i["pk"])))
+    # a run's audit: sk RUN#<created_ms>#DECISION#<iso time>#<rule>; oldest first
+    decisions = [i for i in items if "#DECISION#" in str(i.get("sk", ""))]
+    return sorted(decisions, key=lambda i: (str(i["sk"]).split("#DECISION#")[1], str(i["pk"])))
 
 
 def _num(x: Any) -> float | None:
