@@ -784,6 +784,44 @@ def _completion(rows: Any) -> list[str]:
     return out
 
 
+def _health_cost(h: Any) -> list[str]:
+    out = ["## 6. What the distributed-training health rules cost", ""]
+    if not h or h.get("status") != "ok":
+        return [*out, _status(h or {}) or "not measured in this run", ""]
+    rows = [("today (hang, straggler, throughput off)", h["today"]),
+            ("every rule on", h["every_rule_on"])]  # fmt: skip
+    header = ["rules", "GetMetricData calls", "queries", "datapoints", "$ / job-month (GMD)",
+              "$ / job-month (alarms)", "$ / job-month"]  # fmt: skip
+    out += _table(
+        header,
+        [
+            [
+                label,
+                _f(c["get_metric_data_calls_per_tick"]),
+                _f(c["queries_per_tick"]),
+                _f(c["datapoints_per_tick"]),
+                _usd(c["get_metric_data_usd_per_job_month"]),
+                _usd(c["alarms_usd_per_job_month"]),
+                _usd(c["usd_per_job_month"]),
+            ]
+            for label, c in rows
+        ],
+    )
+    out += [
+        "",
+        f"A {h['job']} (`bench/health_cost.py`): the real lifecycle and evaluator on in-process "
+        "moto, the steady tick's calls counted at the botocore level. Every rule on adds the "
+        "throughput query and one 1-minute GPUUtilization query a host, in the same "
+        "GetMetricData call (the GPU samples also say the instances report, so the CPU "
+        f"liveness query goes): {h['usd_per_job_month_ratio']}x today's figure, "
+        f"{100 * h['every_rule_on_fraction_of_job_cost']:.4f} % of the job's own "
+        f"{_usd(h['job_usd_per_month'])} a month. GetMetricData is priced per metric "
+        "requested, whatever the datapoints; prices are assumptions (us-east-1 list prices).",
+        "",
+    ]
+    return out
+
+
 def render(r: dict[str, Any]) -> str:
     m = r.get("meta", {})
     packages = ", ".join(f"{k} {v}" for k, v in (m.get("packages") or {}).items() if v)
@@ -829,5 +867,6 @@ def render(r: dict[str, Any]) -> str:
         *_savings(r.get("savings", {})),
         *_cold_start(r.get("cold_start", {})),
         *_completion(r.get("completion")),
+        *_health_cost(r.get("health_cost", {})),
     ]
     return "\n".join(out).rstrip() + "\n"

@@ -33,6 +33,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("savings", "bench.savings"),
     ("cold_start", "bench.cold_start"),
     ("completion", "bench.completion"),
+    ("health_cost", "bench.health_cost"),
 )
 
 

@@ -135,6 +135,16 @@ class InMemoryStore(FaultInjector):
             if "record" in item and item.get("running")
         ]
 
+    def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None:
+        self._call("set_episode")
+        item = self._job(run)
+        if item is None:
+            return
+        episodes = {k: v for k, v in item["record"].episodes.items() if k != key}
+        if opened_at is not None:
+            episodes[key] = opened_at
+        self._update(run, episodes=episodes)
+
     def add_alarms(self, run: RunId, names: Sequence[str]) -> None:
         self._call("add_alarms")
         item = self._job(run)

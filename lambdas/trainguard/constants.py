@@ -21,6 +21,7 @@ TAG_GROUP = "trainguard:group"  # the comparison group; its presence is the opt-
 TAG_OBJECTIVE = "trainguard:objective"
 TAG_DIRECTION = "trainguard:direction"
 TAG_MODE = "trainguard:mode"
+TAG_THROUGHPUT = "trainguard:throughput"  # the job's samples/s metric (MetricDefinitions)
 
 # --- CloudWatch ----------------------------------------------------------------------------
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"

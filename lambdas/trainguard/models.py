@@ -8,11 +8,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE, TRAINING_STATE_CHANGE
 from .core.median import ReferenceTable
 from .core.progress import Progress
+from .core.throughput import ThroughputBaseline
 from .policy import PolicyError, normalize_tags
 
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
@@ -73,6 +74,15 @@ class ReferenceSet:
 REFERENCE_WINDOW = 200  # the most recent completed jobs of a reference set that set its threshold
 
 
+class Completed(NamedTuple):
+    """A completed job joining its reference set (its curve is stored already)."""
+
+    job: str  # its run id, name@created_ms
+    duration_min: float
+    throughput_per_instance: float | None = None
+    instances: int = 1
+
+
 @dataclass(frozen=True)
 class GroupStats:
     """A reference set's ``GROUP#<group>`` / ``STATS#<objective>#<direction>`` item: what a
@@ -87,10 +97,24 @@ class GroupStats:
     durations: tuple[float, ...] = ()  # their durations in minutes, in the same order
     completed: int = 0  # completed jobs ever added (the window keeps the latest)
     version: int = 0  # for conditional writes: concurrent completions never lose one
+    # per window job: its samples/s per instance (None: it had no throughput metric), and
+    # its instance count (the single-instance ones give the scaling efficiency)
+    throughput: tuple[float | None, ...] = ()
+    instances: tuple[int, ...] = ()
 
     @property
     def group(self) -> str:
         return self.refs.group
+
+    def throughput_baseline(self, *, single: bool = False) -> ThroughputBaseline | None:
+        """The window's completed jobs' median throughput per instance (``single``: of the
+        single-instance ones); None when none had a throughput metric."""
+        figures = [
+            f
+            for f, n in zip(self.throughput, self.instances, strict=False)
+            if f is not None and (not single or n == 1)
+        ]
+        return ThroughputBaseline.of(figures)
 
     def table(self, key: str = "all") -> ReferenceTable | None:
         return self.tables.get(key)
@@ -160,6 +184,8 @@ class JobRecord:
     # running index skips them without a (rejected) conditional write per flagged job
     actions: frozenset[str] = frozenset()
     alarms: frozenset[str] = frozenset()  # the GPU-idle alarms trainguard created for the run
+    # the health episodes open on the run: "hung", "straggler:<host>", "throughput" -> opened
+    episodes: dict[str, float] = field(default_factory=dict)
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None

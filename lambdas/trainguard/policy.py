@@ -31,15 +31,19 @@ from .constants import (
     TAG_GROUP,
     TAG_MODE,
     TAG_OBJECTIVE,
+    TAG_THROUGHPUT,
 )
 from .core.curves import DIRECTIONS, Direction
 from .core.divergence import DivergenceRule
 from .core.engine import ObjectiveRules
 from .core.gpu_idle import GpuIdleRule
+from .core.hang import HangRule
 from .core.instances import InstanceCatalog
 from .core.median import AVERAGES, Average, MedianStoppingRule
 from .core.patience import PatienceRule
 from .core.runtime_guard import RuntimeGuard
+from .core.straggler import StragglerRule
+from .core.throughput import ThroughputRule
 
 Mode = Literal["observe", "enforce"]
 MODES: tuple[Mode, ...] = ("observe", "enforce")
@@ -252,12 +256,94 @@ class RuntimeSettings:
     )
 
 
+@dataclass(frozen=True)
+class HangSettings:
+    enabled: bool = setting(True, key="hangEnabled", doc="hung-job alerts on/off")
+    floor_minutes: float = setting(
+        5.0,
+        key="hangFloorMinutes",
+        above=0,
+        doc="hung: the objective silent longer than this, and than the job's own gaps",
+    )
+    gap_multiple: float = setting(
+        3.0,
+        key="hangGapMultiple",
+        above=1,
+        doc="hung: ... and longer than this multiple of its typical report gap",
+    )
+    window_minutes: float = setting(
+        5.0, key="hangWindowMinutes", above=0, doc="hung: GPUs flat over this trailing window"
+    )
+    flat_range_pct: float = setting(
+        5.0, key="hangFlatRangePct", above=0, doc="hung: flat = max - min per GPU within this"
+    )
+    pinned_pct: float = setting(
+        90.0, key="hangPinnedPct", above=0, doc="hung: flat at or above this is pinned"
+    )
+    idle_pct: float = setting(
+        5.0, key="hangIdlePct", minimum=0, doc="hung: flat at or below this is idle"
+    )
+    stop_after_minutes: float | None = setting(
+        None,
+        key="hangStopAfterMinutes",
+        above=0,
+        nullable=True,
+        tag="trainguard:hang-stop-after",
+        doc="enforce mode: stop a job hung this long since its last report; `null` never",
+    )
+
+
+@dataclass(frozen=True)
+class StragglerSettings:
+    enabled: bool = setting(True, key="stragglerEnabled", doc="straggler-host alerts on/off")
+    margin_pct: float = setting(
+        30.0,
+        key="stragglerMarginPct",
+        above=0,
+        tag="trainguard:straggler-margin",
+        doc="straggler: a host this many points per GPU below the other hosts' median ...",
+    )
+    window_minutes: float = setting(
+        10.0, key="stragglerWindowMinutes", above=0, doc="... for this many minutes ..."
+    )
+    busy_pct: float = setting(
+        50.0, key="stragglerBusyPct", above=0, doc="... while the others are at least this busy"
+    )
+
+
+@dataclass(frozen=True)
+class ThroughputSettings:
+    enabled: bool = setting(
+        True,
+        key="throughputEnabled",
+        doc="throughput alerts on/off (a job opts in with `trainguard:throughput=<metric>`)",
+    )
+    fraction: float = setting(
+        0.7,
+        key="throughputFraction",
+        above=0,
+        doc="throughput: alert below this fraction of the group's median per instance ...",
+    )
+    drop: float = setting(
+        0.3,
+        key="throughputDrop",
+        above=0,
+        doc="... or after a drop of more than this fraction from its own earlier level",
+    )
+    warmup_minutes: float = setting(
+        10.0, key="throughputWarmupMinutes", minimum=0, doc="throughput: no verdict before this"
+    )
+
+
 SECTIONS: dict[str, type[Any]] = {
     "median": MedianSettings,
     "patience": PatienceSettings,
     "divergence": DivergenceSettings,
     "gpu_idle": GpuIdleSettings,
     "runtime": RuntimeSettings,
+    "hang": HangSettings,
+    "straggler": StragglerSettings,
+    "throughput": ThroughputSettings,
 }
 
 
@@ -300,6 +386,9 @@ class Policy:
     divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
     gpu_idle: GpuIdleSettings = field(default_factory=GpuIdleSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    hang: HangSettings = field(default_factory=HangSettings)
+    straggler: StragglerSettings = field(default_factory=StragglerSettings)
+    throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",
@@ -507,6 +596,7 @@ class JobSettings:
     direction: Direction
     mode: Mode
     policy: Policy
+    throughput_metric: str | None = None  # trainguard:throughput: its samples/s metric
 
     @property
     def enforcing(self) -> bool:
@@ -550,6 +640,31 @@ class JobSettings:
     @cached_property
     def gpu_idle(self) -> GpuIdleRule:
         return gpu_idle_rule(self.policy)
+
+    @cached_property
+    def hang(self) -> HangRule:
+        h = self.policy.hang
+        return HangRule(
+            floor_minutes=h.floor_minutes,
+            gap_multiple=h.gap_multiple,
+            window_minutes=h.window_minutes,
+            flat_range_pct=h.flat_range_pct,
+            idle_pct=h.idle_pct,
+            pinned_pct=h.pinned_pct,
+            stop_after_minutes=h.stop_after_minutes,
+        )
+
+    @cached_property
+    def straggler(self) -> StragglerRule:
+        st = self.policy.straggler
+        return StragglerRule(
+            margin_pct=st.margin_pct, window_minutes=st.window_minutes, busy_pct=st.busy_pct
+        )
+
+    @cached_property
+    def throughput(self) -> ThroughputRule:
+        t = self.policy.throughput
+        return ThroughputRule(fraction=t.fraction, drop=t.drop, warmup_minutes=t.warmup_minutes)
 
     @cached_property
     def runtime_guard(self) -> RuntimeGuard:
@@ -615,7 +730,8 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
             values["enabled"] = True  # asking for patience on a job turns the rule on
         policy = replace(policy, **{section: replace(getattr(policy, section), **values)})
     objective = tags.get(TAG_OBJECTIVE, "").strip() or None
-    return JobSettings(group, objective, direction, mode, policy)
+    throughput = tags.get(TAG_THROUGHPUT, "").strip() or None
+    return JobSettings(group, objective, direction, mode, policy, throughput)
 
 
 def settings_for(job: Any, policy: Policy) -> JobSettings | None:

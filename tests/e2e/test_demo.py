@@ -53,6 +53,13 @@ def test_the_summary_holds_what_the_deployed_control_plane_did(
     for stop in summary["stopped"]:
         assert {"job", "group", "rule", "step", "value", "threshold", "references"} <= set(stop)
         assert any(stop["job"] in subject for subject in summary["email_subjects"])
+    # distributed training: the hang within 10 minutes of its last report, the straggler host
+    # named, the throughput drop, and no such alert on a healthy job
+    health = summary["health"]
+    assert health["hang_detection_minutes"] is not None and health["hang_detection_minutes"] <= 10
+    assert health["straggler_host"] == "ddp-straggler/algo-3"
+    assert health["caught"]["ddp-slowdown"]["kind"] == "throughput"
+    assert health["false_alerts"] == [] and health["healthy_multi_node_jobs"] > 0
     assert 0 < summary["gpu_hours_used"] < summary["gpu_hours_baseline"]
     assert 0 < summary["saved_fraction"] < 1 and summary["usd_saved"] > 0
 

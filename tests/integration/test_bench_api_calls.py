@@ -53,3 +53,17 @@ def test_dynamodb_reads_do_not_grow_with_completed_jobs() -> None:
     assert few["dynamodb"]["reads"] == many["dynamodb"]["reads"]
     assert few["dynamodb"]["items_read"] == many["dynamodb"]["items_read"] == 20 + 2
     assert few["get_metric_data"]["calls"] == many["get_metric_data"]["calls"]
+
+
+def test_the_health_rules_ride_in_the_same_call_one_gpu_query_a_host() -> None:
+    from bench.health_cost import HOSTS, run
+
+    result = run(log=lambda _: None)
+    today, on = result["today"], result["every_rule_on"]
+    assert today["get_metric_data_calls_per_tick"] == on["get_metric_data_calls_per_tick"] == 1
+    # today: the objective and the CPU liveness query; every rule on: the objective, the
+    # throughput, one GPU query a host (the CPU query goes: the GPU samples say they report)
+    assert today["queries_per_tick"] == 2
+    assert on["queries_per_tick"] == 2 + HOSTS
+    assert on["usd_per_job_month"] > today["usd_per_job_month"]
+    assert today["steady_tick_errors"] == on["steady_tick_errors"] == 0

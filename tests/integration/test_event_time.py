@@ -99,29 +99,36 @@ def test_without_a_time_the_handlers_use_their_clock(aws: Aws) -> None:
 
 
 @pytest.mark.parametrize(
+    ("instance_type", "metric"),
+    # a GPU host's GPU samples (which the hang rule reads) say it reports; else its CPU's
+    [("ml.g5.2xlarge", "GPUUtilization"), ("ml.m5.xlarge", "CPUUtilization")],
+)
+@pytest.mark.parametrize(
     ("instances_report", "stopped"),
     [(True, True), (False, False)],
 )
 def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
-    aws: Aws, instances_report: bool, stopped: bool
+    aws: Aws, instances_report: bool, stopped: bool, instance_type: str, metric: str
 ) -> None:
     """The NaN shape on live data: CloudWatch cannot store NaN, so the metric regex stops
     matching and the objective goes silent. Silent 15 minutes after rising above its first
-    value, while the host still reports CPUUtilization -> diverged. If the host is silent too
-    (the whole job is silent: an ingestion gap, a hung node), nothing is stopped for it."""
+    value, while the host still reports -> diverged. If the host is silent too (the whole job
+    is silent: an ingestion gap, a dead node), nothing is stopped for it."""
     deps = aws.deps(Policy.from_mapping({"mode": "enforce"}))
     start = aws.now() - 3 * 3600
     start -= start % 60
-    arn = aws.create_job("nan", TAGS, start=start)
+    arn = aws.create_job("nan", TAGS, instance_type=instance_type, start=start)
     aws.put_curve("nan", "val_loss", start, [2.0, 1.5, 2.5, 3.0])  # minutes 1..4, then silence
     if instances_report:
         minutes = range(1, 20)
-        aws.put_host_metric(
-            "nan/algo-1", "CPUUtilization", [start + m * 60 + 5 for m in minutes], [90.0] * 19
-        )
+        values = [70.0 + 10 * (m % 3) for m in minutes]  # busy and varying: not hung
+        aws.put_host_metric("nan/algo-1", metric, [start + m * 60 + 5 for m in minutes], values)
     lifecycle.handler(
-        state_change("nan", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
-    )
+        state_change("nan", "InProgress", arn=arn, start=start, tags=TAGS,
+                     instance_type=instance_type),
+        CTX,
+        deps=deps,
+    )  # fmt: skip
     tick = evaluator.handler(scheduled(start + 19 * 60 + 30), CTX, deps=deps)
     assert (tick["stops"] == 1) is stopped
     if stopped:

@@ -145,6 +145,30 @@ def test_episodes_open_once_close_once_and_mirror_idle_hosts(store: Any) -> None
     assert store.open_episode(run("j"), "j/algo-1", 30.0) is True  # a new episode
 
 
+def test_health_episodes_open_and_close_on_the_run(store: Any) -> None:
+    store.register_job(job())
+    store.set_episode(run("j"), "hung", 10.0)
+    store.set_episode(run("j"), "straggler:j/algo-3", 12.0)
+    assert store.get_job(run("j")).episodes == {"hung": 10.0, "straggler:j/algo-3": 12.0}
+    store.set_episode(run("j"), "hung", None)
+    store.set_episode(run("j"), "throughput", None)  # not open: nothing to close
+    assert store.get_job(run("j")).episodes == {"straggler:j/algo-3": 12.0}
+    store.set_episode(run("gone"), "hung", 1.0)  # no such run: nothing is created
+    assert store.get_job(run("gone")) is None
+
+
+def test_a_run_registered_before_the_episodes_map_gets_one() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_state_table(client, TABLE)
+        store = Store(client, TABLE)
+        store.register_job(job())
+        client.update_item(TableName=TABLE, Key=serialize({"pk": "JOB#j", "sk": f"RUN#{CREATED}"}),
+                           UpdateExpression="REMOVE episodes")  # fmt: skip
+        store.set_episode(run("j"), "hung", 10.0)
+        assert store.get_job(run("j")).episodes == {"hung": 10.0}
+
+
 def test_decisions_are_listed_in_time_order(store: Any) -> None:
     store.put_decision(run("j"), "2026-01-01T00:02:00+00:00", "median", {"action": "B"}, 99)
     store.put_decision(run("j"), "2026-01-01T00:01:00+00:00", "diverged", {"action": "A"}, 99)
@@ -165,9 +189,10 @@ def test_reference_curves_and_versioned_statistics(store: Any) -> None:
     assert store.put_stats(stats, None) is False  # someone wrote them first
     got = store.batch_get_stats([REFS, other])
     assert list(got) == [REFS] and got[REFS] == stats
-    newer = GroupStats(REFS, {"all": table}, 3.0, 1, ("a@1",), (3.0,), 2, 2)
+    newer = GroupStats(REFS, {"all": table}, 3.0, 1, ("a@1",), (3.0,), 2, 2,
+                       throughput=(950.0,), instances=(4,))  # fmt: skip
     assert store.put_stats(newer, 0) is False  # read at an older version
-    assert store.put_stats(newer, 1) is True and store.get_stats(REFS).version == 2
+    assert store.put_stats(newer, 1) is True and store.get_stats(REFS) == newer
 
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:

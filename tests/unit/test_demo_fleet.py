@@ -32,7 +32,9 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
     assert len(fleet) >= 30 and len({j.group for j in tagged}) >= 3
     assert len({j.start_minute for j in fleet}) > 10  # staggered
     roles = {j.role: j for j in fleet if j.role}
-    assert set(roles) == {"diverging", "multi-node, idle host", "not opted in", "no max runtime"}
+    assert set(roles) == {"diverging", "multi-node, idle host", "not opted in", "no max runtime",
+                          "distributed, healthy", "single node, healthy", "hung",
+                          "straggler host", "throughput halves"}  # fmt: skip
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})
     assert not roles["not opted in"].tagged and "trainguard:group" not in roles["not opted in"].tags
@@ -63,6 +65,37 @@ def test_jobs_publish_their_finite_values_at_their_epoch_minute_and_gpu_traces(
     assert job.gpu_utilization(1, 3, 8) == pytest.approx(8 * job.gpu_utilization(1, 3, 1), 0.01)
 
 
+def test_the_distributed_jobs_hang_straggle_and_slow_down_as_planned(records: Any) -> None:
+    fleet = plan_fleet(records, FULL)
+    ddp = {j.role: j for j in fleet if j.group == "breast-cancer-ddp"}
+    hung, slow, straggler = ddp["hung"], ddp["throughput halves"], ddp["straggler host"]
+    assert {j.instance_count for j in (hung, slow, straggler)} == {4}
+    assert all(j.tags["trainguard:throughput"] == "train:samples_per_sec" for j in ddp.values())
+    # the special jobs start once the references (their throughput baselines) have ended
+    refs = [j for j in fleet if j.group == "breast-cancer-ddp" and "healthy" in j.role]
+    assert min(j.start_minute for j in ddp.values() if "healthy" not in j.role) > max(
+        j.end_minute for j in refs
+    )
+    # the hang: reports until its hang minute, then silence with pinned GPUs, then it fails
+    assert hung.hang_minute is not None and hung.end_status == "Failed"
+    at = hung.start_minute + hung.hang_minute
+    assert any(hung.values_at(m) for m in range(at - 3, at))
+    assert not any(hung.values_at(m) for m in range(at, hung.end_minute + 1))
+    assert hung.end_minute == at + 30  # PyTorch's default NCCL timeout
+    pinned = [hung.gpu_utilization(h, m, 4) / 4 for h in range(1, 5) for m in range(at, at + 10)]
+    assert all(99.0 <= p <= 100.0 for p in pinned)
+    assert hung.throughput_at(at) is None and hung.throughput_at(at - 1) is not None
+    # the straggler: host 3 at about 45 %, the others at about 95 %
+    low = [straggler.gpu_utilization(3, m, 4) / 4 for m in range(20)]
+    high = [straggler.gpu_utilization(h, m, 4) / 4 for h in (1, 2, 4) for m in range(20)]
+    assert 40 < sum(low) / 20 < 50 and 93 < sum(high) / 60 <= 100
+    # the slowdown: throughput halves at its mid-run
+    assert slow.throughput_halves_at is not None
+    half = slow.start_minute + slow.throughput_halves_at
+    before, after = slow.throughput_at(half - 1), slow.throughput_at(half)
+    assert before is not None and after is not None and 0.45 < after / before < 0.55
+
+
 def test_summary_counts_what_the_audit_says(records: Any) -> None:
     fleet = plan_fleet(records, QUICK)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -88,6 +121,12 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
          "references": 3, "action": "STOPPED"},
         {"job": multi.name, "rule": "gpu_idle", "step": 9, "value": 2.0, "threshold": 10.0,
          "references": 0, "action": "ALERT", "reason": f"{multi.name}/algo-2 idle: 2%"},
+        {"job": "ddp-hang", "rule": "hung", "step": 14, "value": 6.0, "threshold": 5.0,
+         "action": "ALERT", "reason": "hung (pinned): ..."},
+        {"job": "ddp-straggler", "rule": "straggler", "step": 12, "value": 45.0,
+         "threshold": 95.0, "action": "ALERT", "reason": "ddp-straggler/algo-3 at 45% ..."},
+        {"job": "ddp-slowdown", "rule": "throughput", "step": 17, "value": 480.0,
+         "threshold": 665.0, "action": "ALERT", "reason": "4 instances at 480 ..."},
     ]  # fmt: skip
     summary = build_summary(
         fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}
@@ -98,6 +137,18 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
     assert summary["gpu_hours_saved"] > 0 and summary["usd_saved"] > 0
     assert summary["not_opted_in_stopped"] == 0 and all(summary["best_job_survived"].values())
     assert summary["ok"], summary["checks"]
+    health = summary["health"]
+    assert health["hang_detection_minutes"] == 6.0 and health["false_alerts"] == []
+    assert health["straggler_host"] == "ddp-straggler/algo-3"
+    # a health alert on a healthy job, or a hang alerted late: the self-check fails
+    false = {**decisions[3], "job": multi.name}
+    late = [*decisions[:3], {**decisions[3], "value": 12.0}, *decisions[4:]]
+    for audit in ([*decisions, false], late):
+        checks = build_summary(fleet, audit, descriptions, [], Policy().catalog())["checks"]
+        assert [c["check"] for c in checks if not c["ok"]] in (
+            ["no health alert on a healthy job"],
+            ["the hung job alerted within 10 minutes of its last report"],
+        )
     # the untagged job stopped, or a best job stopped: the self-check fails
     untagged = by_role["not opted in"]
     descriptions[untagged.name] = described(untagged, 3, "Stopped")
@@ -108,6 +159,7 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
 def test_alert_host_reads_the_host_from_the_reason() -> None:
     assert alert_host({"rule": "gpu_idle", "reason": "j/algo-2 idle: 2% per GPU"}) == "j/algo-2"
     assert alert_host({"rule": "max_runtime", "reason": "x"}) is None
+    assert alert_host({"rule": "straggler", "reason": "j/algo-3 at 45% per GPU"}) == "j/algo-3"
 
 
 def test_alert_spans_close_on_ok_or_when_the_job_ended() -> None:

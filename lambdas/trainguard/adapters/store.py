@@ -232,6 +232,29 @@ class Store:
             ExpressionAttributeValues=serialize(values),
         )
 
+    def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None:
+        """Open (at ``opened_at``) or close (None) a health episode on the run's item."""
+        if opened_at is None:
+            self._update_meta(
+                run,
+                "REMOVE episodes.#k",
+                ConditionExpression="attribute_exists(episodes)",
+                ExpressionAttributeNames={"#k": key},
+            )
+        elif not self._update_meta(
+            run,
+            "SET episodes.#k = :t",
+            ConditionExpression="attribute_exists(episodes)",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues=serialize({":t": opened_at}),
+        ):  # a run registered before runs had the map
+            self._update_meta(
+                run,
+                "SET episodes = :m",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(episodes)",
+                ExpressionAttributeValues=serialize({":m": {key: opened_at}}),
+            )
+
     def add_alarms(self, run: RunId, names: Sequence[str]) -> None:
         """Record the GPU-idle alarms created for the run (a set on its item)."""
         self._update_meta(
@@ -580,7 +603,14 @@ class Store:
                 "version": stats.version,
                 "median_duration_min": stats.median_duration_min,
                 "tables": sorted(stats.tables),
-                "window_z": pack({"jobs": list(stats.window), "durations": list(stats.durations)}),
+                "window_z": pack(
+                    {
+                        "jobs": list(stats.window),
+                        "durations": list(stats.durations),
+                        "throughput": list(stats.throughput),
+                        "instances": list(stats.instances),
+                    }
+                ),
                 "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
             }
         )
@@ -648,6 +678,7 @@ def _job_from_item(item: Mapping[str, Any]) -> JobRecord:
             fields[key] = float(fields[key])
     fields["tags"] = {str(k): str(v) for k, v in (fields.get("tags") or {}).items()}
     fields["idle_hosts"] = {str(k): float(v) for k, v in (fields.get("idle_hosts") or {}).items()}
+    fields["episodes"] = {str(k): float(v) for k, v in (fields.get("episodes") or {}).items()}
     fields["actions"] = frozenset(str(a) for a in fields.get("actions") or ())
     fields["alarms"] = frozenset(str(a) for a in fields.get("alarms") or ())
     fields["progress"] = _progress(fields.get("progress"), str(item.get("name", "")))
@@ -679,4 +710,6 @@ def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:
         durations=tuple(float(d) for d in window.get("durations", ())),
         completed=int(item.get("completed", 0)),
         version=int(item.get("version", 0)),
+        throughput=tuple(None if t is None else float(t) for t in window.get("throughput", ())),
+        instances=tuple(int(n) for n in window.get("instances", ())),
     )

@@ -28,6 +28,11 @@ class InstanceSpec:
     usd_per_hour: float
     accelerator: str = ""
 
+    @property
+    def reports_gpu_utilization(self) -> bool:
+        """Whether its hosts report ``GPUUtilization`` (NVIDIA GPUs; not CPU, not Trainium)."""
+        return self.gpus > 0 and self.accelerator != "Trainium"
+
 
 _DEFAULTS: dict[str, InstanceSpec] = {
     # P3: NVIDIA V100

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .cadence import ReportCadence
 from .curves import Direction
 from .series import floor_minute, minute_curve
 from .summary import CurveSummary
+from .throughput import ThroughputSummary
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class Progress:
     unit: str  # the step unit the summary counts in: "minute" or "report"
     checked: float  # epoch s of the tick that last read the objective
     last_point: float | None = None  # epoch s of the last datapoint folded in
+    cadence: ReportCadence = field(default_factory=ReportCadence)  # its report rhythm
+    # the throughput metric's (trainguard:throughput), folded the same way
+    throughput: ThroughputSummary | None = None
+    throughput_last: float | None = None
 
     def usable(self, *, direction: Direction, min_delta: float, unit: str, since: float) -> bool:
         """True if reading from ``since`` on brings it up to date: counted for the same
@@ -35,12 +41,17 @@ class Progress:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "summary": self.summary.to_dict(),
             "unit": self.unit,
             "checked": self.checked,
             "last_point": self.last_point,
+            "cadence": self.cadence.to_dict(),
         }
+        if self.throughput is not None:
+            out["throughput"] = self.throughput.to_dict()
+            out["throughput_last"] = self.throughput_last
+        return out
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Progress:
@@ -49,11 +60,16 @@ class Progress:
         checked = float(raw["checked"])
         if not math.isfinite(checked):
             raise ValueError(f"checked must be finite, got {checked}")
+        throughput = raw.get("throughput")
+        throughput_last = raw.get("throughput_last")
         return cls(
             CurveSummary.from_dict(raw["summary"]),
             str(raw.get("unit", "minute")),
             checked,
             None if last is None else float(last),
+            ReportCadence.from_dict(raw["cadence"]) if "cadence" in raw else ReportCadence(),
+            None if throughput is None else ThroughputSummary.from_dict(throughput),
+            None if throughput_last is None else float(throughput_last),
         )
 
 
@@ -83,6 +99,35 @@ def advance(
         step = (summary.last_step or 0.0) + 1.0 if by_report else minute
         if summary.last_step is None or step > summary.last_step:
             summary = summary.add(step, value)
+    cadence = before.cadence if before is not None else ReportCadence()
+    for ts, _ in fresh:
+        if cadence.last is None or ts > cadence.last:
+            cadence = cadence.add(ts)
     if fresh:
         last_point = fresh[-1][0]
-    return Progress(summary, unit, now, last_point)
+    if before is None:
+        return Progress(summary, unit, now, last_point, cadence)
+    return replace(before, summary=summary, checked=now, last_point=last_point, cadence=cadence)
+
+
+def advance_throughput(
+    progress: Progress,
+    points: Iterable[tuple[float, float]],
+    *,
+    start_time: float,
+    empty: ThroughputSummary,
+) -> Progress:
+    """``progress`` with the throughput datapoints newer than its last one folded into its
+    throughput summary (``empty``, the rule's, when it has none or one of another warm-up);
+    steps are minutes since the start's minute."""
+    summary = progress.throughput
+    last = progress.throughput_last
+    if summary is None or summary.warmup_minutes != empty.warmup_minutes:
+        summary, last = empty, None
+    base = floor_minute(start_time)
+    for ts, value in points:
+        if ts < base or (last is not None and ts <= last):
+            continue
+        summary = summary.add((ts - base) / 60.0, value)
+        last = ts
+    return replace(progress, throughput=summary, throughput_last=last)

@@ -85,12 +85,25 @@ class Act:
                                              "at": self.now})  # fmt: skip
 
     def alert(
-        self, job: JobRecord, settings: JobSettings, decision: Decision, stats: GroupStats | None
+        self,
+        job: JobRecord,
+        settings: JobSettings,
+        decision: Decision,
+        stats: GroupStats | None,
+        *,
+        episode: str = "",
+        since: float | None = None,
     ) -> bool:
-        """Alert once per job and rule (the runtime guard); False if already alerted."""
+        """Alert once per run and rule (the runtime guard), or once per ``episode`` (the
+        health rules: a hang, a straggling host, a throughput drop; ``since``: when what it
+        saw began); False if already said."""
+        facts = {**context(job, None), **self._cost(job)}
+        if since is not None:
+            ago = max(0.0, (self.now - since) / 60.0)
+            facts["Since"] = f"{_iso(since)} ({fmt(ago)} min ago)"
         claim = {"decision": decision.to_dict(), "mode": mode_text(settings),
-                 "context": context(job, None)}  # fmt: skip
-        action = f"{decision.rule}#alert"
+                 "context": {**facts, **links(self.deps.region, job)}}  # fmt: skip
+        action = f"{episode or decision.rule}#alert"  # an episode's key names its rule
         if not self._claim(job, action, claim):
             return False
         self._carry_out(job, action, {**claim, "state": "claimed", "at": self.now})
@@ -255,11 +268,18 @@ class Act:
             "action": outcome,
             "estimated_dollars_saved": savings,
         }
-        iso = datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+        iso = _iso(at)
         ttl = int(at + self.deps.audit_ttl_days * 86400)
         self.deps.store.put_decision(run, iso, decision.rule, record, ttl)
         self.records.append(record)
         logger.info("decision", extra={"decision": record})
+
+    def _cost(self, job: JobRecord) -> dict[str, str]:
+        """What the job costs an hour while it is in this state."""
+        spec = self.deps.catalog.get(job.instance_type)
+        if spec is None:
+            return {}
+        return {"Costs": f"${spec.usd_per_hour * job.instance_count:,.2f} an hour"}
 
     @staticmethod
     def _key(run: RunId, action: str) -> str:
@@ -314,6 +334,15 @@ def threshold_setters(
     if not setters:
         return {}
     return {"Set by": f"{' and '.join(setters)} (the median of {decision.references})"}
+
+
+def links(region: str, job: JobRecord) -> dict[str, str]:
+    """Where to look: the job's training logs (its console page is in every email)."""
+    return {"Logs": messages.logs_link(region, job.name)}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _dollars(value: float | None) -> str:

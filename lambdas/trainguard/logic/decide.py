@@ -1,8 +1,10 @@
 """What the rules say about one running job at one tick: pure, no I/O.
 
-The objective rules (divergence, median, patience) judge the job's progress against its
-group's reference table; the runtime guard looks at its age and silence; the GPU-idle rule at
-its open idle episodes. The evaluator hands the result to :mod:`.act`.
+The objective rules (divergence, median, catch-up, patience) judge the job's progress against
+its reference set; the runtime guard looks at its age and silence; the GPU-idle rule at its
+open idle episodes; the health rules (hung job, straggler host, throughput) at its hosts' GPU
+samples and its throughput, one alert per episode. The evaluator hands the result to
+:mod:`.act`.
 """
 
 from __future__ import annotations
@@ -10,16 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..core.decision import Decision
+from ..core.straggler import straggler_episodes
+from ..core.throughput import WINDOW as THROUGHPUT_WINDOW
 from ..models import GroupStats, JobRecord
 from ..policy import JobSettings
 from .observe import Observation
 
 
 @dataclass(frozen=True)
+class Alert:
+    decision: Decision
+    episode: str = ""  # "": once per run; else the episode it opens (one alert per episode)
+    since: float | None = None  # epoch s: when what it saw began (the email says)
+
+
+@dataclass(frozen=True)
 class Judgement:
     judged: bool = False  # the objective rules looked at the job's progress
     stops: list[Decision] = field(default_factory=list)  # to stop (enforce) or report
-    alerts: list[Decision] = field(default_factory=list)  # to tell a person, never a stop
+    alerts: list[Alert] = field(default_factory=list)  # to tell a person, never a stop
+    # health episodes to open (key -> opened at) or close (key -> None) on the run
+    episodes: dict[str, float | None] = field(default_factory=dict)
 
 
 def judge(
@@ -36,7 +49,8 @@ def judge(
     policy = settings.policy
     elapsed = max(0.0, (now - job.start_time) / 60.0)
     stops: list[Decision] = []
-    alerts: list[Decision] = []
+    alerts: list[Alert] = []
+    episodes: dict[str, float | None] = {}
     judged = seen is not None and seen.progress is not None
     if seen is not None and seen.progress is not None:
         rules = settings.rules
@@ -58,18 +72,79 @@ def judge(
                 stats.references if stats else 0,
             ),
         ]
-        if seen is not None and seen.progress is not None:  # it has an objective to watch
+        watched = seen is not None and seen.progress is not None  # an objective to watch
+        # the hung-job rule watches a job whose instances report; the 30-minute stall alert
+        # is its fallback for jobs without instance metrics
+        hang_watches = policy.hang.enabled and gpus is not None and bool(seen and seen.gpu)
+        if watched and not hang_watches and seen is not None:
             last = seen.last_objective
             since = (now - last) / 60.0 if last else elapsed
             checks.append(guard.check_stalled(job.name, elapsed, since))
-        alerts = [a for a in checks if a is not None]
+        alerts += [Alert(a) for a in checks if a is not None]
     if policy.gpu_idle.enabled:
         idle_stop = settings.gpu_idle.stop_decision(
             job.name, job.idle_hosts, now=now, elapsed_minutes=elapsed
         )
         if idle_stop is not None and _still_idle(job, settings, seen, gpus, idle_stop):
             stops.append(idle_stop)
-    return Judgement(judged, stops, alerts)
+    if seen is not None and gpus is not None and seen.gpu:
+        _health(job, settings, seen, stats, now, gpus, elapsed, stops, alerts, episodes)
+    return Judgement(judged, stops, alerts, episodes)
+
+
+def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: GroupStats | None,
+            now: float, gpus: int, elapsed: float, stops: list[Decision], alerts: list[Alert],
+            episodes: dict[str, float | None]) -> None:  # fmt: skip
+    """The hung-job, straggler and throughput rules, each an episode on the run."""
+    policy, open_ = settings.policy, job.episodes
+    progress = seen.progress
+    if policy.hang.enabled and progress is not None:
+        cadence = progress.cadence
+        opened = open_.get(HUNG)
+        if opened is not None and cadence.last is not None and cadence.last > opened:
+            episodes[HUNG] = opened = None  # it reported again: that silence is over
+        hang = settings.hang.judge(cadence, seen.gpu, gpus, now=now)
+        if hang is not None:
+            if opened is None:  # one alert a silence (its last report names it)
+                episodes[HUNG] = now
+                decision = settings.hang.alert(job.name, hang, elapsed_minutes=elapsed)
+                alerts.append(Alert(decision, f"{HUNG}:{cadence.last:.0f}", cadence.last))
+            stop = settings.hang.stop_decision(job.name, hang, elapsed_minutes=elapsed)
+            if stop is not None:
+                stops.append(stop)
+    if policy.straggler.enabled and job.instance_count >= 2:
+        statuses = settings.straggler.statuses(seen.gpu, gpus)
+        if policy.gpu_idle.enabled:  # an idle host is the GPU-idle rule's: one alert a problem
+            idle = policy.gpu_idle.threshold_pct
+            statuses = tuple(s for s in statuses if s.per_gpu_mean >= idle)
+        open_hosts = {k.split(":", 1)[1] for k in open_ if k.startswith(f"{STRAGGLER}:")}
+        changes = straggler_episodes(open_hosts, statuses)
+        for status in changes.opened:
+            key = f"{STRAGGLER}:{status.host}"
+            episodes[key] = now
+            decision = settings.straggler.alert(job.name, status, elapsed_minutes=elapsed)
+            since = now - settings.straggler.window_minutes * 60.0  # below for the window
+            alerts.append(Alert(decision, f"{key}:{now:.0f}", since))
+        for host in changes.closed:
+            episodes[f"{STRAGGLER}:{host}"] = None
+    if policy.throughput.enabled and progress is not None and progress.throughput is not None:
+        group = stats.throughput_baseline() if stats else None
+        single = stats.throughput_baseline(single=True) if stats else None
+        level = settings.throughput.judge(
+            progress.throughput, instances=job.instance_count, group=group
+        )
+        if level is not None and level.low and THROUGHPUT not in open_:
+            episodes[THROUGHPUT] = now
+            decision = settings.throughput.alert(
+                job.name, level, single=single, elapsed_minutes=elapsed
+            )
+            since = now - THROUGHPUT_WINDOW * 60.0  # its level: the last minutes' median
+            alerts.append(Alert(decision, f"{THROUGHPUT}:{now:.0f}", since))
+        elif level is not None and not level.low and THROUGHPUT in open_:
+            episodes[THROUGHPUT] = None
+
+
+HUNG, STRAGGLER, THROUGHPUT = "hung", "straggler", "throughput"
 
 
 def _still_idle(

@@ -117,6 +117,7 @@ def run_tick(
             now=now,
             unit=deps.policy.step_unit,
             lag_minutes=deps.policy.ingestion_lag_minutes,
+            gpus_of=lambda itype: gpus_of(deps, itype),
         )
     except Exception:
         result.errors += 1
@@ -135,18 +136,21 @@ def run_tick(
             seen = observed.get(job.run) if observed is not None else None
             if seen is not None and seen.save and seen.progress is not None:
                 unsaved.append((job.run, seen.progress))
-            spec = deps.catalog.get(job.instance_type)
-            gpus = spec.gpus if spec is not None and spec.gpus > 0 else None
             group = stats.get(job.reference_set)
-            judgement = judge(job, settings, seen, group, now, gpus)
+            judgement = judge(job, settings, seen, group, now, gpus_of(deps, job.instance_type))
             result.evaluated += 1
             if judgement.judged:
                 result.decisions += 1
+            stopped = False
             for decision in judgement.stops:
                 if act.stop(job, settings, decision, group) == STOPPED:
+                    stopped = True
                     break  # stopped: the job's other stops have nothing left to do
-            for alert in judgement.alerts:
-                act.alert(job, settings, alert, group)
+            for key, opened in judgement.episodes.items():
+                deps.store.set_episode(job.run, key, opened)
+            for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
+                act.alert(job, settings, alert.decision, group, episode=alert.episode,
+                          since=alert.since)  # fmt: skip
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
@@ -166,6 +170,14 @@ def run_tick(
     result.actions = act.records
     result.duration_ms = (time.monotonic() - started) * 1000.0
     return result
+
+
+def gpus_of(deps: Dependencies, instance_type: str) -> int | None:
+    """GPUs per host that report GPUUtilization (None: unknown type, CPU or Trainium)."""
+    spec = deps.catalog.get(instance_type)
+    if spec is None or not spec.reports_gpu_utilization:
+        return None
+    return spec.gpus
 
 
 def _save(deps: Dependencies, unsaved: list[tuple[RunId, Progress]]) -> int:

@@ -22,9 +22,11 @@ from typing import Any
 from ..core.curves import Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
+from ..core.throughput import completed_per_instance
 from ..models import (
     REFERENCE_WINDOW,
     TERMINAL,
+    Completed,
     GroupStats,
     JobNotFoundError,
     JobRecord,
@@ -182,7 +184,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
         warnings.append(message)
         logger.warning(message)
         return 0
-    if spec.gpus == 0 or spec.accelerator == "Trainium":
+    if not spec.reports_gpu_utilization:
         logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
         return 0
     missing = [i for i in range(1, record.instance_count + 1)
@@ -268,18 +270,27 @@ def record_curve(
     assert record.objective is not None
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
-    series = deps.metrics.get_series(
-        [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))],
-        floor_minute(start),
-        floor_minute(end) + 120.0,
-    )
+    settings = settings_for(record, deps.policy)
+    throughput = settings.throughput_metric if settings is not None else None
+    queries = [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))]
+    if throughput:
+        queries.append(MetricQuery("t0", throughput, (("TrainingJobName", record.name),)))
+    series = deps.metrics.get_series(queries, floor_minute(start), floor_minute(end) + 120.0)
     curve = downsample(minute_curve(series.get("o0", []), start), MAX_CURVE_POINTS)
     if not curve:
         logger.warning("completed job has no objective datapoints: not a reference")
         return 0
     duration_min = max(0.0, (end - start) / 60.0)
+    per_instance = None
+    if throughput and settings is not None:
+        per_instance = completed_per_instance(
+            minute_curve(series.get("t0", []), start),
+            record.instance_count,
+            warmup_minutes=settings.policy.throughput.warmup_minutes,
+        )
     deps.store.put_curve(record.reference_set, str(record.run), curve, duration_min)
-    update_stats(record.reference_set, deps, add=[(str(record.run), duration_min)])
+    joined = Completed(str(record.run), duration_min, per_instance, record.instance_count)
+    update_stats(record.reference_set, deps, add=[joined])
     return len(curve)
 
 
@@ -290,7 +301,7 @@ def update_stats(
     refs: ReferenceSet,
     deps: Dependencies,
     *,
-    add: Sequence[tuple[str, float]] = (),
+    add: Sequence[Completed | tuple[str, float]] = (),
     extra_keys: set[str] | None = None,
 ) -> None:
     """The reference set's statistics with ``add`` (completed jobs' run ids and durations,
@@ -302,14 +313,21 @@ def update_stats(
         old = deps.store.get_stats(refs)
         window = list(old.window) if old else []
         durations = list(old.durations) if old else []
+        throughput = _padded(old.throughput if old else (), len(window), None)
+        instances = _padded(old.instances if old else (), len(window), 1)
         completed = old.completed if old else 0
-        new_jobs = [(job, d) for job, d in add if job not in window]
-        if add and not new_jobs:
+        new = [Completed(*c) for c in add if c[0] not in window]
+        if add and not new:
             return  # these completions are in already (a duplicate event)
-        window += [job for job, _ in new_jobs]
-        durations += [d for _, d in new_jobs]
-        window, durations = window[-REFERENCE_WINDOW:], durations[-REFERENCE_WINDOW:]
-        completed += len(new_jobs)
+        window += [c.job for c in new]
+        durations += [c.duration_min for c in new]
+        throughput += [c.throughput_per_instance for c in new]
+        instances += [c.instances for c in new]
+        keep = slice(-REFERENCE_WINDOW, None)
+        window, durations, throughput, instances = (
+            window[keep], durations[keep], throughput[keep], instances[keep]
+        )  # fmt: skip
+        completed += len(new)
         keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
         if old is not None:
             keys |= set(old.tables)
@@ -317,7 +335,7 @@ def update_stats(
         stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in window
                    if job in curves}  # fmt: skip
         kept = [d for d in durations if d > 0]
-        new = GroupStats(
+        stats = GroupStats(
             refs=refs,
             tables={key: table_for_key(key, stepped) for key in sorted(keys)},
             median_duration_min=median(kept) if kept else None,
@@ -326,13 +344,20 @@ def update_stats(
             durations=tuple(durations),
             completed=completed,
             version=(old.version if old else 0) + 1,
+            throughput=tuple(throughput),
+            instances=tuple(instances),
         )
-        if deps.store.put_stats(new, old.version if old else None):
+        if deps.store.put_stats(stats, old.version if old else None):
             logger.info("reference statistics updated",
                         extra={"group": refs.group, "references": len(window)})  # fmt: skip
             return
         logger.info("reference statistics written meanwhile: reading them again")
     raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
+
+
+def _padded(values: Sequence[Any], n: int, fill: Any) -> list[Any]:
+    """``values`` as a list of ``n`` (statistics written before a field existed lack it)."""
+    return [*values, *[fill] * (n - len(values))][:n] if n else []
 
 
 def _policy_rule(deps: Dependencies) -> MedianStoppingRule:

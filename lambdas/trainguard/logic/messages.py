@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.curves import fmt
@@ -18,11 +18,24 @@ RULE_NAMES = {
     "max_runtime": "max runtime",
     "overtime": "overtime",
     "stalled": "metric stalled",
+    "hung": "hung",
+    "straggler": "straggler host",
+    "throughput": "throughput",
+    "catch-up": "catch-up rule",
 }
 
 
 def console_link(region: str, job: str) -> str:
     return f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job}"
+
+
+def logs_link(region: str, job: str) -> str:
+    """The job's log streams in CloudWatch Logs (group /aws/sagemaker/TrainingJobs)."""
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#logsV2:"
+        f"log-groups/log-group/$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D"
+        f"{job}"
+    )
 
 
 def _comparison(d: Decision) -> str:
@@ -53,8 +66,27 @@ def stop_subject(d: Decision, outcome: str) -> str:
 
 
 def alert_subject(d: Decision) -> str:
+    what = _HEALTH.get(d.rule)
+    if what is not None and d.value is not None and d.threshold is not None:
+        return f"{PREFIX} ALERT {d.job}: {what(d)}"
     rule = RULE_NAMES.get(d.rule, d.rule)
     return f"{PREFIX} ALERT {d.job}: {rule}{_comparison(d)}"
+
+
+# the health rules' subjects say what was seen, in its units (their reasons start with the
+# pattern of a hang, "hung (pinned): ...", or the straggling host, "<job>/algo-3 at ...")
+_HEALTH: dict[str, Callable[[Decision], str]] = {
+    "hung": lambda d: (
+        f"{d.reason.split(':', 1)[0]}, objective silent {fmt(d.value)} min > {fmt(d.threshold)}"
+    ),
+    "straggler": lambda d: (
+        f"straggler host {d.reason.split(' at ', 1)[0]}, "
+        f"{fmt(d.value)}% vs {fmt(d.threshold)}% per GPU"
+    ),
+    "throughput": lambda d: (
+        f"throughput {fmt(d.value)} samples/s per instance < {fmt(d.threshold)}"
+    ),
+}
 
 
 def body(

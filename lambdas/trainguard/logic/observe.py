@@ -8,11 +8,11 @@ usable progress record are read from their start in a second batch, once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from ..constants import GPU_METRIC
-from ..core.progress import Progress, advance
+from ..core.progress import Progress, advance, advance_throughput
 from ..core.series import floor_minute
 from ..models import JobRecord, MetricQuery, RunId, Series
 from ..policy import JobSettings
@@ -51,12 +51,26 @@ class Observation:
         return max(0.0, (self.last_instance - self.last_objective) / 60.0)
 
 
-def gpu_hosts(job: JobRecord, settings: JobSettings) -> list[str]:
-    """The hosts whose recent GPU utilization this tick needs: those with an open idle
-    episode, when an idle stop is configured (the stop is confirmed from them)."""
-    if settings.policy.gpu_idle.enabled and settings.gpu_idle.stop_after_minutes is not None:
-        return sorted(job.idle_hosts)
-    return []
+def gpu_hosts(job: JobRecord, settings: JobSettings, gpus: int | None) -> tuple[list[str], float]:
+    """The hosts whose recent GPU utilization this tick needs, and the minutes of samples:
+    every host when the hang or the straggler rule watches the job (one query a host serves
+    both), and those with an open idle episode when an idle stop is configured (the stop is
+    confirmed from them over a whole idle window). A little more than the rules' windows."""
+    policy = settings.policy
+    hosts: set[str] = set()
+    windows = [0.0]
+    if gpus:
+        if policy.hang.enabled and settings.objective is not None:
+            hosts.update(job.hosts())
+            windows.append(policy.hang.window_minutes)
+        if policy.straggler.enabled and job.instance_count >= 2:
+            hosts.update(job.hosts())
+            windows.append(policy.straggler.window_minutes)
+    idle_stop = policy.gpu_idle.enabled and settings.gpu_idle.stop_after_minutes is not None
+    if idle_stop and job.idle_hosts:
+        hosts.update(job.idle_hosts)
+        windows.append(policy.gpu_idle.window_minutes)
+    return sorted(hosts), (max(windows) + 5.0 if hosts else 0.0)
 
 
 def observe(
@@ -66,19 +80,22 @@ def observe(
     now: float,
     unit: str,
     lag_minutes: float = 0.0,
+    gpus_of: Callable[[str], int | None] = lambda _: None,
 ) -> dict[RunId, Observation]:
     """Every job's observation as of ``now``, by run. A datapoint counts from
     ``lag_minutes`` after its timestamp on (the policy's ``ingestion_lag_minutes``, as the
-    replay counts it). All of it rides in one GetMetricData batch (ceil(queries/500) calls),
-    plus one batch, once, for the jobs read from their start."""
+    replay counts it). ``gpus_of``: GPUs per host of an instance type (None: unknown). All of
+    it rides in one GetMetricData batch (ceil(queries/500) calls), plus one batch, once, for
+    the jobs read from their start."""
     if not jobs:
         return {}
     cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
     end = floor_minute(cut) + 60.0
-    hosts = {job.run: gpu_hosts(job, settings) for job, settings in jobs}
-    # GPU samples must cover a whole GPU-idle window (and a little more) to judge a host
-    windows = [s.gpu_idle.window_minutes + 5.0 for j, s in jobs if hosts[j.run]]
-    window_start = end - max([WINDOW_MIN, *windows]) * 60.0
+    wanted = {
+        job.run: gpu_hosts(job, settings, gpus_of(job.instance_type)) for job, settings in jobs
+    }
+    hosts = {run: h for run, (h, _) in wanted.items()}
+    window_start = end - max([WINDOW_MIN, *(w for _, w in wanted.values())]) * 60.0
     prior: dict[RunId, Progress | None] = {}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
@@ -95,7 +112,15 @@ def observe(
         prior[job.run] = p if usable else None
         query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
         (recent_q if usable else full_q).append(query)
-        if rules.divergence is not None:
+        if settings.throughput_metric and settings.policy.throughput.enabled:
+            query = MetricQuery(
+                f"t{i}", settings.throughput_metric, (("TrainingJobName", job.name),)
+            )
+            kept = usable and p is not None and p.throughput is not None
+            (recent_q if kept else full_q).append(query)
+        if rules.divergence is not None and not _all_hosts(job, hosts[job.run]):
+            # the GPU samples of every host say the instances report; else ask CPU, which
+            # every instance type reports, at a coarse period
             recent_q.append(
                 MetricQuery(
                     f"h{i}",
@@ -108,6 +133,7 @@ def observe(
     series = metrics.get_series(recent_q, window_start, end) if recent_q else {}
     if full_q:
         starts = [j.start_time for j, s in jobs if s.objective and prior[j.run] is None]
+        starts += [j.start_time for j, s in jobs if s.throughput_metric]
         oldest = floor_minute(min(starts))
         series.update(metrics.get_series(full_q, oldest, max(end, oldest + 60.0)))
     # a 5-minute bucket that starts within the lookback (plus one bucket) means the instances
@@ -132,12 +158,29 @@ def observe(
             min_delta=settings.rules.min_delta,
             now=now,
         )
-        liveness = series.get(f"h{i}", [])
-        last_instance = liveness[-1][0] if liveness and liveness[-1][0] >= recent else None
+        if f"t{i}" in series:
+            progress = advance_throughput(
+                progress if before is not None and before.throughput is not None
+                else replace(progress, throughput=None),
+                [(ts, v) for ts, v in series[f"t{i}"] if ts <= cut],
+                start_time=job.start_time,
+                empty=settings.throughput.new_summary(),
+            )  # fmt: skip
+        if _all_hosts(job, hosts[job.run]):
+            latest = max((pts[-1][0] for pts in gpu.values() if pts), default=None)
+        else:
+            liveness = series.get(f"h{i}", [])
+            latest = liveness[-1][0] if liveness else None
+        last_instance = latest if latest is not None and latest >= recent else None
         save = (
             before is None
             or progress.summary.count != before.summary.count
+            or progress.throughput != before.throughput
             or now - before.checked >= REFRESH_S
         )
         out[job.run] = Observation(progress, last_instance, save, gpu)
     return out
+
+
+def _all_hosts(job: JobRecord, hosts: list[str]) -> bool:
+    return bool(hosts) and len(hosts) == job.instance_count

@@ -112,7 +112,7 @@ def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: Any) ->
         if created >= ALARMS_PER_TICK or (budget is not None and budget.exhausted()):
             break
         spec = deps.catalog.get(job.instance_type)
-        if spec is None or spec.gpus == 0 or spec.accelerator == "Trainium":
+        if spec is None or not spec.reports_gpu_utilization:
             continue
         if len(job.alarms) >= job.instance_count:
             continue

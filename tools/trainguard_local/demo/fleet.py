@@ -20,6 +20,12 @@ Choices (documented in ``trainguard demo --help`` too):
   run its full epochs and fail on NaN); one multi-node job has an idle second host; one job has
   no opt-in tag and an idle GPU (a notebook-style experiment: alerted on, never stopped); one
   job has a max runtime far above the cap (28 days, SageMaker's maximum).
+- **Distributed training** (group ``breast-cancer-ddp``, 4 x ml.g5.12xlarge, the best-ranked
+  recorded curves of the multi-node group, every job reporting ``train:samples_per_sec``):
+  three healthy references first (two on 4 nodes, one on a single node: the group's
+  throughput and its scaling baseline), then a job that hangs mid-run (objective silent, all
+  16 GPUs pinned at 99-100 %, until an NCCL watchdog timeout fails it), a job with one host
+  at about 45 % while the others run at about 95 %, and a job whose throughput halves mid-run.
 """
 
 from __future__ import annotations
@@ -29,12 +35,19 @@ import random
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from trainguard.core.curves import Point
 from trainguard_tools.curvefile import JobRecord
 
 BUSY_PER_GPU = (70.0, 95.0)  # a busy GPU's utilization band, percent
 IDLE_PER_GPU = (0.5, 3.5)  # an idle GPU (waiting on data), percent
+HUNG_PER_GPU = (99.0, 100.0)  # spinning in a collective that never completes
+STRAGGLER_PER_GPU = 45.0  # a straggling host (a slow disk, a throttled GPU), about
+FAST_PER_GPU = 95.0  # the other hosts of the straggler's job, about
+THROUGHPUT_METRIC = "train:samples_per_sec"
+SAMPLES_PER_SEC = 950.0  # per instance, a healthy job of the distributed group
+NCCL_TIMEOUT = "AlgorithmError: NCCL watchdog: collective operation timed out"
 NO_LIMIT_RUNTIME_S = 28 * 24 * 3600  # SageMaker's maximum MaxRuntimeInSeconds
 DEFAULT_RUNTIME_S = 24 * 3600
 
@@ -58,42 +71,79 @@ class FleetJob:
     tagged: bool = True
     max_runtime_s: int = DEFAULT_RUNTIME_S
     idle_hosts: frozenset[int] = frozenset()  # 1-based host indexes with an idle GPU
-    role: str = ""  # "diverging", "multi-node, idle host", "not opted in", "no max runtime"
+    role: str = ""  # "diverging", "multi-node, idle host", "not opted in", "hung", ...
     failure_reason: str = "AlgorithmError: training loss is NaN"
+    # distributed-training health: it hangs this many minutes after its start (then fails
+    # ``hang_timeout`` minutes later); 1-based hosts that straggle; its other hosts' level
+    hang_minute: int | None = None
+    hang_timeout: int = 30
+    straggler_hosts: frozenset[int] = frozenset()
+    busy_per_gpu: float | None = None  # None: 78-88 % per host with noise
+    samples_per_sec: float = 0.0  # per instance (0: it reports no throughput metric)
+    throughput_halves_at: int | None = None  # minutes after its start
 
     @property
     def end_minute(self) -> int:
         """The minute it ends if nothing stops it."""
+        if self.hang_minute is not None:
+            return self.start_minute + self.hang_minute + self.hang_timeout
         return self.start_minute + math.ceil(self.epochs * self.minutes_per_epoch - 1e-9)
 
     @property
     def tags(self) -> dict[str, str]:
         if not self.tagged:
             return {"team": "research", "purpose": "notebook experiment"}
-        return {
+        tags = {
             "trainguard:group": self.group,
             "trainguard:objective": self.objective,
             "trainguard:direction": self.direction,
         }
+        if self.samples_per_sec:
+            tags["trainguard:throughput"] = THROUGHPUT_METRIC
+        return tags
+
+    def hung_at(self, minute: int) -> bool:
+        return self.hang_minute is not None and minute - self.start_minute >= self.hang_minute
 
     def epoch_minute(self, epoch: float) -> int:
         """The simulated minute its measurement at ``epoch`` is published."""
         return self.start_minute + math.floor(epoch * self.minutes_per_epoch + 1e-9)
 
     def values_at(self, minute: int) -> list[float]:
-        """The finite objective values it publishes at ``minute`` (oldest first)."""
+        """The finite objective values it publishes at ``minute`` (oldest first); none once
+        it hangs."""
+        if self.hung_at(minute):
+            return []
         return [v for e, v in self.curve if math.isfinite(v) and self.epoch_minute(e) == minute]
+
+    def throughput_at(self, minute: int) -> float | None:
+        """Its samples/s (all instances) at ``minute``, a few percent of noise; None when it
+        reports none (no metric, or hung)."""
+        if not self.samples_per_sec or self.hung_at(minute):
+            return None
+        rate = self.samples_per_sec * self.instance_count
+        halves = self.throughput_halves_at
+        if halves is not None and minute - self.start_minute >= halves:
+            rate /= 2.0
+        return round(rate * _rng(self.name, minute, "samples").uniform(0.97, 1.03), 1)
 
     def hosts(self) -> list[str]:
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
 
     def gpu_utilization(self, host_index: int, minute: int, gpus: int) -> float:
         """``GPUUtilization`` of one host at ``minute`` (summed over its GPUs, 0..100 x gpus):
-        busy 70-95 % per GPU with noise around a per-host level, or ~2 % on an idle host."""
+        busy 70-95 % per GPU with noise around a per-host level, ~2 % on an idle host, about
+        45 % on a straggling one, 99-100 % on every host of a hung job."""
         level = _rng(self.name, host_index).uniform(78.0, 88.0)
         noise = _rng(self.name, host_index, minute)
-        if host_index in self.idle_hosts:
+        if self.hung_at(minute):
+            per_gpu = noise.uniform(*HUNG_PER_GPU)
+        elif host_index in self.idle_hosts:
             per_gpu = noise.uniform(*IDLE_PER_GPU)
+        elif host_index in self.straggler_hosts:
+            per_gpu = noise.gauss(STRAGGLER_PER_GPU, 3.0)
+        elif self.busy_per_gpu is not None:
+            per_gpu = min(100.0, noise.gauss(self.busy_per_gpu, 1.5))
         else:
             per_gpu = min(BUSY_PER_GPU[1], max(BUSY_PER_GPU[0], noise.gauss(level, 4.0)))
         return round(per_gpu * max(gpus, 1), 2)
@@ -128,6 +178,10 @@ class Scenario:
     multi_node_group: str  # its idle-host job comes from this (multi-node) group
     untagged_from: str  # a recorded job whose curve the untagged job replays
     no_limit_group: str  # the job without a sane max runtime comes from this group
+    ddp_from: str  # the distributed group replays this (multi-node) group's curves
+    ddp_epochs: int  # its jobs' epochs (long enough for the health rules' windows)
+    ddp_start: int  # the minute its references start (its special jobs: once they complete)
+    hang_timeout: int  # minutes a hung job waits in the collective before it fails
     context: dict[str, object] = field(default_factory=dict)  # cdk context for this scenario
 
 
@@ -143,6 +197,10 @@ FULL = Scenario(
     multi_node_group="breast-cancer-mlp",
     untagged_from="digits-softmax-001",
     no_limit_group="wine-mlp",
+    ddp_from="breast-cancer-mlp",
+    ddp_epochs=40,
+    ddp_start=3,
+    hang_timeout=30,  # PyTorch's default NCCL timeout
 )
 
 QUICK = Scenario(
@@ -157,8 +215,18 @@ QUICK = Scenario(
     multi_node_group="breast-cancer-mlp",
     untagged_from="digits-softmax-001",
     no_limit_group="digits-mlp",
-    # short curves: a shorter GPU-idle window so the idle host is alerted within the run
-    context={"gpuIdleWindowMinutes": 5, "gpuIdleWarmupMinutes": 2},
+    ddp_from="breast-cancer-mlp",
+    ddp_epochs=24,
+    ddp_start=2,
+    hang_timeout=15,
+    # short curves: shorter GPU-idle, straggler and throughput warm-up windows so that each
+    # is seen within the run
+    context={
+        "gpuIdleWindowMinutes": 5,
+        "gpuIdleWarmupMinutes": 2,
+        "stragglerWindowMinutes": 5,
+        "throughputWarmupMinutes": 2,
+    },
 )
 
 
@@ -198,12 +266,7 @@ def plan_fleet(records: Sequence[JobRecord], scenario: Scenario = FULL) -> list[
             if r.group == group and r.status == "Completed" and r.job != scenario.untagged_from
         ]
 
-        def final(r: JobRecord) -> float:
-            cut = _cut(r.curve, scenario.epochs)
-            v = cut[-1][1] if cut else math.inf
-            return v if math.isfinite(v) else math.inf
-
-        ranked = sorted(completed, key=lambda r: (final(r), r.job))
+        ranked = sorted(completed, key=lambda r: (_final(r, scenario.epochs), r.job))
         picks = [ranked[i] for i in _spread(len(ranked), scenario.per_group)]
         k = len(picks)
         for order, position in enumerate(_wave_order(k, scenario.references)):
@@ -232,6 +295,7 @@ def plan_fleet(records: Sequence[JobRecord], scenario: Scenario = FULL) -> list[
                 )
             )
     fleet = _special_jobs(fleet, by_name, scenario)
+    fleet += _distributed_jobs(records, scenario)
     return sorted(fleet, key=lambda j: (j.start_minute, j.name))
 
 
@@ -302,6 +366,83 @@ def _special_jobs(
         )
     )
     return fleet
+
+
+DDP_GROUP = "breast-cancer-ddp"
+DDP_INSTANCE = "ml.g5.12xlarge"  # 4 A10G GPUs a host
+
+
+def _distributed_jobs(records: Sequence[JobRecord], scenario: Scenario) -> list[FleetJob]:
+    """The distributed group: healthy references, then a hang, a straggler, a slowdown.
+
+    The references replay the source group's three middle-ranked curves; the special jobs replay
+    the best-ranked curves that stay at or better than the references' median at every epoch,
+    so the median rule (which judges these jobs too) lets them run: each is caught by its own
+    rule. Every job reports its throughput, so the group's throughput and scaling baselines
+    exist by the time the special jobs start."""
+    epochs = scenario.ddp_epochs
+    ranked = sorted(
+        (r for r in records if r.group == scenario.ddp_from and r.status == "Completed"),
+        key=lambda r: (_final(r, epochs), r.job),
+    )
+    middle = len(ranked) // 2 - 1
+    refs = ranked[middle : middle + 3]
+    specials = [r for r in ranked if r not in refs and _never_above(r, refs, epochs)][:3]
+    if len(refs) < 3 or len(specials) < 3:
+        raise ValueError(f"group {scenario.ddp_from} has too few completed jobs for the ddp group")
+    curves = [*specials, *refs]  # ranks 0-2: the special jobs, 3-5: the references
+    refs_end = scenario.ddp_start + epochs + 2  # one epoch a minute
+    # (name, index in curves, start minute, instances, role, what is wrong with it)
+    plan: list[tuple[str, int, int, int, str, dict[str, Any]]] = [
+        ("ddp-ref-1", 3, scenario.ddp_start, 4, "distributed, healthy", {}),
+        ("ddp-ref-2", 4, scenario.ddp_start + 1, 4, "distributed, healthy", {}),
+        ("ddp-single", 5, scenario.ddp_start, 1, "single node, healthy", {}),
+        ("ddp-hang", 0, refs_end, 4, "hung",
+         {"hang_minute": epochs * 2 // 5, "hang_timeout": scenario.hang_timeout,
+          "end_status": "Failed", "failure_reason": NCCL_TIMEOUT}),
+        ("ddp-straggler", 1, refs_end + 1, 4, "straggler host",
+         {"straggler_hosts": frozenset({3}), "busy_per_gpu": FAST_PER_GPU}),
+        ("ddp-slowdown", 2, refs_end + 2, 4, "throughput halves",
+         {"throughput_halves_at": epochs // 2}),
+    ]  # fmt: skip
+    jobs = []
+    for name, rank, start, count, role, wrong in plan:
+        r = curves[rank]
+        job = FleetJob(
+            name=name,
+            group=DDP_GROUP,
+            source=r.job,
+            objective=r.objective,
+            direction=r.direction,
+            instance_type=DDP_INSTANCE,
+            instance_count=count,
+            start_minute=start,
+            minutes_per_epoch=1.0,
+            curve=_cut(r.curve, epochs),
+            epochs=epochs,
+            end_status="Completed",
+            role=role,
+            samples_per_sec=SAMPLES_PER_SEC,
+        )
+        jobs.append(replace(job, **wrong))
+    return jobs
+
+
+def _never_above(r: JobRecord, refs: Sequence[JobRecord], epochs: int) -> bool:
+    """Whether ``r`` is at or better than the median of ``refs`` at every epoch they share."""
+    sign = 1.0 if r.direction == "minimize" else -1.0
+    theirs = [dict(_cut(ref.curve, epochs)) for ref in refs]
+    for epoch, value in _cut(r.curve, epochs):
+        values = sorted(sign * t[epoch] for t in theirs if epoch in t)
+        if len(values) == len(refs) and sign * value > values[len(values) // 2]:
+            return False
+    return True
+
+
+def _final(r: JobRecord, epochs: int) -> float:
+    cut = _cut(r.curve, epochs)
+    v = cut[-1][1] if cut else math.inf
+    return v if math.isfinite(v) else math.inf
 
 
 def best_jobs(fleet: Sequence[FleetJob]) -> dict[str, str]:

@@ -24,13 +24,13 @@ from trainguard.constants import TRAINING_NAMESPACE
 
 from ..clock import SimClock
 from ..sagemaker_shim import TERMINAL
-from .fleet import FleetJob
+from .fleet import THROUGHPUT_METRIC, FleetJob
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef, MetricDatumTypeDef
     from mypy_boto3_sagemaker import SageMakerClient
-    from mypy_boto3_sagemaker.type_defs import ResourceConfigTypeDef
+    from mypy_boto3_sagemaker.type_defs import MetricDefinitionTypeDef, ResourceConfigTypeDef
 
     from ..alarms import AlarmEvaluator
     from ..emulator import Emulator
@@ -78,12 +78,17 @@ class Plane:
 
 
 def create_job(sm: SageMakerClient, job: FleetJob) -> None:
+    metrics: list[MetricDefinitionTypeDef] = [
+        {"Name": job.objective, "Regex": "val_loss=([0-9.eE+-]+)"}
+    ]
+    if job.samples_per_sec:
+        metrics.append({"Name": THROUGHPUT_METRIC, "Regex": "samples/s=([0-9.eE+-]+)"})
     sm.create_training_job(
         TrainingJobName=job.name,
         AlgorithmSpecification={
             "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3",
             "TrainingInputMode": "File",
-            "MetricDefinitions": [{"Name": job.objective, "Regex": "val_loss=([0-9.eE+-]+)"}],
+            "MetricDefinitions": metrics,
         },
         RoleArn=ROLE_ARN,
         OutputDataConfig={"S3OutputPath": f"s3://demo-bucket/{job.group}/"},
@@ -154,6 +159,16 @@ def simulate(
                 record.published.setdefault(job.name, []).append((minute - job.start_minute, value))
             if minute == job.start_minute:
                 continue  # instances report from the first full minute
+            rate = job.throughput_at(minute)
+            if rate is not None:
+                data.append(
+                    {
+                        "MetricName": THROUGHPUT_METRIC,
+                        "Dimensions": dims,
+                        "Timestamp": now,
+                        "Value": rate,
+                    }
+                )
             gpus = gpus_of(job.instance_type)
             for index, host in enumerate(job.hosts(), start=1):
                 host_dims: list[DimensionTypeDef] = [{"Name": "Host", "Value": host}]

@@ -47,11 +47,17 @@ def _num(x: Any) -> float | None:
 
 
 def alert_host(decision: Mapping[str, Any]) -> str | None:
-    """The host a GPU-idle alert names (its reason starts with ``<job>/algo-<n> idle:``)."""
-    if decision.get("rule") != "gpu_idle":
+    """The host a GPU-idle or straggler alert names (its reason starts with
+    ``<job>/algo-<n> idle:`` or ``<job>/algo-<n> at``)."""
+    rule = decision.get("rule")
+    if rule not in ("gpu_idle", "straggler"):
         return None
-    head = str(decision.get("reason", "")).split(" idle:", 1)[0]
+    head = str(decision.get("reason", "")).split(" idle:" if rule == "gpu_idle" else " at ", 1)[0]
     return head if "/algo-" in head else None
+
+
+HEALTH = ("hung", "straggler", "throughput", "stalled")  # the distributed-training alerts
+EXPECTED = {"hung": "hung", "straggler host": "straggler", "throughput halves": "throughput"}
 
 
 def build_summary(
@@ -82,7 +88,14 @@ def build_summary(
         if d.get("action") == STOPPED
     ]
     alerts = [
-        {"job": d["job"], "host": alert_host(d), "kind": d["rule"], "reason": d.get("reason")}
+        {
+            "job": d["job"],
+            "host": alert_host(d),
+            "kind": d["rule"],
+            "minute": _num(d.get("step")),  # of the job's run
+            "value": _num(d.get("value")),
+            "reason": d.get("reason"),
+        }
         for d in decisions
         if d.get("action") == "ALERT"
     ]
@@ -148,6 +161,7 @@ def build_summary(
         "best_job": best,
         "best_job_survived": best_survived,
         "not_opted_in_stopped": not_opted_in_stopped,
+        "health": health(fleet, alerts),
         "handler_failures": list(failures),
         "job_details": jobs,
         **dict(extra or {}),
@@ -155,6 +169,30 @@ def build_summary(
     summary["checks"] = [c.to_dict() for c in checks(fleet, summary)]
     summary["ok"] = all(c["ok"] for c in summary["checks"])
     return summary
+
+
+def health(fleet: Sequence[FleetJob], alerts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the distributed-training rules said: each special job's alert (the hang's
+    detection delay: minutes from its last report), and the health alerts on every other job
+    of the fleet (false alerts: none expected)."""
+    special = {j.name: EXPECTED[j.role] for j in fleet if j.role in EXPECTED}
+    caught: dict[str, Any] = {}
+    for name, kind in sorted(special.items()):
+        found = [a for a in alerts if a["job"] == name and a["kind"] == kind]
+        caught[name] = found[0] if found else None
+    hang = next((j for j in fleet if j.role == "hung"), None)
+    first = caught.get(hang.name) if hang is not None else None
+    false = [a for a in alerts if a["kind"] in HEALTH and special.get(a["job"]) != a["kind"]]
+    watched = [j for j in fleet if j.tagged and j.name not in special]
+    return {
+        "caught": caught,
+        # the hang alert's value: minutes the objective had been silent when it was alerted
+        "hang_detection_minutes": first["value"] if first else None,
+        "straggler_host": (caught.get("ddp-straggler") or {}).get("host"),
+        "false_alerts": false,
+        "healthy_jobs": len(watched),
+        "healthy_multi_node_jobs": sum(1 for j in watched if j.instance_count > 1),
+    }
 
 
 def _count(values: Any) -> dict[str, int]:
@@ -171,7 +209,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
     diverging = [j.name for j in fleet if j.role == "diverging"]
     diverging_stops = [s for s in stops if s["job"] in diverging]
     idle = [f"{j.name}/algo-{i}" for j in fleet if j.tagged for i in sorted(j.idle_hosts)]
-    alerted = {a["host"] for a in summary["alerts"] if a["host"]}
+    alerted = {a["host"] for a in summary["alerts"] if a["host"] and a["kind"] == "gpu_idle"}
     lost = [g for g, ok in summary["best_job_survived"].items() if not ok]
     return [
         Check(
@@ -202,10 +240,49 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
             "; ".join(f"{g}: {summary['best_job'][g]}" for g in summary["best_job"])
             + (f" (lost: {', '.join(lost)})" if lost else ""),
         ),
+        *_health_checks(fleet, summary["health"]),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
             f"{len(summary['handler_failures'])} failure(s)",
+        ),
+    ]
+
+
+def _health_checks(fleet: Sequence[FleetJob], health: Mapping[str, Any]) -> list[Check]:
+    """Issue 13's checks: the hang alerted within 10 minutes of its last report, the
+    straggler host named, the throughput drop alerted, no such alert on a healthy job."""
+    caught, delay = health["caught"], health["hang_detection_minutes"]
+    straggler = next((j for j in fleet if j.role == "straggler host"), None)
+    expected_hosts = (
+        [f"{straggler.name}/algo-{i}" for i in sorted(straggler.straggler_hosts)]
+        if straggler is not None
+        else []
+    )
+    slow = [name for name, a in caught.items() if a and a["kind"] == "throughput"]
+    false = health["false_alerts"]
+    return [
+        Check(
+            "the hung job alerted within 10 minutes of its last report",
+            delay is not None and delay <= 10,
+            f"alerted after {delay} silent minutes" if delay is not None else "not alerted",
+        ),
+        Check(
+            "the straggler host named",
+            bool(expected_hosts) and health["straggler_host"] in expected_hosts,
+            f"named {health['straggler_host'] or 'none'}; straggling {', '.join(expected_hosts)}",
+        ),
+        Check(
+            "the throughput drop alerted",
+            bool(slow),
+            f"alerted on {', '.join(slow)}" if slow else "no throughput alert",
+        ),
+        Check(
+            "no health alert on a healthy job",
+            not false,
+            f"{len(false)} on {health['healthy_jobs']} healthy jobs "
+            f"({health['healthy_multi_node_jobs']} multi-node)"
+            + (": " + ", ".join(f"{a['job']} {a['kind']}" for a in false) if false else ""),
         ),
     ]
 
