@@ -288,16 +288,18 @@ class WorseStreak:
 
     def record(self, step: float, streak: int) -> WorseStreak:
         """The counter after a decision at ``step`` whose verdict counts ``streak``."""
-        before = self.start(step)
-        if step == self.step and before == self.before and streak == self.current:
+        if self.step is None or step > self.step:
+            before = self.current
+        elif step == self.step and streak == self.current:
             return self  # the same report judged the same again (most ticks): nothing to build
-        return WorseStreak(step=step, before=before, current=streak)
+        else:
+            before = self.before
+        return WorseStreak(step, before, streak)  # positional: this runs in every tick
 
     def after(self, verdict: CatchUpVerdict) -> WorseStreak:
         """The counter after ``verdict`` (unchanged when there was no report to judge)."""
-        if verdict.step is None:
-            return self
-        return self.record(verdict.step, verdict.streak)
+        step = verdict.step
+        return self if step is None else self.record(step, verdict.streak)
 
     def to_dict(self) -> dict[str, Any]:
         step = self.step

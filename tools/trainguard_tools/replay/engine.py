@@ -117,10 +117,28 @@ class _Job:
     done: bool = False  # ended, stopped, or no longer worth deciding (observe: reported)
 
 
+def job_rules(settings: JobSettings) -> ObjectiveRules:
+    """The rules a job is decided with: its settings' (the Lambdas' own)."""
+    return settings.rules
+
+
+#: JobSettings -> the ObjectiveRules that decide the job
+RulesFor = Callable[[JobSettings], ObjectiveRules]
+
+
 def replay(
-    records: Sequence[JobRecord], policy: Policy, catalog: InstanceCatalog | None = None
+    records: Sequence[JobRecord],
+    policy: Policy,
+    catalog: InstanceCatalog | None = None,
+    *,
+    rules_for: RulesFor = job_rules,
 ) -> ReplayResult:
-    """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring."""
+    """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring.
+
+    ``rules_for`` builds each job's rules from its settings (default :func:`job_rules`, what
+    the Lambdas run); a benchmark passes another to replay a rule that is not in the policy
+    schema, e.g. a variant of the median rule with its own table (``rules.median.build_table``
+    is given the group's reference curves) on the same clock."""
     catalog = catalog or policy.catalog()
     lag = policy.ingestion_lag_minutes
     tick = float(policy.tick_minutes)
@@ -133,7 +151,7 @@ def replay(
         except PolicyError as exc:
             raise PolicyError(f"job {r.job}: {exc}") from exc
         visible = [r.produced_at(s) + lag for s, _ in r.curve]
-        rules = settings.rules
+        rules = rules_for(settings)
         summary = CurveSummary(direction=rules.direction, min_delta=rules.min_delta)
         jobs.append(_Job(r, settings, rules, visible, summary))
 
@@ -361,12 +379,13 @@ def replay_orders(
     catalog: InstanceCatalog | None = None,
     *,
     permutation: Permutation = shuffled,
+    rules_for: RulesFor = job_rules,
 ) -> OrdersResult:
     """:func:`replay` in each of :func:`launch_orders`' orders; the figures over every
     (group, order) replay (:func:`summarize_orders`)."""
     return summarize_orders(
         [
-            replay(order, policy, catalog)
+            replay(order, policy, catalog, rules_for=rules_for)
             for order in launch_orders(records, orders, seed, permutation=permutation)
         ],
         seed,
