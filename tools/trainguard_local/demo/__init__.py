@@ -13,7 +13,10 @@
 4. A summary (stops, alerts, emails, GPU hours and dollars saved, whether each group's best
    job survived) read back from the emulator: ``OUT/summary.json`` and ``OUT/report.html``.
 
-Exit status 1 when one of issue 6's checks fails (a median stop, the diverging job stopped,
+The stack is deployed with the default policy: the catch-up rule is the objective rule (the
+median rule is off; ``-c medianEnabled=true -c catchupEnabled=false`` would bring it back).
+
+Exit status 1 when one of the checks fails (a catch-up stop, the diverging job stopped,
 the idle host alerted, the untagged job not stopped, every best job survived, no failed
 invocation); 2 when the run itself could not be done.
 
