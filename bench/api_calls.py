@@ -202,7 +202,12 @@ def measure_tick(
     built = time.perf_counter()
     context = LambdaContext(function_name="trainguard-bench-evaluator", aws_request_id="bench")
     with MotoHarness.running(table=TABLE) as aws:
-        deps = aws.deps(Policy())  # observe mode, the project's default: nothing is stopped
+        # observe mode, the project's default: nothing is stopped. The median rule by name:
+        # the evaluator does not run the default catch-up rule yet (no group model or streak
+        # passed), and the first tick's claims need a rule that flags jobs
+        deps = aws.deps(
+            Policy.from_mapping({"median": {"enabled": True}, "catchup": {"enabled": False}})
+        )
         clients = {
             "dynamodb": aws.dynamodb,
             "cloudwatch": aws.cloudwatch,

@@ -424,7 +424,8 @@ def _api(a: dict[str, Any]) -> list[str]:
         "lifecycle's `rebuild_stats`); objective published every minute for the last "
         f"{_f(a.get('running_minutes'))} minutes, the host's CPUUtilization lately. A first "
         "tick does the one-time work (observe mode: claim, audit record and email for each "
-        "job the median rule flags); the second, **steady** tick is counted with a botocore "
+        "job the median rule flags: the median rule by name, as the evaluator does not run the "
+        "default catch-up rule yet); the second, **steady** tick is counted with a botocore "
         "`before-call` hook on every client (one count per API call, before retries) and an "
         "`after-call` hook (items and bytes read, datapoints returned).",
         "",
