@@ -204,7 +204,7 @@ def measure_tick(
     built = time.perf_counter()
     context = LambdaContext(function_name="trainguard-bench-evaluator", aws_request_id="bench")
     with MotoHarness.running(table=TABLE) as aws:
-        deps = aws.deps(Policy())  # observe mode, the project's default: nothing is stopped
+        deps = aws.deps(Policy())  # the default policy, observe mode: nothing is stopped
         clients = {
             "dynamodb": aws.dynamodb,
             "cloudwatch": aws.cloudwatch,

@@ -136,6 +136,45 @@ def _headline(r: dict[str, Any]) -> list[str]:
                     f"{row.get('groups_best_survived')}/{row.get('groups_with_best')}",
                 ]
             )
+    f = r.get("frontier", {})
+    default = next((x for x in f.get("rows", []) if x.get("key") == f.get("default")), None)
+    if default is not None:
+        rows.append(
+            [
+                "default policy (catch-up k 8, 3 reports): saved / best kept, "
+                "HPO-style, LCDB A, LCDB B",
+                ", ".join(
+                    f"{_pct(default[n].get('saved_fraction'))} / "
+                    f"{_pct(default[n].get('best_kept'))}"
+                    for n in ("hpo", "lcdb_a", "lcdb_b")
+                ),
+            ]
+        )
+        gaps = f.get("gaps", {})
+        rows.append(
+            [
+                "against the targets (35 % / 100 % HPO-style, 20 % / 95 % LCDB B)",
+                "; ".join(
+                    f"{FRONTIER_LABELS.get(n, n)}: saved "
+                    + (
+                        "met"
+                        if g.get("saved_met")
+                        else f"**{_f(g.get('saved_gap_points'), 1)} points short**"
+                    )
+                    + ", best kept "
+                    + ("met" if g.get("best_kept_met") else "**not met**")
+                    for n, g in gaps.items()
+                ),
+            ]
+        )
+    if f.get("catchup_us_per_decision") is not None:
+        rows.append(
+            [
+                f"catch-up decision, µs (H = {_f(f.get('headline_completed_jobs'))}), beside "
+                "the median rule's",
+                f"{_f(f.get('catchup_us_per_decision'))} vs {_f(f.get('median_us_per_decision'))}",
+            ]
+        )
     return _table(["figure", "value"], rows)
 
 
@@ -385,7 +424,8 @@ def _api(a: dict[str, Any]) -> list[str]:
         "lifecycle's `rebuild_stats`); objective published every minute for the last "
         f"{_f(a.get('running_minutes'))} minutes, the host's CPUUtilization lately. A first "
         "tick does the one-time work (observe mode: claim, audit record and email for each "
-        "job the median rule flags); the second, **steady** tick is counted with a botocore "
+        "job the default policy's rules flag); the second, **steady** tick is counted with a "
+        "botocore "
         "`before-call` hook on every client (one count per API call, before retries) and an "
         "`after-call` hook (items and bytes read, datapoints returned).",
         "",
@@ -590,8 +630,10 @@ def _savings(s: dict[str, Any]) -> list[str]:
     rows = s.get("rows", {})
     names = {
         "no_stopping": "no stopping",
-        "default_policy": "default policy (median, min_completed 3, grace 0; divergence)",
-        "patience_alone": "patience rule alone (median off; divergence on)",
+        "default_policy": "default policy (catch-up, k 8, 3 reports, min_completed 3; divergence)",
+        "median_rule": "median rule by name (min_completed 3, grace 0; catch-up off; "
+        "divergence): the default before issue 12",
+        "patience_alone": "patience rule alone (median and catch-up off; divergence on)",
         "optuna_default": "Optuna MedianPruner, defaults (n_startup_trials=5, n_warmup_steps=0)",
         "optuna_startup_3": "Optuna MedianPruner, n_startup_trials=3 (like our min_completed)",
         "optuna_startup_3_min_trials_3": "Optuna MedianPruner, n_startup_trials=3, n_min_trials=3",
@@ -609,7 +651,11 @@ def _savings(s: dict[str, Any]) -> list[str]:
         ]
     every = {**rows, **(s.get("optuna_rows") or {})}
     out += _table(header, [_saving_row(names.get(k, k), r) for k, r in every.items()])
-    out += ["", "Sweep of the median rule (divergence on, patience off):", ""]
+    out += [
+        "",
+        "Sweep of the median rule (on in every row, catch-up off; divergence on, patience off):",
+        "",
+    ]
     out += _table(
         ["min_completed, grace", *header[1:]],
         [
@@ -744,7 +790,7 @@ def _cold_start(c: dict[str, Any]) -> list[str]:
 
 
 def _completion(rows: Any) -> list[str]:
-    out = ["## 5. A completion as the group grows", ""]
+    out = ["## 6. A completion as the group grows", ""]
     if not isinstance(rows, list):
         return [*out, _status(rows or {}) or "not measured in this run", ""]
     out += _table(
@@ -785,7 +831,7 @@ def _completion(rows: Any) -> list[str]:
 
 
 def _health_cost(h: Any) -> list[str]:
-    out = ["## 6. What the distributed-training health rules cost", ""]
+    out = ["## 7. What the distributed-training health rules cost", ""]
     if not h or h.get("status") != "ok":
         return [*out, _status(h or {}) or "not measured in this run", ""]
     rows = [("today (hang, straggler, throughput off)", h["today"]),
@@ -817,6 +863,124 @@ def _health_cost(h: Any) -> list[str]:
         f"{100 * h['every_rule_on_fraction_of_job_cost']:.4f} % of the job's own "
         f"{_usd(h['job_usd_per_month'])} a month. GetMetricData is priced per metric "
         "requested, whatever the datapoints; prices are assumptions (us-east-1 list prices).",
+        "",
+    ]
+    return out
+
+
+FRONTIER_LABELS = {"hpo": "HPO-style", "lcdb_a": "LCDB A", "lcdb_b": "LCDB B"}
+
+
+def _cells(cell: dict[str, Any]) -> str:
+    return (
+        f"{_pct(cell.get('saved_fraction'))} / {_pct(cell.get('best_kept'))} / "
+        f"{_f(cell.get('mean_normalized_regret'), 4)} / {_f(cell.get('max_normalized_regret'), 3)}"
+    )
+
+
+def _frontier(f: dict[str, Any]) -> list[str]:
+    out = ["## 5. Stopping policies: the frontier", ""]
+    status = _status(f)
+    if status:
+        return [*out, status, ""]
+    if not f:
+        return [*out, "Not run (`python -m bench.run --only frontier`).", ""]
+    ds = f.get("datasets", {})
+    names = [n for n in ("hpo", "lcdb_a", "lcdb_b") if n in ds]
+    out += [
+        "`trainguard replay`'s timeline engine (one-minute ticks, enforce, divergence on; a "
+        "stopped job never becomes a reference) over the development curves, each group in "
+        "several launch orders (order 0: the file's start times; order o > 0: the group's "
+        "sorted start slots dealt to `numpy.random.default_rng([seed, o, *group-name bytes])`'s "
+        f"permutation, the policy study's draws; seed {f.get('seed')}): "
+        + "; ".join(
+            f"**{FRONTIER_LABELS[n]}** {', '.join(f'`{p}`' for p in ds[n]['files'])} "
+            f"({_f(ds[n]['groups'])} groups, {_f(ds[n]['jobs'])} jobs, {ds[n]['orders']} orders)"
+            for n in names
+        )
+        + f". {_f(f.get('frontier_s'))} s for every row.",
+        "",
+        "Cells: GPU time saved / share of (group, order) replays whose eventual best job "
+        "survived / mean / max normalized regret.",
+        "",
+    ]
+    out += _table(
+        ["policy", *[FRONTIER_LABELS[n] for n in names]],
+        [[x["label"], *[_cells(x[n]) for n in names]] for x in f.get("rows", [])],
+    )
+    gaps = f.get("gaps", {})
+    if gaps:
+        out += ["", "**The default against the targets** (the policy study's):", ""]
+        for n, g in gaps.items():
+            saved = (
+                "met"
+                if g.get("saved_met")
+                else f"missed by {_f(g.get('saved_gap_points'), 1)} points"
+            )
+            kept = "met" if g.get("best_kept_met") else "not met"
+            out.append(
+                f"- {FRONTIER_LABELS.get(n, n)}: saved {_pct(g.get('saved'))} against "
+                f"{_pct(g.get('target_saved'))} ({saved}); best kept {_pct(g.get('best_kept'))} "
+                f"against {_pct(g.get('target_best_kept'))} ({kept})."
+            )
+    for x in f.get("robustness", []):
+        out += [
+            "",
+            f"Robustness, {x['label']}: "
+            + "; ".join(f"{FRONTIER_LABELS[n]} {_cells(x[n])}" for n in names if n in x)
+            + ".",
+        ]
+    cost = f.get("decision_cost", [])
+    if cost:
+        out += ["", "### The catch-up rule's decision cost", ""]
+        out += _table(
+            [
+                "H",
+                "model build, ms (once; `add` one: ms)",
+                "model JSON, bytes (grid points)",
+                "median table JSON, bytes",
+                "catch-up µs/decision (stops)",
+                "catch-up µs, 'continue' only",
+                "median µs/decision (stops)",
+                "median µs, 'continue' only",
+            ],
+            [
+                [
+                    _f(c["completed_jobs"]),
+                    f"{_f(c['catchup_model_build_s'] * 1e3)} ({_f(c['catchup_model_add_ms'], 2)})",
+                    f"{_f(c['catchup_model_json_bytes'])} ({_f(c['catchup_model_grid_points'])})",
+                    _f(c["median_table_json_bytes"]),
+                    f"{_f(c['catchup_us_per_decision'])} ({_pct(c['catchup_stop_fraction'])})",
+                    _f(c["catchup_continue_us_per_decision"]),
+                    f"{_f(c['median_us_per_decision'])} ({_pct(c['median_stop_fraction'])})",
+                    _f(c["median_continue_us_per_decision"]),
+                ]
+                for c in cost
+            ],
+        )
+        out += [
+            "",
+            f"The fleet of part 1 (`bench/fleet.py`: H completed loss curves of "
+            f"{cost[0]['steps']} steps, {_f(cost[0]['running_jobs'])} running jobs at random "
+            "steps), one steady tick as the evaluator works it: each job's `CurveSummary` takes "
+            "the tick's new datapoint, then `ObjectiveRules.stop_and_streak` with the group's "
+            "`CatchUpModel` and the job's `WorseStreak` (its history judged report by report "
+            "beforehand), against the median rule's `stop_summary` with its `ReferenceTable` "
+            "(min_completed 3) on the same jobs; the fastest of "
+            f"{cost[0]['repeats']} ticks, garbage collection off. A stop builds the Decision and "
+            "its sentence, so the per-decision figure grows with the share of stops (the "
+            "synthetic fleet's random curves stop far more often than real groups); the "
+            "'continue' column is the cheap path most jobs take at most ticks. The model is the "
+            "group's whole state for the rule: its size depends on the steps (the bounded grid) "
+            "and the 200 most recent noise estimates, not on H.",
+        ]
+    out += [
+        "",
+        "**What limits these figures**: development curves, not the account's own (LCDB "
+        "groups are learners on one dataset; HPO-style groups are small sweeps, where one "
+        "replay is 2 points of best kept); three or five launch orders of one seed (the "
+        "robustness row shows another draw); the replay's clock stands in for CloudWatch. "
+        "The definitions, the ladder and what else was tried: `docs/policy.md`.",
         "",
     ]
     return out
@@ -866,6 +1030,7 @@ def render(r: dict[str, Any]) -> str:
         *_api(r.get("api", {})),
         *_savings(r.get("savings", {})),
         *_cold_start(r.get("cold_start", {})),
+        *_frontier(r.get("frontier", {})),
         *_completion(r.get("completion")),
         *_health_cost(r.get("health_cost", {})),
     ]

@@ -26,12 +26,14 @@ from .machine import describe
 from .report import render
 
 HERE = Path(__file__).resolve().parent
-# (results key, module): the order of the run and of RESULTS.md (the issue's parts 1-4)
+# (results key, module): the order of the run and of RESULTS.md (the issue's parts 1-4, then
+# issue 12's frontier of stopping policies)
 PARTS: tuple[tuple[str, str], ...] = (
     ("decision", "bench.decision_cost"),
     ("api", "bench.api_calls"),
     ("savings", "bench.savings"),
     ("cold_start", "bench.cold_start"),
+    ("frontier", "bench.frontier"),
     ("completion", "bench.completion"),
     ("health_cost", "bench.health_cost"),
 )

@@ -2,8 +2,11 @@
 ``trainguard replay``'s timeline engine in enforce mode.
 
 Rows: no stopping (the baseline: nothing saved, no regret by definition), the default policy
-(``Policy()`` defaults: median rule + divergence), the patience rule alone (median off,
-patience on with its defaults), and the replay's (min_completed, grace) sweep.
+(``Policy()`` defaults: the catch-up rule + divergence), the median rule by name (median on with
+min_completed 3 and grace 0, catch-up off: the default before issue 12), the patience rule alone
+(patience on with its defaults, no other objective rule), and the replay's sweep of the median
+rule (min_completed, grace). The frontier of every policy on more data is part 5
+(``bench/frontier.py``).
 
 Runs whenever the curve file exists; ``curves_committed`` says whether a fresh clone would
 reproduce the figures (the file is git-tracked). Next to them, Optuna's ``MedianPruner``
@@ -65,9 +68,15 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
     patience_only = replace(
         policy,
         median=replace(policy.median, enabled=False),
+        catchup=replace(policy.catchup, enabled=False),
         patience=replace(policy.patience, enabled=True),
     )
-    log(f"savings: replaying {len(records)} jobs (default policy, patience alone, sweep)")
+    median_rule = replace(
+        policy,
+        median=replace(policy.median, enabled=True),
+        catchup=replace(policy.catchup, enabled=False),
+    )
+    log(f"savings: replaying {len(records)} jobs (default policy, median, patience alone, sweep)")
     default = replay_records(records, policy)
     rows = {
         "no_stopping": {
@@ -77,6 +86,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
             "usd_saved": 0.0,
         },
         "default_policy": sweep_row(default).to_dict(),
+        "median_rule": sweep_row(replay_records(records, median_rule)).to_dict(),
         "patience_alone": sweep_row(replay_records(records, patience_only)).to_dict(),
     }
     grid = sweep(

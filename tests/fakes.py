@@ -20,10 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.curves import Point
 from trainguard.core.progress import Progress
 from trainguard.logic.dependencies import Dependencies
 from trainguard.models import (
+    GroupPolicy,
     GroupStats,
     JobNotFoundError,
     JobRecord,
@@ -340,6 +342,32 @@ class InMemoryStore(FaultInjector):
                 out[refs] = item["stats"]
         return out
 
+    def batch_get_group_state(
+        self, sets: Iterable[ReferenceSet]
+    ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]:
+        self._call("batch_get_group_state")
+        wanted = set(sets)
+        stats = {}
+        for refs in sorted(wanted):
+            item = self.items.get((f"GROUP#{refs.group}", f"STATS#{refs.key}"))
+            if item is not None:
+                stats[refs] = item["stats"]
+        policies = {}
+        for group in sorted({r.group for r in wanted}):
+            item = self.items.get((f"GROUP#{group}", GROUP_POLICY_SK))
+            if item is not None:
+                policies[group] = GroupPolicy(group, item["settings"], item["applied_by"],
+                                              item["applied_at"])  # fmt: skip
+        return stats, policies
+
+    def put_group_policy(self, group: str, settings: dict[str, dict[str, Any]],
+                         applied_by: str = "arn:aws:iam::123456789012:user/ml-platform",
+                         applied_at: str = "2026-01-01T00:00:00.000Z") -> None:  # fmt: skip
+        """What ``trainguard calibrate --apply`` writes (for tests)."""
+        self.items[(f"GROUP#{group}", GROUP_POLICY_SK)] = {
+            "settings": settings, "applied_by": applied_by, "applied_at": applied_at
+        }  # fmt: skip
+
     def group_curves(self, refs: ReferenceSet) -> dict[str, tuple[list[Point], float]]:
         """Every curve stored for the reference set (for tests)."""
         prefix = f"CURVE#{refs.key}#"
@@ -552,11 +580,24 @@ class FakeNotifier(FaultInjector):
         return out
 
 
+def median_policy(**kwargs: Any) -> Policy:
+    """A policy (``Policy(**kwargs)``) that decides by the median rule instead of the default
+    catch-up rule: the stop most trust and fault tests use, since a job worse than the median
+    of three references is stopped at its first report, with no streak to build."""
+    policy = Policy(**kwargs)
+    return replace(
+        policy,
+        median=replace(policy.median, enabled=True),
+        catchup=replace(policy.catchup, enabled=False),
+    )
+
+
 @dataclass
 class Fakes:
-    """A whole account in memory, and the dependencies over it."""
+    """A whole account in memory, and the dependencies over it (deciding by the median rule
+    unless a test gives its policy: :func:`median_policy`)."""
 
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = field(default_factory=median_policy)
     now: float = 1_767_225_600.0  # 2026-01-01T00:00:00Z
     store: InMemoryStore = field(default_factory=InMemoryStore)
     training_jobs: FakeTrainingJobs = field(default_factory=FakeTrainingJobs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import CfnOutput, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
@@ -33,3 +33,6 @@ class StateTable(Construct):
             partition_key=dynamodb.Attribute(name=c.RUNNING_ATTR, type=string),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Operator tools find the table by this output (`trainguard calibrate --apply` reads
+        # the stack's outputs for the key that contains "TableName").
+        CfnOutput(self, "TableName", value=self.table.table_name)

@@ -74,3 +74,7 @@ METRIC_STOP_FAILURES = "StopFailures"  # stops SageMaker refused (also in JobErr
 METRIC_EMAIL_DEAD_LETTERS = "EmailDeadLetters"  # emails given up after every retry (alarmed)
 METRIC_DEFERRED = "DeferredJobs"  # jobs left for the next tick when the time ran out
 METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disabled (alarmed)
+
+# a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate
+# --apply writes it with a POLICY#<applied_at> history copy; the evaluator reads it)
+GROUP_POLICY_SK = "POLICY"

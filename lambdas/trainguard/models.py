@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE, TRAINING_STATE_CHANGE
+from .core.catchup import CatchUpModel
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
@@ -101,6 +102,9 @@ class GroupStats:
     # its instance count (the single-instance ones give the scaling efficiency)
     throughput: tuple[float | None, ...] = ()
     instances: tuple[int, ...] = ()
+    # the catch-up rule's model of every completed job the set took in (not only the window:
+    # it is bounded by its step grid), in the evaluator's steps
+    catchup: CatchUpModel | None = None
 
     @property
     def group(self) -> str:
@@ -118,6 +122,17 @@ class GroupStats:
 
     def table(self, key: str = "all") -> ReferenceTable | None:
         return self.tables.get(key)
+
+
+@dataclass(frozen=True)
+class GroupPolicy:
+    """A group's ``GROUP#<group>`` / ``POLICY`` item (``trainguard calibrate --apply``): policy
+    sections over the deployed policy for the group's jobs (a job's tags still win)."""
+
+    group: str
+    settings: dict[str, dict[str, Any]]  # section -> {field: value}
+    applied_by: str = ""
+    applied_at: str = ""
 
 
 def gpu_idle_alarm_name(job: str, host_index: int) -> str:

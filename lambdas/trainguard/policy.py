@@ -9,7 +9,7 @@ generated from them (tests keep both equal), and a bad value raises :class:`Poli
 naming its key, e.g. ``median.min_completed must be an integer >= 1, got 0``, with the
 setting attached (``exc.setting.key`` is the context key; nothing parses the message).
 
-Why not pydantic (the Powertools parser): importing pydantic and declaring these six models
+Why not pydantic (the Powertools parser): importing pydantic and declaring these seven models
 costs about 190 ms on this machine, half of a bare ``import boto3``, which alone breaks the
 cold-start budget (handler import <= 1.3 x ``import boto3``). The validator below is about
 a hundred lines over the same declarations.
@@ -33,6 +33,7 @@ from .constants import (
     TAG_OBJECTIVE,
     TAG_THROUGHPUT,
 )
+from .core.catchup import CatchUpRule
 from .core.curves import DIRECTIONS, Direction
 from .core.divergence import DivergenceRule
 from .core.engine import ObjectiveRules
@@ -138,8 +139,49 @@ class PolicyError(ValueError):
 
 
 @dataclass(frozen=True)
+class CatchUpSettings:
+    """The catch-up rule (``trainguard.core.catchup``), the default objective rule; its
+    defaults and ladder come from the policy study (docs/policy.md)."""
+
+    enabled: bool = setting(
+        True,
+        key="catchupEnabled",
+        doc="catch-up rule on/off: stop a job that could not reach the group's best final value "
+        "even with the largest gain any completed job made after its step, plus k x the "
+        "group's noise (the default objective rule)",
+    )
+    min_completed: int = setting(
+        3,
+        key="catchupMinCompleted",
+        minimum=1,
+        tag="trainguard:catchup-min-completed",
+        doc="catch-up rule: completed jobs that reach the job's step needed before any decision",
+    )
+    noise_multiple: float = setting(
+        8.0,
+        key="catchupNoiseMultiple",
+        minimum=0,
+        tag="trainguard:catchup-k",
+        doc="catch-up rule: k, the margin in multiples of the group's noise (smaller stops "
+        "more; `trainguard calibrate` picks it per group from 2 to 16)",
+    )
+    consecutive: int = setting(
+        3,
+        key="catchupConsecutive",
+        minimum=1,
+        tag="trainguard:catchup-consecutive",
+        doc="catch-up rule: reports in a row that must fall short before the job is stopped",
+    )
+
+
+@dataclass(frozen=True)
 class MedianSettings:
-    enabled: bool = setting(True, key="medianEnabled", doc="median stopping rule on/off")
+    enabled: bool = setting(
+        False,
+        key="medianEnabled",
+        doc="median stopping rule on/off (Vizier, SageMaker AMT; "
+        "`-c medianEnabled=true -c catchupEnabled=false` for exactly that rule)",
+    )
     min_completed: int = setting(
         3,
         key="minCompleted",
@@ -336,6 +378,7 @@ class ThroughputSettings:
 
 
 SECTIONS: dict[str, type[Any]] = {
+    "catchup": CatchUpSettings,
     "median": MedianSettings,
     "patience": PatienceSettings,
     "divergence": DivergenceSettings,
@@ -381,6 +424,7 @@ class Policy:
         key="stopsDisabled",
         doc="global switch: every stop becomes a report (env `TRAINGUARD_STOPS_DISABLED`)",
     )
+    catchup: CatchUpSettings = field(default_factory=CatchUpSettings)
     median: MedianSettings = field(default_factory=MedianSettings)
     patience: PatienceSettings = field(default_factory=PatienceSettings)
     divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
@@ -452,6 +496,19 @@ class Policy:
 
     def catalog(self) -> InstanceCatalog:
         return InstanceCatalog(self.prices)
+
+    def with_sections(self, sections: Mapping[str, Mapping[str, Any]]) -> Policy:
+        """This policy with ``sections`` (section -> {field: value}: a group's policy) laid
+        over it, validated by the schema; raises :class:`PolicyError` naming the bad key."""
+        unknown = sorted(set(sections) - set(SECTIONS))
+        if unknown:
+            raise PolicyError(f"unknown section {unknown[0]} (allowed: {', '.join(SECTIONS)})")
+        raw = self.to_dict()
+        for name, values in sections.items():
+            if not isinstance(values, Mapping):
+                raise PolicyError(f"{name} must be an object, got {values!r}")
+            raw[name] = {**raw[name], **values}
+        return Policy.from_mapping(raw)
 
 
 def walk(cls: type[Any] = Policy, prefix: str = "") -> Iterator[tuple[Setting, Any]]:
@@ -604,9 +661,19 @@ class JobSettings:
 
     @cached_property
     def rules(self) -> ObjectiveRules:
-        """The enabled objective rules (divergence, median, patience) for this job."""
+        """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
         p = self.policy
         return ObjectiveRules(
+            catchup=(
+                CatchUpRule(
+                    direction=self.direction,
+                    min_completed=p.catchup.min_completed,
+                    noise_multiple=p.catchup.noise_multiple,
+                    consecutive=p.catchup.consecutive,
+                )
+                if p.catchup.enabled
+                else None
+            ),
             median=(
                 MedianStoppingRule(
                     direction=self.direction,

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from .core.curves import Point
 from .core.progress import Progress
 from .models import (
+    GroupPolicy,
     GroupStats,
     JobRecord,
     JobSummary,
@@ -76,6 +77,9 @@ class JobStore(Protocol):
     def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool: ...
     def get_stats(self, refs: ReferenceSet) -> GroupStats | None: ...
     def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]: ...
+    def batch_get_group_state(
+        self, sets: Iterable[ReferenceSet]
+    ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]: ...
 
 
 class Outbox(Protocol):

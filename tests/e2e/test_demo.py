@@ -33,12 +33,18 @@ def test_the_quick_demo_passes_its_own_checks(demo: tuple[int, Path, dict[str, A
     assert failed == [] and summary["ok"] and code == 0
 
 
+def test_the_catch_up_rule_stopped_a_job(demo: tuple[int, Path, dict[str, Any]]) -> None:
+    _, _, summary = demo
+    stops = [s for s in summary["stopped"] if s["rule"] == "catch-up"]
+    assert stops and all(s["references"] >= 3 for s in stops)
+
+
 def test_the_summary_holds_what_the_deployed_control_plane_did(
     demo: tuple[int, Path, dict[str, Any]],
 ) -> None:
     _, _, summary = demo
     rules = {s["job"]: s["rule"] for s in summary["stopped"]}
-    assert "median" in rules.values()
+    assert "median" not in rules.values()  # off by default
     assert rules.get("digits-mlp-030") == "diverged"  # the diverging job
     idle = {(a["job"], a["host"]) for a in summary["alerts"] if a["kind"] == "gpu_idle"}
     multi = [j for j in summary["job_details"] if j["role"] == "multi-node, idle host"]

@@ -103,7 +103,15 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
     from trainguard.logic.lifecycle import update_stats
     from trainguard.models import ReferenceSet
 
-    deps = aws.deps(Policy.from_mapping({"step_unit": "report", "median": {"min_completed": 1}}))
+    deps = aws.deps(
+        Policy.from_mapping(
+            {
+                "step_unit": "report",
+                "median": {"enabled": True, "min_completed": 1},
+                "catchup": {"enabled": False},
+            }
+        )
+    )
     store = Store(aws.dynamodb, "trainguard-test")
     # a completed reference that reported at minutes 10, 20, 30 (one epoch every 10 minutes)
     refs = ReferenceSet("g", TAGS["trainguard:objective"], "minimize")

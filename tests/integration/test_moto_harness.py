@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from fakes import median_policy
 
 from trainguard import constants as c
 from trainguard.adapters import SageMakerAdapter
@@ -47,10 +48,10 @@ def test_jobs_are_in_progress_and_stop_through_the_real_api(harness: MotoHarness
 
 
 def test_deps_are_the_real_adapters_from_the_functions_environment(harness: MotoHarness) -> None:
-    env = harness.environ(Policy(mode="enforce"))
+    env = harness.environ(median_policy(mode="enforce"))
     assert env[c.ENV_TABLE_NAME] == harness.table and env[c.ENV_TOPIC_ARN] == harness.topic_arn
     assert Policy.from_json(env[c.ENV_POLICY]).mode == "enforce"
-    deps = harness.deps(Policy(mode="enforce"))
+    deps = harness.deps(median_policy(mode="enforce"))
     assert type(deps.training_jobs) is SageMakerAdapter and deps.policy.mode == "enforce"
     assert deps.clock() == pytest.approx(harness.now(), abs=1)
     harness.advance(3600)
@@ -58,7 +59,7 @@ def test_deps_are_the_real_adapters_from_the_functions_environment(harness: Moto
 
 
 def test_an_enforced_stop_reaches_moto_and_the_mailbox(harness: MotoHarness) -> None:
-    deps = harness.deps(Policy(mode="enforce"))
+    deps = harness.deps(median_policy(mode="enforce"))
     now = harness.now()
     for k in range(3):  # references: loss 1.0 -> 0.43 over 20 minutes
         name, start = f"ref-{k}", now - 3 * 3600 + k * 1800

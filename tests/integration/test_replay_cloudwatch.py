@@ -106,7 +106,9 @@ def test_since_excludes_older_jobs(account: tuple[Any, Any]) -> None:
 
 def test_cli_replays_the_account(account: tuple[Any, Any], tmp_path: Path) -> None:
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps({"median": {"min_completed": 1}}))
+    policy.write_text(
+        json.dumps({"median": {"enabled": True, "min_completed": 1}, "catchup": {"enabled": False}})
+    )
     out = tmp_path / "out.json"
     argv = ["--from-cloudwatch", "--group", "g", "--since", "1", "--policy", str(policy)]
     code = main(["replay", *argv, "--json", str(out)])

@@ -14,6 +14,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from fakes import median_policy
 from moto.core.botocore_stubber import MockRawResponse
 from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
@@ -22,7 +23,6 @@ from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.handlers.runtime import aws_dependencies
 from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
-from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +122,7 @@ def start_job(aws: Aws, deps: Any, name: str, values: list[float], tags: Any = N
 def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     # the sample's ARN names kmeans-1 (moto answers ListTags of an unknown ARN with a 500)
     aws.create_job("kmeans-1", {}, status="Completed")
-    out = lifecycle.handler(AWS_SAMPLE, CTX, deps=aws.deps())
+    out = lifecycle.handler(AWS_SAMPLE, CTX, deps=aws.deps(median_policy()))
     # Tags {} -> ListTags (no tags): not opted in, finalized, nothing emailed
     assert out["job"] == "89c96cc8-dded-4739-afcc-6f1dc936701d"
     assert out["action"] == "finalized" and not out["opted_in"] and out["curve_points"] == 0
@@ -134,13 +134,13 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     numeric = json.loads(json.dumps(AWS_SAMPLE))
     numeric["detail"]["TrainingJobName"] = "numeric-times"
     numeric["detail"]["TrainingStartTime"] = 1592411992203.0
-    lifecycle.handler(numeric, CTX, deps=aws.deps())
+    lifecycle.handler(numeric, CTX, deps=aws.deps(median_policy()))
     job = Store(aws.dynamodb, TABLE).latest_run("numeric-times")
     assert job is not None and job.start_time == pytest.approx(1592411992.203)
 
 
 def test_same_event_twice_registers_once_and_emails_once(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     arn = aws.create_job("dup", TAGS)
     event = state_change("dup", "InProgress", arn=arn, start=aws.now() - 60)
     assert lifecycle.handler(event, CTX, deps=deps)["action"] == "registered"
@@ -160,7 +160,7 @@ def test_same_event_twice_registers_once_and_emails_once(aws: Aws) -> None:
 
 
 def test_completed_before_in_progress(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     start = aws.now() - 3600
     arn = aws.create_job("early", TAGS, status="Completed", start=start)
     aws.put_curve("early", "loss", start, [1.0, 0.8, 0.7])
@@ -184,7 +184,7 @@ def test_completed_before_in_progress(aws: Aws) -> None:
 
 
 def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     aws.create_job("lost", TAGS, count=2)  # InProgress in SageMaker, no event ever arrived
     aws.create_job("other-team", {"team": "x"})  # not opted in: registered for alerts only
     tick = evaluator.handler({}, CTX, deps=deps)
@@ -206,7 +206,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
 
 
 def test_orphaned_alarms_are_deleted(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     deps.alarms.put_gpu_idle_alarm("gone-job", 1, 1, 10.0, 15.0, None)
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["orphan_alarms_deleted"] == 1
@@ -214,7 +214,7 @@ def test_orphaned_alarms_are_deleted(aws: Aws) -> None:
 
 
 def test_malformed_event_is_a_clear_error_and_writes_nothing(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     bad = state_change("broken", "InProgress", start=aws.now())
     bad["detail"]["ResourceConfig"]["InstanceCount"] = "three"
     with pytest.raises(EventError, match="InstanceCount must be an integer >= 1"):
@@ -233,7 +233,7 @@ def test_malformed_event_is_a_clear_error_and_writes_nothing(aws: Aws) -> None:
 
 
 def test_unknown_instance_type_registers_without_alarms(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     arn = aws.create_job("odd", TAGS)
     out = lifecycle.handler(
         state_change(
@@ -250,7 +250,7 @@ def test_unknown_instance_type_registers_without_alarms(aws: Aws) -> None:
 
 
 def test_get_metric_data_throttled_once_is_retried(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     store = Store(aws.dynamodb, TABLE)
     seed_references(aws, store, deps)
     start_job(aws, deps, "slow", [1.5 - 0.01 * i for i in range(10)])
@@ -271,7 +271,7 @@ class BrokenMetrics(CloudWatchMetrics):
 
 
 def test_get_metric_data_throttled_past_retries_the_rest_of_the_tick_goes_on(aws: Aws) -> None:
-    deps = aws.deps(Policy(mode="enforce"), metrics=BrokenMetrics(aws.cloudwatch))
+    deps = aws.deps(median_policy(mode="enforce"), metrics=BrokenMetrics(aws.cloudwatch))
     aws.create_job("fresh", TAGS)  # lost event: the reconcile still registers it
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["registered"] == ["fresh"] and tick["errors"] == 1
@@ -327,7 +327,7 @@ class StubbedStops(SageMakerAdapter):
 
 def test_stop_throttled_past_retries_does_not_block_the_other_jobs(aws: Aws) -> None:
     stop_client = boto3.client("sagemaker", region_name=REGION)
-    deps = aws.deps(training_jobs=StubbedStops(aws.sagemaker, stop_client))
+    deps = aws.deps(median_policy(), training_jobs=StubbedStops(aws.sagemaker, stop_client))
     store = Store(aws.dynamodb, TABLE)
     seed_references(aws, store, deps)
     for name in ("a-throttled", "b-fine"):
@@ -401,7 +401,7 @@ def test_a_thousand_running_jobs_take_ceil_queries_over_500_metric_calls(aws: Aw
 
 
 def test_bad_tag_value_is_reported_once_and_the_tick_goes_on(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(median_policy())
     seed_references(aws, Store(aws.dynamodb, TABLE), deps)
     start_job(aws, deps, "typo", [1.0], tags={**TAGS, "trainguard:direction": "down"})
     start_job(aws, deps, "worse", [1.5 - 0.01 * i for i in range(10)])
@@ -418,7 +418,7 @@ def test_bad_tag_value_is_reported_once_and_the_tick_goes_on(aws: Aws) -> None:
 def test_a_bad_kill_switch_fails_safe_in_all_three_functions(aws: Aws, switch: str) -> None:
     """``TRAINGUARD_STOPS_DISABLED=1``: no function fails; nothing is stopped; the lifecycle
     registers, the evaluator reports, the alert function alerts."""
-    env = {**aws.environ(Policy(mode="enforce")), c.ENV_STOPS_DISABLED: switch}
+    env = {**aws.environ(median_policy(mode="enforce")), c.ENV_STOPS_DISABLED: switch}
     deps = dataclasses.replace(aws_dependencies(env), clock=aws.now)
     assert deps.config_error is not None and deps.policy.stops_disabled
     seed_references(aws, Store(aws.dynamodb, TABLE), deps)

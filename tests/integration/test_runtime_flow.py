@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import median_policy
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
@@ -51,7 +52,7 @@ def start_bad_job(aws: Aws, deps: Any, name: str, tags: dict[str, str]) -> None:
 
 
 def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
-    deps = aws.deps(Policy())
+    deps = aws.deps(median_policy())
     complete_references(aws, deps)
     stats = Store(aws.dynamodb, "trainguard-test").get_stats(
         ReferenceSet("digits", "val_loss", "minimize")
@@ -83,7 +84,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
 
 
 def test_observe_mode_reports_and_never_stops(aws: Aws) -> None:
-    deps = aws.deps(Policy(mode="observe"))
+    deps = aws.deps(median_policy(mode="observe"))
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "digits-obs", GROUP_TAGS)
@@ -97,7 +98,7 @@ def test_observe_mode_reports_and_never_stops(aws: Aws) -> None:
 
 
 def test_global_switch_turns_a_stop_into_a_report(aws: Aws) -> None:
-    deps = aws.deps(Policy(mode="enforce", stops_disabled=True))
+    deps = aws.deps(median_policy(mode="enforce", stops_disabled=True))
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "digits-off", GROUP_TAGS)
@@ -109,7 +110,7 @@ def test_global_switch_turns_a_stop_into_a_report(aws: Aws) -> None:
 
 
 def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
-    deps = aws.deps(Policy(mode="enforce"))
+    deps = aws.deps(median_policy(mode="enforce"))
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "rogue", {"trainguard:objective": "val_loss", "team": "x"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import pytest
 from trainguard.policy import Policy
 from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet
 from trainguard_local.demo.summary import alert_host, build_summary
-from trainguard_tools.curvefile import load_curves
+from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.replay import replay
 
 pytestmark = pytest.mark.unit
 
@@ -110,14 +112,14 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
 
     by_role = {j.role: j for j in fleet}
     diverging, multi = by_role["diverging"], by_role["multi-node, idle host"]
-    median_job = next(j for j in fleet if j.tagged and j.name not in best_jobs(fleet).values())
+    stopped = next(j for j in fleet if j.tagged and j.name not in best_jobs(fleet).values())
     descriptions = {j.name: described(j, j.end_minute - j.start_minute, "Completed") for j in fleet}
     descriptions[diverging.name] = described(diverging, 4, "Stopped")
-    descriptions[median_job.name] = described(median_job, 2, "Stopped")
+    descriptions[stopped.name] = described(stopped, 2, "Stopped")
     decisions = [
         {"job": diverging.name, "rule": "diverged", "step": 3, "value": 614.0,
          "threshold": 220.0, "references": 0, "action": "STOPPED"},
-        {"job": median_job.name, "rule": "median", "step": 1, "value": 2.0, "threshold": 0.4,
+        {"job": stopped.name, "rule": "catch-up", "step": 3, "value": 2.0, "threshold": 0.4,
          "references": 3, "action": "STOPPED"},
         {"job": multi.name, "rule": "gpu_idle", "step": 9, "value": 2.0, "threshold": 10.0,
          "references": 0, "action": "ALERT", "reason": f"{multi.name}/algo-2 idle: 2%"},
@@ -132,7 +134,7 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
         fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}
     )
     assert summary["jobs"] == len(fleet) and summary["emails"] == 3
-    assert summary["stops_by_rule"] == {"diverged": 1, "median": 1}
+    assert summary["stops_by_rule"] == {"catch-up": 1, "diverged": 1}
     assert summary["alerts"][0]["host"] == f"{multi.name}/algo-2"
     assert summary["gpu_hours_saved"] > 0 and summary["usd_saved"] > 0
     assert summary["not_opted_in_stopped"] == 0 and all(summary["best_job_survived"].values())
@@ -149,6 +151,12 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
             ["no health alert on a healthy job"],
             ["the hung job alerted within 10 minutes of its last report"],
         )
+    # a median stop alone no longer passes: the default objective rule is the catch-up rule
+    as_median = [{**d, "rule": "median"} if d["rule"] == "catch-up" else d for d in decisions]
+    median_only = build_summary(fleet, as_median, descriptions, [], Policy().catalog())
+    assert [c["check"] for c in median_only["checks"] if not c["ok"]] == [
+        "a job stopped by the catch-up rule"
+    ]
     # the untagged job stopped, or a best job stopped: the self-check fails
     untagged = by_role["not opted in"]
     descriptions[untagged.name] = described(untagged, 3, "Stopped")
@@ -180,3 +188,37 @@ def test_alert_spans_close_on_ok_or_when_the_job_ended() -> None:
         {"job-a/algo-2": 60.0},
     )
     assert spans == {"job-a/algo-1": [(5.0, 9.0)], "job-a/algo-2": [(20.0, 60.0)]}
+
+
+@pytest.mark.parametrize("scenario", [QUICK, FULL], ids=["quick", "full"])
+def test_the_default_policy_stops_a_job_and_keeps_every_best_one(
+    records: Any, scenario: Any
+) -> None:
+    """What the deployed functions will do with the fleet once the evaluator runs the catch-up
+    rule: the fleet replayed as live data (steps = minutes since each job's start, as the
+    evaluator and the lifecycle count them) under the default policy."""
+    fleet = plan_fleet(records, scenario)
+    replayed = []
+    for j in fleet:
+        if not j.tagged:
+            continue
+        minutes = {j.epoch_minute(e) - j.start_minute: v for e, v in j.curve if math.isfinite(v)}
+        replayed.append(
+            JobRecord(
+                job=j.name,
+                group=j.group,
+                status=j.end_status,  # type: ignore[arg-type]
+                objective=j.objective,
+                direction=j.direction,  # type: ignore[arg-type]
+                start_minute=float(j.start_minute),
+                minutes_per_step=1.0,
+                instance_type=j.instance_type,
+                instance_count=j.instance_count,
+                curve=tuple(sorted((float(m), v) for m, v in minutes.items())),
+                end_minute=float(j.end_minute),
+            )
+        )
+    result = replay(replayed, Policy(mode="enforce"))
+    rules = [s.rule for g in result.groups.values() for s in g.stops if not s.at_end]
+    assert "catch-up" in rules and "median" not in rules
+    assert all(g.best_survived for g in result.groups.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fakes import median_policy
 from world import TAGS, World
 
 from trainguard.policy import Policy
@@ -54,8 +55,12 @@ def test_a_better_job_is_not_stopped() -> None:
 @pytest.mark.parametrize(
     ("policy", "tags", "outcome"),
     [
-        (Policy(mode="observe"), {**TAGS, "trainguard:mode": "observe"}, "WOULD STOP (observe)"),
-        (Policy(stops_disabled=True), TAGS, "WOULD STOP (stops disabled)"),
+        (
+            median_policy(mode="observe"),
+            {**TAGS, "trainguard:mode": "observe"},
+            "WOULD STOP (observe)",
+        ),
+        (median_policy(stops_disabled=True), TAGS, "WOULD STOP (stops disabled)"),
     ],
 )
 def test_observe_mode_and_the_kill_switch_never_stop(
@@ -161,7 +166,7 @@ def test_runtime_guard_alerts_once_on_a_missing_max_runtime() -> None:
 
 
 def test_ingestion_lag_delays_what_the_evaluator_counts_by_the_lag() -> None:
-    world = world_with_references(Policy(ingestion_lag_minutes=3.0))
+    world = world_with_references(median_policy(ingestion_lag_minutes=3.0))
     job = world.start("worse")
     world.report(job, [1.5])  # the datapoint of minute 1
     world.fakes.advance(2)

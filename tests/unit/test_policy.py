@@ -16,7 +16,13 @@ from trainguard.constants import (
     TAG_MODE,
     TAG_OBJECTIVE,
 )
-from trainguard.core import DivergenceRule, GpuIdleRule, MedianStoppingRule, RuntimeGuard
+from trainguard.core import (
+    CatchUpRule,
+    DivergenceRule,
+    GpuIdleRule,
+    MedianStoppingRule,
+    RuntimeGuard,
+)
 from trainguard.policy import (
     JobSettings,
     Policy,
@@ -38,8 +44,12 @@ def test_defaults() -> None:
         "minute",
         False,
     )
+    # the default objective rule is the catch-up rule; the median rule is off (available by
+    # name: medianEnabled=true, catchupEnabled=false)
+    c = policy.catchup
+    assert (c.enabled, c.min_completed, c.noise_multiple, c.consecutive) == (True, 3, 8.0, 3)
     assert (policy.median.enabled, policy.median.min_completed, policy.median.grace) == (
-        True,
+        False,
         3,
         0.0,
     )
@@ -182,7 +192,10 @@ def test_job_settings_from_tags() -> None:
         "enforce",
     )
     rules = settings.rules
-    assert rules.median == MedianStoppingRule(direction="maximize", min_completed=3, grace=0.0)
+    assert rules.catchup == CatchUpRule(
+        direction="maximize", min_completed=3, noise_multiple=8.0, consecutive=3
+    )
+    assert rules.median is None  # off by default
     assert rules.divergence == DivergenceRule(
         direction="maximize", explode_factor=10.0, silence_minutes=10.0
     )
@@ -201,8 +214,15 @@ def test_job_settings_defaults_come_from_the_policy() -> None:
     assert (settings.direction, settings.mode, settings.objective) == ("minimize", "enforce", None)
 
 
+def test_the_median_rule_by_name() -> None:
+    policy = Policy.from_mapping({"median": {"enabled": True}, "catchup": {"enabled": False}})
+    rules = job_settings({TAG_GROUP: "g"}, policy).rules
+    assert rules.median == MedianStoppingRule(direction="minimize", min_completed=3, grace=0.0)
+    assert rules.catchup is None
+
+
 def test_tag_overrides_refine_the_policy_for_one_job() -> None:
-    policy = Policy()
+    policy = replace(Policy(), median=replace(Policy().median, enabled=True))
     tags = {
         TAG_GROUP: "g",
         "trainguard:min-completed": "5",
@@ -210,16 +230,22 @@ def test_tag_overrides_refine_the_policy_for_one_job() -> None:
         "trainguard:patience": "4",
         "trainguard:min-delta": "0.01",
         "trainguard:gpu-idle-threshold": "20",
+        "trainguard:catchup-k": "6",
+        "trainguard:catchup-consecutive": "2",
+        "trainguard:catchup-min-completed": "4",
     }
     settings = job_settings(tags, policy)
     assert settings.rules.median == MedianStoppingRule(
         direction="minimize", min_completed=5, grace=2.5
     )
+    assert settings.rules.catchup == CatchUpRule(
+        direction="minimize", min_completed=4, noise_multiple=6.0, consecutive=2
+    )
     assert settings.policy.patience.enabled is True  # asking for patience turns it on
     assert settings.rules.patience is not None
     assert (settings.policy.patience.patience, settings.policy.patience.min_delta) == (4, 0.01)
     assert settings.gpu_idle.threshold_pct == 20.0
-    assert policy == Policy()  # the deployed policy is not modified
+    assert policy == replace(Policy(), median=replace(Policy().median, enabled=True))
 
 
 @pytest.mark.parametrize(
@@ -234,6 +260,9 @@ def test_tag_overrides_refine_the_policy_for_one_job() -> None:
         ("trainguard:patience", "0"),
         ("trainguard:min-delta", "-0.1"),
         ("trainguard:gpu-idle-threshold", "0"),
+        ("trainguard:catchup-k", "-1"),
+        ("trainguard:catchup-consecutive", "1.5"),
+        ("trainguard:catchup-min-completed", "0"),
         (TAG_DIRECTION, "up"),
         (TAG_MODE, "stop-everything"),
     ],
@@ -271,6 +300,8 @@ def test_global_switch_from_the_environment_overrides_an_enforcing_tag() -> None
     ("raw", "key"),
     [
         ({"median": {"min_completed": 0}}, "minCompleted"),
+        ({"catchup": {"noise_multiple": -1}}, "catchupNoiseMultiple"),
+        ({"catchup": {"consecutive": 0}}, "catchupConsecutive"),
         ({"gpu_idle": {"stop_after_minutes": -1}}, "gpuIdleStopAfterMinutes"),
         ({"tick_minutes": 481}, "tickMinutes"),
         ({"stops_disabled": "yes"}, "stopsDisabled"),

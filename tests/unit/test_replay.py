@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from trainguard.policy import MedianSettings, PatienceSettings, Policy
+from trainguard.core import CatchUpModel
+from trainguard.policy import CatchUpSettings, MedianSettings, PatienceSettings, Policy
 from trainguard_tools.curvefile import JobRecord
-from trainguard_tools.replay import replay, sweep
+from trainguard_tools.replay import launch_orders, replay, replay_orders, sweep
 
 pytestmark = pytest.mark.unit
 
@@ -48,9 +49,11 @@ def rec(
 
 
 def policy(min_completed: int = 1, grace: float = 0.0, **kw: Any) -> Policy:
+    """The median rule alone (the catch-up rule has its own tests below)."""
     return Policy(
         mode=kw.pop("mode", "enforce"),
         median=MedianSettings(True, min_completed, grace),
+        catchup=kw.pop("catchup", CatchUpSettings(enabled=False)),
         prices=PRICES,
         **kw,
     )
@@ -248,3 +251,93 @@ def test_sweep_rows_cover_the_grid_in_order() -> None:
     # grace 5: decisions from step 5 on, where a (3 steps) is no reference -> nothing stopped
     assert rows[1].stops == 0 and rows[1].max_normalized_regret == 0.0
     assert set(rows[0].to_dict()) >= {"min_completed", "grace", "saved_fraction", "usd_saved"}
+
+
+# ---- the catch-up rule in the replay ------------------------------------------------------------
+
+
+def catchup_policy(**kw: Any) -> Policy:
+    return Policy(mode="enforce", catchup=CatchUpSettings(**kw), prices=PRICES)
+
+
+def test_the_default_policy_is_the_catch_up_rule() -> None:
+    # three flat references (best final 1.0, no gain after any step, no noise) complete at
+    # minute 3; x (5.0) falls short at its reports 1, 2 and 3 (minutes 4, 5, 6): stopped at 6
+    refs = [rec(f"r{i}", [1.0 + i] * 3) for i in range(3)]
+    x = rec("x", [5.0] * 10, start=3.0)
+    result = replay([*refs, x], Policy(mode="enforce", prices=PRICES))
+    assert stops(result) == {"x": ("catch-up", 6.0, 3.0, 1.0, 3)}
+
+
+def test_a_report_judged_again_keeps_its_place_in_the_count() -> None:
+    # a and b complete at minute 2, c at minute 3; x reports every 2 minutes (steps 1, 2, ...)
+    a, b = rec("a", [1.0, 1.0]), rec("b", [1.0, 1.0])
+    c = rec("c", [1.0, 1.0, 1.0])
+    x = rec("x", [5.0] * 10, mps=2.0)
+    pol = catchup_policy(min_completed=2, consecutive=2)
+    # minute 2: report 1 worse (1 in a row); minute 3: c completes, report 1 is judged again
+    # (still 1, not 2); minute 4: report 2 worse, 2 in a row: stop
+    assert stops(replay([a, b, c, x], pol)) == {"x": ("catch-up", 4.0, 2.0, 1.0, 3)}
+    once = catchup_policy(min_completed=2, consecutive=1)
+    assert stops(replay([a, b, c, x], once)) == {"x": ("catch-up", 2.0, 1.0, 1.0, 2)}
+
+
+def test_the_replay_s_model_is_the_references_folded_in_completion_order() -> None:
+    fleet = [
+        rec("a", [3.0, 2.0, 1.5, 1.2], start=0.0),
+        rec("b", [2.5, 2.4, 2.0], start=2.0),
+        rec("c", [4.0, 1.0, 0.9, 0.8, 0.7], start=1.0),
+        rec("d", [9.0] * 8, start=3.0),  # stopped at minute 5 (its step 2): no reference
+    ]
+    result = replay(fleet, catchup_policy(min_completed=2, consecutive=1))
+    assert "d" in stops(result)
+    by_end = sorted((r for r in fleet if r.job != "d"), key=lambda r: r.end)
+    assert result.models["g"] == CatchUpModel.build([r.curve for r in by_end], "minimize")
+
+
+def test_launch_orders_move_starts_within_each_group() -> None:
+    fleet = [rec(f"a{i}", [1.0] * (i + 1), start=3.0 * i) for i in range(5)]
+    fleet += [rec(f"b{i}", [1.0] * 2, start=10.0 + i, group="h") for i in range(4)]
+    fleet[0] = replace(fleet[0], end_minute=7.0)  # ran on 7 minutes after its start
+    orders = launch_orders(fleet, 4, seed=1)
+    assert orders[0] == fleet and len(orders) == 4
+    for order in orders[1:]:
+        for group in ("g", "h"):
+            mine = [r for r in order if r.group == group]
+            theirs = [r for r in fleet if r.group == group]
+            assert sorted(r.start_minute for r in mine) == sorted(r.start_minute for r in theirs)
+            assert [r.curve for r in mine] == [r.curve for r in theirs]  # same jobs, same order
+        moved = order[0]
+        assert moved.end_minute == moved.start_minute + 7.0
+    assert len({tuple(r.start_minute for r in o) for o in orders}) == 4  # all differ
+    assert launch_orders(fleet, 4, seed=1) == orders  # seeded
+    assert launch_orders(fleet, 4, seed=2) != orders
+    # the i-th sorted slot goes to the perm[i]-th job
+    reverse = launch_orders(fleet[:5], 2, permutation=lambda s, o, g, n: list(range(n))[::-1])
+    assert [r.start_minute for r in reverse[1]] == [12.0, 9.0, 6.0, 3.0, 0.0]
+    with pytest.raises(ValueError, match="not a permutation"):
+        launch_orders(fleet, 2, permutation=lambda s, o, g, n: [0] * n)
+    with pytest.raises(ValueError):
+        launch_orders(fleet, 0)
+
+
+def test_replay_orders_counts_every_group_and_order() -> None:
+    w = [3.0, 2.5, 2.0, 1.5, 1.0, 0.5, 0.3, 0.2, 0.1, 0.05]
+    fleet = [rec("a", [1.0, 0.9, 0.8]), rec("w", w), rec("z", [2.0] * 4, start=1.0)]
+    fleet += [replace(r, job=f"h-{r.job}", group="h") for r in fleet]
+    pol = policy()
+    result = replay_orders(fleet, pol, orders=3, seed=0)
+    singles = [replay(o, pol) for o in launch_orders(fleet, 3, seed=0)]
+    groups = [g for r in singles for g in r.groups.values()]
+    assert result.orders == 3 and result.replays == 6 == len(groups)
+    assert result.best_lost == sum(1 for g in groups if not g.best_survived)
+    assert result.best_kept == pytest.approx(1 - result.best_lost / 6)
+    saved = sum(g.gpu_hours_saved for g in groups)
+    assert result.saved_fraction == pytest.approx(saved / sum(g.gpu_hours_without for g in groups))
+    regrets = [g.normalized_regret for g in groups if g.normalized_regret is not None]
+    assert result.mean_normalized_regret == pytest.approx(sum(regrets) / len(regrets))
+    assert result.max_normalized_regret == max(regrets)
+    assert set(result.to_dict()) >= {"saved_fraction", "best_kept", "mean_normalized_regret"}
+    overall = singles[0].overall
+    first = [g.normalized_regret for g in singles[0].groups.values()]
+    assert overall.mean_normalized_regret == pytest.approx(sum(first) / len(first))  # type: ignore[arg-type]

@@ -33,8 +33,9 @@ def rec(job: str, group: str, values: list[float], start: float = 0.0) -> JobRec
 
 @pytest.fixture
 def curves(tmp_path: Path) -> Path:
-    # per group: three references complete at minute 4 (mean 1.0 at step 4), then a bad job
-    # (3.0) is stopped at its step 1 and a good one (0.5) runs on
+    # per group: three flat references complete at minute 4 (best final 0.9, no gain after
+    # any step, no noise), then a bad job (3.0) falls short at its steps 1, 2 and 3 and the
+    # default catch-up rule stops it at its third report; a good one (0.5) runs on
     records = []
     for group in ("alpha", "beta/2"):
         records += [rec(f"{group}-ref{i}", group, [1.0 + 0.1 * (i - 1)] * 4) for i in range(3)]
@@ -64,20 +65,47 @@ def test_table_and_json(curves: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     (event,) = alpha["stop_events"]
     assert {k: event[k] for k in ("job", "rule", "step", "threshold", "references")} == {
         "job": "alpha-bad",
-        "rule": "median",
-        "step": 1,
-        "threshold": pytest.approx(1.0),
+        "rule": "catch-up",
+        "step": 3,
+        "threshold": pytest.approx(0.9),
         "references": 3,
     }
-    # 19 of the bad job's 20 minutes on a 1-GPU instance at $1.408/h
-    assert alpha["gpu_hours_saved"] == pytest.approx(19 / 60, abs=1e-6)
-    assert alpha["usd_saved"] == pytest.approx(1.408 * 19 / 60, abs=1e-6)
+    assert event["reason"] == (
+        "stop: best 3 by step 3 - at most 0 (the largest drop after step 3 among 3 completed "
+        "jobs) - 0 (8 x noise 0) = 3 is worse than 0.9, the best final of 3 completed jobs "
+        "(3 reports in a row)"
+    )
+    # 17 of the bad job's 20 minutes on a 1-GPU instance at $1.408/h
+    assert alpha["gpu_hours_saved"] == pytest.approx(17 / 60, abs=1e-6)
+    assert alpha["usd_saved"] == pytest.approx(1.408 * 17 / 60, abs=1e-6)
     assert alpha["best_job"] == "alpha-good" and alpha["best_survived"] is True
     assert alpha["regret"] == 0.0
     overall = report["overall"]
     assert overall["jobs"] == 10 and overall["stops"] == 2
     assert overall["groups_best_survived"] == 2 and overall["groups_with_best"] == 2
+    assert overall["mean_normalized_regret"] == 0.0 and overall["max_normalized_regret"] == 0.0
+    assert overall["saved_fraction"] == pytest.approx(34 / 60 / overall["gpu_hours_without"])
+    assert report["policy"]["catchup"] == {
+        "enabled": True,
+        "min_completed": 3,
+        "noise_multiple": 8.0,
+        "consecutive": 3,
+    }
+    assert report["policy"]["median"]["enabled"] is False
     assert "sweep" not in report
+
+
+def test_the_median_rule_by_name(
+    curves: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    median = tmp_path / "median.json"
+    median.write_text(json.dumps({"median": {"enabled": True}, "catchup": {"enabled": False}}))
+    out_json = tmp_path / "out.json"
+    code, out, _ = run(capsys, str(curves), "--policy", str(median), "--json", str(out_json))
+    assert code == 0 and "median(min_completed=3, grace=0)" in out and "catch-up(" not in out
+    (event,) = json.loads(out_json.read_text())["groups"]["alpha"]["stop_events"]
+    # M(1) = 1.0, the mean of the three references' running averages' median: stopped at step 1
+    assert (event["rule"], event["step"], event["threshold"]) == ("median", 1, 1.0)
 
 
 def test_observe_mode_reports_without_truncating(
@@ -94,7 +122,7 @@ def test_policy_file_and_bad_policy(
     curves: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     strict = tmp_path / "policy.json"
-    strict.write_text(json.dumps({"median": {"min_completed": 4}}))
+    strict.write_text(json.dumps({"catchup": {"min_completed": 4}}))
     out_json = tmp_path / "out.json"
     code, _, _ = run(capsys, str(curves), "--policy", str(strict), "--json", str(out_json))
     assert code == 0 and json.loads(out_json.read_text())["overall"]["stops"] == 0

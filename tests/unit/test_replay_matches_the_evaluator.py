@@ -16,7 +16,7 @@ from fakes import FakeJob, Fakes, state_change
 
 from trainguard.logic.evaluator import run_tick
 from trainguard.logic.lifecycle import handle_state_change
-from trainguard.policy import MedianSettings, Policy
+from trainguard.policy import CatchUpSettings, MedianSettings, Policy
 from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import replay
 
@@ -86,12 +86,32 @@ def evaluator_stops(jobs: list[JobRecord], policy: Policy) -> dict[str, tuple[st
     return stops
 
 
-@pytest.mark.parametrize("grace", [0.0, 4.0])
-def test_replay_and_evaluator_stop_the_same_jobs_at_the_same_minute(grace: float) -> None:
+POLICIES = {
+    # the project's default objective rule: the catch-up rule, with its per-group model and
+    # worse-report streak kept by the lifecycle and the evaluator
+    "catch-up": Policy(mode="enforce", step_unit="report"),
+    # the exact median rule by name, with and without a grace period
+    "median": Policy(
+        mode="enforce",
+        step_unit="report",
+        median=MedianSettings(enabled=True),
+        catchup=CatchUpSettings(enabled=False),
+    ),
+    "median-grace-4": Policy(
+        mode="enforce",
+        step_unit="report",
+        median=MedianSettings(enabled=True, grace=4.0),
+        catchup=CatchUpSettings(enabled=False),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(POLICIES))
+def test_replay_and_evaluator_stop_the_same_jobs_at_the_same_minute(name: str) -> None:
     jobs = records()
     assert all(math.isfinite(v) for r in jobs for _, v in r.curve)
     # steps are the report index (epochs), as the recorded curves count them
-    policy = Policy(mode="enforce", step_unit="report", median=MedianSettings(grace=grace))
+    policy = POLICIES[name]
     result = replay(jobs, policy)
     replayed = {
         s.job: (s.rule, s.minute)

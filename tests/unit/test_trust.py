@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakes import FakeTrainingJobs
+from fakes import FakeTrainingJobs, median_policy
 from test_logic_evaluator import world_with_references
 from world import REFS, TAGS, World, alarm_configuration
 
@@ -19,7 +19,7 @@ from trainguard.logic.decide import judge
 from trainguard.logic.evaluator import Budget
 from trainguard.logic.outbox import MAX_ATTEMPTS
 from trainguard.models import REFERENCE_WINDOW, StopRefused
-from trainguard.policy import GpuIdleSettings, Policy, job_settings
+from trainguard.policy import GpuIdleSettings, job_settings
 
 pytestmark = pytest.mark.unit
 
@@ -96,7 +96,7 @@ def test_a_name_that_belongs_to_another_job_now_is_not_stopped() -> None:
 
 
 def test_a_forged_gpu_idle_alarm_opens_no_episode_and_stops_nothing() -> None:
-    policy = Policy(mode="enforce", gpu_idle=GpuIdleSettings(stop_after_minutes=1.0))
+    policy = median_policy(mode="enforce", gpu_idle=GpuIdleSettings(stop_after_minutes=1.0))
     world = world_with_references(policy)
     world.start("victim", instance_type="ml.g5.12xlarge")
     alarm = "trainguard-gpu-idle-victim-algo-1"
@@ -254,8 +254,8 @@ def test_a_tick_that_runs_out_of_time_saves_what_it_did_and_leaves_the_rest(
 
 def test_observe_mode_and_the_kill_switch_never_call_stop_even_when_resuming() -> None:
     observe_tags = {**TAGS, "trainguard:mode": "observe"}
-    for policy, tags in ((Policy(mode="observe"), observe_tags),
-                         (Policy(mode="enforce", stops_disabled=True), TAGS)):  # fmt: skip
+    for policy, tags in ((median_policy(mode="observe"), observe_tags),
+                         (median_policy(mode="enforce", stops_disabled=True), TAGS)):  # fmt: skip
         world = world_with_references(policy)
         worse_job(world, tags=tags)
         world.fakes.store.fail("put_decision", Crash())

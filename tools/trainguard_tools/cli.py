@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "trainguard_tools.decide",
     "trainguard_tools.replay",
+    "trainguard_tools.calibrate",
     "trainguard_local.invoke",
     "trainguard_tools.cleanup",
     "trainguard_local.demo",

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..constants import RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
+from ..constants import GROUP_POLICY_SK, RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
+from ..core.catchup import CatchUpModel
 from ..core.curves import Point
 from ..core.median import ReferenceTable
 from ..core.progress import Progress
-from ..models import GroupStats, JobRecord, ReferenceSet, RunId
+from ..models import GroupPolicy, GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from .aws import error_code
 
@@ -612,6 +613,7 @@ class Store:
                     }
                 ),
                 "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
+                **({"catchup_z": pack(stats.catchup.to_dict())} if stats.catchup else {}),
             }
         )
         return _applied(lambda: self._client.put_item(TableName=self._table, Item=item, **kwargs))
@@ -628,6 +630,32 @@ class Store:
             stats = _stats_from_item(item)
             out[stats.refs] = stats
         return out
+
+    def batch_get_group_state(
+        self, sets: Iterable[ReferenceSet]
+    ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]:
+        """The reference sets' STATS items and their groups' POLICY items (written by
+        ``trainguard calibrate --apply``), in one BatchGetItem (100 keys a call)."""
+        wanted = sorted(set(sets))
+        groups = sorted({r.group for r in wanted})
+        keys = [{"pk": group_pk(r.group), "sk": f"STATS#{r.key}"} for r in wanted]
+        keys += [{"pk": group_pk(g), "sk": GROUP_POLICY_SK} for g in groups]
+        stats: dict[ReferenceSet, GroupStats] = {}
+        policies: dict[str, GroupPolicy] = {}
+        for item in self._batch_get(keys, "group statistics and policies"):
+            if item.get("sk") == GROUP_POLICY_SK:
+                group = str(item["pk"]).removeprefix("GROUP#")
+                settings = item.get("settings") or {}
+                policies[group] = GroupPolicy(
+                    group,
+                    {str(s): dict(v) for s, v in settings.items()},
+                    str(item.get("applied_by", "")),
+                    str(item.get("applied_at", "")),
+                )
+            else:
+                s = _stats_from_item(item)
+                stats[s.refs] = s
+        return stats, policies
 
     def _batch_get(self, keys: Sequence[Mapping[str, Any]], what: str) -> list[dict[str, Any]]:
         """BatchGetItem of ``keys`` in calls of 100. Unprocessed keys (the table throttled
@@ -712,4 +740,5 @@ def _stats_from_item(item: Mapping[str, Any]) -> GroupStats:
         version=int(item.get("version", 0)),
         throughput=tuple(None if t is None else float(t) for t in window.get("throughput", ())),
         instances=tuple(int(n) for n in window.get("instances", ())),
+        catchup=CatchUpModel.from_dict(unpack(item["catchup_z"])) if "catchup_z" in item else None,
     )

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .cadence import ReportCadence
+    from .catchup import CatchUpModel, CatchUpRule, CatchUpVerdict, WorseStreak
     from .curves import Curve, CurveError, Direction, parse_curve
     from .decision import Decision
     from .divergence import DivergenceRule
-    from .engine import ObjectiveRules, verdict
+    from .engine import ObjectiveRules, StopCheck, verdict
     from .gpu_idle import GpuIdleRule, HostStatus
     from .hang import Hang, HangRule, HostLevel
     from .instances import DEFAULT_CATALOG, InstanceCatalog, InstanceSpec
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
     )
 
 _WHERE: dict[str, str] = {
+    "CatchUpModel": "catchup",
+    "CatchUpRule": "catchup",
+    "CatchUpVerdict": "catchup",
     "Curve": "curves",
     "CurveError": "curves",
     "CurveSummary": "summary",
@@ -57,11 +61,13 @@ _WHERE: dict[str, str] = {
     "ReportCadence": "cadence",
     "RuntimeGuard": "runtime_guard",
     "StragglerRule": "straggler",
+    "StopCheck": "engine",
     "StragglerStatus": "straggler",
     "ThroughputBaseline": "throughput",
     "ThroughputRule": "throughput",
     "ThroughputStatus": "throughput",
     "ThroughputSummary": "throughput",
+    "WorseStreak": "catchup",
     "completed_per_instance": "throughput",
     "parse_curve": "curves",
     "straggler_episodes": "straggler",
@@ -70,6 +76,9 @@ _WHERE: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_CATALOG",
+    "CatchUpModel",
+    "CatchUpRule",
+    "CatchUpVerdict",
     "Curve",
     "CurveError",
     "CurveSummary",
@@ -92,12 +101,14 @@ __all__ = [
     "ReferenceTable",
     "ReportCadence",
     "RuntimeGuard",
+    "StopCheck",
     "StragglerRule",
     "StragglerStatus",
     "ThroughputBaseline",
     "ThroughputRule",
     "ThroughputStatus",
     "ThroughputSummary",
+    "WorseStreak",
     "completed_per_instance",
     "parse_curve",
     "straggler_episodes",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cadence import ReportCadence
+from .catchup import NO_STREAK, WorseStreak
 from .curves import Direction
 from .series import floor_minute, minute_curve
 from .summary import CurveSummary
@@ -30,6 +31,7 @@ class Progress:
     # the throughput metric's (trainguard:throughput), folded the same way
     throughput: ThroughputSummary | None = None
     throughput_last: float | None = None
+    streak: WorseStreak = NO_STREAK  # the catch-up rule's worse reports in a row
 
     def usable(self, *, direction: Direction, min_delta: float, unit: str, since: float) -> bool:
         """True if reading from ``since`` on brings it up to date: counted for the same
@@ -51,6 +53,8 @@ class Progress:
         if self.throughput is not None:
             out["throughput"] = self.throughput.to_dict()
             out["throughput_last"] = self.throughput_last
+        if self.streak != NO_STREAK:
+            out["streak"] = self.streak.to_dict()
         return out
 
     @classmethod
@@ -70,6 +74,7 @@ class Progress:
             ReportCadence.from_dict(raw["cadence"]) if "cadence" in raw else ReportCadence(),
             None if throughput is None else ThroughputSummary.from_dict(throughput),
             None if throughput_last is None else float(throughput_last),
+            WorseStreak.from_dict(raw.get("streak")),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..core.catchup import WorseStreak
 from ..core.decision import Decision
 from ..core.straggler import straggler_episodes
 from ..core.throughput import WINDOW as THROUGHPUT_WINDOW
@@ -33,6 +34,7 @@ class Judgement:
     alerts: list[Alert] = field(default_factory=list)  # to tell a person, never a stop
     # health episodes to open (key -> opened at) or close (key -> None) on the run
     episodes: dict[str, float | None] = field(default_factory=dict)
+    streak: WorseStreak | None = None  # the catch-up rule's counter after this tick (None: kept)
 
 
 def judge(
@@ -52,12 +54,18 @@ def judge(
     alerts: list[Alert] = []
     episodes: dict[str, float | None] = {}
     judged = seen is not None and seen.progress is not None
+    streak = None
     if seen is not None and seen.progress is not None:
         rules = settings.rules
         references = stats.table(rules.median.table_key) if stats and rules.median else None
         # the cheap path: a 'continue' builds no Decision (most jobs at most ticks)
-        chosen = rules.stop_summary(
-            job.name, seen.progress.summary, references, silent_minutes=seen.silent_minutes()
+        chosen, streak = rules.stop_and_streak(
+            job.name,
+            seen.progress.summary,
+            references,
+            silent_minutes=seen.silent_minutes(),
+            catchup_model=stats.catchup if stats and rules.catchup else None,
+            streak=seen.progress.streak,
         )
         if chosen is not None:
             stops.append(chosen)
@@ -89,7 +97,7 @@ def judge(
             stops.append(idle_stop)
     if seen is not None and gpus is not None and seen.gpu:
         _health(job, settings, seen, stats, now, gpus, elapsed, stops, alerts, episodes)
-    return Judgement(judged, stops, alerts, episodes)
+    return Judgement(judged, stops, alerts, episodes, streak)
 
 
 def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: GroupStats | None,

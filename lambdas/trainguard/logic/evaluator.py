@@ -12,14 +12,14 @@ One job's failure is logged with its name and never blocks the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.progress import Progress
-from ..models import JobRecord, RunId
+from ..models import GroupPolicy, JobRecord, RunId
 from ..observability import logger
-from ..policy import JobSettings, PolicyError, job_settings
+from ..policy import JobSettings, Policy, PolicyError, job_settings
 from . import messages
 from .act import STOPPED, Act
 from .decide import judge
@@ -94,21 +94,23 @@ def run_tick(
         result.errors += 1
         logger.exception("listing the open actions failed; the next tick resumes them")
 
+    opted_in = [job for job in running if job.opted_in]
+    try:
+        stats, group_policies = deps.store.batch_get_group_state(
+            {job.reference_set for job in opted_in}
+        )
+    except Exception:
+        result.errors += 1
+        stats, group_policies = {}, {}
+        logger.exception("reading the groups' statistics failed: no references this tick")
+    policies = _group_policies(deps.policy, group_policies)
     jobs: list[tuple[JobRecord, JobSettings]] = []
-    for job in running:
-        if not job.opted_in:
-            continue
+    for job in opted_in:
         try:
-            jobs.append((job, job_settings(job.tags, deps.policy)))
+            jobs.append((job, job_settings(job.tags, policies.get(job.group, deps.policy))))
         except PolicyError as exc:
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)
-    try:
-        stats = deps.store.batch_get_stats({job.reference_set for job, _ in jobs})
-    except Exception:
-        result.errors += 1
-        stats = {}
-        logger.exception("reading the groups' statistics failed: no references this tick")
     observed: dict[RunId, Observation] | None
     try:
         observed = observe(
@@ -134,10 +136,14 @@ def run_tick(
         logger.append_keys(job=job.name)
         try:
             seen = observed.get(job.run) if observed is not None else None
-            if seen is not None and seen.save and seen.progress is not None:
-                unsaved.append((job.run, seen.progress))
             group = stats.get(job.reference_set)
             judgement = judge(job, settings, seen, group, now, gpus_of(deps, job.instance_type))
+            if seen is not None and seen.progress is not None:
+                progress, save = seen.progress, seen.save
+                if judgement.streak is not None and judgement.streak != progress.streak:
+                    progress, save = replace(progress, streak=judgement.streak), True
+                if save:
+                    unsaved.append((job.run, progress))
             result.evaluated += 1
             if judgement.judged:
                 result.decisions += 1
@@ -170,6 +176,21 @@ def run_tick(
     result.actions = act.records
     result.duration_ms = (time.monotonic() - started) * 1000.0
     return result
+
+
+def _group_policies(deployed: Policy, items: Mapping[str, GroupPolicy]) -> dict[str, Policy]:
+    """Each group's policy: its ``trainguard calibrate --apply`` settings over the deployed
+    policy (a job's tags still win). A group policy the schema refuses is logged and left
+    out: that group keeps the deployed policy."""
+    out: dict[str, Policy] = {}
+    for group, item in items.items():
+        try:
+            out[group] = deployed.with_sections(item.settings)
+        except PolicyError as exc:
+            logger.error("the group's applied policy is refused: the deployed policy applies",
+                         extra={"group": group, "error": str(exc),
+                                "applied_by": item.applied_by})  # fmt: skip
+    return out
 
 
 def gpus_of(deps: Dependencies, instance_type: str) -> int | None:

@@ -15,11 +15,12 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from ..core.curves import Point, median
+from ..core.catchup import CatchUpModel
+from ..core.curves import Direction, Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..core.throughput import completed_per_instance
@@ -346,6 +347,7 @@ def update_stats(
             version=(old.version if old else 0) + 1,
             throughput=tuple(throughput),
             instances=tuple(instances),
+            catchup=_catchup_model(refs, old, new, window, stepped),
         )
         if deps.store.put_stats(stats, old.version if old else None):
             logger.info("reference statistics updated",
@@ -353,6 +355,29 @@ def update_stats(
             return
         logger.info("reference statistics written meanwhile: reading them again")
     raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
+
+
+def _catchup_model(
+    refs: ReferenceSet,
+    old: GroupStats | None,
+    new: Sequence[Completed],
+    window: Sequence[str],
+    stepped: Mapping[str, list[Point]],
+) -> CatchUpModel:
+    """The set's catch-up model with the new completions folded in (O(their curves)); a set
+    written before it had one starts from its window's curves, oldest first."""
+    if old is None or old.catchup is None:
+        model, adding = CatchUpModel(cast(Direction, refs.direction)), list(window)
+    else:
+        model, adding = old.catchup, [c.job for c in new]
+    for job in adding:
+        if job in stepped:
+            try:
+                model = model.add(stepped[job])
+            except ValueError as exc:  # not a usable curve: no reference of the rule
+                logger.warning("curve left out of the catch-up model", extra={"run": job,
+                               "error": str(exc)})  # fmt: skip
+    return model
 
 
 def _padded(values: Sequence[Any], n: int, fill: Any) -> list[Any]:

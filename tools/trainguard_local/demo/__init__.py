@@ -16,7 +16,10 @@
 4. A summary (stops, alerts, emails, GPU hours and dollars saved, whether each group's best
    job survived) read back from the emulator: ``OUT/summary.json`` and ``OUT/report.html``.
 
-Exit status 1 when one of the checks fails (a median stop, the diverging job stopped, the
+The stack is deployed with the default policy: the catch-up rule is the objective rule (the
+median rule is off; ``-c medianEnabled=true -c catchupEnabled=false`` would bring it back).
+
+Exit status 1 when one of the checks fails (a catch-up stop, the diverging job stopped, the
 idle host alerted, the untagged job not stopped, every best job survived, the hang alerted
 within 10 minutes of its last report, the straggler host named, the throughput drop alerted,
 no health alert on a healthy job, no failed invocation); 2 when the run itself could not be

@@ -1,6 +1,7 @@
 """``report.html``: one self-contained page (PNGs embedded as base64) with the summary, the
 per-group curves (what each job published, what a stopped job would have done, where it was
-stopped, the running-median threshold the deployed functions materialized), GPU utilization
+stopped, the running-median threshold the deployed functions materialized when the median rule
+is on), GPU utilization
 per host with the alert spans, and the emails."""
 
 from __future__ import annotations
@@ -96,7 +97,13 @@ def group_plot(
             )
             if not is_best:
                 labels.discard("ran")
-    table = stats.table(float(policy.median.grace)) if stats is not None else None
+    # the running-median threshold only where the median rule decides (it is off by default:
+    # the catch-up rule's bound is per job, its numbers are in each stop's reason)
+    table = (
+        stats.table(float(policy.median.grace))
+        if stats is not None and policy.median.enabled
+        else None
+    )
     draw_threshold_and_scale(
         ax,
         table,

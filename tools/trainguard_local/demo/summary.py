@@ -202,10 +202,14 @@ def _count(values: Any) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
+OBJECTIVE_RULE = "catch-up"  # trainguard.core.catchup.RULE: the default policy's objective rule
+
+
 def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]:
     """Issue 6's "done when", checked on the summary."""
     stops = summary["stopped"]
-    median = [s["job"] for s in stops if s["rule"] == "median"]
+    # the default objective rule (the policy's catch-up rule; the median rule is off by default)
+    objective = [s["job"] for s in stops if s["rule"] == OBJECTIVE_RULE]
     diverging = [j.name for j in fleet if j.role == "diverging"]
     diverging_stops = [s for s in stops if s["job"] in diverging]
     idle = [f"{j.name}/algo-{i}" for j in fleet if j.tagged for i in sorted(j.idle_hosts)]
@@ -213,9 +217,9 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
     lost = [g for g, ok in summary["best_job_survived"].items() if not ok]
     return [
         Check(
-            "a job stopped by the median rule",
-            bool(median),
-            f"{len(median)} median stop(s): {', '.join(median) or 'none'}",
+            "a job stopped by the catch-up rule",
+            bool(objective),
+            f"{len(objective)} {OBJECTIVE_RULE} stop(s): {', '.join(objective) or 'none'}",
         ),
         Check(
             "the diverging job stopped",

@@ -2,7 +2,8 @@
 
 - :mod:`.results`: the result types (:class:`StopEvent`, :class:`JobOutcome`, :class:`Summary`,
   :class:`ReplayResult`, :class:`SweepRow`) and the accounting that builds them;
-- :mod:`.engine`: the timeline (:func:`replay`, :func:`sweep`) and its semantics;
+- :mod:`.engine`: the timeline (:func:`replay`, :func:`replay_orders` in several launch
+  orders, :func:`sweep`) and its semantics;
 - :mod:`.report`: the terminal tables; :mod:`.plots`: the figures (matplotlib, imported only
   for ``--plots``); both read the results, never the engine;
 - :mod:`.cloudwatch`: ``--from-cloudwatch``, an account's past jobs as curve records;
@@ -17,18 +18,22 @@ from .engine import (
     SMALL_SWEEP_MIN_COMPLETED,
     SWEEP_GRACE,
     SWEEP_MIN_COMPLETED,
+    launch_orders,
     replay,
+    replay_orders,
     settings_for,
     sweep,
 )
 from .results import (
     JobOutcome,
+    OrdersResult,
     ReplayResult,
     StopEvent,
     Summary,
     SweepRow,
     cost_of,
     summarize_group,
+    summarize_orders,
     summarize_overall,
     sweep_row,
 )
@@ -39,15 +44,19 @@ __all__ = [
     "SWEEP_GRACE",
     "SWEEP_MIN_COMPLETED",
     "JobOutcome",
+    "OrdersResult",
     "ReplayResult",
     "StopEvent",
     "Summary",
     "SweepRow",
     "cost_of",
+    "launch_orders",
     "register",
     "replay",
+    "replay_orders",
     "settings_for",
     "summarize_group",
+    "summarize_orders",
     "summarize_overall",
     "sweep",
     "sweep_row",

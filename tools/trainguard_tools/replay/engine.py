@@ -1,9 +1,16 @@
 """The replay's timeline engine: what would the policy have stopped, saved and cost on past jobs?
 
-:func:`replay` runs one policy over past jobs, :func:`sweep` its variants. It decides with the
-same rules and configuration model as the Lambdas: ``job_settings(tags, policy)`` per job, then
-``ObjectiveRules(median, patience, divergence)`` + ``verdict`` against the group's
-materialized :class:`ReferenceTable`, rebuilt whenever one of the group's jobs completes.
+:func:`replay` runs one policy over past jobs, :func:`replay_orders` the same in several
+launch orders, :func:`sweep` the median rule's variants. It decides with the same rules and
+configuration model as the Lambdas: ``job_settings(tags, policy)`` per job, then
+``ObjectiveRules.stop_and_streak`` (divergence, median, catch-up, patience), the evaluator's
+cheap path: the job's :class:`CurveSummary` folds in each measurement as it becomes visible;
+the median rule reads the group's materialized :class:`ReferenceTable` (rebuilt whenever one
+of the group's jobs completes); the catch-up rule reads the group's :class:`CatchUpModel`,
+updated incrementally (``add``) as each reference completes, as the lifecycle keeps it, and
+the job's :class:`WorseStreak`, carried from one decision to the next as the evaluator keeps
+it on the job's progress record. A group's model is kept per direction (a group whose jobs
+disagree on the direction compares each job with the references of its own direction).
 
 Semantics (the simulated clock)
     * Ticks every ``policy.tick_minutes`` from the first job's start: ``t_k = t0 + k * tick``,
@@ -17,6 +24,9 @@ Semantics (the simulated clock)
       curve, references), so this equals deciding every tick, as the evaluator does, at a
       fraction of the work; ticks at which nothing changes are skipped altogether.
     * Steps are the curve's steps (epochs for recorded curves, minutes for CloudWatch data).
+    * The catch-up rule counts worse reports in a row: a report judged again (the references
+      changed) keeps its place in the count (:class:`WorseStreak`), so deciding only on
+      changes equals deciding every tick here too.
     * Enforce: a stop truncates the job at that tick; it never becomes a reference. Observe (or
       ``stops_disabled``): nothing is truncated; the first would-be stop of each job is
       reported, and the "with the policy" numbers are what those stops would have saved,
@@ -46,32 +56,38 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTIVE
 from trainguard.core import (
+    CatchUpModel,
+    CurveSummary,
     Decision,
     InstanceCatalog,
     MedianStoppingRule,
     ObjectiveRules,
     ReferenceTable,
-    verdict,
+    WorseStreak,
 )
-from trainguard.core.curves import Point
+from trainguard.core.catchup import NO_STREAK
+from trainguard.core.curves import Direction, Point
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from ..curvefile import JobRecord
 from .results import (
     EPS,
     JobOutcome,
+    OrdersResult,
     ReplayResult,
     StopEvent,
     SweepRow,
     cost_of,
     summarize_group,
+    summarize_orders,
     summarize_overall,
     sweep_row,
 )
@@ -94,15 +110,35 @@ class _Job:
     settings: JobSettings
     rules: ObjectiveRules
     visible: list[float]  # minute at which each measurement becomes visible
+    summary: CurveSummary  # the visible measurements, folded in as they appear
     shown: int = 0  # measurements visible at the last decision
     seen_version: int = -1  # group reference version at the last decision
+    streak: WorseStreak = NO_STREAK  # the catch-up rule's counter
     done: bool = False  # ended, stopped, or no longer worth deciding (observe: reported)
 
 
+def job_rules(settings: JobSettings) -> ObjectiveRules:
+    """The rules a job is decided with: its settings' (the Lambdas' own)."""
+    return settings.rules
+
+
+#: JobSettings -> the ObjectiveRules that decide the job
+RulesFor = Callable[[JobSettings], ObjectiveRules]
+
+
 def replay(
-    records: Sequence[JobRecord], policy: Policy, catalog: InstanceCatalog | None = None
+    records: Sequence[JobRecord],
+    policy: Policy,
+    catalog: InstanceCatalog | None = None,
+    *,
+    rules_for: RulesFor = job_rules,
 ) -> ReplayResult:
-    """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring."""
+    """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring.
+
+    ``rules_for`` builds each job's rules from its settings (default :func:`job_rules`, what
+    the Lambdas run); a benchmark passes another to replay a rule that is not in the policy
+    schema, e.g. a variant of the median rule with its own table (``rules.median.build_table``
+    is given the group's reference curves) on the same clock."""
     catalog = catalog or policy.catalog()
     lag = policy.ingestion_lag_minutes
     tick = float(policy.tick_minutes)
@@ -115,7 +151,9 @@ def replay(
         except PolicyError as exc:
             raise PolicyError(f"job {r.job}: {exc}") from exc
         visible = [r.produced_at(s) + lag for s, _ in r.curve]
-        jobs.append(_Job(r, settings, settings.rules, visible))
+        rules = rules_for(settings)
+        summary = CurveSummary(direction=rules.direction, min_delta=rules.min_delta)
+        jobs.append(_Job(r, settings, rules, visible, summary))
 
     outcomes: dict[str, JobOutcome] = {}
     unknown: dict[str, int] = defaultdict(int)
@@ -137,6 +175,7 @@ def replay(
     references: dict[str, dict[str, Sequence[Point]]] = defaultdict(dict)
     version: dict[str, int] = defaultdict(int)
     tables: dict[tuple[str, str], ReferenceTable] = {}
+    models: dict[tuple[str, Direction], CatchUpModel] = {}
     decisions = 0
 
     def table(group: str, rule: MedianStoppingRule) -> ReferenceTable:
@@ -212,10 +251,14 @@ def replay(
             if o.stop is not None and o.stop.enforced:
                 continue  # stopped earlier: never a reference
             if j.record.status == "Completed":
-                references[j.record.group][j.record.job] = j.record.curve
-                version[j.record.group] += 1
-                for key in [key for key in tables if key[0] == j.record.group]:
+                group, direction = j.record.group, j.record.direction
+                references[group][j.record.job] = j.record.curve
+                version[group] += 1
+                for key in [key for key in tables if key[0] == group]:
                     del tables[key]
+                # the catch-up model takes the new reference in: O(its curve), not O(history)
+                before = models.get((group, direction)) or CatchUpModel(direction)
+                models[(group, direction)] = before.add(j.record.curve)
             elif j.record.status == "Failed" and o.stop is None and j.rules.divergence:
                 d = j.rules.divergence.decide(j.record.job, j.record.curve)
                 decisions += 1
@@ -231,11 +274,22 @@ def replay(
             group_version = version[j.record.group]
             if shown == 0 or (shown == j.shown and group_version == j.seen_version):
                 continue
+            summary = j.summary
+            for point in j.record.curve[summary.count : shown]:
+                summary = summary.add(*point)
+            j.summary = summary
             j.shown, j.seen_version = shown, group_version
             refs = table(j.record.group, j.rules.median) if j.rules.median is not None else None
-            chosen = verdict(j.rules.decide(j.record.job, j.record.curve[:shown], refs))
+            model = (
+                models.get((j.record.group, j.rules.catchup.direction))
+                if j.rules.catchup is not None
+                else None
+            )
+            chosen, j.streak = j.rules.stop_and_streak(
+                j.record.job, summary, refs, catchup_model=model, streak=j.streak
+            )
             decisions += 1
-            if chosen is not None and chosen.stop:
+            if chosen is not None:
                 record_stop(j, chosen, t)
                 if j.settings.enforcing:
                     still.pop()
@@ -259,6 +313,82 @@ def replay(
         active_ticks=len(active),
         decisions=decisions,
         warnings=warnings,
+        models={
+            g: models[(g, s.direction)]
+            for g, s in groups.items()
+            if s.direction is not None and (g, s.direction) in models
+        },
+    )
+
+
+# ---- launch orders ------------------------------------------------------------------------------
+
+
+#: (seed, order, group, jobs) -> a permutation of range(jobs)
+Permutation = Callable[[int, int, str, int], Sequence[int]]
+
+
+def shuffled(seed: int, order: int, group: str, jobs: int) -> list[int]:
+    """The default permutation: ``random.Random(f"{seed}/{order}/{group}")``'s shuffle."""
+    perm = list(range(jobs))
+    random.Random(f"{seed}/{order}/{group}").shuffle(perm)
+    return perm
+
+
+def launch_orders(
+    records: Sequence[JobRecord],
+    orders: int,
+    seed: int = 0,
+    *,
+    permutation: Permutation = shuffled,
+) -> list[list[JobRecord]]:
+    """The records in ``orders`` launch orders. Order 0 is the records' own start times; in
+    order o > 0 each group's sorted start slots go to a seeded permutation of its jobs (the
+    group's i-th slot to its ``perm[i]``-th job, jobs in the records' order), so every group
+    keeps its own rhythm of starts while the jobs that start first, and become the references,
+    change. A job keeps its duration (an ``end_minute`` moves with its start).
+    ``permutation`` draws the permutations (default :func:`shuffled`, the standard library's;
+    the bench passes the policy study's numpy generator to reproduce its figures)."""
+    if orders < 1:
+        raise ValueError(f"orders must be >= 1, got {orders}")
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        by_group[r.group].append(i)
+    out = [list(records)]
+    for o in range(1, orders):
+        moved = list(records)
+        for group, members in by_group.items():
+            slots = sorted(records[i].start_minute for i in members)
+            perm = [int(k) for k in permutation(seed, o, group, len(members))]
+            if sorted(perm) != list(range(len(members))):
+                raise ValueError(f"not a permutation of {len(members)} jobs: {perm}")
+            for slot, k in zip(slots, perm, strict=True):
+                r = records[members[k]]
+                shift = slot - r.start_minute
+                end = None if r.end_minute is None else r.end_minute + shift
+                moved[members[k]] = replace(r, start_minute=slot, end_minute=end)
+        out.append(moved)
+    return out
+
+
+def replay_orders(
+    records: Sequence[JobRecord],
+    policy: Policy,
+    orders: int = 1,
+    seed: int = 0,
+    catalog: InstanceCatalog | None = None,
+    *,
+    permutation: Permutation = shuffled,
+    rules_for: RulesFor = job_rules,
+) -> OrdersResult:
+    """:func:`replay` in each of :func:`launch_orders`' orders; the figures over every
+    (group, order) replay (:func:`summarize_orders`)."""
+    return summarize_orders(
+        [
+            replay(order, policy, catalog, rules_for=rules_for)
+            for order in launch_orders(records, orders, seed, permutation=permutation)
+        ],
+        seed,
     )
 
 
@@ -277,10 +407,18 @@ def sweep(
     grace: Sequence[float] = SWEEP_GRACE,
     catalog: InstanceCatalog | None = None,
 ) -> list[SweepRow]:
-    """Replay every (min_completed, grace) variant of ``policy``; rows in that order."""
+    """Replay every (min_completed, grace) variant of the median rule; rows in that order.
+
+    Each variant runs the median rule (on, whatever ``policy`` says) instead of the catch-up
+    rule (off), with the rest of ``policy`` (divergence, patience, the clock): the median
+    rule's trade-off. The catch-up rule's ladder is ``trainguard calibrate``'s."""
     rows = []
     for mc in min_completed:
         for g in grace:
-            variant = replace(policy, median=replace(policy.median, min_completed=mc, grace=g))
+            variant = replace(
+                policy,
+                median=replace(policy.median, enabled=True, min_completed=mc, grace=g),
+                catchup=replace(policy.catchup, enabled=False),
+            )
             rows.append(sweep_row(replay(records, variant, catalog)))
     return rows

@@ -47,6 +47,12 @@ def format_result(result: ReplayResult, *, stops: bool = True) -> str:
     """The human-readable replay report: one row per group, the overall row, then the stops."""
     p = result.policy
     rules = []
+    if p.catchup.enabled:
+        c = p.catchup
+        rules.append(
+            f"catch-up(k={fmt(c.noise_multiple)}, consecutive={c.consecutive}, "
+            f"min_completed={c.min_completed})"
+        )
     if p.median.enabled:
         rules.append(f"median(min_completed={p.median.min_completed}, grace={fmt(p.median.grace)})")
     if p.patience.enabled:
@@ -106,7 +112,7 @@ def format_result(result: ReplayResult, *, stops: bool = True) -> str:
             _num(o.usd_without),
             _num(o.usd_saved),
             f"{o.groups_best_survived}/{o.groups_with_best} groups",
-            "",
+            "" if o.mean_normalized_regret is None else f"mean {_pct(o.mean_normalized_regret)}",
         ]
     )
     lines += _table(header, rows, right={1, 2, 3, 4, 5, 6, 7, 8})

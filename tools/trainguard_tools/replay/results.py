@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.core import ReferenceTable
+from trainguard.core import CatchUpModel, ReferenceTable
 from trainguard.core.curves import Direction, Point, is_better, median
 from trainguard.policy import Policy
 
@@ -103,6 +103,8 @@ class Summary:
     normalized_regret: float | None = None
     groups_best_survived: int | None = None  # overall only
     groups_with_best: int | None = None  # overall only
+    mean_normalized_regret: float | None = None  # overall only: over the groups that have one
+    max_normalized_regret: float | None = None  # overall only
 
     @property
     def stop_count(self) -> int:
@@ -140,6 +142,8 @@ class Summary:
         if self.group is None:
             out["groups_best_survived"] = self.groups_best_survived
             out["groups_with_best"] = self.groups_with_best
+            out["mean_normalized_regret"] = _r(self.mean_normalized_regret)
+            out["max_normalized_regret"] = _r(self.max_normalized_regret)
         else:
             out.update(
                 {
@@ -171,6 +175,9 @@ class ReplayResult:
     active_ticks: int = 0  # ticks at which something changed
     decisions: int = 0
     warnings: list[str] = field(default_factory=list)
+    # each group's catch-up model at the end (in the direction of its first job), as the
+    # replay built it one completion at a time
+    models: dict[str, CatchUpModel] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,6 +185,12 @@ class ReplayResult:
             "policy": {
                 "tick_minutes": self.policy.tick_minutes,
                 "ingestion_lag_minutes": self.policy.ingestion_lag_minutes,
+                "catchup": {
+                    "enabled": self.policy.catchup.enabled,
+                    "min_completed": self.policy.catchup.min_completed,
+                    "noise_multiple": self.policy.catchup.noise_multiple,
+                    "consecutive": self.policy.catchup.consecutive,
+                },
                 "median": {
                     "enabled": self.policy.median.enabled,
                     "min_completed": self.policy.median.min_completed,
@@ -358,6 +371,7 @@ def summarize_group(group: str, outcomes: list[JobOutcome]) -> Summary:
 
 def summarize_overall(groups: list[Summary]) -> Summary:
     with_best = [g for g in groups if g.best_survived is not None]
+    regrets = [g.normalized_regret for g in groups if g.normalized_regret is not None]
     return Summary(
         group=None,
         jobs=sum(g.jobs for g in groups),
@@ -370,4 +384,74 @@ def summarize_overall(groups: list[Summary]) -> Summary:
         usd_with=sum(g.usd_with for g in groups),
         groups_best_survived=sum(1 for g in with_best if g.best_survived),
         groups_with_best=len(with_best),
+        mean_normalized_regret=sum(regrets) / len(regrets) if regrets else None,
+        max_normalized_regret=max(regrets) if regrets else None,
+    )
+
+
+# ---- several launch orders ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrdersResult:
+    """One policy replayed in several launch orders (``replay_orders``): the figures over
+    every (group, order) replay, as the policy study counts them.
+
+    ``saved_fraction`` = GPU hours saved / GPU hours without the policy, summed over every
+    replay; ``best_kept`` = the share of (group, order) replays whose best job survived
+    (``replays`` of them have a best job, ``best_lost`` lost it); the normalized regrets are
+    the mean and maximum over the replays where one is defined (see the engine's docstring).
+    """
+
+    orders: int
+    seed: int
+    replays: int
+    best_lost: int
+    stops: int
+    gpu_hours_without: float
+    gpu_hours_saved: float
+    saved_fraction: float | None
+    best_kept: float | None
+    mean_normalized_regret: float | None
+    max_normalized_regret: float | None
+    results: tuple[ReplayResult, ...] = field(default=(), repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "orders": self.orders,
+            "seed": self.seed,
+            "replays": self.replays,
+            "best_lost": self.best_lost,
+            "stops": self.stops,
+            "gpu_hours_without": _r(self.gpu_hours_without),
+            "gpu_hours_saved": _r(self.gpu_hours_saved),
+            "saved_fraction": _r(self.saved_fraction),
+            "best_kept": _r(self.best_kept),
+            "mean_normalized_regret": _r(self.mean_normalized_regret),
+            "max_normalized_regret": _r(self.max_normalized_regret),
+        }
+
+
+def summarize_orders(results: Iterable[ReplayResult], seed: int = 0) -> OrdersResult:
+    """The figures of the replays of one policy in several orders (one result per order)."""
+    kept = tuple(results)
+    groups = [g for r in kept for g in r.groups.values()]
+    with_best = [g for g in groups if g.best_survived is not None]
+    regrets = [g.normalized_regret for g in groups if g.normalized_regret is not None]
+    without = sum(g.gpu_hours_without for g in groups)
+    saved = sum(g.gpu_hours_saved for g in groups)
+    lost = sum(1 for g in with_best if not g.best_survived)
+    return OrdersResult(
+        orders=len(kept),
+        seed=seed,
+        replays=len(with_best),
+        best_lost=lost,
+        stops=sum(g.stop_count for g in groups),
+        gpu_hours_without=without,
+        gpu_hours_saved=saved,
+        saved_fraction=saved / without if without > 0 else None,
+        best_kept=(len(with_best) - lost) / len(with_best) if with_best else None,
+        mean_normalized_regret=sum(regrets) / len(regrets) if regrets else None,
+        max_normalized_regret=max(regrets) if regrets else None,
+        results=kept,
     )

@@ -1,0 +1,479 @@
+"""Part 5: the stopping policies' frontier on the development curves, and the catch-up rule's
+decision cost beside the median rule's.
+
+Every row is replayed by ``trainguard replay``'s timeline engine (``replay`` with one-minute
+ticks, enforce mode, the divergence rule on; a stopped job never becomes a reference) in
+several launch orders, with the policy study's protocol (docs/policy.md):
+
+- **HPO-style**: ``data/hpo_dev.jsonl`` (6 groups) and ``data/curves.jsonl`` (4 groups), each
+  file on its own timeline, 5 launch orders; **LCDB A** / **LCDB B**:
+  ``data/lcdb_dev_a.jsonl`` / ``data/lcdb_dev_b.jsonl`` (71 / 72 groups), 3 launch orders;
+- order 0 is the file's own start times; order o > 0 deals each group's sorted start slots to
+  the permutation ``numpy.random.default_rng([seed, o, *group-name bytes]).permutation(n)``
+  (the study's draws, so that its figures are reproduced; ``trainguard calibrate`` draws its
+  own with the standard library: the robustness row shows the default under those);
+- cells: GPU time saved / share of (group, order) replays whose eventual best job survived /
+  mean and max normalized regret over the replays (``replay_orders``' figures).
+
+Rows: the median rule (min_completed 3) at grace 0, 4, 6, 8; the lagged median (the study's
+best reading of it: the job's best so far against the median of the references' best so far
+by step s/2, minus 6 x the jitter, jitter = the median |second difference| / sqrt(6) pooled over
+the references' curves, 2 reports in a row, min_completed 3; never a decision at step 1); the
+catch-up rule's default (k 8, 3 reports) and its calibration ladder (k 2..16 at 3 and 2
+reports). The lagged median is not a rule of the product: it runs through the engine's
+``rules_for`` hook, on the same clock.
+
+The decision cost: the fleet of ``bench.fleet`` (H completed jobs of 500 steps, 1,000 running
+jobs at random steps), one steady tick as the evaluator works it (each job's ``CurveSummary``
+takes the tick's new datapoint, then ``ObjectiveRules.stop_and_streak`` with the group's
+``CatchUpModel`` and the job's ``WorseStreak``; the median rule's ``stop_summary`` against its
+``ReferenceTable`` on the same fleet), the fastest of a few ticks, garbage collection off.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from trainguard.core import (
+    CatchUpModel,
+    CatchUpRule,
+    CurveSummary,
+    Decision,
+    MedianStoppingRule,
+    ObjectiveRules,
+    ReferenceTable,
+    StopCheck,
+    WorseStreak,
+)
+from trainguard.core.catchup import LADDER, NO_STREAK
+from trainguard.core.curves import median
+from trainguard.policy import JobSettings, Policy
+from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.replay import OrdersResult, summarize_orders
+from trainguard_tools.replay.engine import launch_orders, replay
+
+from .fleet import make_fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS: dict[str, tuple[tuple[str, ...], int]] = {
+    "hpo": (("data/hpo_dev.jsonl", "data/curves.jsonl"), 5),
+    "lcdb_a": (("data/lcdb_dev_a.jsonl",), 3),
+    "lcdb_b": (("data/lcdb_dev_b.jsonl",), 3),
+}
+LABELS = {"hpo": "HPO-style", "lcdb_a": "LCDB A", "lcdb_b": "LCDB B"}
+#: the study's targets: (saved, best kept) on HPO-style groups and on LCDB (judged on B)
+TARGETS = {"hpo": (0.35, 1.0), "lcdb_b": (0.20, 0.95)}
+DEFAULT_KEY = "catchup_k8_c3"
+SEED = 0
+COST_GROUP_SIZES = (10, 100, 1000)
+COST_RUNNING = 1000
+QUICK_COST_GROUP_SIZES = (10, 1000)
+
+
+def study_permutation(seed: int, order: int, group: str, jobs: int) -> list[int]:
+    """The policy study's launch orders: numpy's generator seeded with (seed, order, group)."""
+    import numpy as np
+
+    return [int(k) for k in np.random.default_rng([seed, order, *group.encode()]).permutation(jobs)]
+
+
+# ---- the lagged median (a baseline, not a rule of the product) ---------------------------------
+
+
+@dataclass(frozen=True)
+class LaggedTable:
+    """The references' best-so-far curves (larger is better) and their pooled jitter."""
+
+    steps: tuple[tuple[float, ...], ...]
+    best: tuple[tuple[float | None, ...], ...]  # best finite value so far, None before one
+    jitter: float
+    jobs: int = 0
+    average: str = "lagged"
+    grace: float = 0.0
+
+
+@dataclass(frozen=True)
+class LaggedMedianRule(MedianStoppingRule):
+    """Worse iff best so far < median of the references' best so far by step ``lag`` x s
+    minus ``k`` x jitter (references with a finite value by then, at least min_completed)."""
+
+    lag: float = 0.5
+    k: float = 6.0
+    consecutive: int = 2
+
+    @property
+    def table_key(self) -> str:
+        return f"lagged:{self.lag:g}"
+
+    def build_table(self, curves: Any) -> Any:
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        steps, bests, pooled = [], [], []
+        for curve in curves.values() if isinstance(curves, Mapping) else curves:
+            running: float | None = None
+            row: list[float | None] = []
+            for _, v in curve:
+                if math.isfinite(v) and (running is None or sign * v > running):
+                    running = sign * v
+                row.append(running)
+            steps.append(tuple(s for s, _ in curve))
+            bests.append(tuple(row))
+            v = [y for _, y in curve if math.isfinite(y)]
+            d1 = [v[i + 1] - v[i] for i in range(len(v) - 1)]
+            pooled += [abs(d1[i + 1] - d1[i]) / math.sqrt(6) for i in range(len(d1) - 1)]
+        return LaggedTable(
+            tuple(steps), tuple(bests), median(pooled) if pooled else 0.0, len(steps)
+        )
+
+    def worse(self, summary: CurveSummary, table: LaggedTable) -> tuple[bool, float | None]:
+        """(worse at this report, the threshold in the objective's units)."""
+        step, best = summary.last_step, summary.best
+        if step is None or best is None:
+            return False, None
+        target = self.lag * step + 1e-12
+        column: list[float] = []
+        for steps, bests in zip(table.steps, table.best, strict=True):
+            i = bisect_right(steps, target)
+            b = bests[i - 1] if i else None
+            if b is not None:
+                column.append(b)
+        if len(column) < self.min_completed:
+            return False, None
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        bar = median(column) - self.k * table.jitter
+        return sign * best < bar, sign * bar
+
+
+@dataclass(frozen=True)
+class LaggedMedianRules(ObjectiveRules):
+    """The divergence rule, then the lagged median with its reports-in-a-row counter (the
+    engine carries the job's WorseStreak as it does the catch-up rule's)."""
+
+    def stop_and_streak(
+        self,
+        job: str,
+        summary: CurveSummary,
+        references: Any = None,
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
+    ) -> StopCheck:
+        kept = streak or NO_STREAK
+        if self.divergence is not None and self.divergence.stops(summary):
+            return StopCheck(self.divergence.decide_summary(job, summary), kept)
+        rule = self.median
+        step = summary.last_step
+        if not isinstance(rule, LaggedMedianRule) or references is None or step is None:
+            return StopCheck(None, kept)
+        worse, bar = rule.worse(summary, references)
+        count = kept.start(step) + 1 if worse else 0
+        kept = kept.record(step, count)
+        if count < rule.consecutive:
+            return StopCheck(None, kept)
+        return StopCheck(
+            Decision(
+                job=job,
+                rule="lagged-median",
+                stop=True,
+                step=step,
+                value=summary.best,
+                threshold=bar,
+                references=references.jobs,
+                reason=f"stop: best {summary.best} worse than {bar} at {count} reports",
+            ),
+            kept,
+        )
+
+
+def lagged_rules(settings: JobSettings) -> ObjectiveRules:
+    base = settings.rules
+    return LaggedMedianRules(
+        median=LaggedMedianRule(direction=settings.direction, min_completed=3),
+        divergence=base.divergence,
+    )
+
+
+# ---- the rows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    family: str
+    policy: Policy
+    rules_for: Callable[[JobSettings], ObjectiveRules] | None = None
+    settings: Mapping[str, Any] | None = None
+
+
+def _policy(**sections: Mapping[str, Any]) -> Policy:
+    raw: dict[str, Any] = {"mode": "enforce", **{k: dict(v) for k, v in sections.items()}}
+    return Policy.from_mapping(raw)
+
+
+def rows(quick: bool = False) -> list[Row]:
+    off = {"enabled": False}
+    out = [
+        Row(
+            f"median_g{g:g}",
+            f"median, grace {g:g}",
+            "median",
+            _policy(median={"enabled": True, "grace": float(g)}, catchup=off),
+            settings={"min_completed": 3, "grace": float(g)},
+        )
+        for g in ((0, 6) if quick else (0, 4, 6, 8))
+    ]
+    out.append(
+        Row(
+            "lagged_median_d2",
+            "lagged median (jitter: median abs. 2nd difference / √6)",
+            "lagged median",
+            _policy(catchup=off),
+            rules_for=lagged_rules,
+            settings={"lag": 0.5, "k": 6.0, "consecutive": 2, "min_completed": 3},
+        )
+    )
+    ladder = [(8.0, 3), (6.0, 3)] if quick else sorted(LADDER, key=lambda kc: (-kc[1], kc[0]))
+    for k, c in ladder:
+        key = f"catchup_k{k:g}_c{c}"
+        label = ("**catch-up, DEFAULT**: " if key == DEFAULT_KEY else "catch-up ") + (
+            f"k {k:g}, {c} reports"
+        )
+        out.append(
+            Row(
+                key,
+                label,
+                "catch-up",
+                _policy(catchup={"noise_multiple": k, "consecutive": c}),
+                settings={"noise_multiple": k, "consecutive": c, "min_completed": 3},
+            )
+        )
+    return out
+
+
+def _load(paths: Sequence[str]) -> list[list[JobRecord]]:
+    files = []
+    for path in paths:
+        records, errors = load_curves(ROOT / path)
+        if errors:
+            raise ValueError(f"{path}: {errors[:3]}")
+        files.append(records)
+    return files
+
+
+def replay_dataset(
+    files: Sequence[Sequence[JobRecord]],
+    row: Row,
+    orders: int,
+    permutation: Callable[[int, int, str, int], Sequence[int]] = study_permutation,
+) -> OrdersResult:
+    """One row on one data set: each file on its own timeline, in ``orders`` launch orders."""
+    rules_for = row.rules_for or (lambda s: s.rules)
+    results = [
+        replay(order, row.policy, rules_for=rules_for)
+        for records in files
+        for order in launch_orders(records, orders, SEED, permutation=permutation)
+    ]
+    return replace(summarize_orders(results, SEED), orders=orders)  # orders per file
+
+
+def _cell(r: OrdersResult) -> dict[str, Any]:
+    out = r.to_dict()
+    out.pop("seed", None)
+    return out
+
+
+# ---- the decision cost ------------------------------------------------------------------------
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - start
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def decision_cost_group(h: int, running: int, repeats: int) -> dict[str, Any]:
+    """One group size: the catch-up rule's model and tick beside the median rule's."""
+    fleet = make_fleet(h, running, 500)
+    names, curves = fleet.names, fleet.running
+    model, build_s = _timed(lambda: CatchUpModel.build(fleet.completed, "minimize"))
+    _, add_s = _timed(lambda: model.add(fleet.completed[0]))
+    rule = ObjectiveRules(catchup=CatchUpRule(direction="minimize"))  # the default, for losses
+    table = ReferenceTable.build(fleet.completed)
+    median_rules = ObjectiveRules(median=MedianStoppingRule(min_completed=3))
+    # each job's stored summary and counter as the previous tick left them (its whole history
+    # judged report by report), then the tick's new datapoint
+    stored, streaks = [], []
+    for c in curves:
+        summary, streak = CurveSummary(direction="minimize"), NO_STREAK
+        for point in c[:-1]:
+            summary = summary.add(*point)
+            streak = rule.stop_and_streak("j", summary, catchup_model=model, streak=streak).streak
+        stored.append(summary)
+        streaks.append(streak)
+    newest = [c[-1] for c in curves]
+
+    def catchup_tick() -> list[StopCheck]:
+        return [
+            rule.stop_and_streak(n, s.add(*p), catchup_model=model, streak=k)
+            for n, s, p, k in zip(names, stored, newest, streaks, strict=True)
+        ]
+
+    def median_tick() -> list[Decision | None]:
+        return [
+            median_rules.stop_summary(n, s.add(*p), table)
+            for n, s, p in zip(names, stored, newest, strict=True)
+        ]
+
+    catchup_runs = [_timed(catchup_tick) for _ in range(repeats)]
+    median_runs = [_timed(median_tick) for _ in range(repeats)]
+    checks = catchup_runs[0][0]
+    medians = median_runs[0][0]
+    # the 'continue' path alone (most jobs at most ticks): the jobs each rule lets run
+    going = [i for i, c in enumerate(checks) if c.stop is None]
+    median_going = [i for i, d in enumerate(medians) if d is None]
+
+    def catchup_continues() -> list[StopCheck]:
+        return [
+            rule.stop_and_streak(
+                names[i], stored[i].add(*newest[i]), catchup_model=model, streak=streaks[i]
+            )
+            for i in going
+        ]
+
+    def median_continues() -> list[Decision | None]:
+        return [
+            median_rules.stop_summary(names[i], stored[i].add(*newest[i]), table)
+            for i in median_going
+        ]
+
+    catchup_going_s = min(_timed(catchup_continues)[1] for _ in range(repeats))
+    median_going_s = min(_timed(median_continues)[1] for _ in range(repeats))
+    # the cheap path decides as the full one (a Decision for every job)
+    assert rule.catchup is not None
+    full = [
+        rule.catchup.decide_summary(n, s.add(*p), model, k)
+        for n, s, p, k in zip(names, stored, newest, streaks, strict=True)
+    ]
+    if [c.stop is not None for c in checks] != [d.stop for d in full]:
+        raise AssertionError("the catch-up rule's cheap path and its decisions differ")
+    n = len(curves)
+    return {
+        "completed_jobs": h,
+        "running_jobs": n,
+        "steps": 500,
+        "catchup_model_build_s": build_s,
+        "catchup_model_add_ms": add_s * 1e3,
+        "catchup_model_json_bytes": len(json.dumps(model.to_dict())),
+        "catchup_model_grid_points": len(model.gain),
+        "median_table_json_bytes": len(json.dumps(table.to_dict())),
+        "catchup_us_per_decision": min(t for _, t in catchup_runs) / n * 1e6,
+        "median_us_per_decision": min(t for _, t in median_runs) / n * 1e6,
+        "catchup_continue_us_per_decision": catchup_going_s / max(len(going), 1) * 1e6,
+        "median_continue_us_per_decision": median_going_s / max(len(median_going), 1) * 1e6,
+        "catchup_stop_fraction": sum(c.stop is not None for c in checks) / n,
+        "median_stop_fraction": sum(d is not None for d in medians) / n,
+        "repeats": repeats,
+    }
+
+
+# ---- the part ---------------------------------------------------------------------------------
+
+
+def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    started = time.perf_counter()
+    data = {name: _load(paths) for name, (paths, _) in DATASETS.items()}
+    orders = {name: (1 if quick else n) for name, (_, n) in DATASETS.items()}
+    out_rows = []
+    for row in rows(quick):
+        cells: dict[str, Any] = {}
+        for name in DATASETS:
+            cells[name] = _cell(replay_dataset(data[name], row, orders[name]))
+        out_rows.append(
+            {"key": row.key, "label": row.label, "family": row.family, "settings": row.settings}
+            | cells
+        )
+        log(
+            f"frontier: {row.label}: "
+            + " | ".join(
+                f"{LABELS[n]} {100 * (cells[n]['saved_fraction'] or 0):.1f} % / "
+                f"{100 * (cells[n]['best_kept'] or 0):.1f} %"
+                for n in DATASETS
+            )
+        )
+    frontier_s = time.perf_counter() - started
+    default = next((r for r in out_rows if r["key"] == DEFAULT_KEY), None)
+    gaps = {}
+    if default is not None:
+        for name, (saved, kept) in TARGETS.items():
+            cell = default[name]
+            gaps[name] = {
+                "target_saved": saved,
+                "target_best_kept": kept,
+                "saved": cell["saved_fraction"],
+                "best_kept": cell["best_kept"],
+                "saved_gap_points": round(100 * (saved - (cell["saved_fraction"] or 0.0)), 2),
+                "best_kept_met": (cell["best_kept"] or 0.0) >= kept - 1e-12,
+                "saved_met": (cell["saved_fraction"] or 0.0) >= saved - 1e-12,
+            }
+    # robustness: the default under calibrate's own launch orders (the standard library's)
+    robustness = []
+    if default is not None and not quick:
+        default_row = next(r for r in rows() if r.key == DEFAULT_KEY)
+        from trainguard_tools.replay.engine import shuffled
+
+        cells = {
+            name: _cell(replay_dataset(data[name], default_row, orders[name], permutation=shuffled))
+            for name in DATASETS
+        }
+        robustness.append(
+            {
+                "key": "catchup_k8_c3_stdlib_orders",
+                "label": "catch-up default, calibrate's launch orders (random.Random shuffles)",
+            }
+            | cells
+        )
+    sizes = QUICK_COST_GROUP_SIZES if quick else COST_GROUP_SIZES
+    running = 200 if quick else COST_RUNNING
+    repeats = 1 if quick else 5
+    cost = []
+    for h in sizes:
+        log(f"frontier: decision cost, H={h}, N={running}")
+        cost.append(decision_cost_group(h, running, repeats))
+    return {
+        "status": "ok",
+        "seed": SEED,
+        "datasets": {
+            name: {
+                "files": list(paths),
+                "orders": orders[name],
+                "groups": len({r.group for f in data[name] for r in f}),
+                "jobs": sum(len(f) for f in data[name]),
+            }
+            for name, (paths, _) in DATASETS.items()
+        },
+        "rows": out_rows,
+        "default": DEFAULT_KEY,
+        "targets": {k: {"saved": s, "best_kept": b} for k, (s, b) in TARGETS.items()},
+        "gaps": gaps,
+        "robustness": robustness,
+        "frontier_s": round(frontier_s, 1),
+        "decision_cost": cost,
+        "headline_completed_jobs": cost[-1]["completed_jobs"],
+        "catchup_us_per_decision": cost[-1]["catchup_us_per_decision"],
+        "median_us_per_decision": cost[-1]["median_us_per_decision"],
+    }
