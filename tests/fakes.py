@@ -13,6 +13,7 @@ call of ``stop`` raise it (``times=`` for more than one).
 from __future__ import annotations
 
 import copy
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -580,6 +581,22 @@ class FakeNotifier(FaultInjector):
         return out
 
 
+class FakeControls(FaultInjector):
+    """The runtime controls' items (name -> JSON value), as the table holds them; ``set``
+    writes one as ``trainguard pause | resume | mode`` does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[str, str] = {}
+
+    def read(self) -> dict[str, str]:
+        self._call("read")
+        return dict(self.items)
+
+    def set(self, name: str = "GLOBAL", **value: Any) -> None:
+        self.items[name] = json.dumps(value)
+
+
 def median_policy(**kwargs: Any) -> Policy:
     """A policy (``Policy(**kwargs)``) that decides by the median rule instead of the default
     catch-up rule: the stop most trust and fault tests use, since a job worse than the median
@@ -604,6 +621,7 @@ class Fakes:
     metrics: FakeMetrics = field(default_factory=FakeMetrics)
     alarms: FakeAlarms = field(default_factory=FakeAlarms)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
+    controls: FakeControls = field(default_factory=FakeControls)
 
     def deps(self, policy: Policy | None = None) -> Dependencies:
         return Dependencies(
@@ -617,6 +635,7 @@ class Fakes:
             region=REGION,
             alert_function_arn=ALERT_ARN,
             clock=lambda: self.now,
+            controls=self.controls,
         )
 
     def advance(self, minutes: float) -> float:

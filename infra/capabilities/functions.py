@@ -167,6 +167,9 @@ class Functions(Construct):
             c.ENV_AUDIT_TTL_DAYS: str(config.audit_ttl_days),
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
             c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
+            # the runtime controls' cache (Powertools parameters): a pause is in force by the
+            # next one-minute tick
+            c.ENV_POWERTOOLS_PARAMETERS_MAX_AGE: str(c.CONTROLS_MAX_AGE_S),
         }
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
 

@@ -22,6 +22,7 @@ TAG_OBJECTIVE = "trainguard:objective"
 TAG_DIRECTION = "trainguard:direction"
 TAG_MODE = "trainguard:mode"
 TAG_THROUGHPUT = "trainguard:throughput"  # the job's samples/s metric (MetricDefinitions)
+TAG_PROTECT = "trainguard:protect"  # "true": never stopped (its decisions are still reported)
 
 # --- CloudWatch ----------------------------------------------------------------------------
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"
@@ -52,6 +53,7 @@ HEALTH_ALARM_PREFIX = "trainguard-health-"
 # Powertools reads these (set on every function by the stack)
 ENV_POWERTOOLS_SERVICE = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_POWERTOOLS_PARAMETERS_MAX_AGE = "POWERTOOLS_PARAMETERS_MAX_AGE"  # parameters' cache, seconds
 
 # --- Runtime (added with the handlers; infra, the local run and tests import these) ---------
 GPU_IDLE_ALARM_PREFIX = "trainguard-gpu-idle-"  # + "<job>-algo-<n>"; under ALARM_PREFIX
@@ -78,3 +80,12 @@ METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disa
 # a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate
 # --apply writes it with a POLICY#<applied_at> history copy; the evaluator reads it)
 GROUP_POLICY_SK = "POLICY"
+
+# the runtime controls (``trainguard pause | resume | mode``): items of the state table under
+# one partition, CONTROL / GLOBAL and CONTROL / GROUP#<group>, each a JSON ``value``; every change
+# is also kept under CONTROL_HISTORY / <ISO time> (who, when, why)
+CONTROL_PK = "CONTROL"
+CONTROL_GLOBAL_SK = "GLOBAL"
+CONTROL_GROUP_PREFIX = "GROUP#"
+CONTROL_HISTORY_PK = "CONTROL_HISTORY"
+CONTROLS_MAX_AGE_S = 30  # a function re-reads them at most this long after: the next tick

@@ -31,6 +31,7 @@ from .constants import (
     TAG_GROUP,
     TAG_MODE,
     TAG_OBJECTIVE,
+    TAG_PROTECT,
     TAG_THROUGHPUT,
 )
 from .core.catchup import CatchUpRule
@@ -654,10 +655,23 @@ class JobSettings:
     mode: Mode
     policy: Policy
     throughput_metric: str | None = None  # trainguard:throughput: its samples/s metric
+    protected: bool = False  # trainguard:protect=true: reported, never stopped
+    paused: str | None = None  # why the runtime controls hold every stop (trainguard pause)
+
+    @property
+    def hold(self) -> str | None:
+        """Why this job's stops become reports although it is in enforce mode, in a word or
+        two for the subject line (None: they do not): the deploy-time kill switch, a runtime
+        pause (``paused`` says who and why), or the job's protect tag."""
+        if self.policy.stops_disabled:
+            return "stops disabled"
+        if self.paused is not None:
+            return "paused"
+        return "protected" if self.protected else None
 
     @property
     def enforcing(self) -> bool:
-        return self.mode == "enforce" and not self.policy.stops_disabled
+        return self.mode == "enforce" and self.hold is None
 
     @cached_property
     def rules(self) -> ObjectiveRules:
@@ -798,7 +812,16 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
         policy = replace(policy, **{section: replace(getattr(policy, section), **values)})
     objective = tags.get(TAG_OBJECTIVE, "").strip() or None
     throughput = tags.get(TAG_THROUGHPUT, "").strip() or None
-    return JobSettings(group, objective, direction, mode, policy, throughput)
+    return JobSettings(group, objective, direction, mode, policy, throughput, is_protected(tags))
+
+
+def is_protected(tags: Mapping[str, str]) -> bool:
+    """``trainguard:protect``: "true" or "false" (any case); anything else is refused, since
+    a typo must not leave a job its owner meant to protect open to a stop."""
+    raw = tags.get(TAG_PROTECT, "false").strip().lower()
+    if raw not in ("true", "false"):
+        raise PolicyError(f"{TAG_PROTECT} must be 'true' or 'false', got {raw!r}")
+    return raw == "true"
 
 
 def settings_for(job: Any, policy: Policy) -> JobSettings | None:

@@ -138,6 +138,14 @@ class Alarms(Protocol):
     def alarm_names(self, prefix: str) -> list[str]: ...
 
 
+class ControlReader(Protocol):
+    """The runtime controls (``trainguard pause | resume | mode``), cached by the adapter."""
+
+    def read(self) -> Mapping[str, str]:
+        """Control name (``GLOBAL``, ``GROUP#<group>``) -> its JSON value."""
+        ...
+
+
 class Notifier(Protocol):
     """The alert channel (SNS)."""
 

@@ -97,3 +97,10 @@ def test_asset_is_the_lambdas_folder(deployed) -> None:  # type: ignore[no-untyp
     # bytecode only for the runtime's interpreter (infra/asset.py), never this machine's cache
     tags = {p.name.split(".")[-2] for p in asset.rglob("*.pyc")}
     assert tags <= {"cpython-313"}
+
+
+def test_the_stack_outputs_name_the_table_and_topic(deployed) -> None:  # type: ignore[no-untyped-def]
+    # what the operator commands (trainguard pause | status | calibrate --apply) read; moto
+    # needs the emulator's refresh_stack_outputs shim for a change-set deploy
+    values = {k: v for k, v in deployed.outputs.items() if "TableName" in k or "TopicArn" in k}
+    assert sorted(values.values()) == sorted([deployed.table_name, deployed.topic_arn])

@@ -157,6 +157,7 @@ def test_function_runtime_layer_logging_env(
     assert env[c.ENV_AUDIT_TTL_DAYS] == "90"
     assert env["POWERTOOLS_SERVICE_NAME"] == c.SERVICE_NAME
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == c.METRICS_NAMESPACE
+    assert env["POWERTOOLS_PARAMETERS_MAX_AGE"] == str(c.CONTROLS_MAX_AGE_S) == "30"
     # the policy round-trips through the runtime's own parser, with the context's values
     policy = Policy.from_json(env[c.ENV_POLICY])
     assert policy.mode == "observe" and policy.tick_minutes == 1

@@ -141,6 +141,21 @@ def quiet_moto_cloudformation() -> Iterator[None]:
         moto_logger.setLevel(level)
 
 
+def refresh_stack_outputs(account: str, region: str, stack: str = STACK_NAME) -> None:
+    """Shim for a moto gap: a stack created by a change set (``cdk deploy``) keeps the
+    outputs of its empty first template (``ExecuteChangeSet`` sets the new template but, unlike
+    ``UpdateStack``, neither parses it nor rebuilds the output map), so DescribeStacks lists no
+    outputs. Rebuild them from the deployed template, as CloudFormation reports them; the
+    operator commands (``trainguard pause | status | ...``) find the table and topic there."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    backend = cloudformation_backends[account][region]
+    for deployed in backend.stacks.values():
+        if deployed.name == stack:
+            deployed._parse_template()
+            deployed.output_map = deployed._create_output_map()
+
+
 def _cdk(args: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
     command = ["npx", "--no-install", "cdk", *args]
     result = subprocess.run(
@@ -244,6 +259,7 @@ def deploy_to_emulator(
         deploy = ["deploy", STACK_NAME, *assembly, "--require-approval", "never"]
         _cdk([*deploy, "--progress", "events"], env, timeout)
         seconds["deploy"] = time.monotonic() - started
+    refresh_stack_outputs(account, region)
     return read_deployed(endpoint_url, outdir, region=region, seconds=seconds)
 
 

@@ -576,6 +576,8 @@ class EventRouter:
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
             **fn.environment,
             "POWERTOOLS_TRACE_DISABLED": "true",
+            # the emulated clock runs faster than the wall's: no cache of the runtime controls
+            "POWERTOOLS_PARAMETERS_MAX_AGE": "0",
             **emulator_env(self.endpoint_url, self.region),
             **self.extra_env,
         }

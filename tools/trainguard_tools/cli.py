@@ -18,6 +18,7 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_tools.calibrate",
     "trainguard_local.invoke",
     "trainguard_tools.cleanup",
+    "trainguard_tools.controls",
     "trainguard_local.demo",
 )
 

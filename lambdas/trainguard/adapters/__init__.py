@@ -3,6 +3,7 @@ layer builds real, lazily created clients; tests pass moto-backed or stubbed one
 
 from .aws import LazyClient, boto_config, make_client
 from .cloudwatch import CloudWatchAlarms, CloudWatchMetrics
+from .controls import TableControls
 from .notifier import SnsNotifier
 from .sagemaker import SageMakerAdapter
 from .store import Store
@@ -14,6 +15,7 @@ __all__ = [
     "SageMakerAdapter",
     "SnsNotifier",
     "Store",
+    "TableControls",
     "boto_config",
     "make_client",
 ]

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import (
     METRIC_ALERTS,
+    METRIC_CONFIG_ERRORS,
     METRIC_DECISIONS,
     METRIC_DEFERRED,
     METRIC_DOLLARS_SAVED,
@@ -46,6 +47,8 @@ def handler(
     metrics.add_metric(name=METRIC_STOP_FAILURES, unit=count, value=result.stop_failures)
     metrics.add_metric(name=METRIC_EMAIL_DEAD_LETTERS, unit=count, value=result.emails_dead)
     metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
+    if result.controls_error is not None:  # every stop held: logged by the tick, alarmed here
+        metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=count, value=1)
     metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=MetricUnit.Count, value=result.dollars_saved)
     metrics.add_metric(
         name=METRIC_TICK_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
@@ -58,6 +61,7 @@ def handler(
             "would_stops": result.would_stops,
             "alerts": result.alerts,
             "errors": result.errors,
+            "paused": result.paused,
             "registered": result.registered,
             "finalized": result.finalized,
         },

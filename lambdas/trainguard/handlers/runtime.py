@@ -17,6 +17,7 @@ from ..adapters import (
     SageMakerAdapter,
     SnsNotifier,
     Store,
+    TableControls,
 )
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
@@ -49,7 +50,8 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     policy, config_error = Policy.from_env_failing_safe(environ)
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
-    store = Store(LazyClient("dynamodb"), table)  # type: ignore[arg-type]
+    dynamodb: Any = LazyClient("dynamodb")  # one client for the table's two ports
+    store = Store(dynamodb, table)
     return Dependencies(
         store=store,
         outbox=store,  # the outbox is items of the same table
@@ -62,6 +64,7 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
         audit_ttl_days=int(ttl_raw),
         config_error=config_error,
+        controls=TableControls(dynamodb, table),
     )
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused, epoch_ms
@@ -36,12 +37,13 @@ from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
 from . import messages
+from .controls import Controls
 from .dependencies import Dependencies
 from .outbox import Mail
 
 STOPPED = "STOPPED"
 WOULD_STOP_OBSERVE = "WOULD STOP (observe)"
-WOULD_STOP_DISABLED = "WOULD STOP (stops disabled)"
+WOULD_STOP_DISABLED = "WOULD STOP (stops disabled)"  # and "WOULD STOP (<any hold>)"
 ALERT = "ALERT"
 MAX_STOP_ATTEMPTS = 5
 STOP_RETRY_S = 300.0  # 5, 10, 20, 40 minutes between refused stops
@@ -53,6 +55,7 @@ class Act:
 
     deps: Dependencies
     now: float
+    controls: Controls = field(default_factory=Controls)  # a pause holds even resumed stops
     stops: int = 0
     would_stops: int = 0
     alerts: int = 0
@@ -74,11 +77,14 @@ class Act:
         claim = {
             "decision": decision.to_dict(),
             "enforcing": settings.enforcing,
+            "hold": settings.hold,
             "mode": mode_text(settings),
             "savings": estimated_savings(job, stats, self.deps, self.now),
             "context": {**context(job, stats), **threshold_setters(settings, decision, stats)},
         }
         action = f"{decision.rule}#{kind}"
+        if kind == "report" and f"{decision.rule}#stop" in job.actions:
+            return None  # the rule's stop was claimed before a pause: its outcome said it all
         if not self._claim(job, action, claim):
             return None
         return self._carry_out(job, action, {**claim, "state": "claimed", "attempts": 0,
@@ -160,7 +166,8 @@ class Act:
             self.deps.store.finish_action(job.run, action, outcome=ALERT)
             return ALERT
         if not claim.get("enforcing"):
-            outcome = WOULD_STOP_OBSERVE if mode.startswith("observe") else WOULD_STOP_DISABLED
+            hold = claim.get("hold") or "stops disabled"
+            outcome = WOULD_STOP_OBSERVE if mode.startswith("observe") else f"WOULD STOP ({hold})"
             self.would_stops += 1
             savings = claim.get("savings")
             details["Savings"] = _dollars(savings)
@@ -233,9 +240,15 @@ class Act:
         status = description.get("TrainingJobStatus")
         if status != "InProgress":
             return f"already {str(status).lower()}"
+        paused = self.controls.pause(job.group)
+        if paused is not None:  # paused since the stop was claimed (a resumed action)
+            return paused
         arn = str(description.get("TrainingJobArn") or job.arn)
-        if not is_opted_in(self.deps.training_jobs.tags(arn)):
+        tags = self.deps.training_jobs.tags(arn)
+        if not is_opted_in(tags):
             return "no longer opted in: its trainguard:group tag is gone"
+        if tags.get(TAG_PROTECT, "").strip().lower() == "true":
+            return f"protected: its {TAG_PROTECT} tag was set"
         return None
 
     # ---- the shared tail: audit, then notify -----------------------------------------------
@@ -294,7 +307,9 @@ class Act:
 
 
 def mode_text(settings: JobSettings) -> str:
-    return settings.mode + (" (stops disabled)" if settings.policy.stops_disabled else "")
+    """e.g. ``enforce``, ``enforce (paused by ana: quota review)``, ``observe``."""
+    hold = settings.hold if settings.hold != "paused" else settings.paused
+    return settings.mode + (f" ({hold})" if hold is not None else "")
 
 
 def estimated_savings(

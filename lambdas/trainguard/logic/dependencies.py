@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from ..constants import DEFAULT_AUDIT_TTL_DAYS
 from ..core.instances import InstanceCatalog
 from ..policy import Policy
-from ..ports import Alarms, JobStore, MetricReader, Notifier, Outbox, TrainingJobs
+from ..ports import (
+    Alarms,
+    ControlReader,
+    JobStore,
+    MetricReader,
+    Notifier,
+    Outbox,
+    TrainingJobs,
+)
 
 
 @dataclass
@@ -28,6 +36,7 @@ class Dependencies:
     audit_ttl_days: int = DEFAULT_AUDIT_TTL_DAYS
     clock: Callable[[], float] = time.time
     config_error: str | None = None  # an unusable runtime setting: stops are disabled
+    controls: ControlReader | None = None  # the runtime controls (None: none, e.g. replay)
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
-"""The scheduled tick: reconcile, observe, decide, act, for every running opted-in job.
+"""The scheduled tick: reconcile, observe, decide, act, for every running opted-in job,
+under the runtime controls in force (:mod:`.controls`: a pause holds every stop).
 
 Reads per tick: the ``running`` index (it carries each job's stored progress), one
 BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`),
@@ -22,6 +23,7 @@ from ..observability import logger
 from ..policy import JobSettings, Policy, PolicyError, job_settings
 from . import messages
 from .act import STOPPED, Act
+from .controls import read_controls
 from .decide import judge
 from .dependencies import Dependencies
 from .observe import Observation, observe
@@ -50,6 +52,8 @@ class TickResult:
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
     emails_dead: int = 0  # sends that failed for the last time (dead letters)
     duration_ms: float = 0.0
+    controls_error: str | None = None  # the runtime controls could not be used: stops held
+    paused: bool = False  # a runtime pause held this tick's stops (all or some groups')
     actions: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -77,7 +81,10 @@ def run_tick(
     now = deps.clock() if now is None else now
     budget = budget or Budget()
     result = TickResult()
-    act = Act(deps, now)
+    controls = read_controls(deps.controls)
+    result.controls_error = controls.error
+    result.paused = controls.global_.paused or any(c.paused for c in controls.groups.values())
+    act = Act(deps, now, controls=controls)
     running = deps.store.running_jobs()
     try:
         reconciled = reconcile(deps, running, now, budget)
@@ -103,11 +110,13 @@ def run_tick(
         result.errors += 1
         stats, group_policies = {}, {}
         logger.exception("reading the groups' statistics failed: no references this tick")
-    policies = _group_policies(deps.policy, group_policies)
+    deployed = controls.policy(deps.policy)  # under the global runtime mode
+    policies = _group_policies(deployed, group_policies)
     jobs: list[tuple[JobRecord, JobSettings]] = []
     for job in opted_in:
         try:
-            jobs.append((job, job_settings(job.tags, policies.get(job.group, deps.policy))))
+            policy = controls.group_policy(job.group, policies.get(job.group, deployed))
+            jobs.append((job, controls.settle(job_settings(job.tags, policy))))
         except PolicyError as exc:
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)

@@ -16,6 +16,7 @@ from trainguard_tools.curvefile import load_curves
 
 from ..emulator_deploy import REPO_ROOT
 from .fleet import FULL, QUICK, plan_fleet
+from .pause import PauseScenario
 from .summary import build_summary, format_summary, read_decisions
 
 if TYPE_CHECKING:
@@ -75,11 +76,14 @@ def run_demo(args: argparse.Namespace) -> int:
         env = plane.deployed.functions[EVALUATOR_FUNCTION_NAME].environment
         policy = Policy.from_json(env[ENV_POLICY])
         catalog = policy.catalog()
+        pause = PauseScenario(plane.endpoint_url, plane.shim, plane.mailbox,
+                              [j.name for j in fleet], last)  # fmt: skip
         record = simulate(
             plane,
             fleet,
             lambda itype: spec.gpus if (spec := catalog.get(itype)) else 1,
             alarm_every=1,
+            on_minute=pause,
         )
         sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
         descriptions = {j.name: sm.describe_training_job(TrainingJobName=j.name) for j in fleet}
@@ -111,6 +115,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     for t in plane.alarms.transitions
                 ],
                 "scenario": "quick" if args.quick else "full",
+                "pause": pause.record(),
                 "seconds": {
                     "deploy": round(deploy_s, 1),
                     "simulate": round(record.seconds["simulate"], 1),

@@ -118,9 +118,11 @@ def simulate(
     *,
     alarm_every: int = 1,
     progress_every: int = 10,
+    on_minute: Callable[[int], None] | None = None,
     out: TextIO = sys.stderr,
 ) -> RunRecord:
-    """Play ``fleet`` minute by minute until every job has ended (or been stopped)."""
+    """Play ``fleet`` minute by minute until every job has ended (or been stopped);
+    ``on_minute(minute)`` runs before each minute's tick (an operator's command)."""
     from ..emulator import make_client
 
     sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
@@ -202,6 +204,8 @@ def simulate(
                 ended.add(job.name)
         shim.settle(now)
         router.pump()
+        if on_minute is not None:
+            on_minute(minute)
         router.tick(now)
         if minute % alarm_every == 0:
             alarms.evaluate(now)

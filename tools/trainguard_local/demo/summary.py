@@ -245,11 +245,32 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
             + (f" (lost: {', '.join(lost)})" if lost else ""),
         ),
         *_health_checks(fleet, summary["health"]),
+        *_pause_checks(summary.get("pause")),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
             f"{len(summary['handler_failures'])} failure(s)",
         ),
+    ]
+
+
+def _pause_checks(pause: Mapping[str, Any] | None) -> list[Check]:
+    """Issue 14's: ``trainguard pause`` mid-run held every stop until ``resume``, both said."""
+    if pause is None:
+        return []
+    held, during = pause["stops_held"], pause["stopped_while_paused"]
+    return [
+        Check(
+            "the pause held every stop until resume",
+            pause["resumed_at_minute"] is not None
+            and held >= 1
+            and not during
+            and len(pause["announced"]) == 2
+            and pause["cli_exit_codes"] == [0, 0],
+            f"paused minutes {pause['paused_at_minute']}-{pause['resumed_at_minute']}: "
+            f"{held} stop(s) held as reports, {len(during)} stopped "
+            f"({', '.join(during) or 'none'}); announced: {len(pause['announced'])}",
+        )
     ]
 
 

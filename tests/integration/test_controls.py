@@ -1,0 +1,134 @@
+"""``trainguard pause | resume | mode`` on moto: the deployed stack found by its outputs, the
+control written with its history, announced on the topic, read by the next tick through
+Powertools' cache, and clear errors when there is no stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fakes import median_policy
+from runtime_support import Aws, LambdaContext
+from test_runtime_flow import BAD_CURVE, GROUP_TAGS, complete_references, start_bad_job
+
+from trainguard.adapters import TableControls
+from trainguard.handlers import evaluator
+from trainguard_tools.cli import main
+
+pytestmark = pytest.mark.integration
+
+CTX = LambdaContext()
+
+
+def deploy_outputs(aws: Aws, stack: str = "Trainguard") -> None:
+    """A stack with the two outputs the operator commands read (as infra/ names them)."""
+    template = {
+        "Resources": {"Marker": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            "StateTableNameF1E2": {"Value": aws.table},
+            "NotificationsTopicArnA1B2": {"Value": aws.topic_arn},
+        },
+    }
+    cfn: Any = __import__("boto3").client("cloudformation", region_name=aws.region)
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+
+
+def control(aws: Aws, name: str = "GLOBAL") -> dict[str, Any]:
+    item = aws.dynamodb.get_item(
+        TableName=aws.table, Key={"pk": {"S": "CONTROL"}, "sk": {"S": name}}
+    )["Item"]
+    return json.loads(item["value"]["S"])  # type: ignore[no-any-return]
+
+
+def test_pause_holds_the_next_ticks_stop_and_resume_releases_it(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the harness's clock jumps minutes in a wall-clock second: no cache (the stack sets 30 s,
+    # under the tick's minute)
+    monkeypatch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "0")
+    deploy_outputs(aws)
+    deps = aws.deps(median_policy())
+    complete_references(aws, deps)
+    aws.emails()
+    assert main(["pause", "--reason", "GPU quota review", "--by", "ana"]) == 0
+    assert "PAUSED every group" in capsys.readouterr().out
+    assert control(aws) | {"at": "-"} == {"paused": True, "mode": None, "by": "ana",
+                                        "reason": "GPU quota review", "at": "-"}  # fmt: skip
+    (announced,) = aws.emails()
+    assert announced["subject"] == "[trainguard] PAUSED every group: every stop is a report"
+    assert "Reason:  GPU quota review" in announced["body"]
+
+    start = aws.now() - 13 * 60
+    start_bad_job(aws, deps, "digits-bad", {**GROUP_TAGS, "trainguard:mode": "enforce"})
+    out = evaluator.handler({"time": _iso(aws.now())}, CTX, deps=deps)
+    assert (out["stops"], out["would_stops"], out["paused"]) == (0, 1, True)
+    assert aws.stopped() == []
+    (held,) = aws.emails()
+    assert held["subject"].startswith("[trainguard] WOULD STOP (paused) digits-bad")
+    assert "enforce (paused by ana: GPU quota review)" in held["body"]
+
+    assert main(["resume", "--reason", "review done", "--by", "ana"]) == 0
+    aws.emails()
+    aws.advance(60)  # the job reports again: judged again, and stopped now
+    aws.put_curve("digits-bad", "val_loss", start, [*BAD_CURVE, 1.18])
+    out = evaluator.handler({"time": _iso(aws.now())}, CTX, deps=deps)
+    assert out["stops"] == 1 and aws.stopped() == ["digits-bad"]
+    history = aws.dynamodb.query(
+        TableName=aws.table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONTROL_HISTORY"}},
+    )["Items"]
+    assert [h["reason"]["S"] for h in history] == ["GPU quota review", "review done"]
+    assert all(h["by"]["S"] == "ana" for h in history)
+
+
+def test_a_group_mode_is_written_for_that_group_only(aws: Aws) -> None:
+    deploy_outputs(aws)
+    assert main(["mode", "observe", "--group", "digits", "--by", "bo"]) == 0
+    assert control(aws, "GROUP#digits")["mode"] == "observe"
+    assert main(["mode", "default", "--group", "digits", "--by", "bo"]) == 0
+    assert control(aws, "GROUP#digits")["mode"] is None
+
+
+def test_the_cache_reads_the_table_once_within_its_max_age(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "30")
+    queries: list[str] = []
+    aws.dynamodb.meta.events.register(
+        "before-call.dynamodb.Query", lambda **kw: queries.append("q")
+    )
+    controls = TableControls(aws.dynamodb, aws.table)
+    assert controls.read() == {}
+    controls.write("GLOBAL", '{"paused": true}', {"at": "2026-01-01T00:00:00Z", "by": "x"})
+    assert controls.read() == {"GLOBAL": '{"paused": true}'}  # a write clears the cache
+    assert controls.read() == {"GLOBAL": '{"paused": true}'}
+    assert len(queries) == 2
+
+
+def test_no_stack_is_one_clear_line(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pause", "--reason", "x", "--stack", "Nope"]) == 2
+    assert capsys.readouterr().err == (
+        "trainguard pause: stack Nope not found in us-east-1: deploy trainguard there "
+        "(make deploy), or pass --stack NAME / --region\n"
+    )
+
+
+def test_no_credentials_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    assert main(["resume"]) == 2
+    assert "trainguard resume: no AWS credentials" in capsys.readouterr().err
+
+
+def _iso(now: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

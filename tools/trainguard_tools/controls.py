@@ -1,0 +1,129 @@
+"""``trainguard pause | resume | mode``: the runtime controls, changed without a deploy.
+
+``pause`` turns every stop into a report (all groups, or ``--group G``), ``resume`` undoes it,
+``mode observe|enforce|default`` sets the global (or a group's) runtime mode. Each change is
+one write of the control item and its history entry (who, when, why) in one transaction, then
+one message on the alert channel; the functions see it within ``CONTROLS_MAX_AGE_S``, by the
+next tick. The change stands even if the announcement fails (the command says so and exits 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from trainguard.adapters.controls import TableControls
+from trainguard.adapters.notifier import SnsNotifier
+from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
+from trainguard.logic.controls import Control, iso_now, parse_control
+from trainguard.logic.messages import PREFIX
+
+from .stack import STACK_NAME, StackError, client, stack_outputs
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str  # GLOBAL or GROUP#<group>
+    before: Control
+    after: Control
+    subject: str
+    body: str
+
+
+def change(
+    controls: TableControls,
+    *,
+    group: str | None,
+    by: str,
+    reason: str,
+    now: float,
+    paused: bool | None = None,
+    mode: str | None = "keep",
+) -> Change:
+    """Set the pause and/or mode of the global or a group's control; return what changed."""
+    name = CONTROL_GLOBAL_SK if group is None else CONTROL_GROUP_PREFIX + group
+    current = controls.read().get(name)
+    before = Control() if current is None else parse_control(name, current)
+    after = replace(before, by=by, reason=reason, at=iso_now(now))
+    if paused is not None:
+        after = replace(after, paused=paused)
+    if mode != "keep":
+        after = replace(after, mode=mode)
+    parse_control(name, after.to_json())  # the functions will accept what is written
+    history = {"at": after.at, "control": name, "by": by, "reason": reason,
+               "before": before.to_json(), "after": after.to_json()}  # fmt: skip
+    controls.write(name, after.to_json(), history)
+    scope = "every group" if group is None else f"group {group}"
+    if paused is True:
+        subject = f"{PREFIX} PAUSED {scope}: every stop is a report"
+    elif paused is False:
+        subject = f"{PREFIX} RESUMED {scope}: stops as the mode says"
+    else:
+        subject = f"{PREFIX} MODE {scope}: {after.mode or 'as deployed'}"
+    body = (
+        f"Control: {name}\nPaused:  {'yes' if after.paused else 'no'}\n"
+        f"Mode:    {after.mode or 'as deployed (or the job tag)'}\n"
+        f"By:      {by}\nAt:      {after.at}\nReason:  {reason or '-'}\n\n"
+        "The functions act on it from their next tick. A job's trainguard:mode tag still "
+        "decides its mode; a pause holds every stop, whatever the mode.\n"
+    )
+    return Change(name, before, after, subject, body)
+
+
+def caller(sts: Any) -> str:
+    """Who is changing the controls: the caller's IAM ARN, else the local user."""
+    try:
+        return str(sts.get_caller_identity()["Arn"])
+    except Exception:
+        return getpass.getuser()
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        outputs = stack_outputs(args.stack, args.region)
+    except StackError as exc:
+        print(f"trainguard {args.command}: {exc}", file=sys.stderr)
+        return 2
+    controls = TableControls(client("dynamodb", outputs.region), outputs.table)
+    who = args.by or caller(client("sts", outputs.region))
+    kwargs: dict[str, Any] = {}
+    if args.command == "pause":
+        kwargs["paused"] = True
+    elif args.command == "resume":
+        kwargs["paused"] = False
+    else:
+        kwargs["mode"] = None if args.mode == "default" else args.mode
+    done = change(controls, group=args.group, by=who, reason=args.reason or "",
+                  now=time.time(), **kwargs)  # fmt: skip
+    print(done.subject)
+    print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
+    try:
+        notifier = SnsNotifier(client("sns", outputs.region), outputs.topic)
+        notifier.publish(done.subject, done.body)
+    except Exception as exc:
+        print(f"the change stands, but announcing it failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(sub: Any) -> None:
+    """``trainguard pause --reason R [--group G]``, ``resume``, ``mode observe|enforce|default``."""
+    for name, help_text in (
+        ("pause", "every stop becomes a report, from the next tick (audited, announced)"),
+        ("resume", "undo a pause: stops as the mode says, from the next tick"),
+        ("mode", "set the global (or --group) runtime mode, over the deployed one"),
+    ):
+        parser = sub.add_parser(name, help=help_text)
+        if name == "mode":
+            parser.add_argument("mode", choices=("observe", "enforce", "default"))
+        parser.add_argument("--group", help="only this group (default: every group)")
+        parser.add_argument("--reason", required=name == "pause", help="why (audited, announced)")
+        parser.add_argument("--by", help="who (default: the caller's IAM ARN)")
+        parser.add_argument("--stack", default=STACK_NAME, help="the deployed stack's name")
+        parser.add_argument("--region", help="the stack's region (default: the profile's)")
+        parser.set_defaults(func=_run)
