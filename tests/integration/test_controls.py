@@ -42,11 +42,8 @@ def control(aws: Aws, name: str = "GLOBAL") -> dict[str, Any]:
 
 
 def test_pause_holds_the_next_ticks_stop_and_resume_releases_it(
-    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # the harness's clock jumps minutes in a wall-clock second: no cache (the stack sets 30 s,
-    # under the tick's minute)
-    monkeypatch.setenv("POWERTOOLS_PARAMETERS_MAX_AGE", "0")
     deploy_outputs(aws)
     deps = aws.deps(median_policy())
     complete_references(aws, deps)

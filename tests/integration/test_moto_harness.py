@@ -100,3 +100,5 @@ def test_event_builders_have_the_documented_shape() -> None:
     assert json.loads(json.dumps(event)) == event
     assert CTX.invoked_function_arn.endswith(":function:trainguard-test")
     assert 0 < LambdaContext(timeout_s=3).get_remaining_time_in_millis() <= 3000
+    # without a timeout, a session-long shared context never runs out of time
+    assert LambdaContext().get_remaining_time_in_millis() == 900_000

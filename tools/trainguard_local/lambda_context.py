@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 REGION = "us-east-1"
+MAX_TIMEOUT_S = 900  # Lambda's maximum timeout
 
 
 @dataclass
@@ -24,7 +25,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = ""
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    timeout_s: int = 900  # Lambda's maximum: a module-level context lasts a test session
+    # None: the time never runs out (Lambda's maximum, 900 s, always left): a module-level
+    # context is shared by a whole test session, which may well last longer than 15 minutes;
+    # a number: a real budget counted from the context's creation (the router's invocations)
+    timeout_s: int | None = None
     function_version: str = "$LATEST"
     _started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -43,5 +47,7 @@ class LambdaContext:
         return f"local/{self.aws_request_id}"
 
     def get_remaining_time_in_millis(self) -> int:
+        if self.timeout_s is None:
+            return MAX_TIMEOUT_S * 1000
         spent = time.monotonic() - self._started
         return max(0, int((self.timeout_s - spent) * 1000))

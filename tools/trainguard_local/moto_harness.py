@@ -95,10 +95,14 @@ class _SharedClients:
 
 @contextmanager
 def _sandbox(region: str) -> Iterator[None]:
-    """The region set, no endpoint override or profile: nothing can leave the process."""
-    keys = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE")
+    """The region set, no endpoint override or profile: nothing can leave the process. The
+    harness's clock jumps minutes in a wall-clock second, so the runtime controls are not
+    cached (Powertools' parameters max age 0; the stack sets 30 s)."""
+    keys = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE",
+            "POWERTOOLS_PARAMETERS_MAX_AGE")  # fmt: skip
     saved = {key: os.environ.get(key) for key in keys}
-    os.environ.update({"AWS_DEFAULT_REGION": region, "AWS_REGION": region})
+    os.environ.update({"AWS_DEFAULT_REGION": region, "AWS_REGION": region,
+                       "POWERTOOLS_PARAMETERS_MAX_AGE": "0"})  # fmt: skip
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
     try:
