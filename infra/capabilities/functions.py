@@ -168,6 +168,8 @@ class Functions(Construct):
             c.ENV_POWERTOOLS_SERVICE: c.SERVICE_NAME,
             c.ENV_POWERTOOLS_NAMESPACE: c.METRICS_NAMESPACE,
         }
+        if config.chat is not None:  # only then: other HTTPS subscribers see no change
+            self._common_env[c.ENV_CHAT] = config.chat.kinds
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
 
         self.alert = self._function(
