@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from trainguard import constants as c
 from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
@@ -24,6 +25,16 @@ from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The patterns CloudFormation gives AWS::Chatbot::SlackChannelConfiguration (SlackWorkspaceId,
+# SlackChannelId) and AWS::Chatbot::MicrosoftTeamsChannelConfiguration (TeamId, TeamsTenantId:
+# GUIDs; TeamsChannelId: the URL-encoded "19:...@thread.tacv2" of the channel's link). Checked
+# here so a typo fails synth naming its key, not the deploy an hour later.
+_SLACK_WORKSPACE = re.compile(r"^[0-9A-Z]{1,255}$")
+_SLACK_CHANNEL = re.compile(r"^[A-Za-z0-9]{1,255}$")
+_GUID = re.compile(r"^[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
+_TEAMS_PART = r"[A-Za-z0-9\-_=+/.,]*"
+_TEAMS_CHANNEL = re.compile(rf"^{_TEAMS_PART}%3[aA]{_TEAMS_PART}%40{_TEAMS_PART}$")
+CHAT_LOGGING_LEVELS = ("ERROR", "INFO", "NONE")
 
 
 class ConfigError(ValueError):
@@ -52,6 +63,71 @@ class StackSettings:
         choices=LOG_RETENTION_DAYS,
         doc="CloudWatch Logs retention of the functions (a value CloudWatch accepts)",
     )
+    slack_workspace_id: str = setting(
+        "",
+        key="slackWorkspaceId",
+        doc="Slack workspace (team) id, e.g. `T0123ABCD`, once authorized in the Amazon Q "
+        "Developer in chat applications console; with `slackChannelId` it adds a Slack channel "
+        "that gets every alert. Empty = no Slack.",
+    )
+    slack_channel_id: str = setting(
+        "",
+        key="slackChannelId",
+        doc="Slack channel id, e.g. `C0123ABCD` (the end of the channel's link); needs "
+        "`slackWorkspaceId`. Invite the app to a private channel: `/invite @Amazon Q`.",
+    )
+    teams_tenant_id: str = setting(
+        "",
+        key="teamsTenantId",
+        doc="Microsoft Teams tenant id (a GUID); with `teamsTeamId` and `teamsChannelId` it adds "
+        "a Teams channel. Empty = no Teams.",
+    )
+    teams_team_id: str = setting(
+        "",
+        key="teamsTeamId",
+        doc="Microsoft Teams team id (a GUID, shown when the team is authorized in the console)",
+    )
+    teams_channel_id: str = setting(
+        "",
+        key="teamsChannelId",
+        doc="Microsoft Teams channel id: `19:...@thread.tacv2` from the channel's link, "
+        "URL-encoded or not",
+    )
+    chat_logging_level: str = setting(
+        "ERROR",
+        key="chatLoggingLevel",
+        choices=CHAT_LOGGING_LEVELS,
+        doc="what the chat channel configurations log to CloudWatch Logs (ERROR: errors only; "
+        "INFO: every event; NONE: nothing)",
+    )
+
+
+@dataclass(frozen=True)
+class SlackChannel:
+    workspace_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class TeamsChannel:
+    tenant_id: str
+    team_id: str
+    channel_id: str  # URL-encoded, as CloudFormation takes it
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    """The chat channels to add (at least one), through Amazon Q Developer in chat
+    applications."""
+
+    slack: SlackChannel | None
+    teams: TeamsChannel | None
+    logging_level: str
+
+    @property
+    def kinds(self) -> str:
+        """The ``TRAINGUARD_CHAT`` value: which channels, so messages use their markdown."""
+        return ",".join(k for k, on in (("slack", self.slack), ("teams", self.teams)) if on)
 
 
 def settings() -> Iterator[tuple[Setting, Any]]:
@@ -71,6 +147,7 @@ class TrainguardConfig:
     alert_email: str
     audit_ttl_days: int
     log_retention_days: int
+    chat: ChatConfig | None = None
 
     @property
     def tick_minutes(self) -> int:
@@ -127,7 +204,68 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         alert_email=email,
         audit_ttl_days=stack["audit_ttl_days"],
         log_retention_days=stack["log_retention_days"],
+        chat=chat_config(stack),
     )
+
+
+def _ids(stack: Mapping[str, Any], *paths: str) -> dict[str, str]:
+    return {path: str(stack[path]).strip() for path in paths}
+
+
+def _key(path: str) -> str:
+    return next(d.key for d, _ in walk(StackSettings) if d.path == path)
+
+
+def _require_all(ids: Mapping[str, str], what: str) -> bool:
+    """All of ``ids`` set (True), none (False), or a ConfigError naming the first missing."""
+    given = [path for path, value in ids.items() if value]
+    if not given:
+        return False
+    for path, value in ids.items():
+        if not value:
+            others = ", ".join(f"'{_key(p)}'" for p in given)
+            raise ConfigError(
+                f"cdk.json context '{_key(path)}': {what} needs it too (given: {others}); "
+                "set it, or leave them all empty for no channel"
+            )
+    return True
+
+
+def _match(path: str, value: str, pattern: re.Pattern[str], example: str) -> str:
+    if not pattern.match(value):
+        raise ConfigError(
+            f"cdk.json context '{_key(path)}': not a valid id: {value!r} (expected e.g. {example})"
+        )
+    return value
+
+
+def chat_config(stack: Mapping[str, Any]) -> ChatConfig | None:
+    """The chat channels the context asks for; None without any chat key (then the stack has
+    no Chatbot resources at all). A channel given in part, or a malformed id, is a
+    :class:`ConfigError` naming the key."""
+    slack_ids = _ids(stack, "slack_workspace_id", "slack_channel_id")
+    teams_ids = _ids(stack, "teams_tenant_id", "teams_team_id", "teams_channel_id")
+    slack = teams = None
+    if _require_all(slack_ids, "a Slack channel"):
+        slack = SlackChannel(
+            _match("slack_workspace_id", slack_ids["slack_workspace_id"], _SLACK_WORKSPACE,
+                   "'T0123ABCD', upper-case letters and digits"),
+            _match("slack_channel_id", slack_ids["slack_channel_id"], _SLACK_CHANNEL,
+                   "'C0123ABCD', letters and digits"),
+        )  # fmt: skip
+    if _require_all(teams_ids, "a Microsoft Teams channel"):
+        guid = "'a1b2c3d4-0000-4000-8000-0123456789ab'"
+        channel = teams_ids["teams_channel_id"]
+        if ":" in channel or "@" in channel:  # as copied from the link: encode it
+            channel = quote(channel, safe="")
+        teams = TeamsChannel(
+            _match("teams_tenant_id", teams_ids["teams_tenant_id"], _GUID, guid),
+            _match("teams_team_id", teams_ids["teams_team_id"], _GUID, guid),
+            _match("teams_channel_id", channel, _TEAMS_CHANNEL, "'19:abc123@thread.tacv2'"),
+        )
+    if slack is None and teams is None:
+        return None
+    return ChatConfig(slack=slack, teams=teams, logging_level=stack["chat_logging_level"])
 
 
 def _checked(declared: Setting, value: Any) -> Any:

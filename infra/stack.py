@@ -6,6 +6,7 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from infra.capabilities.alarms import HealthAlarms
+from infra.capabilities.chat import ChatChannels
 from infra.capabilities.cleanup import AlarmCleanup
 from infra.capabilities.dashboard import Dashboard
 from infra.capabilities.events import EventWiring
@@ -31,6 +32,12 @@ class TrainguardStack(Stack):
         self.config = config
         self.state = StateTable(self, "State")
         self.notifications = Notifications(self, "Notifications", alert_email=config.alert_email)
+        # Slack / Teams only when the context names a channel: no Chatbot resources otherwise
+        self.chat = (
+            ChatChannels(self, "Chat", config=config.chat, topic=self.notifications.topic)
+            if config.chat is not None
+            else None
+        )
         self.functions = Functions(
             self,
             "Functions",

@@ -171,6 +171,8 @@ class Functions(Construct):
             # next one-minute tick
             c.ENV_POWERTOOLS_PARAMETERS_MAX_AGE: str(c.CONTROLS_MAX_AGE_S),
         }
+        if config.chat is not None:  # only then: other HTTPS subscribers see no change
+            self._common_env[c.ENV_CHAT] = config.chat.kinds
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
 
         self.alert = self._function(

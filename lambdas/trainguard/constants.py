@@ -14,6 +14,9 @@ ENV_STOPS_DISABLED = (
     "TRAINGUARD_STOPS_DISABLED"  # global switch: "true" turns every stop into a report
 )
 ENV_AUDIT_TTL_DAYS = "TRAINGUARD_AUDIT_TTL_DAYS"
+# the chat channels the stack configured ("slack", "teams" or "slack,teams"); set only then:
+# messages also go out as Chatbot custom notifications (the markdown follows the channels)
+ENV_CHAT = "TRAINGUARD_CHAT"
 
 # --- Tags on training jobs (opt-in and per-job overrides) --------------------------------
 TAG_PREFIX = "trainguard:"

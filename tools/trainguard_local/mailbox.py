@@ -7,13 +7,22 @@ What :class:`Mailbox` does: subscribes a fresh SQS queue to the topic through th
 returns every message published to the topic *after* :meth:`Mailbox.attach` as an
 :class:`Email` (subject, body), in publication order. Attach it right after the deploy (or,
 with ``endpoint_url=None``, under ``moto.mock_aws()``: the tests' harness does).
+
+Chat mode (``Mailbox.attach(..., chat=True)``): the mailbox also subscribes what Amazon Q
+Developer in chat applications subscribes, an HTTPS endpoint at
+``https://global.sns-api.chatbot.amazonaws.com``, and :meth:`Mailbox.chat_messages` returns
+what SNS delivered there (the custom notifications the functions publish under the ``https``
+key when ``TRAINGUARD_CHAT`` is set). moto posts to HTTPS subscribers with ``requests.post``
+from the process it runs in (the emulator runs in-process): the mailbox records the posts to
+that one endpoint instead of sending them, and passes every other post through. Off by
+default, so nothing changes for the demo.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .emulator import REGION, make_client
 
@@ -21,6 +30,41 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
+
+
+CHATBOT_ENDPOINT = "https://global.sns-api.chatbot.amazonaws.com"
+# topic ARN -> the chat messages delivered for it, in delivery order
+_chat_deliveries: dict[str, list[dict[str, Any]]] = {}
+
+
+class _SnsRequests:
+    """What ``moto.sns.models`` sees as ``requests``: the real module, but its posts to
+    Chatbot's endpoint are recorded per topic instead of sent (only moto's SNS sees this: the
+    process's ``requests`` module is untouched)."""
+
+    trainguard_capture = True
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    def post(self, url: str, *args: Any, **kwargs: Any) -> Any:
+        if url.rstrip("/") != CHATBOT_ENDPOINT:
+            return self._real.post(url, *args, **kwargs)
+        data = kwargs.get("json") or {}
+        _chat_deliveries.setdefault(str(data.get("TopicArn", "")), []).append(data)
+        return None
+
+
+def _capture_chatbot_posts() -> None:
+    """Install :class:`_SnsRequests` in moto's SNS once."""
+    import moto.sns.models as sns_models
+
+    current = getattr(sns_models, "requests")  # noqa: B009 (not re-exported: mypy)
+    if not getattr(current, "trainguard_capture", False):
+        setattr(sns_models, "requests", _SnsRequests(current))  # noqa: B010
 
 
 @dataclass(frozen=True)
@@ -57,6 +101,7 @@ class Mailbox:
         self.subscription_arn = subscription_arn
         self._sqs: SQSClient = make_client("sqs", endpoint_url, region)
         self._received: list[Email] = []
+        self._chat_seen = len(_chat_deliveries.get(topic_arn, []))
 
     @classmethod
     def attach(
@@ -66,8 +111,10 @@ class Mailbox:
         *,
         queue_name: str = "trainguard-local-mailbox",
         region: str = REGION,
+        chat: bool = False,
     ) -> Mailbox:
-        """Create the queue and subscribe it to ``topic_arn`` (raw delivery off: SNS envelope)."""
+        """Create the queue and subscribe it to ``topic_arn`` (raw delivery off: SNS envelope);
+        with ``chat``, subscribe Chatbot's HTTPS endpoint too (see the module's docstring)."""
         sqs: SQSClient = make_client("sqs", endpoint_url, region)
         sns: SNSClient = make_client("sns", endpoint_url, region)
         queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
@@ -75,6 +122,9 @@ class Mailbox:
             "Attributes"
         ]["QueueArn"]
         subscription = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        if chat:
+            _capture_chatbot_posts()
+            sns.subscribe(TopicArn=topic_arn, Protocol="https", Endpoint=CHATBOT_ENDPOINT)
         return cls(endpoint_url, topic_arn, queue_url, subscription["SubscriptionArn"], region)
 
     def _drain(self) -> None:
@@ -115,3 +165,15 @@ class Mailbox:
         seen = len(self._received)
         self._drain()
         return self._received[seen:]
+
+    def chat_messages(self) -> list[dict[str, Any]]:
+        """What the chat channel got since :meth:`attach` (chat mode only), oldest first: each
+        message as Chatbot reads it (the parsed ``Message`` of SNS's HTTPS delivery)."""
+        delivered = _chat_deliveries.get(self.topic_arn, [])[self._chat_seen :]
+        out = []
+        for data in delivered:
+            try:
+                out.append(json.loads(data.get("Message", "")))
+            except ValueError:  # plain text: what Chatbot would drop
+                out.append({"unreadable": data.get("Message", "")})
+        return out

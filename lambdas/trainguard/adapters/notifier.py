@@ -1,8 +1,21 @@
-"""SNS: the :class:`~trainguard.ports.Notifier` port, one message per decision or alert."""
+"""SNS: the :class:`~trainguard.ports.Notifier` port, one message per decision or alert.
+
+With a chat channel configured (``TRAINGUARD_CHAT``, set by the stack when it adds an Amazon Q
+Developer in chat applications channel), one publish carries two forms of the message
+(``MessageStructure="json"``, one message per protocol): the plain text for email and every
+other subscriber (``default``), and the Chatbot custom notification for ``https``, the protocol
+of the subscription Chatbot creates on the topic (endpoint
+``https://global.sns-api.chatbot.amazonaws.com``). Chatbot drops plain text, so without this
+the channel would stay silent. Without chat the publish is the plain one, as before, so other
+HTTPS subscribers see no change.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
+
+from ..chat_message import custom_notification_json, flavor_for
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -19,13 +32,30 @@ def clean_subject(subject: str) -> str:
     return text
 
 
+def per_protocol_message(subject: str, body: str, chat: str) -> str:
+    """The ``Message`` of a ``MessageStructure="json"`` publish: ``default`` (required by SNS,
+    what SQS, Lambda and email-json subscribers get), ``email`` (the same plain text, named so
+    that email never depends on the default) and ``https`` (the chat card)."""
+    card = custom_notification_json(subject, body, flavor=flavor_for(chat))
+    return json.dumps({"default": body, "email": body, "https": card}, ensure_ascii=False)
+
+
 class SnsNotifier:
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+    def __init__(self, client: SNSClient, topic_arn: str, *, chat: str = "") -> None:
         self._client = client
         self._topic_arn = topic_arn
+        self._chat = chat.strip()
 
     def publish(self, subject: str, body: str) -> str:
-        response = self._client.publish(
-            TopicArn=self._topic_arn, Subject=clean_subject(subject), Message=body
-        )
+        if self._chat:
+            response = self._client.publish(
+                TopicArn=self._topic_arn,
+                Subject=clean_subject(subject),
+                Message=per_protocol_message(subject, body, self._chat),
+                MessageStructure="json",
+            )
+        else:
+            response = self._client.publish(
+                TopicArn=self._topic_arn, Subject=clean_subject(subject), Message=body
+            )
         return str(response.get("MessageId", ""))

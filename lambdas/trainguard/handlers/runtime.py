@@ -23,6 +23,7 @@ from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
     ENV_ALERT_FUNCTION_ARN,
     ENV_AUDIT_TTL_DAYS,
+    ENV_CHAT,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
     METRIC_CONFIG_ERRORS,
@@ -58,7 +59,11 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),
-        notifier=SnsNotifier(LazyClient("sns"), topic),  # type: ignore[arg-type]
+        notifier=SnsNotifier(
+            LazyClient("sns"),  # type: ignore[arg-type]
+            topic,
+            chat=environ.get(ENV_CHAT, ""),
+        ),
         policy=policy,
         region=region,
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
