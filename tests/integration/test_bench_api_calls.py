@@ -37,9 +37,10 @@ def test_steady_tick_batches_metric_reads_and_describes_no_job(running: int, pub
     assert result["steady_tick"]["jobs"] == running
     assert result["steady_tick"]["errors"] == 0
     # the tick reads the running index, the open actions and the outbox (both empty when
-    # nothing failed: one query each), and one BatchGetItem of the groups' STATS and their
-    # POLICY items (trainguard calibrate --apply: none here)
-    assert result["dynamodb"]["reads"] == {"DynamoDB.BatchGetItem": 1, "DynamoDB.Query": 3}
+    # nothing failed: one query each), the runtime controls (one query; the stack caches them
+    # 30 s, under the one-minute tick, so a tick reads them once), and one BatchGetItem of the
+    # groups' STATS and their POLICY items (trainguard calibrate --apply: none here)
+    assert result["dynamodb"]["reads"] == {"DynamoDB.BatchGetItem": 1, "DynamoDB.Query": 4}
     assert result["dynamodb"]["batch_get_keys"] == 2 + 2
     # the jobs the first tick reported (observe mode) are not claimed again; the only writes
     # are the progress of the jobs that reported a new value (one UpdateItem each)
