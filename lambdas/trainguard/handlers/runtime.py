@@ -22,11 +22,13 @@ from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
     ENV_ALERT_FUNCTION_ARN,
     ENV_AUDIT_TTL_DAYS,
+    ENV_RETRY_ROLE_ARNS,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
     METRIC_CONFIG_ERRORS,
 )
 from ..logic.dependencies import Dependencies
+from ..logic.retry import RetryConfigError, parse_role_arns
 from ..observability import logger, metrics
 from ..policy import Policy, PolicyError
 
@@ -47,6 +49,10 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     if not ttl_raw.isdigit() or int(ttl_raw) < 1:
         raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
     policy, config_error = Policy.from_env_failing_safe(environ)
+    try:
+        retry_roles = parse_role_arns(environ.get(ENV_RETRY_ROLE_ARNS, ""))
+    except RetryConfigError as exc:  # retries off, the rest goes on; said at each invocation
+        retry_roles, config_error = (), config_error or f"{ENV_RETRY_ROLE_ARNS}: {exc}"
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
     store = Store(LazyClient("dynamodb"), table)  # type: ignore[arg-type]
@@ -62,6 +68,7 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
         audit_ttl_days=int(ttl_raw),
         config_error=config_error,
+        retry_roles=retry_roles,
     )
 
 

@@ -28,6 +28,8 @@ class Dependencies:
     audit_ttl_days: int = DEFAULT_AUDIT_TTL_DAYS
     clock: Callable[[], float] = time.time
     config_error: str | None = None  # an unusable runtime setting: stops are disabled
+    # the roles a capacity retry may pass (TRAINGUARD_RETRY_ROLE_ARNS); empty = retries off
+    retry_roles: tuple[str, ...] = ()
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:
