@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainguard import constants as c
+from trainguard.logic.retry import RetryConfigError, parse_role_arns
 from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -52,6 +53,14 @@ class StackSettings:
         choices=LOG_RETENTION_DAYS,
         doc="CloudWatch Logs retention of the functions (a value CloudWatch accepts)",
     )
+    retry_role_arns: str = setting(
+        "",
+        key="retryRoleArns",
+        doc="capacity retries (tag `trainguard:retry=N`): the IAM roles a retried job may run "
+        "as, a list of role ARNs (or `arn:aws:iam::<account>:role/<path>/*`); the evaluator "
+        "gets iam:PassRole for exactly these, to SageMaker only. Empty = retries off and no "
+        "PassRole, CreateTrainingJob or AddTags permission at all",
+    )
 
 
 def settings() -> Iterator[tuple[Setting, Any]]:
@@ -71,6 +80,7 @@ class TrainguardConfig:
     alert_email: str
     audit_ttl_days: int
     log_retention_days: int
+    retry_role_arns: tuple[str, ...] = ()  # empty: capacity retries are off
 
     @property
     def tick_minutes(self) -> int:
@@ -113,7 +123,9 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
     stack = {
         declared.path: _checked(declared, values.get(declared.key, default))
         for declared, default in walk(StackSettings)
+        if declared.key != "retryRoleArns"  # a list, or a comma-separated string: below
     }
+    retry_role_arns = _role_arns(values.get("retryRoleArns", ""))
     try:
         policy = Policy.from_mapping(document)
     except PolicyError as exc:
@@ -127,7 +139,18 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         alert_email=email,
         audit_ttl_days=stack["audit_ttl_days"],
         log_retention_days=stack["log_retention_days"],
+        retry_role_arns=retry_role_arns,
     )
+
+
+def _role_arns(value: Any) -> tuple[str, ...]:
+    """``retryRoleArns`` from cdk.json (a list) or ``-c`` (a JSON list or comma-separated)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = _coerce(value)
+    try:
+        return parse_role_arns(value)
+    except RetryConfigError as exc:
+        raise ConfigError(f"cdk.json context 'retryRoleArns': {exc}") from exc
 
 
 def _checked(declared: Setting, value: Any) -> Any:
