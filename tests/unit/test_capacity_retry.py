@@ -226,7 +226,14 @@ def test_a_capacity_failure_is_retried_once_after_its_backoff() -> None:
     assert [e.subject for e in emails] == [
         "[trainguard] RETRIED big as big-retry-1 (attempt 1 of 2)"
     ]
-    assert "Outcome:    RETRIED" in emails[0].body and "Failed:     CapacityError" in emails[0].body
+    assert emails[0].body.splitlines()[:4] == [
+        "Job:         big (Failed)",
+        "Outcome:     RETRIED",
+        "Retry:       big-retry-1 (attempt 1 of 2, trainguard:retry=2)",
+        "Retry link:  https://us-east-1.console.aws.amazon.com/sagemaker/home?region=us-east-1"
+        "#/jobs/big-retry-1",
+    ]
+    assert f"Failed with: {CAPACITY}" in emails[0].body
     audit = [d["action"] for d in world.decisions("big")]
     assert audit == ["RETRY SCHEDULED", "RETRIED"]
     assert world.resume() == 0 and world.fakes.training_jobs.created == [request]  # once

@@ -329,7 +329,8 @@ def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -
     plan = dict(claim.get("retry") or {})
     attempt, limit = int(plan["attempt"]), int(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
-    decision = _decision(job, kind, attempt, limit, f"as {name}")
+    decision = _decision(job, kind, attempt, limit,
+                         f"{job.name} failed for capacity; retried as {name}")  # fmt: skip
     if deps.policy.stops_disabled or deps.config_error:
         # the kill switch (or a setting that cannot be read): trainguard acts on no job now
         store.update_action(job.run, action, retry_at=act.now + HOLD_S)
@@ -415,29 +416,38 @@ def _refused(act: Act, job: JobRecord, action: str, decision: Decision, outcome:
     says what (``outcome`` up to its reason) and which attempt; the body says why."""
     logger.warning("capacity retry not created", extra={"outcome": outcome})
     headline = outcome.split(" (")[0]
-    act.announce(job.run, decision, outcome=outcome, mode=job.mode, subject=(
-        f"{messages.PREFIX} {headline} {job.name}: attempt "
-        f"{decision.value:g} of {decision.threshold:g}"), details=_details(act, job),
-        key=f"{action}#refused")  # fmt: skip
+    attempt = f"{decision.value:g} of {decision.threshold:g}"
+    _say(act, job, decision, outcome, key=f"{action}#refused",
+         subject=f"{messages.PREFIX} {headline} {job.name}: attempt {attempt}",
+         lines={"Attempt": attempt})  # fmt: skip
     act.deps.store.finish_action(job.run, action, state="refused", outcome=outcome)
     return outcome
 
 
 def _announce(act: Act, job: JobRecord, action: str, decision: Decision, outcome: str,
               name: str, attempt: int, limit: int) -> None:  # fmt: skip
-    details = {"Retry": name, "Attempt": f"{attempt} of {limit}", **_details(act, job),
-               "Retry console": messages.console_link(act.deps.region, name)}  # fmt: skip
-    subject = f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})"
-    act.announce(job.run, decision, outcome=outcome, mode=job.mode, subject=subject,
-                 details=details, key=f"{action}#created")  # fmt: skip
+    _say(act, job, decision, outcome, key=f"{action}#created",
+         subject=f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})",
+         lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
+                "Retry link": messages.console_link(act.deps.region, name)})  # fmt: skip
 
 
-def _details(act: Act, job: JobRecord) -> dict[str, str]:
-    return {
-        "Failed":   f"{job.failure_reason or 'no FailureReason given'}",
-        "Group":    job.group,
+def _say(act: Act, job: JobRecord, decision: Decision, outcome: str, *, key: str, subject: str,
+         lines: Mapping[str, str]) -> None:  # fmt: skip
+    """Audit, then one email through the outbox (its key: the run, the attempt, what)."""
+    _audit(act.deps, job, decision, outcome, act.now)
+    facts = {
+        "Job": f"{job.name} (Failed)",
+        "Outcome": outcome,
+        **lines,
+        "Why": decision.reason,
+        "Failed with": job.failure_reason or "no FailureReason given",
+        "Group": job.group,
         "Instances": f"{job.instance_count} x {job.instance_type}",
-    }  # fmt: skip
+    }
+    body = "\n".join(f"{f'{k}:'.ljust(13)}{v}" for k, v in facts.items())
+    body += f"\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n"
+    act.mail.send(f"{job.run}#{key}", subject, body)
 
 
 def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int | None,
