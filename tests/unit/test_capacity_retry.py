@@ -430,3 +430,15 @@ def test_a_name_taken_by_someone_else_is_refused() -> None:
     world.resume()
     assert world.fakes.training_jobs.created == []
     assert "belongs to another job" in world.decisions("taken")[-1]["action"]
+
+
+def test_the_runtime_reads_the_roles_and_fails_safe_on_a_bad_list() -> None:
+    from trainguard import constants as c
+    from trainguard.handlers.runtime import aws_dependencies
+
+    env = {c.ENV_TABLE_NAME: "t", c.ENV_TOPIC_ARN: "arn:aws:sns:us-east-1:1:t"}
+    assert aws_dependencies(env).retry_roles == ()
+    deps = aws_dependencies({**env, c.ENV_RETRY_ROLE_ARNS: ROLE})
+    assert deps.retry_roles == (ROLE,) and deps.config_error is None
+    bad = aws_dependencies({**env, c.ENV_RETRY_ROLE_ARNS: "not-a-role"})
+    assert bad.retry_roles == () and "TRAINGUARD_RETRY_ROLE_ARNS" in str(bad.config_error)
