@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from trainguard import constants as c
+from trainguard.logic.retry import RetryConfigError, parse_role_arns
 from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -62,6 +63,14 @@ class StackSettings:
         key="logRetentionDays",
         choices=LOG_RETENTION_DAYS,
         doc="CloudWatch Logs retention of the functions (a value CloudWatch accepts)",
+    )
+    retry_role_arns: str = setting(
+        "",
+        key="retryRoleArns",
+        doc="capacity retries (tag `trainguard:retry=N`): the IAM roles a retried job may run "
+        "as, a list of role ARNs (or `arn:aws:iam::<account>:role/<path>/*`); the evaluator "
+        "gets iam:PassRole for exactly these, to SageMaker only. Empty = retries off and no "
+        "PassRole, CreateTrainingJob or AddTags permission at all",
     )
     slack_workspace_id: str = setting(
         "",
@@ -148,6 +157,7 @@ class TrainguardConfig:
     audit_ttl_days: int
     log_retention_days: int
     chat: ChatConfig | None = None
+    retry_role_arns: tuple[str, ...] = ()  # empty: capacity retries are off
 
     @property
     def tick_minutes(self) -> int:
@@ -190,7 +200,9 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
     stack = {
         declared.path: _checked(declared, values.get(declared.key, default))
         for declared, default in walk(StackSettings)
+        if declared.key != "retryRoleArns"  # a list, or a comma-separated string: below
     }
+    retry_role_arns = _role_arns(values.get("retryRoleArns", ""))
     try:
         policy = Policy.from_mapping(document)
     except PolicyError as exc:
@@ -205,6 +217,7 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         audit_ttl_days=stack["audit_ttl_days"],
         log_retention_days=stack["log_retention_days"],
         chat=chat_config(stack),
+        retry_role_arns=retry_role_arns,
     )
 
 
@@ -266,6 +279,16 @@ def chat_config(stack: Mapping[str, Any]) -> ChatConfig | None:
     if slack is None and teams is None:
         return None
     return ChatConfig(slack=slack, teams=teams, logging_level=stack["chat_logging_level"])
+
+
+def _role_arns(value: Any) -> tuple[str, ...]:
+    """``retryRoleArns`` from cdk.json (a list) or ``-c`` (a JSON list or comma-separated)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = _coerce(value)
+    try:
+        return parse_role_arns(value)
+    except RetryConfigError as exc:
+        raise ConfigError(f"cdk.json context 'retryRoleArns': {exc}") from exc
 
 
 def _checked(declared: Setting, value: Any) -> Any:

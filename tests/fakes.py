@@ -16,7 +16,7 @@ import copy
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -405,6 +405,9 @@ class FakeJob:
     end: float | None = None
     max_runtime_s: float = 86400.0
     failure_reason: str | None = None
+    role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/training"
+    # more of DescribeTrainingJob's answer (a created job keeps its request's fields here)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -414,6 +417,10 @@ class FakeJob:
 def describe_job(fake: FakeJob) -> dict[str, Any]:
     """DescribeTrainingJob's answer for ``fake`` (epoch-second timestamps)."""
     out: dict[str, Any] = {
+        "AlgorithmSpecification": {"TrainingImage": "train:latest", "TrainingInputMode": "File"},
+        "RoleArn": fake.role_arn,
+        "OutputDataConfig": {"S3OutputPath": "s3://bucket/out"},
+        **copy.deepcopy(fake.extra),
         "TrainingJobName": fake.name,
         "TrainingJobArn": fake.arn,
         "TrainingJobStatus": fake.status,
@@ -441,6 +448,8 @@ class FakeTrainingJobs(FaultInjector):
         super().__init__()
         self.jobs: dict[str, FakeJob] = {}
         self.stopped: list[str] = []
+        self.created: list[dict[str, Any]] = []  # every CreateTrainingJob request that won
+        self.clock: Callable[[], float] = lambda: 0.0  # a created job's CreationTime
 
     def add(self, job: FakeJob) -> FakeJob:
         self.jobs[job.name] = job
@@ -456,6 +465,28 @@ class FakeTrainingJobs(FaultInjector):
         fake.status, fake.secondary = "Stopped", "Stopped"
         self.stopped.append(job)
         return "stopped"
+
+    def create(self, request: Mapping[str, Any]) -> str:
+        """A new InProgress job from the request (``"exists"`` for a name in use, like
+        SageMaker's ResourceInUse)."""
+        self._call("create")
+        name = str(request["TrainingJobName"])
+        if name in self.jobs:
+            return "exists"
+        self.created.append(copy.deepcopy(dict(request)))
+        resources = request.get("ResourceConfig", {})
+        extra = {k: copy.deepcopy(v) for k, v in request.items()
+                 if k not in ("TrainingJobName", "Tags", "RoleArn")}  # fmt: skip
+        self.add(FakeJob(
+            name,
+            {t["Key"]: t["Value"] for t in request.get("Tags", [])},
+            instance_type=resources.get("InstanceType", "ml.g5.xlarge"),
+            instance_count=int(resources.get("InstanceCount", 1)),
+            start=self.clock(),
+            role_arn=str(request["RoleArn"]),
+            extra=extra,
+        ))  # fmt: skip
+        return "created"
 
     def list_in_progress(self) -> list[JobSummary]:
         self._call("list_in_progress")
@@ -622,6 +653,9 @@ class Fakes:
     alarms: FakeAlarms = field(default_factory=FakeAlarms)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
     controls: FakeControls = field(default_factory=FakeControls)
+
+    def __post_init__(self) -> None:
+        self.training_jobs.clock = lambda: self.now
 
     def deps(self, policy: Policy | None = None) -> Dependencies:
         return Dependencies(

@@ -189,6 +189,9 @@ class Functions(Construct):
             max_event_age=Duration.hours(6),
         )
         alert_arn = self.alert.function_arn
+        # the lifecycle plans capacity retries (and says when they are off), the evaluator's
+        # tick creates them
+        retry_env = {c.ENV_RETRY_ROLE_ARNS: ",".join(config.retry_role_arns)}
         self.lifecycle = self._function(
             FunctionSpec(
                 "Lifecycle",
@@ -198,7 +201,7 @@ class Functions(Construct):
                 60,
                 "trainguard: SageMaker training job state changes",
             ),
-            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn, **retry_env},
             retry_attempts=2,
             max_event_age=Duration.hours(6),
         )
@@ -212,7 +215,7 @@ class Functions(Construct):
                 evaluator_timeout_seconds(config.tick_minutes),
                 "trainguard: one tick over all running opted-in jobs",
             ),
-            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn, **retry_env},
             reserved_concurrency=1,
             # A tick that could not run is replaced by the next one: no retries, no old ticks.
             retry_attempts=0,
@@ -277,12 +280,65 @@ class Functions(Construct):
             fn.add_to_role_policy(list_jobs)
             fn.add_to_role_policy(manage_alarms)
         self.evaluator.add_to_role_policy(stop_opted_in)
+        self.retry_jobs_arn: str | None = None
+        if config.retry_role_arns:
+            self._grant_capacity_retries(stack, config.retry_role_arns)
 
         self.training_jobs_arn = training_jobs
         self.trainguard_alarms_arn = trainguard_alarms
         for fn in self.functions:
             self._acknowledge(fn, table)
             CfnOutput(self, f"{fn.node.id}FunctionName", value=fn.function_name)
+
+    def _grant_capacity_retries(self, stack: Stack, roles: tuple[str, ...]) -> None:
+        """Only with ``retryRoleArns``: the evaluator may create a training job named like a
+        retry (``*-retry-*``) that carries the opt-in and retry tags, tag it as it is created
+        (CreateTrainingJob with Tags needs AddTags), and pass exactly the listed roles, to
+        SageMaker only."""
+        retry_jobs = stack.format_arn(
+            service="sagemaker",
+            resource="training-job",
+            resource_name=f"*{c.RETRY_NAME_INFIX}*",
+        )
+        self.retry_jobs_arn = retry_jobs
+        tagged = {
+            "StringLike": {
+                f"aws:RequestTag/{tag}": "?*" for tag in (c.TAG_GROUP, c.TAG_RETRY, c.TAG_RETRY_OF)
+            }
+        }
+        self.evaluator.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="CreateCapacityRetries",
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
+                resources=[retry_jobs],
+                conditions=tagged,
+            )
+        )
+        self.evaluator.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="PassRetryRoles",
+                actions=["iam:PassRole"],
+                resources=list(roles),
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role = self.evaluator.role
+        assert role is not None
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{_RETRY_JOBS_NAG}]",
+            "Capacity retries are created at run time, named <failed job>-retry-<k>: the name "
+            "is unknown at deploy time; CreateTrainingJob/AddTags only with the trainguard:group, "
+            "trainguard:retry and trainguard:retry-of tags on the request.",
+        )
+        for arn in roles:
+            if "*" in arn:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{arn}]",
+                    "iam:PassRole for the IAM path the deployment lists in retryRoleArns, to "
+                    "sagemaker.amazonaws.com only (iam:PassedToService).",
+                )
 
     # ---- helpers ------------------------------------------------------------------------------
     def _function(
@@ -373,6 +429,10 @@ class Functions(Construct):
 
 
 _SAGEMAKER_JOBS_NAG = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"
+_RETRY_JOBS_NAG = (
+    "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
+    f"*{c.RETRY_NAME_INFIX}*"
+)
 _TRAINGUARD_ALARMS_NAG = (
     f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{c.ALARM_PREFIX}*"
 )

@@ -17,6 +17,9 @@ ENV_AUDIT_TTL_DAYS = "TRAINGUARD_AUDIT_TTL_DAYS"
 # the chat channels the stack configured ("slack", "teams" or "slack,teams"); set only then:
 # messages also go out as Chatbot custom notifications (the markdown follows the channels)
 ENV_CHAT = "TRAINGUARD_CHAT"
+# the IAM roles (ARNs, or ARN patterns ending in "/*" for an IAM path) a capacity retry may
+# pass to SageMaker, comma-separated; empty = capacity retries are off in this deployment
+ENV_RETRY_ROLE_ARNS = "TRAINGUARD_RETRY_ROLE_ARNS"
 
 # --- Tags on training jobs (opt-in and per-job overrides) --------------------------------
 TAG_PREFIX = "trainguard:"
@@ -26,6 +29,12 @@ TAG_DIRECTION = "trainguard:direction"
 TAG_MODE = "trainguard:mode"
 TAG_THROUGHPUT = "trainguard:throughput"  # the job's samples/s metric (MetricDefinitions)
 TAG_PROTECT = "trainguard:protect"  # "true": never stopped (its decisions are still reported)
+# capacity retries (trainguard.logic.retry): the opt-in with its count, and on a job that
+# trainguard recreated, which attempt it is and the name of the chain's first job
+TAG_RETRY = "trainguard:retry"
+TAG_RETRY_ATTEMPT = "trainguard:retry-attempt"
+TAG_RETRY_OF = "trainguard:retry-of"
+RETRY_NAME_INFIX = "-retry-"  # a retry is named <first job>-retry-<k>; IAM is scoped to it
 
 # --- CloudWatch ----------------------------------------------------------------------------
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"

@@ -34,6 +34,11 @@ class StopRefused(RuntimeError):
     is ``<code>: <SageMaker's message>``."""
 
 
+class CreateRefused(RuntimeError):
+    """SageMaker refused CreateTrainingJob for a reason that asking again will not cure
+    (AccessDenied, a ValidationException). The message is ``<code>: <SageMaker's message>``."""
+
+
 @dataclass(frozen=True)
 class JobSummary:
     """One row of ListTrainingJobs."""

@@ -102,6 +102,13 @@ class TrainingJobs(Protocol):
         """``"stopped"``, or ``"already ending"`` for a job that is stopping or ended."""
         ...
 
+    def create(self, request: Mapping[str, Any]) -> str:
+        """CreateTrainingJob with ``request`` (its keyword arguments): ``"created"``, or
+        ``"exists"`` when the name is taken already (ResourceInUse: an earlier attempt of the
+        same create, or somebody else's job; the caller tells which);
+        :class:`~trainguard.models.CreateRefused` for a refusal asking again will not cure."""
+        ...
+
     def list_in_progress(self) -> list[JobSummary]: ...
     def describe(self, job: str) -> dict[str, Any]:
         """DescribeTrainingJob; :class:`~trainguard.models.JobNotFoundError` if unknown."""

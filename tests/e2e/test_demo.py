@@ -76,3 +76,14 @@ def test_the_report_is_one_self_contained_page(demo: tuple[int, Path, dict[str, 
     assert page.count("data:image/png;base64,") == len(summary["groups"]) + 1
     assert "<img src='http" not in page and "<script" not in page
     assert all(subject.split(":")[0] in page for subject in summary["email_subjects"])
+
+
+def test_the_capacity_failure_was_retried_once(demo: tuple[int, Path, dict[str, Any]]) -> None:
+    _, _, summary = demo
+    retries = summary["retries"]
+    assert retries["capacity_failures"] == ["capacity-job"]
+    assert (retries["attempted"], retries["succeeded"]) == (1, 1)
+    assert retries["retry_jobs"] == {"capacity-job-retry-1": "Completed"}
+    assert summary["created_by_trainguard"] == ["capacity-job-retry-1"]  # nothing else
+    retried = [s for s in summary["email_subjects"] if s.startswith("[trainguard] RETRIED")]
+    assert retried == ["[trainguard] RETRIED capacity-job as capacity-job-retry-1 (attempt 1 of 1)"]

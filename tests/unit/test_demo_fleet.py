@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from trainguard.policy import Policy
-from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet
+from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet, retry_replay
 from trainguard_local.demo.summary import alert_host, build_summary
 from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import replay
@@ -36,7 +36,7 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
     roles = {j.role: j for j in fleet if j.role}
     assert set(roles) == {"diverging", "multi-node, idle host", "not opted in", "no max runtime",
                           "distributed, healthy", "single node, healthy", "hung",
-                          "straggler host", "throughput halves"}  # fmt: skip
+                          "straggler host", "throughput halves", "capacity failure"}  # fmt: skip
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})
     assert not roles["not opted in"].tagged and "trainguard:group" not in roles["not opted in"].tags
@@ -99,7 +99,9 @@ def test_the_distributed_jobs_hang_straggle_and_slow_down_as_planned(records: An
 
 
 def test_summary_counts_what_the_audit_says(records: Any) -> None:
-    fleet = plan_fleet(records, QUICK)
+    planned = plan_fleet(records, QUICK)
+    capacity = next(j for j in planned if j.role == "capacity failure")
+    fleet = [*planned, retry_replay(capacity, "capacity-job-retry-1", 5)]
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
 
     def described(job: Any, minutes: float, status: str) -> dict[str, Any]:
@@ -129,7 +131,10 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
          "threshold": 95.0, "action": "ALERT", "reason": "ddp-straggler/algo-3 at 45% ..."},
         {"job": "ddp-slowdown", "rule": "throughput", "step": 17, "value": 480.0,
          "threshold": 665.0, "action": "ALERT", "reason": "4 instances at 480 ..."},
+        {"job": "capacity-job", "rule": "capacity_retry", "step": None, "value": 1.0,
+         "threshold": 1.0, "action": "RETRIED", "reason": "as capacity-job-retry-1"},
     ]  # fmt: skip
+    descriptions[capacity.name] = described(capacity, 1, "Failed")
     summary = build_summary(
         fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}
     )
@@ -139,6 +144,14 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
     assert summary["gpu_hours_saved"] > 0 and summary["usd_saved"] > 0
     assert summary["not_opted_in_stopped"] == 0 and all(summary["best_job_survived"].values())
     assert summary["ok"], summary["checks"]
+    assert summary["retries"]["attempted"] == summary["retries"]["succeeded"] == 1
+    # not retried, or a second job created: the self-check fails
+    for audit, made in ((decisions[:-1], None), (decisions, ["capacity-job-retry-1", "x"])):
+        extra = {} if made is None else {"created_by_trainguard": made}
+        checks = build_summary(fleet, audit, descriptions, [], Policy().catalog(), extra=extra)
+        assert [c["check"] for c in checks["checks"] if not c["ok"]] == [
+            "a capacity failure retried once"
+        ]
     health = summary["health"]
     assert health["hang_detection_minutes"] == 6.0 and health["false_alerts"] == []
     assert health["straggler_host"] == "ddp-straggler/algo-3"
@@ -200,7 +213,7 @@ def test_the_default_policy_stops_a_job_and_keeps_every_best_one(
     fleet = plan_fleet(records, scenario)
     replayed = []
     for j in fleet:
-        if not j.tagged:
+        if not j.tagged or not j.publishes:  # the capacity failure never ran
             continue
         minutes = {j.epoch_minute(e) - j.start_minute: v for e, v in j.curve if math.isfinite(v)}
         replayed.append(

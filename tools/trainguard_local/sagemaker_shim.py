@@ -11,6 +11,8 @@ process, while installed. The patches are on the classes, so they serve both way
 here: the ``ThreadedMotoServer`` of :mod:`.emulator` (the demo, ``local invoke``) and the
 in-process ``moto.mock_aws()`` of :mod:`.moto_harness` (the tests, the bench):
 
+- a second ``CreateTrainingJob`` of a name in use raises ``ResourceInUse``, as SageMaker does
+  (moto would replace the first job);
 - a job created through the API starts ``InProgress``/``Training``; its ``CreationTime``,
   ``TrainingStartTime`` and ``LastModifiedTime`` come from the shim's clock; it has no
   ``TrainingEndTime`` until it ends;
@@ -64,8 +66,11 @@ def _utcnow() -> datetime:
 
 def _moto_time(moment: datetime) -> datetime:
     """moto keeps naive UTC datetimes (its own ``utcnow()``) and compares them with the
-    ``CreationTimeAfter``-style filters: the shim stores them the same way."""
-    return as_utc(moment).replace(tzinfo=None)
+    ``CreationTimeAfter``-style filters: the shim stores them the same way, in whole
+    milliseconds as SageMaker keeps them (moto's answers cut to milliseconds, the events round:
+    a finer time would make the two disagree on a run's CreationTime)."""
+    moment = as_utc(moment).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 class SageMakerShim:
@@ -121,6 +126,7 @@ class SageMakerShim:
         original_create = SageMakerModelBackend.create_training_job
 
         def create_training_job(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            shim._refuse_a_name_in_use(backend, kwargs.get("training_job_name"))
             job = original_create(backend, *args, **kwargs)
             shim._on_created(job)
             return job
@@ -240,6 +246,19 @@ class SageMakerShim:
                 {"Status": "Training", "StartTime": now, "StatusMessage": "Training job running"},
             ]
             self._emit(job)
+
+    def _refuse_a_name_in_use(self, backend: Any, name: Any) -> None:
+        """SageMaker refuses a second job of the same name (ResourceInUse); moto replaces the
+        first. Capacity retries rely on the refusal to create each retry once."""
+        from moto.sagemaker.exceptions import ResourceInUseException
+        from moto.sagemaker.models import FakeTrainingJob
+
+        if name is not None and name in backend.training_jobs:
+            arn = FakeTrainingJob.arn_formatter(name, backend.account_id, backend.region_name)
+            raise ResourceInUseException(
+                f"Training job names must be unique within an AWS account and region, and a "
+                f"training job with this name already exists ({arn})"
+            )
 
     def _request_stop(self, backend: Any, name: str) -> None:
         from moto.sagemaker.exceptions import ResourceNotFound, ValidationError

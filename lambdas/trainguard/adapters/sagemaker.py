@@ -1,13 +1,15 @@
-"""SageMaker: the :class:`~trainguard.ports.TrainingJobs` port (stop, list, describe, tags)."""
+"""SageMaker: the :class:`~trainguard.ports.TrainingJobs` port (stop, create, list, describe,
+tags)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..models import JobNotFoundError, JobSummary, StopRefused, epoch_ms
+from ..models import CreateRefused, JobNotFoundError, JobSummary, StopRefused, epoch_ms
 from .aws import error_code, error_message
 
 if TYPE_CHECKING:
@@ -34,6 +36,22 @@ class SageMakerAdapter:
                 raise StopRefused(f"{code}: {error_message(exc)}") from exc
             raise
         return "stopped"
+
+    def create(self, request: Mapping[str, Any]) -> str:
+        """CreateTrainingJob (a capacity retry). ``"exists"`` on ResourceInUse: a retried call
+        whose first try went through, or a name someone else took (the caller checks whose).
+        Raises :class:`CreateRefused` for AccessDenied and validation errors; throttling,
+        server errors and ResourceLimitExceeded propagate (worth asking again later)."""
+        try:
+            self._client.create_training_job(**request)
+        except ClientError as exc:
+            code = error_code(exc)
+            if code in ("ResourceInUse", "ResourceInUseException"):
+                return "exists"
+            if code in CREATE_REFUSALS:
+                raise CreateRefused(f"{code}: {error_message(exc)}") from exc
+            raise
+        return "created"
 
     def list_in_progress(self) -> list[JobSummary]:
         """Every InProgress job."""
@@ -97,6 +115,8 @@ class SageMakerAdapter:
 REFUSALS = frozenset(
     {"AccessDenied", "AccessDeniedException", "ValidationException", "ResourceNotFound"}
 )
+
+CREATE_REFUSALS = frozenset({"AccessDenied", "AccessDeniedException", "ValidationException"})
 
 
 def _is_already_ending(exc: ClientError) -> bool:

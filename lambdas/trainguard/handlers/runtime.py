@@ -24,11 +24,13 @@ from ..constants import (
     ENV_ALERT_FUNCTION_ARN,
     ENV_AUDIT_TTL_DAYS,
     ENV_CHAT,
+    ENV_RETRY_ROLE_ARNS,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
     METRIC_CONFIG_ERRORS,
 )
 from ..logic.dependencies import Dependencies
+from ..logic.retry import RetryConfigError, parse_role_arns
 from ..observability import logger, metrics
 from ..policy import Policy, PolicyError
 
@@ -49,6 +51,10 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     if not ttl_raw.isdigit() or int(ttl_raw) < 1:
         raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
     policy, config_error = Policy.from_env_failing_safe(environ)
+    try:
+        retry_roles = parse_role_arns(environ.get(ENV_RETRY_ROLE_ARNS, ""))
+    except RetryConfigError as exc:  # retries off, the rest goes on; said at each invocation
+        retry_roles, config_error = (), config_error or f"{ENV_RETRY_ROLE_ARNS}: {exc}"
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
     dynamodb: Any = LazyClient("dynamodb")  # one client for the table's two ports
@@ -70,6 +76,7 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         audit_ttl_days=int(ttl_raw),
         config_error=config_error,
         controls=TableControls(dynamodb, table),
+        retry_roles=retry_roles,
     )
 
 

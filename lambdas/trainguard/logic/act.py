@@ -19,7 +19,9 @@ audit, notify. Every step survives a crash, a timeout and a failed call.
 * **notify**: one email, through the outbox (:mod:`.outbox`).
 
 The evaluator (stops and runtime alerts), the alert function (GPU-idle episodes) and the
-lifecycle (a failed job) all act through :class:`Act`.
+lifecycle (a failed job) all act through :class:`Act`; a capacity retry the lifecycle claims
+(``retry#<k>``, due at its ``retry_at``) is carried out by :mod:`.retry` on the tick's
+resume pass.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
-from . import messages
+from . import messages, retry
 from .controls import Controls
 from .dependencies import Dependencies
 from .outbox import Mail
@@ -131,7 +133,8 @@ class Act:
         if claim is None or job is None or claim.get("state") == "done":
             self.deps.store.finish_action(run, action)  # nothing left: off the open list
             return None
-        if float(claim.get("retry_at", 0.0)) > self.now:
+        due = claim.get("retry_at", claim.get("details", {}).get("retry_at", 0.0))
+        if float(due) > self.now:  # a refused stop backing off, a capacity retry not due yet
             return None
         logger.info("resuming an unfinished action", extra={"job": run.name, "action": action})
         return self._carry_out(job, action, {**claim.get("details", {}), **claim})
@@ -152,6 +155,8 @@ class Act:
     # ---- carrying one out ------------------------------------------------------------------
     def _carry_out(self, job: JobRecord, action: str, claim: Mapping[str, Any]) -> str:
         kind = action.rsplit("#", 1)[-1]
+        if action.startswith(retry.ACTION_PREFIX):  # a capacity retry, claimed by the lifecycle
+            return retry.carry_out(self, job, action, claim)
         if "subject" in claim:  # a notice
             self.alerts += 1
             self.mail.send(self._key(job.run, action), str(claim["subject"]), str(claim["body"]))

@@ -37,6 +37,8 @@ class Dependencies:
     clock: Callable[[], float] = time.time
     config_error: str | None = None  # an unusable runtime setting: stops are disabled
     controls: ControlReader | None = None  # the runtime controls (None: none, e.g. replay)
+    # the roles a capacity retry may pass (TRAINGUARD_RETRY_ROLE_ARNS); empty = retries off
+    retry_roles: tuple[str, ...] = ()
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:

@@ -4,7 +4,9 @@ the evaluator's reconcile, which feeds DescribeTrainingJob results through the s
 * InProgress: register the job item (every job, opted in or not: a job without the opt-in
   tag gets GPU-idle alerts but is never evaluated or stopped), then its per-host alarms.
 * Completed: read its objective curve once into ``CURVE#`` and rebuild the group's ``STATS``.
-* Completed / Stopped / Failed: finalize, delete the alarms, email a failure (opted-in jobs).
+* Completed / Stopped / Failed: finalize, delete the alarms, email a failure (opted-in jobs);
+  a capacity failure of a job tagged ``trainguard:retry`` is claimed for a retry
+  (:mod:`.retry`), which its email announces.
 
 Idempotent: an ``EVENT#<status>#<secondary>`` marker is written after the change was applied
 and checked first, and every step in between is safe to repeat. Reordering: an InProgress that
@@ -40,7 +42,7 @@ from ..models import (
 )
 from ..observability import logger
 from ..policy import PolicyError, is_opted_in, job_settings, settings_for
-from . import messages
+from . import messages, retry
 from .act import Act
 from .dependencies import Dependencies
 
@@ -400,10 +402,13 @@ def table_for_key(key: str, curves: dict[str, list[Point]]) -> ReferenceTable:
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
     reason = change.failure_reason or "no FailureReason given"
+    failed = dataclasses.replace(record, status="Failed", failure_reason=change.failure_reason)
+    plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
     body = (
         f"Job:     {record.name}\nStatus:  Failed ({change.secondary_status or 'n/a'})\n"
-        f"Reason:  {reason}\nGroup:   {record.group}\n\n"
-        f"Console: {messages.console_link(deps.region, record.name)}\n"
+        f"Reason:  {reason}\nGroup:   {record.group}\n"
+        + (f"Retry:   {plan}\n" if plan else "")
+        + f"\nConsole: {messages.console_link(deps.region, record.name)}\n"
     )
     return Act(deps, now).notice(
         record, "failed#alert", f"{messages.PREFIX} FAILED {record.name}: {reason}", body

@@ -4,11 +4,13 @@
    deployed into it with the pinned CDK CLI (``cdk bootstrap`` + ``cdk deploy``) in enforce
    mode, with no alert email (emails are captured from the topic).
 2. A fleet of training jobs replaying the committed real curves (``data/curves.jsonl``):
-   4 groups, 41 jobs, staggered starts; one multi-node job with an idle host, one diverging
+   5 groups, 42 jobs, staggered starts; one multi-node job with an idle host, one diverging
    job, one job without the opt-in tag (idle GPU: alerted, never stopped), one job without a
    sane max runtime; a distributed group (4-node jobs reporting their throughput) with a job
    that hangs mid-run (all GPUs pinned near 100 %), one with a straggling host (about 45 %
-   while the others run at about 95 %) and one whose throughput halves. Jobs publish their
+   while the others run at about 95 %) and one whose throughput halves; a job tagged
+   ``trainguard:retry=1`` that fails at once with SageMaker's CapacityError (its retry, created
+   by trainguard, is played to completion). Jobs publish their
    objective, throughput and GPU metrics into the emulator.
 3. A simulated clock, one minute at a time: events reach the deployed functions by the
    deployed rules, the schedule ticks the evaluator, the GPU alarms the lifecycle function
@@ -22,10 +24,11 @@ median rule is off; ``-c medianEnabled=true -c catchupEnabled=false`` would brin
 Exit status 1 when one of the checks fails (a catch-up stop, the diverging job stopped, the
 idle host alerted, the untagged job not stopped, every best job survived, the hang alerted
 within 10 minutes of its last report, the straggler host named, the throughput drop alerted,
-no health alert on a healthy job, no failed invocation); 2 when the run itself could not be
+no health alert on a healthy job, the capacity failure retried once and
+nothing else created, no failed invocation); 2 when the run itself could not be
 done.
 
-``--quick``: the end-to-end test's short scenario of the same engine (3 groups, 18 jobs,
+``--quick``: the end-to-end test's short scenario of the same engine (4 groups, 19 jobs,
 12-epoch curves and 24-epoch distributed jobs, 5-minute GPU-idle and straggler windows).
 """
 

@@ -33,10 +33,13 @@ DEFAULT_CURVES = REPO_ROOT / "data" / "curves.jsonl"
 def demo_context(scenario_context: dict[str, Any], tick_minutes: int) -> dict[str, Any]:
     """The cdk context of the demo's deploy: enforce (stops happen; the IAM condition and the
     runtime keep the untagged job safe), the tick rate, no email subscription."""
+    from .run import ROLE_ARN
+
     return {
         "mode": "enforce",
         "tickMinutes": tick_minutes,
         "alertEmail": "",
+        "retryRoleArns": ROLE_ARN,  # capacity retries on, for the demo jobs' role
         **scenario_context,
     }
 
@@ -86,7 +89,14 @@ def run_demo(args: argparse.Namespace) -> int:
             on_minute=pause,
         )
         sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
+        planned = {j.name for j in fleet}
+        fleet = [*fleet, *record.retries]  # the jobs trainguard recreated ran too
         descriptions = {j.name: sm.describe_training_job(TrainingJobName=j.name) for j in fleet}
+        in_account = [
+            s["TrainingJobName"]
+            for page in sm.get_paginator("list_training_jobs").paginate()
+            for s in page["TrainingJobSummaries"]
+        ]
         decisions = read_decisions(
             make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name
         )
@@ -102,6 +112,7 @@ def run_demo(args: argparse.Namespace) -> int:
             extra={
                 "mode": policy.mode,
                 "tick_minutes": tick,
+                "created_by_trainguard": sorted(set(in_account) - planned),
                 "simulated_minutes": record.minutes,
                 "function_invocations": record.invocations,
                 "alarm_transitions": [

@@ -26,6 +26,11 @@ Choices (documented in ``trainguard demo --help`` too):
   throughput and its scaling baseline), then a job that hangs mid-run (objective silent, all
   16 GPUs pinned at 99-100 %, until an NCCL watchdog timeout fails it), a job with one host
   at about 45 % while the others run at about 95 %, and a job whose throughput halves mid-run.
+- **A capacity failure** (group ``capacity-demo``, tagged ``trainguard:retry=1``): a job that
+  fails a minute after it was created with SageMaker's ``CapacityError`` (no instances, so no
+  metrics). trainguard recreates it as ``<name>-retry-1`` after its back-off; the run then
+  plays that retry (:func:`retry_replay`) on the original's curve to completion. Alone in its
+  group, nothing else judges it.
 """
 
 from __future__ import annotations
@@ -50,6 +55,14 @@ SAMPLES_PER_SEC = 950.0  # per instance, a healthy job of the distributed group
 NCCL_TIMEOUT = "AlgorithmError: NCCL watchdog: collective operation timed out"
 NO_LIMIT_RUNTIME_S = 28 * 24 * 3600  # SageMaker's maximum MaxRuntimeInSeconds
 DEFAULT_RUNTIME_S = 24 * 3600
+# SageMaker's FailureReason when it cannot get the instances (trainguard.logic.retry)
+CAPACITY_ERROR = (
+    "CapacityError: Unable to provision requested ML compute capacity. Please retry using a "
+    "different ML instance type."
+)
+CAPACITY_GROUP = "capacity-demo"
+CAPACITY_ROLE = "capacity failure"
+RETRY_ROLE = "capacity retry"
 
 
 @dataclass(frozen=True)
@@ -81,10 +94,13 @@ class FleetJob:
     busy_per_gpu: float | None = None  # None: 78-88 % per host with noise
     samples_per_sec: float = 0.0  # per instance (0: it reports no throughput metric)
     throughput_halves_at: int | None = None  # minutes after its start
+    retries: int = 0  # its trainguard:retry tag (0: none)
 
     @property
     def end_minute(self) -> int:
         """The minute it ends if nothing stops it."""
+        if self.role == CAPACITY_ROLE:  # no instances: it fails a minute after its creation
+            return self.start_minute + 1
         if self.hang_minute is not None:
             return self.start_minute + self.hang_minute + self.hang_timeout
         return self.start_minute + math.ceil(self.epochs * self.minutes_per_epoch - 1e-9)
@@ -100,7 +116,14 @@ class FleetJob:
         }
         if self.samples_per_sec:
             tags["trainguard:throughput"] = THROUGHPUT_METRIC
+        if self.retries:
+            tags["trainguard:retry"] = str(self.retries)
         return tags
+
+    @property
+    def publishes(self) -> bool:
+        """Whether it ever runs (a capacity failure never got its instances)."""
+        return self.role != CAPACITY_ROLE
 
     def hung_at(self, minute: int) -> bool:
         return self.hang_minute is not None and minute - self.start_minute >= self.hang_minute
@@ -296,6 +319,7 @@ def plan_fleet(records: Sequence[JobRecord], scenario: Scenario = FULL) -> list[
             )
     fleet = _special_jobs(fleet, by_name, scenario)
     fleet += _distributed_jobs(records, scenario)
+    fleet.append(_capacity_job(records, scenario))
     return sorted(fleet, key=lambda j: (j.start_minute, j.name))
 
 
@@ -366,6 +390,42 @@ def _special_jobs(
         )
     )
     return fleet
+
+
+def _capacity_job(records: Sequence[JobRecord], scenario: Scenario) -> FleetJob:
+    """The job SageMaker has no capacity for: the first group's middle-ranked curve (what its
+    retry replays), alone in its own group."""
+    group = scenario.groups[0]
+    ranked = sorted(
+        (r for r in records if r.group == group and r.status == "Completed"),
+        key=lambda r: (_final(r, scenario.epochs), r.job),
+    )
+    r = ranked[len(ranked) // 2]
+    return FleetJob(
+        name="capacity-job",
+        group=CAPACITY_GROUP,
+        source=r.job,
+        objective=r.objective,
+        direction=r.direction,
+        instance_type=r.instance_type,
+        instance_count=r.instance_count,
+        start_minute=2,
+        minutes_per_epoch=scenario.minutes_per_epoch[group],
+        curve=_cut(r.curve, scenario.epochs),
+        epochs=scenario.epochs,
+        end_status="Failed",
+        role=CAPACITY_ROLE,
+        failure_reason=CAPACITY_ERROR,
+        retries=1,
+    )
+
+
+def retry_replay(job: FleetJob, name: str, start_minute: int) -> FleetJob:
+    """The retry trainguard created of ``job`` (named ``name``), played from ``start_minute``:
+    the original's curve run to completion (this time the capacity is there)."""
+    return replace(
+        job, name=name, start_minute=start_minute, end_status="Completed", role=RETRY_ROLE
+    )
 
 
 DDP_GROUP = "breast-cancer-ddp"

@@ -24,7 +24,7 @@ from trainguard.constants import TRAINING_NAMESPACE
 
 from ..clock import SimClock
 from ..sagemaker_shim import TERMINAL
-from .fleet import THROUGHPUT_METRIC, FleetJob
+from .fleet import THROUGHPUT_METRIC, FleetJob, retry_replay
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -62,6 +62,7 @@ class RunRecord:
     seconds: dict[str, float] = field(default_factory=dict)
     invocations: int = 0
     failures: list[str] = field(default_factory=list)
+    retries: list[FleetJob] = field(default_factory=list)  # jobs trainguard recreated, played
 
 
 @dataclass
@@ -129,6 +130,7 @@ def simulate(
     cloudwatch: CloudWatchClient = make_client("cloudwatch", plane.endpoint_url)
     clock, shim, router, alarms = plane.clock, plane.shim, plane.router, plane.alarms
     record = RunRecord(clock_start=clock.now(), minutes=0)
+    fleet = list(fleet)  # grows by the retries trainguard creates
     last_minute = max(j.end_minute for j in fleet)
     began = time.monotonic()
     started: set[str] = set()
@@ -137,7 +139,7 @@ def simulate(
     for minute in range(last_minute + 30):  # + room for the last stops to settle
         now = clock.set(clock.start + timedelta(minutes=minute))
         for job in fleet:
-            if job.start_minute == minute:
+            if job.start_minute == minute and job.name not in started:
                 create_job(sm, job)
                 started.add(job.name)
         data: list[MetricDatumTypeDef] = []
@@ -146,8 +148,8 @@ def simulate(
             status, _ = shim.status(job.name)
             if status in TERMINAL:
                 ended.add(job.name)
-            if status != "InProgress":
-                continue  # stopping or ended: nothing more is published
+            if status != "InProgress" or not job.publishes:
+                continue  # stopping or ended (or never got instances): nothing is published
             dims: list[DimensionTypeDef] = [{"Name": "TrainingJobName", "Value": job.name}]
             for value in job.values_at(minute):
                 data.append(
@@ -209,6 +211,10 @@ def simulate(
         router.tick(now)
         if minute % alarm_every == 0:
             alarms.evaluate(now)
+        for retry in _new_retries(shim, fleet, started, minute):
+            fleet.append(retry)  # created by the tick: played from the next minute
+            started.add(retry.name)
+            record.retries.append(retry)
         record.minutes = minute
         if minute % progress_every == 0 or len(ended) == len(fleet):
             emails = len(plane.mailbox.emails())
@@ -234,6 +240,27 @@ def simulate(
     record.invocations = len(router.invocations)
     record.failures = [f"{inv.function}: {inv.error}" for inv in router.failures]
     return record
+
+
+def _new_retries(
+    shim: SageMakerShim, fleet: Sequence[FleetJob], started: set[str], minute: int
+) -> list[FleetJob]:
+    """The retries trainguard created of the fleet's retry-tagged jobs since the last minute
+    (named as :func:`trainguard.logic.retry.retry_name` names them)."""
+    from trainguard.logic.retry import retry_name
+
+    out: list[FleetJob] = []
+    for job in fleet:
+        for attempt in range(1, job.retries + 1):
+            name = retry_name(job.name, attempt)
+            if name in started or any(j.name == name for j in out):
+                continue
+            try:
+                shim.job(name)
+            except KeyError:
+                continue
+            out.append(retry_replay(job, name, minute + 1))
+    return out
 
 
 def start_plane(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from trainguard.adapters.store import deserialize
 from trainguard.core.instances import InstanceCatalog
 
-from .fleet import FleetJob, best_jobs
+from .fleet import CAPACITY_ROLE, RETRY_ROLE, FleetJob, best_jobs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -162,6 +162,7 @@ def build_summary(
         "best_job_survived": best_survived,
         "not_opted_in_stopped": not_opted_in_stopped,
         "health": health(fleet, alerts),
+        "retries": retries(fleet, decisions, status),
         "handler_failures": list(failures),
         "job_details": jobs,
         **dict(extra or {}),
@@ -192,6 +193,25 @@ def health(fleet: Sequence[FleetJob], alerts: Sequence[Mapping[str, Any]]) -> di
         "false_alerts": false,
         "healthy_jobs": len(watched),
         "healthy_multi_node_jobs": sum(1 for j in watched if j.instance_count > 1),
+    }
+
+
+RETRY_RULE = "capacity_retry"  # trainguard.logic.retry.RULE
+
+
+def retries(
+    fleet: Sequence[FleetJob], decisions: Sequence[Mapping[str, Any]], status: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Capacity retries: the failures that asked for one, the retries trainguard created (its
+    audit's ``RETRIED`` records) and how many of those ran to completion."""
+    created = [d for d in decisions if d.get("rule") == RETRY_RULE and d.get("action") == "RETRIED"]
+    played = [j.name for j in fleet if j.role == RETRY_ROLE]
+    return {
+        "capacity_failures": [j.name for j in fleet if j.role == CAPACITY_ROLE],
+        "attempted": len(created),
+        "succeeded": sum(1 for name in played if status.get(name) == "Completed"),
+        "retry_jobs": {name: status.get(name) for name in played},
+        "audit": [f"{d['job']}: {d['action']}" for d in decisions if d.get("rule") == RETRY_RULE],
     }
 
 
@@ -246,6 +266,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
         ),
         *_health_checks(fleet, summary["health"]),
         *_pause_checks(summary.get("pause")),
+        *_retry_checks(summary),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
@@ -309,6 +330,26 @@ def _health_checks(fleet: Sequence[FleetJob], health: Mapping[str, Any]) -> list
             f"({health['healthy_multi_node_jobs']} multi-node)"
             + (": " + ", ".join(f"{a['job']} {a['kind']}" for a in false) if false else ""),
         ),
+    ]
+
+
+def _retry_checks(summary: Mapping[str, Any]) -> list[Check]:
+    """Issue 14's: the capacity failure retried once, the retry ran to completion, and no
+    other job was created by trainguard."""
+    r = summary["retries"]
+    if not r["capacity_failures"]:
+        return []
+    extra = summary.get("created_by_trainguard")
+    expected = sorted(r["retry_jobs"])
+    return [
+        Check(
+            "a capacity failure retried once",
+            r["attempted"] == len(r["capacity_failures"]) == r["succeeded"]
+            and (extra is None or sorted(extra) == expected),
+            f"{r['attempted']} retried, {r['succeeded']} completed: "
+            + (", ".join(f"{k} {v}" for k, v in r["retry_jobs"].items()) or "none")
+            + ("" if extra is None else f"; jobs created by trainguard: {extra or 'none'}"),
+        )
     ]
 
 

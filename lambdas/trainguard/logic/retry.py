@@ -1,0 +1,473 @@
+"""Capacity retries: a job that failed because SageMaker had no capacity for it (or the
+account's limit was reached) is created again from its own description, under a new name,
+after a back-off, as many times as its ``trainguard:retry=N`` tag allows. Nothing else is
+ever recreated: not a job without that tag or without the opt-in (``trainguard:group``), not
+any other failure, not a Stopped job.
+
+Two halves, so that a crash anywhere is resumed and nothing is created twice:
+
+* **plan** (:func:`on_failed`, the lifecycle's Failed branch): the reason is matched against
+  :data:`CAPACITY_PATTERNS`, the tag read, and the attempt ``k`` claimed as the failed run's
+  open action ``retry#<k>`` whose details say when it is due (``retry_at``: 2, 4, 8 ... minutes
+  after the failure, capped at an hour) and under which name (:func:`retry_name`). The failed
+  job's email says what will happen (or why not: a bad tag, retries off, all used).
+* **carry out** (:func:`carry_out`, reached from the tick's ``Act.resume_open`` once the
+  action is due): re-check with SageMaker (the same run, still Failed for that reason, still
+  opted in, its role among the deployment's ``retryRoleArns``), build the CreateTrainingJob
+  request from the DescribeTrainingJob answer (:func:`create_request`), create, audit, and
+  announce once. A name already taken by this very retry (an earlier invocation's create went
+  through) is success; a refusal (AccessDenied, a validation error) is audited and announced
+  once and not asked again; throttling and server errors are tried again with back-off a few
+  times.
+
+The retry carries the original's tags (so it stays opted in, with its count), plus
+``trainguard:retry-attempt=<k>`` and ``trainguard:retry-of=<first job>``: the chain's attempts
+are counted from the tags, so a retry that fails for capacity again is retried as ``k + 1``
+until the count is used.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..constants import (
+    RETRY_NAME_INFIX,
+    TAG_GROUP,
+    TAG_RETRY,
+    TAG_RETRY_ATTEMPT,
+    TAG_RETRY_OF,
+)
+from ..core.decision import Decision
+from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
+from ..models import to_epoch_seconds as _epoch_seconds
+from ..observability import logger
+from ..policy import is_opted_in
+from . import messages
+from .dependencies import Dependencies
+
+if TYPE_CHECKING:
+    from .act import Act
+
+ACTION_PREFIX = "retry#"
+RULE = "capacity_retry"
+MAX_RETRIES = 10  # the most a tag may ask for
+BACKOFF_S = 120.0  # before attempt k: 2, 4, 8, 16, 32, 60, 60 ... minutes
+BACKOFF_CAP_S = 3600.0
+MAX_CREATE_TRIES = 5  # a create that failed for a passing reason (throttled, 5xx, limit)
+CREATE_TRY_S = 300.0  # 5, 10, 20, 40 minutes between those
+HOLD_S = 300.0  # while the kill switch is on (or a setting is unreadable): look again later
+NAME_MAX = 63  # SageMaker: [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}
+_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+NOT_ENABLED = (
+    "retries are not enabled in this deployment (its retryRoleArns is empty: no role may be "
+    "passed to SageMaker)"
+)
+
+
+# ---- which failures are a capacity problem ---------------------------------------------------
+@dataclass(frozen=True)
+class FailurePattern:
+    """One shape of FailureReason that SageMaker gives when the job could not get capacity:
+    ``kind`` is the SageMaker Pipelines retry-policy exception type it corresponds to."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    source: str
+
+
+# SageMaker Pipelines' retry policy names the two retryable kinds of job failure:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-retry-policy.html
+# "SageMaker.CAPACITY_ERROR: the job may encounter Amazon EC2 InsufficientCapacityErrors" and
+# "SageMaker.RESOURCE_LIMIT: you can exceed the resource limit quota". The texts below are
+# the FailureReasons (error type first, then SageMaker's sentence) seen on real jobs. Each is
+# anchored at the start of the reason: an AlgorithmError whose log happens to mention
+# capacity is the user's code failing, never a capacity failure.
+CAPACITY_PATTERNS: tuple[FailurePattern, ...] = (
+    FailurePattern(
+        "SageMaker.CAPACITY_ERROR",
+        # "CapacityError: Unable to provision requested ML compute capacity. Please retry
+        # using a different ML instance type."
+        re.compile(r"^\s*CapacityError\b", re.IGNORECASE),
+        "https://github.com/DIAGNijmegen/rse-grand-challenge/issues/2631; "
+        "https://github.com/aws/sagemaker-pytorch-training-toolkit/pull/171",
+    ),
+    FailurePattern(
+        "SageMaker.CAPACITY_ERROR",
+        # the same sentence without its error type, as some SDKs print it
+        re.compile(r"^\s*Unable to provision requested ML compute capacity", re.IGNORECASE),
+        "https://github.com/DIAGNijmegen/rse-grand-challenge/issues/2631",
+    ),
+    FailurePattern(
+        "SageMaker.CAPACITY_ERROR",
+        # "EC2InsufficientCapacityError: Instance type 'ml.g5.48xlarge' is temporarily
+        # unavailable in supported availability zones [euw1-az1]. Try again in a few minutes"
+        # (the EC2 error the Pipelines page names: InsufficientCapacityError)
+        re.compile(r"^\s*(EC2)?Insufficient(Instance)?Capacity(Error)?\b", re.IGNORECASE),
+        "https://github.com/aws/amazon-sagemaker-feedback/issues/99; "
+        "https://docs.aws.amazon.com/sagemaker/latest/dg/pipelines-retry-policy.html",
+    ),
+    FailurePattern(
+        "SageMaker.RESOURCE_LIMIT",
+        # "ResourceLimitExceeded: The account-level service limit 'ml.p3.8xlarge for training
+        # job usage' is 2 Instances, with current utilization of 3 Instances and a request
+        # delta of 1 Instances. Please contact AWS support to request an increase ..."
+        re.compile(r"^\s*ResourceLimitExceeded\b", re.IGNORECASE),
+        "https://github.com/aws/amazon-sagemaker-examples/issues/1543; "
+        "https://github.com/gabehollombe-aws/jupyter-notebooks/issues/1",
+    ),
+    FailurePattern(
+        "SageMaker.RESOURCE_LIMIT",
+        re.compile(r"^\s*The account-level service limit\b", re.IGNORECASE),
+        "https://github.com/aws/amazon-sagemaker-examples/issues/1543",
+    ),
+)
+
+
+def capacity_kind(failure_reason: str | None) -> str | None:
+    """``SageMaker.CAPACITY_ERROR`` or ``SageMaker.RESOURCE_LIMIT`` when the FailureReason is
+    a capacity or resource-limit failure; None for every other reason (or none)."""
+    if not failure_reason:
+        return None
+    for known in CAPACITY_PATTERNS:
+        if known.pattern.search(failure_reason):
+            return known.kind
+    return None
+
+
+# ---- configuration: the tag and the deployment's roles ------------------------------------------
+class RetryConfigError(ValueError):
+    """A retry setting that cannot be used (the message names it)."""
+
+
+def retry_count(tags: Mapping[str, str]) -> int | None:
+    """How many retries ``trainguard:retry`` asks for (None: no tag); a bad value is a
+    :class:`RetryConfigError` naming the tag."""
+    if TAG_RETRY not in tags:
+        return None
+    raw = str(tags[TAG_RETRY]).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RETRIES:
+        raise RetryConfigError(
+            f"{TAG_RETRY} must be a whole number from 1 to {MAX_RETRIES}, got {tags[TAG_RETRY]!r}"
+        )
+    return int(raw)
+
+
+def attempt_of(tags: Mapping[str, str]) -> int:
+    """Which attempt this job is (0: the chain's first job; a bad tag counts as 0)."""
+    raw = str(tags.get(TAG_RETRY_ATTEMPT, "0")).strip()
+    return int(raw) if raw.isdigit() else 0
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]*[\w+=,.@-](/\*)?$")
+
+
+def parse_role_arns(value: object) -> tuple[str, ...]:
+    """The deploy-time ``retryRoleArns``: a list (or a comma-separated string) of IAM role
+    ARNs, or of ARN patterns ending in ``/*`` for every role under an IAM path
+    (``arn:aws:iam::123456789012:role/training/*``). Empty: retries are off."""
+    if isinstance(value, str):
+        items: list[Any] = [part for part in value.split(",") if part.strip()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise RetryConfigError(f"must be a list of IAM role ARNs, got {value!r}")
+    out = []
+    for item in items:
+        arn = str(item).strip() if isinstance(item, str) else item
+        if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
+            raise RetryConfigError(f"not an IAM role ARN (or arn:...:role/<path>/*): {item!r}")
+        out.append(arn)
+    return tuple(out)
+
+
+def role_allowed(role_arn: str, allowed: tuple[str, ...]) -> bool:
+    """``role_arn`` is one of the deployment's roles (a ``/*`` entry: any role on that path,
+    as IAM reads the same pattern)."""
+    return any(fnmatch.fnmatchcase(role_arn, pattern) for pattern in allowed)
+
+
+# ---- names, back-off and the request ------------------------------------------------------------
+def retry_name(base: str, attempt: int) -> str:
+    """``<base>-retry-<k>``, within SageMaker's 63 characters: a longer base is cut and a
+    short hash of the whole of it kept, so two long names never share their retries'."""
+    suffix = f"{RETRY_NAME_INFIX}{attempt}"
+    name = f"{base}{suffix}"
+    if len(name) > NAME_MAX:
+        digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+        keep = base[: NAME_MAX - len(suffix) - len(digest) - 1].rstrip("-")
+        name = f"{keep}-{digest}{suffix}"
+    if not _NAME.match(name):
+        raise RetryConfigError(f"cannot name a retry of {base!r}: {name!r}")
+    return name
+
+
+def backoff_s(attempt: int) -> float:
+    """Seconds from the failure to attempt ``attempt`` (1-based): 2, 4, 8 ... min, capped."""
+    return min(BACKOFF_CAP_S, BACKOFF_S * 2.0 ** max(0, attempt - 1))
+
+
+# What CreateTrainingJob accepts that DescribeTrainingJob returns, copied as described (the
+# unit test holds this list against botocore's service model: every other field of the
+# description is read-only, e.g. status, times, ARNs, ModelArtifacts, FinalMetricDataList).
+COPIED_FIELDS = (
+    "AlgorithmSpecification",
+    "RoleArn",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+    "HyperParameters",
+    "VpcConfig",
+    "EnableNetworkIsolation",
+    "EnableInterContainerTrafficEncryption",
+    "EnableManagedSpotTraining",
+    "CheckpointConfig",
+    "DebugHookConfig",
+    "DebugRuleConfigurations",
+    "TensorBoardOutputConfig",
+    "ExperimentConfig",
+    "ProfilerConfig",
+    "ProfilerRuleConfigurations",
+    "Environment",
+    "RetryStrategy",
+    "RemoteDebugConfig",
+    "InfraCheckConfig",
+    "ModelPackageConfig",
+    "MlflowConfig",
+    "ServerlessJobConfig",
+)
+# Described, accepted by CreateTrainingJob, and still left out, on purpose:
+# SessionChainingConfig is not described at all; Tags come from ListTags (below).
+TAG_LIMIT = 50  # SageMaker: at most 50 tags on a resource
+
+
+def retry_tags(tags: Mapping[str, str], base: str, attempt: int) -> list[dict[str, str]]:
+    """The original's tags (it stays opted in, with its count), but not ``aws:`` ones (only
+    AWS sets those), with which attempt this is and the chain's first job."""
+    kept = {k: v for k, v in tags.items() if not k.lower().startswith("aws:")}
+    kept[TAG_RETRY_ATTEMPT] = str(attempt)
+    kept[TAG_RETRY_OF] = base
+    return [{"Key": k, "Value": v} for k, v in kept.items()]
+
+
+def create_request(
+    description: Mapping[str, Any], name: str, tags: list[dict[str, str]]
+) -> dict[str, Any]:
+    """CreateTrainingJob's keyword arguments for job ``name`` from a DescribeTrainingJob
+    answer: the fields of :data:`COPIED_FIELDS` it has (empty ones left out: SageMaker
+    refuses an empty VpcConfig), the new name and ``tags``."""
+    request: dict[str, Any] = {"TrainingJobName": name}
+    for key in COPIED_FIELDS:
+        value = description.get(key)
+        if value is None or value == {} or value == []:
+            continue
+        request[key] = value
+    if tags:
+        request["Tags"] = tags
+    return request
+
+
+# ---- the plan: the lifecycle's Failed branch ----------------------------------------------------
+def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, now: float) -> str:
+    """What happens about this failed opted-in job: ``""`` when retries do not concern it (no
+    retry tag, or not a capacity failure), else a line for its failure email. A retry is
+    claimed here (once per run and attempt: a duplicate event claims nothing) and carried
+    out by a later tick (:func:`carry_out`)."""
+    if TAG_RETRY not in job.tags or not is_opted_in(job.tags):
+        return ""
+    kind = capacity_kind(failure_reason)
+    if kind is None:
+        return ""
+    try:
+        limit = retry_count(job.tags)
+    except RetryConfigError as exc:
+        return _not_retried(job, deps, now, f"a bad tag: {exc}")
+    assert limit is not None
+    if not deps.retry_roles:
+        return _not_retried(job, deps, now, NOT_ENABLED)
+    attempt = attempt_of(job.tags) + 1
+    if attempt > limit:
+        return _not_retried(job, deps, now, f"all {limit} retries of the chain are used")
+    base = job.tags.get(TAG_RETRY_OF, "").strip() or job.name
+    try:
+        name = retry_name(base, attempt)
+    except RetryConfigError as exc:
+        return _not_retried(job, deps, now, str(exc))
+    due = now + backoff_s(attempt)
+    action = f"{ACTION_PREFIX}{attempt}"
+    details = {"retry": {"attempt": attempt, "limit": limit, "base": base, "name": name,
+                         "kind": kind}, "retry_at": due, "at": now}  # fmt: skip
+    if action in job.actions or not deps.store.claim_action(job.run, action, now, details):
+        logger.info("retry already claimed", extra={"action": action})
+    else:
+        logger.info("capacity retry scheduled", extra={"retry": details["retry"], "due": due})
+        _audit(deps, job, _decision(job, kind, attempt, limit, f"scheduled as {name}"),
+               "RETRY SCHEDULED", now)  # fmt: skip
+    return (
+        f"attempt {attempt} of {limit} ({kind}), created by trainguard as {name} at "
+        f"{_iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
+    )
+
+
+def _not_retried(job: JobRecord, deps: Dependencies, now: float, why: str) -> str:
+    logger.warning("capacity failure not retried", extra={"why": why})
+    _audit(deps, job, _decision(job, None, None, None, why), f"NOT RETRIED ({why})", now)
+    return f"not retried: {why}"
+
+
+# ---- carrying it out: the tick's resume pass -----------------------------------------------------
+def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -> str:
+    """Create the retry claimed as ``action`` on the failed run ``job`` (due now), or say why
+    not; the outcome. Safe to repeat at any point."""
+    deps, store = act.deps, act.deps.store
+    plan = dict(claim.get("retry") or {})
+    attempt, limit = int(plan["attempt"]), int(plan["limit"])
+    name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
+    decision = _decision(job, kind, attempt, limit,
+                         f"{job.name} failed for capacity; retried as {name}")  # fmt: skip
+    if deps.policy.stops_disabled or deps.config_error or act.controls.pause(job.group):
+        # the kill switch, a runtime pause (trainguard pause: it holds every action on the
+        # group's jobs, not only stops), or a setting that cannot be read: no action now
+        store.update_action(job.run, action, retry_at=act.now + HOLD_S)
+        logger.info("capacity retry held back: trainguard's actions are disabled")
+        return "RETRY HELD (actions disabled)"
+    why, description, tags = _recheck(deps, job)
+    if why is not None:
+        return _refused(act, job, action, decision, f"NOT RETRIED ({why})")
+    request = create_request(description, name, retry_tags(tags, base, attempt))
+    tries = int(claim.get("tries", 0)) + 1
+    store.update_action(job.run, action, state="creating", tries=tries)
+    try:
+        result = deps.training_jobs.create(request)
+    except CreateRefused as exc:
+        return _refused(act, job, action, decision, f"RETRY REFUSED ({exc})")
+    except Exception as exc:  # throttled, a server error, the account's limit: ask again later
+        logger.exception("CreateTrainingJob failed", extra={"tries": tries})
+        if tries >= MAX_CREATE_TRIES:
+            last = f"{type(exc).__name__}: {exc}"
+            return _refused(act, job, action, decision,
+                            f"RETRY GIVEN UP ({tries} tries, the last: {last})")  # fmt: skip
+        store.update_action(job.run, action, state="claimed",
+                            retry_at=act.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
+        return "RETRY DEFERRED"
+    if result == "exists" and not _is_our_retry(deps, name, base, attempt):
+        return _refused(act, job, action, decision,
+                        f"NOT RETRIED (the name {name} belongs to another job)")  # fmt: skip
+    outcome = "RETRIED"
+    logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
+    _announce(act, job, action, decision, outcome, name, attempt, limit)
+    store.finish_action(job.run, action, outcome=outcome, created=name)
+    return outcome
+
+
+def _recheck(
+    deps: Dependencies, job: JobRecord
+) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+    """SageMaker's own word on the failed run, right before the create: why not (None: go),
+    its description and its tags."""
+    if not deps.retry_roles:
+        return NOT_ENABLED, {}, {}
+    try:
+        description = deps.training_jobs.describe(job.name)
+    except JobNotFoundError:
+        return "the failed job no longer exists", {}, {}
+    created = epoch_ms(_epoch_seconds(description.get("CreationTime"), "CreationTime"))
+    if created != job.created_ms:
+        return "the name belongs to another job now", {}, {}
+    if description.get("TrainingJobStatus") != "Failed":
+        return f"the job is {description.get('TrainingJobStatus')}, not Failed", {}, {}
+    if capacity_kind(description.get("FailureReason")) is None:
+        return "its FailureReason is not a capacity failure", {}, {}
+    arn = str(description.get("TrainingJobArn") or job.arn)
+    try:
+        tags = deps.training_jobs.tags(arn)
+    except JobNotFoundError:
+        return "the failed job no longer exists", {}, {}
+    if not is_opted_in(tags):
+        return f"no longer opted in: its {TAG_GROUP} tag is gone", {}, {}
+    try:
+        if retry_count(tags) is None:
+            return f"its {TAG_RETRY} tag is gone", {}, {}
+    except RetryConfigError as exc:
+        return f"a bad tag: {exc}", {}, {}
+    role = str(description.get("RoleArn", ""))
+    if not role_allowed(role, deps.retry_roles):
+        return f"its role {role} is not among this deployment's retryRoleArns", {}, {}
+    return None, description, tags
+
+
+def _is_our_retry(deps: Dependencies, name: str, base: str, attempt: int) -> bool:
+    """The job that holds ``name`` is this retry (an earlier invocation created it)."""
+    try:
+        description = deps.training_jobs.describe(name)
+        tags = deps.training_jobs.tags(str(description.get("TrainingJobArn", "")))
+    except JobNotFoundError:
+        return False
+    return tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
+
+
+def _refused(act: Act, job: JobRecord, action: str, decision: Decision, outcome: str) -> str:
+    """Said once (audit + email), and the action is closed: never asked again. The subject
+    says what (``outcome`` up to its reason) and which attempt; the body says why."""
+    logger.warning("capacity retry not created", extra={"outcome": outcome})
+    headline = outcome.split(" (")[0]
+    attempt = f"{decision.value:g} of {decision.threshold:g}"
+    _say(act, job, decision, outcome, key=f"{action}#refused",
+         subject=f"{messages.PREFIX} {headline} {job.name}: attempt {attempt}",
+         lines={"Attempt": attempt})  # fmt: skip
+    act.deps.store.finish_action(job.run, action, state="refused", outcome=outcome)
+    return outcome
+
+
+def _announce(act: Act, job: JobRecord, action: str, decision: Decision, outcome: str,
+              name: str, attempt: int, limit: int) -> None:  # fmt: skip
+    _say(act, job, decision, outcome, key=f"{action}#created",
+         subject=f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})",
+         lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
+                "Retry link": messages.console_link(act.deps.region, name)})  # fmt: skip
+
+
+def _say(act: Act, job: JobRecord, decision: Decision, outcome: str, *, key: str, subject: str,
+         lines: Mapping[str, str]) -> None:  # fmt: skip
+    """Audit, then one email through the outbox (its key: the run, the attempt, what)."""
+    _audit(act.deps, job, decision, outcome, act.now)
+    facts = {
+        "Job": f"{job.name} (Failed)",
+        "Outcome": outcome,
+        **lines,
+        "Why": decision.reason,
+        "Failed with": job.failure_reason or "no FailureReason given",
+        "Group": job.group,
+        "Instances": f"{job.instance_count} x {job.instance_type}",
+    }
+    body = "\n".join(f"{f'{k}:'.ljust(13)}{v}" for k, v in facts.items())
+    body += f"\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n"
+    act.mail.send(f"{job.run}#{key}", subject, body)
+
+
+def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int | None,
+              what: str) -> Decision:  # fmt: skip
+    """The audit's shape for a retry: value = the attempt, threshold = the tag's count."""
+    reason = f"{kind}: {what}" if kind else what
+    return Decision(job=job.name, rule=RULE, stop=False, step=None,
+                    value=float(attempt) if attempt is not None else None,
+                    threshold=float(limit) if limit is not None else None, references=0,
+                    reason=reason, alert=True)  # fmt: skip
+
+
+def _audit(deps: Dependencies, job: JobRecord, decision: Decision, outcome: str,
+           now: float) -> None:  # fmt: skip
+    record = {**decision.to_dict(), "mode": job.mode, "action": outcome,
+              "estimated_dollars_saved": None}  # fmt: skip
+    ttl = int(now + deps.audit_ttl_days * 86400)
+    deps.store.put_decision(job.run, _iso(now), RULE, record, ttl)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
