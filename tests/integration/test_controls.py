@@ -12,7 +12,7 @@ from fakes import median_policy
 from runtime_support import Aws, LambdaContext
 from test_runtime_flow import BAD_CURVE, GROUP_TAGS, complete_references, start_bad_job
 
-from trainguard.adapters import TableControls
+from trainguard.adapters.controls import TableControls
 from trainguard.handlers import evaluator
 from trainguard_tools.cli import main
 

@@ -1,9 +1,10 @@
 """The boto3 adapters: one small class per port, each taking its boto3 client (the handler
-layer builds real, lazily created clients; tests pass moto-backed or stubbed ones)."""
+layer builds real, lazily created clients; tests pass moto-backed or stubbed ones). The
+runtime controls' adapter (``.controls``) is imported where it is used: it loads Powertools'
+parameters package."""
 
 from .aws import LazyClient, boto_config, make_client
 from .cloudwatch import CloudWatchAlarms, CloudWatchMetrics
-from .controls import TableControls
 from .notifier import SnsNotifier
 from .sagemaker import SageMakerAdapter
 from .store import Store
@@ -15,7 +16,6 @@ __all__ = [
     "SageMakerAdapter",
     "SnsNotifier",
     "Store",
-    "TableControls",
     "boto_config",
     "make_client",
 ]

@@ -17,7 +17,6 @@ from ..adapters import (
     SageMakerAdapter,
     SnsNotifier,
     Store,
-    TableControls,
 )
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
@@ -35,6 +34,23 @@ from ..observability import logger, metrics
 from ..policy import Policy, PolicyError
 
 _cached: Dependencies | None = None
+
+
+class LazyControls:
+    """The runtime controls' adapter, built on the first read: only the evaluator reads them,
+    and Powertools' parameters package (20-30 ms of import) is no cost of the other
+    functions' cold start."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client, self._table = client, table
+        self._adapter: Any = None
+
+    def read(self) -> Mapping[str, str]:
+        if self._adapter is None:
+            from ..adapters.controls import TableControls
+
+            self._adapter = TableControls(self._client, self._table)
+        return self._adapter.read()  # type: ignore[no-any-return]
 
 
 def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
@@ -75,7 +91,7 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
         audit_ttl_days=int(ttl_raw),
         config_error=config_error,
-        controls=TableControls(dynamodb, table),
+        controls=LazyControls(dynamodb, table),
         retry_roles=retry_roles,
     )
 
