@@ -121,6 +121,7 @@ def test_no_credentials_is_one_clear_line(
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setattr("boto3.DEFAULT_SESSION", None)  # no credentials cached by earlier tests
     assert main(["resume"]) == 2
     assert "trainguard resume: no AWS credentials" in capsys.readouterr().err
 
