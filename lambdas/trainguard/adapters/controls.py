@@ -9,8 +9,8 @@ age is Powertools' ``POWERTOOLS_PARAMETERS_MAX_AGE`` (the stack sets it to
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 from aws_lambda_powertools.utilities.parameters.base import BaseProvider
 
@@ -35,7 +35,8 @@ class TableControls(BaseProvider):
 
     def write(self, name: str, value: str, history: dict[str, str]) -> None:
         """Set one control and keep its history entry (``trainguard pause | resume | mode``)."""
-        entry = f"{history['at']}#{name}#{uuid4().hex[:8]}"  # two changes in a second: both kept
+        # ordered and unique: two changes within one second are both kept, in their order
+        entry = f"{history['at']}#{time.time_ns():020d}#{name}"
         items = [
             {"pk": {"S": CONTROL_PK}, "sk": {"S": name}, "value": {"S": value}},
             {"pk": {"S": CONTROL_HISTORY_PK}, "sk": {"S": entry},
