@@ -1,4 +1,5 @@
-"""Lambda entry point for the evaluator's schedule."""
+"""Lambda entry point for the evaluator's schedule: the tick's planner (it judges a small
+fleet itself, else sends the shards to the shard function: :mod:`.shard`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..constants import (
     METRIC_DOLLARS_SAVED,
     METRIC_EMAIL_DEAD_LETTERS,
     METRIC_JOB_ERRORS,
+    METRIC_SHARDS,
     METRIC_STOP_FAILURES,
     METRIC_STOPS,
     METRIC_TICK_DURATION,
@@ -46,6 +48,7 @@ def handler(
     metrics.add_metric(name=METRIC_STOP_FAILURES, unit=count, value=result.stop_failures)
     metrics.add_metric(name=METRIC_EMAIL_DEAD_LETTERS, unit=count, value=result.emails_dead)
     metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
+    metrics.add_metric(name=METRIC_SHARDS, unit=count, value=result.shards)
     metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=MetricUnit.Count, value=result.dollars_saved)
     metrics.add_metric(
         name=METRIC_TICK_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
@@ -58,6 +61,7 @@ def handler(
             "would_stops": result.would_stops,
             "alerts": result.alerts,
             "errors": result.errors,
+            "shards": result.shards,
             "registered": result.registered,
             "finalized": result.finalized,
         },

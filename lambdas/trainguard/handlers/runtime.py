@@ -16,12 +16,16 @@ from ..adapters import (
     LazyClient,
     SageMakerAdapter,
     SnsNotifier,
+    SqsShardQueue,
     Store,
 )
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
+    DEFAULT_SHARD_SIZE,
     ENV_ALERT_FUNCTION_ARN,
     ENV_AUDIT_TTL_DAYS,
+    ENV_SHARD_QUEUE_URL,
+    ENV_SHARD_SIZE,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
     METRIC_CONFIG_ERRORS,
@@ -46,6 +50,10 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     ttl_raw = environ.get(ENV_AUDIT_TTL_DAYS, "").strip() or str(DEFAULT_AUDIT_TTL_DAYS)
     if not ttl_raw.isdigit() or int(ttl_raw) < 1:
         raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
+    shard_raw = environ.get(ENV_SHARD_SIZE, "").strip() or str(DEFAULT_SHARD_SIZE)
+    if not shard_raw.isdigit() or int(shard_raw) < 1:
+        raise PolicyError(f"{ENV_SHARD_SIZE} must be a whole number >= 1, got {shard_raw!r}")
+    queue_url = environ.get(ENV_SHARD_QUEUE_URL, "").strip()
     policy, config_error = Policy.from_env_failing_safe(environ)
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
@@ -62,6 +70,8 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
         audit_ttl_days=int(ttl_raw),
         config_error=config_error,
+        shards=SqsShardQueue(LazyClient("sqs"), queue_url) if queue_url else None,  # type: ignore[arg-type]
+        shard_size=int(shard_raw),
     )
 
 

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..constants import DEFAULT_AUDIT_TTL_DAYS
+from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
 from ..policy import Policy
-from ..ports import Alarms, JobStore, MetricReader, Notifier, Outbox, TrainingJobs
+from ..ports import Alarms, JobStore, MetricReader, Notifier, Outbox, ShardQueue, TrainingJobs
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Dependencies:
     audit_ttl_days: int = DEFAULT_AUDIT_TTL_DAYS
     clock: Callable[[], float] = time.time
     config_error: str | None = None  # an unusable runtime setting: stops are disabled
+    shards: ShardQueue | None = None  # the sharded tick's queue (None: every tick is inline)
+    shard_size: int = DEFAULT_SHARD_SIZE  # jobs a shard; at most this many: no fan-out
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:
