@@ -4,13 +4,18 @@ Sizing, from `make bench` (bench/RESULTS.md):
 - lifecycle: one event at a time; on completion one GetMetricData curve read and the rebuild
   of the group's reference table from its CURVE# items (1,000 completed jobs of 500 steps:
   0.74 s, a table of about 190 KiB in memory) -> 256 MB, 60 s.
-- evaluator: a steady tick over 1,000 running jobs reads 15 minutes of datapoints, decides
-  from each job's stored CurveSummary and saves 1,000 of them; with moto answering in the same
-  process it peaks at 27 MiB of traced Python memory and takes 27 s (an upper bound: most of
-  it is moto's own work, the UpdateItems serialized by its lock). Memory is therefore sized for
-  CPU (Lambda gives CPU in proportion) -> 512 MB. Its timeout stays under the tick period so a
-  slow tick ends before the next one starts; reserved concurrency 1 means two ticks never
-  overlap (a late tick is throttled and retried by Lambda's async queue, never run twice).
+- evaluator (the tick's planner): reads the running index, reconciles and resumes open
+  actions once a tick; a fleet of at most one shard's worth of jobs (TRAINGUARD_SHARD_SIZE,
+  500) it judges itself, a larger one it sends to the shard queue in shards (whole reference
+  sets, large ones split). Memory is sized for CPU (Lambda gives CPU in proportion) -> 512 MB.
+  Its timeout stays under the tick period so a slow tick ends before the next one starts;
+  reserved concurrency 1 means two ticks never overlap (a late tick is throttled and retried
+  by Lambda's async queue, never run twice).
+- evaluator shard: one shard (<= 500 jobs) a message from the shard queue (batch size 1,
+  ReportBatchItemFailures; 3 receives, then the shard dead-letter queue, alarmed). From the
+  `scale` bench (bench/RESULTS.md, moto in-process: an upper bound) a shard of 500 jobs takes
+  at most a few seconds of the function's time -> 512 MB, the evaluator's timeout, at most
+  SHARD_CONCURRENCY shards at once (20 x 500 = 10,000 jobs judged in parallel a tick).
 - alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
 """
 
@@ -37,6 +42,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -112,6 +118,10 @@ class BytecodeAsset:
 def evaluator_timeout_seconds(tick_minutes: int) -> int:
     """Under the tick period (so ticks never pile up), within Lambda's 900 s cap."""
     return max(30, min(tick_minutes * 60 - 5, 900))
+
+
+SHARD_MAX_RECEIVES = 3  # a shard is tried this many times, then dead-lettered (alarmed)
+SHARD_CONCURRENCY = 20  # shards judged at once (the SQS event source's maximum concurrency)
 
 
 @dataclass(frozen=True)
@@ -207,13 +217,15 @@ class Functions(Construct):
                 evaluator_timeout_seconds(config.tick_minutes),
                 "trainguard: one tick over all running opted-in jobs",
             ),
-            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},  # the shard queue: added below
             reserved_concurrency=1,
             # A tick that could not run is replaced by the next one: no retries, no old ticks.
             retry_attempts=0,
             max_event_age=Duration.seconds(max(60, tick_s)),
         )
-        self.functions = (self.lifecycle, self.evaluator, self.alert)
+        self.shard = self._shard_function(alert_arn)
+        self.evaluator.add_environment(c.ENV_SHARD_QUEUE_URL, self.shard_queue.queue_url)
+        self.functions = (self.lifecycle, self.evaluator, self.alert, self.shard)
 
         for fn in self.functions:
             table.grant_read_write_data(fn)
@@ -271,7 +283,10 @@ class Functions(Construct):
             fn.add_to_role_policy(read_jobs)
             fn.add_to_role_policy(list_jobs)
             fn.add_to_role_policy(manage_alarms)
+        self.shard.add_to_role_policy(read_jobs)  # the re-check before a stop
         self.evaluator.add_to_role_policy(stop_opted_in)
+        self.shard.add_to_role_policy(stop_opted_in)
+        self.shard_queue.grant_send_messages(self.evaluator)
 
         self.training_jobs_arn = training_jobs
         self.trainguard_alarms_arn = trainguard_alarms
@@ -280,14 +295,68 @@ class Functions(Construct):
             CfnOutput(self, f"{fn.node.id}FunctionName", value=fn.function_name)
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _shard_function(self, alert_arn: str) -> lambda_.Function:
+        """The shard queue (with its dead-letter queue) and the function it feeds: one shard
+        a message, a failed shard reported back to SQS (ReportBatchItemFailures), received
+        again after the visibility timeout, dead-lettered after ``SHARD_MAX_RECEIVES``."""
+        timeout_s = evaluator_timeout_seconds(self._config.tick_minutes)
+        dlq = sqs.Queue(
+            self,
+            "ShardQueueDeadLetters",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        acknowledge(
+            dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the shard queue; its depth is alarmed.",
+        )
+        self.dead_letter_queues["Shard"] = dlq
+        self.shard_queue = sqs.Queue(
+            self,
+            "ShardQueue",
+            # SQS's advice for a Lambda event source: six times the function's timeout
+            visibility_timeout=Duration.seconds(6 * timeout_s),
+            retention_period=Duration.seconds(max(3600, 6 * timeout_s * SHARD_MAX_RECEIVES)),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=SHARD_MAX_RECEIVES, queue=dlq),
+        )
+        fn = self._function(
+            FunctionSpec(
+                "Shard",
+                c.SHARD_FUNCTION_NAME,
+                c.SHARD_HANDLER,
+                512,
+                timeout_s,
+                "trainguard: one shard of the evaluator's tick (from the shard queue)",
+            ),
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            # never invoked asynchronously (no async configuration): SQS retries a shard
+            retry_attempts=None,
+            max_event_age=None,
+            async_dead_letters=False,
+        )
+        fn.add_event_source(
+            event_sources.SqsEventSource(
+                self.shard_queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=SHARD_CONCURRENCY,
+            )
+        )
+        return fn
+
     def _function(
         self,
         spec: FunctionSpec,
         *,
         extra_env: dict[str, str],
-        retry_attempts: int,
-        max_event_age: Duration,
+        retry_attempts: int | None,
+        max_event_age: Duration | None,
         reserved_concurrency: int | None = None,
+        async_dead_letters: bool = True,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -303,20 +372,23 @@ class Functions(Construct):
             description=f"trainguard {spec.name}: least privilege (no managed policies)",
         )
         log_group.grant_write(role)
-        dlq = sqs.Queue(
-            self,
-            f"{spec.construct_id}DeadLetters",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        self.dead_letter_queues[spec.construct_id] = dlq
-        acknowledge(
-            dlq,
-            "AwsSolutions-SQS3",
-            "This queue is itself a dead-letter queue (rule target and async invocation "
-            "failures of one function); its depth is alarmed.",
-        )
+        on_failure = None
+        if async_dead_letters:
+            dlq = sqs.Queue(
+                self,
+                f"{spec.construct_id}DeadLetters",
+                retention_period=Duration.days(14),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+            )
+            self.dead_letter_queues[spec.construct_id] = dlq
+            acknowledge(
+                dlq,
+                "AwsSolutions-SQS3",
+                "This queue is itself a dead-letter queue (rule target and async invocation "
+                "failures of one function); its depth is alarmed.",
+            )
+            on_failure = destinations.SqsDestination(dlq)
         fn = lambda_.Function(
             self,
             spec.construct_id,
@@ -339,7 +411,7 @@ class Functions(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
-            on_failure=destinations.SqsDestination(dlq),
+            on_failure=on_failure,
         )
         return fn
 

@@ -56,6 +56,8 @@ def handler(
             logger.exception("the shard failed: SQS delivers it again, then dead-letters it",
                              extra={"message_id": message_id})  # fmt: skip
             failures.append({"itemIdentifier": message_id})
+            # said at once (the alarmed JobErrors), not only when it is dead-lettered
+            metrics.add_metric(name=METRIC_JOB_ERRORS, unit=MetricUnit.Count, value=1)
             continue
         finally:
             logger.remove_keys(["shard", "tick"])
