@@ -100,6 +100,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 "tick_minutes": tick,
                 "simulated_minutes": record.minutes,
                 "function_invocations": record.invocations,
+                "sharded_tick": {
+                    "shard_invocations": record.shard_invocations,
+                    "fanned_out_ticks": record.fanned_out_ticks,
+                },
                 "alarm_transitions": [
                     {
                         "alarm": t.alarm_name,

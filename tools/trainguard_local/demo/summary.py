@@ -245,11 +245,27 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
             + (f" (lost: {', '.join(lost)})" if lost else ""),
         ),
         *_health_checks(fleet, summary["health"]),
+        *_sharded_checks(summary),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
             f"{len(summary['handler_failures'])} failure(s)",
         ),
+    ]
+
+
+def _sharded_checks(summary: Mapping[str, Any]) -> list[Check]:
+    """Issue 15's: the ticks fanned out to the shard function (the demo's shards are small)."""
+    sharded = summary.get("sharded_tick")
+    if sharded is None:
+        return []
+    return [
+        Check(
+            "the tick ran sharded",
+            sharded["fanned_out_ticks"] > 0 and sharded["shard_invocations"] > 0,
+            f"{sharded['fanned_out_ticks']} tick(s) fanned out, "
+            f"{sharded['shard_invocations']} shard invocation(s)",
+        )
     ]
 
 
