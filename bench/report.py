@@ -874,7 +874,8 @@ def _scale(rows: Any) -> list[str]:
         return [*out, _status(rows) or "not measured in this run", ""]
     if not rows:
         return [*out, "not measured in this run", ""]
-    header = ["running jobs", "groups", "shards (size)", "slowest shard, s", "planner, s",
+    header = ["running jobs", "groups", "shards (size)", "slowest shard, s (CPU s)",
+              "planner, s (CPU s)",
               "GetMetricData calls (queries)", "DynamoDB reads / writes (RRU / WRU)",
               "peak MiB", "$ / job-month (GMD + DynamoDB + SQS)"]  # fmt: skip
     body = []
@@ -886,8 +887,8 @@ def _scale(rows: Any) -> list[str]:
                 _f(r["running_jobs"]),
                 _f(r["groups"]),
                 f"{_f(r['shards'])} ({_f(r['shard_size'])})",
-                _f(r["slowest_shard_s"]),
-                _f(r["planner_s"]),
+                f"{_f(r['slowest_shard_s'])} ({_f(r.get('slowest_shard_cpu_s'))})",
+                f"{_f(r['planner_s'])} ({_f(r.get('planner_cpu_s'))})",
                 f"{_f(g['calls'])} ({_f(g['queries'])})",
                 f"{_f(d['read_calls'])} / {_f(d['write_calls'])} ({_f(d['rru'])} / {_f(d['wru'])})",
                 _f(r["peak_mib"]),
@@ -907,9 +908,11 @@ def _scale(rows: Any) -> list[str]:
         "reports, each group's references), then the real planner (`run_tick`) and every "
         "shard it sent, judged one after another by `evaluate_shard`; on AWS they run in "
         "parallel, so the tick takes the planner's time plus the slowest shard's. Every time "
-        "includes moto's own work in the same process (an upper bound); the planner's was "
-        "taken under tracemalloc. Peak MiB: traced Python memory of one invocation (the "
-        "planner, or one shard again), moto's included.",
+        "includes moto's own work in the same process (an upper bound: most of it is moto "
+        "serializing the items it returns); wall seconds depend on the machine's load (the "
+        "CPU seconds are the process's own). The planner's SageMaker listing is a stand-in "
+        "returning the fleet (its pages counted as ListTrainingJobs returns them, 100 a page). "
+        "Peak MiB: traced Python memory of one shard invocation (moto's included).",
         "",
         f"Calls grow linearly: {_f(calls(first))} AWS calls at {_f(first['running_jobs'])} jobs, "
         f"{_f(calls(last))} at {_f(last['running_jobs'])} ({calls(last) / calls(first):.1f}x "
