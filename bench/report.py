@@ -868,6 +868,66 @@ def _health_cost(h: Any) -> list[str]:
     return out
 
 
+def _scale(rows: Any) -> list[str]:
+    out = ["## 8. The sharded tick at scale", ""]
+    if isinstance(rows, dict):  # an error or a pending part
+        return [*out, _status(rows) or "not measured in this run", ""]
+    if not rows:
+        return [*out, "not measured in this run", ""]
+    header = ["running jobs", "groups", "shards (size)", "slowest shard, s (CPU s)",
+              "planner, s (CPU s)",
+              "GetMetricData calls (queries)", "DynamoDB reads / writes (RRU / WRU)",
+              "peak MiB", "$ / job-month (GMD + DynamoDB + SQS)"]  # fmt: skip
+    body = []
+    for r in rows:
+        g, d = r["get_metric_data"], r["dynamodb"]
+        by = r["usd_per_job_month_by_service"]
+        body.append(
+            [
+                _f(r["running_jobs"]),
+                _f(r["groups"]),
+                f"{_f(r['shards'])} ({_f(r['shard_size'])})",
+                f"{_f(r['slowest_shard_s'])} ({_f(r.get('slowest_shard_cpu_s'))})",
+                f"{_f(r['planner_s'])} ({_f(r.get('planner_cpu_s'))})",
+                f"{_f(g['calls'])} ({_f(g['queries'])})",
+                f"{_f(d['read_calls'])} / {_f(d['write_calls'])} ({_f(d['rru'])} / {_f(d['wru'])})",
+                _f(r["peak_mib"]),
+                f"{_usd(r['usd_per_job_month'])} ({_usd(by['get_metric_data'])} + "
+                f"{_usd(by['dynamodb_reads'] + by['dynamodb_writes'])} + {_usd(by['sqs'])})",
+            ]
+        )
+    out += _table(header, body)
+    first, last = rows[0], rows[-1]
+    ratio = last["running_jobs"] / first["running_jobs"]
+    calls = lambda r: sum(r["calls"].values())  # noqa: E731
+    prices = first.get("prices", {})
+    out += [
+        "",
+        f"A steady tick of {_f(first['groups'])} groups on in-process moto (`bench/scale.py`): "
+        "the fleet written directly (job items with their read position after 30 minutes of "
+        "reports, each group's references), then the real planner (`run_tick`) and every "
+        "shard it sent, judged one after another by `evaluate_shard`; on AWS they run in "
+        "parallel, so the tick takes the planner's time plus the slowest shard's. Every time "
+        "includes moto's own work in the same process (an upper bound: most of it is moto "
+        "serializing the items it returns); wall seconds depend on the machine's load (the "
+        "CPU seconds are the process's own). The planner's SageMaker listing is a stand-in "
+        "returning the fleet (its pages counted as ListTrainingJobs returns them, 100 a page). "
+        "Peak MiB: traced Python memory of one shard invocation (moto's included).",
+        "",
+        f"Calls grow linearly: {_f(calls(first))} AWS calls at {_f(first['running_jobs'])} jobs, "
+        f"{_f(calls(last))} at {_f(last['running_jobs'])} ({calls(last) / calls(first):.1f}x "
+        f"for {ratio:.0f}x the jobs). Today's GetMetricData alone (two metrics a job a tick): "
+        f"{_usd(first.get('today_usd_per_job_month'))} a job-month. Prices: "
+        f"{prices.get('note', '')} ({prices.get('region', '')}; GetMetricData "
+        f"${prices.get('get_metric_data_usd_per_1000_metrics')} per 1,000 metrics, DynamoDB "
+        f"${prices.get('dynamodb_on_demand_usd_per_million_rru')} per million RRU and "
+        f"${prices.get('dynamodb_on_demand_usd_per_million_wru')} per million WRU, SQS "
+        f"${prices.get('sqs_standard_usd_per_million_requests')} per million requests).",
+        "",
+    ]
+    return out
+
+
 FRONTIER_LABELS = {"hpo": "HPO-style", "lcdb_a": "LCDB A", "lcdb_b": "LCDB B"}
 
 
@@ -1033,5 +1093,6 @@ def render(r: dict[str, Any]) -> str:
         *_frontier(r.get("frontier", {})),
         *_completion(r.get("completion")),
         *_health_cost(r.get("health_cost", {})),
+        *_scale(r.get("scale")),
     ]
     return "\n".join(out).rstrip() + "\n"

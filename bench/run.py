@@ -36,6 +36,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("frontier", "bench.frontier"),
     ("completion", "bench.completion"),
     ("health_cost", "bench.health_cost"),
+    ("scale", "bench.scale"),
 )
 
 

@@ -46,7 +46,8 @@ class TrainguardStack(Stack):
             topic=self.notifications.topic,
         )
         fns = self.functions
-        by_label = {"Lifecycle": fns.lifecycle, "Evaluator": fns.evaluator, "Alert": fns.alert}
+        by_label = {"Lifecycle": fns.lifecycle, "Evaluator": fns.evaluator, "Alert": fns.alert,
+                    "Shard": fns.shard}  # fmt: skip
         self.events = EventWiring(
             self,
             "Events",
@@ -67,7 +68,8 @@ class TrainguardStack(Stack):
             topic=self.notifications.topic,
             trainguard_alarms_arn=fns.trainguard_alarms_arn,
         )
-        self.dashboard = Dashboard(self, "Dashboard", functions=by_label)
+        self.dashboard = Dashboard(self, "Dashboard", functions=by_label,
+                                   shard_dead_letters=fns.dead_letter_queues["Shard"])  # fmt: skip
         self.cleanup = AlarmCleanup(
             self,
             "AlarmCleanup",

@@ -157,7 +157,15 @@ class InMemoryStore(FaultInjector):
     def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         self._call("save_progress")
         for run, progress in updates:
-            self._update(run, progress=progress)
+            item = self._job(run)
+            held = item["record"].progress if item is not None else None
+            if held is None or held.checked < progress.checked:  # as the table's condition
+                self._update(run, progress=progress)
+
+    def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
+        self._call("get_jobs")
+        found = (self._job(run) for run in dict.fromkeys(runs))
+        return [copy.deepcopy(item["record"]) for item in found if item is not None]
 
     # once-only markers
     def event_seen(self, run: RunId, key: str) -> bool:
@@ -638,6 +646,23 @@ def median_policy(**kwargs: Any) -> Policy:
         median=replace(policy.median, enabled=True),
         catchup=replace(policy.catchup, enabled=False),
     )
+
+
+@dataclass
+class FakeShardQueue:
+    """The shard queue: the messages sent, in order; ``fail`` makes :meth:`send` raise."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    fail: bool = False
+
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        if self.fail:
+            raise RuntimeError("SendMessageBatch failed (injected)")
+        self.messages += [json.loads(json.dumps(m)) for m in messages]  # as SQS carries them
+
+    def take(self) -> list[dict[str, Any]]:
+        out, self.messages = self.messages, []
+        return out
 
 
 @dataclass

@@ -1,10 +1,12 @@
-"""Dashboard: stops and would-be stops, alerts, dollars saved, tick duration, errors."""
+"""Dashboard: stops and would-be stops, alerts, dollars saved, tick and shard durations, errors
+(the shards' errors and dead letters too)."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from trainguard import constants as c
@@ -28,10 +30,16 @@ def trainguard_metric(
 
 class Dashboard(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, functions: dict[str, lambda_.Function]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: dict[str, lambda_.Function],
+        shard_dead_letters: sqs.IQueue | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         evaluator = functions["Evaluator"]
+        shard = functions.get("Shard")
         self.dashboard = cloudwatch.Dashboard(
             self, "Dashboard", dashboard_name=DASHBOARD_NAME, default_interval=Duration.hours(24)
         )
@@ -72,6 +80,34 @@ class Dashboard(Construct):
                     for label, fn in functions.items()
                 ]
                 + [evaluator.metric_throttles(statistic="Sum", label="evaluator throttles")],
+                width=12,
+            ),
+        )
+        if shard is None:
+            return
+        dead = (
+            [shard_dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", label="shards dead-lettered")]
+            if shard_dead_letters is not None else []
+        )  # fmt: skip
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Shard durations (one invocation a shard)",
+                left=[
+                    trainguard_metric(c.METRIC_SHARD_DURATION, "Average", "shard ms (avg)"),
+                    trainguard_metric(c.METRIC_SHARD_DURATION, "Maximum", "slowest shard ms"),
+                    shard.metric_duration(statistic="p99", label="shard function ms (p99)"),
+                ],
+                right=[trainguard_metric(c.METRIC_SHARDS, label="shards sent")],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Shard errors",
+                left=[
+                    shard.metric_errors(statistic="Sum", label="shard function errors"),
+                    shard.metric_throttles(statistic="Sum", label="shard throttles"),
+                    *dead,
+                ],
                 width=12,
             ),
         )

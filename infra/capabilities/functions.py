@@ -4,13 +4,22 @@ Sizing, from `make bench` (bench/RESULTS.md):
 - lifecycle: one event at a time; on completion one GetMetricData curve read and the rebuild
   of the group's reference table from its CURVE# items (1,000 completed jobs of 500 steps:
   0.74 s, a table of about 190 KiB in memory) -> 256 MB, 60 s.
-- evaluator: a steady tick over 1,000 running jobs reads 15 minutes of datapoints, decides
-  from each job's stored CurveSummary and saves 1,000 of them; with moto answering in the same
-  process it peaks at 27 MiB of traced Python memory and takes 27 s (an upper bound: most of
-  it is moto's own work, the UpdateItems serialized by its lock). Memory is therefore sized for
-  CPU (Lambda gives CPU in proportion) -> 512 MB. Its timeout stays under the tick period so a
-  slow tick ends before the next one starts; reserved concurrency 1 means two ticks never
-  overlap (a late tick is throttled and retried by Lambda's async queue, never run twice).
+- evaluator (the tick's planner): reads the running index, reconciles and resumes open
+  actions once a tick; a fleet of at most one shard's worth of jobs (TRAINGUARD_SHARD_SIZE,
+  500) it judges itself, a larger one it sends to the shard queue in shards (whole reference
+  sets, large ones split). Memory is sized for CPU (Lambda gives CPU in proportion) -> 512 MB.
+  Its timeout stays under the tick period so a slow tick ends before the next one starts;
+  reserved concurrency 1 means two ticks never overlap (a late tick is throttled and retried
+  by Lambda's async queue, never run twice).
+- evaluator shard: one shard (<= 500 jobs) a message from the shard queue (batch size 1,
+  ReportBatchItemFailures; 3 receives, then the shard dead-letter queue, alarmed). From the
+  `scale` bench (bench/RESULTS.md section 8, moto answering in the same process: an upper
+  bound, most of it moto's own serialization): a shard of 500 jobs takes 9-13 s of CPU (47-52
+  s wall on the loaded 2-core bench machine) and peaks at 8-13 MiB of traced memory; 10,000
+  jobs are 20 shards -> 512 MB (CPU), the evaluator's timeout, at most SHARD_CONCURRENCY = 20
+  shards at once (20 x 500 = 10,000 jobs judged in parallel a tick). The planner at 10,000
+  jobs took 71 s of CPU on moto (its running-index Query of 10,000 items, moto's
+  serialization): on AWS a Query of about 9 MB (9 pages) and 100 ListTrainingJobs pages.
 - alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
 """
 
@@ -37,6 +46,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
@@ -112,6 +122,10 @@ class BytecodeAsset:
 def evaluator_timeout_seconds(tick_minutes: int) -> int:
     """Under the tick period (so ticks never pile up), within Lambda's 900 s cap."""
     return max(30, min(tick_minutes * 60 - 5, 900))
+
+
+SHARD_MAX_RECEIVES = 3  # a shard is tried this many times, then dead-lettered (alarmed)
+SHARD_CONCURRENCY = 20  # shards judged at once (the SQS event source's maximum concurrency)
 
 
 @dataclass(frozen=True)
@@ -215,13 +229,16 @@ class Functions(Construct):
                 evaluator_timeout_seconds(config.tick_minutes),
                 "trainguard: one tick over all running opted-in jobs",
             ),
+            # the shard queue's URL is added below, once the queue exists
             extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn, **retry_env},
             reserved_concurrency=1,
             # A tick that could not run is replaced by the next one: no retries, no old ticks.
             retry_attempts=0,
             max_event_age=Duration.seconds(max(60, tick_s)),
         )
-        self.functions = (self.lifecycle, self.evaluator, self.alert)
+        self.shard = self._shard_function(alert_arn)
+        self.evaluator.add_environment(c.ENV_SHARD_QUEUE_URL, self.shard_queue.queue_url)
+        self.functions = (self.lifecycle, self.evaluator, self.alert, self.shard)
 
         for fn in self.functions:
             table.grant_read_write_data(fn)
@@ -279,7 +296,10 @@ class Functions(Construct):
             fn.add_to_role_policy(read_jobs)
             fn.add_to_role_policy(list_jobs)
             fn.add_to_role_policy(manage_alarms)
+        self.shard.add_to_role_policy(read_jobs)  # the re-check before a stop
         self.evaluator.add_to_role_policy(stop_opted_in)
+        self.shard.add_to_role_policy(stop_opted_in)
+        self.shard_queue.grant_send_messages(self.evaluator)
         self.retry_jobs_arn: str | None = None
         if config.retry_role_arns:
             self._grant_capacity_retries(stack, config.retry_role_arns)
@@ -341,14 +361,68 @@ class Functions(Construct):
                 )
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _shard_function(self, alert_arn: str) -> lambda_.Function:
+        """The shard queue (with its dead-letter queue) and the function it feeds: one shard
+        a message, a failed shard reported back to SQS (ReportBatchItemFailures), received
+        again after the visibility timeout, dead-lettered after ``SHARD_MAX_RECEIVES``."""
+        timeout_s = evaluator_timeout_seconds(self._config.tick_minutes)
+        dlq = sqs.Queue(
+            self,
+            "ShardQueueDeadLetters",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        acknowledge(
+            dlq,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the shard queue; its depth is alarmed.",
+        )
+        self.dead_letter_queues["Shard"] = dlq
+        self.shard_queue = sqs.Queue(
+            self,
+            "ShardQueue",
+            # SQS's advice for a Lambda event source: six times the function's timeout
+            visibility_timeout=Duration.seconds(6 * timeout_s),
+            retention_period=Duration.seconds(max(3600, 6 * timeout_s * SHARD_MAX_RECEIVES)),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=SHARD_MAX_RECEIVES, queue=dlq),
+        )
+        fn = self._function(
+            FunctionSpec(
+                "Shard",
+                c.SHARD_FUNCTION_NAME,
+                c.SHARD_HANDLER,
+                512,
+                timeout_s,
+                "trainguard: one shard of the evaluator's tick (from the shard queue)",
+            ),
+            extra_env={c.ENV_ALERT_FUNCTION_ARN: alert_arn},
+            # never invoked asynchronously (no async configuration): SQS retries a shard
+            retry_attempts=None,
+            max_event_age=None,
+            async_dead_letters=False,
+        )
+        fn.add_event_source(
+            event_sources.SqsEventSource(
+                self.shard_queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=SHARD_CONCURRENCY,
+            )
+        )
+        return fn
+
     def _function(
         self,
         spec: FunctionSpec,
         *,
         extra_env: dict[str, str],
-        retry_attempts: int,
-        max_event_age: Duration,
+        retry_attempts: int | None,
+        max_event_age: Duration | None,
         reserved_concurrency: int | None = None,
+        async_dead_letters: bool = True,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -364,20 +438,23 @@ class Functions(Construct):
             description=f"trainguard {spec.name}: least privilege (no managed policies)",
         )
         log_group.grant_write(role)
-        dlq = sqs.Queue(
-            self,
-            f"{spec.construct_id}DeadLetters",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        self.dead_letter_queues[spec.construct_id] = dlq
-        acknowledge(
-            dlq,
-            "AwsSolutions-SQS3",
-            "This queue is itself a dead-letter queue (rule target and async invocation "
-            "failures of one function); its depth is alarmed.",
-        )
+        on_failure = None
+        if async_dead_letters:
+            dlq = sqs.Queue(
+                self,
+                f"{spec.construct_id}DeadLetters",
+                retention_period=Duration.days(14),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+            )
+            self.dead_letter_queues[spec.construct_id] = dlq
+            acknowledge(
+                dlq,
+                "AwsSolutions-SQS3",
+                "This queue is itself a dead-letter queue (rule target and async invocation "
+                "failures of one function); its depth is alarmed.",
+            )
+            on_failure = destinations.SqsDestination(dlq)
         fn = lambda_.Function(
             self,
             spec.construct_id,
@@ -400,7 +477,7 @@ class Functions(Construct):
             reserved_concurrent_executions=reserved_concurrency,
             retry_attempts=retry_attempts,
             max_event_age=max_event_age,
-            on_failure=destinations.SqsDestination(dlq),
+            on_failure=on_failure,
         )
         return fn
 

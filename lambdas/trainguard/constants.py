@@ -51,11 +51,18 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 LIFECYCLE_HANDLER = "trainguard.handlers.lifecycle.handler"
 EVALUATOR_HANDLER = "trainguard.handlers.evaluator.handler"
 ALERT_HANDLER = "trainguard.handlers.alert.handler"
+SHARD_HANDLER = "trainguard.handlers.shard.handler"
 
 # --- Deployed names (fixed by the stack; the local run and the cleanup command rely on them) --
 LIFECYCLE_FUNCTION_NAME = "trainguard-lifecycle"
 EVALUATOR_FUNCTION_NAME = "trainguard-evaluator"
 ALERT_FUNCTION_NAME = "trainguard-alert"
+SHARD_FUNCTION_NAME = "trainguard-evaluator-shard"
+# The sharded tick (docs/ops-sharded-tick.md): the planner sends shards of at most this many
+# jobs to the shard queue; a fleet of at most this many is judged by the planner itself.
+ENV_SHARD_QUEUE_URL = "TRAINGUARD_SHARD_QUEUE_URL"
+ENV_SHARD_SIZE = "TRAINGUARD_SHARD_SIZE"
+DEFAULT_SHARD_SIZE = 500
 TRAINING_STATE_RULE_NAME = "trainguard-training-state"
 TICK_RULE_NAME = "trainguard-tick"
 HEALTH_ALARM_RULE_NAME = "trainguard-health-alarms"
@@ -83,6 +90,8 @@ METRIC_ALERTS = "Alerts"
 METRIC_DECISIONS = "Decisions"
 METRIC_DOLLARS_SAVED = "EstimatedDollarsSaved"
 METRIC_TICK_DURATION = "TickDurationMs"
+METRIC_SHARDS = "Shards"  # shards the planner sent (0: it judged the fleet inline)
+METRIC_SHARD_DURATION = "ShardDurationMs"  # one shard's evaluation
 METRIC_JOB_ERRORS = "JobErrors"  # alarmed: a job's evaluation, a stop, an email failed
 METRIC_STOP_FAILURES = "StopFailures"  # stops SageMaker refused (also in JobErrors)
 METRIC_EMAIL_DEAD_LETTERS = "EmailDeadLetters"  # emails given up after every retry (alarmed)

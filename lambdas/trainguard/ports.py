@@ -41,7 +41,14 @@ class JobStore(Protocol):
     def running_jobs(self) -> list[JobRecord]: ...
     def add_alarms(self, run: RunId, names: Sequence[str]) -> None: ...
     def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None: ...
-    def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None: ...
+    def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
+        """Each run's progress, unless its item holds one checked at or after this one's
+        ``checked`` (a repeated or late shard never moves a job's progress back)."""
+        ...
+
+    def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
+        """The runs' items that exist (consistent reads, a shard's jobs)."""
+        ...
 
     # once-only markers
     def event_seen(self, run: RunId, key: str) -> bool: ...
@@ -80,6 +87,14 @@ class JobStore(Protocol):
     def batch_get_group_state(
         self, sets: Iterable[ReferenceSet]
     ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]: ...
+
+
+class ShardQueue(Protocol):
+    """Where the planner sends the tick's shards (SQS: one message a shard)."""
+
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Send every message (JSON-safe), or raise naming what was not sent."""
+        ...
 
 
 class Outbox(Protocol):

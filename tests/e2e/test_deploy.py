@@ -41,6 +41,7 @@ def test_functions_deployed_with_handlers_runtime_and_environment(deployed) -> N
         c.LIFECYCLE_FUNCTION_NAME: c.LIFECYCLE_HANDLER,
         c.EVALUATOR_FUNCTION_NAME: c.EVALUATOR_HANDLER,
         c.ALERT_FUNCTION_NAME: c.ALERT_HANDLER,
+        c.SHARD_FUNCTION_NAME: c.SHARD_HANDLER,
     }
     assert set(deployed.functions) == set(expected)
     for name, handler in expected.items():
@@ -55,8 +56,10 @@ def test_functions_deployed_with_handlers_runtime_and_environment(deployed) -> N
         assert policy.mode == "observe"
         assert policy.median.min_completed == 4  # the -c override reached the functions
     alert_arn = deployed.functions[c.ALERT_FUNCTION_NAME].arn
-    for name in (c.LIFECYCLE_FUNCTION_NAME, c.EVALUATOR_FUNCTION_NAME):
+    for name in (c.LIFECYCLE_FUNCTION_NAME, c.EVALUATOR_FUNCTION_NAME, c.SHARD_FUNCTION_NAME):
         assert deployed.functions[name].environment[c.ENV_ALERT_FUNCTION_ARN] == alert_arn
+    # the planner sends its shards to the deployed shard queue
+    assert c.ENV_SHARD_QUEUE_URL in deployed.functions[c.EVALUATOR_FUNCTION_NAME].environment
 
 
 def test_rules_patterns_schedule_and_targets(deployed) -> None:  # type: ignore[no-untyped-def]

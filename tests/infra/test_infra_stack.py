@@ -412,6 +412,8 @@ def test_health_alarms_notify_topic(synthesized: Synthesized) -> None:
         "trainguard-health-lifecycle-dead-letters",
         "trainguard-health-evaluator-dead-letters",
         "trainguard-health-alert-dead-letters",
+        "trainguard-health-shard-errors",
+        "trainguard-health-shard-dead-letters",
         "trainguard-health-job-errors",
         "trainguard-health-email-dead-letters",
         "trainguard-health-config-errors",
@@ -574,3 +576,63 @@ def test_powertools_layer_is_the_pinned_release_from_its_public_ssm_parameter(
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
     # the layer that carries exactly the release uv.lock pins, for the runtime and architecture
     assert parameter["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{VERSION}"
+
+
+# ---- the sharded tick ----------------------------------------------------------------------------
+def test_shard_queue_feeds_the_shard_function_one_shard_at_a_time(synthesized: Synthesized) -> None:
+    from infra.capabilities.functions import SHARD_CONCURRENCY, SHARD_MAX_RECEIVES
+
+    shard = logical_id(synthesized, "AWS::Lambda::Function", FunctionName=c.SHARD_FUNCTION_NAME)
+    (mapping,) = resources(synthesized, "AWS::Lambda::EventSourceMapping").values()
+    p = mapping["Properties"]
+    assert p["FunctionName"] == {"Ref": shard}
+    assert p["BatchSize"] == 1 and p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert p["ScalingConfig"] == {"MaximumConcurrency": SHARD_CONCURRENCY}
+    queue_id = p["EventSourceArn"]["Fn::GetAtt"][0]
+    queue = resources(synthesized, "AWS::SQS::Queue")[queue_id]["Properties"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == SHARD_MAX_RECEIVES
+    dlq_id = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    fn = function(synthesized, c.SHARD_FUNCTION_NAME)
+    assert queue["VisibilityTimeout"] >= 6 * fn["Timeout"]  # SQS's advice for Lambda
+    assert fn["Timeout"] < 60 and "ReservedConcurrentExecutions" not in fn
+    # the shard's dead letters are alarmed, like every other dead-letter queue
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": f"{c.HEALTH_ALARM_PREFIX}shard-dead-letters",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
+        },
+    )
+    synthesized.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm", {"AlarmName": f"{c.HEALTH_ALARM_PREFIX}shard-errors"}
+    )
+    # the planner knows the queue and may send to it; the shard may stop opted-in jobs only
+    env = function(synthesized, c.EVALUATOR_FUNCTION_NAME)["Environment"]["Variables"]
+    assert env[c.ENV_SHARD_QUEUE_URL] == {"Ref": queue_id}
+    sends = [
+        s
+        for s in statements_of_role(synthesized, role_of(synthesized, c.EVALUATOR_FUNCTION_NAME))
+        if "sqs:SendMessage" in actions(s)
+    ]
+    assert {"Fn::GetAtt": [queue_id, "Arn"]} in [s["Resource"] for s in sends]
+    stops = [
+        s
+        for s in statements_of_role(synthesized, role_of(synthesized, c.SHARD_FUNCTION_NAME))
+        if "sagemaker:StopTrainingJob" in actions(s)
+    ]
+    assert [s["Condition"] for s in stops] == [
+        {"StringLike": {f"aws:ResourceTag/{c.TAG_GROUP}": "?*"}}
+    ]
+
+
+def test_dashboard_shows_shard_durations_and_errors(synthesized: Synthesized) -> None:
+    (dashboard,) = resources(synthesized, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for text in (
+        "Shard durations",
+        "Shard errors",
+        c.METRIC_SHARD_DURATION,
+        "shards dead-lettered",
+    ):
+        assert text in body

@@ -282,6 +282,7 @@ def read_deployed(
         c.LIFECYCLE_FUNCTION_NAME,
         c.EVALUATOR_FUNCTION_NAME,
         c.ALERT_FUNCTION_NAME,
+        c.SHARD_FUNCTION_NAME,
     ):
         cfg = lam.get_function_configuration(FunctionName=name)
         functions[name] = DeployedFunction(

@@ -232,6 +232,11 @@ def _run_invoke(args: argparse.Namespace) -> int:
         notes = register_event_job(make_client("sagemaker", endpoint), shim, clock, event)
         invocation = router.invoke(function.name, event)
         invocation.notes[:0] = notes
+        drained = router.drain_queues()  # a planner's shards (the sharded tick), if it sent any
+        if drained:
+            failed = sum(1 for inv in drained if not inv.ok)
+            invocation.notes.append(f"{len(drained)} shard invocation(s) from the shard queue, "
+                                    f"{failed} failed")  # fmt: skip
     finally:
         if shim is not None:
             shim.uninstall()

@@ -28,6 +28,13 @@ What this module does instead:
 - Schedule rules (``rate(N minute|minutes|hour|hours|day|days)``) fire on :meth:`EventRouter.tick`
   with the EventBridge "Scheduled Event" shape; see ``tick`` for the exact semantics. ``cron(...)``
   rules are listed in ``Wiring.unsupported`` and never fire.
+- SQS event sources (``ListEventSourceMappings``: the sharded tick's shard queue) are polled
+  by :meth:`EventRouter.drain_queues` after every tick: each message goes to its function in
+  this process in the SQS event shape (batch size as deployed); a message the function lists
+  in ``batchItemFailures`` (or all of them, if it raised) is made visible again and received
+  again at the next drain, and moto moves it to the dead-letter queue after the queue's
+  ``maxReceiveCount``. The mappings are disabled in the emulator when the wiring is read, so
+  that moto itself never tries to run the function (it would need Docker).
 - Handlers may cache boto3 clients per module: before invoking a module under an environment
   different from its previous call, the router calls ``reset_dependencies()`` of the handler
   module, or else of its nearest parent package that has one (``trainguard.handlers``).
@@ -73,6 +80,7 @@ LOGICAL_FUNCTIONS: Mapping[str, str] = {
     "lifecycle": constants.LIFECYCLE_HANDLER,
     "evaluator": constants.EVALUATOR_HANDLER,
     "alert": constants.ALERT_HANDLER,
+    "shard": constants.SHARD_HANDLER,
 }
 
 #: The repo's Lambda asset folder (the package ``trainguard`` lives in it).
@@ -93,6 +101,20 @@ class WiringError(LookupError):
 
 
 # --- the deployed wiring ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueueSource:
+    """An SQS event source mapping: the queue, its function, how it is delivered."""
+
+    queue_arn: str
+    function_arn: str
+    batch_size: int = 10
+    report_failures: bool = False
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_arn.rsplit(":", 1)[-1]
+
+
 @dataclass(frozen=True)
 class DeployedFunction:
     """A function as the emulator holds it (``GetFunctionConfiguration``)."""
@@ -155,6 +177,7 @@ class Wiring:
     rules: list[DeployedRule]
     functions: dict[str, DeployedFunction]  # by function name
     unsupported: list[str] = field(default_factory=list)  # rules the router cannot run
+    queues: list[QueueSource] = field(default_factory=list)  # SQS event sources
 
     @classmethod
     def read(cls, endpoint_url: str, region: str = REGION) -> Wiring:
@@ -209,7 +232,29 @@ class Wiring:
                     f"{rule.name}: schedule {rule.schedule!r} (only rate(...) ticks)"
                 )
             rules.append(rule)
-        return cls(rules=rules, functions=functions, unsupported=unsupported)
+        queues: list[QueueSource] = []
+        listed_mappings = (
+            m
+            for page in lam.get_paginator("list_event_source_mappings").paginate()
+            for m in page["EventSourceMappings"]
+        )
+        for mapping in listed_mappings:
+            arn = str(mapping.get("EventSourceArn", ""))
+            if ":sqs:" not in arn:
+                continue
+            if mapping.get("State") not in ("Disabled", "Disabling"):
+                # the router polls the queue itself: moto would try to run the function
+                lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=False)
+            queues.append(
+                QueueSource(
+                    queue_arn=arn,
+                    function_arn=str(mapping["FunctionArn"]),
+                    batch_size=int(mapping.get("BatchSize") or 10),
+                    report_failures="ReportBatchItemFailures"
+                    in (mapping.get("FunctionResponseTypes") or []),
+                )
+            )
+        return cls(rules=rules, functions=functions, unsupported=unsupported, queues=queues)
 
     def function(self, ref: str) -> DeployedFunction:
         """A function by name, ARN, or logical name (``lifecycle``/``evaluator``/``alert``:
@@ -497,7 +542,71 @@ class EventRouter:
             done += self._deliver(
                 rule, self.scheduled_event(rule, due), trigger=f"schedule:{rule.name}"
             )
-        return done + self.pump()
+        done += self.pump()
+        drained = self.drain_queues()
+        return done + drained + (self.pump() if drained else [])
+
+    # --- queues ---------------------------------------------------------------------------
+    def drain_queues(self) -> list[Invocation]:
+        """Deliver every message waiting in the SQS event sources' queues (the shard queue),
+        each message at most once per drain; what failed is received again next drain."""
+        done: list[Invocation] = []
+        if not self.wiring.queues:
+            return done
+        sqs = make_client("sqs", self.endpoint_url, self.region)
+        for source in self.wiring.queues:
+            url = sqs.get_queue_url(QueueName=source.queue_name)["QueueUrl"]
+            seen: set[str] = set()
+            retry: list[str] = []
+            while True:
+                got = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=max(1, min(10, source.batch_size)),
+                    VisibilityTimeout=600,
+                    AttributeNames=["All"],
+                ).get("Messages", [])
+                fresh = [m for m in got if m["MessageId"] not in seen]
+                if not fresh:
+                    break
+                seen.update(m["MessageId"] for m in fresh)
+                for k in range(0, len(fresh), max(1, source.batch_size)):
+                    batch = fresh[k : k + max(1, source.batch_size)]
+                    inv = self.invoke(
+                        source.function_arn,
+                        {"Records": [self._sqs_record(m, source) for m in batch]},
+                        trigger=f"sqs:{source.queue_name}",
+                    )
+                    done.append(inv)
+                    failed = {m["MessageId"] for m in batch} if not inv.ok else set()
+                    if inv.ok and source.report_failures and isinstance(inv.result, Mapping):
+                        failed = {
+                            str(f.get("itemIdentifier"))
+                            for f in inv.result.get("batchItemFailures") or []
+                        }
+                    for m in batch:
+                        if m["MessageId"] in failed:
+                            retry.append(m["ReceiptHandle"])
+                        else:
+                            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            for handle in retry:  # visible again: the next drain receives it again
+                sqs.change_message_visibility(
+                    QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0
+                )
+        return done
+
+    def _sqs_record(self, message: Mapping[str, Any], source: QueueSource) -> dict[str, Any]:
+        """One record of Lambda's SQS event."""
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": dict(message.get("Attributes", {})),
+            "messageAttributes": {},
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": source.queue_arn,
+            "awsRegion": self.region,
+        }
 
     def scheduled_event(self, rule: DeployedRule, due: datetime) -> dict[str, Any]:
         """EventBridge's "Scheduled Event" for ``rule`` at ``due``."""

@@ -7,6 +7,7 @@ from .aws import LazyClient, boto_config, make_client
 from .cloudwatch import CloudWatchAlarms, CloudWatchMetrics
 from .notifier import SnsNotifier
 from .sagemaker import SageMakerAdapter
+from .shards import SqsShardQueue
 from .store import Store
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "LazyClient",
     "SageMakerAdapter",
     "SnsNotifier",
+    "SqsShardQueue",
     "Store",
     "boto_config",
     "make_client",

@@ -278,21 +278,37 @@ class Store:
     def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         """Each job's :class:`Progress` on its item. One small UpdateItem per job, a few at a
         time: a tick writes only the jobs whose objective moved (or whose read position is
-        getting old). A job that ended meanwhile is skipped."""
+        getting old). A job that ended meanwhile is skipped, and so is a job whose item holds a
+        progress checked at or after this one (a shard delivered twice, or late: the write is
+        conditional on the tick time, so it is idempotent and never moves a job back).
+
+        Why not BatchWriteItem: it only puts whole items, and the job's item is shared (the
+        lifecycle, the alert function and the claims update other attributes of it
+        concurrently); a put of the whole item would undo their writes. UpdateItems in
+        parallel (``SAVE_THREADS``) are as fast and touch only ``progress``."""
 
         def save(update: tuple[RunId, Progress]) -> None:
             run, progress = update
             self._update_meta(
                 run,
                 "SET progress = :p",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues=serialize({":p": progress.to_dict()}),
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(progress) OR progress.checked < :c)",
+                ExpressionAttributeValues=serialize(
+                    {":p": progress.to_dict(), ":c": progress.checked}
+                ),
             )
 
         if not updates:
             return
         with ThreadPoolExecutor(max_workers=min(SAVE_THREADS, len(updates))) as pool:
             list(pool.map(save, updates))
+
+    def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
+        """The runs' items that exist (BatchGetItem, 100 keys a call, consistent reads;
+        unprocessed keys retried with back-off)."""
+        keys = [{"pk": job_pk(r.name), "sk": run_sk(r)} for r in dict.fromkeys(runs)]
+        return [_job_from_item(item) for item in self._batch_get(keys, "shard jobs")]
 
     # ---- once-only markers -------------------------------------------------------------
     def event_seen(self, run: RunId, key: str) -> bool:

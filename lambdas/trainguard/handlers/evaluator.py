@@ -1,4 +1,5 @@
-"""Lambda entry point for the evaluator's schedule."""
+"""Lambda entry point for the evaluator's schedule: the tick's planner (it judges a small
+fleet itself, else sends the shards to the shard function: :mod:`.shard`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..constants import (
     METRIC_DOLLARS_SAVED,
     METRIC_EMAIL_DEAD_LETTERS,
     METRIC_JOB_ERRORS,
+    METRIC_SHARDS,
     METRIC_STOP_FAILURES,
     METRIC_STOPS,
     METRIC_TICK_DURATION,
@@ -49,6 +51,7 @@ def handler(
     metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
     if result.controls_error is not None:  # every stop held: logged by the tick, alarmed here
         metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=count, value=1)
+    metrics.add_metric(name=METRIC_SHARDS, unit=count, value=result.shards)
     metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=MetricUnit.Count, value=result.dollars_saved)
     metrics.add_metric(
         name=METRIC_TICK_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
@@ -62,6 +65,7 @@ def handler(
             "alerts": result.alerts,
             "errors": result.errors,
             "paused": result.paused,
+            "shards": result.shards,
             "registered": result.registered,
             "finalized": result.finalized,
         },

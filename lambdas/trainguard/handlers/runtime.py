@@ -16,14 +16,18 @@ from ..adapters import (
     LazyClient,
     SageMakerAdapter,
     SnsNotifier,
+    SqsShardQueue,
     Store,
 )
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
+    DEFAULT_SHARD_SIZE,
     ENV_ALERT_FUNCTION_ARN,
     ENV_AUDIT_TTL_DAYS,
     ENV_CHAT,
     ENV_RETRY_ROLE_ARNS,
+    ENV_SHARD_QUEUE_URL,
+    ENV_SHARD_SIZE,
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
     METRIC_CONFIG_ERRORS,
@@ -66,6 +70,10 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     ttl_raw = environ.get(ENV_AUDIT_TTL_DAYS, "").strip() or str(DEFAULT_AUDIT_TTL_DAYS)
     if not ttl_raw.isdigit() or int(ttl_raw) < 1:
         raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
+    shard_raw = environ.get(ENV_SHARD_SIZE, "").strip() or str(DEFAULT_SHARD_SIZE)
+    if not shard_raw.isdigit() or int(shard_raw) < 1:
+        raise PolicyError(f"{ENV_SHARD_SIZE} must be a whole number >= 1, got {shard_raw!r}")
+    queue_url = environ.get(ENV_SHARD_QUEUE_URL, "").strip()
     policy, config_error = Policy.from_env_failing_safe(environ)
     try:
         retry_roles = parse_role_arns(environ.get(ENV_RETRY_ROLE_ARNS, ""))
@@ -93,6 +101,8 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         config_error=config_error,
         controls=LazyControls(dynamodb, table),
         retry_roles=retry_roles,
+        shards=SqsShardQueue(LazyClient("sqs"), queue_url) if queue_url else None,  # type: ignore[arg-type]
+        shard_size=int(shard_raw),
     )
 
 

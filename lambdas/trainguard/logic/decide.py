@@ -84,7 +84,7 @@ def judge(
         # the hung-job rule watches a job whose instances report; the 30-minute stall alert
         # is its fallback for jobs without instance metrics
         hang_watches = policy.hang.enabled and gpus is not None and bool(seen and seen.gpu)
-        if watched and not hang_watches and seen is not None:
+        if watched and not hang_watches and seen is not None and seen.instances_read:
             last = seen.last_objective
             since = (now - last) / 60.0 if last else elapsed
             checks.append(guard.check_stalled(job.name, elapsed, since))
@@ -106,7 +106,7 @@ def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: Gro
     """The hung-job, straggler and throughput rules, each an episode on the run."""
     policy, open_ = settings.policy, job.episodes
     progress = seen.progress
-    if policy.hang.enabled and progress is not None:
+    if policy.hang.enabled and progress is not None and seen.instances_read:
         cadence = progress.cadence
         opened = open_.get(HUNG)
         if opened is not None and cadence.last is not None and cadence.last > opened:
@@ -120,7 +120,7 @@ def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: Gro
             stop = settings.hang.stop_decision(job.name, hang, elapsed_minutes=elapsed)
             if stop is not None:
                 stops.append(stop)
-    if policy.straggler.enabled and job.instance_count >= 2:
+    if policy.straggler.enabled and job.instance_count >= 2 and seen.instances_read:
         statuses = settings.straggler.statuses(seen.gpu, gpus)
         if policy.gpu_idle.enabled:  # an idle host is the GPU-idle rule's: one alert a problem
             idle = policy.gpu_idle.threshold_pct

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..constants import DEFAULT_AUDIT_TTL_DAYS
+from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
 from ..policy import Policy
 from ..ports import (
@@ -18,6 +18,7 @@ from ..ports import (
     MetricReader,
     Notifier,
     Outbox,
+    ShardQueue,
     TrainingJobs,
 )
 
@@ -39,6 +40,8 @@ class Dependencies:
     controls: ControlReader | None = None  # the runtime controls (None: none, e.g. replay)
     # the roles a capacity retry may pass (TRAINGUARD_RETRY_ROLE_ARNS); empty = retries off
     retry_roles: tuple[str, ...] = ()
+    shards: ShardQueue | None = None  # the sharded tick's queue (None: every tick is inline)
+    shard_size: int = DEFAULT_SHARD_SIZE  # jobs a shard; at most this many: no fan-out
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:

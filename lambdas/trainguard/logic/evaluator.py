@@ -1,6 +1,13 @@
 """The scheduled tick: reconcile, observe, decide, act, for every running opted-in job,
 under the runtime controls in force (:mod:`.controls`: a pause holds every stop).
 
+The tick is a planner and shards (docs/ops-sharded-tick.md). :func:`run_tick` (the scheduled
+evaluator) reads the running index once, reconciles once and resumes the open actions once;
+then it judges every job itself when the fleet is at most one shard's worth of jobs
+(``Dependencies.shard_size``), or sends the jobs to the shard queue in shards (:mod:`.shards`:
+whole reference sets, a large one split in chunks), each judged by :func:`evaluate_shard` in
+its own invocation with its own time budget. Both run the same loop (:func:`_evaluate`).
+
 Reads per tick: the ``running`` index (it carries each job's stored progress), one
 BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`),
 ListTrainingJobs and DescribeAlarms for the reconcile (:mod:`.reconcile`). Writes: each job's
@@ -13,12 +20,12 @@ One job's failure is logged with its name and never blocks the others.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.progress import Progress
-from ..models import GroupPolicy, JobRecord, RunId
+from ..models import GroupPolicy, GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from ..policy import JobSettings, Policy, PolicyError, job_settings
 from . import messages
@@ -28,6 +35,7 @@ from .decide import judge
 from .dependencies import Dependencies
 from .observe import Observation, observe
 from .reconcile import reconcile
+from .shards import Shard, plan_shards
 
 RESERVE_S = 10.0  # stop starting new work this long before the function's timeout
 SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this many
@@ -51,6 +59,7 @@ class TickResult:
     stop_failures: int = 0  # stops SageMaker refused
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
     emails_dead: int = 0  # sends that failed for the last time (dead letters)
+    shards: int = 0  # shards sent to the shard queue (0: the planner judged the jobs inline)
     duration_ms: float = 0.0
     controls_error: str | None = None  # the runtime controls could not be used: stops held
     paused: bool = False  # a runtime pause held this tick's stops (all or some groups')
@@ -81,10 +90,7 @@ def run_tick(
     now = deps.clock() if now is None else now
     budget = budget or Budget()
     result = TickResult()
-    controls = read_controls(deps.controls)
-    result.controls_error = controls.error
-    result.paused = controls.global_.paused or any(c.paused for c in controls.groups.values())
-    act = Act(deps, now, controls=controls)
+    act = _act(deps, now, result)
     running = deps.store.running_jobs()
     try:
         reconciled = reconcile(deps, running, now, budget)
@@ -102,18 +108,112 @@ def run_tick(
         logger.exception("listing the open actions failed; the next tick resumes them")
 
     opted_in = [job for job in running if job.opted_in]
+    size = max(1, deps.shard_size)
+    if deps.shards is None or len(opted_in) <= size:  # a small fleet: judged here, no fan-out
+        _evaluate(deps, act, opted_in, now, budget, result)
+    else:
+        result.jobs = len(opted_in)
+        try:
+            result.shards = _fan_out(deps, opted_in, now, size)
+        except Exception:
+            result.errors += 1
+            logger.exception("sending the shards failed; the next tick plans them again")
+    if not budget.exhausted():
+        act.mail.drain()
+    _count(result, act)
+    result.duration_ms = (time.monotonic() - started) * 1000.0
+    return result
+
+
+def evaluate_shard(
+    deps: Dependencies,
+    runs: Sequence[RunId],
+    now: float,
+    budget: Budget | None = None,
+    *,
+    pinned: Mapping[ReferenceSet, int] | None = None,
+) -> TickResult:
+    """One shard of the tick at ``now`` (the planner's "now", not the shard's clock): read its
+    runs' items (one consistent BatchGetItem a hundred: what an earlier delivery of the same
+    shard saved is seen), then judge and act on those still running and opted in, saving their
+    progress. A reference set in ``pinned`` (a group split across shards, at the STATS version
+    the planner read) whose STATS moved on since is left to the next tick, so that every shard
+    of one tick judges a group against the same statistics. Raises when the shard's jobs, its
+    groups' statistics or its metrics could not be read (the queue retries the shard, then
+    dead-letters it): a shard never judges without its references."""
+    started = time.monotonic()
+    budget = budget or Budget()
+    result = TickResult()
+    act = _act(deps, now, result)
+    jobs = [job for job in deps.store.get_jobs(runs) if job.running and job.opted_in]
+    _evaluate(deps, act, jobs, now, budget, result, pinned=pinned, strict=True)
+    _count(result, act)
+    result.duration_ms = (time.monotonic() - started) * 1000.0
+    return result
+
+
+def _act(deps: Dependencies, now: float, result: TickResult) -> Act:
+    """This invocation's acting, under the runtime controls in force (read once: every shard
+    reads them itself, so a pause holds in each within the controls' cache age)."""
+    controls = read_controls(deps.controls)
+    result.controls_error = controls.error
+    result.paused = controls.global_.paused or any(c.paused for c in controls.groups.values())
+    return Act(deps, now, controls=controls)
+
+
+def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: int) -> int:
+    """Send ``jobs`` to the shard queue in shards of at most ``size`` jobs; the number sent.
+    A reference set split across shards is pinned at the STATS version read here."""
+    plan = plan_shards(jobs, size)
+    versions: dict[ReferenceSet, int] = {}
+    if plan.split:
+        stats, _ = deps.store.batch_get_group_state(plan.split)
+        versions = {refs: stats[refs].version if refs in stats else 0 for refs in plan.split}
+    shards = [
+        Shard(now, tuple(job.run for job in members), i, len(plan.shards),
+              {r: v for r, v in versions.items() if any(j.reference_set == r for j in members)})
+        for i, members in enumerate(plan.shards)
+    ]  # fmt: skip
+    assert deps.shards is not None
+    deps.shards.send([shard.to_message() for shard in shards])
+    logger.info("tick fanned out", extra={"jobs": len(jobs), "shards": len(shards),
+                                          "split_sets": len(plan.split)})  # fmt: skip
+    return len(shards)
+
+
+def _evaluate(
+    deps: Dependencies,
+    act: Act,
+    opted_in: Sequence[JobRecord],
+    now: float,
+    budget: Budget,
+    result: TickResult,
+    *,
+    pinned: Mapping[ReferenceSet, int] | None = None,
+    strict: bool = False,
+) -> None:
+    """Judge and act on ``opted_in`` (the inline tick's jobs, or one shard's), saving their
+    progress as it goes. ``strict`` (a shard): a failed read of the statistics or of the
+    metrics raises (the shard is retried) instead of judging without them."""
     try:
         stats, group_policies = deps.store.batch_get_group_state(
             {job.reference_set for job in opted_in}
         )
     except Exception:
+        if strict:
+            raise
         result.errors += 1
         stats, group_policies = {}, {}
         logger.exception("reading the groups' statistics failed: no references this tick")
+    controls = act.controls
     deployed = controls.policy(deps.policy)  # under the global runtime mode
     policies = _group_policies(deployed, group_policies)
+    moved = _moved(stats, pinned or {})
     jobs: list[tuple[JobRecord, JobSettings]] = []
     for job in opted_in:
+        if job.reference_set in moved:
+            result.deferred += 1  # its group's statistics changed since the planner read them
+            continue
         try:
             policy = controls.group_policy(job.group, policies.get(job.group, deployed))
             jobs.append((job, controls.settle(job_settings(job.tags, policy))))
@@ -131,6 +231,8 @@ def run_tick(
             gpus_of=lambda itype: gpus_of(deps, itype),
         )
     except Exception:
+        if strict:
+            raise
         result.errors += 1
         observed = None
         logger.exception("GetMetricData failed: objective rules skipped this tick")
@@ -138,7 +240,7 @@ def run_tick(
     unsaved: list[tuple[RunId, Progress]] = []
     for job, settings in jobs:
         if budget.exhausted():
-            result.deferred = len(jobs) - result.evaluated
+            result.deferred += len(jobs) - result.evaluated
             logger.warning("the tick's time is up: the rest waits for the next tick",
                            extra={"deferred": result.deferred})  # fmt: skip
             break
@@ -174,8 +276,21 @@ def run_tick(
         if len(unsaved) >= SAVE_EVERY:
             result.errors += _save(deps, unsaved)
     result.errors += _save(deps, unsaved)
-    if not budget.exhausted():
-        act.mail.drain()
+
+
+def _moved(
+    stats: Mapping[ReferenceSet, GroupStats], pinned: Mapping[ReferenceSet, int]
+) -> set[ReferenceSet]:
+    """The pinned reference sets whose STATS are no longer at the planner's version."""
+    moved = {r for r, v in pinned.items() if (stats[r].version if r in stats else 0) != v}
+    if moved:
+        logger.warning("a split group's statistics changed during the tick: its jobs wait",
+                       extra={"sets": sorted(str(r) for r in moved)})  # fmt: skip
+    return moved
+
+
+def _count(result: TickResult, act: Act) -> None:
+    """What ``act`` did, into ``result``."""
     result.stops, result.would_stops = act.stops, act.would_stops
     result.alerts = act.alerts
     result.stop_failures = act.stop_failures
@@ -183,8 +298,6 @@ def run_tick(
     result.errors += act.stop_failures + act.mail.failed  # counted in the alarmed JobErrors
     result.dollars_saved = act.dollars_saved
     result.actions = act.records
-    result.duration_ms = (time.monotonic() - started) * 1000.0
-    return result
 
 
 def _group_policies(deployed: Policy, items: Mapping[str, GroupPolicy]) -> dict[str, Policy]:

@@ -4,10 +4,20 @@
 A steady tick is one GetMetricData batch over the last ``WINDOW_MIN`` minutes (each job's new
 objective datapoints, plus its instances' liveness): ceil(queries/500) calls. Jobs without a
 usable progress record are read from their start in a second batch, once.
+
+Instance metrics at a coarse cadence (GetMetricData is priced by the metric requested): a
+job's liveness query and its hosts' GPU samples (the hang and straggler rules) are read every
+``INSTANCE_EVERY_S`` on the job's own phase while its objective reports on its rhythm (from
+the progress's :class:`~trainguard.core.cadence.ReportCadence`), and at every tick once the
+objective is overdue (what the hang and stall rules judge). A host with an open idle episode
+whose stop is configured is read every tick (the stop is confirmed from it). The objective
+itself is read every tick: reading it only when its next report is due delayed catch-up stops
+by minutes against the replay on recorded curves (docs/ops-sharded-tick.md).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -29,6 +39,10 @@ LIVENESS_PERIOD_S = 300
 WINDOW_MIN = 15.0
 # A progress record unchanged for half the window is saved anyway, so that it stays usable.
 REFRESH_S = WINDOW_MIN * 30.0
+# The instance metrics, while the objective reports on its rhythm, at most this often (each
+# job on its own phase, so that the reads spread over the ticks)
+INSTANCE_EVERY_S = 300.0
+OVERDUE_S = 60.0  # a report later than its typical gap by this: the objective is overdue
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,8 @@ class Observation:
     last_instance: float | None  # epoch s of the instances' last report, if recent
     save: bool  # the progress moved (or is getting old): write it back
     gpu: dict[str, Series] = field(default_factory=dict)  # host -> recent GPUUtilization
+    # the instance metrics were read this tick (False: not due; what needs them waits)
+    instances_read: bool = True
 
     @property
     def last_objective(self) -> float | None:
@@ -99,16 +115,25 @@ def observe(
     prior: dict[RunId, Progress | None] = {}
     recent_q: list[MetricQuery] = []
     full_q: list[MetricQuery] = []
+    watched: dict[RunId, bool] = {}  # instance metrics read this tick
     for i, (job, settings) in enumerate(jobs):
         rules = settings.rules
+        p = job.progress
+        usable = (
+            bool(settings.objective)
+            and p is not None
+            and p.usable(
+                direction=rules.direction, min_delta=rules.min_delta, unit=unit, since=window_start
+            )
+        )
+        watch = not usable or p is None or overdue(p, cut) or instances_due(job.name, p, now)
+        watched[job.run] = watch
+        if not watch:  # only the hosts whose idle stop waits for confirmation
+            hosts[job.run] = [h for h in hosts[job.run] if h in job.idle_hosts]
         for k, host in enumerate(hosts[job.run]):
             recent_q.append(MetricQuery(f"g{i}_{k}", GPU_METRIC, (("Host", host),)))
         if not settings.objective:
             continue
-        p = job.progress
-        usable = p is not None and p.usable(
-            direction=rules.direction, min_delta=rules.min_delta, unit=unit, since=window_start
-        )
         prior[job.run] = p if usable else None
         query = MetricQuery(f"o{i}", str(settings.objective), (("TrainingJobName", job.name),))
         (recent_q if usable else full_q).append(query)
@@ -118,7 +143,7 @@ def observe(
             )
             kept = usable and p is not None and p.throughput is not None
             (recent_q if kept else full_q).append(query)
-        if rules.divergence is not None and not _all_hosts(job, hosts[job.run]):
+        if watch and rules.divergence is not None and not _all_hosts(job, hosts[job.run]):
             # the GPU samples of every host say the instances report; else ask CPU, which
             # every instance type reports, at a coarse period
             recent_q.append(
@@ -178,8 +203,23 @@ def observe(
             or progress.throughput != before.throughput
             or now - before.checked >= REFRESH_S
         )
-        out[job.run] = Observation(progress, last_instance, save, gpu)
+        out[job.run] = Observation(progress, last_instance, save, gpu, watched[job.run])
     return out
+
+
+def overdue(progress: Progress, cut: float) -> bool:
+    """The job's report is later than its own rhythm: the hang and stall rules need its
+    instance metrics every tick."""
+    gap = progress.cadence.typical_gap
+    if gap is None or progress.last_point is None:
+        return True
+    return cut > progress.last_point + gap + OVERDUE_S
+
+
+def instances_due(name: str, progress: Progress, now: float) -> bool:
+    """A ``INSTANCE_EVERY_S`` boundary of the job's own phase passed since its last read."""
+    phase = zlib.crc32(name.encode()) % int(INSTANCE_EVERY_S)
+    return (now + phase) // INSTANCE_EVERY_S != (progress.checked + phase) // INSTANCE_EVERY_S
 
 
 def _all_hosts(job: JobRecord, hosts: list[str]) -> bool:

@@ -115,6 +115,10 @@ def run_demo(args: argparse.Namespace) -> int:
                 "created_by_trainguard": sorted(set(in_account) - planned),
                 "simulated_minutes": record.minutes,
                 "function_invocations": record.invocations,
+                "sharded_tick": {
+                    "shard_invocations": record.shard_invocations,
+                    "fanned_out_ticks": record.fanned_out_ticks,
+                },
                 "alarm_transitions": [
                     {
                         "alarm": t.alarm_name,

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
+from trainguard import constants as c
 from trainguard.constants import TRAINING_NAMESPACE
 
 from ..clock import SimClock
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 ROLE_ARN = "arn:aws:iam::123456789012:role/trainguard-demo-sagemaker"
 GPU_METRIC = "GPUUtilization"
 CPU_METRIC = "CPUUtilization"
+DEMO_SHARD_SIZE = 4  # jobs a shard in the demo (the stack's default is 500)
 
 
 @dataclass
@@ -63,6 +65,8 @@ class RunRecord:
     invocations: int = 0
     failures: list[str] = field(default_factory=list)
     retries: list[FleetJob] = field(default_factory=list)  # jobs trainguard recreated, played
+    shard_invocations: int = 0  # the sharded tick: shards judged by the shard function
+    fanned_out_ticks: int = 0  # ticks whose planner sent shards
 
 
 @dataclass
@@ -238,6 +242,16 @@ def simulate(
     router.pump()
     record.seconds["simulate"] = time.monotonic() - began
     record.invocations = len(router.invocations)
+    record.shard_invocations = sum(
+        1 for inv in router.invocations if inv.function == c.SHARD_FUNCTION_NAME
+    )
+    record.fanned_out_ticks = sum(
+        1
+        for inv in router.invocations
+        if inv.function == c.EVALUATOR_FUNCTION_NAME
+        and isinstance(inv.result, dict)
+        and inv.result.get("shards", 0) > 0
+    )
     record.failures = [f"{inv.function}: {inv.error}" for inv in router.failures]
     return record
 
@@ -296,7 +310,12 @@ def start_plane(
         )
         wiring = Wiring.read(emulator.endpoint_url)
         router = EventRouter(
-            wiring, endpoint_url=emulator.endpoint_url, cdk_out=deployed.cdk_out, sources=[shim]
+            wiring,
+            endpoint_url=emulator.endpoint_url,
+            cdk_out=deployed.cdk_out,
+            sources=[shim],
+            # the demo's fleet is small: shards of a few jobs, so that its ticks really fan out
+            extra_env={c.ENV_SHARD_SIZE: str(DEMO_SHARD_SIZE)},
         )
         alarms = AlarmEvaluator(emulator.endpoint_url, router)
         mailbox = Mailbox.attach(emulator.endpoint_url, deployed.topic_arn)

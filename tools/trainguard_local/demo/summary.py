@@ -267,6 +267,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
         *_health_checks(fleet, summary["health"]),
         *_pause_checks(summary.get("pause")),
         *_retry_checks(summary),
+        *_sharded_checks(summary),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
@@ -291,6 +292,21 @@ def _pause_checks(pause: Mapping[str, Any] | None) -> list[Check]:
             f"paused minutes {pause['paused_at_minute']}-{pause['resumed_at_minute']}: "
             f"{held} stop(s) held as reports, {len(during)} stopped "
             f"({', '.join(during) or 'none'}); announced: {len(pause['announced'])}",
+        )
+    ]
+
+
+def _sharded_checks(summary: Mapping[str, Any]) -> list[Check]:
+    """Issue 15's: the ticks fanned out to the shard function (the demo's shards are small)."""
+    sharded = summary.get("sharded_tick")
+    if sharded is None:
+        return []
+    return [
+        Check(
+            "the tick ran sharded",
+            sharded["fanned_out_ticks"] > 0 and sharded["shard_invocations"] > 0,
+            f"{sharded['fanned_out_ticks']} tick(s) fanned out, "
+            f"{sharded['shard_invocations']} shard invocation(s)",
         )
     ]
 

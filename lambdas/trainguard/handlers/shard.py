@@ -1,0 +1,88 @@
+"""Lambda entry point of the shard queue (SQS event source, batch size 1,
+``ReportBatchItemFailures``): one shard of a tick a message.
+
+A shard that raises (its jobs, statistics or metrics could not be read, or the message is
+unreadable) is reported as a batch item failure: SQS delivers it again after the visibility
+timeout, and after ``maxReceiveCount`` receives moves it to the dead-letter queue (alarmed).
+Other shards are other messages: one shard's failure never holds them up. A shard delivered
+twice acts once (claims are once-only, progress writes are conditional on the tick time).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..constants import (
+    METRIC_ALERTS,
+    METRIC_CONFIG_ERRORS,
+    METRIC_DECISIONS,
+    METRIC_DEFERRED,
+    METRIC_DOLLARS_SAVED,
+    METRIC_EMAIL_DEAD_LETTERS,
+    METRIC_JOB_ERRORS,
+    METRIC_SHARD_DURATION,
+    METRIC_STOP_FAILURES,
+    METRIC_STOPS,
+    METRIC_WOULD_STOPS,
+)
+from ..logic.dependencies import Dependencies
+from ..logic.evaluator import Budget, TickResult, evaluate_shard
+from ..logic.shards import Shard
+from ..observability import logger, metrics
+from .runtime import get_dependencies
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(
+    event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    deps = get_dependencies(deps)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    failures: list[dict[str, str]] = []
+    results: list[dict[str, Any]] = []
+    for record in event.get("Records", []):
+        message_id = str(record.get("messageId", ""))
+        try:
+            shard = Shard.from_message(json.loads(record.get("body") or "null"))
+            logger.append_keys(shard=f"{shard.index + 1}/{shard.count}", tick=shard.now)
+            result = evaluate_shard(deps, shard.runs, shard.now, Budget(remaining),
+                                    pinned=shard.pinned)  # fmt: skip
+        except Exception:
+            logger.exception("the shard failed: SQS delivers it again, then dead-letters it",
+                             extra={"message_id": message_id})  # fmt: skip
+            failures.append({"itemIdentifier": message_id})
+            # said at once (the alarmed JobErrors), not only when it is dead-lettered
+            metrics.add_metric(name=METRIC_JOB_ERRORS, unit=MetricUnit.Count, value=1)
+            continue
+        finally:
+            logger.remove_keys(["shard", "tick"])
+        _emit(result)
+        results.append(asdict(result))
+        logger.info("shard done", extra={"jobs": result.jobs, "evaluated": result.evaluated,
+                                         "stops": result.stops, "errors": result.errors,
+                                         "deferred": result.deferred})  # fmt: skip
+    return {"batchItemFailures": failures, "shards": results}
+
+
+def _emit(result: TickResult) -> None:
+    count = MetricUnit.Count
+    metrics.add_metric(name=METRIC_STOPS, unit=count, value=result.stops)
+    metrics.add_metric(name=METRIC_WOULD_STOPS, unit=count, value=result.would_stops)
+    metrics.add_metric(name=METRIC_ALERTS, unit=count, value=result.alerts)
+    metrics.add_metric(name=METRIC_DECISIONS, unit=count, value=result.decisions)
+    metrics.add_metric(name=METRIC_JOB_ERRORS, unit=count, value=result.errors)
+    metrics.add_metric(name=METRIC_STOP_FAILURES, unit=count, value=result.stop_failures)
+    metrics.add_metric(name=METRIC_EMAIL_DEAD_LETTERS, unit=count, value=result.emails_dead)
+    if result.controls_error is not None:  # every stop held: logged by the shard, alarmed here
+        metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=count, value=1)
+    metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
+    metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=count, value=result.dollars_saved)
+    metrics.add_metric(
+        name=METRIC_SHARD_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
+    )
