@@ -38,11 +38,14 @@ ALARM_STATE_CHANGE = "CloudWatch Alarm State Change"
 LIFECYCLE_HANDLER = "trainguard.handlers.lifecycle.handler"
 EVALUATOR_HANDLER = "trainguard.handlers.evaluator.handler"
 ALERT_HANDLER = "trainguard.handlers.alert.handler"
+DIGEST_HANDLER = "trainguard.handlers.digest.handler"
 
 # --- Deployed names (fixed by the stack; the local run and the cleanup command rely on them) --
 LIFECYCLE_FUNCTION_NAME = "trainguard-lifecycle"
 EVALUATOR_FUNCTION_NAME = "trainguard-evaluator"
 ALERT_FUNCTION_NAME = "trainguard-alert"
+DIGEST_FUNCTION_NAME = "trainguard-digest"  # absent when digestSchedule is "off"
+DIGEST_RULE_NAME = "trainguard-digest"
 TRAINING_STATE_RULE_NAME = "trainguard-training-state"
 TICK_RULE_NAME = "trainguard-tick"
 HEALTH_ALARM_RULE_NAME = "trainguard-health-alarms"
@@ -59,6 +62,13 @@ RUNNING_INDEX = "running"  # sparse GSI of the table, partition key RUNNING_ATTR
 RUNNING_ATTR = "running_pk"
 RUNNING_VALUE = "RUNNING"
 TTL_ATTR = "ttl"
+# sparse GSI of the audit records (DECISION# items only): partition AUDIT_DAY_ATTR (the UTC day,
+# YYYY-MM-DD), sort AUDIT_AT_ATTR (the record's ISO-8601 time; not ``at``, which other items
+# hold as a number and an index key has one type), projection ALL. ``trainguard report`` and
+# the weekly digest read a week as seven Queries, never a Scan.
+AUDIT_INDEX = "audit"
+AUDIT_DAY_ATTR = "audit_day"
+AUDIT_AT_ATTR = "audit_at"
 DEFAULT_AUDIT_TTL_DAYS = 90
 
 # EMF metric names (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME)
@@ -78,3 +88,8 @@ METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disa
 # a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate
 # --apply writes it with a POLICY#<applied_at> history copy; the evaluator reads it)
 GROUP_POLICY_SK = "POLICY"
+
+# the runtime controls (kill switch / pause / global mode): one item, CONTROL / GLOBAL, whose
+# attribute ``value`` is a JSON document {"paused", "mode", "reason", "by", "at"}
+CONTROL_PK = "CONTROL"
+CONTROL_SK = "GLOBAL"
