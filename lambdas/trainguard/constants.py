@@ -83,6 +83,7 @@ METRIC_JOB_ERRORS = "JobErrors"  # alarmed: a job's evaluation, a stop, an email
 METRIC_STOP_FAILURES = "StopFailures"  # stops SageMaker refused (also in JobErrors)
 METRIC_EMAIL_DEAD_LETTERS = "EmailDeadLetters"  # emails given up after every retry (alarmed)
 METRIC_DEFERRED = "DeferredJobs"  # jobs left for the next tick when the time ran out
+METRIC_DIGESTS = "DigestsSent"  # the weekly digest's heartbeat
 METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disabled (alarmed)
 
 # a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate

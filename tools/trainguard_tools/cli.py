@@ -18,6 +18,9 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_tools.calibrate",
     "trainguard_local.invoke",
     "trainguard_tools.cleanup",
+    "trainguard_tools.status",
+    "trainguard_tools.explain",
+    "trainguard_tools.report",
     "trainguard_local.demo",
 )
 

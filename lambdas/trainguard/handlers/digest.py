@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..constants import METRIC_DIGESTS
 
 from ..logic.dependencies import Dependencies
 from ..logic.digest import send_digest
@@ -32,5 +35,6 @@ def handler(
         "idle_jobs": len(digest.idle),
         "close_calls": len(digest.close_calls),
     }
+    metrics.add_metric(name=METRIC_DIGESTS, unit=MetricUnit.Count, value=1)
     logger.info("digest sent", extra=result)
     return result

@@ -88,7 +88,7 @@ class Digest:
             "Top idle jobs (GPU-idle alerts, longest idle episode):",
         ]
         lines += [
-            f"  {i.run.name} ({i.group}) {i.host}: {fmt(i.minutes)} min idle"
+            f"  {i.run.name} ({i.group}) {i.host}: {i.minutes:.0f} min idle"
             + ("" if i.dollars is None else f", ${i.dollars:,.2f}")
             for i in self.idle
         ] or ["  none"]
@@ -108,23 +108,34 @@ class Digest:
 
 
 def build_digest(
-    store: JobStore, catalog: InstanceCatalog, now: float, days: int = DIGEST_DAYS
+    store: JobStore,
+    catalog: InstanceCatalog,
+    now: float,
+    days: int = DIGEST_DAYS,
+    idle_window_minutes: float = 0.0,
 ) -> Digest:
-    """The digest of the ``days`` before ``now``."""
+    """The digest of the ``days`` before ``now``; ``idle_window_minutes``: the GPU-idle
+    alarms' window (a host was idle that long before its episode opened)."""
     summary = summarize(store, catalog, now - days * 86400.0, now)
     return Digest(
         summary,
-        top_idle(store, summary, catalog, now),
+        top_idle(store, summary, catalog, now, idle_window_minutes),
         longest_running(store.running_jobs(), catalog, now),
         close_calls(store, summary),
     )
 
 
 def top_idle(
-    store: JobStore, summary: Summary, catalog: InstanceCatalog, now: float, top: int = TOP
+    store: JobStore,
+    summary: Summary,
+    catalog: InstanceCatalog,
+    now: float,
+    window_minutes: float = 0.0,
+    top: int = TOP,
 ) -> list[IdleJob]:
-    """The jobs with a GPU-idle alert in the period, by their longest idle episode (an open
-    episode counts until now, or until the job ended)."""
+    """The jobs with a GPU-idle alert in the period, by their longest idle episode: from the
+    alarm's window before it opened (the host was idle all that window) to its close, or to
+    now (or the job's end) while it is open."""
     out = []
     idle_runs = {e.run for e in summary.entries if e.kind == "alert" and e.rule == "gpu_idle"}
     for run in sorted(idle_runs):
@@ -136,7 +147,8 @@ def top_idle(
             if opened is None:
                 continue
             closed = episode.get("closed_at") if episode.get("state") == "closed" else None
-            minutes = max(0.0, (float(closed if closed is not None else end) - float(opened)) / 60)
+            until = float(closed if closed is not None else end)
+            minutes = max(0.0, (until - float(opened)) / 60.0) + window_minutes
             if longest is None or minutes > longest[0]:
                 longest = (minutes, host)
         if longest is None:
@@ -192,6 +204,7 @@ def send_digest(deps: Dependencies, now: float | None = None) -> Digest:
     """Build the digest of the week before ``now`` (default: the clock) and publish it as one
     message on the alert channel."""
     moment = deps.clock() if now is None else now
-    digest = build_digest(deps.store, deps.catalog, moment)
+    window = deps.policy.gpu_idle.window_minutes
+    digest = build_digest(deps.store, deps.catalog, moment, idle_window_minutes=window)
     deps.notifier.publish(digest.subject(), digest.body())
     return digest

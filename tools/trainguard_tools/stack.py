@@ -1,0 +1,212 @@
+"""The deployed stack as the operator commands see it (``status``, ``explain``, ``report``):
+its outputs (table, topic) from CloudFormation DescribeStacks, the deployed policy from the
+evaluator's environment, the runtime controls from the state table.
+
+Every failure an operator can meet here (no such stack, no credentials, an output missing)
+is an :class:`OpsError` with a one-line message; :func:`run` prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainguard.adapters.aws import boto_config, error_code, error_message
+from trainguard.adapters.store import Store, serialize
+from trainguard.constants import (
+    CONTROL_PK,
+    CONTROL_SK,
+    ENV_POLICY,
+    ENV_STOPS_DISABLED,
+    EVALUATOR_FUNCTION_NAME,
+)
+from trainguard.policy import Policy
+
+STACK_NAME = "Trainguard"  # infra/stack.py's STACK_NAME (infra needs aws-cdk; this does not)
+EXIT_OPS_ERROR = 2
+
+
+class OpsError(RuntimeError):
+    """What stops an operator command, said in one line (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The runtime controls in force: the ``CONTROL`` / ``GLOBAL`` item, or the deploy-time
+    defaults when there is none. ``error``: the item exists but cannot be read (the functions
+    then fail safe: no stops)."""
+
+    paused: bool = False
+    mode: str | None = None  # None: the deploy-time mode
+    reason: str = ""
+    by: str = ""
+    at: str = ""
+    present: bool = False
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"UNREADABLE ({self.error}): the functions fail safe, no stops"
+        if not self.present:
+            return "none set (deploy-time defaults)"
+        state = "PAUSED: every stop is a report" if self.paused else "running"
+        mode = f"global mode {self.mode}" if self.mode else "global mode: deploy-time"
+        who = f" by {self.by}" if self.by else ""
+        when = f" at {self.at}" if self.at else ""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{state}; {mode}; set{who}{when}{why}"
+
+
+@dataclass
+class Deployed:
+    """What the commands work on: the stack's table and topic, and clients in its region."""
+
+    stack: str
+    region: str
+    outputs: dict[str, str]
+    table: str
+    topic_arn: str
+    session: Any = field(repr=False)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, config=boto_config())
+
+    def store(self) -> Store:
+        return Store(self.client("dynamodb"), self.table)
+
+    def controls(self) -> Controls:
+        return _controls(self.client("dynamodb"), self.table)
+
+
+OutputsReader = Callable[[Any, str], dict[str, str]]
+
+
+def stack_outputs(session: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs (OutputKey -> OutputValue) by DescribeStacks."""
+    cloudformation = session.client("cloudformation", config=boto_config())
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except Exception as exc:
+        if _is_client_error(exc) and "does not exist" in error_message(exc):
+            raise OpsError(
+                f"stack {stack} not found in {cloudformation.meta.region_name}: deploy "
+                "trainguard there (make deploy), or pass --stack NAME / --region REGION"
+            ) from exc
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def output(outputs: Mapping[str, str], needle: str, stack: str) -> str:
+    """The one output whose key contains ``needle`` (CDK appends a hash to the keys)."""
+    found = [v for k, v in outputs.items() if needle in k]
+    if len(found) != 1:
+        keys = ", ".join(sorted(outputs)) or "none"
+        raise OpsError(f"stack {stack} has {len(found)} outputs named *{needle}* (outputs: {keys})")
+    return found[0]
+
+
+def connect(
+    stack: str = STACK_NAME,
+    region: str | None = None,
+    *,
+    session: Any = None,
+    read_outputs: OutputsReader = stack_outputs,
+) -> Deployed:
+    """The deployed stack (its outputs ``StateTableName…`` and ``NotificationsTopicArn…``)."""
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session(region_name=region)
+    outputs = read_outputs(session, stack)
+    return Deployed(
+        stack=stack,
+        region=str(session.region_name or ""),
+        outputs=outputs,
+        table=output(outputs, "TableName", stack),
+        topic_arn=output(outputs, "TopicArn", stack),
+        session=session,
+    )
+
+
+def deployed_policy(deployed: Deployed) -> tuple[Policy, str | None]:
+    """The evaluator's policy (``TRAINGUARD_POLICY`` and ``TRAINGUARD_STOPS_DISABLED``, by
+    GetFunctionConfiguration) and the switch's raw value; the schema's defaults and None when
+    the function cannot be read (the commands still work, with the defaults said). An unset
+    switch is ``"false"``, as the functions read it."""
+    try:
+        cfg = deployed.client("lambda").get_function_configuration(
+            FunctionName=EVALUATOR_FUNCTION_NAME
+        )
+    except Exception as exc:
+        if _is_client_error(exc):
+            return Policy(), None
+        raise
+    env = dict(cfg.get("Environment", {}).get("Variables", {}))
+    policy, _ = Policy.from_env_failing_safe(env if ENV_POLICY in env else {})
+    return policy, env.get(ENV_STOPS_DISABLED) or "false"
+
+
+def _controls(client: Any, table: str) -> Controls:
+    """The runtime controls item (``CONTROL`` / ``GLOBAL``, attribute ``value``: a JSON
+    document ``{"paused", "mode", "reason", "by", "at"}``). One small function on purpose: the
+    integrator swaps it for the shared reader of the runtime controls."""
+    item = client.get_item(
+        TableName=table, Key=serialize({"pk": CONTROL_PK, "sk": CONTROL_SK}), ConsistentRead=True
+    ).get("Item")
+    if item is None:
+        return Controls()
+    try:
+        raw = json.loads(item["value"]["S"])
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
+        mode = raw.get("mode")
+        if mode not in (None, "observe", "enforce"):
+            raise ValueError(f"mode must be observe, enforce or null, got {mode!r}")
+        if not isinstance(raw.get("paused", False), bool):
+            raise ValueError(f"paused must be true or false, got {raw.get('paused')!r}")
+    except (KeyError, TypeError, ValueError) as exc:
+        return Controls(present=True, error=str(exc))
+    return Controls(
+        paused=bool(raw.get("paused", False)),
+        mode=mode,
+        reason=str(raw.get("reason") or ""),
+        by=str(raw.get("by") or ""),
+        at=str(raw.get("at") or ""),
+        present=True,
+    )
+
+
+def run(command: Callable[[], int]) -> int:
+    """Run an operator command: an :class:`OpsError`, missing credentials or a refused call
+    print one line on stderr and give exit code 2."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return command()
+    except OpsError as exc:
+        message = str(exc)
+    except NoCredentialsError:
+        message = (
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or "
+            "environment variables) and try again"
+        )
+    except ClientError as exc:
+        message = f"AWS refused the call: {error_code(exc)}: {error_message(exc)}"
+    except BotoCoreError as exc:
+        message = f"AWS call failed: {exc}"
+    print(f"trainguard: {message}", file=sys.stderr)
+    return EXIT_OPS_ERROR
+
+
+def add_stack_arguments(parser: Any) -> None:
+    parser.add_argument("--stack", default=STACK_NAME, help=f"the stack (default {STACK_NAME})")
+    parser.add_argument("--region", help="AWS region (default: the CLI's)")
+
+
+def _is_client_error(exc: BaseException) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError)
