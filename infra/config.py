@@ -24,6 +24,11 @@ from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_DIGEST_SCHEDULE = "cron(0 8 ? * MON *)"  # Mondays 08:00 UTC
+DIGEST_OFF = "off"
+_CRON = re.compile(r"^cron\((.*)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#-]+$")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 
 
 class ConfigError(ValueError):
@@ -52,6 +57,12 @@ class StackSettings:
         choices=LOG_RETENTION_DAYS,
         doc="CloudWatch Logs retention of the functions (a value CloudWatch accepts)",
     )
+    digest_schedule: str = setting(
+        DEFAULT_DIGEST_SCHEDULE,
+        key="digestSchedule",
+        doc="EventBridge schedule of the weekly digest (`cron(...)` with 6 fields or "
+        "`rate(...)`, UTC); `off` removes the digest function and its rule",
+    )
 
 
 def settings() -> Iterator[tuple[Setting, Any]]:
@@ -71,6 +82,7 @@ class TrainguardConfig:
     alert_email: str
     audit_ttl_days: int
     log_retention_days: int
+    digest_schedule: str | None = DEFAULT_DIGEST_SCHEDULE  # None: no digest
 
     @property
     def tick_minutes(self) -> int:
@@ -127,7 +139,38 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         alert_email=email,
         audit_ttl_days=stack["audit_ttl_days"],
         log_retention_days=stack["log_retention_days"],
+        digest_schedule=digest_schedule(stack["digest_schedule"]),
     )
+
+
+def digest_schedule(value: str) -> str | None:
+    """The digest's schedule expression, None for ``off``; the shape EventBridge accepts is
+    checked here so that a typo fails synth, not the deploy: ``cron(min hour day-of-month
+    month day-of-week year)`` with one of the two day fields ``?``, or ``rate(N unit)``."""
+    text = value.strip()
+    if text.lower() == DIGEST_OFF:
+        return None
+    cron, rate = _CRON.match(text), _RATE.match(text)
+    problem = None
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != 6:
+            problem = f"a cron expression has 6 fields, this one {len(fields)}"
+        elif not all(_CRON_FIELD.match(f) for f in fields):
+            problem = "a cron field holds digits, names and the characters * ? , - / # L W"
+        elif "?" not in (fields[2], fields[4]):
+            problem = "one of day-of-month and day-of-week must be '?'"
+    elif rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1:
+            problem = "a rate must be at least 1"
+        elif (count == 1) != (not unit.endswith("s")):
+            problem = f"EventBridge wants rate(1 {unit.rstrip('s')}) and rate(N {unit.rstrip('s')}s)"
+    else:
+        problem = "expected cron(...), rate(...) or off"
+    if problem is not None:
+        raise ConfigError(f"cdk.json context 'digestSchedule': {problem}, got {value!r}")
+    return text
 
 
 def _checked(declared: Setting, value: Any) -> Any:
