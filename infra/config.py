@@ -165,7 +165,8 @@ def digest_schedule(value: str) -> str | None:
         if count < 1:
             problem = "a rate must be at least 1"
         elif (count == 1) != (not unit.endswith("s")):
-            problem = f"EventBridge wants rate(1 {unit.rstrip('s')}) and rate(N {unit.rstrip('s')}s)"
+            one = unit.rstrip("s")
+            problem = f"EventBridge wants rate(1 {one}) and rate(N {one}s)"
     else:
         problem = "expected cron(...), rate(...) or off"
     if problem is not None:

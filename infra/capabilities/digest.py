@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.capabilities.functions import L1_REASON, FunctionSpec, Functions
+from infra.capabilities.functions import L1_REASON, Functions, FunctionSpec
 from infra.nag import acknowledge
 from trainguard import constants as c
 
@@ -41,7 +41,7 @@ class Digest(Construct):
         super().__init__(scope, construct_id)
         # built by Functions so that it shares the stack's asset, layer and function settings
         # (its DLQ joins theirs, and so its dead-letter alarm)
-        self.function = functions._function(  # noqa: SLF001
+        self.function = functions._function(
             FunctionSpec(
                 "Digest",
                 c.DIGEST_FUNCTION_NAME,

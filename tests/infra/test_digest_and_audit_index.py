@@ -16,6 +16,7 @@ from trainguard import constants as c
 from trainguard_tools.stack import output
 
 pytestmark = pytest.mark.infra
+CHARACTERS = "the characters * ? , - / # L W"
 
 
 def digest_statements(s: Synthesized) -> list[dict[str, Any]]:
@@ -107,7 +108,7 @@ def test_digest_schedules_that_synthesize(value: str, expected: str | None) -> N
     [
         ("cron(0 8 * * MON)", "a cron expression has 6 fields, this one 5"),
         ("cron(0 8 * * MON *)", "one of day-of-month and day-of-week must be '?'"),
-        ("cron(0 8 ? * MON; *)", "a cron field holds digits, names and the characters * ? , - / # L W"),
+        ("cron(0 8 ? * MON; *)", f"a cron field holds digits, names and {CHARACTERS}"),
         ("rate(1 days)", "EventBridge wants rate(1 day) and rate(N days)"),
         ("rate(0 days)", "a rate must be at least 1"),
         ("weekly", "expected cron(...), rate(...) or off"),

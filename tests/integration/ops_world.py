@@ -63,6 +63,8 @@ def deploy_stand_in(aws: Aws, policy: Policy, *, stack: str = "Trainguard") -> N
     boto3.client("cloudformation", region_name=aws.region).create_stack(
         StackName=stack, TemplateBody=json.dumps(template)
     )
+    env = {k: v for k, v in aws.environ(policy).items() if k.startswith("TRAINGUARD_")}
+    env[c.ENV_STOPS_DISABLED] = "false"
     iam = boto3.client("iam", region_name=aws.region)
     role = iam.create_role(RoleName="evaluator", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     boto3.client("lambda", region_name=aws.region).create_function(
@@ -71,10 +73,7 @@ def deploy_stand_in(aws: Aws, policy: Policy, *, stack: str = "Trainguard") -> N
         Role=role,
         Handler=c.EVALUATOR_HANDLER,
         Code={"ZipFile": _empty_zip()},
-        Environment={"Variables": {
-            **{k: v for k, v in aws.environ(policy).items() if k.startswith("TRAINGUARD_")},
-            c.ENV_STOPS_DISABLED: "false",
-        }},  # fmt: skip
+        Environment={"Variables": env},
     )
 
 

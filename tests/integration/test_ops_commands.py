@@ -67,14 +67,18 @@ def test_status_shows_jobs_thresholds_modes_alerts_and_controls(
 def test_status_reads_the_runtime_controls_item(
     world: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    value = {"paused": True, "mode": "enforce", "reason": "incident 42", "by": "arn:aws:iam::1:user/ops",
-             "at": "2026-01-05T10:00:00Z"}  # fmt: skip
+    value = {"paused": True, "mode": "enforce", "reason": "incident 42",
+             "by": "arn:aws:iam::1:user/ops", "at": "2026-01-05T10:00:00Z"}  # fmt: skip
     key = {"pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_SK}}
     world.dynamodb.put_item(TableName=world.table, Item={**key, "value": {"S": json.dumps(value)}})
     try:
         code, out, _ = run(["status", "--format", "json"], capsys)
         doc = json.loads(out)
-        assert doc["controls"]["paused"] is True and doc["controls"]["by"].endswith("user/ops")
+        assert (
+            code == 0
+            and doc["controls"]["paused"] is True
+            and doc["controls"]["by"].endswith("user/ops")
+        )
         jobs = {j["job"]: j for j in doc["jobs"]}
         # the global mode applies where no tag says otherwise; paused: reports only
         assert jobs["digits-cnn-003"]["mode"] == "enforce (paused: reports only)"
@@ -175,4 +179,3 @@ def test_missing_credentials_are_one_line_and_exit_2(
     code, out, err = run(["report", "--region", "us-east-1"], capsys)
     assert code == 2 and out == ""
     assert err.startswith("trainguard: no AWS credentials found:") and err.count("\n") == 1
-

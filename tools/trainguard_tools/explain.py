@@ -90,7 +90,8 @@ def setters(settings: JobSettings, stats: GroupStats | None, step: float | None)
         lines.append(
             f"catch-up at step {fmt(step)}: the best final value T={fmt(model.best_final)} of "
             f"{model.completed} completed job(s); the largest later gain {fmt(gain)} among {n} "
-            f"reaching this step; noise sigma {fmt(model.sigma)} x k={fmt(rules.catchup.noise_multiple)}"
+            f"reaching this step; noise sigma {fmt(model.sigma)} x "
+            f"k={fmt(rules.catchup.noise_multiple)}"
         )
     if stats.window:
         shown = list(stats.window[-10:])
@@ -182,9 +183,9 @@ def ascii_plot(
             grid[row][col] = mark
     label_w = max(len(fmt(y0)), len(fmt(y1)))
     lines = []
-    for i, row in enumerate(grid):
+    for i, cells in enumerate(grid):
         tick = fmt(y1) if i == 0 else fmt(y0) if i == height - 1 else ""
-        lines.append(f"  {tick.rjust(label_w)} |{''.join(row).rstrip()}")
+        lines.append(f"  {tick.rjust(label_w)} |{''.join(cells).rstrip()}")
     lines.append(f"  {' ' * label_w} +{'-' * width}")
     lines.append(f"  {' ' * label_w}  step {fmt(x0)} .. {fmt(x1)}   "
                  + "  ".join(f"{MARKS.get(k, '?')} {k}" for k in series))  # fmt: skip

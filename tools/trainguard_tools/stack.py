@@ -86,11 +86,13 @@ OutputsReader = Callable[[Any, str], dict[str, str]]
 
 def stack_outputs(session: Any, stack: str) -> dict[str, str]:
     """The stack's outputs (OutputKey -> OutputValue) by DescribeStacks."""
+    from botocore.exceptions import ClientError
+
     cloudformation = session.client("cloudformation", config=boto_config())
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except Exception as exc:
-        if _is_client_error(exc) and "does not exist" in error_message(exc):
+    except ClientError as exc:
+        if "does not exist" in error_message(exc):
             raise OpsError(
                 f"stack {stack} not found in {cloudformation.meta.region_name}: deploy "
                 "trainguard there (make deploy), or pass --stack NAME / --region REGION"
@@ -136,14 +138,14 @@ def deployed_policy(deployed: Deployed) -> tuple[Policy, str | None]:
     GetFunctionConfiguration) and the switch's raw value; the schema's defaults and None when
     the function cannot be read (the commands still work, with the defaults said). An unset
     switch is ``"false"``, as the functions read it."""
+    from botocore.exceptions import ClientError
+
     try:
         cfg = deployed.client("lambda").get_function_configuration(
             FunctionName=EVALUATOR_FUNCTION_NAME
         )
-    except Exception as exc:
-        if _is_client_error(exc):
-            return Policy(), None
-        raise
+    except ClientError:
+        return Policy(), None
     env = dict(cfg.get("Environment", {}).get("Variables", {}))
     policy, _ = Policy.from_env_failing_safe(env if ENV_POLICY in env else {})
     return policy, env.get(ENV_STOPS_DISABLED) or "false"
@@ -204,9 +206,3 @@ def run(command: Callable[[], int]) -> int:
 def add_stack_arguments(parser: Any) -> None:
     parser.add_argument("--stack", default=STACK_NAME, help=f"the stack (default {STACK_NAME})")
     parser.add_argument("--region", help="AWS region (default: the CLI's)")
-
-
-def _is_client_error(exc: BaseException) -> bool:
-    from botocore.exceptions import ClientError
-
-    return isinstance(exc, ClientError)

@@ -77,7 +77,7 @@ def mode_of(job: JobRecord, settings: JobSettings, controls: Controls) -> tuple[
         source = "global control"
     else:
         source = "deploy-time"
-    mode = settings.mode
+    mode: str = settings.mode
     if settings.mode == "enforce" and not settings.enforcing:
         why = "paused" if controls.paused else "stops disabled"
         mode = f"enforce ({why}: reports only)"

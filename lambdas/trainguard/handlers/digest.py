@@ -8,7 +8,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import METRIC_DIGESTS
-
 from ..logic.dependencies import Dependencies
 from ..logic.digest import send_digest
 from ..models import event_time

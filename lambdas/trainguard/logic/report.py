@@ -162,7 +162,7 @@ def summarize_records(
     until: float,
 ) -> Summary:
     """The summary of given records and their runs' items (pure)."""
-    total, groups, entries = Totals(), {}, []
+    total, groups, entries = Totals(), dict[str, Totals](), list[Entry]()
     seen: dict[str, set[RunId]] = {}
     for run, record in records:
         job = jobs.get(run)
@@ -197,10 +197,12 @@ def format_text(summary: Summary) -> str:
               "$ saved", "would GPU-h", "would $")  # fmt: skip
     rows = [_row(g, t) for g, t in sorted(summary.groups.items())]
     rows.append(_row("TOTAL", summary.total))
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
-        lines.append("  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w)
-                               for i, (v, w) in enumerate(zip(r, widths, strict=True))))  # fmt: skip
+        cells = zip(r, widths, strict=True)
+        lines.append(
+            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(cells))
+        )
     if summary.total.alerts_by_rule:
         by_rule = ", ".join(f"{r} {n}" for r, n in sorted(summary.total.alerts_by_rule.items()))
         lines.append(f"alerts by rule: {by_rule}")
@@ -256,7 +258,7 @@ def _epoch(value: Any) -> float | None:
 
 def runs_of(entries: Iterable[Entry], kinds: Iterable[str]) -> list[RunId]:
     """The distinct runs of the entries of ``kinds``, in order of first appearance."""
-    wanted, out = set(kinds), {}
+    wanted, out = set(kinds), dict[RunId, None]()
     for e in entries:
         if e.kind in wanted:
             out.setdefault(e.run, None)
