@@ -179,7 +179,17 @@ def format_text(
     if not rows:
         lines.append("No running opted-in jobs.")
         return "\n".join(lines)
-    header = ("job", "min", "step", "latest", "best", "threshold", "refs", "mode", "open alerts")
+    header = (
+        "job",
+        "age-min",
+        "step",
+        "latest",
+        "best",
+        "threshold",
+        "refs",
+        "mode",
+        "open alerts",
+    )
     groups: dict[str, list[JobStatus]] = {}
     for r in rows:
         groups.setdefault(r.group, []).append(r)
