@@ -160,6 +160,17 @@ def main() -> None:
             print(f"$ trainguard {' '.join(argv)}")
             trainguard(argv)
             print()
+        ops = "arn:aws:iam::123456789012:user/ops"
+        pause = {"paused": True, "mode": None, "reason": "incident 42",
+                 "at": "2026-01-05T10:00:00Z", "by": ops}  # fmt: skip
+        aws.dynamodb.put_item(TableName=aws.table, Item={
+            "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_SK},
+            "value": {"S": json.dumps(pause)}})  # fmt: skip
+        print("$ trainguard status   # with a pause in force")
+        trainguard(["status"])
+        print()
+        aws.dynamodb.delete_item(TableName=aws.table, Key={
+            "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_SK}})  # fmt: skip
         digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), CTX,
                        deps=aws.deps(policy))  # fmt: skip
         (mail,) = aws.emails()
