@@ -22,7 +22,13 @@ from trainguard import constants as c  # noqa: E402
 from trainguard.handlers import alert, evaluator, lifecycle  # noqa: E402
 from trainguard.policy import Policy  # noqa: E402
 
-CTX = LambdaContext()
+
+def ctx() -> LambdaContext:
+    """A fresh context per invocation: a module-level one's 900 s budget runs out in a long
+    test session (the evaluator then defers every job)."""
+    return LambdaContext()
+
+
 OBJ = "val_loss"
 GROUPS = {"digits": "ml.g5.2xlarge", "vision": "ml.p4d.24xlarge"}
 REF_CURVES = [
@@ -96,11 +102,11 @@ def complete_references(aws: Aws, deps: Any, group: str) -> None:
         arn = aws.create_job(name, tags(group), instance_type=itype, start=start)
         aws.put_curve(name, OBJ, start, values)
         lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start,
-                                       instance_type=itype), CTX, deps=deps)  # fmt: skip
+                                       instance_type=itype), ctx(), deps=deps)  # fmt: skip
         aws.set_status(name, "Completed")
         end = start + 21 * 60
         lifecycle.handler(state_change(name, "Completed", arn=arn, start=start, end=end,
-                                       instance_type=itype), CTX, deps=deps)  # fmt: skip
+                                       instance_type=itype), ctx(), deps=deps)  # fmt: skip
 
 
 def start_job(aws: Aws, deps: Any, name: str, group: str, curve: list[float], *,
@@ -111,7 +117,7 @@ def start_job(aws: Aws, deps: Any, name: str, group: str, curve: list[float], *,
     arn = aws.create_job(name, job_tags, instance_type=itype, count=count, start=start)
     aws.put_curve(name, OBJ, start, curve)
     lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start, tags=job_tags,
-                                   instance_type=itype, count=count), CTX, deps=deps)  # fmt: skip
+                                   instance_type=itype, count=count), ctx(), deps=deps)  # fmt: skip
 
 
 def gpu_idle(aws: Aws, deps: Any, job: str, host_index: int) -> None:
@@ -121,7 +127,7 @@ def gpu_idle(aws: Aws, deps: Any, job: str, host_index: int) -> None:
     aws.put_host_metric(host, c.GPU_METRIC, [base + 60 * i + 5 for i in range(20)], [16.0] * 20)
     payload = aws.alarm_payload(f"trainguard-gpu-idle-{job}-algo-{host_index}", "ALARM")
     del payload["time"]
-    alert.handler(payload, CTX, deps=deps)
+    alert.handler(payload, ctx(), deps=deps)
 
 
 def seed(aws: Aws) -> Policy:
@@ -136,7 +142,7 @@ def seed(aws: Aws) -> Policy:
     start_job(aws, deps, "digits-cnn-003", "digits", GOOD_CURVE)
     start_job(aws, deps, "vision-vit-b16", "vision", BAD_CURVE)  # observe: reported
     start_job(aws, deps, "vision-resnet-50", "vision", GOOD_CURVE, count=2)
-    evaluator.handler({}, CTX, deps=deps)
+    evaluator.handler({}, ctx(), deps=deps)
     gpu_idle(aws, deps, "vision-resnet-50", 2)
     aws.emails()
     return policy
@@ -171,7 +177,7 @@ def main() -> None:
         print()
         aws.dynamodb.delete_item(TableName=aws.table, Key={
             "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_SK}})  # fmt: skip
-        digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), CTX,
+        digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), ctx(),
                        deps=aws.deps(policy))  # fmt: skip
         (mail,) = aws.emails()
         print(f"Subject: {mail['subject']}\n\n{mail['body']}")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ops_world import CTX, seed
+from ops_world import ctx, seed
 from runtime_support import Aws, moto_aws
 
 from trainguard import constants as c
@@ -141,7 +141,7 @@ def test_the_digest_sends_one_message_with_the_weeks_numbers(world: Aws) -> None
     world.emails()
     from ops_world import ops_policy
 
-    result = digest.handler(scheduled_event(world.now(), rule=c.DIGEST_RULE_NAME), CTX,
+    result = digest.handler(scheduled_event(world.now(), rule=c.DIGEST_RULE_NAME), ctx(),
                             deps=world.deps(ops_policy()))  # fmt: skip
     assert (result["stops"], result["would_stops"], result["alerts"]) == (1, 1, 1)
     (mail,) = world.emails()
