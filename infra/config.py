@@ -36,6 +36,11 @@ _GUID = re.compile(r"^[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$")
 _TEAMS_PART = r"[A-Za-z0-9\-_=+/.,]*"
 _TEAMS_CHANNEL = re.compile(rf"^{_TEAMS_PART}%3[aA]{_TEAMS_PART}%40{_TEAMS_PART}$")
 CHAT_LOGGING_LEVELS = ("ERROR", "INFO", "NONE")
+DEFAULT_DIGEST_SCHEDULE = "cron(0 8 ? * MON *)"  # Mondays 08:00 UTC
+DIGEST_OFF = "off"
+_CRON = re.compile(r"^cron\((.*)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#-]+$")
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 
 
 class ConfigError(ValueError):
@@ -110,6 +115,13 @@ class StackSettings:
         "INFO: every event; NONE: nothing)",
     )
 
+    digest_schedule: str = setting(
+        DEFAULT_DIGEST_SCHEDULE,
+        key="digestSchedule",
+        doc="EventBridge schedule of the weekly digest (`cron(...)` with 6 fields or "
+        "`rate(...)`, UTC); `off` removes the digest function and its rule",
+    )
+
 
 @dataclass(frozen=True)
 class SlackChannel:
@@ -158,6 +170,7 @@ class TrainguardConfig:
     log_retention_days: int
     chat: ChatConfig | None = None
     retry_role_arns: tuple[str, ...] = ()  # empty: capacity retries are off
+    digest_schedule: str | None = DEFAULT_DIGEST_SCHEDULE  # None: no digest
 
     @property
     def tick_minutes(self) -> int:
@@ -218,6 +231,7 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
         log_retention_days=stack["log_retention_days"],
         chat=chat_config(stack),
         retry_role_arns=retry_role_arns,
+        digest_schedule=digest_schedule(stack["digest_schedule"]),
     )
 
 
@@ -289,6 +303,37 @@ def _role_arns(value: Any) -> tuple[str, ...]:
         return parse_role_arns(value)
     except RetryConfigError as exc:
         raise ConfigError(f"cdk.json context 'retryRoleArns': {exc}") from exc
+
+
+def digest_schedule(value: str) -> str | None:
+    """The digest's schedule expression, None for ``off``; the shape EventBridge accepts is
+    checked here so that a typo fails synth, not the deploy: ``cron(min hour day-of-month
+    month day-of-week year)`` with one of the two day fields ``?``, or ``rate(N unit)``."""
+    text = value.strip()
+    if text.lower() == DIGEST_OFF:
+        return None
+    cron, rate = _CRON.match(text), _RATE.match(text)
+    problem = None
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != 6:
+            problem = f"a cron expression has 6 fields, this one {len(fields)}"
+        elif not all(_CRON_FIELD.match(f) for f in fields):
+            problem = "a cron field holds digits, names and the characters * ? , - / # L W"
+        elif "?" not in (fields[2], fields[4]):
+            problem = "one of day-of-month and day-of-week must be '?'"
+    elif rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1:
+            problem = "a rate must be at least 1"
+        elif (count == 1) != (not unit.endswith("s")):
+            one = unit.rstrip("s")
+            problem = f"EventBridge wants rate(1 {one}) and rate(N {one}s)"
+    else:
+        problem = "expected cron(...), rate(...) or off"
+    if problem is not None:
+        raise ConfigError(f"cdk.json context 'digestSchedule': {problem}, got {value!r}")
+    return text
 
 
 def _checked(declared: Setting, value: Any) -> Any:

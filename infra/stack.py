@@ -9,6 +9,7 @@ from infra.capabilities.alarms import HealthAlarms
 from infra.capabilities.chat import ChatChannels
 from infra.capabilities.cleanup import AlarmCleanup
 from infra.capabilities.dashboard import Dashboard
+from infra.capabilities.digest import Digest
 from infra.capabilities.events import EventWiring
 from infra.capabilities.functions import LOG_RETENTION, RUNTIME, Functions
 from infra.capabilities.notifications import Notifications
@@ -46,6 +47,20 @@ class TrainguardStack(Stack):
             topic=self.notifications.topic,
         )
         fns = self.functions
+        # the weekly digest (absent with digestSchedule=off); before the alarms, which alarm
+        # every dead-letter queue of the functions, its own included
+        self.digest = (
+            Digest(
+                self,
+                "Digest",
+                schedule=config.digest_schedule,
+                functions=fns,
+                table=self.state.table,
+                topic=self.notifications.topic,
+            )
+            if config.digest_schedule is not None
+            else None
+        )
         by_label = {"Lifecycle": fns.lifecycle, "Evaluator": fns.evaluator, "Alert": fns.alert,
                     "Shard": fns.shard}  # fmt: skip
         self.events = EventWiring(
@@ -79,5 +94,6 @@ class TrainguardStack(Stack):
         )
         # Delete order on `cdk destroy`: rules and functions go first (nothing creates alarms
         # any more), then the cleanup resource deletes what they left behind.
-        for dependent in (*fns.functions, *self.events.rules):
+        digest = (self.digest.function, self.digest.rule) if self.digest is not None else ()
+        for dependent in (*fns.functions, *self.events.rules, *digest):
             dependent.node.add_dependency(self.cleanup.resource)

@@ -267,7 +267,12 @@ class InMemoryStore(FaultInjector):
         self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
     ) -> None:
         self._call("put_decision")
-        self.items[self._key(run, f"#DECISION#{iso_time}#{rule}")] = {**record, "ttl": ttl}
+        self.items[self._key(run, f"#DECISION#{iso_time}#{rule}")] = {
+            **record,
+            "ttl": ttl,
+            "audit_day": iso_time[:10],  # the table's sparse ``audit`` index
+            "audit_at": iso_time,
+        }
 
     def decisions(self, run: RunId) -> list[dict[str, Any]]:
         self._call("decisions")
@@ -277,6 +282,29 @@ class InMemoryStore(FaultInjector):
             for (p, sk), item in sorted(self.items.items())
             if p == pk and sk.startswith(prefix)
         ]
+
+    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
+        """The ``audit`` index partition of ``day``, sorted by time as the index sorts it."""
+        self._call("decisions_on_day")
+        out = []
+        for (pk, sk), item in self.items.items():
+            if "#DECISION#" in sk and item.get("audit_day") == day:
+                out.append((RunId(pk.removeprefix("JOB#"), int(sk[4:17])), dict(item)))
+        return sorted(out, key=lambda pair: str(pair[1]["audit_at"]))
+
+    def batch_get_jobs(self, runs: Iterable[RunId]) -> dict[RunId, JobRecord]:
+        self._call("batch_get_jobs")
+        found = {run: self.get_job(run) for run in set(runs)}
+        return {run: job for run, job in found.items() if job is not None}
+
+    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
+        self._call("episodes")
+        pk, prefix = self._key(run, "#EPISODE#")
+        return {
+            sk[len(prefix) :]: dict(item)
+            for (p, sk), item in sorted(self.items.items())
+            if p == pk and sk.startswith(prefix)
+        }
 
     # alert episodes
     def open_episode(self, run: RunId, host: str, now: float) -> bool:

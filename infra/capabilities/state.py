@@ -33,6 +33,14 @@ class StateTable(Construct):
             partition_key=dynamodb.Attribute(name=c.RUNNING_ATTR, type=string),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+        # Sparse: only the audit records (DECISION# items) carry the day, so `trainguard report`
+        # and the weekly digest read one partition per day instead of scanning the table.
+        self.table.add_global_secondary_index(
+            index_name=c.AUDIT_INDEX,
+            partition_key=dynamodb.Attribute(name=c.AUDIT_DAY_ATTR, type=string),
+            sort_key=dynamodb.Attribute(name=c.AUDIT_AT_ATTR, type=string),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )
         # Operator tools find the table by this output (`trainguard calibrate --apply` reads
         # the stack's outputs for the key that contains "TableName").
         CfnOutput(self, "TableName", value=self.table.table_name)

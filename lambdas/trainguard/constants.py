@@ -52,6 +52,7 @@ LIFECYCLE_HANDLER = "trainguard.handlers.lifecycle.handler"
 EVALUATOR_HANDLER = "trainguard.handlers.evaluator.handler"
 ALERT_HANDLER = "trainguard.handlers.alert.handler"
 SHARD_HANDLER = "trainguard.handlers.shard.handler"
+DIGEST_HANDLER = "trainguard.handlers.digest.handler"
 
 # --- Deployed names (fixed by the stack; the local run and the cleanup command rely on them) --
 LIFECYCLE_FUNCTION_NAME = "trainguard-lifecycle"
@@ -63,6 +64,8 @@ SHARD_FUNCTION_NAME = "trainguard-evaluator-shard"
 ENV_SHARD_QUEUE_URL = "TRAINGUARD_SHARD_QUEUE_URL"
 ENV_SHARD_SIZE = "TRAINGUARD_SHARD_SIZE"
 DEFAULT_SHARD_SIZE = 500
+DIGEST_FUNCTION_NAME = "trainguard-digest"  # absent when digestSchedule is "off"
+DIGEST_RULE_NAME = "trainguard-digest"
 TRAINING_STATE_RULE_NAME = "trainguard-training-state"
 TICK_RULE_NAME = "trainguard-tick"
 HEALTH_ALARM_RULE_NAME = "trainguard-health-alarms"
@@ -80,6 +83,13 @@ RUNNING_INDEX = "running"  # sparse GSI of the table, partition key RUNNING_ATTR
 RUNNING_ATTR = "running_pk"
 RUNNING_VALUE = "RUNNING"
 TTL_ATTR = "ttl"
+# sparse GSI of the audit records (DECISION# items only): partition AUDIT_DAY_ATTR (the UTC day,
+# YYYY-MM-DD), sort AUDIT_AT_ATTR (the record's ISO-8601 time; not ``at``, which other items
+# hold as a number and an index key has one type), projection ALL. ``trainguard report`` and
+# the weekly digest read a week as seven Queries, never a Scan.
+AUDIT_INDEX = "audit"
+AUDIT_DAY_ATTR = "audit_day"
+AUDIT_AT_ATTR = "audit_at"
 DEFAULT_AUDIT_TTL_DAYS = 90
 
 # EMF metric names (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME)
@@ -96,6 +106,7 @@ METRIC_JOB_ERRORS = "JobErrors"  # alarmed: a job's evaluation, a stop, an email
 METRIC_STOP_FAILURES = "StopFailures"  # stops SageMaker refused (also in JobErrors)
 METRIC_EMAIL_DEAD_LETTERS = "EmailDeadLetters"  # emails given up after every retry (alarmed)
 METRIC_DEFERRED = "DeferredJobs"  # jobs left for the next tick when the time ran out
+METRIC_DIGESTS = "DigestsSent"  # the weekly digest's heartbeat
 METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disabled (alarmed)
 
 # a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate

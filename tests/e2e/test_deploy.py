@@ -42,6 +42,7 @@ def test_functions_deployed_with_handlers_runtime_and_environment(deployed) -> N
         c.EVALUATOR_FUNCTION_NAME: c.EVALUATOR_HANDLER,
         c.ALERT_FUNCTION_NAME: c.ALERT_HANDLER,
         c.SHARD_FUNCTION_NAME: c.SHARD_HANDLER,
+        c.DIGEST_FUNCTION_NAME: c.DIGEST_HANDLER,  # the weekly digest (digestSchedule)
     }
     assert set(deployed.functions) == set(expected)
     for name, handler in expected.items():
@@ -76,6 +77,9 @@ def test_rules_patterns_schedule_and_targets(deployed) -> None:  # type: ignore[
     health = deployed.rules[c.HEALTH_ALARM_RULE_NAME]
     assert health.event_pattern["detail"] == {"alarmName": [{"prefix": c.HEALTH_ALARM_PREFIX}]}
     assert health.target_arns == [fns[c.ALERT_FUNCTION_NAME].arn]
+    digest = deployed.rules[c.DIGEST_RULE_NAME]
+    assert digest.schedule == "cron(0 8 ? * MON *)"
+    assert digest.target_arns == [fns[c.DIGEST_FUNCTION_NAME].arn]
     for rule in deployed.rules.values():
         for target in rule.targets:
             assert ":sqs:" in target["DeadLetterConfig"]["Arn"]
@@ -88,7 +92,8 @@ def test_table_and_topic_exist(deployed) -> None:  # type: ignore[no-untyped-def
     ddb = make_client("dynamodb", deployed.endpoint_url)
     table = ddb.describe_table(TableName=deployed.table_name)["Table"]
     assert [k["AttributeName"] for k in table["KeySchema"]] == ["pk", "sk"]
-    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == [c.RUNNING_INDEX]
+    indexes = [i["IndexName"] for i in table["GlobalSecondaryIndexes"]]
+    assert sorted(indexes) == sorted([c.RUNNING_INDEX, c.AUDIT_INDEX])
     sns = make_client("sns", deployed.endpoint_url)
     attributes = sns.get_topic_attributes(TopicArn=deployed.topic_arn)["Attributes"]
     assert attributes.get("KmsMasterKeyId")

@@ -87,7 +87,8 @@ def test_table_schema_pitr_ttl_encryption_on_demand(synthesized: Synthesized) ->
                             "KeySchema": [{"AttributeName": "running_pk", "KeyType": "HASH"}],
                             "Projection": {"ProjectionType": "ALL"},
                         }
-                    )
+                    ),
+                    Match.object_like({"IndexName": "audit"}),  # test_digest_and_audit_index
                 ],
             },
             "DeletionPolicy": "Retain",
@@ -183,7 +184,7 @@ def test_evaluator_reserved_concurrency_and_timeout_under_tick(synthesized: Synt
 
 def test_async_invoke_config_with_dlq_for_every_function(synthesized: Synthesized) -> None:
     configs = resources(synthesized, "AWS::Lambda::EventInvokeConfig")
-    assert len(configs) == 3
+    assert len(configs) == 4  # lifecycle, evaluator, alert, digest
     queues = set(resources(synthesized, "AWS::SQS::Queue"))
     for cfg in configs.values():
         p = cfg["Properties"]
@@ -271,7 +272,7 @@ def test_health_alarm_rule(synthesized: Synthesized) -> None:
 
 def test_every_rule_target_has_retry_policy_and_dlq(synthesized: Synthesized) -> None:
     rules = resources(synthesized, "AWS::Events::Rule")
-    assert len(rules) == 3
+    assert len(rules) == 4  # training state, tick, health alarms, digest
     queues = set(resources(synthesized, "AWS::SQS::Queue"))
     for rule in rules.values():
         for target in rule["Properties"]["Targets"]:
@@ -414,6 +415,7 @@ def test_health_alarms_notify_topic(synthesized: Synthesized) -> None:
         "trainguard-health-alert-dead-letters",
         "trainguard-health-shard-errors",
         "trainguard-health-shard-dead-letters",
+        "trainguard-health-digest-dead-letters",
         "trainguard-health-job-errors",
         "trainguard-health-email-dead-letters",
         "trainguard-health-config-errors",

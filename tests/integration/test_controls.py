@@ -107,8 +107,8 @@ def test_the_cache_reads_the_table_once_within_its_max_age(
 def test_no_stack_is_one_clear_line(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["pause", "--reason", "x", "--stack", "Nope"]) == 2
     assert capsys.readouterr().err == (
-        "trainguard pause: stack Nope not found in us-east-1: deploy trainguard there "
-        "(make deploy), or pass --stack NAME / --region\n"
+        "trainguard: stack Nope not found in us-east-1: deploy trainguard there "
+        "(make deploy), or pass --stack NAME / --region REGION\n"
     )
 
 
@@ -123,7 +123,7 @@ def test_no_credentials_is_one_clear_line(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setattr("boto3.DEFAULT_SESSION", None)  # no credentials cached by earlier tests
     assert main(["resume"]) == 2
-    assert "trainguard resume: no AWS credentials" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("trainguard: no AWS credentials found")
 
 
 def _iso(now: float) -> str:

@@ -213,3 +213,37 @@ def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:
         with pytest.raises(StoreError, match="1 group statistics unprocessed after 8 attempts"):
             store.batch_get_stats([REFS])
     assert len(slept) == 1 + 7 and all(0 <= s <= 2.0 for s in slept)
+
+
+def test_audit_records_are_read_one_day_at_a_time(store: Any) -> None:
+    store.put_decision(run("a"), "2026-01-01T23:59:00+00:00", "median", {"action": "A"}, 99)
+    store.put_decision(run("b", CREATED + 7), "2026-01-02T00:01:00+00:00", "hung", {"action": "B"},
+                       99)  # fmt: skip
+    store.put_decision(run("a"), "2026-01-02T00:00:30+00:00", "catch-up", {"action": "C"}, 99)
+    day = store.decisions_on_day("2026-01-02")
+    assert [(r, d["action"]) for r, d in day] == [(run("a"), "C"), (run("b", CREATED + 7), "B")]
+    assert [d["action"] for _, d in store.decisions_on_day("2026-01-01")] == ["A"]
+    assert store.decisions_on_day("2026-01-03") == []
+    assert day[0][1]["audit_at"] == "2026-01-02T00:00:30+00:00"
+    assert [d["action"] for d in store.decisions(run("a"))] == ["A", "C"]  # per run as before
+
+
+def test_job_items_are_read_in_one_batch(store: Any) -> None:
+    store.register_job(job("a"))
+    store.register_job(job("b", instance_type="ml.g5.xlarge"))
+    got = store.batch_get_jobs([run("a"), run("b"), run("ghost")])
+    assert sorted(r.name for r in got) == ["a", "b"]
+    assert got[run("b")].instance_type == "ml.g5.xlarge"
+    assert store.batch_get_jobs([]) == {}
+
+
+def test_a_runs_idle_episodes_by_host(store: Any) -> None:
+    store.register_job(job())
+    store.open_episode(run(), "j/algo-1", 10.0)
+    store.open_episode(run(), "j/algo-2", 20.0)
+    store.close_episode(run(), "j/algo-1", 70.0)
+    got = store.episodes(run())
+    assert sorted(got) == ["j/algo-1", "j/algo-2"]
+    assert got["j/algo-1"]["state"] == "closed" and got["j/algo-1"]["closed_at"] == 70.0
+    assert got["j/algo-2"]["state"] == "open" and got["j/algo-2"]["opened_at"] == 20.0
+    assert store.episodes(run("other")) == {}

@@ -278,11 +278,19 @@ def read_deployed(
     """Read back the deployed functions, rules, table and topic from the emulator."""
     lam: LambdaClient = make_client("lambda", endpoint_url, region)
     functions = {}
+    deployed_names = {
+        fn["FunctionName"]
+        for page in lam.get_paginator("list_functions").paginate()
+        for fn in page["Functions"]
+    }
+    # the digest exists unless digestSchedule is "off"; the demo can invoke it by name
+    optional = [c.DIGEST_FUNCTION_NAME] if c.DIGEST_FUNCTION_NAME in deployed_names else []
     for name in (
         c.LIFECYCLE_FUNCTION_NAME,
         c.EVALUATOR_FUNCTION_NAME,
         c.ALERT_FUNCTION_NAME,
         c.SHARD_FUNCTION_NAME,
+        *optional,
     ):
         cfg = lam.get_function_configuration(FunctionName=name)
         functions[name] = DeployedFunction(
@@ -298,7 +306,10 @@ def read_deployed(
     events: EventBridgeClient = make_client("events", endpoint_url, region)
     targets = events.get_paginator("list_targets_by_rule")
     rules = {}
-    for name in (c.TRAINING_STATE_RULE_NAME, c.TICK_RULE_NAME, c.HEALTH_ALARM_RULE_NAME):
+    rule_names = [c.TRAINING_STATE_RULE_NAME, c.TICK_RULE_NAME, c.HEALTH_ALARM_RULE_NAME]
+    if optional:
+        rule_names.append(c.DIGEST_RULE_NAME)
+    for name in rule_names:
         rule = events.describe_rule(Name=name)
         pattern = rule.get("EventPattern")
         rules[name] = DeployedRule(

@@ -6,20 +6,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trainguard.constants import RUNNING_ATTR, RUNNING_INDEX
+from trainguard.constants import (
+    AUDIT_AT_ATTR,
+    AUDIT_DAY_ATTR,
+    AUDIT_INDEX,
+    RUNNING_ATTR,
+    RUNNING_INDEX,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
 def create_state_table(dynamodb: DynamoDBClient, name: str) -> None:
-    """pk/sk strings, the sparse GSI ``running`` on ``running_pk`` projecting everything."""
+    """pk/sk strings, the sparse GSI ``running`` on ``running_pk`` and the sparse GSI ``audit``
+    on ``audit_day`` / ``audit_at``, both projecting everything."""
     dynamodb.create_table(
         TableName=name,
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": RUNNING_ATTR, "AttributeType": "S"},
+            {"AttributeName": AUDIT_DAY_ATTR, "AttributeType": "S"},
+            {"AttributeName": AUDIT_AT_ATTR, "AttributeType": "S"},
         ],
         KeySchema=[
             {"AttributeName": "pk", "KeyType": "HASH"},
@@ -30,7 +39,15 @@ def create_state_table(dynamodb: DynamoDBClient, name: str) -> None:
                 "IndexName": RUNNING_INDEX,
                 "KeySchema": [{"AttributeName": RUNNING_ATTR, "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": AUDIT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": AUDIT_DAY_ATTR, "KeyType": "HASH"},
+                    {"AttributeName": AUDIT_AT_ATTR, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
     )

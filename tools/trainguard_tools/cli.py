@@ -19,6 +19,9 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_local.invoke",
     "trainguard_tools.cleanup",
     "trainguard_tools.controls",
+    "trainguard_tools.status",
+    "trainguard_tools.explain",
+    "trainguard_tools.report",
     "trainguard_local.demo",
 )
 

@@ -23,7 +23,7 @@ from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
 from trainguard.logic.controls import Control, iso_now, parse_control
 from trainguard.logic.messages import PREFIX
 
-from .stack import STACK_NAME, StackError, client, stack_outputs
+from .stack import add_stack_arguments, connect, run
 
 
 @dataclass(frozen=True)
@@ -84,31 +84,30 @@ def caller(sts: Any) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        outputs = stack_outputs(args.stack, args.region)
-    except StackError as exc:
-        print(f"trainguard {args.command}: {exc}", file=sys.stderr)
-        return 2
-    controls = TableControls(client("dynamodb", outputs.region), outputs.table)
-    who = args.by or caller(client("sts", outputs.region))
-    kwargs: dict[str, Any] = {}
-    if args.command == "pause":
-        kwargs["paused"] = True
-    elif args.command == "resume":
-        kwargs["paused"] = False
-    else:
-        kwargs["mode"] = None if args.mode == "default" else args.mode
-    done = change(controls, group=args.group, by=who, reason=args.reason or "",
-                  now=time.time(), **kwargs)  # fmt: skip
-    print(done.subject)
-    print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
-    try:
-        notifier = SnsNotifier(client("sns", outputs.region), outputs.topic)
-        notifier.publish(done.subject, done.body)
-    except Exception as exc:
-        print(f"the change stands, but announcing it failed: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    def command() -> int:
+        deployed = connect(args.stack, args.region)
+        controls = TableControls(deployed.client("dynamodb"), deployed.table)
+        who = args.by or caller(deployed.client("sts"))
+        kwargs: dict[str, Any] = {}
+        if args.command == "pause":
+            kwargs["paused"] = True
+        elif args.command == "resume":
+            kwargs["paused"] = False
+        else:
+            kwargs["mode"] = None if args.mode == "default" else args.mode
+        done = change(controls, group=args.group, by=who, reason=args.reason or "",
+                      now=time.time(), **kwargs)  # fmt: skip
+        print(done.subject)
+        print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
+        try:
+            notifier = SnsNotifier(deployed.client("sns"), deployed.topic_arn)
+            notifier.publish(done.subject, done.body)
+        except Exception as exc:
+            print(f"the change stands, but announcing it failed: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+    return run(command)
 
 
 def register(sub: Any) -> None:
@@ -124,6 +123,5 @@ def register(sub: Any) -> None:
         parser.add_argument("--group", help="only this group (default: every group)")
         parser.add_argument("--reason", required=name == "pause", help="why (audited, announced)")
         parser.add_argument("--by", help="who (default: the caller's IAM ARN)")
-        parser.add_argument("--stack", default=STACK_NAME, help="the deployed stack's name")
-        parser.add_argument("--region", help="the stack's region (default: the profile's)")
+        add_stack_arguments(parser)
         parser.set_defaults(func=_run)

@@ -1,76 +1,156 @@
-"""The deployed stack, found through CloudFormation: its table and topic (the stack's
-outputs), for the operator commands that act on the real account.
+"""The deployed stack as the operator commands see it (``status``, ``explain``, ``report``):
+its outputs (table, topic) from CloudFormation DescribeStacks, the deployed policy from the
+evaluator's environment, the runtime controls from the state table.
 
-Errors an operator can meet are one clear sentence (:class:`StackError`): no credentials, no
-region, the stack not deployed in the region, an output missing.
+Every failure an operator can meet here (no such stack, no credentials, an output missing)
+is an :class:`OpsError` with a one-line message; :func:`run` prints it and exits 2.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from trainguard.adapters.aws import boto_config, error_code, error_message
+from trainguard.adapters.store import Store
+from trainguard.constants import ENV_POLICY, ENV_STOPS_DISABLED, EVALUATOR_FUNCTION_NAME
+from trainguard.logic.controls import Controls, parse_controls
+from trainguard.policy import Policy
 
-from trainguard.adapters.aws import boto_config
-
-STACK_NAME = "Trainguard"  # infra/stack.py
-
-
-class StackError(RuntimeError):
-    """The deployed stack cannot be used; the message says why and what to do."""
+STACK_NAME = "Trainguard"  # infra/stack.py's STACK_NAME (infra needs aws-cdk; this does not)
+EXIT_OPS_ERROR = 2
 
 
-@dataclass(frozen=True)
-class StackOutputs:
+class OpsError(RuntimeError):
+    """What stops an operator command, said in one line (exit code 2)."""
+
+
+@dataclass
+class Deployed:
+    """What the commands work on: the stack's table and topic, and clients in its region."""
+
     stack: str
     region: str
+    outputs: dict[str, str]
     table: str
-    topic: str
+    topic_arn: str
+    session: Any = field(repr=False)
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, config=boto_config())
+
+    def store(self) -> Store:
+        return Store(self.client("dynamodb"), self.table)
+
+    def controls(self) -> Controls:
+        return read_controls(self.client("dynamodb"), self.table)
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A boto3 client with the control plane's retries (``AWS_ENDPOINT_URL`` honoured)."""
-    try:
-        return boto3.client(service, region_name=region, config=boto_config())  # type: ignore[call-overload]
-    except NoRegionError as exc:
-        raise StackError("no AWS region: pass --region or set AWS_REGION") from exc
+OutputsReader = Callable[[Any, str], dict[str, str]]
 
 
-def _output(outputs: list[dict[str, Any]], contains: str, stack: str) -> str:
-    found = [o for o in outputs if contains in str(o.get("OutputKey", ""))]
-    if len(found) != 1:
-        keys = ", ".join(str(o.get("OutputKey")) for o in outputs) or "none"
-        raise StackError(
-            f"stack {stack} has {len(found)} outputs whose key contains {contains!r} "
-            f"(outputs: {keys}): is it a trainguard stack?"
-        )
-    return str(found[0]["OutputValue"])
+def stack_outputs(session: Any, stack: str) -> dict[str, str]:
+    """The stack's outputs (OutputKey -> OutputValue) by DescribeStacks."""
+    from botocore.exceptions import ClientError
 
-
-def stack_outputs(stack: str = STACK_NAME, region: str | None = None) -> StackOutputs:
-    """The stack's table and topic, by CloudFormation DescribeStacks."""
-    cloudformation = client("cloudformation", region)
-    where = cloudformation.meta.region_name
+    cloudformation = session.client("cloudformation", config=boto_config())
     try:
         stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except NoCredentialsError as exc:
-        raise StackError(
-            "no AWS credentials: configure a profile (aws configure / AWS_PROFILE) or set "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-        ) from exc
     except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        if "does not exist" in message:
-            raise StackError(
-                f"stack {stack} not found in {where}: deploy trainguard there (make deploy), "
-                "or pass --stack NAME / --region"
+        if "does not exist" in error_message(exc):
+            raise OpsError(
+                f"stack {stack} not found in {cloudformation.meta.region_name}: deploy "
+                "trainguard there (make deploy), or pass --stack NAME / --region REGION"
             ) from exc
-        raise StackError(f"reading stack {stack} in {where} failed: {message}") from exc
-    except BotoCoreError as exc:
-        raise StackError(f"reading stack {stack} in {where} failed: {exc}") from exc
-    outputs = stacks[0].get("Outputs", [])
-    return StackOutputs(
-        stack, where, _output(outputs, "TableName", stack), _output(outputs, "TopicArn", stack)
+        raise
+    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+
+
+def output(outputs: Mapping[str, str], needle: str, stack: str) -> str:
+    """The one output whose key contains ``needle`` (CDK appends a hash to the keys)."""
+    found = [v for k, v in outputs.items() if needle in k]
+    if len(found) != 1:
+        keys = ", ".join(sorted(outputs)) or "none"
+        raise OpsError(f"stack {stack} has {len(found)} outputs named *{needle}* (outputs: {keys})")
+    return found[0]
+
+
+def connect(
+    stack: str = STACK_NAME,
+    region: str | None = None,
+    *,
+    session: Any = None,
+    read_outputs: OutputsReader = stack_outputs,
+) -> Deployed:
+    """The deployed stack (its outputs ``StateTableName…`` and ``NotificationsTopicArn…``)."""
+    if session is None:
+        import boto3
+
+        session = boto3.session.Session(region_name=region)
+    outputs = read_outputs(session, stack)
+    return Deployed(
+        stack=stack,
+        region=str(session.region_name or ""),
+        outputs=outputs,
+        table=output(outputs, "TableName", stack),
+        topic_arn=output(outputs, "TopicArn", stack),
+        session=session,
     )
+
+
+def deployed_policy(deployed: Deployed) -> tuple[Policy, str | None]:
+    """The evaluator's policy (``TRAINGUARD_POLICY`` and ``TRAINGUARD_STOPS_DISABLED``, by
+    GetFunctionConfiguration) and the switch's raw value; the schema's defaults and None when
+    the function cannot be read (the commands still work, with the defaults said). An unset
+    switch is ``"false"``, as the functions read it."""
+    from botocore.exceptions import ClientError
+
+    try:
+        cfg = deployed.client("lambda").get_function_configuration(
+            FunctionName=EVALUATOR_FUNCTION_NAME
+        )
+    except ClientError:
+        return Policy(), None
+    env = dict(cfg.get("Environment", {}).get("Variables", {}))
+    policy, _ = Policy.from_env_failing_safe(env if ENV_POLICY in env else {})
+    return policy, env.get(ENV_STOPS_DISABLED) or "false"
+
+
+def read_controls(client: Any, table: str) -> Controls:
+    """The runtime controls in force, read as the functions read them (the same adapter and
+    parser); unreadable ones are said in ``error`` (the functions then hold every stop)."""
+    from trainguard.adapters.controls import TableControls
+
+    try:
+        return parse_controls(TableControls(client, table).read())
+    except Exception as exc:
+        return Controls.unreadable(str(exc))
+
+
+def run(command: Callable[[], int]) -> int:
+    """Run an operator command: an :class:`OpsError`, missing credentials or a refused call
+    print one line on stderr and give exit code 2."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+    try:
+        return command()
+    except OpsError as exc:
+        message = str(exc)
+    except NoCredentialsError:
+        message = (
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or "
+            "environment variables) and try again"
+        )
+    except ClientError as exc:
+        message = f"AWS refused the call: {error_code(exc)}: {error_message(exc)}"
+    except BotoCoreError as exc:
+        message = f"AWS call failed: {exc}"
+    print(f"trainguard: {message}", file=sys.stderr)
+    return EXIT_OPS_ERROR
+
+
+def add_stack_arguments(parser: Any) -> None:
+    parser.add_argument("--stack", default=STACK_NAME, help=f"the stack (default {STACK_NAME})")
+    parser.add_argument("--region", help="AWS region (default: the CLI's)")

@@ -23,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from ..constants import GROUP_POLICY_SK, RUNNING_ATTR, RUNNING_INDEX, RUNNING_VALUE, TTL_ATTR
+from ..constants import (
+    AUDIT_AT_ATTR,
+    AUDIT_DAY_ATTR,
+    AUDIT_INDEX,
+    GROUP_POLICY_SK,
+    RUNNING_ATTR,
+    RUNNING_INDEX,
+    RUNNING_VALUE,
+    TTL_ATTR,
+)
 from ..core.catchup import CatchUpModel
 from ..core.curves import Point
 from ..core.median import ReferenceTable
@@ -95,6 +104,11 @@ def run_sk(run: RunId, suffix: str = "") -> str:
     """``RUN#<created_ms, 13 digits>`` and the run's own items below it: one partition holds
     every run of a name, the newest sorting last."""
     return f"RUN#{run.created_ms:013d}{suffix}"
+
+
+def audit_day(iso_time: str) -> str:
+    """The UTC day of an audit record's ISO-8601 time (the ``audit`` index partition)."""
+    return iso_time[:10]
 
 
 def group_pk(group: str) -> str:
@@ -493,13 +507,48 @@ class Store:
     def put_decision(
         self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
     ) -> None:
+        """One audit record, also in the sparse ``audit`` index under its UTC day (so that a
+        week is read as seven Queries, :meth:`decisions_on_day`)."""
         item = dict(record)
         item.update(pk=job_pk(run.name), sk=run_sk(run, f"#DECISION#{iso_time}#{rule}"))
         item[TTL_ATTR] = ttl
+        item[AUDIT_DAY_ATTR], item[AUDIT_AT_ATTR] = audit_day(iso_time), iso_time
         self._client.put_item(TableName=self._table, Item=serialize(item))
 
     def decisions(self, run: RunId) -> list[dict[str, Any]]:
         return self._query_prefix(job_pk(run.name), run_sk(run, "#DECISION#"))
+
+    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
+        """Every audit record of one UTC day (``YYYY-MM-DD``), oldest first, with its run: one
+        Query of the ``audit`` index partition (paged)."""
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            IndexName=AUDIT_INDEX,
+            KeyConditionExpression=f"{AUDIT_DAY_ATTR} = :d",
+            ExpressionAttributeValues=serialize({":d": day}),
+        )
+        out = []
+        for page in pages:
+            for raw in page.get("Items", []):
+                item = deserialize(raw)
+                run = RunId(str(item.pop("pk")).removeprefix("JOB#"),
+                            int(str(item.pop("sk"))[4:17]))  # fmt: skip
+                out.append((run, item))
+        return out
+
+    def batch_get_jobs(self, runs: Iterable[RunId]) -> dict[RunId, JobRecord]:
+        """The runs' items (BatchGetItem, 100 keys a call); unknown runs are left out."""
+        keys = [dict(pk=job_pk(r.name), sk=run_sk(r)) for r in sorted(set(runs))]
+        jobs = (_job_from_item(item) for item in self._batch_get(keys, "job items"))
+        return {job.run: job for job in jobs}
+
+    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
+        """The run's GPU-idle episodes by host (state, opened_at, closed_at): one Query."""
+        prefix = run_sk(run, "#EPISODE#")
+        return {
+            str(item["sk"])[len(prefix) :]: item
+            for item in self._query_prefix(job_pk(run.name), prefix)
+        }
 
     # ---- alert episodes ----------------------------------------------------------------
     def open_episode(self, run: RunId, host: str, now: float) -> bool:

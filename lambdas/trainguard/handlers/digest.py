@@ -1,0 +1,39 @@
+"""Lambda entry point for the weekly digest's schedule (``digestSchedule``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..constants import METRIC_DIGESTS
+from ..logic.dependencies import Dependencies
+from ..logic.digest import send_digest
+from ..models import event_time
+from ..observability import logger, metrics
+from .runtime import get_dependencies
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(
+    event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
+) -> dict[str, Any]:
+    # the scheduled event's time closes the week (see models.event_time)
+    digest = send_digest(get_dependencies(deps), now=event_time(event))
+    t = digest.summary.total
+    result = {
+        "since": digest.summary.to_dict()["since"],
+        "until": digest.summary.to_dict()["until"],
+        "stops": t.stops,
+        "would_stops": t.would_stops,
+        "alerts": t.alerts,
+        "dollars_saved": round(t.dollars_saved, 2),
+        "gpu_hours_saved": round(t.gpu_hours_saved, 2),
+        "idle_jobs": len(digest.idle),
+        "close_calls": len(digest.close_calls),
+    }
+    metrics.add_metric(name=METRIC_DIGESTS, unit=MetricUnit.Count, value=1)
+    logger.info("digest sent", extra=result)
+    return result

@@ -1,0 +1,210 @@
+"""The weekly digest: one message with the week's summary (:mod:`.report`, the same numbers as
+``trainguard report --since 7d``), the jobs that sat idle longest, the longest-running jobs,
+and the groups whose best job came close to being stopped.
+
+Reads: seven Queries of the ``audit`` index and one BatchGetItem of the runs (the summary),
+one Query per GPU-idle job (its episodes), the ``running`` index (the longest-running jobs),
+and, per job that a rule wanted stopped and that completed anyway, its group's statistics and
+its stored curve. Nothing is written; the message goes out through the Notifier port.
+
+"Came close to being stopped" is read from the audit, not from the evaluator: a job that a
+rule said to stop (``WOULD STOP`` in observe mode, or a stop that did not happen) and that then
+completed as its reference set's best (its best value equals the set's best final value, the
+catch-up model's T). In enforce mode that job, the one a group most wants to keep, would
+have been stopped. A cheap and honest signal: no extra state, no change to the tick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..core.curves import fmt
+from ..core.instances import InstanceCatalog
+from ..models import JobRecord, RunId
+from ..ports import JobStore
+from . import messages
+from .dependencies import Dependencies
+from .report import Summary, format_text, iso, runs_of, summarize
+
+DIGEST_DAYS = 7
+TOP = 5  # rows of each list
+
+
+@dataclass(frozen=True)
+class IdleJob:
+    run: RunId
+    group: str
+    host: str
+    minutes: float  # the longest idle episode of the job that the week's alerts opened
+    dollars: float | None  # what its host cost over that time
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    run: RunId
+    group: str
+    hours: float
+    dollars: float | None  # instances x price x hours so far
+
+
+@dataclass(frozen=True)
+class CloseCall:
+    run: RunId
+    group: str
+    rule: str
+    action: str
+    at: str
+    best: float
+    objective: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    summary: Summary
+    idle: list[IdleJob]
+    running: list[RunningJob]
+    close_calls: list[CloseCall]
+
+    def subject(self) -> str:
+        t = self.summary.total
+        return (f"{messages.PREFIX} weekly digest: {t.stops} stops, {t.would_stops} would-be "
+                f"stops, {t.alerts} alerts, ${t.dollars_saved:,.2f} saved")  # fmt: skip
+
+    def body(self) -> str:
+        t = self.summary.total
+        lines = [
+            f"trainguard weekly digest, {iso(self.summary.since)} .. {iso(self.summary.until)}",
+            "",
+            f"Stops:            {t.stops} ({t.gpu_hours_saved:,.1f} GPU hours, "
+            f"${t.dollars_saved:,.2f} saved)",
+            f"Would-be stops:   {t.would_stops} (observe mode or stops disabled; would have "
+            f"saved {t.would_gpu_hours_saved:,.1f} GPU hours, ${t.would_dollars_saved:,.2f})",
+            f"Alerts:           {t.alerts}",
+            f"Stops not made:   {t.not_stopped} (already ending, refused or called off)",
+            "",
+            format_text(self.summary),
+            "",
+            "Top idle jobs (GPU-idle alerts, longest idle episode):",
+        ]
+        lines += [
+            f"  {i.run.name} ({i.group}) {i.host}: {i.minutes:.0f} min idle"
+            + ("" if i.dollars is None else f", ${i.dollars:,.2f}")
+            for i in self.idle
+        ] or ["  none"]
+        lines.append("Longest-running jobs (still running):")
+        lines += [
+            f"  {r.run.name} ({r.group}): {r.hours:,.1f} h"
+            + ("" if r.dollars is None else f", ${r.dollars:,.2f} so far")
+            for r in self.running
+        ] or ["  none"]
+        lines.append("Groups whose best job came close to being stopped:")
+        lines += [
+            f"  {c.group}: {c.run.name} completed as the best ({c.objective} {fmt(c.best)}) "
+            f"after {c.rule} said {c.action} at {c.at}"
+            for c in self.close_calls
+        ] or ["  none"]
+        return "\n".join(lines) + "\n"
+
+
+def build_digest(
+    store: JobStore,
+    catalog: InstanceCatalog,
+    now: float,
+    days: int = DIGEST_DAYS,
+    idle_window_minutes: float = 0.0,
+) -> Digest:
+    """The digest of the ``days`` before ``now``; ``idle_window_minutes``: the GPU-idle
+    alarms' window (a host was idle that long before its episode opened)."""
+    summary = summarize(store, catalog, now - days * 86400.0, now)
+    return Digest(
+        summary,
+        top_idle(store, summary, catalog, now, idle_window_minutes),
+        longest_running(store.running_jobs(), catalog, now),
+        close_calls(store, summary),
+    )
+
+
+def top_idle(
+    store: JobStore,
+    summary: Summary,
+    catalog: InstanceCatalog,
+    now: float,
+    window_minutes: float = 0.0,
+    top: int = TOP,
+) -> list[IdleJob]:
+    """The jobs with a GPU-idle alert in the period, by their longest idle episode: from the
+    alarm's window before it opened (the host was idle all that window) to its close, or to
+    now (or the job's end) while it is open."""
+    out = []
+    idle_runs = {e.run for e in summary.entries if e.kind == "alert" and e.rule == "gpu_idle"}
+    for run in sorted(idle_runs):
+        job = summary.jobs.get(run)
+        end = now if job is None or job.end_time is None else job.end_time
+        longest: tuple[float, str] | None = None
+        for host, episode in store.episodes(run).items():
+            opened = episode.get("opened_at")
+            if opened is None:
+                continue
+            closed = episode.get("closed_at") if episode.get("state") == "closed" else None
+            until = float(closed if closed is not None else end)
+            minutes = max(0.0, (until - float(opened)) / 60.0) + window_minutes
+            if longest is None or minutes > longest[0]:
+                longest = (minutes, host)
+        if longest is None:
+            continue
+        spec = catalog.get(job.instance_type) if job is not None else None
+        dollars = spec.usd_per_hour * longest[0] / 60.0 if spec is not None else None
+        group = job.group if job is not None else "(unknown)"
+        out.append(IdleJob(run, group, longest[1], longest[0], dollars))
+    return sorted(out, key=lambda i: (-i.minutes, i.run))[:top]
+
+
+def longest_running(
+    running: list[JobRecord], catalog: InstanceCatalog, now: float, top: int = TOP
+) -> list[RunningJob]:
+    """The running jobs that have run longest, with what they have cost so far."""
+    out = []
+    for job in running:
+        hours = max(0.0, (now - job.start_time) / 3600.0)
+        spec = catalog.get(job.instance_type)
+        dollars = spec.usd_per_hour * job.instance_count * hours if spec is not None else None
+        out.append(RunningJob(job.run, job.group or "(not opted in)", hours, dollars))
+    return sorted(out, key=lambda r: (-r.hours, r.run))[:top]
+
+
+def close_calls(store: JobStore, summary: Summary) -> list[CloseCall]:
+    """The period's jobs that a rule wanted stopped, that completed anyway and ended as their
+    reference set's best (see the module docstring)."""
+    out = []
+    flagged = runs_of(summary.entries, ("would_stop", "not_stopped"))
+    for run in flagged:
+        job = summary.jobs.get(run)
+        if job is None or job.status != "Completed" or not job.objective:
+            continue
+        stats = store.get_stats(job.reference_set)
+        target = stats.catchup.best_final if stats is not None and stats.catchup else None
+        curves = store.get_curves(job.reference_set, [str(run)])
+        if target is None or str(run) not in curves:
+            continue
+        values = [v for _, v in curves[str(run)][0] if math.isfinite(v)]
+        if not values:
+            continue
+        best = max(values) if job.direction == "maximize" else min(values)
+        if not math.isclose(best, target, rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        first = next(e for e in summary.entries if e.run == run
+                     and e.kind in ("would_stop", "not_stopped"))  # fmt: skip
+        out.append(CloseCall(run, job.group, first.rule, first.action, first.at, best,
+                             job.objective))  # fmt: skip
+    return out
+
+
+def send_digest(deps: Dependencies, now: float | None = None) -> Digest:
+    """Build the digest of the week before ``now`` (default: the clock) and publish it as one
+    message on the alert channel."""
+    moment = deps.clock() if now is None else now
+    window = deps.policy.gpu_idle.window_minutes
+    digest = build_digest(deps.store, deps.catalog, moment, idle_window_minutes=window)
+    deps.notifier.publish(digest.subject(), digest.body())
+    return digest

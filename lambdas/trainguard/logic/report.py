@@ -1,0 +1,265 @@
+"""What trainguard did over a period, from its audit records: stops, would-be stops, alerts,
+GPU hours and dollars saved, per group and in total.
+
+The one summary behind ``trainguard report`` and the weekly digest (:mod:`.digest`), so both
+count the same way. It reads the period as one Query per UTC day of the table's sparse
+``audit`` index (:meth:`~trainguard.ports.JobStore.decisions_on_day`) and the runs' items in
+one BatchGetItem (their group and instances), never a Scan.
+
+How the audit records (written by :mod:`.act`) are counted:
+
+* a **stop** is a record whose action is ``STOPPED``: trainguard asked and SageMaker stopped
+  the job. A job that was already ending (``NOT STOPPED (...)``), a refused stop (``COULD NOT
+  STOP``) and a stop the re-check called off are not stops and save nothing; they are counted
+  apart as ``not_stopped``;
+* a **would-be stop** is ``WOULD STOP (observe)`` or ``WOULD STOP (<hold>)`` (stops
+  disabled, paused, protected): what enforce mode would have stopped, with what it would have saved;
+* an **alert** is ``ALERT`` (GPU idle, runtime guard, hung, straggler, throughput);
+* **dollars saved** are the records' own ``estimated_dollars_saved`` (price x instances x the
+  group's median remaining time, as act estimated it at the stop); **GPU hours saved** the
+  same time in GPU hours: dollars x GPUs per instance / price per instance-hour, from the
+  instance catalog (unknown types and CPU instances count 0 GPU hours).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..core.instances import InstanceCatalog
+from ..models import JobRecord, RunId
+from ..ports import JobStore
+from .act import ALERT, STOPPED
+
+WOULD_STOP_PREFIX = "WOULD STOP"
+UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
+
+
+@dataclass
+class Totals:
+    """The counts of one group (or of all of them)."""
+
+    stops: int = 0
+    would_stops: int = 0
+    alerts: int = 0
+    not_stopped: int = 0  # stops asked for that did not happen (already ending, refused)
+    dollars_saved: float = 0.0
+    gpu_hours_saved: float = 0.0
+    would_dollars_saved: float = 0.0  # what the would-be stops would have saved
+    would_gpu_hours_saved: float = 0.0
+    alerts_by_rule: dict[str, int] = field(default_factory=dict)
+    jobs: int = 0  # distinct runs with at least one record
+
+    def add(self, entry: Entry) -> None:
+        if entry.kind == "stop":
+            self.stops += 1
+            self.dollars_saved += entry.dollars
+            self.gpu_hours_saved += entry.gpu_hours
+        elif entry.kind == "would_stop":
+            self.would_stops += 1
+            self.would_dollars_saved += entry.dollars
+            self.would_gpu_hours_saved += entry.gpu_hours
+        elif entry.kind == "alert":
+            self.alerts += 1
+            self.alerts_by_rule[entry.rule] = self.alerts_by_rule.get(entry.rule, 0) + 1
+        elif entry.kind == "not_stopped":
+            self.not_stopped += 1
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit record, classified, with its run and group."""
+
+    run: RunId
+    group: str
+    at: str  # ISO-8601
+    rule: str
+    action: str
+    kind: str  # stop | would_stop | alert | not_stopped | other
+    dollars: float  # estimated dollars saved (0 when unknown or not a stop)
+    gpu_hours: float
+    record: Mapping[str, Any]
+
+
+@dataclass
+class Summary:
+    since: float  # epoch s, inclusive
+    until: float  # epoch s, exclusive
+    total: Totals
+    groups: dict[str, Totals]
+    entries: list[Entry]
+    jobs: dict[RunId, JobRecord]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``trainguard report --format json``)."""
+        return {
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "total": _rounded(asdict(self.total)),
+            "groups": {g: _rounded(asdict(t)) for g, t in sorted(self.groups.items())},
+        }
+
+
+def kind_of(action: str) -> str:
+    if action == STOPPED:
+        return "stop"
+    if action.startswith(WOULD_STOP_PREFIX):
+        return "would_stop"
+    if action == ALERT:
+        return "alert"
+    if action.startswith(("NOT STOPPED", "COULD NOT STOP")):
+        return "not_stopped"
+    return "other"
+
+
+def days(since: float, until: float) -> list[str]:
+    """The UTC days (``YYYY-MM-DD``) that [since, until) touches: the partitions to read."""
+    day = datetime.fromtimestamp(since, UTC).date()
+    last = datetime.fromtimestamp(max(since, until - 1e-6), UTC).date()
+    out = []
+    while day <= last:
+        out.append(day.isoformat())
+        day += timedelta(days=1)
+    return out
+
+
+def read_audit(store: JobStore, since: float, until: float) -> list[tuple[RunId, dict[str, Any]]]:
+    """The audit records written in [since, until), oldest first: one Query per UTC day."""
+    out = []
+    for day in days(since, until):
+        for run, record in store.decisions_on_day(day):
+            at = _epoch(record.get("audit_at"))
+            if at is not None and since <= at < until:
+                out.append((run, record))
+    return out
+
+
+def gpu_hours_for(dollars: float, job: JobRecord | None, catalog: InstanceCatalog) -> float:
+    """The GPU hours that ``dollars`` of the job's instances buy (0 when unknown)."""
+    spec = catalog.get(job.instance_type) if job is not None else None
+    if spec is None or spec.usd_per_hour <= 0 or not dollars:
+        return 0.0
+    return dollars * spec.gpus / spec.usd_per_hour
+
+
+def summarize(store: JobStore, catalog: InstanceCatalog, since: float, until: float) -> Summary:
+    """The period's summary (see the module docstring for what counts)."""
+    records = read_audit(store, since, until)
+    jobs = store.batch_get_jobs({run for run, _ in records}) if records else {}
+    return summarize_records(records, jobs, catalog, since, until)
+
+
+def summarize_records(
+    records: Sequence[tuple[RunId, Mapping[str, Any]]],
+    jobs: Mapping[RunId, JobRecord],
+    catalog: InstanceCatalog,
+    since: float,
+    until: float,
+) -> Summary:
+    """The summary of given records and their runs' items (pure)."""
+    total, groups, entries = Totals(), dict[str, Totals](), list[Entry]()
+    seen: dict[str, set[RunId]] = {}
+    for run, record in records:
+        job = jobs.get(run)
+        group = job.group if job is not None and job.group else UNKNOWN_GROUP
+        action = str(record.get("action", ""))
+        kind = kind_of(action)
+        saved = record.get("estimated_dollars_saved")
+        dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
+        entry = Entry(run, group, str(record.get("audit_at", "")), str(record.get("rule", "")),
+                      action, kind, dollars, gpu_hours_for(dollars, job, catalog),
+                      record)  # fmt: skip
+        entries.append(entry)
+        total.add(entry)
+        groups.setdefault(group, Totals()).add(entry)
+        seen.setdefault(group, set()).add(run)
+    for group, runs in seen.items():
+        groups[group].jobs = len(runs)
+    total.jobs = len({run for runs in seen.values() for run in runs})
+    return Summary(since, until, total, groups, entries, dict(jobs))
+
+
+# ---- output -----------------------------------------------------------------------------------
+
+COLUMNS = ("stops", "would_stops", "alerts", "not_stopped", "gpu_hours_saved", "dollars_saved",
+           "would_gpu_hours_saved", "would_dollars_saved")  # fmt: skip
+
+
+def format_text(summary: Summary) -> str:
+    """A plain table, one line per group and the total."""
+    lines = [f"trainguard report {iso(summary.since)} .. {iso(summary.until)}"]
+    header = ("group", "jobs", "stops", "would-stop", "alerts", "not-stopped", "GPU-h saved",
+              "$ saved", "would GPU-h", "would $")  # fmt: skip
+    rows = [_row(g, t) for g, t in sorted(summary.groups.items())]
+    rows.append(_row("TOTAL", summary.total))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        cells = zip(r, widths, strict=True)
+        lines.append(
+            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(cells))
+        )
+    if summary.total.alerts_by_rule:
+        by_rule = ", ".join(f"{r} {n}" for r, n in sorted(summary.total.alerts_by_rule.items()))
+        lines.append(f"alerts by rule: {by_rule}")
+    if not summary.entries:
+        lines.append("no audit records in the period")
+    return "\n".join(lines)
+
+
+def format_json(summary: Summary) -> str:
+    return json.dumps(summary.to_dict(), indent=2, sort_keys=True)
+
+
+def format_csv(summary: Summary) -> str:
+    """One row per group and a TOTAL row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["group", "jobs", *COLUMNS])
+    for group, t in [*sorted(summary.groups.items()), ("TOTAL", summary.total)]:
+        values = asdict(t)
+        writer.writerow([group, t.jobs, *(_num(values[c]) for c in COLUMNS)])
+    return out.getvalue()
+
+
+def _row(group: str, t: Totals) -> tuple[str, ...]:
+    return (group, str(t.jobs), str(t.stops), str(t.would_stops), str(t.alerts),
+            str(t.not_stopped), f"{t.gpu_hours_saved:,.1f}", f"${t.dollars_saved:,.2f}",
+            f"{t.would_gpu_hours_saved:,.1f}", f"${t.would_dollars_saved:,.2f}")  # fmt: skip
+
+
+def _num(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: _num(v) for k, v in values.items()}
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+def _epoch(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def runs_of(entries: Iterable[Entry], kinds: Iterable[str]) -> list[RunId]:
+    """The distinct runs of the entries of ``kinds``, in order of first appearance."""
+    wanted, out = set(kinds), dict[RunId, None]()
+    for e in entries:
+        if e.kind in wanted:
+            out.setdefault(e.run, None)
+    return list(out)

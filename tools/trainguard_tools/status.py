@@ -1,0 +1,233 @@
+"""``trainguard status``: the running opted-in jobs per group, each with its latest value, the
+threshold it is held to, the references behind it, its effective mode and its open alerts;
+and the runtime controls in force.
+
+The threshold is the evaluator's own: the job's stored progress (its ``CurveSummary`` and
+catch-up streak) judged by the job's rules (``JobSettings.rules``, the same object the tick
+builds) against its reference set's stored statistics (the median table, the catch-up model),
+under the group's applied policy. Nothing is re-derived here.
+
+Reads: the stack's outputs, the evaluator's configuration (the deployed policy), the
+``running`` index, one BatchGetItem of the groups' statistics and policies, the controls item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from trainguard.constants import TAG_MODE
+from trainguard.core.curves import fmt
+from trainguard.core.decision import Decision
+from trainguard.logic.controls import Controls
+from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
+from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
+
+from .stack import Deployed, add_stack_arguments, connect, deployed_policy, run
+
+THRESHOLD_RULES = ("median", "catch-up")
+
+
+@dataclass
+class JobStatus:
+    job: str
+    group: str
+    objective: str | None
+    direction: str
+    step: float | None
+    latest: float | None
+    best: float | None
+    thresholds: dict[str, float] = field(default_factory=dict)  # rule -> value to beat
+    references: int = 0
+    note: str = ""  # why there is no threshold (the rule's own words)
+    mode: str = "observe"
+    mode_source: str = "deploy-time"
+    alerts: list[str] = field(default_factory=list)
+    minutes: float = 0.0
+
+
+def group_policy(deployed: Policy, item: GroupPolicy | None) -> Policy:
+    """The group's policy as the evaluator builds it: its applied sections over the deployed
+    policy (a refused group policy leaves the deployed one, as the tick does)."""
+    if item is None:
+        return deployed
+    try:
+        return deployed.with_sections(item.settings)
+    except PolicyError:
+        return deployed
+
+
+def effective_policy(
+    deployed: Policy, item: GroupPolicy | None, group: str, controls: Controls
+) -> Policy:
+    """A group's policy as the tick resolves it: the global runtime mode over the deployed
+    policy, the group's calibrated sections, the group's runtime mode (a job's tag still
+    wins: :func:`job_settings`)."""
+    return controls.group_policy(group, group_policy(controls.policy(deployed), item))
+
+
+def mode_of(job: JobRecord, settings: JobSettings, controls: Controls) -> tuple[str, str]:
+    """(effective mode, where it comes from: tag, group or global control, deploy-time)."""
+    source = "tag" if TAG_MODE in job.tags else controls.mode_source(job.group)
+    mode: str = settings.mode
+    if settings.mode == "enforce" and settings.hold is not None:
+        mode = f"enforce ({settings.hold}: reports only)"
+    return mode, source
+
+
+def judged(settings: JobSettings, job: JobRecord, stats: GroupStats | None) -> list[Decision]:
+    """The objective rules' decisions on the job's stored progress, as the tick makes them."""
+    progress = job.progress
+    if progress is None or stats is None:
+        return []
+    rules = settings.rules
+    references = stats.table(rules.median.table_key) if rules.median else None
+    return rules.decide_summary(
+        job.name,
+        progress.summary,
+        references,
+        catchup_model=stats.catchup if rules.catchup else None,
+        streak=progress.streak,
+    )
+
+
+def open_alerts(job: JobRecord, now: float) -> list[str]:
+    """The run's open episodes: idle hosts, hung, stragglers, throughput."""
+    out = [f"gpu idle {host} since {_hhmm(t)}" for host, t in sorted(job.idle_hosts.items())]
+    for key, opened in sorted(job.episodes.items()):
+        out.append(f"{key.replace(':', ' ')} since {_hhmm(opened)}")
+    return out
+
+
+def _hhmm(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M UTC")
+
+
+def job_status(
+    job: JobRecord,
+    policy: Policy,
+    controls: Controls,
+    stats: Mapping[ReferenceSet, GroupStats],
+    now: float,
+) -> JobStatus:
+    summary = job.progress.summary if job.progress is not None else None
+    out = JobStatus(
+        job=job.name,
+        group=job.group,
+        objective=job.objective,
+        direction=job.direction,
+        step=summary.last_step if summary else None,
+        latest=summary.last_value if summary else None,
+        best=summary.best if summary else None,
+        alerts=open_alerts(job, now),
+        minutes=max(0.0, (now - job.start_time) / 60.0),
+    )
+    try:
+        settings = controls.settle(job_settings(job.tags, policy))
+    except PolicyError as exc:
+        out.note, out.mode, out.mode_source = f"bad tag: {exc}", "not evaluated", "tag"
+        return out
+    out.mode, out.mode_source = mode_of(job, settings, controls)
+    group = stats.get(job.reference_set)
+    decisions = judged(settings, job, group)
+    for d in decisions:
+        if d.rule in THRESHOLD_RULES and d.threshold is not None:
+            out.thresholds[d.rule] = d.threshold
+        if d.rule in THRESHOLD_RULES:
+            out.references = max(out.references, d.references)
+    if not out.thresholds:
+        first = next((d for d in decisions if d.rule in THRESHOLD_RULES), None)
+        if job.progress is None:
+            out.note = "no datapoints read yet"
+        elif group is None:
+            out.note = "no completed references yet"
+        elif first is not None:
+            out.note = first.reason
+    return out
+
+
+def collect(deployed: Deployed, now: float) -> tuple[Controls, Policy, str | None, list[JobStatus]]:
+    store = deployed.store()
+    controls = deployed.controls()
+    policy, switch = deployed_policy(deployed)
+    running = [j for j in store.running_jobs() if j.opted_in]
+    stats, policies = store.batch_get_group_state({j.reference_set for j in running})
+    rows = []
+    for job in sorted(running, key=lambda j: (j.group, j.name)):
+        effective = effective_policy(policy, policies.get(job.group), job.group, controls)
+        rows.append(job_status(job, effective, controls, stats, now))
+    return controls, policy, switch, rows
+
+
+def format_text(
+    controls: Controls, policy: Policy, switch: str | None, rows: list[JobStatus]
+) -> str:
+    lines = [
+        f"Controls: {controls.describe()}",
+        f"Deploy-time: mode {policy.mode}, stopsDisabled "
+        f"{switch if switch is not None else 'unknown (evaluator not readable)'}",
+    ]
+    if not rows:
+        lines.append("No running opted-in jobs.")
+        return "\n".join(lines)
+    header = (
+        "job",
+        "age-min",
+        "step",
+        "latest",
+        "best",
+        "threshold",
+        "refs",
+        "mode",
+        "open alerts",
+    )
+    groups: dict[str, list[JobStatus]] = {}
+    for r in rows:
+        groups.setdefault(r.group, []).append(r)
+    for group, members in groups.items():
+        lines.append("")
+        lines.append(f"Group {group} ({len(members)} running)")
+        table = [header]
+        for r in members:
+            threshold = ", ".join(f"{rule} {fmt(v)}" for rule, v in r.thresholds.items())
+            table.append((r.job, f"{r.minutes:.0f}", fmt(r.step), fmt(r.latest), fmt(r.best),
+                          threshold or "-", str(r.references), f"{r.mode} [{r.mode_source}]",
+                          "; ".join(r.alerts) or "-"))  # fmt: skip
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+        for row in table:
+            lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        for r in members:
+            if r.note:
+                lines.append(f"  {r.job}: {r.note}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _run(args: argparse.Namespace) -> int:
+    def command() -> int:
+        deployed = connect(args.stack, args.region)
+        now = datetime.now(UTC).timestamp()
+        controls, policy, switch, rows = collect(deployed, now)
+        if args.format == "json":
+            doc = {"controls": controls.summary(),
+                   "deploy_time": {"mode": policy.mode, "stops_disabled": switch},
+                   "jobs": [asdict(r) for r in rows]}  # fmt: skip
+            print(json.dumps(doc, indent=2, sort_keys=True, default=str))
+        else:
+            print(format_text(controls, policy, switch, rows))
+        return 0
+
+    return run(command)
+
+
+def register(sub: Any) -> None:
+    """``trainguard status [--stack S] [--region R] [--format text|json]``."""
+    parser = sub.add_parser(
+        "status", help="running opted-in jobs, their thresholds, modes and open alerts"
+    )
+    add_stack_arguments(parser)
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.set_defaults(func=_run)
