@@ -1,4 +1,5 @@
-"""Functions: lifecycle, evaluator and alert from the `lambdas/` folder, least-privilege roles.
+"""Functions: lifecycle, evaluator (the tick's planner), its shards, alert and the digest from the
+`lambdas/` folder, least-privilege roles.
 
 Sizing, from `make bench` (bench/RESULTS.md):
 - lifecycle: one event at a time; on completion one GetMetricData curve read and the rebuild

@@ -59,7 +59,7 @@ LIFECYCLE_FUNCTION_NAME = "trainguard-lifecycle"
 EVALUATOR_FUNCTION_NAME = "trainguard-evaluator"
 ALERT_FUNCTION_NAME = "trainguard-alert"
 SHARD_FUNCTION_NAME = "trainguard-evaluator-shard"
-# The sharded tick (docs/ops-sharded-tick.md): the planner sends shards of at most this many
+# The sharded tick (docs/sharded-tick.md): the planner sends shards of at most this many
 # jobs to the shard queue; a fleet of at most this many is judged by the planner itself.
 ENV_SHARD_QUEUE_URL = "TRAINGUARD_SHARD_QUEUE_URL"
 ENV_SHARD_SIZE = "TRAINGUARD_SHARD_SIZE"

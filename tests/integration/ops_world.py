@@ -1,7 +1,7 @@
 """A small account on the moto harness for the operator commands (status, explain, report) and
 the digest: the deployed stack's outputs, completed references, and running jobs that the real
 handlers stop, report and alert on. Used by tests/integration/test_ops_commands.py and by
-``python tests/integration/ops_world.py`` (the output examples of docs/ops-ops-cli.md)."""
+``python tests/integration/ops_world.py`` (the output examples of docs/operations.md)."""
 
 from __future__ import annotations
 

@@ -18,22 +18,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import (
-    METRIC_ALERTS,
-    METRIC_CONFIG_ERRORS,
-    METRIC_DECISIONS,
-    METRIC_DEFERRED,
-    METRIC_DOLLARS_SAVED,
-    METRIC_EMAIL_DEAD_LETTERS,
     METRIC_JOB_ERRORS,
     METRIC_SHARD_DURATION,
-    METRIC_STOP_FAILURES,
-    METRIC_STOPS,
-    METRIC_WOULD_STOPS,
 )
 from ..logic.dependencies import Dependencies
-from ..logic.evaluator import Budget, TickResult, evaluate_shard
+from ..logic.evaluator import Budget, evaluate_shard
 from ..logic.shards import Shard
 from ..observability import logger, metrics
+from .evaluator import emit
 from .runtime import get_dependencies
 
 
@@ -62,27 +54,9 @@ def handler(
             continue
         finally:
             logger.remove_keys(["shard", "tick"])
-        _emit(result)
+        emit(result, METRIC_SHARD_DURATION)
         results.append(asdict(result))
         logger.info("shard done", extra={"jobs": result.jobs, "evaluated": result.evaluated,
                                          "stops": result.stops, "errors": result.errors,
                                          "deferred": result.deferred})  # fmt: skip
     return {"batchItemFailures": failures, "shards": results}
-
-
-def _emit(result: TickResult) -> None:
-    count = MetricUnit.Count
-    metrics.add_metric(name=METRIC_STOPS, unit=count, value=result.stops)
-    metrics.add_metric(name=METRIC_WOULD_STOPS, unit=count, value=result.would_stops)
-    metrics.add_metric(name=METRIC_ALERTS, unit=count, value=result.alerts)
-    metrics.add_metric(name=METRIC_DECISIONS, unit=count, value=result.decisions)
-    metrics.add_metric(name=METRIC_JOB_ERRORS, unit=count, value=result.errors)
-    metrics.add_metric(name=METRIC_STOP_FAILURES, unit=count, value=result.stop_failures)
-    metrics.add_metric(name=METRIC_EMAIL_DEAD_LETTERS, unit=count, value=result.emails_dead)
-    if result.controls_error is not None:  # every stop held: logged by the shard, alarmed here
-        metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=count, value=1)
-    metrics.add_metric(name=METRIC_DEFERRED, unit=count, value=result.deferred)
-    metrics.add_metric(name=METRIC_DOLLARS_SAVED, unit=count, value=result.dollars_saved)
-    metrics.add_metric(
-        name=METRIC_SHARD_DURATION, unit=MetricUnit.Milliseconds, value=result.duration_ms
-    )

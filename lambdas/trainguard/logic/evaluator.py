@@ -1,7 +1,7 @@
 """The scheduled tick: reconcile, observe, decide, act, for every running opted-in job,
 under the runtime controls in force (:mod:`.controls`: a pause holds every stop).
 
-The tick is a planner and shards (docs/ops-sharded-tick.md). :func:`run_tick` (the scheduled
+The tick is a planner and shards (docs/sharded-tick.md). :func:`run_tick` (the scheduled
 evaluator) reads the running index once, reconciles once and resumes the open actions once;
 then it judges every job itself when the fleet is at most one shard's worth of jobs
 (``Dependencies.shard_size``), or sends the jobs to the shard queue in shards (:mod:`.shards`:

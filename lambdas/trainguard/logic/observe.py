@@ -12,7 +12,7 @@ the progress's :class:`~trainguard.core.cadence.ReportCadence`), and at every ti
 objective is overdue (what the hang and stall rules judge). A host with an open idle episode
 whose stop is configured is read every tick (the stop is confirmed from it). The objective
 itself is read every tick: reading it only when its next report is due delayed catch-up stops
-by minutes against the replay on recorded curves (docs/ops-sharded-tick.md).
+by minutes against the replay on recorded curves (docs/sharded-tick.md).
 """
 
 from __future__ import annotations
