@@ -12,19 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
 from trainguard.core.catchup import LADDER
 from trainguard.policy import Policy
 from trainguard_tools.calibrate import (
     CalibrateError,
     calibrate,
-    find_table,
     format_calibration,
     needed_completed,
     policy_items,
-    table_from_outputs,
 )
 from trainguard_tools.cli import main
 from trainguard_tools.curvefile import JobRecord, dump_curves, load_curves
@@ -196,33 +192,22 @@ def test_policy_items_shape_and_validation() -> None:
         policy_items("g", {"mode": {"x": 1}}, applied_by="x", applied_at=at, source={})
 
 
-def test_the_table_from_the_stack_outputs() -> None:
-    outputs: list[dict[str, Any]] = [
-        {"OutputKey": "NotificationsTopicArnEF6E5967", "OutputValue": "arn:topic"},
-        {"OutputKey": "StateTableName96842137", "OutputValue": "Trainguard-StateTable-1"},
-    ]
-    assert table_from_outputs(outputs) == "Trainguard-StateTable-1"
-    with pytest.raises(CalibrateError, match="0 outputs whose key contains 'TableName'"):
-        table_from_outputs(outputs[:1])
-    with pytest.raises(CalibrateError, match="2 outputs"):
-        table_from_outputs([*outputs, {"OutputKey": "OtherTableName", "OutputValue": "x"}])
+def test_a_missing_stack_is_a_clear_error(
+    lcdb_14: list[JobRecord],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trainguard_tools import calibrate, stack
 
+    def no_stack(name: str, *, session: Any) -> Any:
+        raise stack.OpsError(f"stack {name} not found in eu-west-1: deploy trainguard there")
 
-def test_a_missing_stack_is_a_clear_error() -> None:
-    import boto3
-
-    cfn = boto3.client("cloudformation", region_name="eu-west-1")
-    with Stubber(cfn) as stub:
-        stub.add_client_error(
-            "describe_stacks",
-            service_error_code="ValidationError",
-            service_message="Stack with id Trainguard does not exist",
-        )
-        with pytest.raises(CalibrateError, match="stack Trainguard not found in eu-west-1"):
-            find_table(cfn)
-        stub.add_client_error("describe_stacks", service_error_code="AccessDenied")
-        with pytest.raises(ClientError):
-            find_table(cfn)
+    monkeypatch.setattr(calibrate, "connect", no_stack)
+    path = write(tmp_path, lcdb_14)
+    code, _, err = run(capsys, str(path), "--orders", "1", "--apply", "--stack", "Nope")
+    assert code == 2
+    assert "stack Nope not found in eu-west-1: deploy trainguard there; or pass --table" in err
 
 
 def test_missing_credentials_are_a_clear_error(

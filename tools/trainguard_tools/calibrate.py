@@ -49,13 +49,11 @@ from trainguard.policy import SECTIONS, Policy, PolicyError
 
 from .curvefile import JobRecord, load_curves
 from .replay import OrdersResult, replay_orders
+from .stack import STACK_NAME, OpsError, caller_arn, connect
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_sts import STSClient
 
-STACK_NAME = "Trainguard"  # infra/stack.py's STACK_NAME (infra needs aws-cdk; this does not)
 DEFAULT_KEEP_BEST = 0.95
 DEFAULT_ORDERS = 20
 POLICY_SK = GROUP_POLICY_SK
@@ -313,37 +311,6 @@ def format_calibration(c: Calibration) -> str:
 # ---- applying: the state table ------------------------------------------------------------------
 
 
-def table_from_outputs(outputs: Sequence[Mapping[str, Any]], stack: str = STACK_NAME) -> str:
-    """The table name from a stack's outputs: the one output whose key contains ``TableName``
-    (the stack's ``StateTableName…``, infra/capabilities/state.py)."""
-    found = [o for o in outputs if "TableName" in str(o.get("OutputKey", ""))]
-    if len(found) != 1:
-        keys = ", ".join(str(o.get("OutputKey")) for o in outputs) or "none"
-        raise CalibrateError(
-            f"stack {stack} has {len(found)} outputs whose key contains 'TableName' "
-            f"(outputs: {keys}); pass --table NAME"
-        )
-    return str(found[0]["OutputValue"])
-
-
-def find_table(cloudformation: CloudFormationClient, stack: str = STACK_NAME) -> str:
-    """The deployed stack's table name (CloudFormation DescribeStacks)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", str(exc))
-        if "does not exist" in message:
-            region = cloudformation.meta.region_name
-            raise CalibrateError(
-                f"stack {stack} not found in {region}: deploy trainguard there (make deploy), "
-                "or pass --table NAME (and --region)"
-            ) from exc
-        raise
-    return table_from_outputs(stacks[0].get("Outputs", []), stack)
-
-
 def _dynamo(value: Any) -> Any:
     """A JSON-like value as DynamoDB takes it (floats as Decimals)."""
     if isinstance(value, bool) or value is None or isinstance(value, str | int):
@@ -420,10 +387,6 @@ def apply_policy(
     )
 
 
-def caller_arn(sts: STSClient) -> str:
-    return sts.get_caller_identity()["Arn"]
-
-
 # ---- the command ------------------------------------------------------------------------------
 
 
@@ -483,7 +446,7 @@ def _apply(args: argparse.Namespace, c: Calibration) -> str:
 
     session = _session(args.region)
     try:
-        table = args.table or find_table(session.client("cloudformation"), args.stack)
+        table = args.table or connect(args.stack, session=session).table
         who = caller_arn(session.client("sts"))
         assert c.chosen is not None
         items = policy_items(
@@ -502,6 +465,8 @@ def _apply(args: argparse.Namespace, c: Calibration) -> str:
             },
         )
         apply_policy(session.client("dynamodb"), table, items)
+    except OpsError as exc:  # the stack is not there, or is not a trainguard stack
+        raise CalibrateError(f"{exc}; or pass --table NAME") from exc
     except NoCredentialsError as exc:
         raise CalibrateError(
             "no AWS credentials: configure them (aws configure, AWS_PROFILE or the "

@@ -10,7 +10,6 @@ next tick. The change stands even if the announcement fails (the command says so
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 import time
@@ -23,7 +22,7 @@ from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
 from trainguard.logic.controls import Control, iso_now, parse_control
 from trainguard.logic.messages import PREFIX
 
-from .stack import add_stack_arguments, connect, run
+from .stack import add_stack_arguments, caller_arn, connect, run
 
 
 @dataclass(frozen=True)
@@ -75,19 +74,11 @@ def change(
     return Change(name, before, after, subject, body)
 
 
-def caller(sts: Any) -> str:
-    """Who is changing the controls: the caller's IAM ARN, else the local user."""
-    try:
-        return str(sts.get_caller_identity()["Arn"])
-    except Exception:
-        return getpass.getuser()
-
-
 def _run(args: argparse.Namespace) -> int:
     def command() -> int:
         deployed = connect(args.stack, args.region)
         controls = TableControls(deployed.client("dynamodb"), deployed.table)
-        who = args.by or caller(deployed.client("sts"))
+        who = args.by or caller_arn(deployed.client("sts"))
         kwargs: dict[str, Any] = {}
         if args.command == "pause":
             kwargs["paused"] = True

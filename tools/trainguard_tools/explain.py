@@ -27,12 +27,13 @@ from trainguard.adapters.cloudwatch import CloudWatchMetrics
 from trainguard.core.curves import Point, fmt
 from trainguard.core.series import in_steps, minute_curve
 from trainguard.core.summary import CurveSummary
+from trainguard.logic.evaluator import group_policy
 from trainguard.models import GroupStats, JobRecord, MetricQuery
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 from trainguard.ports import JobStore, MetricReader
 
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
-from .status import THRESHOLD_RULES, group_policy
+from .status import THRESHOLD_RULES
 
 PLOT_WIDTH = 64
 PLOT_HEIGHT = 14

@@ -129,6 +129,11 @@ def read_controls(client: Any, table: str) -> Controls:
         return Controls.unreadable(str(exc))
 
 
+def caller_arn(sts: Any) -> str:
+    """Who is acting, for the audit of what an operator command writes: the caller's ARN."""
+    return str(sts.get_caller_identity()["Arn"])
+
+
 def run(command: Callable[[], int]) -> int:
     """Run an operator command: an :class:`OpsError`, missing credentials or a refused call
     print one line on stderr and give exit code 2."""

@@ -24,6 +24,7 @@ from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
 from trainguard.logic.controls import Controls
+from trainguard.logic.evaluator import group_policy
 from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
@@ -48,17 +49,6 @@ class JobStatus:
     mode_source: str = "deploy-time"
     alerts: list[str] = field(default_factory=list)
     minutes: float = 0.0
-
-
-def group_policy(deployed: Policy, item: GroupPolicy | None) -> Policy:
-    """The group's policy as the evaluator builds it: its applied sections over the deployed
-    policy (a refused group policy leaves the deployed one, as the tick does)."""
-    if item is None:
-        return deployed
-    try:
-        return deployed.with_sections(item.settings)
-    except PolicyError:
-        return deployed
 
 
 def effective_policy(

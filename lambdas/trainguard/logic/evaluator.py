@@ -301,18 +301,23 @@ def _count(result: TickResult, act: Act) -> None:
 
 
 def _group_policies(deployed: Policy, items: Mapping[str, GroupPolicy]) -> dict[str, Policy]:
-    """Each group's policy: its ``trainguard calibrate --apply`` settings over the deployed
-    policy (a job's tags still win). A group policy the schema refuses is logged and left
-    out: that group keeps the deployed policy."""
-    out: dict[str, Policy] = {}
-    for group, item in items.items():
-        try:
-            out[group] = deployed.with_sections(item.settings)
-        except PolicyError as exc:
-            logger.error("the group's applied policy is refused: the deployed policy applies",
-                         extra={"group": group, "error": str(exc),
-                                "applied_by": item.applied_by})  # fmt: skip
-    return out
+    """Each group's policy (:func:`group_policy`)."""
+    return {group: group_policy(deployed, item) for group, item in items.items()}
+
+
+def group_policy(deployed: Policy, item: GroupPolicy | None) -> Policy:
+    """A group's policy: its ``trainguard calibrate --apply`` settings over the deployed
+    policy (a job's tags still win). A group policy the schema refuses is logged and the
+    deployed policy applies (``trainguard status`` resolves it the same way)."""
+    if item is None:
+        return deployed
+    try:
+        return deployed.with_sections(item.settings)
+    except PolicyError as exc:
+        logger.error("the group's applied policy is refused: the deployed policy applies",
+                     extra={"group": item.group, "error": str(exc),
+                            "applied_by": item.applied_by})  # fmt: skip
+        return deployed
 
 
 def gpus_of(deps: Dependencies, instance_type: str) -> int | None:
