@@ -15,10 +15,10 @@ Sizing, from `make bench` (bench/RESULTS.md):
 - evaluator shard: one shard (<= 500 jobs) a message from the shard queue (batch size 1,
   ReportBatchItemFailures; 3 receives, then the shard dead-letter queue, alarmed). From the
   `scale` bench (bench/RESULTS.md, moto answering in the same process: an upper bound, most
-  of it moto's own serialization): a shard of 500 jobs takes 6.8-8.8 s (CPU-bound) and peaks
+  of it moto's own serialization): a shard of 500 jobs takes 5.7-8.8 s (CPU-bound) and peaks
   at 8-13 MiB of traced memory; 10,000 jobs are 20 shards -> 512 MB (CPU), the evaluator's
   timeout, at most SHARD_CONCURRENCY = 20 shards at once (20 x 500 = 10,000 jobs judged in
-  parallel a tick). The planner at 10,000 jobs took 65 s on moto (its running-index Query of
+  parallel a tick). The planner at 10,000 jobs took 60-65 s on moto (its running-index Query of
   10,000 items, moto's serialization, is most of it; on AWS a Query of about 9 MB in 9 pages
   and 100 ListTrainingJobs pages, not measured here).
 - alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
