@@ -32,7 +32,6 @@ takes the tick's new datapoint, then ``ObjectiveRules.stop_and_streak`` with the
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import time
@@ -60,6 +59,7 @@ from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import launch_orders, replay
 
+from .decision_cost import _timed
 from .fleet import make_fleet
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,18 +292,6 @@ def _cell(r: OrdersResult) -> dict[str, Any]:
 
 
 # ---- the decision cost ------------------------------------------------------------------------
-
-
-def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        out = fn()
-        return out, time.perf_counter() - start
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def decision_cost_group(h: int, running: int, repeats: int) -> dict[str, Any]:

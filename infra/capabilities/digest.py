@@ -12,7 +12,7 @@ gets only the grants below, not the others' read-write access.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -20,8 +20,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra.capabilities.functions import L1_REASON, Functions, FunctionSpec
-from infra.nag import acknowledge
+from infra.capabilities.functions import (
+    PUBLISH_FINDING,
+    Functions,
+    FunctionSpec,
+    acknowledge_function,
+    index_finding,
+)
 from trainguard import constants as c
 
 TABLE_READS = ("dynamodb:Query", "dynamodb:BatchGetItem")
@@ -76,18 +81,10 @@ class Digest(Construct):
         CfnOutput(self, "DigestFunctionName", value=fn.function_name)
 
     def _acknowledge(self, fn: lambda_.Function, table: dynamodb.ITable) -> None:
-        stack = Stack.of(self)
-        table_id = stack.resolve(stack.get_logical_id(table.node.default_child))  # type: ignore[arg-type]
-        role = fn.role
-        assert role is not None
-        findings = {
+        acknowledge_function(fn, {
             "Resource::*": "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing), "
             "which have no resource-level permissions.",
-            f"Resource::<{table_id}.Arn>/index/*": "Query of the table's own indexes: the "
-            "sparse audit GSI (the week, one partition a day) and the running GSI.",
-            "Action::kms:GenerateDataKey*": "Publishing to the KMS-encrypted topic needs "
-            "GenerateDataKey* on that one key (granted by topic.grant_publish).",
-        }
-        for finding, reason in findings.items():
-            acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
-        acknowledge(fn, "AwsSolutions-L1", L1_REASON)
+            index_finding(table): "Query of the table's own indexes: the sparse audit GSI (the "
+            "week, one partition a day) and the running GSI.",
+            **PUBLISH_FINDING,
+        })  # fmt: skip

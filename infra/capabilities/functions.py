@@ -483,10 +483,6 @@ class Functions(Construct):
         return fn
 
     def _acknowledge(self, fn: lambda_.Function, table: dynamodb.ITable) -> None:
-        stack = Stack.of(self)
-        table_id = stack.resolve(stack.get_logical_id(table.node.default_child))  # type: ignore[arg-type]
-        role = fn.role
-        assert role is not None
         findings = {
             "Resource::*": "Only for actions without resource-level permissions: "
             "sagemaker:ListTrainingJobs, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, "
@@ -496,14 +492,34 @@ class Functions(Construct):
             "StopTrainingJob is further limited to jobs tagged trainguard:group.",
             f"Resource::{_TRAINGUARD_ALARMS_NAG}": "Per-job alarms are created at run time; "
             "create/delete/tag is limited to alarms named trainguard-*.",
-            f"Resource::<{table_id}.Arn>/index/*": "Read access to the table's own indexes "
-            "(the sparse `running` GSI that each tick queries).",
-            "Action::kms:GenerateDataKey*": "Publishing to the KMS-encrypted topic needs "
-            "GenerateDataKey* on that one key (granted by topic.grant_publish).",
+            index_finding(table): "Read access to the table's own indexes (the sparse "
+            "`running` GSI that each tick queries).",
+            **PUBLISH_FINDING,
         }
-        for finding, reason in findings.items():
-            acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
-        acknowledge(fn, "AwsSolutions-L1", L1_REASON)
+        acknowledge_function(fn, findings)
+
+
+PUBLISH_FINDING = {
+    "Action::kms:GenerateDataKey*": "Publishing to the KMS-encrypted topic needs "
+    "GenerateDataKey* on that one key (granted by topic.grant_publish).",
+}
+
+
+def index_finding(table: dynamodb.ITable) -> str:
+    """cdk-nag's IAM5 finding id for read access to ``table``'s indexes."""
+    stack = Stack.of(table)
+    table_id = stack.resolve(stack.get_logical_id(table.node.default_child))  # type: ignore[arg-type]
+    return f"Resource::<{table_id}.Arn>/index/*"
+
+
+def acknowledge_function(fn: lambda_.Function, findings: dict[str, str]) -> None:
+    """Acknowledge ``findings`` (IAM5 finding -> reason) on the function's role, and the
+    runtime finding (L1) on the function."""
+    role = fn.role
+    assert role is not None
+    for finding, reason in findings.items():
+        acknowledge(role, f"AwsSolutions-IAM5[{finding}]", reason)
+    acknowledge(fn, "AwsSolutions-L1", L1_REASON)
 
 
 _SAGEMAKER_JOBS_NAG = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,3 +33,17 @@ def synthesize(context: dict[str, Any], outdir: Path) -> Synthesized:
     artifact = assembly.get_stack_artifact(stack.artifact_id)
     path = Path(assembly.directory) / artifact.template_file
     return Synthesized(stack, Template.from_stack(stack), artifact.template, path)
+
+
+CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))  # the locked cfn-lint in this venv
+
+
+def assert_cfn_lint_clean(template: Path) -> None:
+    """cfn-lint finds no error in ``template`` (warnings allowed: W3005, an explicit DependsOn
+    also implied by GetAtt, is how CDK writes function roles)."""
+    result = subprocess.run([CFN_LINT, "--format", "parseable", str(template)],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    errors = [line for line in result.stdout.splitlines() if ":E" in line or line.startswith("E")]
+    assert not errors, result.stdout
+    # exit code bits: 2 = errors, 4 = warnings, 8 = informational; 1 = cfn-lint itself failed
+    assert result.returncode & 3 == 0, result.stdout + result.stderr

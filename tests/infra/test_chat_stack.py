@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from infra_synth import CDK_JSON_CONTEXT, Synthesized, synthesize
+from infra_synth import CDK_JSON_CONTEXT, Synthesized, assert_cfn_lint_clean, synthesize
 
 from infra.capabilities.chat import NOTIFICATION_ACTIONS
 from trainguard import constants as c
@@ -151,17 +151,4 @@ def test_slack_alone_flags_slack(tmp_path: Any) -> None:
 
 
 def test_cfn_lint_has_no_errors_with_chat(with_chat: Synthesized) -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
-    result = subprocess.run(
-        [cfn_lint, "--format", "parseable", str(with_chat.template_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    errors = [line for line in result.stdout.splitlines() if ":E" in line or line.startswith("E")]
-    assert not errors, result.stdout
-    assert result.returncode & 3 == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(with_chat.template_path)

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-from infra_synth import Synthesized
+from infra_synth import Synthesized, assert_cfn_lint_clean
 
 from trainguard import constants as c
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.infra
-
-CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))  # the locked cfn-lint in this venv
 
 
 def resources(s: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
@@ -556,17 +551,7 @@ def test_every_acknowledgement_has_a_reason(synthesized: Synthesized) -> None:
 
 
 def test_cfn_lint_has_no_errors(synthesized: Synthesized) -> None:
-    # W3005 (explicit DependsOn also implied by GetAtt) is how CDK writes function roles.
-    result = subprocess.run(
-        [CFN_LINT, "--format", "parseable", str(synthesized.template_path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    errors = [line for line in result.stdout.splitlines() if ":E" in line or line.startswith("E")]
-    assert not errors, result.stdout
-    # exit code bits: 2 = errors, 4 = warnings, 8 = informational; 1 = cfn-lint itself failed
-    assert result.returncode & 3 == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(synthesized.template_path)
 
 
 def test_powertools_layer_is_the_pinned_release_from_its_public_ssm_parameter(
