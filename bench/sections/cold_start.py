@@ -47,6 +47,7 @@ class ColdStartResult(TypedDict, total=False):
     pending_handlers: list[str]
     asset: dict[str, int]  # files, bytes, zipped_bytes
     python: str
+    load_average: list[float]  # the 1-minute load average as the part started and ended
     status: str
 
 
@@ -203,8 +204,13 @@ def render(c: ColdStartResult) -> list[str]:
         zipped=f(asset.get("zipped_bytes")),
     )
     out += ["", *prose("cold_start", "how_often"), ""]
-    out += [*prose("cold_start", "limits"), ""]
-    return out
+    load = c.get("load_average")
+    out += prose(
+        "cold_start",
+        "limits",
+        load="not recorded" if not load else " then ".join(f"{x:.1f}" for x in load),
+    )
+    return [*out, ""]
 
 
 RATIO_HEADER = [

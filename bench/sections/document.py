@@ -30,8 +30,6 @@ HEADLINE: tuple[tuple[str, Callable[[Any], list[list[str]]]], ...] = (
 )
 # parts whose result is a list of rows (None when the part did not run); the others a dict
 LIST_PARTS = {"completion", "scale"}
-# what a partial run re-measured, by part
-FIGURES = {"cold_start": "cold-start figures"}
 
 
 def _part(r: dict[str, Any], key: str) -> Any:
@@ -42,16 +40,18 @@ def _partial_runs(m: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for run in m.get("partial_runs", []):
         parts = run.get("parts", [])
+        numbers = {key: i + 1 for i, (key, _) in enumerate(SECTIONS)}
+        sections = " and ".join(
+            f"section {numbers[p]} ({p.replace('_', ' ')})" for p in parts if p in numbers
+        )
         out += prose(
             "document",
             "partial",
             parts=" ".join(parts),
-            parts_named=", ".join(f"`{p}`" for p in parts),
-            figures=" and ".join(FIGURES.get(p, "figures") for p in parts),
+            sections=sections,
             date=run.get("date_utc"),
             commit=run.get("commit"),
             wall=f(run.get("wall_s")),
-            python=run.get("python"),
         )
         out += [""]
         if run.get("lambdas_uncommitted_changes"):

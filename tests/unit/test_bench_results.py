@@ -1,10 +1,12 @@
 """``bench/RESULTS.md`` is rendered from ``bench/results.json`` by each part's section
 (``bench/sections/``), without running a bench: the committed page is what the committed
-figures render to, and every part's section stands in for a part that is pending or failed."""
+figures render to, every part's section stands in for a part that is pending or failed, and
+the cold-start figure refuses an environment without bytecode."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is outside the wheel
+from bench.cold_start import MissingBytecode, parse_importtime, require_bytecode
 from bench.run import PARTS, merge
 from bench.sections import render
 from bench.sections.document import HEADLINE, SECTIONS
@@ -85,3 +88,38 @@ def test_a_partial_run_replaces_its_parts_and_says_when() -> None:
     assert "Re-measured since with `python -m bench.run --only cold_start` on later" in render(
         again
     )
+
+
+def test_the_baseline_without_bytecode_fails_naming_the_fix(tmp_path: Path) -> None:
+    package = tmp_path / "somepkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("X = 1\n")
+    (package / "mod.py").write_text("Y = 2\n")
+    with pytest.raises(MissingBytecode, match=r"somepkg: 2 of 2 modules.*-m compileall -q"):
+        require_bytecode(sys.executable, ["somepkg"], path=tmp_path)
+    with pytest.raises(MissingBytecode, match="absentpkg is not installed"):
+        require_bytecode(sys.executable, ["absentpkg"], path=tmp_path)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tmp_path)], check=True)
+    coverage = require_bytecode(sys.executable, ["somepkg"], path=tmp_path)
+    assert coverage == {"somepkg": {"modules": 2, "missing": 0, "examples": []}}
+
+
+IMPORTTIME = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |   botocore
+import time:       200 |        300 | boto3
+import time:        50 |         50 |     aws_lambda_powertools.metrics
+import time:        10 |         60 |   trainguard.handlers.runtime
+import time:        20 |         20 |   boto3
+import time:        30 |        110 | trainguard.handlers
+"""
+
+
+def test_importtime_names_what_a_handler_imports_beyond_boto3() -> None:
+    profile = parse_importtime(IMPORTTIME, baseline={"boto3", "botocore"})
+    assert profile.total_ms == pytest.approx(0.11)
+    assert profile.own_ms == pytest.approx(0.04)
+    assert profile.beyond_boto3 == [
+        ("aws_lambda_powertools.metrics", "trainguard.handlers.runtime", 0.05)
+    ]
+    assert [name for name, _ in profile.heaviest] == ["aws_lambda_powertools.metrics", "boto3"]
