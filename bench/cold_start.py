@@ -46,11 +46,13 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from infra.asset import compile_bytecode, copy_sources, runtime_python
+
+from .sections.cold_start import ColdStartResult
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "lambdas"
@@ -227,7 +229,7 @@ def handler_modules() -> dict[str, str]:
     """Handler name -> module path, from the constants the stack deploys."""
     sys.path.insert(0, str(ASSET))
     try:
-        from trainguard import constants
+        from trainguard import constants  # type: ignore[import-untyped,unused-ignore]
     finally:
         sys.path.remove(str(ASSET))
     return {
@@ -459,7 +461,7 @@ def import_ratios(
     }
 
 
-def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run(quick: bool = False, log: Callable[[str], None] = print) -> ColdStartResult:
     runs = 2 if quick else 5
     load_before = os.getloadavg()[0]
     ratio_runs = 3 if quick else RATIO_RUNS
@@ -507,7 +509,11 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         if "==" in line and not line.startswith("#")
     }
     return {
-        "interpreter": asdict(interpreter),
+        "interpreter": {
+            "path": interpreter.path,
+            "version": interpreter.version,
+            "runtime": interpreter.runtime,
+        },
         "environment": {
             "what": "a fresh virtual environment of the runtime dependencies only (uv export "
             "--no-default-groups), every module compiled by the interpreter (compileall)",

@@ -90,12 +90,11 @@ def merge(
     if walls:
         merged["part_wall_s"] = walls
     keep = ("date_utc", "commit", "lambdas_uncommitted_changes", "python", "wall_s")
-    run = {"parts": [k for k, _ in PARTS if k in measured], **{k: meta.get(k) for k in keep}}
+    parts = [k for k, _ in PARTS if k in measured]
+    run = {"parts": parts, **{k: meta.get(k) for k in keep}}
     merged_meta = dict(previous.get("meta", {}))
     earlier = [
-        r
-        for r in merged_meta.get("partial_runs", [])
-        if not set(r.get("parts", [])) <= set(run["parts"])
+        r for r in merged_meta.get("partial_runs", []) if not set(r.get("parts", [])) <= set(parts)
     ]
     merged_meta["partial_runs"] = [*earlier, run]
     merged["meta"] = merged_meta

@@ -53,11 +53,13 @@ class ColdStartResult(TypedDict, total=False):
 
 def added(c: ColdStartResult, sources_only: bool = False) -> dict[str, float]:
     """Handler -> ms over ``import boto3`` (from the medians for a run that did not record it)."""
-    key = "added_ms_sources_only" if sources_only else "added_ms"
-    if c.get(key):
-        return c[key]  # type: ignore[literal-required]
-    medians = c.get("sources_only_median_ms" if sources_only else "side_by_side_median_ms") or {}
-    if "boto3" not in medians:
+    if sources_only:
+        recorded, medians = c.get("added_ms_sources_only"), c.get("sources_only_median_ms")
+    else:
+        recorded, medians = c.get("added_ms"), c.get("side_by_side_median_ms")
+    if recorded:
+        return recorded
+    if not medians or "boto3" not in medians:
         return {}
     return {n: ms - medians["boto3"] for n, ms in medians.items() if n != "boto3"}
 
