@@ -130,7 +130,7 @@ def _module_row(label: str, h: HandlerImport) -> list[str]:
 
 def _verdict(c: ColdStartResult, ratios: dict[str, float]) -> list[str]:
     more = added(c)
-    listed = ", ".join(f"{n} {r:.2f}x, {_ms(more.get(n))} ms" for n, r in ratios.items())
+    listed = "; ".join(f"{n} {r:.2f}x ({_ms(more.get(n))} ms)" for n, r in ratios.items())
     if all(r <= GOAL_RATIO for r in ratios.values()):
         return prose("cold_start", "goal_met", ratios=listed)
     return prose(
