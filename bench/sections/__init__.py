@@ -10,6 +10,7 @@ result, its renderer, its prose in ``templates/<part>.md``), in the order of the
     health_cost.py  part 7, the health rules' cost  (bench/health_cost.py)
     scale.py        part 8, the sharded tick        (bench/scale.py)
     document.py     the page: headline (each part's rows), machine, how to reproduce
+    __main__.py     python -m bench.sections: RESULTS.md from results.json again, no bench run
     text.py         number formats, tables, the templates
 """
 
