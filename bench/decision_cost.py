@@ -41,8 +41,9 @@ T = TypeVar("T")
 GROUP_SIZES = (10, 100, 1000)
 RUNNING = 1000
 STEPS = 500
-# Ray's decision scans every reference's whole history (O(H x S)): about 40 ms at H = 1,000,
-# so there it is timed on the first jobs of the seeded fleet only (their steps are uniform).
+# Ray's decision scans every reference's whole history (O(H x S); its time per decision:
+# bench/RESULTS.md), so at H = 1,000 it is timed on the first jobs of the seeded fleet only
+# (their steps are uniform).
 RAY_SAMPLE = {10: None, 100: None, 1000: 200}
 QUICK = {"group_sizes": (10, 1000), "running": 100, "ray_sample": 20, "repeats": 1}
 

@@ -2,7 +2,11 @@
 
     python -m bench.run            # the full run (what make bench does)
     python -m bench.run --quick    # a short smoke run, written to bench/quick/ (git-ignored)
-    python -m bench.run --only decision cold_start
+    python -m bench.run --only decision cold_start    # re-measure these parts only
+
+With ``--only`` the named parts replace their entries in the output folder's ``results.json``
+(the other parts keep their figures; ``meta.partial_runs`` says which parts were measured
+when), and ``RESULTS.md`` is rendered again from the whole.
 
 Each part is a module with ``run(quick, log) -> dict``. A part whose code it measures does not
 exist yet returns ``{"status": "pending", "reason": ...}``; a part that raises is recorded as
@@ -23,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .machine import describe
-from .report import render
+from .sections import render
 
 HERE = Path(__file__).resolve().parent
 # (results key, module): the order of the run and of RESULTS.md (the issue's parts 1-4, then
@@ -76,6 +80,27 @@ def run_parts(names: Sequence[str], quick: bool) -> dict[str, Any]:
     return results
 
 
+def merge(
+    previous: dict[str, Any], measured: dict[str, Any], meta: dict[str, Any]
+) -> dict[str, Any]:
+    """``previous`` results with ``measured``'s parts in place of theirs; the run that measured
+    them is listed in ``meta.partial_runs`` (the rest of ``meta`` stays the full run's)."""
+    merged = {**previous, **{k: v for k, v in measured.items() if k != "part_wall_s"}}
+    walls = {**previous.get("part_wall_s", {}), **measured.get("part_wall_s", {})}
+    if walls:
+        merged["part_wall_s"] = walls
+    keep = ("date_utc", "commit", "lambdas_uncommitted_changes", "python", "wall_s")
+    parts = [k for k, _ in PARTS if k in measured]
+    run = {"parts": parts, **{k: meta.get(k) for k in keep}}
+    merged_meta = dict(previous.get("meta", {}))
+    earlier = [
+        r for r in merged_meta.get("partial_runs", []) if not set(r.get("parts", [])) <= set(parts)
+    ]
+    merged_meta["partial_runs"] = [*earlier, run]
+    merged["meta"] = merged_meta
+    return merged
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short smoke run")
@@ -88,9 +113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.only or [k for k, _ in PARTS]
 
     started = time.time()
-    results: dict[str, Any] = {"meta": describe(quick=args.quick)}
-    results.update(run_parts(names, args.quick))
-    results["meta"]["wall_s"] = round(time.time() - started, 1)
+    meta = describe(quick=args.quick)
+    measured = run_parts(names, args.quick)
+    meta["wall_s"] = round(time.time() - started, 1)
+    previous = out / "results.json"
+    if args.only and previous.is_file():
+        results = merge(json.loads(previous.read_text()), measured, meta)
+    else:
+        results = {"meta": meta, **measured}
 
     out.mkdir(parents=True, exist_ok=True)
     safe = _json_safe(results)
