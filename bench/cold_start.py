@@ -40,7 +40,7 @@ from infra.asset import compile_bytecode, copy_sources
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "lambdas"
 HANDLER_NAMES = ("lifecycle", "evaluator", "alert")
-BASELINE_MODULES = ("trainguard.core", "trainguard.policy")
+BASELINE_MODULES = ("trainguard.core", "trainguard.config")
 EXCLUDED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo")
 # "import time:      1234 |       5678 | trainguard.core"; nesting is spaces after the bar.

@@ -1,7 +1,7 @@
 """Deploy-time configuration: ``cdk.json`` context (or ``-c key=value``) -> one typed model.
 
 The keys are not listed here: they derive from the one schema, the policy's declared settings
-(:func:`trainguard.policy.walk`) plus the stack's own (:class:`StackSettings`), each with its
+(:func:`trainguard.config.walk`) plus the stack's own (:class:`StackSettings`), each with its
 context key, default, constraint and documentation. ``cdk.json`` and the README's table are
 generated from the same declarations (``python -m infra.config --cdk-json | --readme-table``;
 tests keep the committed files equal to them). A bad value fails synth with a message that
@@ -20,8 +20,16 @@ from typing import Any
 from urllib.parse import quote
 
 from trainguard import constants as c
-from trainguard.logic.retry import RetryConfigError, parse_role_arns
-from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
+from trainguard.config import (
+    Policy,
+    PolicyError,
+    RetryConfigError,
+    Setting,
+    check,
+    parse_role_arns,
+    setting,
+    walk,
+)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
