@@ -331,6 +331,7 @@ class Policy:
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",
+        kind="prices",
         parser=_prices,
         doc='instance price/GPU overrides: `{"ml.p4d.24xlarge": {"gpus": 8, "usd_per_hour": '
         "37.69}}`",

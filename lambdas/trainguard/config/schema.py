@@ -83,12 +83,14 @@ def setting(
     tag: str | None = None,
     required: bool = False,
     parser: Parser | None = None,
+    kind: Kind | None = None,
 ) -> T:
     """A dataclass field with its declaration (see :class:`Setting`); the kind follows from
-    the default (and ``choices``, ``parser``)."""
-    kind: Kind
-    if parser is not None:
-        kind = "prices" if isinstance(default, dict) else "parsed"
+    the default (and ``choices``, ``parser``) unless given."""
+    if kind is not None:
+        pass
+    elif parser is not None:
+        kind = "parsed"
     elif isinstance(default, bool):
         kind = "bool"
     elif choices:
@@ -187,6 +189,9 @@ def parse(cls: type[T], raw: Mapping[str, Any], prefix: str = "", *, what: str =
     values: dict[str, Any] = {}
     for f in fields(cls):  # type: ignore[arg-type]
         if f.name not in raw:
+            if "setting" in f.metadata and declared(f).required:
+                missing = replace(declared(f), path=prefix + f.name)
+                raise PolicyError(f"{what}{missing.path} is missing", missing)
             continue
         section = section_of(f)
         if section is not None:
@@ -242,7 +247,7 @@ def check(declared: Setting, value: Any) -> Any:
             return declared.parser(value)
         except PolicyError as exc:
             raise PolicyError(str(exc), declared) from exc
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
             raise PolicyError(f"{path}: {exc}", declared) from exc
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise bad()
