@@ -25,7 +25,7 @@ from ..constants import (
     ENV_TOPIC_ARN,
 )
 from .policy import Policy
-from .schema import PolicyError, declared, from_text, read_env, setting
+from .schema import DERIVED, PolicyError, declared, from_text, read_env, setting
 
 
 class RetryConfigError(ValueError):
@@ -82,8 +82,9 @@ class Environment:
     aws_region: str = setting("", key="AWS_REGION", doc="the function's region (Lambda sets it)")
     default_region: str = setting("us-east-1", key="AWS_DEFAULT_REGION", doc="... else this")
     # TRAINGUARD_POLICY and TRAINGUARD_STOPS_DISABLED (:meth:`Policy.from_env_failing_safe`)
-    policy: Policy = field(default_factory=Policy)
-    config_error: str | None = None  # an unusable setting the functions go on without
+    policy: Policy = field(default_factory=Policy, metadata=DERIVED)
+    # an unusable setting the functions go on without (stops held, or retries off)
+    config_error: str | None = field(default=None, metadata=DERIVED)
 
     @property
     def region(self) -> str:

@@ -130,9 +130,14 @@ def declared(f: Field[Any]) -> Setting:
     return found
 
 
+# the metadata of a field that is no setting of its own (read otherwise, e.g. the environment's
+# policy): walk() skips it
+DERIVED = {"derived": True}
+
+
 def section_of(f: Field[Any]) -> type[Any] | None:
     """The dataclass of a section field (a nested group of settings), None for a setting."""
-    if "setting" in f.metadata or f.default_factory is MISSING:
+    if "setting" in f.metadata or "derived" in f.metadata or f.default_factory is MISSING:
         return None
     factory = f.default_factory
     return factory if isinstance(factory, type) and is_dataclass(factory) else None
@@ -153,8 +158,8 @@ def walk(cls: type[Any], prefix: str = "") -> Iterator[tuple[Setting, Any]]:
         section = section_of(f)
         if section is not None:
             yield from walk(section, f"{prefix}{f.name}.")
-            continue
-        yield replace(declared(f), path=prefix + f.name), default_of(f)
+        elif "derived" not in f.metadata:
+            yield replace(declared(f), path=prefix + f.name), default_of(f)
 
 
 def to_dict(value: Any) -> dict[str, Any]:
