@@ -25,10 +25,10 @@ from .tags import group_of, job_settings
 if TYPE_CHECKING:
     from ..models import GroupPolicy
 
-# (deployed, group policy item) -> the policy they make; keyed by identity (a tick reads each
-# group's item once, and resolves it for every job of the group)
-_CALIBRATED: dict[tuple[int, int], tuple[Policy, GroupPolicy, Policy]] = {}
-_CALIBRATED_MAX = 1024
+# (deployed, group policy item, runtime mode) -> the policy they make, keyed by identity: a
+# tick reads each group's item once and resolves it for every job of the group
+_IN_FORCE: dict[tuple[int, int, str | None], tuple[Policy, GroupPolicy | None, Policy]] = {}
+_IN_FORCE_MAX = 1024
 
 
 def resolve_settings(
@@ -51,9 +51,18 @@ def resolve_policy(
 ) -> Policy:
     """A group's policy in force, before its jobs' tags: its calibrated sections over the
     deployed policy, under the group's (else the global) runtime mode."""
-    policy = calibrated(deployed, group_policy)
     mode = controls.mode(group)
-    return policy if mode is None else replace(policy, mode=mode)
+    key = (id(deployed), id(group_policy), mode)
+    hit = _IN_FORCE.get(key)
+    if hit is not None and hit[0] is deployed and hit[1] is group_policy:
+        return hit[2]
+    policy = calibrated(deployed, group_policy)
+    if mode is not None:
+        policy = replace(policy, mode=mode)
+    if len(_IN_FORCE) >= _IN_FORCE_MAX:
+        _IN_FORCE.clear()
+    _IN_FORCE[key] = (deployed, group_policy, policy)
+    return policy
 
 
 def calibrated(deployed: Policy, item: GroupPolicy | None) -> Policy:
@@ -61,23 +70,15 @@ def calibrated(deployed: Policy, item: GroupPolicy | None) -> Policy:
     policy the schema refuses is logged and the deployed policy applies."""
     if item is None:
         return deployed
-    key = (id(deployed), id(item))
-    hit = _CALIBRATED.get(key)
-    if hit is not None and hit[0] is deployed and hit[1] is item:
-        return hit[2]
     try:
-        policy = deployed.with_sections(item.settings)
+        return deployed.with_sections(item.settings)
     except PolicyError as exc:
         from ..observability import logger  # not at import: the config package stays light
 
         logger.error("the group's applied policy is refused: the deployed policy applies",
                      extra={"group": item.group, "error": str(exc),
                             "applied_by": item.applied_by})  # fmt: skip
-        policy = deployed
-    if len(_CALIBRATED) >= _CALIBRATED_MAX:
-        _CALIBRATED.clear()
-    _CALIBRATED[key] = (deployed, item, policy)
-    return policy
+        return deployed
 
 
 def settings_for(job: Any, policy: Policy) -> JobSettings | None:
