@@ -184,10 +184,10 @@ def measure_tick(
 
     ``publish_metrics=False`` leaves CloudWatch empty (the rules then decide nothing): the
     calls are the same, moto answers far faster (for tests at large N)."""
+    from trainguard.config import Policy
     from trainguard.handlers import evaluator, lifecycle
     from trainguard.logic.lifecycle import update_stats
     from trainguard.models import ReferenceSet
-    from trainguard.policy import Policy
     from trainguard_local.lambda_context import LambdaContext
     from trainguard_local.moto_harness import (
         MotoHarness,

@@ -57,7 +57,7 @@ from .sections.cold_start import ColdStartResult
 ROOT = Path(__file__).resolve().parent.parent
 ASSET = ROOT / "lambdas"
 HANDLER_NAMES = ("lifecycle", "evaluator", "alert", "shard", "digest")
-BASELINE_MODULES = ("trainguard.core", "trainguard.policy")
+BASELINE_MODULES = ("trainguard.core", "trainguard.config")
 # the import packages of the functions' runtime dependencies (boto3 from the runtime,
 # Powertools from its layer) and theirs: every one of their modules must have its bytecode
 RUNTIME_PACKAGES = (

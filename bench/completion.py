@@ -79,10 +79,10 @@ class CurveReader:
 
 
 def measure(references: int, steps: int, log: Callable[[str], None]) -> dict[str, Any]:
+    from trainguard.config import Policy
     from trainguard.handlers import lifecycle
     from trainguard.logic.lifecycle import update_stats
     from trainguard.models import ReferenceSet
-    from trainguard.policy import Policy
     from trainguard_local.lambda_context import LambdaContext
     from trainguard_local.moto_harness import MotoHarness, state_change
 

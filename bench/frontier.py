@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from trainguard.config import JobSettings, Policy
 from trainguard.core import (
     CatchUpModel,
     CatchUpRule,
@@ -54,7 +55,6 @@ from trainguard.core import (
 )
 from trainguard.core.catchup import LADDER, NO_STREAK
 from trainguard.core.curves import median
-from trainguard.policy import JobSettings, Policy
 from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import launch_orders, replay

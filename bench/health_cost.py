@@ -47,8 +47,8 @@ STEADY_TICKS = 5
 
 def measure(policy: dict[str, Any], label: str) -> dict[str, Any]:
     """The steady tick's GetMetricData figures for one 4-host job under ``policy``."""
+    from trainguard.config import Policy
     from trainguard.handlers import evaluator, lifecycle
-    from trainguard.policy import Policy
     from trainguard_local.lambda_context import LambdaContext
     from trainguard_local.moto_harness import MotoHarness, scheduled_event, state_change
 

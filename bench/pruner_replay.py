@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 from trainguard_tools.curvefile import JobRecord
 from trainguard_tools.replay.results import (
     EPS,

@@ -49,7 +49,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
     if not (ROOT / CURVES).is_file():
         return _pending(f"{CURVES} does not exist yet", log)
     try:
-        from trainguard.policy import Policy
+        from trainguard.config import Policy
         from trainguard_tools.curvefile import load_curves
         from trainguard_tools.replay import (
             SMALL_SWEEP_GRACE,

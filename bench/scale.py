@@ -146,13 +146,13 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
             log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Build the fleet, tick once (planner + every shard), count and time it."""
     from trainguard.adapters.store import run_sk, serialize
+    from trainguard.config import Policy
     from trainguard.constants import DEFAULT_SHARD_SIZE, RUNNING_ATTR, RUNNING_VALUE
     from trainguard.core.progress import advance
     from trainguard.logic.evaluator import evaluate_shard, run_tick
     from trainguard.logic.lifecycle import update_stats
     from trainguard.logic.shards import Shard
     from trainguard.models import JobRecord, JobSummary, ReferenceSet
-    from trainguard.policy import Policy
     from trainguard_local.moto_harness import MotoHarness
 
     size = shard_size or DEFAULT_SHARD_SIZE

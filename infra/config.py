@@ -1,7 +1,7 @@
 """Deploy-time configuration: ``cdk.json`` context (or ``-c key=value``) -> one typed model.
 
 The keys are not listed here: they derive from the one schema, the policy's declared settings
-(:func:`trainguard.policy.walk`) plus the stack's own (:class:`StackSettings`), each with its
+(:func:`trainguard.config.walk`) plus the stack's own (:class:`StackSettings`), each with its
 context key, default, constraint and documentation. ``cdk.json`` and the README's table are
 generated from the same declarations (``python -m infra.config --cdk-json | --readme-table``;
 tests keep the committed files equal to them). A bad value fails synth with a message that
@@ -20,8 +20,15 @@ from typing import Any
 from urllib.parse import quote
 
 from trainguard import constants as c
-from trainguard.logic.retry import RetryConfigError, parse_role_arns
-from trainguard.policy import Policy, PolicyError, Setting, check, setting, walk
+from trainguard.config import (
+    Policy,
+    PolicyError,
+    Setting,
+    check,
+    parse_role_arns,
+    setting,
+    walk,
+)
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -47,6 +54,66 @@ class ConfigError(ValueError):
     """A context value that cannot be deployed; the message names the context key."""
 
 
+def _coerce(value: Any) -> Any:
+    """``-c key=value`` always gives strings: read them as JSON when they parse."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _email(value: Any) -> str:
+    """``alertEmail``: empty (no subscription) or an email address."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    email = value.strip()
+    if email and not _EMAIL.match(email):
+        raise ValueError(f"not an email address: {email!r}")
+    return email
+
+
+def _role_arns(value: Any) -> tuple[str, ...]:
+    """``retryRoleArns`` from cdk.json (a list) or ``-c`` (a JSON list or comma-separated)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        value = _coerce(value)
+    return parse_role_arns(value)
+
+
+def digest_schedule(value: Any) -> str | None:
+    """The digest's schedule expression, None for ``off``; the shape EventBridge accepts is
+    checked here so that a typo fails synth, not the deploy: ``cron(min hour day-of-month
+    month day-of-week year)`` with one of the two day fields ``?``, or ``rate(N unit)``."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {value!r}")
+    text = value.strip()
+    if text.lower() == DIGEST_OFF:
+        return None
+    cron, rate = _CRON.match(text), _RATE.match(text)
+    problem = None
+    if cron:
+        fields = cron.group(1).split()
+        if len(fields) != 6:
+            problem = f"a cron expression has 6 fields, this one {len(fields)}"
+        elif not all(_CRON_FIELD.match(f) for f in fields):
+            problem = "a cron field holds digits, names and the characters * ? , - / # L W"
+        elif "?" not in (fields[2], fields[4]):
+            problem = "one of day-of-month and day-of-week must be '?'"
+    elif rate:
+        count, unit = int(rate.group(1)), rate.group(2)
+        if count < 1:
+            problem = "a rate must be at least 1"
+        elif (count == 1) != (not unit.endswith("s")):
+            one = unit.rstrip("s")
+            problem = f"EventBridge wants rate(1 {one}) and rate(N {one}s)"
+    else:
+        problem = "expected cron(...), rate(...) or off"
+    if problem is not None:
+        raise ValueError(f"{problem}, got {value!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """What configures the stack itself rather than the policy."""
@@ -54,6 +121,7 @@ class StackSettings:
     alert_email: str = setting(
         "",
         key="alertEmail",
+        parser=_email,
         doc="email subscribed to the alert topic; empty = no subscription. The recipient must "
         "confirm the subscription email before anything is delivered.",
     )
@@ -72,6 +140,7 @@ class StackSettings:
     retry_role_arns: str = setting(
         "",
         key="retryRoleArns",
+        parser=_role_arns,
         doc="capacity retries (tag `trainguard:retry=N`): the IAM roles a retried job may run "
         "as, a list of role ARNs (or `arn:aws:iam::<account>:role/<path>/*`); the evaluator "
         "gets iam:PassRole for exactly these, to SageMaker only. Empty = retries off and no "
@@ -118,6 +187,7 @@ class StackSettings:
     digest_schedule: str = setting(
         DEFAULT_DIGEST_SCHEDULE,
         key="digestSchedule",
+        parser=digest_schedule,
         doc="EventBridge schedule of the weekly digest (`cron(...)` with 6 fields or "
         "`rate(...)`, UTC); `off` removes the digest function and its rule",
     )
@@ -181,23 +251,13 @@ class TrainguardConfig:
         return json.dumps(self.policy.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
-def _coerce(value: Any) -> Any:
-    """``-c key=value`` always gives strings: read them as JSON when they parse."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def load_config(get_context: Callable[[str], Any]) -> TrainguardConfig:
     """Build the configuration from a context getter (``node.try_get_context``)."""
     values = {}
     for declared, _ in settings():
         raw = get_context(declared.key)
         if raw is not None:
-            values[declared.key] = raw if declared.kind == "text" else _coerce(raw)
+            values[declared.key] = raw if declared.kind in ("text", "parsed") else _coerce(raw)
     return config_from_values(values)
 
 
@@ -213,25 +273,20 @@ def config_from_values(values: Mapping[str, Any]) -> TrainguardConfig:
     stack = {
         declared.path: _checked(declared, values.get(declared.key, default))
         for declared, default in walk(StackSettings)
-        if declared.key != "retryRoleArns"  # a list, or a comma-separated string: below
     }
-    retry_role_arns = _role_arns(values.get("retryRoleArns", ""))
     try:
         policy = Policy.from_mapping(document)
     except PolicyError as exc:
         key = exc.setting.key if exc.setting is not None else "policy"
         raise ConfigError(f"cdk.json context '{key}': {exc}") from exc
-    email = stack["alert_email"].strip()
-    if email and not _EMAIL.match(email):
-        raise ConfigError(f"cdk.json context 'alertEmail': not an email address: {email!r}")
     return TrainguardConfig(
         policy=policy,
-        alert_email=email,
+        alert_email=stack["alert_email"],
         audit_ttl_days=stack["audit_ttl_days"],
         log_retention_days=stack["log_retention_days"],
         chat=chat_config(stack),
-        retry_role_arns=retry_role_arns,
-        digest_schedule=digest_schedule(stack["digest_schedule"]),
+        retry_role_arns=stack["retry_role_arns"],
+        digest_schedule=stack["digest_schedule"],
     )
 
 
@@ -295,52 +350,13 @@ def chat_config(stack: Mapping[str, Any]) -> ChatConfig | None:
     return ChatConfig(slack=slack, teams=teams, logging_level=stack["chat_logging_level"])
 
 
-def _role_arns(value: Any) -> tuple[str, ...]:
-    """``retryRoleArns`` from cdk.json (a list) or ``-c`` (a JSON list or comma-separated)."""
-    if isinstance(value, str) and value.strip().startswith("["):
-        value = _coerce(value)
-    try:
-        return parse_role_arns(value)
-    except RetryConfigError as exc:
-        raise ConfigError(f"cdk.json context 'retryRoleArns': {exc}") from exc
-
-
-def digest_schedule(value: str) -> str | None:
-    """The digest's schedule expression, None for ``off``; the shape EventBridge accepts is
-    checked here so that a typo fails synth, not the deploy: ``cron(min hour day-of-month
-    month day-of-week year)`` with one of the two day fields ``?``, or ``rate(N unit)``."""
-    text = value.strip()
-    if text.lower() == DIGEST_OFF:
-        return None
-    cron, rate = _CRON.match(text), _RATE.match(text)
-    problem = None
-    if cron:
-        fields = cron.group(1).split()
-        if len(fields) != 6:
-            problem = f"a cron expression has 6 fields, this one {len(fields)}"
-        elif not all(_CRON_FIELD.match(f) for f in fields):
-            problem = "a cron field holds digits, names and the characters * ? , - / # L W"
-        elif "?" not in (fields[2], fields[4]):
-            problem = "one of day-of-month and day-of-week must be '?'"
-    elif rate:
-        count, unit = int(rate.group(1)), rate.group(2)
-        if count < 1:
-            problem = "a rate must be at least 1"
-        elif (count == 1) != (not unit.endswith("s")):
-            one = unit.rstrip("s")
-            problem = f"EventBridge wants rate(1 {one}) and rate(N {one}s)"
-    else:
-        problem = "expected cron(...), rate(...) or off"
-    if problem is not None:
-        raise ConfigError(f"cdk.json context 'digestSchedule': {problem}, got {value!r}")
-    return text
-
-
 def _checked(declared: Setting, value: Any) -> Any:
     try:
         return check(declared, value)
     except PolicyError as exc:
-        raise ConfigError(f"cdk.json context '{declared.key}': {exc}") from exc
+        # a value's own reader (kind "parsed") says what is wrong without the path
+        reason = exc.__cause__ if declared.kind == "parsed" and exc.__cause__ else exc
+        raise ConfigError(f"cdk.json context '{declared.key}': {reason}") from exc
 
 
 # ---- the documents derived from the schema ----------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from trainguard.config import Policy
 from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.curves import Point
 from trainguard.core.progress import Progress
@@ -36,7 +37,6 @@ from trainguard.models import (
     RunId,
     epoch_ms,
 )
-from trainguard.policy import Policy
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -9,7 +9,7 @@ from __future__ import annotations
 ENV_TABLE_NAME = "TRAINGUARD_TABLE_NAME"
 ENV_TOPIC_ARN = "TRAINGUARD_TOPIC_ARN"
 ENV_ALERT_FUNCTION_ARN = "TRAINGUARD_ALERT_FUNCTION_ARN"
-ENV_POLICY = "TRAINGUARD_POLICY"  # JSON document of trainguard.policy.Policy
+ENV_POLICY = "TRAINGUARD_POLICY"  # JSON document of trainguard.config.Policy
 ENV_STOPS_DISABLED = (
     "TRAINGUARD_STOPS_DISABLED"  # global switch: "true" turns every stop into a report
 )

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from .config import PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE, TRAINING_STATE_CHANGE
 from .core.catchup import CatchUpModel
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
-from .policy import PolicyError, normalize_tags
 
 STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
 TERMINAL = ("Completed", "Failed", "Stopped")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from trainguard import constants as c
-from trainguard.policy import Policy
+from trainguard.config import Policy
 
 pytestmark = pytest.mark.e2e
 

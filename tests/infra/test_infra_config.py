@@ -15,7 +15,7 @@ from infra.config import (
     load_config,
     readme_table,
 )
-from trainguard.policy import Policy, walk
+from trainguard.config import Policy, walk
 
 pytestmark = pytest.mark.infra
 

@@ -10,7 +10,7 @@ from aws_cdk.assertions import Match
 from infra_synth import Synthesized, assert_cfn_lint_clean
 
 from trainguard import constants as c
-from trainguard.policy import Policy
+from trainguard.config import Policy
 
 pytestmark = pytest.mark.infra
 

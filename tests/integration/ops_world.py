@@ -19,8 +19,8 @@ for extra in (HERE, HERE.parent):  # runtime_support, fakes (when run as a scrip
 from runtime_support import Aws, LambdaContext, state_change  # noqa: E402
 
 from trainguard import constants as c  # noqa: E402
+from trainguard.config import Policy  # noqa: E402
 from trainguard.handlers import alert, evaluator, lifecycle  # noqa: E402
-from trainguard.policy import Policy  # noqa: E402
 
 
 def ctx() -> LambdaContext:

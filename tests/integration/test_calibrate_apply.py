@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 from trainguard_local.moto_harness import MotoHarness
 from trainguard_tools.cli import main
 from trainguard_tools.curvefile import dump_curves, load_curves

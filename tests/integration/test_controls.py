@@ -14,6 +14,7 @@ from test_runtime_flow import BAD_CURVE, GROUP_TAGS, complete_references, start_
 
 from trainguard.adapters.controls import TableControls
 from trainguard.handlers import evaluator
+from trainguard.logic.controls import read_controls
 from trainguard_tools.cli import main
 
 pytestmark = pytest.mark.integration
@@ -102,6 +103,17 @@ def test_the_cache_reads_the_table_once_within_its_max_age(
     assert controls.read() == {"GLOBAL": '{"paused": true}'}  # a write clears the cache
     assert controls.read() == {"GLOBAL": '{"paused": true}'}
     assert len(queries) == 2
+
+
+def test_a_control_value_that_is_not_a_string_is_named_and_holds_every_stop(aws: Aws) -> None:
+    aws.dynamodb.put_item(
+        TableName=aws.table,
+        Item={"pk": {"S": "CONTROL"}, "sk": {"S": "GLOBAL"}, "value": {"N": "1"}},
+    )
+    with pytest.raises(Exception, match="control GLOBAL: value is not a string"):
+        TableControls(aws.dynamodb, aws.table).read()
+    held = read_controls(TableControls(aws.dynamodb, aws.table))
+    assert held.global_.paused and "value is not a string" in str(held.error)
 
 
 def test_no_stack_is_one_clear_line(aws: Aws, capsys: pytest.CaptureFixture[str]) -> None:

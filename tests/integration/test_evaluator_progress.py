@@ -12,10 +12,10 @@ import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
+from trainguard.config import Policy
 from trainguard.core import CurveSummary
 from trainguard.handlers import evaluator, lifecycle
 from trainguard.logic.observe import WINDOW_MIN
-from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
 

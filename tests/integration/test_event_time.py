@@ -13,9 +13,9 @@ import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
+from trainguard.config import Policy
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.models import event_time
-from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
+from trainguard.config import Policy
 from trainguard.handlers import evaluator, lifecycle
-from trainguard.policy import Policy
 from trainguard_tools.calibrate import apply_policy, policy_items
 
 pytestmark = pytest.mark.integration

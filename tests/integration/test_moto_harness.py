@@ -14,8 +14,8 @@ from fakes import median_policy
 
 from trainguard import constants as c
 from trainguard.adapters import SageMakerAdapter
+from trainguard.config import Policy
 from trainguard.handlers import evaluator, lifecycle
-from trainguard.policy import Policy
 from trainguard_local.lambda_context import LambdaContext
 from trainguard_local.moto_harness import MotoHarness, scheduled_event, state_change
 

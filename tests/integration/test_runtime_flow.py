@@ -9,9 +9,9 @@ from fakes import median_policy
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
+from trainguard.config import Policy
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.models import ReferenceSet, RunId
-from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import SqsShardQueue, Store
+from trainguard.config import Policy
 from trainguard.handlers import evaluator, lifecycle, shard
-from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration
 

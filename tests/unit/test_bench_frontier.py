@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import replay, replay_orders
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from trainguard.config import Policy
 from trainguard.core.catchup import LADDER
-from trainguard.policy import Policy
 from trainguard_tools.calibrate import (
     CalibrateError,
     calibrate,

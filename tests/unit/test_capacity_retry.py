@@ -12,6 +12,7 @@ import pytest
 from fakes import ACCOUNT, FakeJob
 from world import TAGS, World
 
+from trainguard.config import RetryConfigError, parse_role_arns
 from trainguard.logic import retry
 from trainguard.logic.act import Act
 from trainguard.models import CreateRefused
@@ -111,14 +112,14 @@ def test_backoff_doubles_and_is_capped() -> None:
 
 
 def test_role_arns_parse_and_match() -> None:
-    roles = retry.parse_role_arns(f"{ROLE}, arn:aws:iam::{ACCOUNT}:role/teams/*")
+    roles = parse_role_arns(f"{ROLE}, arn:aws:iam::{ACCOUNT}:role/teams/*")
     assert retry.role_allowed(ROLE, roles)
     assert retry.role_allowed(f"arn:aws:iam::{ACCOUNT}:role/teams/ml-train", roles)
     assert not retry.role_allowed(f"arn:aws:iam::{ACCOUNT}:role/admin", roles)
-    assert retry.parse_role_arns([]) == () and retry.parse_role_arns("") == ()
+    assert parse_role_arns([]) == () and parse_role_arns("") == ()
     for bad in ("*", "arn:aws:iam::123:role/x", f"arn:aws:iam::{ACCOUNT}:user/x", 5):
-        with pytest.raises(retry.RetryConfigError):
-            retry.parse_role_arns(bad if not isinstance(bad, str) else [bad])
+        with pytest.raises(RetryConfigError):
+            parse_role_arns(bad if not isinstance(bad, str) else [bad])
 
 
 # ---- the request, against botocore's own shapes ------------------------------------------------
@@ -423,7 +424,7 @@ def test_the_kill_switch_holds_a_retry_back() -> None:
 
 
 def test_a_runtime_pause_holds_a_retry_back() -> None:
-    from trainguard.logic.controls import parse_controls
+    from trainguard.config import parse_controls
 
     world = RetryWorld()
     world.fail("paused", CAPACITY)

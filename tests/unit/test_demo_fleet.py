@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet, retry_replay
 from trainguard_local.demo.summary import alert_host, build_summary
 from trainguard_tools.curvefile import JobRecord, load_curves

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from world import World
 
-from trainguard.policy import GpuIdleSettings, Policy
+from trainguard.config import GpuIdleSettings, Policy
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ import pytest
 from fakes import FakeJob
 from world import OBJECTIVE, World
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 
 pytestmark = pytest.mark.unit
 

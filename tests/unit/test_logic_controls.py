@@ -7,7 +7,7 @@ import pytest
 from fakes import FakeJob
 from world import TAGS, World
 
-from trainguard.logic.controls import ControlsError, parse_controls
+from trainguard.config import ControlsError, parse_controls
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import pytest
 from fakes import median_policy
 from world import TAGS, World
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ import pytest
 from fakes import Email, FakeJob, iso
 from world import OBJECTIVE, TAGS, World
 
+from trainguard.config import HangSettings, Policy
 from trainguard.core.instances import DEFAULT_CATALOG
-from trainguard.policy import HangSettings, Policy
 
 pytestmark = pytest.mark.unit
 

@@ -8,10 +8,9 @@ import pytest
 from test_logic_catchup import report_and_tick, world_with_references
 from world import TAGS
 
-from trainguard.logic.controls import Controls, parse_controls
-from trainguard.policy import Policy
+from trainguard.config import Controls, Policy, parse_controls, resolve_policy
 from trainguard_tools.explain import ascii_plot, explain, format_text
-from trainguard_tools.status import effective_policy, job_status
+from trainguard_tools.status import job_status
 
 pytestmark = pytest.mark.unit
 
@@ -54,15 +53,15 @@ def test_pause_and_the_global_mode_change_the_mode_not_the_threshold() -> None:
     stats, _ = world.fakes.store.batch_get_group_state([record.reference_set])
     plain = job_status(record, Policy(), Controls(), stats, world.fakes.now)
     controls = parse_controls({"GLOBAL": '{"paused": true, "mode": "enforce"}'})
-    policy = effective_policy(Policy(), None, record.group, controls)
+    policy = resolve_policy(Policy(), None, record.group, controls)
     paused = job_status(record, policy, controls, stats, world.fakes.now)
     assert (plain.mode, plain.mode_source) == ("observe", "deploy-time")
     assert (paused.mode, paused.mode_source) == (
         "enforce (paused: reports only)", "global control")  # fmt: skip
     assert paused.thresholds == plain.thresholds
     broken = Controls.unreadable("not JSON")  # fails safe: every stop held
-    held = job_status(record, effective_policy(Policy(mode="enforce"), None, record.group,
-                                               broken), broken, stats, world.fakes.now)  # fmt: skip
+    held = job_status(record, resolve_policy(Policy(mode="enforce"), None, record.group,
+                                             broken), broken, stats, world.fakes.now)  # fmt: skip
     assert held.mode == "enforce (paused: reports only)"
 
 

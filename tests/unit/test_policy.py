@@ -8,6 +8,14 @@ from dataclasses import replace
 
 import pytest
 
+from trainguard.config import (
+    JobSettings,
+    Policy,
+    PolicyError,
+    is_opted_in,
+    job_settings,
+    normalize_tags,
+)
 from trainguard.constants import (
     ENV_POLICY,
     ENV_STOPS_DISABLED,
@@ -22,14 +30,6 @@ from trainguard.core import (
     GpuIdleRule,
     MedianStoppingRule,
     RuntimeGuard,
-)
-from trainguard.policy import (
-    JobSettings,
-    Policy,
-    PolicyError,
-    is_opted_in,
-    job_settings,
-    normalize_tags,
 )
 
 pytestmark = pytest.mark.unit

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from trainguard.config import CatchUpSettings, MedianSettings, PatienceSettings, Policy
 from trainguard.core import CatchUpModel
-from trainguard.policy import CatchUpSettings, MedianSettings, PatienceSettings, Policy
 from trainguard_tools.curvefile import JobRecord
 from trainguard_tools.replay import launch_orders, replay, replay_orders, sweep
 

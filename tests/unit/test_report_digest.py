@@ -12,11 +12,11 @@ from typing import Any
 
 from fakes import Fakes, InMemoryStore
 
+from trainguard.config import Policy
 from trainguard.core.catchup import CatchUpModel
 from trainguard.logic.digest import build_digest, send_digest
 from trainguard.logic.report import days, format_csv, format_json, format_text, summarize
 from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId
-from trainguard.policy import Policy
 
 NOW = datetime(2026, 1, 12, 8, 0, tzinfo=UTC).timestamp()  # a Monday, 08:00 UTC
 DAY = 86400.0

@@ -12,11 +12,11 @@ import pytest
 from fakes import FakeJob, FakeShardQueue
 from world import OBJECTIVE, TAGS, World
 
+from trainguard.config import Policy
 from trainguard.handlers import shard as shard_handler
 from trainguard.logic.evaluator import TickResult, evaluate_shard, run_tick
 from trainguard.logic.shards import Shard, ShardMessageError, plan_shards
 from trainguard.models import JobRecord, RunId
-from trainguard.policy import Policy
 from trainguard_local.lambda_context import LambdaContext
 
 CONTEXT = LambdaContext(function_name="trainguard-evaluator-shard", aws_request_id="test")

@@ -11,6 +11,7 @@ from fakes import FakeTrainingJobs, median_policy
 from test_logic_evaluator import world_with_references
 from world import REFS, TAGS, World, alarm_configuration
 
+from trainguard.config import GpuIdleSettings, job_settings
 from trainguard.core.decision import Decision
 from trainguard.core.series import MAX_CURVE_POINTS, downsample
 from trainguard.logic import evaluator
@@ -19,7 +20,6 @@ from trainguard.logic.decide import judge
 from trainguard.logic.evaluator import Budget
 from trainguard.logic.outbox import MAX_ATTEMPTS
 from trainguard.models import REFERENCE_WINDOW, StopRefused
-from trainguard.policy import GpuIdleSettings, job_settings
 
 pytestmark = pytest.mark.unit
 

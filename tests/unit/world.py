@@ -10,11 +10,11 @@ from typing import Any
 
 from fakes import FakeJob, Fakes, iso, state_change
 
+from trainguard.config import Policy
 from trainguard.logic.alert import handle_alarm
 from trainguard.logic.evaluator import Budget, TickResult, run_tick
 from trainguard.logic.lifecycle import LifecycleResult, handle_state_change
 from trainguard.models import JobRecord, ReferenceSet
-from trainguard.policy import Policy
 
 OBJECTIVE = "validation:loss"
 REFS = ReferenceSet("g", OBJECTIVE, "minimize")  # the reference set of TAGS's jobs

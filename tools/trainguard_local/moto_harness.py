@@ -46,10 +46,10 @@ from unittest import mock
 import boto3
 
 from trainguard import constants as c
+from trainguard.config import Policy
 from trainguard.handlers import reset_dependencies
 from trainguard.handlers.runtime import aws_dependencies
 from trainguard.logic.dependencies import Dependencies
-from trainguard.policy import Policy
 
 from .clock import iso_z
 from .lambda_context import ACCOUNT_ID, REGION

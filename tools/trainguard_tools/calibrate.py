@@ -43,9 +43,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainguard.config import SECTIONS, Policy, PolicyError
 from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.catchup import LADDER
-from trainguard.policy import SECTIONS, Policy, PolicyError
 
 from .curvefile import JobRecord, load_curves
 from .replay import OrdersResult, replay_orders

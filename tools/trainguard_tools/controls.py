@@ -18,8 +18,9 @@ from typing import Any
 
 from trainguard.adapters.controls import TableControls
 from trainguard.adapters.notifier import SnsNotifier
+from trainguard.config import Control, parse_control
 from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
-from trainguard.logic.controls import Control, iso_now, parse_control
+from trainguard.logic.controls import iso_now
 from trainguard.logic.messages import PREFIX
 
 from .stack import add_stack_arguments, caller_arn, connect, run
@@ -52,7 +53,7 @@ def change(
     if paused is not None:
         after = replace(after, paused=paused)
     if mode != "keep":
-        after = replace(after, mode=mode)
+        after = replace(after, mode=mode)  # type: ignore[arg-type]  # checked just below
     parse_control(name, after.to_json())  # the functions will accept what is written
     history = {"at": after.at, "control": name, "by": by, "reason": reason,
                "before": before.to_json(), "after": after.to_json()}  # fmt: skip

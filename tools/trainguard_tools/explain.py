@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from trainguard.adapters.cloudwatch import CloudWatchMetrics
+from trainguard.config import Controls, JobSettings, Policy, PolicyError, resolve_settings
 from trainguard.core.curves import Point, fmt
 from trainguard.core.series import in_steps, minute_curve
 from trainguard.core.summary import CurveSummary
-from trainguard.logic.evaluator import group_policy
 from trainguard.models import GroupStats, JobRecord, MetricQuery
-from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 from trainguard.ports import JobStore, MetricReader
 
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
@@ -120,8 +119,16 @@ def job_curve(
 
 
 def explain(
-    store: JobStore, metrics: MetricReader | None, name: str, policy: Policy, now: float
+    store: JobStore,
+    metrics: MetricReader | None,
+    name: str,
+    policy: Policy,
+    now: float,
+    controls: Controls | None = None,
 ) -> Explanation:
+    """Why trainguard did what it did to job ``name``: its settings resolved as the tick
+    resolves them (:func:`~trainguard.config.resolve_settings`: ``policy`` is the deployed
+    one, ``controls`` the runtime controls in force)."""
     job = store.latest_run(name)
     if job is None:
         raise OpsError(f"no job named {name} in the state table (not seen by trainguard)")
@@ -133,7 +140,8 @@ def explain(
         return out
     stats, policies = store.batch_get_group_state([job.reference_set])
     try:
-        settings = job_settings(job.tags, group_policy(policy, policies.get(job.group)))
+        group_policy = policies.get(job.group)
+        settings = resolve_settings(job.tags, policy, group_policy, controls or Controls())
     except PolicyError as exc:
         out.note = f"bad tag: {exc}"
         return out
@@ -255,10 +263,9 @@ def _run(args: argparse.Namespace) -> int:
     def command() -> int:
         deployed = connect(args.stack, args.region)
         policy, _ = deployed_policy(deployed)
-        policy = deployed.controls().policy(policy)  # the global runtime mode
         metrics = CloudWatchMetrics(deployed.client("cloudwatch"))
         now = datetime.now(UTC).timestamp()
-        exp = explain(deployed.store(), metrics, args.job, policy, now)
+        exp = explain(deployed.store(), metrics, args.job, policy, now, deployed.controls())
         print(format_text(exp))
         if args.png:
             print(write_png(exp, Path(args.png)))

@@ -15,9 +15,8 @@ from typing import Any
 
 from trainguard.adapters.aws import boto_config, error_code, error_message
 from trainguard.adapters.store import Store
+from trainguard.config import Controls, Policy, parse_controls
 from trainguard.constants import ENV_POLICY, ENV_STOPS_DISABLED, EVALUATOR_FUNCTION_NAME
-from trainguard.logic.controls import Controls, parse_controls
-from trainguard.policy import Policy
 
 STACK_NAME = "Trainguard"  # infra/stack.py's STACK_NAME (infra needs aws-cdk; this does not)
 EXIT_OPS_ERROR = 2

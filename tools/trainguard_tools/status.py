@@ -3,9 +3,9 @@ threshold it is held to, the references behind it, its effective mode and its op
 and the runtime controls in force.
 
 The threshold is the evaluator's own: the job's stored progress (its ``CurveSummary`` and
-catch-up streak) judged by the job's rules (``JobSettings.rules``, the same object the tick
-builds) against its reference set's stored statistics (the median table, the catch-up model),
-under the group's applied policy. Nothing is re-derived here.
+catch-up streak) judged by the job's rules (``JobSettings.rules``, resolved by the tick's own
+``trainguard.config.resolve_settings``) against its reference set's stored statistics (the
+median table, the catch-up model). Nothing is re-derived here.
 
 Reads: the stack's outputs, the evaluator's configuration (the deployed policy), the
 ``running`` index, one BatchGetItem of the groups' statistics and policies, the controls item.
@@ -20,13 +20,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from trainguard.config import Controls, JobSettings, Policy, PolicyError, resolve_settings
 from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
-from trainguard.logic.controls import Controls
-from trainguard.logic.evaluator import group_policy
 from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
-from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from .stack import Deployed, add_stack_arguments, connect, deployed_policy, run
 
@@ -49,15 +47,6 @@ class JobStatus:
     mode_source: str = "deploy-time"
     alerts: list[str] = field(default_factory=list)
     minutes: float = 0.0
-
-
-def effective_policy(
-    deployed: Policy, item: GroupPolicy | None, group: str, controls: Controls
-) -> Policy:
-    """A group's policy as the tick resolves it: the global runtime mode over the deployed
-    policy, the group's calibrated sections, the group's runtime mode (a job's tag still
-    wins: :func:`job_settings`)."""
-    return controls.group_policy(group, group_policy(controls.policy(deployed), item))
 
 
 def mode_of(job: JobRecord, settings: JobSettings, controls: Controls) -> tuple[str, str]:
@@ -103,7 +92,10 @@ def job_status(
     controls: Controls,
     stats: Mapping[ReferenceSet, GroupStats],
     now: float,
+    group_policy: GroupPolicy | None = None,
 ) -> JobStatus:
+    """One job's row, its settings resolved as the tick resolves them
+    (:func:`~trainguard.config.resolve_settings`: ``policy`` is the deployed one)."""
     summary = job.progress.summary if job.progress is not None else None
     out = JobStatus(
         job=job.name,
@@ -117,7 +109,7 @@ def job_status(
         minutes=max(0.0, (now - job.start_time) / 60.0),
     )
     try:
-        settings = controls.settle(job_settings(job.tags, policy))
+        settings = resolve_settings(job.tags, policy, group_policy, controls)
     except PolicyError as exc:
         out.note, out.mode, out.mode_source = f"bad tag: {exc}", "not evaluated", "tag"
         return out
@@ -148,8 +140,7 @@ def collect(deployed: Deployed, now: float) -> tuple[Controls, Policy, str | Non
     stats, policies = store.batch_get_group_state({j.reference_set for j in running})
     rows = []
     for job in sorted(running, key=lambda j: (j.group, j.name)):
-        effective = effective_policy(policy, policies.get(job.group), job.group, controls)
-        rows.append(job_status(job, effective, controls, stats, now))
+        rows.append(job_status(job, policy, controls, stats, now, policies.get(job.group)))
     return controls, policy, switch, rows
 
 

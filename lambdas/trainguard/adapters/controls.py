@@ -77,6 +77,6 @@ class TableControls(BaseProvider):
             for item in page["Items"]:
                 value = item.get("value", {})
                 if "S" not in value:
-                    raise ValueError(f"control {item['SK']['S']}: value is not a string")
+                    raise ValueError(f"control {item['sk']['S']}: value is not a string")
                 out[item["sk"]["S"]] = value["S"]
         return out

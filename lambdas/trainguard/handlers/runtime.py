@@ -19,23 +19,10 @@ from ..adapters import (
     SqsShardQueue,
     Store,
 )
-from ..constants import (
-    DEFAULT_AUDIT_TTL_DAYS,
-    DEFAULT_SHARD_SIZE,
-    ENV_ALERT_FUNCTION_ARN,
-    ENV_AUDIT_TTL_DAYS,
-    ENV_CHAT,
-    ENV_RETRY_ROLE_ARNS,
-    ENV_SHARD_QUEUE_URL,
-    ENV_SHARD_SIZE,
-    ENV_TABLE_NAME,
-    ENV_TOPIC_ARN,
-    METRIC_CONFIG_ERRORS,
-)
+from ..config import Environment
+from ..constants import METRIC_CONFIG_ERRORS
 from ..logic.dependencies import Dependencies
-from ..logic.retry import RetryConfigError, parse_role_arns
 from ..observability import logger, metrics
-from ..policy import Policy, PolicyError
 
 _cached: Dependencies | None = None
 
@@ -58,51 +45,35 @@ class LazyControls:
 
 
 def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
-    """The real adapters, configured by ``environ`` (table, topic, policy). A missing or bad
-    value is a :class:`PolicyError` naming the variable. Each client is created on its first
-    call; boto3 honours ``AWS_ENDPOINT_URL`` and moto's in-process mock, so the local run and
-    the tests build their dependencies through here too."""
-    table = environ.get(ENV_TABLE_NAME, "").strip()
-    topic = environ.get(ENV_TOPIC_ARN, "").strip()
-    for key, value in ((ENV_TABLE_NAME, table), (ENV_TOPIC_ARN, topic)):
-        if not value:
-            raise PolicyError(f"{key} is not set")
-    ttl_raw = environ.get(ENV_AUDIT_TTL_DAYS, "").strip() or str(DEFAULT_AUDIT_TTL_DAYS)
-    if not ttl_raw.isdigit() or int(ttl_raw) < 1:
-        raise PolicyError(f"{ENV_AUDIT_TTL_DAYS} must be a whole number >= 1, got {ttl_raw!r}")
-    shard_raw = environ.get(ENV_SHARD_SIZE, "").strip() or str(DEFAULT_SHARD_SIZE)
-    if not shard_raw.isdigit() or int(shard_raw) < 1:
-        raise PolicyError(f"{ENV_SHARD_SIZE} must be a whole number >= 1, got {shard_raw!r}")
-    queue_url = environ.get(ENV_SHARD_QUEUE_URL, "").strip()
-    policy, config_error = Policy.from_env_failing_safe(environ)
-    try:
-        retry_roles = parse_role_arns(environ.get(ENV_RETRY_ROLE_ARNS, ""))
-    except RetryConfigError as exc:  # retries off, the rest goes on; said at each invocation
-        retry_roles, config_error = (), config_error or f"{ENV_RETRY_ROLE_ARNS}: {exc}"
-    region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
+    """The real adapters, configured by ``environ`` (:class:`~trainguard.config.Environment`:
+    table, topic, policy ...). A missing or bad value is a :class:`PolicyError` naming the
+    variable. Each client is created on its first call; boto3 honours ``AWS_ENDPOINT_URL`` and
+    moto's in-process mock, so the local run and the tests build their dependencies through
+    here too."""
+    env = Environment.from_environ(environ)
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
     dynamodb: Any = LazyClient("dynamodb")  # one client for the table's two ports
-    store = Store(dynamodb, table)
+    store = Store(dynamodb, env.table)
     return Dependencies(
         store=store,
         outbox=store,  # the outbox is items of the same table
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),
-        notifier=SnsNotifier(
-            LazyClient("sns"),  # type: ignore[arg-type]
-            topic,
-            chat=environ.get(ENV_CHAT, ""),
+        notifier=SnsNotifier(LazyClient("sns"), env.topic, chat=env.chat),  # type: ignore[arg-type]
+        policy=env.policy,
+        region=env.region,
+        alert_function_arn=env.alert_function_arn or None,
+        audit_ttl_days=env.audit_ttl_days,
+        config_error=env.config_error,
+        controls=LazyControls(dynamodb, env.table),
+        retry_roles=env.retry_roles,
+        shards=(
+            SqsShardQueue(LazyClient("sqs"), env.shard_queue_url)  # type: ignore[arg-type]
+            if env.shard_queue_url
+            else None
         ),
-        policy=policy,
-        region=region,
-        alert_function_arn=environ.get(ENV_ALERT_FUNCTION_ARN, "").strip() or None,
-        audit_ttl_days=int(ttl_raw),
-        config_error=config_error,
-        controls=LazyControls(dynamodb, table),
-        retry_roles=retry_roles,
-        shards=SqsShardQueue(LazyClient("sqs"), queue_url) if queue_url else None,  # type: ignore[arg-type]
-        shard_size=int(shard_raw),
+        shard_size=env.shard_size,
     )
 
 

@@ -31,15 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ..config import Controls, JobSettings, is_opted_in
 from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused, epoch_ms
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
-from ..policy import JobSettings, is_opted_in
 from . import messages, retry
-from .controls import Controls
 from .dependencies import Dependencies
 from .outbox import Mail
 

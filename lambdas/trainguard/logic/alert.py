@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import gpu_idle_rule, settings_for
 from ..constants import ALARM_STATE_CHANGE, GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.series import floor_minute
 from ..models import EventError, JobRecord, MetricQuery, event_time, parse_gpu_idle_alarm_name
 from ..observability import logger
-from ..policy import gpu_idle_rule, settings_for
 from . import messages
 from .act import ALERT, Act
 from .dependencies import Dependencies

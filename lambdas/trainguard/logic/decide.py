@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..config import JobSettings
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
 from ..core.straggler import straggler_episodes
 from ..core.throughput import WINDOW as THROUGHPUT_WINDOW
 from ..models import GroupStats, JobRecord
-from ..policy import JobSettings
 from .observe import Observation
 
 

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
-from ..policy import Policy
 from ..ports import (
     Alarms,
     ControlReader,

@@ -24,10 +24,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..config import JobSettings, PolicyError, resolve_settings
 from ..core.progress import Progress
-from ..models import GroupPolicy, GroupStats, JobRecord, ReferenceSet, RunId
+from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
-from ..policy import JobSettings, Policy, PolicyError, job_settings
 from . import messages
 from .act import STOPPED, Act
 from .controls import read_controls
@@ -205,9 +205,6 @@ def _evaluate(
         result.errors += 1
         stats, group_policies = {}, {}
         logger.exception("reading the groups' statistics failed: no references this tick")
-    controls = act.controls
-    deployed = controls.policy(deps.policy)  # under the global runtime mode
-    policies = _group_policies(deployed, group_policies)
     moved = _moved(stats, pinned or {})
     jobs: list[tuple[JobRecord, JobSettings]] = []
     for job in opted_in:
@@ -215,8 +212,10 @@ def _evaluate(
             result.deferred += 1  # its group's statistics changed since the planner read them
             continue
         try:
-            policy = controls.group_policy(job.group, policies.get(job.group, deployed))
-            jobs.append((job, controls.settle(job_settings(job.tags, policy))))
+            settings = resolve_settings(
+                job.tags, deps.policy, group_policies.get(job.group), act.controls
+            )
+            jobs.append((job, settings))
         except PolicyError as exc:
             _report_config_error(act, job, str(exc), result)
     result.jobs = len(jobs)
@@ -298,26 +297,6 @@ def _count(result: TickResult, act: Act) -> None:
     result.errors += act.stop_failures + act.mail.failed  # counted in the alarmed JobErrors
     result.dollars_saved = act.dollars_saved
     result.actions = act.records
-
-
-def _group_policies(deployed: Policy, items: Mapping[str, GroupPolicy]) -> dict[str, Policy]:
-    """Each group's policy (:func:`group_policy`)."""
-    return {group: group_policy(deployed, item) for group, item in items.items()}
-
-
-def group_policy(deployed: Policy, item: GroupPolicy | None) -> Policy:
-    """A group's policy: its ``trainguard calibrate --apply`` settings over the deployed
-    policy (a job's tags still win). A group policy the schema refuses is logged and the
-    deployed policy applies (``trainguard status`` resolves it the same way)."""
-    if item is None:
-        return deployed
-    try:
-        return deployed.with_sections(item.settings)
-    except PolicyError as exc:
-        logger.error("the group's applied policy is refused: the deployed policy applies",
-                     extra={"group": item.group, "error": str(exc),
-                            "applied_by": item.applied_by})  # fmt: skip
-        return deployed
 
 
 def gpus_of(deps: Dependencies, instance_type: str) -> int | None:

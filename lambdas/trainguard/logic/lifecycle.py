@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ..config import PolicyError, is_opted_in, job_settings, settings_for
 from ..core.catchup import CatchUpModel
 from ..core.curves import Direction, Point, median
 from ..core.median import MedianStoppingRule, ReferenceTable
@@ -41,7 +42,6 @@ from ..models import (
     parse_state_change,
 )
 from ..observability import logger
-from ..policy import PolicyError, is_opted_in, job_settings, settings_for
 from . import messages, retry
 from .act import Act
 from .dependencies import Dependencies

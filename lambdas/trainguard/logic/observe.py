@@ -21,11 +21,11 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from ..config import JobSettings
 from ..constants import GPU_METRIC
 from ..core.progress import Progress, advance, advance_throughput
 from ..core.series import floor_minute
 from ..models import JobRecord, MetricQuery, RunId, Series
-from ..policy import JobSettings
 from ..ports import MetricReader
 
 LIVENESS_METRIC = "CPUUtilization"  # every instance type reports it; GPUUtilization does not

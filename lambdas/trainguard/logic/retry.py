@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ..config import RetryConfigError, is_opted_in
 from ..constants import (
     RETRY_NAME_INFIX,
     TAG_GROUP,
@@ -47,7 +48,6 @@ from ..core.decision import Decision
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
-from ..policy import is_opted_in
 from . import messages
 from .dependencies import Dependencies
 
@@ -140,11 +140,7 @@ def capacity_kind(failure_reason: str | None) -> str | None:
     return None
 
 
-# ---- configuration: the tag and the deployment's roles ------------------------------------------
-class RetryConfigError(ValueError):
-    """A retry setting that cannot be used (the message names it)."""
-
-
+# ---- configuration: the tag (the deployment's roles are read by trainguard.config) -----------
 def retry_count(tags: Mapping[str, str]) -> int | None:
     """How many retries ``trainguard:retry`` asks for (None: no tag); a bad value is a
     :class:`RetryConfigError` naming the tag."""
@@ -162,28 +158,6 @@ def attempt_of(tags: Mapping[str, str]) -> int:
     """Which attempt this job is (0: the chain's first job; a bad tag counts as 0)."""
     raw = str(tags.get(TAG_RETRY_ATTEMPT, "0")).strip()
     return int(raw) if raw.isdigit() else 0
-
-
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]*[\w+=,.@-](/\*)?$")
-
-
-def parse_role_arns(value: object) -> tuple[str, ...]:
-    """The deploy-time ``retryRoleArns``: a list (or a comma-separated string) of IAM role
-    ARNs, or of ARN patterns ending in ``/*`` for every role under an IAM path
-    (``arn:aws:iam::123456789012:role/training/*``). Empty: retries are off."""
-    if isinstance(value, str):
-        items: list[Any] = [part for part in value.split(",") if part.strip()]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        raise RetryConfigError(f"must be a list of IAM role ARNs, got {value!r}")
-    out = []
-    for item in items:
-        arn = str(item).strip() if isinstance(item, str) else item
-        if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
-            raise RetryConfigError(f"not an IAM role ARN (or arn:...:role/<path>/*): {item!r}")
-        out.append(arn)
-    return tuple(out)
 
 
 def role_allowed(role_arn: str, allowed: tuple[str, ...]) -> bool:

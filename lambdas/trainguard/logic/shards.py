@@ -21,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.schema import PolicyError, parse, setting
 from ..models import JobRecord, ReferenceSet, RunId
 
 MESSAGE_VERSION = 1
 
 
-class ShardMessageError(ValueError):
+class ShardMessageError(PolicyError):
     """A shard message that cannot be read (it is dead-lettered after its retries)."""
 
 
@@ -94,14 +95,41 @@ class Shard:
         if not isinstance(raw, Mapping) or raw.get("v") != MESSAGE_VERSION:
             raise ShardMessageError(f"not a version-{MESSAGE_VERSION} shard message: {raw!r:.200}")
         try:
-            now = float(raw["now"])
-            index, count = (int(x) for x in raw.get("shard", (0, 1)))
-            runs = tuple(RunId(str(name), int(ms)) for name, ms in raw["runs"])
-            pinned = {
-                ReferenceSet(str(g), str(o), str(d)): int(v) for g, o, d, v in raw.get("pinned", ())
-            }
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ShardMessageError(f"unreadable shard message: {exc}") from exc
-        if not math.isfinite(now) or not runs:
-            raise ShardMessageError("a shard message needs a finite 'now' and at least one run")
-        return cls(now, runs, index, count, pinned)
+            message = parse(_Message, raw, what="shard message: ")
+        except PolicyError as exc:
+            raise ShardMessageError(str(exc), exc.setting) from None
+        index, count = message.shard
+        return cls(message.now, message.runs, index, count, message.pinned)
+
+
+def _position(raw: Any) -> tuple[int, int]:
+    index, count = (int(x) for x in raw)
+    return index, count
+
+
+def _runs(raw: Any) -> tuple[RunId, ...]:
+    runs = tuple(RunId(str(name), int(ms)) for name, ms in raw)
+    if not runs:
+        raise ValueError("a shard message needs at least one run")
+    return runs
+
+
+def _pinned(raw: Any) -> dict[ReferenceSet, int]:
+    return {ReferenceSet(str(g), str(o), str(d)): int(v) for g, o, d, v in raw}
+
+
+@dataclass(frozen=True)
+class _Message:
+    """The shard message's schema (what :meth:`Shard.to_message` writes)."""
+
+    v: int = setting(MESSAGE_VERSION, key="v", choices=(MESSAGE_VERSION,), doc="its version")
+    now: float = setting(0.0, key="now", required=True, doc="the planner's now (epoch s)")
+    shard: tuple[int, int] = setting(
+        (0, 1), key="shard", parser=_position, doc="[index, count] of the tick's shards"
+    )
+    runs: tuple[RunId, ...] = setting(
+        (), key="runs", required=True, parser=_runs, doc="[[name, created_ms], ...]"
+    )
+    pinned: Mapping[ReferenceSet, int] = setting(
+        {}, key="pinned", parser=_pinned, doc="[[group, objective, direction, version], ...]"
+    )

@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trainguard.config import Policy
 from trainguard.constants import ENV_POLICY, EVALUATOR_FUNCTION_NAME
-from trainguard.policy import Policy
 from trainguard_tools.curvefile import load_curves
 
 from ..emulator_deploy import REPO_ROOT

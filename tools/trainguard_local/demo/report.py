@@ -21,7 +21,7 @@ matplotlib.use("Agg")  # files only; no display on a server or in CI
 
 import matplotlib.pyplot as plt
 
-from trainguard.policy import Policy
+from trainguard.config import Policy
 from trainguard_tools.replay.plots import draw_threshold_and_scale
 
 from .fleet import FleetJob, best_jobs

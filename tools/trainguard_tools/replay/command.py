@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trainguard.policy import Policy, PolicyError
+from trainguard.config import Policy, PolicyError
 
 from ..curvefile import load_curves
 from ..local_group import PLOT_MODULES, missing_message

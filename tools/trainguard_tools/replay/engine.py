@@ -62,6 +62,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from trainguard.config import JobSettings, Policy, PolicyError, job_settings
 from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTIVE
 from trainguard.core import (
     CatchUpModel,
@@ -75,7 +76,6 @@ from trainguard.core import (
 )
 from trainguard.core.catchup import NO_STREAK
 from trainguard.core.curves import Direction, Point
-from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from ..curvefile import JobRecord
 from .results import (

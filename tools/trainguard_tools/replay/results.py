@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trainguard.config import Policy
 from trainguard.core import CatchUpModel, ReferenceTable
 from trainguard.core.curves import Direction, Point, is_better, median
-from trainguard.policy import Policy
 
 from ..curvefile import JobRecord
 

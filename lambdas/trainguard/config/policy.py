@@ -1,0 +1,405 @@
+"""The declarations: the policy, one frozen dataclass per rule's settings, each setting
+declared once (:func:`.schema.setting`) with its default, constraint, ``cdk.json`` context key,
+job tag and one line of documentation.
+
+Everything else derives from them: :meth:`Policy.from_mapping` validates a JSON document
+(the deployed ``TRAINGUARD_POLICY``, a group's calibrated sections), ``infra`` builds the CDK
+context keys, ``cdk.json`` and the README's configuration table from :func:`.schema.walk`
+(tests keep them equal), the job tags that refine a setting come from its ``tag``, and the
+rules are built from the sections by field name (:mod:`.settings`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
+
+from ..constants import ENV_POLICY, ENV_STOPS_DISABLED
+from ..core.instances import InstanceCatalog
+from ..core.median import AVERAGES, Average
+from .schema import PolicyError, Setting, from_text, parse, section_of, setting, to_dict
+
+Mode = Literal["observe", "enforce"]
+MODES: tuple[Mode, ...] = ("observe", "enforce")
+StepUnit = Literal["minute", "report"]
+STEP_UNITS: tuple[StepUnit, ...] = ("minute", "report")
+
+
+def _prices(raw: Any) -> dict[str, dict[str, Any]]:
+    """The ``prices`` document: instance type -> ``gpus`` and/or ``usd_per_hour``."""
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"prices must be an object of instance types, got {raw!r}")
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in raw.items():
+        if not isinstance(spec, Mapping):
+            raise PolicyError(f"prices.{name} must be an object with gpus and/or usd_per_hour")
+        extra = sorted(set(spec) - {"gpus", "usd_per_hour"})
+        if extra:
+            raise PolicyError(f"unknown key prices.{name}.{extra[0]} (allowed: gpus, usd_per_hour)")
+        out[str(name)] = dict(spec)
+    try:
+        InstanceCatalog(out)
+    except ValueError as exc:
+        raise PolicyError(str(exc)) from exc
+    return out
+
+
+@dataclass(frozen=True)
+class CatchUpSettings:
+    """The catch-up rule (``trainguard.core.catchup``), the default objective rule; its
+    defaults and ladder come from the policy study (docs/policy.md)."""
+
+    enabled: bool = setting(
+        True,
+        key="catchupEnabled",
+        doc="catch-up rule on/off: stop a job that could not reach the group's best final value "
+        "even with the largest gain any completed job made after its step, plus k x the "
+        "group's noise (the default objective rule)",
+    )
+    min_completed: int = setting(
+        3,
+        key="catchupMinCompleted",
+        minimum=1,
+        tag="trainguard:catchup-min-completed",
+        doc="catch-up rule: completed jobs that reach the job's step needed before any decision",
+    )
+    noise_multiple: float = setting(
+        8.0,
+        key="catchupNoiseMultiple",
+        minimum=0,
+        tag="trainguard:catchup-k",
+        doc="catch-up rule: k, the margin in multiples of the group's noise (smaller stops "
+        "more; `trainguard calibrate` picks it per group from 2 to 16)",
+    )
+    consecutive: int = setting(
+        3,
+        key="catchupConsecutive",
+        minimum=1,
+        tag="trainguard:catchup-consecutive",
+        doc="catch-up rule: reports in a row that must fall short before the job is stopped",
+    )
+
+
+@dataclass(frozen=True)
+class MedianSettings:
+    enabled: bool = setting(
+        False,
+        key="medianEnabled",
+        doc="median stopping rule on/off (Vizier, SageMaker AMT; "
+        "`-c medianEnabled=true -c catchupEnabled=false` for exactly that rule)",
+    )
+    min_completed: int = setting(
+        3,
+        key="minCompleted",
+        minimum=1,
+        tag="trainguard:min-completed",
+        doc="median rule: completed reference jobs needed before any decision",
+    )
+    grace: float = setting(
+        0.0,
+        key="grace",
+        minimum=0,
+        tag="trainguard:grace",
+        doc="median rule: no decision before this step (a gate; the running averages keep "
+        "every measurement)",
+    )
+    average: Average = setting(
+        "all",
+        key="medianAverage",
+        choices=AVERAGES,
+        doc="median rule: the references' running average at step s over `all` their "
+        "measurements up to s (the spec: Vizier, SageMaker AMT) or only those `since_grace` "
+        "(Ray Tune's MedianStoppingRule)",
+    )
+
+
+@dataclass(frozen=True)
+class PatienceSettings:
+    enabled: bool = setting(
+        False,
+        key="patienceEnabled",
+        doc="patience rule on/off (a `trainguard:patience` tag turns it on for a job)",
+    )
+    patience: int = setting(
+        5,
+        key="patience",
+        minimum=1,
+        tag="trainguard:patience",
+        doc="patience rule: measurements without improvement before stopping",
+    )
+    min_delta: float = setting(
+        0.0,
+        key="minDelta",
+        minimum=0,
+        tag="trainguard:min-delta",
+        doc="patience rule: smallest change that counts as an improvement",
+    )
+
+
+@dataclass(frozen=True)
+class DivergenceSettings:
+    enabled: bool = setting(
+        True, key="divergenceEnabled", doc="divergence rule (NaN/inf, explosion, silence) on/off"
+    )
+    explode_factor: float = setting(
+        10.0,
+        key="explodeFactor",
+        above=1,
+        doc="divergence: a loss above this multiple of its scale (the larger of its first value "
+        "and its running median) has diverged",
+    )
+    silence_minutes: float = setting(
+        10.0,
+        key="silenceMinutes",
+        above=0,
+        doc="divergence: objective silent this long while instance metrics arrive",
+    )
+
+
+@dataclass(frozen=True)
+class GpuIdleSettings:
+    enabled: bool = setting(True, key="gpuIdleEnabled", doc="per-host GPU-idle alarms on/off")
+    threshold_pct: float = setting(
+        10.0,
+        key="gpuIdleThresholdPct",
+        above=0,
+        tag="trainguard:gpu-idle-threshold",
+        doc="GPU idle below this utilization (per GPU, percent)",
+    )
+    window_minutes: float = setting(
+        15.0, key="gpuIdleWindowMinutes", above=0, doc="... for this many minutes"
+    )
+    warmup_minutes: float = setting(
+        10.0, key="gpuIdleWarmupMinutes", minimum=0, doc="no idle alert in a job's first minutes"
+    )
+    stop_after_minutes: float | None = setting(
+        None,
+        key="gpuIdleStopAfterMinutes",
+        above=0,
+        nullable=True,
+        doc="enforce mode: stop a job idle this long; `null` never stops for idleness",
+    )
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    enabled: bool = setting(True, key="runtimeGuardEnabled", doc="runtime/cost guard on/off")
+    max_runtime_cap_hours: float = setting(
+        72.0,
+        key="maxRuntimeCapHours",
+        above=0,
+        doc="alert when a job's MaxRuntimeInSeconds is missing or above this",
+    )
+    duration_factor: float = setting(
+        3.0,
+        key="durationFactor",
+        above=1,
+        doc="alert when a job runs longer than this multiple of its group's median",
+    )
+    stall_minutes: float = setting(
+        30.0,
+        key="stallMinutes",
+        above=0,
+        doc="alert when the objective stopped arriving this long while InProgress",
+    )
+
+
+@dataclass(frozen=True)
+class HangSettings:
+    enabled: bool = setting(True, key="hangEnabled", doc="hung-job alerts on/off")
+    floor_minutes: float = setting(
+        5.0,
+        key="hangFloorMinutes",
+        above=0,
+        doc="hung: the objective silent longer than this, and than the job's own gaps",
+    )
+    gap_multiple: float = setting(
+        3.0,
+        key="hangGapMultiple",
+        above=1,
+        doc="hung: ... and longer than this multiple of its typical report gap",
+    )
+    window_minutes: float = setting(
+        5.0, key="hangWindowMinutes", above=0, doc="hung: GPUs flat over this trailing window"
+    )
+    flat_range_pct: float = setting(
+        5.0, key="hangFlatRangePct", above=0, doc="hung: flat = max - min per GPU within this"
+    )
+    pinned_pct: float = setting(
+        90.0, key="hangPinnedPct", above=0, doc="hung: flat at or above this is pinned"
+    )
+    idle_pct: float = setting(
+        5.0, key="hangIdlePct", minimum=0, doc="hung: flat at or below this is idle"
+    )
+    stop_after_minutes: float | None = setting(
+        None,
+        key="hangStopAfterMinutes",
+        above=0,
+        nullable=True,
+        tag="trainguard:hang-stop-after",
+        doc="enforce mode: stop a job hung this long since its last report; `null` never",
+    )
+
+
+@dataclass(frozen=True)
+class StragglerSettings:
+    enabled: bool = setting(True, key="stragglerEnabled", doc="straggler-host alerts on/off")
+    margin_pct: float = setting(
+        30.0,
+        key="stragglerMarginPct",
+        above=0,
+        tag="trainguard:straggler-margin",
+        doc="straggler: a host this many points per GPU below the other hosts' median ...",
+    )
+    window_minutes: float = setting(
+        10.0, key="stragglerWindowMinutes", above=0, doc="... for this many minutes ..."
+    )
+    busy_pct: float = setting(
+        50.0, key="stragglerBusyPct", above=0, doc="... while the others are at least this busy"
+    )
+
+
+@dataclass(frozen=True)
+class ThroughputSettings:
+    enabled: bool = setting(
+        True,
+        key="throughputEnabled",
+        doc="throughput alerts on/off (a job opts in with `trainguard:throughput=<metric>`)",
+    )
+    fraction: float = setting(
+        0.7,
+        key="throughputFraction",
+        above=0,
+        doc="throughput: alert below this fraction of the group's median per instance ...",
+    )
+    drop: float = setting(
+        0.3,
+        key="throughputDrop",
+        above=0,
+        doc="... or after a drop of more than this fraction from its own earlier level",
+    )
+    warmup_minutes: float = setting(
+        10.0, key="throughputWarmupMinutes", minimum=0, doc="throughput: no verdict before this"
+    )
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: Mode = setting(
+        "observe",
+        key="mode",
+        choices=MODES,
+        doc="`observe` reports decisions, `enforce` stops jobs (a job's `trainguard:mode` tag "
+        "overrides)",
+    )
+    tick_minutes: int = setting(
+        1,
+        key="tickMinutes",
+        minimum=1,
+        maximum=480,  # the heartbeat alarm spans 3 ticks; CloudWatch allows one day
+        doc="evaluator schedule `rate(N minute(s))`; also the heartbeat alarm's period",
+    )
+    ingestion_lag_minutes: float = setting(
+        0.0,
+        key="ingestionLagMinutes",
+        minimum=0,
+        doc="a datapoint counts from this many minutes after its timestamp (the evaluator and "
+        "the replay), so that late-ingested points are not skipped",
+    )
+    step_unit: StepUnit = setting(
+        "minute",
+        key="stepUnit",
+        choices=STEP_UNITS,
+        doc="curve steps: `minute` (since TrainingStartTime) or `report` (report index)",
+    )
+    stops_disabled: bool = setting(
+        False,
+        key="stopsDisabled",
+        doc="global switch: every stop becomes a report (env `TRAINGUARD_STOPS_DISABLED`)",
+    )
+    catchup: CatchUpSettings = field(default_factory=CatchUpSettings)
+    median: MedianSettings = field(default_factory=MedianSettings)
+    patience: PatienceSettings = field(default_factory=PatienceSettings)
+    divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
+    gpu_idle: GpuIdleSettings = field(default_factory=GpuIdleSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
+    hang: HangSettings = field(default_factory=HangSettings)
+    straggler: StragglerSettings = field(default_factory=StragglerSettings)
+    throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
+    prices: Mapping[str, Mapping[str, Any]] = setting(
+        {},
+        key="prices",
+        kind="prices",
+        parser=_prices,
+        doc='instance price/GPU overrides: `{"ml.p4d.24xlarge": {"gpus": 8, "usd_per_hour": '
+        "37.69}}`",
+    )
+
+    # ---- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Policy:
+        """Validate a policy document; every key is optional (defaults from the schema)."""
+        if not isinstance(raw, Mapping):
+            raise PolicyError(f"policy must be a JSON object, got {type(raw).__name__}")
+        return parse(cls, raw)
+
+    @classmethod
+    def from_json(cls, text: str, *, source: str = "policy") -> Policy:
+        try:
+            raw = json.loads(text) if text.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise PolicyError(f"{source}: not valid JSON ({exc})") from exc
+        return cls.from_mapping(raw)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Policy:
+        """The deployed functions' policy: ``TRAINGUARD_POLICY`` plus the global stop switch."""
+        policy = cls.from_json(environ.get(ENV_POLICY, ""), source=ENV_POLICY)
+        if from_text(KILL_SWITCH, environ.get(ENV_STOPS_DISABLED), False):
+            policy = replace(policy, stops_disabled=True)
+        return policy
+
+    @classmethod
+    def from_env_failing_safe(cls, environ: Mapping[str, str]) -> tuple[Policy, str | None]:
+        """The functions' policy, never an exception: an unusable setting (a kill-switch value
+        of "1" or "yes", a bad ``TRAINGUARD_POLICY``) turns every stop into a report while
+        alerts go on; the second value says why (logged and alarmed by the handlers)."""
+        try:
+            return cls.from_env(environ), None
+        except PolicyError as exc:
+            try:
+                policy = cls.from_json(environ.get(ENV_POLICY, ""), source=ENV_POLICY)
+            except PolicyError:
+                policy = cls()
+            return replace(policy, stops_disabled=True), f"{exc}: stops are disabled"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    def catalog(self) -> InstanceCatalog:
+        return InstanceCatalog(self.prices)
+
+    def with_sections(self, sections: Mapping[str, Mapping[str, Any]]) -> Policy:
+        """This policy with ``sections`` (section -> {field: value}: a group's policy) laid
+        over it, validated by the schema; raises :class:`PolicyError` naming the bad key."""
+        unknown = sorted(set(sections) - set(SECTIONS))
+        if unknown:
+            raise PolicyError(f"unknown section {unknown[0]} (allowed: {', '.join(SECTIONS)})")
+        raw = self.to_dict()
+        for name, values in sections.items():
+            if not isinstance(values, Mapping):
+                raise PolicyError(f"{name} must be an object, got {values!r}")
+            raw[name] = {**raw[name], **values}
+        return Policy.from_mapping(raw)
+
+
+# the kill switch as the functions read it (env ``TRAINGUARD_STOPS_DISABLED``): true or false
+KILL_SWITCH = Setting(ENV_STOPS_DISABLED, "every stop becomes a report", "bool")
+
+
+# section name -> its settings (what a group's calibrated policy may lay over the deployed one)
+SECTIONS: dict[str, type[Any]] = {
+    f.name: kind for f in fields(Policy) if (kind := section_of(f)) is not None
+}

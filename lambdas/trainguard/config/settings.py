@@ -1,0 +1,109 @@
+"""One job's settings, resolved (:func:`.resolve.resolve_settings`), and the rules built from
+them once, for the evaluator, the replay, ``status`` and ``explain`` alike.
+
+A rule is built from its settings section by field name (:func:`build`): every setting of the
+section but ``enabled`` is a parameter of the rule of the same name, so a new setting reaches
+its rule without a list copied here (and a setting the rule does not take fails loudly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Any, TypeVar
+
+from ..core.catchup import CatchUpRule
+from ..core.curves import Direction
+from ..core.divergence import DivergenceRule
+from ..core.engine import ObjectiveRules
+from ..core.gpu_idle import GpuIdleRule
+from ..core.hang import HangRule
+from ..core.median import MedianStoppingRule
+from ..core.patience import PatienceRule
+from ..core.runtime_guard import RuntimeGuard
+from ..core.straggler import StragglerRule
+from ..core.throughput import ThroughputRule
+from .policy import Mode, Policy
+
+R = TypeVar("R")
+
+
+def build(rule: type[R], section: Any, **given: Any) -> R:
+    """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
+    same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
+    params = {f.name for f in fields(rule) if f.init}  # type: ignore[arg-type]
+    values = {f.name: getattr(section, f.name) for f in fields(section) if f.name != "enabled"}
+    unknown = sorted(set(values) - params)
+    assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
+    return rule(**values, **given)
+
+
+def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
+    """The rule of an enabled section (:func:`build`), None when the section is off."""
+    return build(rule, section, **given) if section.enabled else None
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """What the tags of one opted-in job say, resolved against the policy in force for it
+    (:func:`.resolve.resolve_settings`)."""
+
+    group: str
+    objective: str | None
+    direction: Direction
+    mode: Mode
+    policy: Policy
+    throughput_metric: str | None = None  # trainguard:throughput: its samples/s metric
+    protected: bool = False  # trainguard:protect=true: reported, never stopped
+    paused: str | None = None  # why the runtime controls hold every stop (trainguard pause)
+
+    @property
+    def hold(self) -> str | None:
+        """Why this job's stops become reports although it is in enforce mode, in a word or
+        two for the subject line (None: they do not): the deploy-time kill switch, a runtime
+        pause (``paused`` says who and why), or the job's protect tag."""
+        if self.policy.stops_disabled:
+            return "stops disabled"
+        if self.paused is not None:
+            return "paused"
+        return "protected" if self.protected else None
+
+    @property
+    def enforcing(self) -> bool:
+        return self.mode == "enforce" and self.hold is None
+
+    @cached_property
+    def rules(self) -> ObjectiveRules:
+        """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
+        p, direction = self.policy, self.direction
+        return ObjectiveRules(
+            catchup=enabled(CatchUpRule, p.catchup, direction=direction),
+            median=enabled(MedianStoppingRule, p.median, direction=direction),
+            patience=enabled(PatienceRule, p.patience, direction=direction),
+            divergence=enabled(DivergenceRule, p.divergence, direction=direction),
+        )
+
+    @cached_property
+    def gpu_idle(self) -> GpuIdleRule:
+        return gpu_idle_rule(self.policy)
+
+    @cached_property
+    def hang(self) -> HangRule:
+        return build(HangRule, self.policy.hang)
+
+    @cached_property
+    def straggler(self) -> StragglerRule:
+        return build(StragglerRule, self.policy.straggler)
+
+    @cached_property
+    def throughput(self) -> ThroughputRule:
+        return build(ThroughputRule, self.policy.throughput)
+
+    @cached_property
+    def runtime_guard(self) -> RuntimeGuard:
+        return build(RuntimeGuard, self.policy.runtime)
+
+
+def gpu_idle_rule(policy: Policy) -> GpuIdleRule:
+    """The GPU-idle rule of a policy (for jobs without settings: not opted in)."""
+    return build(GpuIdleRule, policy.gpu_idle)
