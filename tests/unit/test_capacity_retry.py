@@ -13,7 +13,7 @@ from fakes import ACCOUNT, FakeJob
 from world import TAGS, World
 
 from trainguard.logic import retry
-from trainguard.logic.act import Act
+from trainguard.logic.actions import Act
 from trainguard.models import CreateRefused
 
 pytestmark = pytest.mark.unit

@@ -29,10 +29,11 @@ from ..models import GroupPolicy, GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from ..policy import JobSettings, Policy, PolicyError, job_settings
 from . import messages
-from .act import STOPPED, Act
+from .actions import Act
 from .controls import read_controls
 from .decide import judge
 from .dependencies import Dependencies
+from .ledger import STOPPED
 from .observe import Observation, observe
 from .reconcile import reconcile
 from .shards import Shard, plan_shards
@@ -260,11 +261,10 @@ def _evaluate(
                 result.decisions += 1
             stopped = False
             for decision in judgement.stops:
-                if act.stop(job, settings, decision, group) == STOPPED:
+                if act.stop(job, settings, decision, group) == STOPPED.text:
                     stopped = True
                     break  # stopped: the job's other stops have nothing left to do
-            for key, opened in judgement.episodes.items():
-                deps.store.set_episode(job.run, key, opened)
+            act.episodes(job, judgement.episodes)
             for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
                 act.alert(job, settings, alert.decision, group, episode=alert.episode,
                           since=alert.since)  # fmt: skip
@@ -290,13 +290,11 @@ def _moved(
 
 
 def _count(result: TickResult, act: Act) -> None:
-    """What ``act`` did, into ``result``."""
-    result.stops, result.would_stops = act.stops, act.would_stops
-    result.alerts = act.alerts
-    result.stop_failures = act.stop_failures
+    """What ``act`` did, into ``result``: the ledger's counts as they are."""
+    for name, value in act.counts.items():
+        setattr(result, name, value)
     result.emails_failed, result.emails_dead = act.mail.failed, act.mail.dead
-    result.errors += act.stop_failures + act.mail.failed  # counted in the alarmed JobErrors
-    result.dollars_saved = act.dollars_saved
+    result.errors += act.counts.stop_failures + act.mail.failed  # in the alarmed JobErrors
     result.actions = act.records
 
 
@@ -349,7 +347,7 @@ def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResul
     try:
         act.notice(
             job,
-            "config#alert",
+            "config",
             f"{messages.PREFIX} CONFIG {job.name}: {error}",
             f"Job:     {job.name}\nProblem: {error}\nThe job is not evaluated until its tags "
             f"are fixed.\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n",

@@ -43,7 +43,7 @@ from ..models import (
 from ..observability import logger
 from ..policy import PolicyError, is_opted_in, job_settings, settings_for
 from . import messages, retry
-from .act import Act
+from .actions import Act
 from .dependencies import Dependencies
 
 
@@ -411,7 +411,7 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
         + f"\nConsole: {messages.console_link(deps.region, record.name)}\n"
     )
     return Act(deps, now).notice(
-        record, "failed#alert", f"{messages.PREFIX} FAILED {record.name}: {reason}", body
+        record, "failed", f"{messages.PREFIX} FAILED {record.name}: {reason}", body
     )
 
 
