@@ -23,20 +23,39 @@ from trainguard.logic.ledger import (
 from trainguard.models import RunId
 
 RUN = RunId("job-a", 1_700_000_000_000)
-DECISION = {"job": "job-a", "rule": "median", "stop": True, "step": 12, "value": 1.2,
-            "threshold": 0.8, "references": 3, "reason": "worse", "alert": False}  # fmt: skip
+DECISION = {
+    "job": "job-a",
+    "rule": "median",
+    "stop": True,
+    "step": 12,
+    "value": 1.2,
+    "threshold": 0.8,
+    "references": 3,
+    "reason": "worse",
+    "alert": False,
+}
 LOGIC = Path(__file__).resolve().parents[2] / "lambdas" / "trainguard" / "logic"
 
 
 def test_a_claim_reads_todays_items_and_writes_them_back() -> None:
     # what claim_action wrote, then update_action / finish_action at the top level
     item: dict[str, Any] = {
-        "pk": "JOB#job-a", "sk": "RUN#...#ACTION#median#stop", "at": 100.0,
-        "state": "refused", "attempts": 2, "retry_at": 700.0,
+        "pk": "JOB#job-a",
+        "sk": "RUN#...#ACTION#median#stop",
+        "at": 100.0,
+        "state": "refused",
+        "attempts": 2,
+        "retry_at": 700.0,
         "outcome": "COULD NOT STOP (AccessDenied)",
-        "details": {"decision": DECISION, "enforcing": True, "hold": None,
-                    "mode": "enforce", "savings": 12.5, "context": {"Group": "g"}},
-    }  # fmt: skip
+        "details": {
+            "decision": DECISION,
+            "enforcing": True,
+            "hold": None,
+            "mode": "enforce",
+            "savings": 12.5,
+            "context": {"Group": "g"},
+        },
+    }
     claim = Claim.from_item(RUN, "median#stop", item)
     assert claim.kind is ActionKind.STOP and claim.state is ClaimState.REFUSED
     assert (claim.at, claim.attempts, claim.due, claim.savings) == (100.0, 2, 700.0, 12.5)
@@ -47,13 +66,23 @@ def test_a_claim_reads_todays_items_and_writes_them_back() -> None:
 
 
 def test_a_retry_claim_is_due_at_its_details_time_until_a_back_off_says_otherwise() -> None:
-    details = {"retry": {"attempt": 1, "limit": 2, "base": "b", "name": "b-retry-1",
-                         "kind": "SageMaker.CAPACITY_ERROR"}, "retry_at": 220.0, "at": 100.0}  # fmt: skip
+    details = {
+        "retry": {
+            "attempt": 1,
+            "limit": 2,
+            "base": "b",
+            "name": "b-retry-1",
+            "kind": "SageMaker.CAPACITY_ERROR",
+        },
+        "retry_at": 220.0,
+        "at": 100.0,
+    }
     item = {"at": 100.0, "state": "claimed", "attempts": 0, "details": details}
     claim = Claim.from_item(RUN, "retry#1", item)
     assert claim.kind is ActionKind.RETRY and claim.due == 220.0 and claim.tries == 0
-    later = Claim.from_item(RUN, "retry#1", {**item, "state": "claimed", "tries": 1,
-                                             "retry_at": 520.0})  # fmt: skip
+    later = Claim.from_item(
+        RUN, "retry#1", {**item, "state": "claimed", "tries": 1, "retry_at": 520.0}
+    )
     assert later.due == 520.0 and later.tries == 1
 
 
@@ -81,20 +110,32 @@ def test_every_stored_action_name_has_its_kind_and_a_carry_out(
     [
         (Outcome(OutcomeKind.STOPPED), "STOPPED", "stop"),
         (Outcome(OutcomeKind.WOULD_STOP, "observe"), "WOULD STOP (observe)", "would_stop"),
-        (Outcome(OutcomeKind.WOULD_STOP, "paused by ana: x"), "WOULD STOP (paused by ana: x)",
-         "would_stop"),
-        (Outcome(OutcomeKind.NOT_STOPPED, "already ending"), "NOT STOPPED (already ending)",
-         "not_stopped"),
-        (Outcome(OutcomeKind.COULD_NOT_STOP, "AccessDenied (x)"),
-         "COULD NOT STOP (AccessDenied (x))", "not_stopped"),
+        (
+            Outcome(OutcomeKind.WOULD_STOP, "paused by ana: x"),
+            "WOULD STOP (paused by ana: x)",
+            "would_stop",
+        ),
+        (
+            Outcome(OutcomeKind.NOT_STOPPED, "already ending"),
+            "NOT STOPPED (already ending)",
+            "not_stopped",
+        ),
+        (
+            Outcome(OutcomeKind.COULD_NOT_STOP, "AccessDenied (x)"),
+            "COULD NOT STOP (AccessDenied (x))",
+            "not_stopped",
+        ),
         (Outcome(OutcomeKind.ALERT), "ALERT", "alert"),
         (Outcome(OutcomeKind.RETRY_SCHEDULED), "RETRY SCHEDULED", "other"),
         (Outcome(OutcomeKind.NOT_RETRIED, "a bad tag"), "NOT RETRIED (a bad tag)", "other"),
-        (Outcome(OutcomeKind.RETRY_HELD, "actions disabled"), "RETRY HELD (actions disabled)",
-         "other"),
+        (
+            Outcome(OutcomeKind.RETRY_HELD, "actions disabled"),
+            "RETRY HELD (actions disabled)",
+            "other",
+        ),
         (Outcome(OutcomeKind.RETRIED), "RETRIED", "other"),
     ],
-)  # fmt: skip
+)
 def test_an_outcome_says_what_it_always_said_and_reads_back(
     outcome: Outcome, text: str, tally: str
 ) -> None:
