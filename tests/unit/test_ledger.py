@@ -34,6 +34,8 @@ DECISION = {
     "reason": "worse",
     "alert": False,
 }
+pytestmark = pytest.mark.unit
+
 LOGIC = Path(__file__).resolve().parents[2] / "lambdas" / "trainguard" / "logic"
 
 

@@ -33,6 +33,7 @@ from typing import Any
 from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
+from ..message import Message
 from ..models import GroupStats, JobNotFoundError, JobRecord, StopRefused, epoch_ms
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
@@ -84,9 +85,7 @@ def alert_details(
 def carry_out_notice(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     """A once-per-run email that is no rule's decision: sent, no audit."""
     ledger.counts.alerts += 1
-    ledger.say(
-        mail_key(job.run, claim.action), str(claim.details["subject"]), str(claim.details["body"])
-    )
+    ledger.say(mail_key(job.run, claim.action), Message.from_item(claim.details))
     ledger.finish(job.run, claim.action, ALERT)
     return ALERT
 
@@ -209,9 +208,8 @@ def _announce(
         subject = messages.alert_subject(decision)
     else:
         subject = messages.stop_subject(decision, outcome.text)
-    body = messages.body(
-        decision, outcome=outcome.text, mode=mode, region=ledger.deps.region, details=details
-    )
+    message = messages.decision(decision, subject=subject, outcome=outcome.text, mode=mode,
+                                region=ledger.deps.region, details=details)  # fmt: skip
     ledger.announce(
         job.run,
         decision,
@@ -220,8 +218,7 @@ def _announce(
         savings=savings,
         at=claim.at,
         key=mail_key(job.run, claim.action, *[mail] if mail else []),
-        subject=subject,
-        body=body,
+        message=message,
     )
 
 

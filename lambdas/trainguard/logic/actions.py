@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.decision import Decision
+from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
 from ..policy import JobSettings
@@ -63,11 +64,11 @@ class Act(Ledger):
         action = ActionKind.ALERT.action(episode or decision.rule)  # an episode names its rule
         return self._claim_and_carry_out(job, action, details) is not None
 
-    def notice(self, job: JobRecord, name: str, subject: str, body: str) -> bool:
-        """A once-per-run email that is not a rule's decision (``failed``: a failed job,
-        ``config``: a bad tag)."""
-        details = {"subject": subject, "body": body}
-        return self._claim_and_carry_out(job, ActionKind.NOTICE.action(name), details) is not None
+    def notice(self, job: JobRecord, name: str, message: Message) -> bool:
+        """A once-per-run message that is not a rule's decision (``failed``: a failed job,
+        ``config``: a bad tag); its claim holds the message."""
+        action = ActionKind.NOTICE.action(name)
+        return self._claim_and_carry_out(job, action, message.to_item()) is not None
 
     def episodes(self, job: JobRecord, changes: Mapping[str, float | None]) -> None:
         """Open (at their time) or close (None) the job's health episodes (hang, straggler,

@@ -167,11 +167,8 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         result.action, result.notified = "closed", True
     minutes = (now - opened_at) / 60.0
     Ledger(deps, now).say(
-        f"{record.run}#gpu_recovered#{host}#{opened_at:.0f}",
-        f"{messages.PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)",
-        f"Host:     {host}\nRecovered: GPU utilization is back above the threshold\n"
-        f"Episode:  {fmt(minutes)} min since the idle alert\n\n"
-        f"Console: {messages.console_link(deps.region, job_name)}\n",
+        mail_key(record.run, "gpu_recovered", host, f"{opened_at:.0f}"),
+        messages.gpu_recovered(host, minutes, deps.region, job_name),
     )
     return result
 
@@ -210,10 +207,14 @@ def _announce_idle(
         ALERT,
         mode,
         key=mail_key(record.run, "gpu_idle", host, f"{now:.0f}"),
-        subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
-        f"{fmt(rule.episode_minutes(status))} min)",
-        body=messages.body(
-            decision, outcome=ALERT.text, mode=mode, region=deps.region, details=details
+        message=messages.decision(
+            decision,
+            subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
+            f"{fmt(rule.episode_minutes(status))} min)",
+            outcome=ALERT.text,
+            mode=mode,
+            region=deps.region,
+            details=details,
         ),
     )
 

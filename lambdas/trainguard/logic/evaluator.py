@@ -33,7 +33,7 @@ from .actions import Act
 from .controls import read_controls
 from .decide import judge
 from .dependencies import Dependencies
-from .ledger import STOPPED
+from .ledger import STOPPED, Counts
 from .observe import Observation, observe
 from .reconcile import reconcile
 from .shards import Shard, plan_shards
@@ -43,21 +43,19 @@ SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this
 
 
 @dataclass
-class TickResult:
+class TickResult(Counts):
+    """What the tick did: the ledger counts its actions straight into it (:class:`Counts`:
+    stops, would-be stops, alerts, refused stops, dollars saved), the rest is the tick's."""
+
     jobs: int = 0
     evaluated: int = 0
     decisions: int = 0
-    stops: int = 0
-    would_stops: int = 0
-    alerts: int = 0
-    dollars_saved: float = 0.0
     errors: int = 0
     registered: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
     resumed: int = 0  # actions an earlier invocation left unfinished, finished now
     deferred: int = 0  # jobs left for the next tick when the time ran out
-    stop_failures: int = 0  # stops SageMaker refused
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
     emails_dead: int = 0  # sends that failed for the last time (dead letters)
     shards: int = 0  # shards sent to the shard queue (0: the planner judged the jobs inline)
@@ -159,7 +157,7 @@ def _act(deps: Dependencies, now: float, result: TickResult) -> Act:
     controls = read_controls(deps.controls)
     result.controls_error = controls.error
     result.paused = controls.global_.paused or any(c.paused for c in controls.groups.values())
-    return Act(deps, now, controls=controls)
+    return Act(deps, now, controls=controls, counts=result)
 
 
 def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: int) -> int:
@@ -290,9 +288,7 @@ def _moved(
 
 
 def _count(result: TickResult, act: Act) -> None:
-    """What ``act`` did, into ``result``: the ledger's counts as they are."""
-    for name, value in act.counts.items():
-        setattr(result, name, value)
+    """What ``act`` sent and audited, into ``result`` (it counted its actions there)."""
     result.emails_failed, result.emails_dead = act.mail.failed, act.mail.dead
     result.errors += act.counts.stop_failures + act.mail.failed  # in the alarmed JobErrors
     result.actions = act.records
@@ -345,13 +341,7 @@ def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResul
     """A bad tag value: reported once for that job, never a crash of the tick."""
     logger.warning("bad trainguard tag", extra={"job": job.name, "error": error})
     try:
-        act.notice(
-            job,
-            "config",
-            f"{messages.PREFIX} CONFIG {job.name}: {error}",
-            f"Job:     {job.name}\nProblem: {error}\nThe job is not evaluated until its tags "
-            f"are fixed.\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n",
-        )
+        act.notice(job, "config", messages.config_error(job.name, error, act.deps.region))
     except Exception:
         result.errors += 1
         logger.exception("reporting the bad tag failed")

@@ -17,12 +17,13 @@ table (:mod:`.actions`) imports them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from ..core.decision import Decision
+from ..message import Message
 from ..models import JobRecord, RunId
 from ..observability import logger
 from .controls import Controls
@@ -249,16 +250,13 @@ def tally_of(text: str) -> str:
 # ---- one invocation's acting, and its one voice -------------------------------------------------
 @dataclass
 class Counts:
-    """What an invocation's actions did (the tick's result takes each field as it is)."""
+    """What an invocation's actions did (the tick's result is one: the ledger counts into it)."""
 
     stops: int = 0
     would_stops: int = 0
     alerts: int = 0
     stop_failures: int = 0
     dollars_saved: float = 0.0
-
-    def items(self) -> list[tuple[str, Any]]:
-        return [(f.name, getattr(self, f.name)) for f in fields(self)]
 
 
 @dataclass
@@ -338,9 +336,10 @@ class Ledger:
             self.records.append(record)
             logger.info("decision", extra={"decision": record})
 
-    def say(self, key: str, subject: str, body: str) -> bool:
-        """One email through the outbox under its deduplication ``key`` (never sent twice)."""
-        return self.mail.send(key, subject, body)
+    def say(self, key: str, message: Message) -> bool:
+        """One message through the outbox under its deduplication ``key`` (never sent
+        twice)."""
+        return self.mail.send(key, message)
 
     def announce(
         self,
@@ -350,15 +349,14 @@ class Ledger:
         mode: str,
         *,
         key: str,
-        subject: str,
-        body: str,
+        message: Message,
         savings: float | None = None,
         at: float | None = None,
         keep: bool = True,
     ) -> None:
         """Audit, then email: how every decision is said."""
         self.audit(run, decision, outcome, mode, savings, at, keep=keep)
-        self.say(key, subject, body)
+        self.say(key, message)
 
 
 # a carry-out: take a claimed action of the job forward from where its claim says it got, to its

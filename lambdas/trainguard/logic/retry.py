@@ -442,10 +442,8 @@ def _say(ledger: Ledger, job: JobRecord, decision: Decision, outcome: Outcome, *
         "Group": job.group,
         "Instances": f"{job.instance_count} x {job.instance_type}",
     }
-    body = "\n".join(f"{f'{k}:'.ljust(13)}{v}" for k, v in facts.items())
-    body += f"\n\nConsole: {messages.console_link(ledger.deps.region, job.name)}\n"
-    ledger.announce(job.run, decision, outcome, job.mode, key=key, subject=subject, body=body,
-                    keep=False)  # fmt: skip
+    message = messages.retry(subject, facts, ledger.deps.region, job.name)
+    ledger.announce(job.run, decision, outcome, job.mode, key=key, message=message, keep=False)
 
 
 def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int | None,
