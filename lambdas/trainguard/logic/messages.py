@@ -172,6 +172,31 @@ def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
     return Message.of(f"{PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)", parts, 10)
 
 
+def control_change(name: str, group: str | None, paused: bool | None, now_paused: bool,
+                   mode: str | None, by: str, at: str, reason: str) -> Message:  # fmt: skip
+    """A runtime control changed (``trainguard pause | resume | mode``): ``paused`` is what the
+    command asked (None: a mode change), ``now_paused`` and ``mode`` the control after it."""
+    scope = "every group" if group is None else f"group {group}"
+    if paused is True:
+        subject = f"{PREFIX} PAUSED {scope}: every stop is a report"
+    elif paused is False:
+        subject = f"{PREFIX} RESUMED {scope}: stops as the mode says"
+    else:
+        subject = f"{PREFIX} MODE {scope}: {mode or 'as deployed'}"
+    parts = [
+        field("Control", name),
+        field("Paused", "yes" if now_paused else "no"),
+        field("Mode", mode or "as deployed (or the job tag)"),
+        field("By", by),
+        field("At", at),
+        field("Reason", reason or "-"),
+        GAP,
+        sentence("The functions act on it from their next tick. A job's trainguard:mode tag "
+                 "still decides its mode; a pause holds every stop, whatever the mode."),
+    ]  # fmt: skip
+    return Message.of(subject, parts, 9)
+
+
 def report(subject: str, blocks: Sequence[Sequence[Part]], width: int) -> Message:
     """A report (the weekly digest): blocks of parts, a blank line between blocks."""
     parts: list[Part] = []
