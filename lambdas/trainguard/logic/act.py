@@ -34,13 +34,23 @@ from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..message import Message
-from ..models import GroupStats, JobNotFoundError, JobRecord, StopRefused, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
+from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
 from . import messages
 from .dependencies import Dependencies
-from .ledger import ALERT, STOPPED, Claim, ClaimState, Ledger, Outcome, OutcomeKind, iso, mail_key
+from .ledger import (
+    ALERT,
+    STOPPED,
+    Claim,
+    ClaimState,
+    Ledger,
+    Outcome,
+    OutcomeKind,
+    describe_run,
+    iso,
+    mail_key,
+)
 
 MAX_STOP_ATTEMPTS = 5
 STOP_RETRY_S = 300.0  # 5, 10, 20, 40 minutes between refused stops
@@ -169,14 +179,9 @@ def _stop_refused(
 
 def recheck_stop(ledger: Ledger, job: JobRecord) -> str | None:
     """Why the stop must not happen now (None: go): SageMaker's own word on the job."""
-    jobs = ledger.deps.training_jobs
-    try:
-        description = jobs.describe(job.name)
-    except JobNotFoundError:
-        return "the job no longer exists"
-    created = epoch_ms(_epoch_seconds(description.get("CreationTime"), "CreationTime"))
-    if created != job.created_ms:
-        return "the name belongs to another job now"
+    why, description = describe_run(ledger.deps, job, "the job no longer exists")
+    if why is not None:
+        return why
     status = description.get("TrainingJobStatus")
     if status != "InProgress":
         return f"already {str(status).lower()}"
@@ -184,7 +189,7 @@ def recheck_stop(ledger: Ledger, job: JobRecord) -> str | None:
     if paused is not None:  # paused since the stop was claimed (a resumed action)
         return paused
     arn = str(description.get("TrainingJobArn") or job.arn)
-    tags = jobs.tags(arn)
+    tags = ledger.deps.training_jobs.tags(arn)
     if not is_opted_in(tags):
         return "no longer opted in: its trainguard:group tag is gone"
     if tags.get(TAG_PROTECT, "").strip().lower() == "true":

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..core.decision import Decision
 from ..message import Message
-from ..models import JobRecord, RunId
+from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms, to_epoch_seconds
 from ..observability import logger
 from .controls import Controls
 from .dependencies import Dependencies
@@ -362,6 +362,21 @@ class Ledger:
 # a carry-out: take a claimed action of the job forward from where its claim says it got, to its
 # outcome; safe to repeat at any point (the dispatch table, :data:`.actions.CARRY_OUTS`)
 CarryOut = Callable[[Ledger, JobRecord, Claim], Outcome]
+
+
+def describe_run(
+    deps: Dependencies, job: JobRecord, gone: str
+) -> tuple[str | None, dict[str, Any]]:
+    """SageMaker's description of the very run ``job`` (a carry-out's re-check starts here),
+    or why not: ``gone`` (no job of that name) or a name reused by another run."""
+    try:
+        description = deps.training_jobs.describe(job.name)
+    except JobNotFoundError:
+        return gone, {}
+    created = epoch_ms(to_epoch_seconds(description.get("CreationTime"), "CreationTime"))
+    if created != job.created_ms:
+        return "the name belongs to another job now", {}
+    return None, description
 
 
 def mail_key(run: RunId, *parts: str) -> str:

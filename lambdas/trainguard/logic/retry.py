@@ -43,13 +43,22 @@ from ..constants import (
     TAG_RETRY_OF,
 )
 from ..core.decision import Decision
-from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
+from ..models import CreateRefused, JobNotFoundError, JobRecord
 from ..observability import logger
 from ..policy import is_opted_in
 from . import messages
 from .dependencies import Dependencies
-from .ledger import Claim, ClaimState, Ledger, Outcome, OutcomeKind, iso, mail_key, retry_action
+from .ledger import (
+    Claim,
+    ClaimState,
+    Ledger,
+    Outcome,
+    OutcomeKind,
+    describe_run,
+    iso,
+    mail_key,
+    retry_action,
+)
 
 RULE = "capacity_retry"
 MAX_RETRIES = 10  # the most a tag may ask for
@@ -378,13 +387,9 @@ def _recheck(
     its description and its tags."""
     if not deps.retry_roles:
         return NOT_ENABLED, {}, {}
-    try:
-        description = deps.training_jobs.describe(job.name)
-    except JobNotFoundError:
-        return "the failed job no longer exists", {}, {}
-    created = epoch_ms(_epoch_seconds(description.get("CreationTime"), "CreationTime"))
-    if created != job.created_ms:
-        return "the name belongs to another job now", {}, {}
+    why, description = describe_run(deps, job, "the failed job no longer exists")
+    if why is not None:
+        return why, {}, {}
     if description.get("TrainingJobStatus") != "Failed":
         return f"the job is {description.get('TrainingJobStatus')}, not Failed", {}, {}
     if capacity_kind(description.get("FailureReason")) is None:
