@@ -26,6 +26,7 @@ from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.curves import Point
 from trainguard.core.progress import Progress
 from trainguard.logic.dependencies import Dependencies
+from trainguard.message import Message, email_text
 from trainguard.models import (
     GroupPolicy,
     GroupStats,
@@ -214,12 +215,15 @@ class InMemoryStore(FaultInjector):
         ]
 
     # the outbox
-    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
+    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float,
+                message: Mapping[str, Any] | None = None) -> bool:  # fmt: skip
         self._call("enqueue")
         if not self._put_once(("MAIL", key), {"at": now}):
             return False  # written once, ever (sent or not)
         self.items[("OUTBOX", key)] = {"sk": key, "subject": subject, "body": body,
                                        "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        if message is not None:
+            self.items[("OUTBOX", key)]["message"] = copy.deepcopy(dict(message))
         return True
 
     def pending_emails(self, now: float) -> list[dict[str, Any]]:
@@ -641,6 +645,10 @@ class FakeNotifier(FaultInjector):
         self._call("publish")
         self.sent.append(Email(subject, body))
         return f"msg-{len(self.sent)}"
+
+    def send(self, message: Message) -> str:
+        """As SNS: the email is the message's text (a fault on ``publish`` fails it)."""
+        return self.publish(message.subject, email_text(message))
 
     def take(self) -> list[Email]:
         """The emails sent since the last take."""

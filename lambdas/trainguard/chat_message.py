@@ -1,11 +1,12 @@
 """The chat form of a message: an Amazon Q Developer in chat applications (formerly AWS
-Chatbot) *custom notification*, built from the email's subject and plain body.
+Chatbot) *custom notification*, rendered from the message's value
+(:class:`~trainguard.message.Message`: its fields, sentences and links).
 
 Chatbot drops SNS messages that are not in one of its known formats (an email body is silently
-lost), so the chat channel gets this JSON while email keeps the plain text. The logic is not
-touched: every message trainguard sends is a subject plus a body made of ``Key: value`` lines,
-free sentences and ``Console:``/``Logs:`` links (``logic/messages.py``), and that layout is
-enough to rebuild a card from: the numbers go to the description, the links to next steps.
+lost), so the chat channel gets this JSON while email keeps the plain text. The numbers go to
+the description, the links (a field whose value is an https URL, and the console link) to next
+steps. A message that is only text (an outbox item written before messages were values) is
+taken apart as before (:func:`parse_body`: ``Key: value`` lines, free sentences, links).
 
 The schema (custom notifications, "Event schema" and "Parameter details" in the Amazon Q
 Developer in chat applications admin guide): ``version`` must be ``"1.0"``, ``source`` must be
@@ -23,6 +24,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from .message import Message
 
 Flavor = Literal["slack", "teams", "portable"]
 
@@ -73,6 +76,25 @@ def parse_body(body: str) -> ParsedBody:
             links.append((key, value))
         else:
             fields.append((key, value))
+    return ParsedBody(fields, sentences, links)
+
+
+def parts_of(message: Message) -> ParsedBody:
+    """The message's fields, sentences and links, each in its order (no parsing, except for a
+    message that is only text)."""
+    if message.text is not None:
+        return parse_body(message.text)
+    fields: list[tuple[str, str]] = []
+    sentences: list[str] = []
+    links: list[tuple[str, str]] = []
+    for part in message.parts:
+        key, value = part.text.strip(), part.value.strip()
+        if part.kind == "link" or (part.kind == "field" and _URL.match(value)):
+            links.append((key, value))
+        elif part.kind == "field":
+            fields.append((key, value))
+        elif part.kind == "sentence" and key:
+            sentences.append(key)
     return ParsedBody(fields, sentences, links)
 
 
@@ -183,7 +205,22 @@ def custom_notification(subject: str, body: str, *, flavor: Flavor = "portable")
     """The custom notification for one message: title from the subject, the numbers in the
     description, the links as next steps, and a thread per job (``metadata.threadId``) so
     that a job's alerts, stop and recovery read as one conversation."""
-    parsed = parse_body(body)
+    return _notification(subject, parse_body(body), flavor)
+
+
+def message_notification(message: Message, *, flavor: Flavor = "portable") -> dict[str, Any]:
+    """The custom notification for one message, from its value."""
+    return _notification(message.subject, parts_of(message), flavor)
+
+
+def message_notification_json(message: Message, chat: str) -> str:
+    """:func:`message_notification` as the compact JSON text SNS carries, in the markdown of
+    the configured channels (``TRAINGUARD_CHAT``)."""
+    card = message_notification(message, flavor=flavor_for(chat))
+    return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
+
+
+def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str, Any]:
     fields = dict(parsed.fields)
     content: dict[str, Any] = {
         "textType": "client-markdown",

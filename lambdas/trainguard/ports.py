@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from .core.curves import Point
 from .core.progress import Progress
+from .message import Message
 from .models import (
     GroupPolicy,
     GroupStats,
@@ -110,7 +111,18 @@ class Outbox(Protocol):
     sent at least once (a failed or interrupted send is retried by a later invocation) and
     written at most once per key."""
 
-    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool: ...
+    def enqueue(
+        self,
+        key: str,
+        subject: str,
+        body: str,
+        now: float,
+        lease_s: float,
+        message: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """``message``: the message as a value (``Message.to_item``); ``body`` is then empty."""
+        ...
+
     def pending_emails(self, now: float) -> list[dict[str, Any]]: ...
     def lease_email(self, key: str, now: float, lease_s: float) -> bool: ...
     def sent(self, key: str, now: float) -> None: ...
@@ -180,3 +192,6 @@ class Notifier(Protocol):
     """The alert channel (SNS)."""
 
     def publish(self, subject: str, body: str) -> str: ...
+    def send(self, message: Message) -> str:
+        """Publish the message, rendered for each channel (email text, chat card)."""
+        ...

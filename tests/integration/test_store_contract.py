@@ -16,6 +16,9 @@ from trainguard.adapters.store import Store, StoreError, serialize
 from trainguard.core.median import ReferenceTable
 from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
+from trainguard.logic import messages
+from trainguard.logic.ledger import Claim, ClaimState
+from trainguard.message import Message
 from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId
 from trainguard_local.state_table import create_state_table
 
@@ -116,6 +119,39 @@ def test_an_email_is_written_once_leased_and_sent_or_dead_lettered(store: Any) -
     store.send_failed("k2", 8, 0.0, dead=True)
     assert store.pending_emails(1e9) == []
     assert [(d["subject"], d["attempts"]) for d in store.dead_letters()] == [("s2", 8)]
+
+
+def test_a_claim_reads_back_as_the_ledger_s_value(store: Any) -> None:
+    """What claim_action, update_action and finish_action wrote is a :class:`Claim` that
+    writes back the same fields (nested details included, the numbers as they went in)."""
+    store.register_job(job())
+    details = {"decision": {"job": "j", "rule": "median", "stop": True, "step": 3,
+                            "value": 1.5, "threshold": 0.75, "references": 3, "reason": "r",
+                            "alert": False},
+               "enforcing": True, "hold": None, "mode": "enforce", "savings": 12.5,
+               "context": {"Group": "g", "Instances": "2 x ml.p4d.24xlarge"}}  # fmt: skip
+    store.claim_action(run(), "median#stop", 100.0, details)
+    store.update_action(run(), "median#stop", state="refused", attempts=1, retry_at=400.0,
+                        outcome="COULD NOT STOP (AccessDenied)")  # fmt: skip
+    claim = Claim.from_item(run(), "median#stop", store.get_action(run(), "median#stop"))
+    assert (claim.state, claim.attempts, claim.due) == (ClaimState.REFUSED, 1, 400.0)
+    assert claim.decision().threshold == 0.75 and claim.savings == 12.5
+    assert claim.context == details["context"] and claim.hold is None
+    item = store.get_action(run(), "median#stop")
+    assert claim.to_item() == {k: v for k, v in item.items() if k not in ("pk", "sk")}
+    store.finish_action(run(), "median#stop", state="given up", outcome=claim.outcome)
+    done = Claim.from_item(run(), "median#stop", store.get_action(run(), "median#stop"))
+    assert done.state is ClaimState.GIVEN_UP and done.outcome == "COULD NOT STOP (AccessDenied)"
+
+
+def test_an_email_written_as_a_value_reads_back_as_that_value(store: Any) -> None:
+    message = messages.config_error("j", "a bad tag: x", "us-east-1")
+    assert store.enqueue("k3", message.subject, "", 100.0, 0.0, message=message.to_item())
+    (item,) = store.pending_emails(100.0)
+    assert Message.from_item(item["message"]) == message
+    store.enqueue("k4", "s4", "b4", 100.0, 0.0)  # written as text: read as text
+    (old,) = [i for i in store.pending_emails(100.0) if i["sk"] == "k4"]
+    assert "message" not in old and Message.from_item(old) == Message.plain("s4", "b4")
 
 
 def test_events_are_marked_once(store: Any) -> None:

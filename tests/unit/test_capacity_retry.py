@@ -14,7 +14,7 @@ from world import TAGS, World
 
 from trainguard.config import RetryConfigError, parse_role_arns
 from trainguard.logic import retry
-from trainguard.logic.act import Act
+from trainguard.logic.actions import Act
 from trainguard.models import CreateRefused
 
 pytestmark = pytest.mark.unit

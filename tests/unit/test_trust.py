@@ -15,7 +15,7 @@ from trainguard.config import GpuIdleSettings, job_settings
 from trainguard.core.decision import Decision
 from trainguard.core.series import MAX_CURVE_POINTS, downsample
 from trainguard.logic import evaluator
-from trainguard.logic.act import Act
+from trainguard.logic.actions import Act
 from trainguard.logic.decide import judge
 from trainguard.logic.evaluator import Budget
 from trainguard.logic.outbox import MAX_ATTEMPTS

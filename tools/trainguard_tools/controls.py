@@ -20,8 +20,9 @@ from trainguard.adapters.controls import TableControls
 from trainguard.adapters.notifier import SnsNotifier
 from trainguard.config import Control, parse_control
 from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
+from trainguard.logic import messages
 from trainguard.logic.controls import iso_now
-from trainguard.logic.messages import PREFIX
+from trainguard.message import Message, email_text
 
 from .stack import add_stack_arguments, caller_arn, connect, run
 
@@ -31,8 +32,15 @@ class Change:
     name: str  # GLOBAL or GROUP#<group>
     before: Control
     after: Control
-    subject: str
-    body: str
+    message: Message  # its announcement
+
+    @property
+    def subject(self) -> str:
+        return self.message.subject
+
+    @property
+    def body(self) -> str:
+        return email_text(self.message)
 
 
 def change(
@@ -58,21 +66,9 @@ def change(
     history = {"at": after.at, "control": name, "by": by, "reason": reason,
                "before": before.to_json(), "after": after.to_json()}  # fmt: skip
     controls.write(name, after.to_json(), history)
-    scope = "every group" if group is None else f"group {group}"
-    if paused is True:
-        subject = f"{PREFIX} PAUSED {scope}: every stop is a report"
-    elif paused is False:
-        subject = f"{PREFIX} RESUMED {scope}: stops as the mode says"
-    else:
-        subject = f"{PREFIX} MODE {scope}: {after.mode or 'as deployed'}"
-    body = (
-        f"Control: {name}\nPaused:  {'yes' if after.paused else 'no'}\n"
-        f"Mode:    {after.mode or 'as deployed (or the job tag)'}\n"
-        f"By:      {by}\nAt:      {after.at}\nReason:  {reason or '-'}\n\n"
-        "The functions act on it from their next tick. A job's trainguard:mode tag still "
-        "decides its mode; a pause holds every stop, whatever the mode.\n"
-    )
-    return Change(name, before, after, subject, body)
+    message = messages.control_change(name, group, paused, after.paused, after.mode, by,
+                                      after.at, reason)  # fmt: skip
+    return Change(name, before, after, message)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -93,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
         try:
             notifier = SnsNotifier(deployed.client("sns"), deployed.topic_arn)
-            notifier.publish(done.subject, done.body)
+            notifier.send(done.message)
         except Exception as exc:
             print(f"the change stands, but announcing it failed: {exc}", file=sys.stderr)
             return 1

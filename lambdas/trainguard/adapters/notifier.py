@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..chat_message import custom_notification_json, flavor_for
+from ..chat_message import message_notification_json
+from ..message import Message, email_text
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -33,10 +34,17 @@ def clean_subject(subject: str) -> str:
 
 
 def per_protocol_message(subject: str, body: str, chat: str) -> str:
+    """The ``Message`` of a ``MessageStructure="json"`` publish of a message that is text."""
+    return per_protocol(Message.plain(subject, body), chat)
+
+
+def per_protocol(message: Message, chat: str) -> str:
     """The ``Message`` of a ``MessageStructure="json"`` publish: ``default`` (required by SNS,
     what SQS, Lambda and email-json subscribers get), ``email`` (the same plain text, named so
-    that email never depends on the default) and ``https`` (the chat card)."""
-    card = custom_notification_json(subject, body, flavor=flavor_for(chat))
+    that email never depends on the default) and ``https`` (the chat card), each rendered
+    from the message's value."""
+    body = email_text(message)
+    card = message_notification_json(message, chat)
     return json.dumps({"default": body, "email": body, "https": card}, ensure_ascii=False)
 
 
@@ -47,15 +55,21 @@ class SnsNotifier:
         self._chat = chat.strip()
 
     def publish(self, subject: str, body: str) -> str:
+        """Publish a message that is text (its chat card is read from the text)."""
+        return self.send(Message.plain(subject, body))
+
+    def send(self, message: Message) -> str:
         if self._chat:
             response = self._client.publish(
                 TopicArn=self._topic_arn,
-                Subject=clean_subject(subject),
-                Message=per_protocol_message(subject, body, self._chat),
+                Subject=clean_subject(message.subject),
+                Message=per_protocol(message, self._chat),
                 MessageStructure="json",
             )
         else:
             response = self._client.publish(
-                TopicArn=self._topic_arn, Subject=clean_subject(subject), Message=body
+                TopicArn=self._topic_arn,
+                Subject=clean_subject(message.subject),
+                Message=email_text(message),
             )
         return str(response.get("MessageId", ""))

@@ -427,15 +427,23 @@ class Store:
         ]
 
     # ---- the outbox: every email is written before it is sent -----------------------------
-    def enqueue(self, key: str, subject: str, body: str, now: float, lease_s: float) -> bool:
+    def enqueue(
+        self,
+        key: str,
+        subject: str,
+        body: str,
+        now: float,
+        lease_s: float,
+        message: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Write one email under its deduplication ``key`` (the run, rule and kind), leased to
         the caller for ``lease_s`` so that it is the one that sends it; False if that email
         was already written (it is never written twice). Two items in one transaction: the
         key's marker (``MAIL``, kept ``MAIL_TTL_DAYS``) and the message (``OUTBOX``, deleted
         once sent)."""
         marker = {"pk": MAIL_PK, "sk": key, "at": now, TTL_ATTR: int(now + MAIL_TTL_S)}
-        message = {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
-                   "attempts": 0, "lease_until": now + lease_s}  # fmt: skip
+        item = {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
+                "attempts": 0, "lease_until": now + lease_s, "message": message}  # fmt: skip
         return _applied(
             lambda: self._client.transact_write_items(
                 TransactItems=[
@@ -446,7 +454,7 @@ class Store:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {"Put": {"TableName": self._table, "Item": serialize(message)}},
+                    {"Put": {"TableName": self._table, "Item": serialize(item)}},
                 ]
             )
         )

@@ -18,296 +18,222 @@ audit, notify. Every step survives a crash, a timeout and a failed call.
   it again overwrites it);
 * **notify**: one email, through the outbox (:mod:`.outbox`).
 
-The evaluator (stops and runtime alerts), the alert function (GPU-idle episodes) and the
-lifecycle (a failed job) all act through :class:`Act`; a capacity retry the lifecycle claims
-(``retry#<k>``, due at its ``retry_at``) is carried out by :mod:`.retry` on the tick's
-resume pass.
+This module holds the carry-outs of stops, reports, alerts and notices (:func:`carry_out_stop`,
+:func:`carry_out_alert`, :func:`carry_out_notice`) and what their claims hold; the claim, the
+dispatch table from an action's kind to its carry-out and the resume pass are
+:class:`.actions.Act`'s, the shared values and the one way to say something
+:mod:`.ledger`'s. A capacity retry (``retry#<k>``) is another carry-out (:mod:`.retry`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from ..config import Controls, JobSettings, is_opted_in
+from ..config import JobSettings, is_opted_in
 from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
-from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
+from ..message import Message
+from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
-from . import messages, retry
+from . import messages
 from .dependencies import Dependencies
-from .outbox import Mail
+from .ledger import (
+    ALERT,
+    STOPPED,
+    Claim,
+    ClaimState,
+    Ledger,
+    Outcome,
+    OutcomeKind,
+    describe_run,
+    iso,
+    mail_key,
+)
 
-STOPPED = "STOPPED"
-WOULD_STOP_OBSERVE = "WOULD STOP (observe)"
-WOULD_STOP_DISABLED = "WOULD STOP (stops disabled)"  # and "WOULD STOP (<any hold>)"
-ALERT = "ALERT"
 MAX_STOP_ATTEMPTS = 5
 STOP_RETRY_S = 300.0  # 5, 10, 20, 40 minutes between refused stops
 
 
-@dataclass
-class Act:
-    """Acts for one invocation at ``now``; counts what it did."""
+# ---- what the claims hold ----------------------------------------------------------------------
+def stop_details(
+    ledger: Ledger,
+    job: JobRecord,
+    settings: JobSettings,
+    decision: Decision,
+    stats: GroupStats | None,
+) -> dict[str, Any]:
+    """A stop's (or a report's) claim: the decision, the mode, the estimated savings and the
+    email's facts, so that a later tick can finish it."""
+    return {
+        "decision": decision.to_dict(),
+        "enforcing": settings.enforcing,
+        "hold": settings.hold,
+        "mode": mode_text(settings),
+        "savings": estimated_savings(job, stats, ledger.deps, ledger.now),
+        "context": {**context(job, stats), **threshold_setters(settings, decision, stats)},
+    }
 
-    deps: Dependencies
-    now: float
-    controls: Controls = field(default_factory=Controls)  # a pause holds even resumed stops
-    stops: int = 0
-    would_stops: int = 0
-    alerts: int = 0
-    stop_failures: int = 0
-    dollars_saved: float = 0.0
-    records: list[dict[str, Any]] = field(default_factory=list)
-    mail: Mail = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.mail = Mail(self.deps.outbox, self.deps.notifier, self.now)
+def alert_details(
+    ledger: Ledger, job: JobRecord, settings: JobSettings, decision: Decision, since: float | None
+) -> dict[str, Any]:
+    """An alert's claim (``since``: when what it saw began)."""
+    facts = {**context(job, None), **cost(ledger.deps, job)}
+    if since is not None:
+        ago = max(0.0, (ledger.now - since) / 60.0)
+        facts["Since"] = f"{iso(since)} ({fmt(ago)} min ago)"
+    return {
+        "decision": decision.to_dict(),
+        "mode": mode_text(settings),
+        "context": {**facts, **links(ledger.deps.region, job)},
+    }
 
-    # ---- the actions -----------------------------------------------------------------------
-    def stop(
-        self, job: JobRecord, settings: JobSettings, decision: Decision, stats: GroupStats | None
-    ) -> str | None:
-        """Stop ``job`` once per rule (enforce), or report it once ("would stop"). Returns the
-        outcome, or None when an earlier invocation already acted on this rule."""
-        kind = "stop" if settings.enforcing else "report"
-        claim = {
-            "decision": decision.to_dict(),
-            "enforcing": settings.enforcing,
-            "hold": settings.hold,
-            "mode": mode_text(settings),
-            "savings": estimated_savings(job, stats, self.deps, self.now),
-            "context": {**context(job, stats), **threshold_setters(settings, decision, stats)},
-        }
-        action = f"{decision.rule}#{kind}"
-        if kind == "report" and f"{decision.rule}#stop" in job.actions:
-            return None  # the rule's stop was claimed before a pause: its outcome said it all
-        if not self._claim(job, action, claim):
-            return None
-        return self._carry_out(job, action, {**claim, "state": "claimed", "attempts": 0,
-                                             "at": self.now})  # fmt: skip
 
-    def alert(
-        self,
-        job: JobRecord,
-        settings: JobSettings,
-        decision: Decision,
-        stats: GroupStats | None,
-        *,
-        episode: str = "",
-        since: float | None = None,
-    ) -> bool:
-        """Alert once per run and rule (the runtime guard), or once per ``episode`` (the
-        health rules: a hang, a straggling host, a throughput drop; ``since``: when what it
-        saw began); False if already said."""
-        facts = {**context(job, None), **self._cost(job)}
-        if since is not None:
-            ago = max(0.0, (self.now - since) / 60.0)
-            facts["Since"] = f"{_iso(since)} ({fmt(ago)} min ago)"
-        claim = {"decision": decision.to_dict(), "mode": mode_text(settings),
-                 "context": {**facts, **links(self.deps.region, job)}}  # fmt: skip
-        action = f"{episode or decision.rule}#alert"  # an episode's key names its rule
-        if not self._claim(job, action, claim):
-            return False
-        self._carry_out(job, action, {**claim, "state": "claimed", "at": self.now})
-        return True
+# ---- carrying them out -------------------------------------------------------------------------
+def carry_out_notice(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    """A once-per-run email that is no rule's decision: sent, no audit."""
+    ledger.counts.alerts += 1
+    ledger.say(mail_key(job.run, claim.action), Message.from_item(claim.details))
+    ledger.finish(job.run, claim.action, ALERT)
+    return ALERT
 
-    def notice(self, job: JobRecord, action: str, subject: str, body: str) -> bool:
-        """A once-per-run email that is not a rule's decision (a failed job, a bad tag)."""
-        claim = {"subject": subject, "body": body}
-        if not self._claim(job, action, claim):
-            return False
-        self._carry_out(job, action, {**claim, "state": "claimed", "at": self.now})
-        return True
 
-    def resume(self, run: RunId, action: str) -> str | None:
-        """Carry a claimed action forward from where its invocation stopped (it crashed, timed
-        out, or waits to retry a refused stop). Returns its outcome, None if not due yet."""
-        claim = self.deps.store.get_action(run, action)
-        job = self.deps.store.get_job(run)
-        if claim is None or job is None or claim.get("state") == "done":
-            self.deps.store.finish_action(run, action)  # nothing left: off the open list
-            return None
-        due = claim.get("retry_at", claim.get("details", {}).get("retry_at", 0.0))
-        if float(due) > self.now:  # a refused stop backing off, a capacity retry not due yet
-            return None
-        logger.info("resuming an unfinished action", extra={"job": run.name, "action": action})
-        return self._carry_out(job, action, {**claim.get("details", {}), **claim})
+def carry_out_alert(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    ledger.counts.alerts += 1
+    _announce(ledger, job, claim, ALERT, claim.context, None)
+    ledger.finish(job.run, claim.action, ALERT)
+    return ALERT
 
-    def resume_open(self, budget: Any = None) -> int:
-        """Resume every open action (while ``budget`` allows); the number resumed."""
-        done = 0
-        for run, action in self.deps.store.open_actions():
-            if budget is not None and budget.exhausted():
-                break
-            try:
-                if self.resume(run, action) is not None:
-                    done += 1
-            except Exception:
-                logger.exception("resuming an action failed", extra={"job": run.name})
-        return done
 
-    # ---- carrying one out ------------------------------------------------------------------
-    def _carry_out(self, job: JobRecord, action: str, claim: Mapping[str, Any]) -> str:
-        kind = action.rsplit("#", 1)[-1]
-        if action.startswith(retry.ACTION_PREFIX):  # a capacity retry, claimed by the lifecycle
-            return retry.carry_out(self, job, action, claim)
-        if "subject" in claim:  # a notice
-            self.alerts += 1
-            self.mail.send(self._key(job.run, action), str(claim["subject"]), str(claim["body"]))
-            self.deps.store.finish_action(job.run, action, outcome=ALERT)
-            return ALERT
-        decision = Decision(**claim["decision"])
-        mode = str(claim.get("mode", job.mode))
-        details = dict(claim.get("context", {}))
-        if kind == "alert":
-            self.alerts += 1
-            self._announce(job.run, action, decision, ALERT, mode, claim, details, None)
-            self.deps.store.finish_action(job.run, action, outcome=ALERT)
-            return ALERT
-        if not claim.get("enforcing"):
-            hold = claim.get("hold") or "stops disabled"
-            outcome = WOULD_STOP_OBSERVE if mode.startswith("observe") else f"WOULD STOP ({hold})"
-            self.would_stops += 1
-            savings = claim.get("savings")
-            details["Savings"] = _dollars(savings)
-            self._announce(job.run, action, decision, outcome, mode, claim, details, savings)
-            self.deps.store.finish_action(job.run, action, outcome=outcome)
+def carry_out_stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    """A stop (enforce: re-check, stop) or a report (observe or held: "would stop")."""
+    if claim.enforcing:
+        return _stop(ledger, job, claim)
+    mode = claim.mode(job.mode)
+    hold = claim.hold or "stops disabled"
+    outcome = Outcome(OutcomeKind.WOULD_STOP, "observe" if mode.startswith("observe") else hold)
+    ledger.counts.would_stops += 1
+    details = claim.context
+    details["Savings"] = _dollars(claim.savings)
+    _announce(ledger, job, claim, outcome, details, claim.savings)
+    ledger.finish(job.run, claim.action, outcome)
+    return outcome
+
+
+def _stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    run, details = job.run, claim.context
+    requested = claim.state is ClaimState.STOPPING  # an earlier invocation called Stop
+    if not requested:
+        why = recheck_stop(ledger, job)
+        if why is not None:
+            outcome = Outcome(OutcomeKind.NOT_STOPPED, why)
+            logger.warning("stop refused by the re-check", extra={"why": why})
+            _announce(ledger, job, claim, outcome, details, None)
+            ledger.finish(run, claim.action, outcome, ClaimState.REFUSED)
             return outcome
-        return self._stop(job, action, decision, mode, claim, details)
-
-    def _stop(self, job: JobRecord, action: str, decision: Decision, mode: str,
-              claim: Mapping[str, Any], details: dict[str, Any]) -> str:  # fmt: skip
-        store, run = self.deps.store, job.run
-        requested = claim.get("state") == "stopping"  # an earlier invocation called Stop
-        attempts = int(claim.get("attempts", 0))
-        if not requested:
-            why = self._recheck(job)
-            if why is not None:
-                outcome = f"NOT STOPPED ({why})"
-                logger.warning("stop refused by the re-check", extra={"why": why})
-                self._announce(run, action, decision, outcome, mode, claim, details, None)
-                store.finish_action(run, action, state="refused", outcome=outcome)
-                return outcome
-        store.update_action(run, action, state="stopping", attempts=attempts + 1)
-        try:
-            result = self.deps.training_jobs.stop(job.name)
-        except StopRefused as exc:
-            return self._stop_refused(job, action, decision, mode, claim, details, exc,
-                                      attempts + 1)  # fmt: skip
-        if result == "already ending" and not requested:
-            # between the re-check and the call, the job ended by itself or by its owner
-            outcome = "NOT STOPPED (already ending)"
-            self._announce(run, action, decision, outcome, mode, claim, details, None)
-            store.finish_action(run, action, state="refused", outcome=outcome)
-            return outcome
-        savings = claim.get("savings")
-        self.stops += 1
-        self.dollars_saved += float(savings or 0.0)
-        details["Savings"] = _dollars(savings)
-        logger.info("job stopped", extra={"result": result, "rule": decision.rule})
-        self._announce(run, action, decision, STOPPED, mode, claim, details, savings)
-        store.finish_action(run, action, outcome=STOPPED)
-        return STOPPED
-
-    def _stop_refused(self, job: JobRecord, action: str, decision: Decision, mode: str,
-                      claim: Mapping[str, Any], details: dict[str, Any], exc: StopRefused,
-                      attempts: int) -> str:  # fmt: skip
-        """SageMaker refused: said once (audit + email), retried with back-off, then given up."""
-        outcome = f"COULD NOT STOP ({exc})"
-        self.stop_failures += 1
-        logger.error("StopTrainingJob refused", extra={"error": str(exc), "attempts": attempts})
-        if attempts == 1:
-            self._announce(job.run, action, decision, outcome, mode, claim, details, None,
-                           key_suffix="#refused")  # fmt: skip
-        if attempts >= MAX_STOP_ATTEMPTS:
-            self.deps.store.finish_action(job.run, action, state="given up", outcome=outcome)
-        else:
-            retry = self.now + STOP_RETRY_S * 2 ** (attempts - 1)
-            self.deps.store.update_action(job.run, action, state="refused", retry_at=retry,
-                                          outcome=outcome)  # fmt: skip
+    attempts = claim.attempts + 1
+    ledger.update(claim, ClaimState.STOPPING, attempts=attempts)
+    try:
+        result = ledger.deps.training_jobs.stop(job.name)
+    except StopRefused as exc:
+        return _stop_refused(ledger, job, claim, details, exc, attempts)
+    if result == "already ending" and not requested:
+        # between the re-check and the call, the job ended by itself or by its owner
+        outcome = Outcome(OutcomeKind.NOT_STOPPED, "already ending")
+        _announce(ledger, job, claim, outcome, details, None)
+        ledger.finish(run, claim.action, outcome, ClaimState.REFUSED)
         return outcome
+    savings = claim.savings
+    ledger.counts.stops += 1
+    ledger.counts.dollars_saved += float(savings or 0.0)
+    details["Savings"] = _dollars(savings)
+    logger.info("job stopped", extra={"result": result, "rule": claim.decision().rule})
+    _announce(ledger, job, claim, STOPPED, details, savings)
+    ledger.finish(run, claim.action, STOPPED)
+    return STOPPED
 
-    def _recheck(self, job: JobRecord) -> str | None:
-        """Why the stop must not happen now (None: go): SageMaker's own word on the job."""
-        try:
-            description = self.deps.training_jobs.describe(job.name)
-        except JobNotFoundError:
-            return "the job no longer exists"
-        created = epoch_ms(_epoch_seconds(description.get("CreationTime"), "CreationTime"))
-        if created != job.created_ms:
-            return "the name belongs to another job now"
-        status = description.get("TrainingJobStatus")
-        if status != "InProgress":
-            return f"already {str(status).lower()}"
-        paused = self.controls.pause(job.group)
-        if paused is not None:  # paused since the stop was claimed (a resumed action)
-            return paused
-        arn = str(description.get("TrainingJobArn") or job.arn)
-        tags = self.deps.training_jobs.tags(arn)
-        if not is_opted_in(tags):
-            return "no longer opted in: its trainguard:group tag is gone"
-        if tags.get(TAG_PROTECT, "").strip().lower() == "true":
-            return f"protected: its {TAG_PROTECT} tag was set"
-        return None
 
-    # ---- the shared tail: audit, then notify -----------------------------------------------
-    def announce(self, run: RunId, decision: Decision, *, outcome: str, mode: str, subject: str,
-                 details: Mapping[str, Any], key: str) -> None:  # fmt: skip
-        """Audit and email an action whose once-ness its caller guarantees (a GPU-idle episode
-        opened by a conditional write); ``key``: the email's deduplication key."""
-        self._audit(run, decision, outcome, mode, None, self.now)
-        body = messages.body(decision, outcome=outcome, mode=mode, region=self.deps.region,
-                             details=details)  # fmt: skip
-        self.mail.send(f"{run}#{key}", subject, body)
+def _stop_refused(
+    ledger: Ledger,
+    job: JobRecord,
+    claim: Claim,
+    details: Mapping[str, Any],
+    exc: StopRefused,
+    attempts: int,
+) -> Outcome:
+    """SageMaker refused: said once (audit + email), retried with back-off, then given up."""
+    outcome = Outcome(OutcomeKind.COULD_NOT_STOP, str(exc))
+    ledger.counts.stop_failures += 1
+    logger.error("StopTrainingJob refused", extra={"error": str(exc), "attempts": attempts})
+    if attempts == 1:
+        _announce(ledger, job, claim, outcome, details, None, "refused")
+    if attempts >= MAX_STOP_ATTEMPTS:
+        ledger.finish(job.run, claim.action, outcome, ClaimState.GIVEN_UP)
+    else:
+        retry = ledger.now + STOP_RETRY_S * 2 ** (attempts - 1)
+        ledger.update(claim, ClaimState.REFUSED, retry_at=retry, outcome=outcome.text)
+    return outcome
 
-    def _announce(self, run: RunId, action: str, decision: Decision, outcome: str, mode: str,
-                  claim: Mapping[str, Any], details: Mapping[str, Any], savings: Any,
-                  key_suffix: str = "") -> None:  # fmt: skip
-        self._audit(run, decision, outcome, mode, savings, float(claim.get("at", self.now)))
-        if outcome == ALERT:
-            subject = messages.alert_subject(decision)
-        else:
-            subject = messages.stop_subject(decision, outcome)
-        body = messages.body(decision, outcome=outcome, mode=mode, region=self.deps.region,
-                             details=details)  # fmt: skip
-        self.mail.send(self._key(run, action) + key_suffix, subject, body)
 
-    def _audit(self, run: RunId, decision: Decision, outcome: str, mode: str, savings: Any,
-               at: float) -> None:  # fmt: skip
-        record = {
-            **decision.to_dict(),
-            "mode": mode,
-            "action": outcome,
-            "estimated_dollars_saved": savings,
-        }
-        iso = _iso(at)
-        ttl = int(at + self.deps.audit_ttl_days * 86400)
-        self.deps.store.put_decision(run, iso, decision.rule, record, ttl)
-        self.records.append(record)
-        logger.info("decision", extra={"decision": record})
+def recheck_stop(ledger: Ledger, job: JobRecord) -> str | None:
+    """Why the stop must not happen now (None: go): SageMaker's own word on the job."""
+    why, description = describe_run(ledger.deps, job, "the job no longer exists")
+    if why is not None:
+        return why
+    status = description.get("TrainingJobStatus")
+    if status != "InProgress":
+        return f"already {str(status).lower()}"
+    paused = ledger.controls.pause(job.group)
+    if paused is not None:  # paused since the stop was claimed (a resumed action)
+        return paused
+    arn = str(description.get("TrainingJobArn") or job.arn)
+    tags = ledger.deps.training_jobs.tags(arn)
+    if not is_opted_in(tags):
+        return "no longer opted in: its trainguard:group tag is gone"
+    if tags.get(TAG_PROTECT, "").strip().lower() == "true":
+        return f"protected: its {TAG_PROTECT} tag was set"
+    return None
 
-    def _cost(self, job: JobRecord) -> dict[str, str]:
-        """What the job costs an hour while it is in this state."""
-        spec = self.deps.catalog.get(job.instance_type)
-        if spec is None:
-            return {}
-        return {"Costs": f"${spec.usd_per_hour * job.instance_count:,.2f} an hour"}
 
-    @staticmethod
-    def _key(run: RunId, action: str) -> str:
-        return f"{run}#{action}"
+def _announce(
+    ledger: Ledger,
+    job: JobRecord,
+    claim: Claim,
+    outcome: Outcome,
+    details: Mapping[str, Any],
+    savings: float | None,
+    mail: str = "",
+) -> None:
+    """A rule's decision said: audited at the claim's time, one email (``mail``: which of the
+    action's emails, when it has more than one)."""
+    decision, mode = claim.decision(), claim.mode(job.mode)
+    if outcome == ALERT:
+        subject = messages.alert_subject(decision)
+    else:
+        subject = messages.stop_subject(decision, outcome.text)
+    message = messages.decision(decision, subject=subject, outcome=outcome.text, mode=mode,
+                                region=ledger.deps.region, details=details)  # fmt: skip
+    ledger.announce(
+        job.run,
+        decision,
+        outcome,
+        mode,
+        savings=savings,
+        at=claim.at,
+        key=mail_key(job.run, claim.action, *[mail] if mail else []),
+        message=message,
+    )
 
-    def _claim(self, job: JobRecord, action: str, details: Mapping[str, Any]) -> bool:
-        """Win the once-per-run ``action``; an action the run's item already lists costs no
-        write."""
-        return action not in job.actions and self.deps.store.claim_action(
-            job.run, action, self.now, details
-        )
+
+# ---- the facts an email gives ------------------------------------------------------------------
+def cost(deps: Dependencies, job: JobRecord) -> dict[str, str]:
+    """What the job costs an hour while it is in this state."""
+    spec = deps.catalog.get(job.instance_type)
+    if spec is None:
+        return {}
+    return {"Costs": f"${spec.usd_per_hour * job.instance_count:,.2f} an hour"}
 
 
 def mode_text(settings: JobSettings) -> str:
@@ -358,10 +284,6 @@ def threshold_setters(
 def links(region: str, job: JobRecord) -> dict[str, str]:
     """Where to look: the job's training logs (its console page is in every email)."""
     return {"Logs": messages.logs_link(region, job.name)}
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _dollars(value: float | None) -> str:

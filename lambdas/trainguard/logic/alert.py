@@ -24,9 +24,8 @@ from ..core.series import floor_minute
 from ..models import EventError, JobRecord, MetricQuery, event_time, parse_gpu_idle_alarm_name
 from ..observability import logger
 from . import messages
-from .act import ALERT, Act
 from .dependencies import Dependencies
-from .outbox import Mail
+from .ledger import ALERT, Ledger, mail_key
 
 
 @dataclass(frozen=True)
@@ -167,12 +166,9 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     else:
         result.action, result.notified = "closed", True
     minutes = (now - opened_at) / 60.0
-    Mail(deps.outbox, deps.notifier, now).send(
-        f"{record.run}#gpu_recovered#{host}#{opened_at:.0f}",
-        f"{messages.PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)",
-        f"Host:     {host}\nRecovered: GPU utilization is back above the threshold\n"
-        f"Episode:  {fmt(minutes)} min since the idle alert\n\n"
-        f"Console: {messages.console_link(deps.region, job_name)}\n",
+    Ledger(deps, now).say(
+        mail_key(record.run, "gpu_recovered", host, f"{opened_at:.0f}"),
+        messages.gpu_recovered(host, minutes, deps.region, job_name),
     )
     return result
 
@@ -204,15 +200,22 @@ def _announce_idle(
     }
     if rule.stop_after_minutes is not None and record.opted_in:
         details["Auto-stop"] = f"after {fmt(rule.stop_after_minutes)} min idle (enforce mode only)"
-    Act(deps, now).announce(
+    mode = record.mode if record.opted_in else "not opted in"
+    Ledger(deps, now).announce(
         record.run,
         decision,
-        outcome=ALERT,
-        mode=record.mode if record.opted_in else "not opted in",
-        subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
-        f"{fmt(rule.episode_minutes(status))} min)",
-        details=details,
-        key=f"gpu_idle#{host}#{now:.0f}",
+        ALERT,
+        mode,
+        key=mail_key(record.run, "gpu_idle", host, f"{now:.0f}"),
+        message=messages.decision(
+            decision,
+            subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
+            f"{fmt(rule.episode_minutes(status))} min)",
+            outcome=ALERT.text,
+            mode=mode,
+            region=deps.region,
+            details=details,
+        ),
     )
 
 

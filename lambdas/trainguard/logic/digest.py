@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..core.curves import fmt
 from ..core.instances import InstanceCatalog
+from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, RunId
 from ..ports import JobStore
 from . import messages
@@ -72,21 +73,21 @@ class Digest:
                 f"stops, {t.alerts} alerts, ${t.dollars_saved:,.2f} saved")  # fmt: skip
 
     def body(self) -> str:
+        return email_text(self.message())
+
+    def message(self) -> Message:
         t = self.summary.total
-        lines = [
-            f"trainguard weekly digest, {iso(self.summary.since)} .. {iso(self.summary.until)}",
-            "",
-            f"Stops:            {t.stops} ({t.gpu_hours_saved:,.1f} GPU hours, "
-            f"${t.dollars_saved:,.2f} saved)",
-            f"Would-be stops:   {t.would_stops} (observe mode or stops disabled; would have "
-            f"saved {t.would_gpu_hours_saved:,.1f} GPU hours, ${t.would_dollars_saved:,.2f})",
-            f"Alerts:           {t.alerts}",
-            f"Stops not made:   {t.not_stopped} (already ending, refused or called off)",
-            "",
-            format_text(self.summary),
-            "",
-            "Top idle jobs (GPU-idle alerts, longest idle episode):",
-        ]
+        header = f"trainguard weekly digest, {iso(self.summary.since)} .. {iso(self.summary.until)}"
+        totals = [
+            field("Stops", f"{t.stops} ({t.gpu_hours_saved:,.1f} GPU hours, "
+                           f"${t.dollars_saved:,.2f} saved)"),
+            field("Would-be stops", f"{t.would_stops} (observe mode or stops disabled; would "
+                                    f"have saved {t.would_gpu_hours_saved:,.1f} GPU hours, "
+                                    f"${t.would_dollars_saved:,.2f})"),
+            field("Alerts", t.alerts),
+            field("Stops not made", f"{t.not_stopped} (already ending, refused or called off)"),
+        ]  # fmt: skip
+        lines = ["Top idle jobs (GPU-idle alerts, longest idle episode):"]
         lines += [
             f"  {i.run.name} ({i.group}) {i.host}: {i.minutes:.0f} min idle"
             + ("" if i.dollars is None else f", ${i.dollars:,.2f}")
@@ -104,7 +105,9 @@ class Digest:
             f"after {c.rule} said {c.action} at {c.at}"
             for c in self.close_calls
         ] or ["  none"]
-        return "\n".join(lines) + "\n"
+        blocks = [[sentence(header)], totals, messages.lines(format_text(self.summary)),
+                  [sentence(line) for line in lines]]  # fmt: skip
+        return messages.report(self.subject(), blocks, 18)
 
 
 def build_digest(
@@ -206,5 +209,5 @@ def send_digest(deps: Dependencies, now: float | None = None) -> Digest:
     moment = deps.clock() if now is None else now
     window = deps.policy.gpu_idle.window_minutes
     digest = build_digest(deps.store, deps.catalog, moment, idle_window_minutes=window)
-    deps.notifier.publish(digest.subject(), digest.body())
+    deps.notifier.send(digest.message())
     return digest

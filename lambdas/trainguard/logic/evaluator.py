@@ -29,10 +29,11 @@ from ..core.progress import Progress
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from . import messages
-from .act import STOPPED, Act
+from .actions import Act
 from .controls import read_controls
 from .decide import judge
 from .dependencies import Dependencies
+from .ledger import STOPPED, Counts
 from .observe import Observation, observe
 from .reconcile import reconcile
 from .shards import Shard, plan_shards
@@ -42,21 +43,19 @@ SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this
 
 
 @dataclass
-class TickResult:
+class TickResult(Counts):
+    """What the tick did: the ledger counts its actions straight into it (:class:`Counts`:
+    stops, would-be stops, alerts, refused stops, dollars saved), the rest is the tick's."""
+
     jobs: int = 0
     evaluated: int = 0
     decisions: int = 0
-    stops: int = 0
-    would_stops: int = 0
-    alerts: int = 0
-    dollars_saved: float = 0.0
     errors: int = 0
     registered: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
     resumed: int = 0  # actions an earlier invocation left unfinished, finished now
     deferred: int = 0  # jobs left for the next tick when the time ran out
-    stop_failures: int = 0  # stops SageMaker refused
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
     emails_dead: int = 0  # sends that failed for the last time (dead letters)
     shards: int = 0  # shards sent to the shard queue (0: the planner judged the jobs inline)
@@ -158,7 +157,7 @@ def _act(deps: Dependencies, now: float, result: TickResult) -> Act:
     controls = read_controls(deps.controls)
     result.controls_error = controls.error
     result.paused = controls.global_.paused or any(c.paused for c in controls.groups.values())
-    return Act(deps, now, controls=controls)
+    return Act(deps, now, controls=controls, counts=result)
 
 
 def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: int) -> int:
@@ -259,11 +258,10 @@ def _evaluate(
                 result.decisions += 1
             stopped = False
             for decision in judgement.stops:
-                if act.stop(job, settings, decision, group) == STOPPED:
+                if act.stop(job, settings, decision, group) == STOPPED.text:
                     stopped = True
                     break  # stopped: the job's other stops have nothing left to do
-            for key, opened in judgement.episodes.items():
-                deps.store.set_episode(job.run, key, opened)
+            act.episodes(job, judgement.episodes)
             for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
                 act.alert(job, settings, alert.decision, group, episode=alert.episode,
                           since=alert.since)  # fmt: skip
@@ -289,13 +287,9 @@ def _moved(
 
 
 def _count(result: TickResult, act: Act) -> None:
-    """What ``act`` did, into ``result``."""
-    result.stops, result.would_stops = act.stops, act.would_stops
-    result.alerts = act.alerts
-    result.stop_failures = act.stop_failures
+    """What ``act`` sent and audited, into ``result`` (it counted its actions there)."""
     result.emails_failed, result.emails_dead = act.mail.failed, act.mail.dead
-    result.errors += act.stop_failures + act.mail.failed  # counted in the alarmed JobErrors
-    result.dollars_saved = act.dollars_saved
+    result.errors += act.counts.stop_failures + act.mail.failed  # in the alarmed JobErrors
     result.actions = act.records
 
 
@@ -326,13 +320,7 @@ def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResul
     """A bad tag value: reported once for that job, never a crash of the tick."""
     logger.warning("bad trainguard tag", extra={"job": job.name, "error": error})
     try:
-        act.notice(
-            job,
-            "config#alert",
-            f"{messages.PREFIX} CONFIG {job.name}: {error}",
-            f"Job:     {job.name}\nProblem: {error}\nThe job is not evaluated until its tags "
-            f"are fixed.\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n",
-        )
+        act.notice(job, "config", messages.config_error(job.name, error, act.deps.region))
     except Exception:
         result.errors += 1
         logger.exception("reporting the bad tag failed")

@@ -43,7 +43,7 @@ from ..models import (
 )
 from ..observability import logger
 from . import messages, retry
-from .act import Act
+from .actions import Act
 from .dependencies import Dependencies
 
 
@@ -404,15 +404,9 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
     reason = change.failure_reason or "no FailureReason given"
     failed = dataclasses.replace(record, status="Failed", failure_reason=change.failure_reason)
     plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
-    body = (
-        f"Job:     {record.name}\nStatus:  Failed ({change.secondary_status or 'n/a'})\n"
-        f"Reason:  {reason}\nGroup:   {record.group}\n"
-        + (f"Retry:   {plan}\n" if plan else "")
-        + f"\nConsole: {messages.console_link(deps.region, record.name)}\n"
-    )
-    return Act(deps, now).notice(
-        record, "failed#alert", f"{messages.PREFIX} FAILED {record.name}: {reason}", body
-    )
+    status = f"Failed ({change.secondary_status or 'n/a'})"
+    message = messages.failed(record.name, status, reason, record.group, plan, deps.region)
+    return Act(deps, now).notice(record, "failed", message)
 
 
 def change_from_description(

@@ -1,12 +1,16 @@
-"""Email texts: a subject a person can triage from an inbox, a body with the numbers."""
+"""Every message trainguard sends, built here as a value (:class:`~trainguard.message.Message`):
+a subject a person can triage from an inbox, a body of fields with the numbers, sentences and
+links. Email and chat render the value at the edge (the SNS adapter), so nothing parses the
+text back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..core.curves import fmt
 from ..core.decision import Decision
+from ..message import GAP, Message, Part, email_text, field, link, sentence
 
 PREFIX = "[trainguard]"
 
@@ -89,6 +93,31 @@ _HEALTH: dict[str, Callable[[Decision], str]] = {
 }
 
 
+def decision(
+    d: Decision,
+    *,
+    subject: str,
+    outcome: str,
+    mode: str,
+    region: str,
+    details: Mapping[str, Any],
+) -> Message:
+    """A rule's decision: what was done (``outcome``), why, with the numbers and the facts."""
+    parts = [
+        field("Job", d.job),
+        field("Outcome", outcome),
+        field("Rule", d.rule),
+        field("Why", d.reason),
+        field("Step", fmt(d.step)),
+        field("Value", fmt(d.value)),
+        field("Threshold", fmt(d.threshold)),
+        field("References", d.references),
+        field("Mode", mode),
+    ]
+    parts += [field(k, fmt(v) if isinstance(v, float) else v) for k, v in details.items()]
+    return Message.of(subject, [*parts, GAP, link("Console", console_link(region, d.job))], 12)
+
+
 def body(
     d: Decision,
     *,
@@ -97,19 +126,85 @@ def body(
     region: str,
     details: Mapping[str, Any],
 ) -> str:
-    lines = [
-        f"Job:        {d.job}",
-        f"Outcome:    {outcome}",
-        f"Rule:       {d.rule}",
-        f"Why:        {d.reason}",
-        f"Step:       {fmt(d.step)}",
-        f"Value:      {fmt(d.value)}",
-        f"Threshold:  {fmt(d.threshold)}",
-        f"References: {d.references}",
-        f"Mode:       {mode}",
+    """The email text of :func:`decision`."""
+    message = decision(d, subject="", outcome=outcome, mode=mode, region=region, details=details)
+    return email_text(message)
+
+
+def retry(subject: str, facts: Mapping[str, str], region: str, job: str) -> Message:
+    """A capacity retry's outcome (created, or why not)."""
+    parts = [field(k, v) for k, v in facts.items()]
+    return Message.of(subject, [*parts, GAP, link("Console", console_link(region, job))], 13)
+
+
+def failed(job: str, status: str, reason: str, group: str, retry: str, region: str) -> Message:
+    """A failed job (and what its capacity retry will do: ``retry``, empty when none)."""
+    parts = [field("Job", job), field("Status", status), field("Reason", reason),
+             field("Group", group), *([field("Retry", retry)] if retry else [])]  # fmt: skip
+    return Message.of(
+        f"{PREFIX} FAILED {job}: {reason}",
+        [*parts, GAP, link("Console", console_link(region, job))],
+        9,
+    )
+
+
+def config_error(job: str, error: str, region: str) -> Message:
+    """A bad trainguard tag value on a job."""
+    parts = [
+        field("Job", job),
+        field("Problem", error),
+        sentence("The job is not evaluated until its tags are fixed."),
+        GAP,
+        link("Console", console_link(region, job)),
     ]
-    for key, value in details.items():
-        label = f"{key}:".ljust(12)
-        lines.append(f"{label}{fmt(value) if isinstance(value, float) else value}")
-    lines += ["", f"Console: {console_link(region, d.job)}"]
-    return "\n".join(lines) + "\n"
+    return Message.of(f"{PREFIX} CONFIG {job}: {error}", parts, 9)
+
+
+def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
+    """A GPU-idle episode closed: the host's utilization is back."""
+    parts = [
+        field("Host", host),
+        field("Recovered", "GPU utilization is back above the threshold"),
+        field("Episode", f"{fmt(minutes)} min since the idle alert"),
+        GAP,
+        link("Console", console_link(region, job)),
+    ]
+    return Message.of(f"{PREFIX} GPU recovered: {host} (after {fmt(minutes)} min)", parts, 10)
+
+
+def control_change(name: str, group: str | None, paused: bool | None, now_paused: bool,
+                   mode: str | None, by: str, at: str, reason: str) -> Message:  # fmt: skip
+    """A runtime control changed (``trainguard pause | resume | mode``): ``paused`` is what the
+    command asked (None: a mode change), ``now_paused`` and ``mode`` the control after it."""
+    scope = "every group" if group is None else f"group {group}"
+    if paused is True:
+        subject = f"{PREFIX} PAUSED {scope}: every stop is a report"
+    elif paused is False:
+        subject = f"{PREFIX} RESUMED {scope}: stops as the mode says"
+    else:
+        subject = f"{PREFIX} MODE {scope}: {mode or 'as deployed'}"
+    parts = [
+        field("Control", name),
+        field("Paused", "yes" if now_paused else "no"),
+        field("Mode", mode or "as deployed (or the job tag)"),
+        field("By", by),
+        field("At", at),
+        field("Reason", reason or "-"),
+        GAP,
+        sentence("The functions act on it from their next tick. A job's trainguard:mode tag "
+                 "still decides its mode; a pause holds every stop, whatever the mode."),
+    ]  # fmt: skip
+    return Message.of(subject, parts, 9)
+
+
+def report(subject: str, blocks: Sequence[Sequence[Part]], width: int) -> Message:
+    """A report (the weekly digest): blocks of parts, a blank line between blocks."""
+    parts: list[Part] = []
+    for block in blocks:
+        parts += [GAP, *block] if parts else list(block)
+    return Message.of(subject, parts, width)
+
+
+def lines(text: str) -> list[Part]:
+    """Preformatted text (a table), a sentence a line."""
+    return [sentence(line) for line in text.split("\n")]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..message import Message
 from ..observability import logger
 from ..ports import Notifier, Outbox
 
@@ -41,13 +42,19 @@ class Mail:
     failed: int = 0
     dead: int = 0
 
-    def send(self, key: str, subject: str, body: str) -> bool:
-        """Write the message under ``key`` and send it now. False if a message with that key
-        was written before (it is never sent twice). A failed send stays in the outbox."""
-        if not self.outbox.enqueue(key, subject, body, self.now, LEASE_S):
+    def send(self, key: str, message: Message) -> bool:
+        """Write the message (the value) under ``key`` and send it now. False if a message
+        with that key was written before (it is never sent twice). A failed send stays in the
+        outbox."""
+        if message.text is not None:  # a message that is text already: written as text
+            written = self.outbox.enqueue(key, message.subject, message.text, self.now, LEASE_S)
+        else:
+            written = self.outbox.enqueue(key, message.subject, "", self.now, LEASE_S,
+                                          message=message.to_item())  # fmt: skip
+        if not written:
             logger.info("email already written for this key: not sent again", extra={"key": key})
             return False
-        self._deliver(key, subject, body, attempts=0)
+        self._deliver(key, message, attempts=0)
         return True
 
     def drain(self) -> None:
@@ -55,12 +62,13 @@ class Mail:
         for item in self.outbox.pending_emails(self.now):
             key = str(item["sk"])
             if self.outbox.lease_email(key, self.now, LEASE_S):
-                self._deliver(key, str(item["subject"]), str(item["body"]),
-                              attempts=int(item.get("attempts", 0)))  # fmt: skip
+                # the value, or the text of an item written before messages were values
+                message = Message.from_item(item.get("message") or item)
+                self._deliver(key, message, attempts=int(item.get("attempts", 0)))
 
-    def _deliver(self, key: str, subject: str, body: str, *, attempts: int) -> None:
+    def _deliver(self, key: str, message: Message, *, attempts: int) -> None:
         try:
-            self.notifier.publish(subject, body)
+            self.notifier.send(message)
         except Exception:
             attempts += 1
             dead = attempts >= MAX_ATTEMPTS

@@ -34,9 +34,9 @@ from typing import Any
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, RunId
 from ..ports import JobStore
-from .act import ALERT, STOPPED
+from .ledger import iso as iso
+from .ledger import tally_of
 
-WOULD_STOP_PREFIX = "WOULD STOP"
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
 
 
@@ -106,15 +106,8 @@ class Summary:
 
 
 def kind_of(action: str) -> str:
-    if action == STOPPED:
-        return "stop"
-    if action.startswith(WOULD_STOP_PREFIX):
-        return "would_stop"
-    if action == ALERT:
-        return "alert"
-    if action.startswith(("NOT STOPPED", "COULD NOT STOP")):
-        return "not_stopped"
-    return "other"
+    """How a record counts: its ``action`` read back as an :class:`~.ledger.Outcome`."""
+    return tally_of(action)
 
 
 def days(since: float, until: float) -> list[str]:
@@ -238,10 +231,6 @@ def _num(value: Any) -> Any:
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _num(v) for k, v in values.items()}
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _epoch(value: Any) -> float | None:

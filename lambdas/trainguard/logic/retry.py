@@ -11,14 +11,14 @@ Two halves, so that a crash anywhere is resumed and nothing is created twice:
   open action ``retry#<k>`` whose details say when it is due (``retry_at``: 2, 4, 8 ... minutes
   after the failure, capped at an hour) and under which name (:func:`retry_name`). The failed
   job's email says what will happen (or why not: a bad tag, retries off, all used).
-* **carry out** (:func:`carry_out`, reached from the tick's ``Act.resume_open`` once the
-  action is due): re-check with SageMaker (the same run, still Failed for that reason, still
-  opted in, its role among the deployment's ``retryRoleArns``), build the CreateTrainingJob
-  request from the DescribeTrainingJob answer (:func:`create_request`), create, audit, and
-  announce once. A name already taken by this very retry (an earlier invocation's create went
-  through) is success; a refusal (AccessDenied, a validation error) is audited and announced
-  once and not asked again; throttling and server errors are tried again with back-off a few
-  times.
+* **carry out** (:func:`carry_out`, the dispatch table's carry-out of a retry, reached from
+  the tick's ``Act.resume_open`` once the action is due): re-check with SageMaker (the same
+  run, still Failed for that reason, still opted in, its role among the deployment's
+  ``retryRoleArns``), build the CreateTrainingJob request from the DescribeTrainingJob answer
+  (:func:`create_request`), create, audit, and announce once. A name already taken by this
+  very retry (an earlier invocation's create went through) is success; a refusal
+  (AccessDenied, a validation error) is audited and announced once and not asked again;
+  throttling and server errors are tried again with back-off a few times.
 
 The retry carries the original's tags (so it stays opted in, with its count), plus
 ``trainguard:retry-attempt=<k>`` and ``trainguard:retry-of=<first job>``: the chain's attempts
@@ -33,8 +33,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..config import RetryConfigError, is_opted_in
 from ..constants import (
@@ -45,16 +44,22 @@ from ..constants import (
     TAG_RETRY_OF,
 )
 from ..core.decision import Decision
-from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
+from ..models import CreateRefused, JobNotFoundError, JobRecord
 from ..observability import logger
 from . import messages
 from .dependencies import Dependencies
+from .ledger import (
+    Claim,
+    ClaimState,
+    Ledger,
+    Outcome,
+    OutcomeKind,
+    describe_run,
+    iso,
+    mail_key,
+    retry_action,
+)
 
-if TYPE_CHECKING:
-    from .act import Act
-
-ACTION_PREFIX = "retry#"
 RULE = "capacity_retry"
 MAX_RETRIES = 10  # the most a tag may ask for
 BACKOFF_S = 120.0  # before attempt k: 2, 4, 8, 16, 32, 60, 60 ... minutes
@@ -274,69 +279,78 @@ def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, no
     except RetryConfigError as exc:
         return _not_retried(job, deps, now, str(exc))
     due = now + backoff_s(attempt)
-    action = f"{ACTION_PREFIX}{attempt}"
+    action = retry_action(attempt)
     details = {"retry": {"attempt": attempt, "limit": limit, "base": base, "name": name,
                          "kind": kind}, "retry_at": due, "at": now}  # fmt: skip
-    if action in job.actions or not deps.store.claim_action(job.run, action, now, details):
+    ledger = Ledger(deps, now)
+    if ledger.claim(job, action, details) is None:
         logger.info("retry already claimed", extra={"action": action})
     else:
         logger.info("capacity retry scheduled", extra={"retry": details["retry"], "due": due})
-        _audit(deps, job, _decision(job, kind, attempt, limit, f"scheduled as {name}"),
-               "RETRY SCHEDULED", now)  # fmt: skip
+        ledger.audit(job.run, _decision(job, kind, attempt, limit, f"scheduled as {name}"),
+                     Outcome(OutcomeKind.RETRY_SCHEDULED), job.mode, keep=False)  # fmt: skip
     return (
         f"attempt {attempt} of {limit} ({kind}), created by trainguard as {name} at "
-        f"{_iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
+        f"{iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
     )
 
 
 def _not_retried(job: JobRecord, deps: Dependencies, now: float, why: str) -> str:
     logger.warning("capacity failure not retried", extra={"why": why})
-    _audit(deps, job, _decision(job, None, None, None, why), f"NOT RETRIED ({why})", now)
+    decision = _decision(job, None, None, None, why)
+    outcome = Outcome(OutcomeKind.NOT_RETRIED, why)
+    Ledger(deps, now).audit(job.run, decision, outcome, job.mode, keep=False)
     return f"not retried: {why}"
 
 
 # ---- carrying it out: the tick's resume pass -----------------------------------------------------
-def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -> str:
-    """Create the retry claimed as ``action`` on the failed run ``job`` (due now), or say why
-    not; the outcome. Safe to repeat at any point."""
-    deps, store = act.deps, act.deps.store
-    plan = dict(claim.get("retry") or {})
+def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    """Create the retry claimed on the failed run ``job`` (due now), or say why not; the
+    outcome. Safe to repeat at any point."""
+    deps = ledger.deps
+    plan = dict(claim.details.get("retry") or {})
     attempt, limit = int(plan["attempt"]), int(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
     decision = _decision(job, kind, attempt, limit,
                          f"{job.name} failed for capacity; retried as {name}")  # fmt: skip
-    if deps.policy.stops_disabled or deps.config_error or act.controls.pause(job.group):
+    if deps.policy.stops_disabled or deps.config_error or ledger.controls.pause(job.group):
         # the kill switch, a runtime pause (trainguard pause: it holds every action on the
         # group's jobs, not only stops), or a setting that cannot be read: no action now
-        store.update_action(job.run, action, retry_at=act.now + HOLD_S)
+        ledger.update(claim, retry_at=ledger.now + HOLD_S)
         logger.info("capacity retry held back: trainguard's actions are disabled")
-        return "RETRY HELD (actions disabled)"
+        return Outcome(OutcomeKind.RETRY_HELD, "actions disabled")
     why, description, tags = _recheck(deps, job)
     if why is not None:
-        return _refused(act, job, action, decision, f"NOT RETRIED ({why})")
+        return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.NOT_RETRIED, why))
     request = create_request(description, name, retry_tags(tags, base, attempt))
-    tries = int(claim.get("tries", 0)) + 1
-    store.update_action(job.run, action, state="creating", tries=tries)
+    tries = claim.tries + 1
+    ledger.update(claim, ClaimState.CREATING, tries=tries)
     try:
         result = deps.training_jobs.create(request)
     except CreateRefused as exc:
-        return _refused(act, job, action, decision, f"RETRY REFUSED ({exc})")
+        return _refused(ledger, job, claim, decision,
+                        Outcome(OutcomeKind.RETRY_REFUSED, str(exc)))  # fmt: skip
     except Exception as exc:  # throttled, a server error, the account's limit: ask again later
         logger.exception("CreateTrainingJob failed", extra={"tries": tries})
         if tries >= MAX_CREATE_TRIES:
             last = f"{type(exc).__name__}: {exc}"
-            return _refused(act, job, action, decision,
-                            f"RETRY GIVEN UP ({tries} tries, the last: {last})")  # fmt: skip
-        store.update_action(job.run, action, state="claimed",
-                            retry_at=act.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
-        return "RETRY DEFERRED"
+            return _refused(ledger, job, claim, decision,
+                            Outcome(OutcomeKind.RETRY_GIVEN_UP,
+                                    f"{tries} tries, the last: {last}"))  # fmt: skip
+        ledger.update(claim, ClaimState.CLAIMED,
+                      retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
+        return Outcome(OutcomeKind.RETRY_DEFERRED)
     if result == "exists" and not _is_our_retry(deps, name, base, attempt):
-        return _refused(act, job, action, decision,
-                        f"NOT RETRIED (the name {name} belongs to another job)")  # fmt: skip
-    outcome = "RETRIED"
+        return _refused(ledger, job, claim, decision,
+                        Outcome(OutcomeKind.NOT_RETRIED,
+                                f"the name {name} belongs to another job"))  # fmt: skip
+    outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
-    _announce(act, job, action, decision, outcome, name, attempt, limit)
-    store.finish_action(job.run, action, outcome=outcome, created=name)
+    _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "created"),
+         subject=f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})",
+         lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
+                "Retry link": messages.console_link(deps.region, name)})  # fmt: skip
+    ledger.finish(job.run, claim.action, outcome, created=name)
     return outcome
 
 
@@ -347,13 +361,9 @@ def _recheck(
     its description and its tags."""
     if not deps.retry_roles:
         return NOT_ENABLED, {}, {}
-    try:
-        description = deps.training_jobs.describe(job.name)
-    except JobNotFoundError:
-        return "the failed job no longer exists", {}, {}
-    created = epoch_ms(_epoch_seconds(description.get("CreationTime"), "CreationTime"))
-    if created != job.created_ms:
-        return "the name belongs to another job now", {}, {}
+    why, description = describe_run(deps, job, "the failed job no longer exists")
+    if why is not None:
+        return why, {}, {}
     if description.get("TrainingJobStatus") != "Failed":
         return f"the job is {description.get('TrainingJobStatus')}, not Failed", {}, {}
     if capacity_kind(description.get("FailureReason")) is None:
@@ -386,43 +396,33 @@ def _is_our_retry(deps: Dependencies, name: str, base: str, attempt: int) -> boo
     return tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
 
 
-def _refused(act: Act, job: JobRecord, action: str, decision: Decision, outcome: str) -> str:
+def _refused(ledger: Ledger, job: JobRecord, claim: Claim, decision: Decision,
+             outcome: Outcome) -> Outcome:  # fmt: skip
     """Said once (audit + email), and the action is closed: never asked again. The subject
-    says what (``outcome`` up to its reason) and which attempt; the body says why."""
-    logger.warning("capacity retry not created", extra={"outcome": outcome})
-    headline = outcome.split(" (")[0]
+    says what (the outcome's headline) and which attempt; the body says why."""
+    logger.warning("capacity retry not created", extra={"outcome": outcome.text})
     attempt = f"{decision.value:g} of {decision.threshold:g}"
-    _say(act, job, decision, outcome, key=f"{action}#refused",
-         subject=f"{messages.PREFIX} {headline} {job.name}: attempt {attempt}",
+    _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "refused"),
+         subject=f"{messages.PREFIX} {outcome.kind.value} {job.name}: attempt {attempt}",
          lines={"Attempt": attempt})  # fmt: skip
-    act.deps.store.finish_action(job.run, action, state="refused", outcome=outcome)
+    ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
     return outcome
 
 
-def _announce(act: Act, job: JobRecord, action: str, decision: Decision, outcome: str,
-              name: str, attempt: int, limit: int) -> None:  # fmt: skip
-    _say(act, job, decision, outcome, key=f"{action}#created",
-         subject=f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})",
-         lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
-                "Retry link": messages.console_link(act.deps.region, name)})  # fmt: skip
-
-
-def _say(act: Act, job: JobRecord, decision: Decision, outcome: str, *, key: str, subject: str,
-         lines: Mapping[str, str]) -> None:  # fmt: skip
+def _say(ledger: Ledger, job: JobRecord, decision: Decision, outcome: Outcome, *, key: str,
+         subject: str, lines: Mapping[str, str]) -> None:  # fmt: skip
     """Audit, then one email through the outbox (its key: the run, the attempt, what)."""
-    _audit(act.deps, job, decision, outcome, act.now)
     facts = {
         "Job": f"{job.name} (Failed)",
-        "Outcome": outcome,
+        "Outcome": outcome.text,
         **lines,
         "Why": decision.reason,
         "Failed with": job.failure_reason or "no FailureReason given",
         "Group": job.group,
         "Instances": f"{job.instance_count} x {job.instance_type}",
     }
-    body = "\n".join(f"{f'{k}:'.ljust(13)}{v}" for k, v in facts.items())
-    body += f"\n\nConsole: {messages.console_link(act.deps.region, job.name)}\n"
-    act.mail.send(f"{job.run}#{key}", subject, body)
+    message = messages.retry(subject, facts, ledger.deps.region, job.name)
+    ledger.announce(job.run, decision, outcome, job.mode, key=key, message=message, keep=False)
 
 
 def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int | None,
@@ -433,15 +433,3 @@ def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int 
                     value=float(attempt) if attempt is not None else None,
                     threshold=float(limit) if limit is not None else None, references=0,
                     reason=reason, alert=True)  # fmt: skip
-
-
-def _audit(deps: Dependencies, job: JobRecord, decision: Decision, outcome: str,
-           now: float) -> None:  # fmt: skip
-    record = {**decision.to_dict(), "mode": job.mode, "action": outcome,
-              "estimated_dollars_saved": None}  # fmt: skip
-    ttl = int(now + deps.audit_ttl_days * 86400)
-    deps.store.put_decision(job.run, _iso(now), RULE, record, ttl)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
