@@ -219,7 +219,7 @@ def measure_tick(
                 (f"{group}-done-{h:05d}@1", REFERENCE_MINUTES) for h in range(completed_per_group)
             ]
             for job, minutes_ in done:
-                deps.store.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes_)
+                deps.references.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes_)
             with _quiet():
                 update_stats(refs, deps, add=done)
         # running jobs: SageMaker knows them (InProgress: the harness's shim), the lifecycle

@@ -145,7 +145,7 @@ def _tags(group: str) -> dict[str, str]:
 def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None,
             log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Build the fleet, tick once (planner + every shard), count and time it."""
-    from trainguard.adapters.store import run_sk, serialize
+    from trainguard.adapters.dynamodb.keys import run_sk, serialize
     from trainguard.constants import DEFAULT_SHARD_SIZE, RUNNING_ATTR, RUNNING_VALUE
     from trainguard.core.progress import advance
     from trainguard.logic.evaluator import evaluate_shard, run_tick
@@ -170,7 +170,8 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
                 done = [(f"{refs.group}-done-{h:03d}@1", float(REFERENCE_MINUTES))
                         for h in range(REFERENCES_PER_GROUP)]  # fmt: skip
                 for job, minutes in done:
-                    deps.store.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes)
+                    curve = loss_curve(rng, REFERENCE_MINUTES)
+                    deps.references.put_curve(refs, job, curve, minutes)
                 update_stats(refs, deps, add=done)
         items: list[dict[str, Any]] = []
         data: list[Any] = []

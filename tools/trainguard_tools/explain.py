@@ -30,7 +30,7 @@ from trainguard.core.summary import CurveSummary
 from trainguard.logic.evaluator import group_policy
 from trainguard.models import GroupStats, JobRecord, MetricQuery
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
-from trainguard.ports import JobStore, MetricReader
+from trainguard.ports import MetricReader, References, StateTable
 
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
 from .status import THRESHOLD_RULES
@@ -102,12 +102,12 @@ def setters(settings: JobSettings, stats: GroupStats | None, step: float | None)
 
 
 def job_curve(
-    store: JobStore, metrics: MetricReader | None, job: JobRecord, unit: str, now: float
+    references: References, metrics: MetricReader | None, job: JobRecord, unit: str, now: float
 ) -> list[Point]:
     """The job's curve: its stored completed curve, else its objective from CloudWatch."""
     if not job.objective:
         return []
-    stored = store.get_curves(job.reference_set, [str(job.run)])
+    stored = references.get_curves(job.reference_set, [str(job.run)])
     if str(job.run) in stored:
         return stored[str(job.run)][0]
     if metrics is None:
@@ -120,18 +120,20 @@ def job_curve(
 
 
 def explain(
-    store: JobStore, metrics: MetricReader | None, name: str, policy: Policy, now: float
+    table: StateTable, metrics: MetricReader | None, name: str, policy: Policy, now: float
 ) -> Explanation:
-    job = store.latest_run(name)
+    """The job's newest run explained: its audit trail, its curve, and the rules' thresholds
+    (it reads the table's jobs, audit and references)."""
+    job = table.jobs.latest_run(name)
     if job is None:
         raise OpsError(f"no job named {name} in the state table (not seen by trainguard)")
-    trail = sorted(store.decisions(job.run), key=lambda d: _at(d))
-    curve = job_curve(store, metrics, job, policy.step_unit, now)
+    trail = sorted(table.audit.decisions(job.run), key=lambda d: _at(d))
+    curve = job_curve(table.references, metrics, job, policy.step_unit, now)
     out = Explanation(job, trail, curve)
     if not job.opted_in:
         out.note = "not opted in (no trainguard:group tag): alerted on, never stopped"
         return out
-    stats, policies = store.batch_get_group_state([job.reference_set])
+    stats, policies = table.references.batch_get_group_state([job.reference_set])
     try:
         settings = job_settings(job.tags, group_policy(policy, policies.get(job.group)))
     except PolicyError as exc:
@@ -258,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
         policy = deployed.controls().policy(policy)  # the global runtime mode
         metrics = CloudWatchMetrics(deployed.client("cloudwatch"))
         now = datetime.now(UTC).timestamp()
-        exp = explain(deployed.store(), metrics, args.job, policy, now)
+        exp = explain(deployed.state_table(), metrics, args.job, policy, now)
         print(format_text(exp))
         if args.png:
             print(write_png(exp, Path(args.png)))

@@ -17,7 +17,7 @@ from ..adapters import (
     SageMakerAdapter,
     SnsNotifier,
     SqsShardQueue,
-    Store,
+    table_ports,
 )
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
@@ -81,11 +81,17 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
         retry_roles, config_error = (), config_error or f"{ENV_RETRY_ROLE_ARNS}: {exc}"
     region = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1").strip()
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
-    dynamodb: Any = LazyClient("dynamodb")  # one client for the table's two ports
-    store = Store(dynamodb, table)
+    dynamodb: Any = LazyClient("dynamodb")  # one client for the table's ports and controls
+    state = table_ports(dynamodb, table)  # every port of the one state table
     return Dependencies(
-        store=store,
-        outbox=store,  # the outbox is items of the same table
+        jobs=state.jobs,
+        running=state.running,
+        events=state.events,
+        ledger=state.ledger,
+        outbox=state.outbox,
+        audit=state.audit,
+        idle_episodes=state.idle_episodes,
+        references=state.references,
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),

@@ -128,10 +128,10 @@ class Act:
     def resume(self, run: RunId, action: str) -> str | None:
         """Carry a claimed action forward from where its invocation stopped (it crashed, timed
         out, or waits to retry a refused stop). Returns its outcome, None if not due yet."""
-        claim = self.deps.store.get_action(run, action)
-        job = self.deps.store.get_job(run)
+        claim = self.deps.ledger.get_action(run, action)
+        job = self.deps.jobs.get_job(run)
         if claim is None or job is None or claim.get("state") == "done":
-            self.deps.store.finish_action(run, action)  # nothing left: off the open list
+            self.deps.ledger.finish_action(run, action)  # nothing left: off the open list
             return None
         due = claim.get("retry_at", claim.get("details", {}).get("retry_at", 0.0))
         if float(due) > self.now:  # a refused stop backing off, a capacity retry not due yet
@@ -142,7 +142,7 @@ class Act:
     def resume_open(self, budget: Any = None) -> int:
         """Resume every open action (while ``budget`` allows); the number resumed."""
         done = 0
-        for run, action in self.deps.store.open_actions():
+        for run, action in self.deps.ledger.open_actions():
             if budget is not None and budget.exhausted():
                 break
             try:
@@ -160,7 +160,7 @@ class Act:
         if "subject" in claim:  # a notice
             self.alerts += 1
             self.mail.send(self._key(job.run, action), str(claim["subject"]), str(claim["body"]))
-            self.deps.store.finish_action(job.run, action, outcome=ALERT)
+            self.deps.ledger.finish_action(job.run, action, outcome=ALERT)
             return ALERT
         decision = Decision(**claim["decision"])
         mode = str(claim.get("mode", job.mode))
@@ -168,7 +168,7 @@ class Act:
         if kind == "alert":
             self.alerts += 1
             self._announce(job.run, action, decision, ALERT, mode, claim, details, None)
-            self.deps.store.finish_action(job.run, action, outcome=ALERT)
+            self.deps.ledger.finish_action(job.run, action, outcome=ALERT)
             return ALERT
         if not claim.get("enforcing"):
             hold = claim.get("hold") or "stops disabled"
@@ -177,13 +177,13 @@ class Act:
             savings = claim.get("savings")
             details["Savings"] = _dollars(savings)
             self._announce(job.run, action, decision, outcome, mode, claim, details, savings)
-            self.deps.store.finish_action(job.run, action, outcome=outcome)
+            self.deps.ledger.finish_action(job.run, action, outcome=outcome)
             return outcome
         return self._stop(job, action, decision, mode, claim, details)
 
     def _stop(self, job: JobRecord, action: str, decision: Decision, mode: str,
               claim: Mapping[str, Any], details: dict[str, Any]) -> str:  # fmt: skip
-        store, run = self.deps.store, job.run
+        ledger, run = self.deps.ledger, job.run
         requested = claim.get("state") == "stopping"  # an earlier invocation called Stop
         attempts = int(claim.get("attempts", 0))
         if not requested:
@@ -192,9 +192,9 @@ class Act:
                 outcome = f"NOT STOPPED ({why})"
                 logger.warning("stop refused by the re-check", extra={"why": why})
                 self._announce(run, action, decision, outcome, mode, claim, details, None)
-                store.finish_action(run, action, state="refused", outcome=outcome)
+                ledger.finish_action(run, action, state="refused", outcome=outcome)
                 return outcome
-        store.update_action(run, action, state="stopping", attempts=attempts + 1)
+        ledger.update_action(run, action, state="stopping", attempts=attempts + 1)
         try:
             result = self.deps.training_jobs.stop(job.name)
         except StopRefused as exc:
@@ -204,7 +204,7 @@ class Act:
             # between the re-check and the call, the job ended by itself or by its owner
             outcome = "NOT STOPPED (already ending)"
             self._announce(run, action, decision, outcome, mode, claim, details, None)
-            store.finish_action(run, action, state="refused", outcome=outcome)
+            ledger.finish_action(run, action, state="refused", outcome=outcome)
             return outcome
         savings = claim.get("savings")
         self.stops += 1
@@ -212,7 +212,7 @@ class Act:
         details["Savings"] = _dollars(savings)
         logger.info("job stopped", extra={"result": result, "rule": decision.rule})
         self._announce(run, action, decision, STOPPED, mode, claim, details, savings)
-        store.finish_action(run, action, outcome=STOPPED)
+        ledger.finish_action(run, action, outcome=STOPPED)
         return STOPPED
 
     def _stop_refused(self, job: JobRecord, action: str, decision: Decision, mode: str,
@@ -226,11 +226,11 @@ class Act:
             self._announce(job.run, action, decision, outcome, mode, claim, details, None,
                            key_suffix="#refused")  # fmt: skip
         if attempts >= MAX_STOP_ATTEMPTS:
-            self.deps.store.finish_action(job.run, action, state="given up", outcome=outcome)
+            self.deps.ledger.finish_action(job.run, action, state="given up", outcome=outcome)
         else:
             retry = self.now + STOP_RETRY_S * 2 ** (attempts - 1)
-            self.deps.store.update_action(job.run, action, state="refused", retry_at=retry,
-                                          outcome=outcome)  # fmt: skip
+            self.deps.ledger.update_action(job.run, action, state="refused", retry_at=retry,
+                                           outcome=outcome)  # fmt: skip
         return outcome
 
     def _recheck(self, job: JobRecord) -> str | None:
@@ -288,7 +288,7 @@ class Act:
         }
         iso = _iso(at)
         ttl = int(at + self.deps.audit_ttl_days * 86400)
-        self.deps.store.put_decision(run, iso, decision.rule, record, ttl)
+        self.deps.audit.put_decision(run, iso, decision.rule, record, ttl)
         self.records.append(record)
         logger.info("decision", extra={"decision": record})
 
@@ -306,7 +306,7 @@ class Act:
     def _claim(self, job: JobRecord, action: str, details: Mapping[str, Any]) -> bool:
         """Win the once-per-run ``action``; an action the run's item already lists costs no
         write."""
-        return action not in job.actions and self.deps.store.claim_action(
+        return action not in job.actions and self.deps.ledger.claim_action(
             job.run, action, self.now, details
         )
 

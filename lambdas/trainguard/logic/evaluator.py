@@ -91,7 +91,7 @@ def run_tick(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    running = deps.store.running_jobs()
+    running = deps.running.running_jobs()
     try:
         reconciled = reconcile(deps, running, now, budget)
         running = reconciled.running
@@ -145,7 +145,7 @@ def evaluate_shard(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    jobs = [job for job in deps.store.get_jobs(runs) if job.running and job.opted_in]
+    jobs = [job for job in deps.running.get_jobs(runs) if job.running and job.opted_in]
     _evaluate(deps, act, jobs, now, budget, result, pinned=pinned, strict=True)
     _count(result, act)
     result.duration_ms = (time.monotonic() - started) * 1000.0
@@ -167,7 +167,7 @@ def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: in
     plan = plan_shards(jobs, size)
     versions: dict[ReferenceSet, int] = {}
     if plan.split:
-        stats, _ = deps.store.batch_get_group_state(plan.split)
+        stats, _ = deps.references.batch_get_group_state(plan.split)
         versions = {refs: stats[refs].version if refs in stats else 0 for refs in plan.split}
     shards = [
         Shard(now, tuple(job.run for job in members), i, len(plan.shards),
@@ -196,7 +196,7 @@ def _evaluate(
     progress as it goes. ``strict`` (a shard): a failed read of the statistics or of the
     metrics raises (the shard is retried) instead of judging without them."""
     try:
-        stats, group_policies = deps.store.batch_get_group_state(
+        stats, group_policies = deps.references.batch_get_group_state(
             {job.reference_set for job in opted_in}
         )
     except Exception:
@@ -264,7 +264,7 @@ def _evaluate(
                     stopped = True
                     break  # stopped: the job's other stops have nothing left to do
             for key, opened in judgement.episodes.items():
-                deps.store.set_episode(job.run, key, opened)
+                deps.running.set_episode(job.run, key, opened)
             for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
                 act.alert(job, settings, alert.decision, group, episode=alert.episode,
                           since=alert.since)  # fmt: skip
@@ -334,7 +334,7 @@ def _save(deps: Dependencies, unsaved: list[tuple[RunId, Progress]]) -> int:
     if not unsaved:
         return 0
     try:
-        deps.store.save_progress(list(unsaved))
+        deps.running.save_progress(list(unsaved))
     except Exception:
         logger.exception("saving the jobs' progress failed")
         return 1

@@ -303,7 +303,7 @@ def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, no
     action = f"{ACTION_PREFIX}{attempt}"
     details = {"retry": {"attempt": attempt, "limit": limit, "base": base, "name": name,
                          "kind": kind}, "retry_at": due, "at": now}  # fmt: skip
-    if action in job.actions or not deps.store.claim_action(job.run, action, now, details):
+    if action in job.actions or not deps.ledger.claim_action(job.run, action, now, details):
         logger.info("retry already claimed", extra={"action": action})
     else:
         logger.info("capacity retry scheduled", extra={"retry": details["retry"], "due": due})
@@ -325,7 +325,7 @@ def _not_retried(job: JobRecord, deps: Dependencies, now: float, why: str) -> st
 def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -> str:
     """Create the retry claimed as ``action`` on the failed run ``job`` (due now), or say why
     not; the outcome. Safe to repeat at any point."""
-    deps, store = act.deps, act.deps.store
+    deps, ledger = act.deps, act.deps.ledger
     plan = dict(claim.get("retry") or {})
     attempt, limit = int(plan["attempt"]), int(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
@@ -334,7 +334,7 @@ def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -
     if deps.policy.stops_disabled or deps.config_error or act.controls.pause(job.group):
         # the kill switch, a runtime pause (trainguard pause: it holds every action on the
         # group's jobs, not only stops), or a setting that cannot be read: no action now
-        store.update_action(job.run, action, retry_at=act.now + HOLD_S)
+        ledger.update_action(job.run, action, retry_at=act.now + HOLD_S)
         logger.info("capacity retry held back: trainguard's actions are disabled")
         return "RETRY HELD (actions disabled)"
     why, description, tags = _recheck(deps, job)
@@ -342,7 +342,7 @@ def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -
         return _refused(act, job, action, decision, f"NOT RETRIED ({why})")
     request = create_request(description, name, retry_tags(tags, base, attempt))
     tries = int(claim.get("tries", 0)) + 1
-    store.update_action(job.run, action, state="creating", tries=tries)
+    ledger.update_action(job.run, action, state="creating", tries=tries)
     try:
         result = deps.training_jobs.create(request)
     except CreateRefused as exc:
@@ -353,8 +353,8 @@ def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -
             last = f"{type(exc).__name__}: {exc}"
             return _refused(act, job, action, decision,
                             f"RETRY GIVEN UP ({tries} tries, the last: {last})")  # fmt: skip
-        store.update_action(job.run, action, state="claimed",
-                            retry_at=act.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
+        ledger.update_action(job.run, action, state="claimed",
+                             retry_at=act.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
         return "RETRY DEFERRED"
     if result == "exists" and not _is_our_retry(deps, name, base, attempt):
         return _refused(act, job, action, decision,
@@ -362,7 +362,7 @@ def carry_out(act: Act, job: JobRecord, action: str, claim: Mapping[str, Any]) -
     outcome = "RETRIED"
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
     _announce(act, job, action, decision, outcome, name, attempt, limit)
-    store.finish_action(job.run, action, outcome=outcome, created=name)
+    ledger.finish_action(job.run, action, outcome=outcome, created=name)
     return outcome
 
 
@@ -421,7 +421,7 @@ def _refused(act: Act, job: JobRecord, action: str, decision: Decision, outcome:
     _say(act, job, decision, outcome, key=f"{action}#refused",
          subject=f"{messages.PREFIX} {headline} {job.name}: attempt {attempt}",
          lines={"Attempt": attempt})  # fmt: skip
-    act.deps.store.finish_action(job.run, action, state="refused", outcome=outcome)
+    act.deps.ledger.finish_action(job.run, action, state="refused", outcome=outcome)
     return outcome
 
 
@@ -466,7 +466,7 @@ def _audit(deps: Dependencies, job: JobRecord, decision: Decision, outcome: str,
     record = {**decision.to_dict(), "mode": job.mode, "action": outcome,
               "estimated_dollars_saved": None}  # fmt: skip
     ttl = int(now + deps.audit_ttl_days * 86400)
-    deps.store.put_decision(job.run, _iso(now), RULE, record, ttl)
+    deps.audit.put_decision(job.run, _iso(now), RULE, record, ttl)
 
 
 def _iso(epoch: float) -> str:

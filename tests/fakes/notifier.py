@@ -1,0 +1,29 @@
+"""The fake of :class:`~trainguard.ports.Notifier` (SNS): the messages published, in order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .faults import FaultInjector
+
+
+@dataclass
+class Email:
+    subject: str
+    body: str
+
+
+class FakeNotifier(FaultInjector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Email] = []
+
+    def publish(self, subject: str, body: str) -> str:
+        self._call("publish")
+        self.sent.append(Email(subject, body))
+        return f"msg-{len(self.sent)}"
+
+    def take(self) -> list[Email]:
+        """The emails sent since the last take."""
+        out, self.sent = self.sent, []
+        return out
