@@ -1,7 +1,7 @@
 """Part: the sharded tick at scale (issue 15): a steady tick at 1,000, 5,000 and 10,000 running
 jobs in 100 groups, on in-process moto.
 
-The fleet is written directly (BatchWriteItem of the job items as ``Store.register_job``
+The fleet is written directly (BatchWriteItem of the job items as ``Jobs.register_job``
 writes them, each with a steady read position: its ``Progress`` after 30 minutes of reports),
 not by 10,000 lifecycle invocations, so the part runs in minutes. Each group has completed
 references (``CURVE#`` items and one ``update_stats``). CloudWatch holds, per job, the
