@@ -65,18 +65,4 @@ class DynamoDBIdleEpisodes(TableAdapter):
 
     def _set_idle_host(self, run: RunId, host: str, opened_at: float | None) -> None:
         """Mirror open episodes on the run's item (the tick reads it from the running index)."""
-        if opened_at is None:
-            self._update_run(
-                run,
-                "REMOVE idle_hosts.#h",
-                ConditionExpression="attribute_exists(idle_hosts)",
-                ExpressionAttributeNames={"#h": host},
-            )
-        else:
-            self._update_run(
-                run,
-                "SET idle_hosts.#h = :t",
-                ConditionExpression="attribute_exists(idle_hosts)",
-                ExpressionAttributeNames={"#h": host},
-                ExpressionAttributeValues=serialize({":t": opened_at}),
-            )
+        self._set_in_map(run, "idle_hosts", host, opened_at)

@@ -154,20 +154,8 @@ class DynamoDBRunningJobs(TableAdapter):
 
     def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None:
         """Open (at ``opened_at``) or close (None) a health episode on the run's item."""
-        if opened_at is None:
-            self._update_run(
-                run,
-                "REMOVE episodes.#k",
-                ConditionExpression="attribute_exists(episodes)",
-                ExpressionAttributeNames={"#k": key},
-            )
-        elif not self._update_run(
-            run,
-            "SET episodes.#k = :t",
-            ConditionExpression="attribute_exists(episodes)",
-            ExpressionAttributeNames={"#k": key},
-            ExpressionAttributeValues=serialize({":t": opened_at}),
-        ):  # a run registered before runs had the map
+        if not self._set_in_map(run, "episodes", key, opened_at) and opened_at is not None:
+            # a run registered before runs had the map (or no such run: nothing is created)
             self._update_run(
                 run,
                 "SET episodes = :m",

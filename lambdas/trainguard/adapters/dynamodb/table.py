@@ -53,6 +53,24 @@ class TableAdapter:
             )
         )
 
+    def _set_in_map(self, run: RunId, attr: str, key: str, value: float | None) -> bool:
+        """Set (or, for None, remove) ``key`` in the map ``attr`` of the run's item; False if
+        the item has no such map (a run unknown, or registered before the map existed)."""
+        if value is None:
+            return self._update_run(
+                run,
+                f"REMOVE {attr}.#k",
+                ConditionExpression=f"attribute_exists({attr})",
+                ExpressionAttributeNames={"#k": key},
+            )
+        return self._update_run(
+            run,
+            f"SET {attr}.#k = :v",
+            ConditionExpression=f"attribute_exists({attr})",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues=serialize({":v": value}),
+        )
+
     def _put_once(self, item: Mapping[str, Any]) -> bool:
         """Put ``item`` unless its key exists: True if written."""
         return applied(
