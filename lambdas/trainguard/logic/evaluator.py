@@ -28,6 +28,7 @@ from ..core.progress import Progress
 from ..models import GroupPolicy, GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from ..policy import JobSettings, Policy, PolicyError, job_settings
+from ..ports import RunningJobs
 from . import messages
 from .act import STOPPED, Act
 from .controls import read_controls
@@ -274,8 +275,8 @@ def _evaluate(
         finally:
             logger.remove_keys(["job"])
         if len(unsaved) >= SAVE_EVERY:
-            result.errors += _save(deps, unsaved)
-    result.errors += _save(deps, unsaved)
+            result.errors += _save(deps.running, unsaved)
+    result.errors += _save(deps.running, unsaved)
 
 
 def _moved(
@@ -328,13 +329,13 @@ def gpus_of(deps: Dependencies, instance_type: str) -> int | None:
     return spec.gpus
 
 
-def _save(deps: Dependencies, unsaved: list[tuple[RunId, Progress]]) -> int:
+def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:
     """Write the progress gathered so far (and forget it); 1 if that failed (those jobs are
     read from their start again next tick), else 0."""
     if not unsaved:
         return 0
     try:
-        deps.running.save_progress(list(unsaved))
+        running.save_progress(list(unsaved))
     except Exception:
         logger.exception("saving the jobs' progress failed")
         return 1
