@@ -5,7 +5,7 @@ The real runtime on the tests' moto harness (``trainguard_local.moto_harness``: 
 the dependencies built by ``aws_dependencies``, as the functions build them). A fleet is built
 the way production builds it:
 
-* completed references: each group's ``CURVE#`` items (``Store.put_curve``, what the lifecycle
+* completed references: each group's ``CURVE#`` items (``References.put_curve``, what the lifecycle
   writes on ``Completed``) and one ``lifecycle.update_stats`` per group (the lifecycle rebuilds
   after every completion; once at the end gives the same ``STATS`` item);
 * running jobs: created in moto's SageMaker (InProgress, by the harness's shim), registered by
@@ -219,7 +219,7 @@ def measure_tick(
                 (f"{group}-done-{h:05d}@1", REFERENCE_MINUTES) for h in range(completed_per_group)
             ]
             for job, minutes_ in done:
-                deps.store.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes_)
+                deps.references.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes_)
             with _quiet():
                 update_stats(refs, deps, add=done)
         # running jobs: SageMaker knows them (InProgress: the harness's shim), the lifecycle

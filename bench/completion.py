@@ -95,7 +95,7 @@ def measure(references: int, steps: int, log: Callable[[str], None]) -> dict[str
         done = []
         for i in range(references):
             job = f"ref-{i:05d}@{1_700_000_000_000 + i}"
-            deps.store.put_curve(refs, job, _curve(rng, STEPS), float(STEPS))
+            deps.references.put_curve(refs, job, _curve(rng, STEPS), float(STEPS))
             done.append((job, float(STEPS)))
         update_stats(refs, deps, add=done)
         # the job that completes now: InProgress, its curve in CloudWatch, then Completed
@@ -118,7 +118,7 @@ def measure(references: int, steps: int, log: Callable[[str], None]) -> dict[str
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert out["curve_points"] > 0, out
-        stats = deps.store.get_stats(refs)
+        stats = deps.references.get_stats(refs)
         assert stats is not None
         return {
             "references": references,

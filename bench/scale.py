@@ -1,7 +1,7 @@
 """Part: the sharded tick at scale (issue 15): a steady tick at 1,000, 5,000 and 10,000 running
 jobs in 100 groups, on in-process moto.
 
-The fleet is written directly (BatchWriteItem of the job items as ``Store.register_job``
+The fleet is written directly (BatchWriteItem of the job items as ``Jobs.register_job``
 writes them, each with a steady read position: its ``Progress`` after 30 minutes of reports),
 not by 10,000 lifecycle invocations, so the part runs in minutes. Each group has completed
 references (``CURVE#`` items and one ``update_stats``). CloudWatch holds, per job, the
@@ -145,7 +145,7 @@ def _tags(group: str) -> dict[str, str]:
 def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None,
             log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """Build the fleet, tick once (planner + every shard), count and time it."""
-    from trainguard.adapters.store import run_sk, serialize
+    from trainguard.adapters.dynamodb.keys import run_sk, serialize
     from trainguard.config import Policy
     from trainguard.constants import DEFAULT_SHARD_SIZE, RUNNING_ATTR, RUNNING_VALUE
     from trainguard.core.progress import advance
@@ -170,7 +170,8 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
                 done = [(f"{refs.group}-done-{h:03d}@1", float(REFERENCE_MINUTES))
                         for h in range(REFERENCES_PER_GROUP)]  # fmt: skip
                 for job, minutes in done:
-                    deps.store.put_curve(refs, job, loss_curve(rng, REFERENCE_MINUTES), minutes)
+                    curve = loss_curve(rng, REFERENCE_MINUTES)
+                    deps.references.put_curve(refs, job, curve, minutes)
                 update_stats(refs, deps, add=done)
         items: list[dict[str, Any]] = []
         data: list[Any] = []

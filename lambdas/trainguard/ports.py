@@ -1,8 +1,37 @@
 """The ports: what the logic needs from the outside world, as small protocols.
 
 The boto3 adapters (``trainguard.adapters``) implement them for AWS; the tests implement them
-in memory (``tests/fakes.py``). The logic imports only these, never boto3, so its unit tests
+in memory (``tests/fakes/``). The logic imports only these, never boto3, so its unit tests
 run in milliseconds with no network.
+
+The state table (one DynamoDB table, its key layout in ``adapters/dynamodb/keys.py``) is
+seen through eight ports, one per aggregate, cut where the use cases part:
+
+=================  ==================================================  ====================
+port               what (its items)                                    who uses it
+=================  ==================================================  ====================
+``Jobs``           a run's item as the lifecycle keeps it              lifecycle, reconcile,
+                   (registered, started, ended, its alarms)            alert, act, report
+``RunningJobs``    the running index and what the tick writes on a     the evaluator, the
+                   running job's item (progress, health episodes)      digest, ``status``
+``EventMarks``     once-only markers of the events handled             lifecycle
+``ActionLedger``   claimed actions, their state, the open list         act, retry
+``Outbox``         emails written before they are sent                 act, alert, retry
+``AuditLog``       the decisions, per run and per UTC day              act, retry, report
+``IdleEpisodes``   GPU-idle episodes per host (own items)              alert, digest
+``References``     completed curves, group statistics and policies     lifecycle, evaluator
+=================  ==================================================  ====================
+
+Why these cuts: each port's methods read or write one kind of item (a job's item is cut in
+two by who writes it: the lifecycle writes a run's life, the tick only its progress and
+episodes, and the tick never registers or ends a job), so a use case's fake or adapter has
+only what it touches, and a port is one to seven methods. Where a write spans aggregates
+the port says so (a claim and an idle episode are mirrored on the run's item, in the same
+table). Method names are the old ``JobStore``'s, so a call moved from ``deps.store.X`` to
+``deps.<port>.X`` and nothing else (see ``Dependencies``).
+
+Every write that must happen once is conditional and says whether it won (True) or found
+the work already done (False).
 """
 
 from __future__ import annotations
@@ -25,13 +54,9 @@ from .models import (
 )
 
 
-class JobStore(Protocol):
-    """The state table: jobs, once-only markers, the audit, alert episodes, group history.
+class Jobs(Protocol):
+    """Each run of a job name is its own item (:class:`RunId`: name + CreationTime)."""
 
-    Every write that must happen once is conditional and says whether it won (True) or found
-    the work already done (False)."""
-
-    # jobs: every run of a name is its own item (RunId: name + CreationTime)
     def register_job(self, job: JobRecord) -> bool: ...
     def get_job(self, run: RunId) -> JobRecord | None: ...
     def latest_run(self, name: str) -> JobRecord | None: ...
@@ -39,23 +64,42 @@ class JobStore(Protocol):
     def finalize_job(
         self, run: RunId, status: str, end_time: float | None, failure_reason: str | None
     ) -> bool: ...
-    def running_jobs(self) -> list[JobRecord]: ...
     def add_alarms(self, run: RunId, names: Sequence[str]) -> None: ...
-    def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None: ...
+    def batch_get_jobs(self, runs: Iterable[RunId]) -> dict[RunId, JobRecord]:
+        """The runs' items that exist, by run (the runs of a period's audit)."""
+        ...
+
+
+class RunningJobs(Protocol):
+    """The running jobs as the tick reads them (their items carry progress, health episodes,
+    open idle hosts and claimed actions) and what the tick writes on them."""
+
+    def running_jobs(self) -> list[JobRecord]: ...
+    def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
+        """The runs' items that exist (consistent reads, a shard's jobs)."""
+        ...
+
     def save_progress(self, updates: Sequence[tuple[RunId, Progress]]) -> None:
         """Each run's progress, unless its item holds one checked at or after this one's
         ``checked`` (a repeated or late shard never moves a job's progress back)."""
         ...
 
-    def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
-        """The runs' items that exist (consistent reads, a shard's jobs)."""
+    def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None:
+        """Open (at ``opened_at``) or close (None) a health episode on the run's item."""
         ...
 
-    # once-only markers
+
+class EventMarks(Protocol):
+    """Once-only markers: an event handled once, however often it is delivered."""
+
     def event_seen(self, run: RunId, key: str) -> bool: ...
     def mark_event(self, run: RunId, key: str, now: float) -> bool: ...
 
-    # actions: claimed once (and listed as open), then finished, or resumed by a later tick
+
+class ActionLedger(Protocol):
+    """Actions on a run: claimed once (mirrored on the run's ``actions`` and listed as open),
+    then finished, or resumed by a later tick."""
+
     def claim_action(
         self, run: RunId, action: str, now: float, details: Mapping[str, Any]
     ) -> bool: ...
@@ -63,47 +107,6 @@ class JobStore(Protocol):
     def update_action(self, run: RunId, action: str, **fields: Any) -> None: ...
     def finish_action(self, run: RunId, action: str, **fields: Any) -> None: ...
     def open_actions(self) -> list[tuple[RunId, str]]: ...
-
-    # audit
-    def put_decision(
-        self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
-    ) -> None: ...
-    def decisions(self, run: RunId) -> list[dict[str, Any]]: ...
-    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
-        """Every audit record of the UTC day ``YYYY-MM-DD`` with its run, oldest first."""
-        ...
-
-    def batch_get_jobs(self, runs: Iterable[RunId]) -> dict[RunId, JobRecord]: ...
-    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
-        """The run's GPU-idle episodes by host (``state``, ``opened_at``, ``closed_at``)."""
-        ...
-
-    # alert episodes (mirrored on the run's idle_hosts)
-    def open_episode(self, run: RunId, host: str, now: float) -> bool: ...
-    def close_episode(self, run: RunId, host: str, now: float) -> float | None: ...
-    def episode(self, run: RunId, host: str) -> dict[str, Any] | None: ...
-
-    # reference sets (a group's completed jobs of one objective and direction)
-    def put_curve(
-        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
-    ) -> None: ...
-    def get_curves(
-        self, refs: ReferenceSet, jobs: Sequence[str]
-    ) -> dict[str, tuple[list[Point], float]]: ...
-    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool: ...
-    def get_stats(self, refs: ReferenceSet) -> GroupStats | None: ...
-    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]: ...
-    def batch_get_group_state(
-        self, sets: Iterable[ReferenceSet]
-    ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]: ...
-
-
-class ShardQueue(Protocol):
-    """Where the planner sends the tick's shards (SQS: one message a shard)."""
-
-    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
-        """Send every message (JSON-safe), or raise naming what was not sent."""
-        ...
 
 
 class Outbox(Protocol):
@@ -128,6 +131,79 @@ class Outbox(Protocol):
     def sent(self, key: str, now: float) -> None: ...
     def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None: ...
     def dead_letters(self) -> list[dict[str, Any]]: ...
+
+
+class AuditLog(Protocol):
+    """The decision audit: every record under its run, and in the day's index."""
+
+    def put_decision(
+        self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+    ) -> None: ...
+    def decisions(self, run: RunId) -> list[dict[str, Any]]: ...
+    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
+        """Every audit record of the UTC day ``YYYY-MM-DD`` with its run, oldest first."""
+        ...
+
+
+class IdleEpisodes(Protocol):
+    """GPU-idle episodes, one per host of a run (the open ones mirrored on the run's
+    ``idle_hosts``): opened once, closed once, then open again for a new episode."""
+
+    def open_episode(self, run: RunId, host: str, now: float) -> bool: ...
+    def close_episode(self, run: RunId, host: str, now: float) -> float | None: ...
+    def episode(self, run: RunId, host: str) -> dict[str, Any] | None: ...
+    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
+        """The run's GPU-idle episodes by host (``state``, ``opened_at``, ``closed_at``)."""
+        ...
+
+
+class References(Protocol):
+    """Reference sets (a group's completed jobs of one objective and direction): their
+    curves and statistics, and the groups' policies (``trainguard calibrate --apply``)."""
+
+    def put_curve(
+        self, refs: ReferenceSet, job: str, curve: Sequence[Point], duration_min: float
+    ) -> None: ...
+    def get_curves(
+        self, refs: ReferenceSet, jobs: Sequence[str]
+    ) -> dict[str, tuple[list[Point], float]]: ...
+    def put_stats(self, stats: GroupStats, expected_version: int | None) -> bool: ...
+    def get_stats(self, refs: ReferenceSet) -> GroupStats | None: ...
+    def batch_get_stats(self, sets: Iterable[ReferenceSet]) -> dict[ReferenceSet, GroupStats]: ...
+    def batch_get_group_state(
+        self, sets: Iterable[ReferenceSet]
+    ) -> tuple[dict[ReferenceSet, GroupStats], dict[str, GroupPolicy]]: ...
+
+
+class StateTable(Protocol):
+    """The state table's ports together, for a reader that walks several aggregates (the
+    digest, ``explain``): :class:`~trainguard.logic.dependencies.Dependencies`, the DynamoDB
+    adapters' ``TablePorts`` and the tests' fakes all have them."""
+
+    @property
+    def jobs(self) -> Jobs: ...
+    @property
+    def running(self) -> RunningJobs: ...
+    @property
+    def events(self) -> EventMarks: ...
+    @property
+    def ledger(self) -> ActionLedger: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def audit(self) -> AuditLog: ...
+    @property
+    def idle_episodes(self) -> IdleEpisodes: ...
+    @property
+    def references(self) -> References: ...
+
+
+class ShardQueue(Protocol):
+    """Where the planner sends the tick's shards (SQS: one message a shard)."""
+
+    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+        """Send every message (JSON-safe), or raise naming what was not sent."""
+        ...
 
 
 class TrainingJobs(Protocol):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
-from trainguard.adapters import Store
+from trainguard.adapters import table_ports
 from trainguard.config import Policy
 from trainguard.core import CurveSummary
 from trainguard.handlers import evaluator, lifecycle
@@ -57,7 +57,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
 
     evaluator.handler(scheduled(start + 180 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 180  # first read: the whole history
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("long")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 180
 
@@ -65,7 +65,7 @@ def test_a_long_job_is_read_from_its_start_once_then_only_in_the_recent_window(a
     aws.put_curve("long", "val_loss", start, [*values, 0.4, 0.45, 0.5])  # minutes 181..183
     evaluator.handler(scheduled(start + 183 * 60 + 30), CTX, deps=deps)
     assert asked == [WINDOW_MIN]  # one call, the recent window only
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("long")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("long")
     assert job is not None and job.progress is not None
     summary = job.progress.summary
     # the same summary a reading of the whole curve gives (min_delta of the patience rule)
@@ -92,7 +92,7 @@ def test_progress_older_than_the_window_is_rebuilt_from_the_start(aws: Aws) -> N
     aws.put_curve("gap", "val_loss", start, [1.0] * 120)
     evaluator.handler(scheduled(start + 120 * 60 + 30), CTX, deps=deps)
     assert max(asked) > 120
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("gap")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("gap")
     assert job is not None and job.progress is not None
     assert job.progress.summary.count == 120
 
@@ -112,12 +112,12 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
             }
         )
     )
-    store = Store(aws.dynamodb, "trainguard-test")
+    state = table_ports(aws.dynamodb, "trainguard-test")
     # a completed reference that reported at minutes 10, 20, 30 (one epoch every 10 minutes)
     refs = ReferenceSet("g", TAGS["trainguard:objective"], "minimize")
-    store.put_curve(refs, "ref@1", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
+    state.references.put_curve(refs, "ref@1", [(10.0, 0.5), (20.0, 0.4), (30.0, 0.3)], 30.0)
     update_stats(refs, deps, add=[("ref@1", 30.0)])
-    stats = store.get_stats(refs)
+    stats = state.references.get_stats(refs)
     assert stats is not None and stats.table("all").breakpoints == (1.0, 2.0, 3.0)  # type: ignore[union-attr]
 
     start = aws.now() - 3600
@@ -140,7 +140,7 @@ def test_report_step_unit_counts_reports_not_minutes(aws: Aws) -> None:
         state_change("epochs", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
     )
     tick = evaluator.handler(scheduled(start + 6 * 60 + 30), CTX, deps=deps)
-    job = store.latest_run("epochs")
+    job = state.jobs.latest_run("epochs")
     assert job is not None and job.progress is not None and job.progress.unit == "report"
     summary = job.progress.summary
     assert (summary.count, summary.last_step, summary.best) == (2, 2.0, 0.8)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
-from trainguard.adapters import Store
+from trainguard.adapters import table_ports
 from trainguard.config import Policy
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.models import event_time
@@ -83,7 +83,7 @@ def test_alert_opens_the_episode_at_the_alarms_time(aws: Aws) -> None:
     payload = aws.alarm_payload("trainguard-gpu-idle-idle-algo-2", "ALARM")
     payload["time"] = iso(opened_at)[:-1] + ".000+0000"  # CloudWatch's format
     assert alert.handler(payload, CTX, deps=deps)["action"] == "opened"
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("idle")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("idle")
     assert job is not None and job.idle_hosts == {"idle/algo-2": opened_at}
 
 
@@ -110,7 +110,7 @@ def test_without_a_time_the_handlers_use_their_clock(aws: Aws) -> None:
 def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
     aws: Aws, instances_report: bool, stopped: bool, instance_type: str, metric: str
 ) -> None:
-    """The NaN shape on live data: CloudWatch cannot store NaN, so the metric regex stops
+    """The NaN shape on live data: CloudWatch cannot state NaN, so the metric regex stops
     matching and the objective goes silent. Silent 15 minutes after rising above its first
     value, while the host still reports -> diverged. If the host is silent too (the whole job
     is silent: an ingestion gap, a dead node), nothing is stopped for it."""

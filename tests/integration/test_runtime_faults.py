@@ -19,7 +19,13 @@ from moto.core.botocore_stubber import MockRawResponse
 from runtime_support import REGION, TABLE, Aws, LambdaContext, state_change
 
 from trainguard import constants as c
-from trainguard.adapters import CloudWatchMetrics, SageMakerAdapter, Store, boto_config
+from trainguard.adapters import (
+    CloudWatchMetrics,
+    SageMakerAdapter,
+    TablePorts,
+    boto_config,
+    table_ports,
+)
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.handlers.runtime import aws_dependencies
 from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
@@ -98,7 +104,7 @@ def throttle_once(service_error: str = "ThrottlingException") -> Any:
     return hook
 
 
-def seed_references(aws: Aws, store: Store, deps: Any) -> None:
+def seed_references(aws: Aws, state: TablePorts, deps: Any) -> None:
     """Three completed jobs of group g (loss 1.0 -> 0.43 over 20 min) through the lifecycle."""
     now = aws.now()
     for k in range(3):
@@ -109,7 +115,7 @@ def seed_references(aws: Aws, store: Store, deps: Any) -> None:
         lifecycle.handler(
             state_change(name, "Completed", arn=arn, start=start, end=start + 1260), CTX, deps=deps
         )
-    assert store.get_stats(ReferenceSet("g", "loss", "minimize")) is not None
+    assert state.references.get_stats(ReferenceSet("g", "loss", "minimize")) is not None
 
 
 def start_job(aws: Aws, deps: Any, name: str, values: list[float], tags: Any = None) -> None:
@@ -126,7 +132,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     # Tags {} -> ListTags (no tags): not opted in, finalized, nothing emailed
     assert out["job"] == "89c96cc8-dded-4739-afcc-6f1dc936701d"
     assert out["action"] == "finalized" and not out["opted_in"] and out["curve_points"] == 0
-    job = Store(aws.dynamodb, TABLE).latest_run("89c96cc8-dded-4739-afcc-6f1dc936701d")
+    job = table_ports(aws.dynamodb, TABLE).jobs.latest_run("89c96cc8-dded-4739-afcc-6f1dc936701d")
     assert job is not None and job.status == "Completed" and job.instance_count == 3
     assert job.start_time == pytest.approx(1583831889.050)
     assert aws.emails() == []
@@ -135,7 +141,7 @@ def test_aws_documentation_sample_event_is_handled(aws: Aws) -> None:
     numeric["detail"]["TrainingJobName"] = "numeric-times"
     numeric["detail"]["TrainingStartTime"] = 1592411992203.0
     lifecycle.handler(numeric, CTX, deps=aws.deps(median_policy()))
-    job = Store(aws.dynamodb, TABLE).latest_run("numeric-times")
+    job = table_ports(aws.dynamodb, TABLE).jobs.latest_run("numeric-times")
     assert job is not None and job.start_time == pytest.approx(1592411992.203)
 
 
@@ -174,12 +180,12 @@ def test_completed_before_in_progress(aws: Aws) -> None:
         state_change("early", "InProgress", arn=arn, start=start, tags=TAGS), CTX, deps=deps
     )
     assert late["action"] == "ignored: already ended"
-    store = Store(aws.dynamodb, TABLE)
-    job = store.latest_run("early")
+    state = table_ports(aws.dynamodb, TABLE)
+    job = state.jobs.latest_run("early")
     assert job is not None and job.status == "Completed" and not job.running
-    assert store.running_jobs() == []
+    assert state.running.running_jobs() == []
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    stats = store.get_stats(ReferenceSet("g", "loss", "minimize"))
+    stats = state.references.get_stats(ReferenceSet("g", "loss", "minimize"))
     assert stats is not None and stats.references == 1
 
 
@@ -189,8 +195,8 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     aws.create_job("other-team", {"team": "x"})  # not opted in: registered for alerts only
     tick = evaluator.handler({}, CTX, deps=deps)
     assert sorted(tick["registered"]) == ["lost", "other-team"]
-    store = Store(aws.dynamodb, TABLE)
-    job = store.latest_run("lost")
+    state = table_ports(aws.dynamodb, TABLE)
+    job = state.jobs.latest_run("lost")
     assert job is not None and job.running and job.opted_in and job.group == "g"
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")
     assert len(alarms["MetricAlarms"]) == 2
@@ -198,7 +204,7 @@ def test_lost_in_progress_is_found_by_the_reconcile(aws: Aws) -> None:
     aws.set_status("lost", "Stopped")
     tick = evaluator.handler({}, CTX, deps=deps)
     assert tick["finalized"] == ["lost"]
-    assert not store.latest_run("lost").running  # type: ignore[union-attr]
+    assert not state.jobs.latest_run("lost").running  # type: ignore[union-attr]
     assert (
         aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-lost")["MetricAlarms"]
         == []
@@ -245,14 +251,14 @@ def test_unknown_instance_type_registers_without_alarms(aws: Aws) -> None:
     assert out["action"] == "registered" and out["alarms_created"] == 0
     assert "unknown instance type 'ml.zz9.huge'" in out["warnings"][0]
     assert aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-")["MetricAlarms"] == []
-    job = Store(aws.dynamodb, TABLE).latest_run("odd")
+    job = table_ports(aws.dynamodb, TABLE).jobs.latest_run("odd")
     assert job is not None and job.running and job.instance_count == 4
 
 
 def test_get_metric_data_throttled_once_is_retried(aws: Aws) -> None:
     deps = aws.deps(median_policy())
-    store = Store(aws.dynamodb, TABLE)
-    seed_references(aws, store, deps)
+    state = table_ports(aws.dynamodb, TABLE)
+    seed_references(aws, state, deps)
     start_job(aws, deps, "slow", [1.5 - 0.01 * i for i in range(10)])
     hook = throttle_once()
     aws.cloudwatch.meta.events.register_first("before-send.cloudwatch.GetMetricData", hook)
@@ -328,8 +334,8 @@ class StubbedStops(SageMakerAdapter):
 def test_stop_throttled_past_retries_does_not_block_the_other_jobs(aws: Aws) -> None:
     stop_client = boto3.client("sagemaker", region_name=REGION)
     deps = aws.deps(median_policy(), training_jobs=StubbedStops(aws.sagemaker, stop_client))
-    store = Store(aws.dynamodb, TABLE)
-    seed_references(aws, store, deps)
+    state = table_ports(aws.dynamodb, TABLE)
+    seed_references(aws, state, deps)
     for name in ("a-throttled", "b-fine"):
         start_job(aws, deps, name, [1.5 - 0.01 * i for i in range(10)])
     with Stubber(stop_client) as stub:
@@ -369,10 +375,10 @@ class ListingSageMaker(SageMakerAdapter):
 def test_a_thousand_running_jobs_take_ceil_queries_over_500_metric_calls(aws: Aws) -> None:
     names = [f"job-{i:04d}" for i in range(1000)]
     deps = aws.deps(training_jobs=ListingSageMaker(names))
-    store = Store(aws.dynamodb, TABLE)
+    state = table_ports(aws.dynamodb, TABLE)
     start = aws.now() - 300
     for name in names:
-        store.register_job(
+        state.jobs.register_job(
             JobRecord(
                 name=name,
                 tags=dict(TAGS),
@@ -402,7 +408,7 @@ def test_a_thousand_running_jobs_take_ceil_queries_over_500_metric_calls(aws: Aw
 
 def test_bad_tag_value_is_reported_once_and_the_tick_goes_on(aws: Aws) -> None:
     deps = aws.deps(median_policy())
-    seed_references(aws, Store(aws.dynamodb, TABLE), deps)
+    seed_references(aws, table_ports(aws.dynamodb, TABLE), deps)
     start_job(aws, deps, "typo", [1.0], tags={**TAGS, "trainguard:direction": "down"})
     start_job(aws, deps, "worse", [1.5 - 0.01 * i for i in range(10)])
     tick = evaluator.handler({}, CTX, deps=deps)
@@ -421,7 +427,7 @@ def test_a_bad_kill_switch_fails_safe_in_all_three_functions(aws: Aws, switch: s
     env = {**aws.environ(median_policy(mode="enforce")), c.ENV_STOPS_DISABLED: switch}
     deps = dataclasses.replace(aws_dependencies(env), clock=aws.now)
     assert deps.config_error is not None and deps.policy.stops_disabled
-    seed_references(aws, Store(aws.dynamodb, TABLE), deps)
+    seed_references(aws, table_ports(aws.dynamodb, TABLE), deps)
     aws.emails()
     start_job(aws, deps, "worse", [1.5 - 0.01 * i for i in range(10)])
     tick = evaluator.handler({}, CTX, deps=deps)

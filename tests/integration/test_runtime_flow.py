@@ -8,7 +8,7 @@ import pytest
 from fakes import median_policy
 from runtime_support import Aws, LambdaContext, state_change
 
-from trainguard.adapters import Store
+from trainguard.adapters import TablePorts, table_ports
 from trainguard.config import Policy
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.models import ReferenceSet, RunId
@@ -54,7 +54,7 @@ def start_bad_job(aws: Aws, deps: Any, name: str, tags: dict[str, str]) -> None:
 def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     deps = aws.deps(median_policy())
     complete_references(aws, deps)
-    stats = Store(aws.dynamodb, "trainguard-test").get_stats(
+    stats = table_ports(aws.dynamodb, "trainguard-test").references.get_stats(
         ReferenceSet("digits", "val_loss", "minimize")
     )
     assert stats is not None and stats.references == 3
@@ -73,7 +73,7 @@ def test_life_builds_references_and_enforce_stops_once(aws: Aws) -> None:
     assert "Threshold:" in body and "References: 3" in body and "Mode:       enforce" in body
     assert "Savings:    $" in body  # ml.g5.2xlarge x 1 x (21 - 13) min
     assert "#/jobs/digits-mlp-017" in body
-    decisions = _decisions(Store(aws.dynamodb, "trainguard-test"), "digits-mlp-017")
+    decisions = _decisions(table_ports(aws.dynamodb, "trainguard-test"), "digits-mlp-017")
     assert [d["action"] for d in decisions] == ["STOPPED"]
     assert decisions[0]["ttl"] > aws.now()
 
@@ -114,7 +114,7 @@ def test_job_without_opt_in_tag_is_never_stopped(aws: Aws) -> None:
     complete_references(aws, deps)
     aws.emails()
     start_bad_job(aws, deps, "rogue", {"trainguard:objective": "val_loss", "team": "x"})
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("rogue")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("rogue")
     assert job is not None and not job.opted_in and job.running
     # it still gets its GPU-idle alarm: alerted on, never stopped
     alarms = aws.cloudwatch.describe_alarms(AlarmNamePrefix="trainguard-gpu-idle-rogue")
@@ -206,7 +206,7 @@ def test_gpu_idle_alarm_opens_once_recovers_once_and_health_alarms_are_recorded(
     (mail,) = aws.emails()
     assert mail["subject"] == "[trainguard] GPU idle: idle/algo-2 (4%/GPU, 20 min)"
     assert "$7.09/hour" in mail["body"] and "1 of 2 hosts" in mail["body"]
-    job = Store(aws.dynamodb, "trainguard-test").latest_run("idle")
+    job = table_ports(aws.dynamodb, "trainguard-test").jobs.latest_run("idle")
     assert job is not None and "idle/algo-2" in job.idle_hosts
     ok = {**payload, "alarmData": {**payload["alarmData"], "state": {"value": "OK"}}}
     assert alert.handler(ok, CTX, deps=deps)["action"] == "closed"
@@ -238,8 +238,9 @@ def test_idle_job_is_auto_stopped_in_enforce_mode_after_the_limit(aws: Aws) -> N
         CTX,
         deps=deps,
     )
-    store = Store(aws.dynamodb, "trainguard-test")
-    assert store.open_episode(_run(store, "sleepy"), "sleepy/algo-1", aws.now() - 20 * 60)
+    state = table_ports(aws.dynamodb, "trainguard-test")
+    sleepy = _run(state, "sleepy")
+    assert state.idle_episodes.open_episode(sleepy, "sleepy/algo-1", aws.now() - 20 * 60)
     # the host's own samples still say idle (an idle stop is confirmed from them)
     base = aws.now() - aws.now() % 60 - 20 * 60
     aws.put_host_metric(
@@ -252,11 +253,11 @@ def test_idle_job_is_auto_stopped_in_enforce_mode_after_the_limit(aws: Aws) -> N
     assert mail["subject"].startswith("[trainguard] STOPPED sleepy: GPU idle")
 
 
-def _run(store: Store, name: str) -> RunId:
-    record = store.latest_run(name)
+def _run(state: TablePorts, name: str) -> RunId:
+    record = state.jobs.latest_run(name)
     assert record is not None
     return record.run
 
 
-def _decisions(store: Store, name: str) -> list[dict[str, Any]]:
-    return store.decisions(_run(store, name))
+def _decisions(state: TablePorts, name: str) -> list[dict[str, Any]]:
+    return state.audit.decisions(_run(state, name))

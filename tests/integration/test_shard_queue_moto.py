@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
-from trainguard.adapters import SqsShardQueue, Store
+from trainguard.adapters import SqsShardQueue, table_ports
 from trainguard.config import Policy
 from trainguard.handlers import evaluator, lifecycle, shard
 
@@ -67,14 +67,14 @@ def test_planner_queue_shard_on_moto(aws: Aws) -> None:
     body = json.loads(events[0]["Records"][0]["body"])
     assert body["now"] == now and {len(json.loads(e["Records"][0]["body"])["runs"])
                                    for e in events} == {2}  # fmt: skip
-    store = Store(aws.dynamodb, "trainguard-test")
+    state = table_ports(aws.dynamodb, "trainguard-test")
     for event in events:
         out = shard.handler(event, CTX, deps=deps)
         assert out["batchItemFailures"] == [] and out["shards"][0]["errors"] == 0
-    saved = {n: store.latest_run(n).progress for n in names}  # type: ignore[union-attr]
+    saved = {n: state.jobs.latest_run(n).progress for n in names}  # type: ignore[union-attr]
     assert all(p is not None and p.checked == now and p.summary.count == 20
                for p in saved.values())  # fmt: skip
     # a duplicate delivery of every shard: nothing moves, nothing fails
     for event in events:
         assert shard.handler(event, CTX, deps=deps)["batchItemFailures"] == []
-    assert {n: store.latest_run(n).progress for n in names} == saved  # type: ignore[union-attr]
+    assert {n: state.jobs.latest_run(n).progress for n in names} == saved  # type: ignore[union-attr]

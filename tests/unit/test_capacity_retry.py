@@ -238,7 +238,7 @@ def test_a_capacity_failure_is_retried_once_after_its_backoff() -> None:
     audit = [d["action"] for d in world.decisions("big")]
     assert audit == ["RETRY SCHEDULED", "RETRIED"]
     assert world.resume() == 0 and world.fakes.training_jobs.created == [request]  # once
-    assert world.fakes.store.open_actions() == []
+    assert world.fakes.ledger.open_actions() == []
 
 
 def test_the_chain_is_counted_across_retries_and_stops_at_the_tag() -> None:
@@ -291,7 +291,7 @@ def test_nothing_else_is_ever_recreated(
     world.tick()
     world.resume()
     assert world.fakes.training_jobs.created == []
-    assert not any(a.startswith("retry#") for _, a in world.fakes.store.open_actions())
+    assert not any(a.startswith("retry#") for _, a in world.fakes.ledger.open_actions())
 
 
 def test_a_bad_tag_is_a_notice_not_a_crash() -> None:
@@ -332,14 +332,14 @@ def test_a_crash_after_the_create_is_resumed_without_a_second_job() -> None:
     world = RetryWorld()
     world.fail("crash", CAPACITY)
     world.fakes.advance(2)
-    world.fakes.store.fail("finish_action", RuntimeError("the invocation died"))
+    world.fakes.ledger.fail("finish_action", RuntimeError("the invocation died"))
     world.resume()  # created, then died before closing the action
     assert len(world.fakes.training_jobs.created) == 1
-    assert len(world.fakes.store.open_actions()) == 1
+    assert len(world.fakes.ledger.open_actions()) == 1
     world.emails()
     assert world.resume() == 1  # the name is in use, by this very retry: done
     assert len(world.fakes.training_jobs.created) == 1
-    assert world.fakes.store.open_actions() == []
+    assert world.fakes.ledger.open_actions() == []
     assert world.emails() == []  # its email was written once (the outbox dedups)
 
 
@@ -387,7 +387,7 @@ def test_a_passing_create_error_is_tried_again_then_given_up() -> None:
     ]
     subjects = world.emails()
     assert subjects == ["[trainguard] RETRY GIVEN UP busy: attempt 1 of 2"]
-    assert world.fakes.store.open_actions() == []
+    assert world.fakes.ledger.open_actions() == []
 
 
 def test_a_role_outside_the_deployment_is_not_passed() -> None:

@@ -33,7 +33,7 @@ def report_and_tick(world: World, job: FakeJob, value: float) -> None:
 
 def test_the_reference_sets_model_takes_in_each_completion() -> None:
     world = world_with_references()
-    stats = world.fakes.store.get_stats(world.record("ref-0").reference_set)
+    stats = world.fakes.references.get_stats(world.record("ref-0").reference_set)
     assert stats is not None and stats.catchup is not None
     model = stats.catchup
     assert model.completed == 3 and model.best_final == pytest.approx(0.25)
@@ -76,7 +76,7 @@ def test_a_job_that_can_still_catch_up_runs_on() -> None:
 
 def test_the_groups_applied_policy_is_honoured_and_a_tag_still_wins() -> None:
     world = world_with_references()
-    world.fakes.store.put_group_policy("g", {"catchup": {"consecutive": 1}})
+    world.fakes.references.put_group_policy("g", {"catchup": {"consecutive": 1}})
     job = world.start("once")
     report_and_tick(world, job, 3.0)  # one worse report is enough for this group
     assert world.fakes.training_jobs.stopped == ["once"]
@@ -88,7 +88,7 @@ def test_the_groups_applied_policy_is_honoured_and_a_tag_still_wins() -> None:
 
 def test_a_refused_group_policy_leaves_the_deployed_one() -> None:
     world = world_with_references()
-    world.fakes.store.put_group_policy("g", {"catchup": {"consecutive": 0}})  # below 1
+    world.fakes.references.put_group_policy("g", {"catchup": {"consecutive": 0}})  # below 1
     job = world.start("default")
     report_and_tick(world, job, 3.0)
     tick = world.tick()

@@ -100,7 +100,7 @@ def test_a_stop_that_failed_in_passing_stays_open_and_the_next_tick_finishes_it(
     tick = world.tick()
     assert (tick.stops, tick.errors) == (1, 1)
     assert world.fakes.training_jobs.stopped == ["b-fine"]
-    assert [a for _, a in world.fakes.store.open_actions()] == ["median#stop"]
+    assert [a for _, a in world.fakes.ledger.open_actions()] == ["median#stop"]
     world.emails()
     world.fakes.advance(1)
     tick = world.tick()
@@ -108,7 +108,7 @@ def test_a_stop_that_failed_in_passing_stays_open_and_the_next_tick_finishes_it(
     assert world.fakes.training_jobs.stopped == ["b-fine", "a-throttled"]
     (subject,) = world.emails()
     assert subject.startswith("[trainguard] STOPPED a-throttled")
-    assert world.fakes.store.open_actions() == []
+    assert world.fakes.ledger.open_actions() == []
 
 
 def test_a_bad_tag_is_reported_once_and_the_tick_goes_on() -> None:

@@ -185,7 +185,7 @@ def test_below_the_groups_median_per_instance_with_the_scaling_efficiency() -> N
         job = throughput_job(world, name, count, rate, 40)
         world.fakes.advance(41)
         world.end(job)
-    stats = world.fakes.store.get_stats(world.record("pair").reference_set)
+    stats = world.fakes.references.get_stats(world.record("pair").reference_set)
     assert stats is not None and stats.throughput == (1000.0, 900.0)
     assert stats.instances == (1, 2)
     # a 4-instance job at 1600 samples/s: 400 per instance, well under 0.7 x 950

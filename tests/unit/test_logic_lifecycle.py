@@ -28,9 +28,9 @@ def test_in_progress_registers_once_with_an_alarm_per_host() -> None:
 def test_completion_records_the_curve_and_the_group_statistics() -> None:
     world = World()
     job = world.complete_with("done", [1.0, 0.8, 0.6])
-    (curve, duration) = world.fakes.store.group_curves(REFS)[str(world.record("done").run)]
+    (curve, duration) = world.fakes.references.group_curves(REFS)[str(world.record("done").run)]
     assert curve == [(1.0, 1.0), (2.0, 0.8), (3.0, 0.6)] and duration == 4.0
-    stats = world.fakes.store.get_stats(REFS)
+    stats = world.fakes.references.get_stats(REFS)
     assert stats is not None and stats.references == 1 and stats.median_duration_min == 4.0
     assert world.fakes.alarms.alarms == {}  # deleted at the end
     assert world.record(job.name).status == "Completed"
@@ -44,7 +44,7 @@ def test_completed_before_in_progress_still_builds_the_reference() -> None:
     world.end(job)
     job.status = "InProgress"  # the late InProgress event
     assert world.event(job).action == "ignored: already ended"
-    assert str(world.record("early").run) in world.fakes.store.group_curves(REFS)
+    assert str(world.record("early").run) in world.fakes.references.group_curves(REFS)
 
 
 def test_a_failed_job_is_emailed_once() -> None:
@@ -85,7 +85,7 @@ def test_a_malformed_event_names_the_field_and_writes_nothing() -> None:
                 "TrainingJobName": "x", "TrainingJobStatus": "Exploded"}},
             world.deps(),
         )  # fmt: skip
-    assert world.fakes.store.items == {}
+    assert world.fakes.table.items == {}
 
 
 def test_an_unknown_instance_type_registers_without_alarms_and_says_why() -> None:
@@ -103,7 +103,7 @@ def test_stopped_and_failed_are_never_references() -> None:
         world.report(job, [1.0, 0.9])
         world.fakes.advance(3)
         world.end(job, status)
-    assert world.fakes.store.group_curves(REFS) == {}
+    assert world.fakes.references.group_curves(REFS) == {}
 
 
 def test_a_name_used_again_after_delete_is_a_new_run_with_its_own_alarms_and_decisions() -> None:
@@ -120,7 +120,7 @@ def test_a_name_used_again_after_delete_is_a_new_run_with_its_own_alarms_and_dec
     assert (result.action, result.alarms_created) == ("registered", 1)
     latest = world.record("reused")
     assert latest.running and latest.created_ms == round(new.start * 1000)
-    old_run = world.fakes.store.get_job(RunId("reused", round(old.start * 1000)))
+    old_run = world.fakes.jobs.get_job(RunId("reused", round(old.start * 1000)))
     assert old_run is not None and old_run.status == "Stopped"
     assert world.tick().jobs == 1  # the new run is evaluated
 

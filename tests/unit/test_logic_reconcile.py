@@ -25,7 +25,7 @@ def test_a_lost_end_is_finalized_with_its_alarms_deleted() -> None:
     tick = world.tick()
     assert tick.finalized == ["ended"] and tick.jobs == 0
     assert world.fakes.alarms.alarms == {}
-    assert str(world.record("ended").run) in world.fakes.store.group_curves(
+    assert str(world.record("ended").run) in world.fakes.references.group_curves(
         REFS
     )  # the completion was applied
 

@@ -6,7 +6,7 @@ and the outbox keeps the value (and still sends the text items written before va
 from __future__ import annotations
 
 import pytest
-from fakes import FakeNotifier, InMemoryStore
+from fakes import FakeNotifier, FakeOutbox
 
 from trainguard.chat_message import custom_notification, message_notification
 from trainguard.core.decision import Decision
@@ -126,14 +126,14 @@ def test_a_value_that_reads_like_a_field_stays_what_it_is() -> None:
 
 
 def test_the_outbox_keeps_the_value_and_still_sends_old_text_items() -> None:
-    store, notifier = InMemoryStore(), FakeNotifier()
+    outbox, notifier = FakeOutbox(), FakeNotifier()
     message = built()["config"]
     notifier.fail("publish", RuntimeError("SNS is down"))
-    assert Mail(store, notifier, 100.0).send("k-new", message)  # written, its send failed
-    store.enqueue("k-old", "[trainguard] old", "Job:     old\n", 50.0, 0.0)  # a text item
-    (item,) = [i for i in store.pending_emails(1e9) if i["sk"] == "k-new"]
+    assert Mail(outbox, notifier, 100.0).send("k-new", message)  # written, its send failed
+    outbox.enqueue("k-old", "[trainguard] old", "Job:     old\n", 50.0, 0.0)  # a text item
+    (item,) = [i for i in outbox.pending_emails(1e9) if i["sk"] == "k-new"]
     assert Message.from_item(item["message"]) == message
-    Mail(store, notifier, 1e9).drain()
+    Mail(outbox, notifier, 1e9).drain()
     sent = {e.subject: e.body for e in notifier.take()}
     assert sent == {"[trainguard] old": "Job:     old\n", message.subject: email_text(message)}
     assert Message.from_item(message.to_item()) == message

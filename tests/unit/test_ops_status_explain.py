@@ -22,8 +22,7 @@ def test_status_threshold_is_the_one_the_tick_audited() -> None:
         report_and_tick(world, job, value)
     (audit,) = world.decisions("hopeless")
     record = world.record("hopeless")  # still in the running index: its Stopped event is due
-    store = world.fakes.store
-    stats, _ = store.batch_get_group_state([record.reference_set])
+    stats, _ = world.fakes.references.batch_get_group_state([record.reference_set])
     row = job_status(record, Policy(), Controls(), stats, world.fakes.now)
     assert row.thresholds == {"catch-up": pytest.approx(audit["threshold"])}
     assert row.references == audit["references"] == 3
@@ -36,7 +35,7 @@ def test_explain_curve_ends_at_the_audited_threshold() -> None:
     for value in (3.0, 2.95, 2.9):
         report_and_tick(world, job, value)
     (audit,) = world.decisions("hopeless")
-    exp = explain(world.fakes.store, world.fakes.metrics, "hopeless", Policy(), world.fakes.now)
+    exp = explain(world.fakes, world.fakes.metrics, "hopeless", Policy(), world.fakes.now)
     assert [d["action"] for d in exp.trail] == [audit["action"]]
     (step, threshold) = exp.thresholds["catch-up"][-1]
     assert step == audit["step"] and threshold == pytest.approx(audit["threshold"])
@@ -50,7 +49,7 @@ def test_pause_and_the_global_mode_change_the_mode_not_the_threshold() -> None:
     job = world.start("steady", {k: v for k, v in TAGS.items() if k != "trainguard:mode"})
     report_and_tick(world, job, 3.0)
     record = world.record("steady")
-    stats, _ = world.fakes.store.batch_get_group_state([record.reference_set])
+    stats, _ = world.fakes.references.batch_get_group_state([record.reference_set])
     plain = job_status(record, Policy(), Controls(), stats, world.fakes.now)
     controls = parse_controls({"GLOBAL": '{"paused": true, "mode": "enforce"}'})
     policy = resolve_policy(Policy(), None, record.group, controls)

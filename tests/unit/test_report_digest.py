@@ -1,5 +1,5 @@
 """The period summary (logic/report.py) and the weekly digest (logic/digest.py) on the
-in-memory store: what counts as a stop, a would-be stop and an alert; dollars and GPU hours;
+in-memory fakes: what counts as a stop, a would-be stop and an alert; dollars and GPU hours;
 per group and in total; the three output formats; the digest's lists."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from fakes import Fakes, InMemoryStore
+from fakes import Fakes, FakeTablePorts
 
 from trainguard.config import Policy
 from trainguard.core.catchup import CatchUpModel
@@ -34,17 +34,17 @@ def job(name: str, group: str, *, itype: str = "ml.p4d.24xlarge", count: int = 1
                      instance_count=count, start_time=start, status=status, **kw)  # fmt: skip
 
 
-def audit(store: InMemoryStore, j: JobRecord, at: float, rule: str, action: str,
+def audit(table: FakeTablePorts, j: JobRecord, at: float, rule: str, action: str,
           saved: float | None = None) -> None:  # fmt: skip
     """An audit record as logic/act.py writes it."""
     record = {"job": j.name, "rule": rule, "stop": action != "ALERT", "step": 30, "value": 0.9,
               "threshold": 0.5, "references": 4, "reason": "r", "alert": action == "ALERT",
               "mode": "enforce", "action": action, "estimated_dollars_saved": saved}  # fmt: skip
-    store.put_decision(j.run, iso(at), rule, record, int(at + 90 * DAY))
+    table.audit.put_decision(j.run, iso(at), rule, record, int(at + 90 * DAY))
 
 
-def seeded() -> tuple[InMemoryStore, dict[str, JobRecord]]:
-    store = InMemoryStore()
+def seeded(table: FakeTablePorts | None = None) -> tuple[FakeTablePorts, dict[str, JobRecord]]:
+    table = table or FakeTablePorts()
     jobs = {
         "a": job("a", "vision", count=2),  # 2 x p4d: 16 GPUs, $75.376/h
         "b": job("b", "vision"),
@@ -52,28 +52,28 @@ def seeded() -> tuple[InMemoryStore, dict[str, JobRecord]]:
         "old": job("old", "nlp"),
     }
     for j in jobs.values():
-        store.register_job(j)
-    audit(store, jobs["a"], NOW - 2 * DAY, "catch-up", "STOPPED", 75.376)  # 1 h of 2 x p4d
-    audit(store, jobs["b"], NOW - 3 * DAY, "median", "WOULD STOP (observe)", 37.688)
-    audit(store, jobs["b"], NOW - 3 * DAY + 60, "gpu_idle", "ALERT")
-    audit(store, jobs["c"], NOW - 1 * DAY, "median", "NOT STOPPED (already ending)")
-    audit(store, jobs["c"], NOW - 1 * DAY + 5, "hung", "ALERT")
-    audit(store, jobs["c"], NOW - 6 * DAY, "median", "COULD NOT STOP (AccessDenied: no)")
-    audit(store, jobs["old"], NOW - 8 * DAY, "median", "STOPPED", 1000.0)  # before the week
-    return store, jobs
+        table.jobs.register_job(j)
+    audit(table, jobs["a"], NOW - 2 * DAY, "catch-up", "STOPPED", 75.376)  # 1 h of 2 x p4d
+    audit(table, jobs["b"], NOW - 3 * DAY, "median", "WOULD STOP (observe)", 37.688)
+    audit(table, jobs["b"], NOW - 3 * DAY + 60, "gpu_idle", "ALERT")
+    audit(table, jobs["c"], NOW - 1 * DAY, "median", "NOT STOPPED (already ending)")
+    audit(table, jobs["c"], NOW - 1 * DAY + 5, "hung", "ALERT")
+    audit(table, jobs["c"], NOW - 6 * DAY, "median", "COULD NOT STOP (AccessDenied: no)")
+    audit(table, jobs["old"], NOW - 8 * DAY, "median", "STOPPED", 1000.0)  # before the week
+    return table, jobs
 
 
 def test_a_week_is_read_one_day_partition_at_a_time() -> None:
-    store, _ = seeded()
-    summary = summarize(store, CATALOG, NOW - 7 * DAY, NOW)
+    table, _ = seeded()
+    summary = summarize(table.audit, table.jobs, CATALOG, NOW - 7 * DAY, NOW)
     assert len(days(NOW - 7 * DAY, NOW)) == 8  # Monday 08:00 back to Monday 08:00
-    assert store.calls["decisions_on_day"] == 8 and store.calls["batch_get_jobs"] == 1
+    assert table.audit.calls["decisions_on_day"] == 8 and table.jobs.calls["batch_get_jobs"] == 1
     assert [e.run.name for e in summary.entries] == ["c", "b", "b", "a", "c", "c"]
 
 
 def test_only_stops_trainguard_made_count_and_save() -> None:
-    store, _ = seeded()
-    t = summarize(store, CATALOG, NOW - 7 * DAY, NOW).total
+    table, _ = seeded()
+    t = summarize(table.audit, table.jobs, CATALOG, NOW - 7 * DAY, NOW).total
     assert (t.stops, t.would_stops, t.alerts, t.not_stopped) == (1, 1, 2, 2)
     assert round(t.dollars_saved, 3) == 75.376  # the old stop is outside the week
     assert round(t.gpu_hours_saved, 3) == 16.0  # 1 h of 2 x 8 A100s
@@ -83,8 +83,8 @@ def test_only_stops_trainguard_made_count_and_save() -> None:
 
 
 def test_per_group_and_the_three_formats() -> None:
-    store, _ = seeded()
-    summary = summarize(store, CATALOG, NOW - 7 * DAY, NOW)
+    table, _ = seeded()
+    summary = summarize(table.audit, table.jobs, CATALOG, NOW - 7 * DAY, NOW)
     assert sorted(summary.groups) == ["nlp", "vision"]
     vision, nlp = summary.groups["vision"], summary.groups["nlp"]
     assert (vision.stops, vision.would_stops, vision.alerts, vision.jobs) == (1, 1, 1, 2)
@@ -100,24 +100,25 @@ def test_per_group_and_the_three_formats() -> None:
 
 
 def test_an_empty_period_says_so() -> None:
-    summary = summarize(InMemoryStore(), CATALOG, NOW - DAY, NOW)
+    empty = FakeTablePorts()
+    summary = summarize(empty.audit, empty.jobs, CATALOG, NOW - DAY, NOW)
     assert summary.total.stops == 0 and "no audit records in the period" in format_text(summary)
 
 
 def test_the_digest_lists_idle_long_running_and_close_calls() -> None:
-    store, jobs = seeded()
+    table, jobs = seeded()
     b = jobs["b"]
-    store.open_episode(b.run, "b/algo-1", NOW - 3 * DAY)
-    store.close_episode(b.run, "b/algo-1", NOW - 3 * DAY + 45 * 60)  # 45 min idle
-    store.register_job(job("marathon", "nlp", start=NOW - 50 * 3600))
+    table.idle_episodes.open_episode(b.run, "b/algo-1", NOW - 3 * DAY)
+    table.idle_episodes.close_episode(b.run, "b/algo-1", NOW - 3 * DAY + 45 * 60)  # 45 min idle
+    table.jobs.register_job(job("marathon", "nlp", start=NOW - 50 * 3600))
     # b was reported (observe) and then completed as its group's best: a close call
-    store.finalize_job(b.run, "Completed", NOW - 2 * DAY, None)
+    table.jobs.finalize_job(b.run, "Completed", NOW - 2 * DAY, None)
     refs = ReferenceSet("vision", "loss", "minimize")
     curve = [(1.0, 0.9), (2.0, 0.4), (3.0, 0.31)]
-    store.put_curve(refs, str(b.run), curve, 3.0)
+    table.references.put_curve(refs, str(b.run), curve, 3.0)
     model = CatchUpModel.build([curve, [(1.0, 1.0), (3.0, 0.6)]], "minimize")
-    store.put_stats(GroupStats(refs, {}, 3.0, 2, catchup=model), None)
-    digest = build_digest(store, CATALOG, NOW)
+    table.references.put_stats(GroupStats(refs, {}, 3.0, 2, catchup=model), None)
+    digest = build_digest(table, CATALOG, NOW)
     assert [(i.run.name, i.host, round(i.minutes)) for i in digest.idle] == [("b", "b/algo-1", 45)]
     assert digest.running[0].run.name == "marathon" and round(digest.running[0].hours) == 50
     assert [(c.run.name, c.group, c.rule) for c in digest.close_calls] == [
@@ -130,19 +131,18 @@ def test_the_digest_lists_idle_long_running_and_close_calls() -> None:
 
 def test_the_digest_goes_out_as_one_message() -> None:
     fakes = Fakes(policy=Policy())
-    store, _ = seeded()
-    fakes.store = store
+    seeded(fakes)
     digest = send_digest(fakes.deps(), now=NOW)
     (message,) = fakes.notifier.take()
     assert message.subject == digest.subject()
     assert message.subject.startswith("[trainguard] weekly digest: 1 stops, 1 would-be stops")
     assert "Stops:            1 (16.0 GPU hours, $75.38 saved)" in message.body
-    assert digest.close_calls == [] and RunId("a", jobs_created("a", store)) in {
+    assert digest.close_calls == [] and RunId("a", jobs_created("a", fakes)) in {
         e.run for e in digest.summary.entries
     }
 
 
-def jobs_created(name: str, store: InMemoryStore) -> int:
-    latest = store.latest_run(name)
+def jobs_created(name: str, table: FakeTablePorts) -> int:
+    latest = table.jobs.latest_run(name)
     assert latest is not None
     return latest.created_ms

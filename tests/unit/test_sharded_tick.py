@@ -248,7 +248,7 @@ def test_a_split_group_is_judged_against_one_statistics_version() -> None:
     shards = [Shard.from_message(m) for m in messages]
     assert len(shards) == 2
     refs = world.record("job-0").reference_set
-    version = world.fakes.store.get_stats(refs).version  # type: ignore[union-attr]
+    version = world.fakes.references.get_stats(refs).version  # type: ignore[union-attr]
     assert [s.pinned for s in shards] == [{refs: version}, {refs: version}]
     # both shards read the statistics at the pinned version: the same threshold both sides
     first = world.run_shards(messages[:1])[0]

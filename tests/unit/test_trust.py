@@ -163,7 +163,7 @@ def test_an_email_that_never_goes_out_ends_in_the_dead_letters() -> None:
         dead += world.tick().emails_dead
         world.fakes.advance(61)
     assert dead == 1
-    (letter,) = world.fakes.store.dead_letters()
+    (letter,) = world.fakes.outbox.dead_letters()
     assert letter["subject"].startswith("[trainguard] STOPPED worse")
 
 
@@ -184,7 +184,7 @@ def test_killed_between_the_claim_and_the_stop_the_next_tick_stops_once() -> Non
 def test_killed_just_after_the_stop_the_next_tick_audits_and_emails_it_as_ours() -> None:
     world = world_with_references()
     worse_job(world)
-    world.fakes.store.fail("put_decision", Crash())  # right after StopTrainingJob returned
+    world.fakes.audit.fail("put_decision", Crash())  # right after StopTrainingJob returned
     with pytest.raises(Crash):
         world.tick()
     assert world.fakes.training_jobs.stopped == ["worse"] and world.emails() == []
@@ -226,7 +226,7 @@ def test_a_stop_sagemaker_refuses_is_said_once_backed_off_and_given_up() -> None
         attempts += world.tick().stop_failures
     assert attempts == 5  # back-off: 5, 10, 20, 40 minutes, then given up
     assert [s for s in world.emails() if "STOP" in s] == []  # said once
-    assert world.fakes.store.open_actions() == []
+    assert world.fakes.ledger.open_actions() == []
 
 
 def test_a_tick_that_runs_out_of_time_saves_what_it_did_and_leaves_the_rest(
@@ -258,7 +258,7 @@ def test_observe_mode_and_the_kill_switch_never_call_stop_even_when_resuming() -
                          (median_policy(mode="enforce", stops_disabled=True), TAGS)):  # fmt: skip
         world = world_with_references(policy)
         worse_job(world, tags=tags)
-        world.fakes.store.fail("put_decision", Crash())
+        world.fakes.audit.fail("put_decision", Crash())
         with pytest.raises(Crash):
             world.tick()
         world.fakes.advance(1)
@@ -285,7 +285,7 @@ def test_foreign_jobs_tagged_into_a_group_with_another_metric_cannot_poison_it()
     world.report(healthy, [0.95 - 0.01 * i for i in range(5)])  # as good as the references
     world.fakes.advance(6)
     assert world.tick().stops == 0
-    stats = world.fakes.store.get_stats(REFS)
+    stats = world.fakes.references.get_stats(REFS)
     assert stats is not None and stats.references == 3
 
 
@@ -308,8 +308,8 @@ def test_concurrent_completions_never_lose_a_reference() -> None:
     for job in (a, b):
         world.report(job, [0.5] * 5)
     world.fakes.advance(6)
-    store = world.fakes.store
-    real_put = store.put_stats
+    references = world.fakes.references
+    real_put = references.put_stats
     raced = []
 
     def put_after_a_rival(stats: Any, expected: int | None) -> bool:
@@ -318,24 +318,24 @@ def test_concurrent_completions_never_lose_a_reference() -> None:
             world.end(b)
         return real_put(stats, expected)
 
-    store.put_stats = put_after_a_rival  # type: ignore[method-assign]
+    references.put_stats = put_after_a_rival  # type: ignore[method-assign]
     world.end(a)
-    stats = store.get_stats(REFS)
+    stats = references.get_stats(REFS)
     assert stats is not None and stats.references == 6 and stats.completed == 6
-    assert len(store.group_curves(REFS)) == 6
+    assert len(references.group_curves(REFS)) == 6
 
 
 def test_the_reference_window_keeps_the_latest_jobs_and_bounds_a_completion() -> None:
     world = World()
     for i in range(REFERENCE_WINDOW + 5):
         world.complete_with(f"ref-{i:03d}", [1.0, 0.9])
-    stats = world.fakes.store.get_stats(REFS)
+    stats = world.fakes.references.get_stats(REFS)
     assert stats is not None and stats.references == REFERENCE_WINDOW
     assert stats.completed == REFERENCE_WINDOW + 5
     assert stats.window[0].startswith("ref-005@")  # the oldest five left the window
-    before = world.fakes.store.calls["get_curves"]
+    before = world.fakes.references.calls["get_curves"]
     world.complete_with("one-more", [1.0, 0.9])
-    assert world.fakes.store.calls["get_curves"] - before == 1  # one read of the window
+    assert world.fakes.references.calls["get_curves"] - before == 1  # one read of the window
 
 
 def test_a_28_day_curve_is_stored_downsampled_with_its_last_point() -> None:

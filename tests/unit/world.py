@@ -105,13 +105,13 @@ class World:
 
     def record(self, name: str) -> JobRecord:
         """The table's newest run of ``name``."""
-        record = self.fakes.store.latest_run(name)
+        record = self.fakes.jobs.latest_run(name)
         assert record is not None, f"{name} is not registered"
         return record
 
     def decisions(self, name: str) -> list[dict[str, Any]]:
         """The audit of the newest run of ``name``."""
-        return self.fakes.store.decisions(self.record(name).run)
+        return self.fakes.audit.decisions(self.record(name).run)
 
     def emails(self) -> list[str]:
         """The subjects of the emails sent since the last call."""

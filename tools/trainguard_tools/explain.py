@@ -29,7 +29,7 @@ from trainguard.core.curves import Point, fmt
 from trainguard.core.series import in_steps, minute_curve
 from trainguard.core.summary import CurveSummary
 from trainguard.models import GroupStats, JobRecord, MetricQuery
-from trainguard.ports import JobStore, MetricReader
+from trainguard.ports import MetricReader, References, StateTable
 
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
 from .status import THRESHOLD_RULES
@@ -101,12 +101,12 @@ def setters(settings: JobSettings, stats: GroupStats | None, step: float | None)
 
 
 def job_curve(
-    store: JobStore, metrics: MetricReader | None, job: JobRecord, unit: str, now: float
+    references: References, metrics: MetricReader | None, job: JobRecord, unit: str, now: float
 ) -> list[Point]:
     """The job's curve: its stored completed curve, else its objective from CloudWatch."""
     if not job.objective:
         return []
-    stored = store.get_curves(job.reference_set, [str(job.run)])
+    stored = references.get_curves(job.reference_set, [str(job.run)])
     if str(job.run) in stored:
         return stored[str(job.run)][0]
     if metrics is None:
@@ -119,7 +119,7 @@ def job_curve(
 
 
 def explain(
-    store: JobStore,
+    table: StateTable,
     metrics: MetricReader | None,
     name: str,
     policy: Policy,
@@ -129,16 +129,16 @@ def explain(
     """Why trainguard did what it did to job ``name``: its settings resolved as the tick
     resolves them (:func:`~trainguard.config.resolve_settings`: ``policy`` is the deployed
     one, ``controls`` the runtime controls in force)."""
-    job = store.latest_run(name)
+    job = table.jobs.latest_run(name)
     if job is None:
         raise OpsError(f"no job named {name} in the state table (not seen by trainguard)")
-    trail = sorted(store.decisions(job.run), key=lambda d: _at(d))
-    curve = job_curve(store, metrics, job, policy.step_unit, now)
+    trail = sorted(table.audit.decisions(job.run), key=lambda d: _at(d))
+    curve = job_curve(table.references, metrics, job, policy.step_unit, now)
     out = Explanation(job, trail, curve)
     if not job.opted_in:
         out.note = "not opted in (no trainguard:group tag): alerted on, never stopped"
         return out
-    stats, policies = store.batch_get_group_state([job.reference_set])
+    stats, policies = table.references.batch_get_group_state([job.reference_set])
     try:
         group_policy = policies.get(job.group)
         settings = resolve_settings(job.tags, policy, group_policy, controls or Controls())
@@ -265,7 +265,7 @@ def _run(args: argparse.Namespace) -> int:
         policy, _ = deployed_policy(deployed)
         metrics = CloudWatchMetrics(deployed.client("cloudwatch"))
         now = datetime.now(UTC).timestamp()
-        exp = explain(deployed.store(), metrics, args.job, policy, now, deployed.controls())
+        exp = explain(deployed.state_table(), metrics, args.job, policy, now, deployed.controls())
         print(format_text(exp))
         if args.png:
             print(write_png(exp, Path(args.png)))

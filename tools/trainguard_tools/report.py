@@ -39,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
         deployed = connect(args.stack, args.region)
         policy, _ = deployed_policy(deployed)
         now = datetime.now(UTC).timestamp()
-        summary = summarize(deployed.store(), policy.catalog(), now - window, now)
+        state = deployed.state_table()
+        summary = summarize(state.audit, state.jobs, policy.catalog(), now - window, now)
         render = {"text": format_text, "json": format_json, "csv": format_csv}[args.format]
         print(render(summary).rstrip("\n"))
         return 0

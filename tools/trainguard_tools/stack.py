@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainguard.adapters.aws import boto_config, error_code, error_message
-from trainguard.adapters.store import Store
+from trainguard.adapters.dynamodb import TablePorts, table_ports
 from trainguard.config import Controls, Policy, parse_controls
 from trainguard.constants import ENV_POLICY, ENV_STOPS_DISABLED, EVALUATOR_FUNCTION_NAME
 
@@ -40,8 +40,9 @@ class Deployed:
     def client(self, service: str) -> Any:
         return self.session.client(service, config=boto_config())
 
-    def store(self) -> Store:
-        return Store(self.client("dynamodb"), self.table)
+    def state_table(self) -> TablePorts:
+        """The state table's ports (jobs, audit, references, ...)."""
+        return table_ports(self.client("dynamodb"), self.table)
 
     def controls(self) -> Controls:
         return read_controls(self.client("dynamodb"), self.table)

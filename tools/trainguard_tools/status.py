@@ -133,11 +133,11 @@ def job_status(
 
 
 def collect(deployed: Deployed, now: float) -> tuple[Controls, Policy, str | None, list[JobStatus]]:
-    store = deployed.store()
+    state = deployed.state_table()
     controls = deployed.controls()
     policy, switch = deployed_policy(deployed)
-    running = [j for j in store.running_jobs() if j.opted_in]
-    stats, policies = store.batch_get_group_state({j.reference_set for j in running})
+    running = [j for j in state.running.running_jobs() if j.opted_in]
+    stats, policies = state.references.batch_get_group_state({j.reference_set for j in running})
     rows = []
     for job in sorted(running, key=lambda j: (j.group, j.name)):
         rows.append(job_status(job, policy, controls, stats, now, policies.get(job.group)))

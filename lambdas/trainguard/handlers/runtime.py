@@ -17,7 +17,7 @@ from ..adapters import (
     SageMakerAdapter,
     SnsNotifier,
     SqsShardQueue,
-    Store,
+    table_ports,
 )
 from ..config import Environment
 from ..constants import METRIC_CONFIG_ERRORS
@@ -52,11 +52,17 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     here too."""
     env = Environment.from_environ(environ)
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
-    dynamodb: Any = LazyClient("dynamodb")  # one client for the table's two ports
-    store = Store(dynamodb, env.table)
+    dynamodb: Any = LazyClient("dynamodb")  # one client for the table's ports and controls
+    state = table_ports(dynamodb, env.table)  # every port of the one state table
     return Dependencies(
-        store=store,
-        outbox=store,  # the outbox is items of the same table
+        jobs=state.jobs,
+        running=state.running,
+        events=state.events,
+        ledger=state.ledger,
+        outbox=state.outbox,
+        audit=state.audit,
+        idle_episodes=state.idle_episodes,
+        references=state.references,
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),

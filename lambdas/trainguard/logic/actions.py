@@ -74,14 +74,14 @@ class Act(Ledger):
         """Open (at their time) or close (None) the job's health episodes (hang, straggler,
         throughput): an alert is said once per episode key (:meth:`alert`)."""
         for key, opened in changes.items():
-            self.deps.store.set_episode(job.run, key, opened)
+            self.deps.running.set_episode(job.run, key, opened)
 
     # ---- carrying out, now or later -----------------------------------------------------------
     def resume(self, run: RunId, action: str) -> str | None:
         """Carry a claimed action forward from where its invocation stopped (it crashed, timed
         out, or waits to retry a refused stop). Returns its outcome, None if not due yet."""
         claim = self.read(run, action)
-        job = self.deps.store.get_job(run)
+        job = self.deps.jobs.get_job(run)
         if claim is None or job is None or claim.state is ClaimState.DONE:
             self.finish(run, action)  # nothing left: off the open list
             return None
@@ -93,7 +93,7 @@ class Act(Ledger):
     def resume_open(self, budget: Any = None) -> int:
         """Resume every open action (while ``budget`` allows); the number resumed."""
         done = 0
-        for run, action in self.deps.store.open_actions():
+        for run, action in self.deps.ledger.open_actions():
             if budget is not None and budget.exhausted():
                 break
             try:

@@ -131,7 +131,7 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         return result
     # the alarm's own time: the episode opens (and closes) when the alarm changed state
     now = change.time if change.time is not None else deps.clock()
-    record = deps.store.latest_run(job_name)
+    record = deps.jobs.latest_run(job_name)
     if record is None or record.start_time > now + 60.0:
         logger.info("GPU-idle alarm for no run of this name that had started: ignored")
         return result
@@ -145,8 +145,8 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         if not record.running:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
             return result
-        opened = deps.store.open_episode(record.run, host, now)
-        episode = deps.store.episode(record.run, host) if not opened else None
+        opened = deps.idle_episodes.open_episode(record.run, host, now)
+        episode = deps.idle_episodes.episode(record.run, host) if not opened else None
         if not opened and (episode is None or episode.get("state") != "open"):
             return result
         # a delivery again (or the retry of an invocation that died after opening): the same
@@ -155,9 +155,9 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
         _announce_idle(record, host, change, deps, since)
         result.action, result.notified = ("opened" if opened else "duplicate"), opened
         return result
-    opened_at = deps.store.close_episode(record.run, host, now)
+    opened_at = deps.idle_episodes.close_episode(record.run, host, now)
     if opened_at is None:
-        episode = deps.store.episode(record.run, host)
+        episode = deps.idle_episodes.episode(record.run, host)
         if episode is None or episode.get("state") != "closed":
             result.action = "no open episode"
             return result

@@ -1,6 +1,16 @@
 """Everything the logic needs: the ports and the configuration. The handler layer builds it
 from the environment over real AWS clients (``trainguard.handlers.runtime``); tests build it
-over in-memory fakes or moto."""
+over in-memory fakes or moto.
+
+The state table is eight ports (``trainguard.ports``), which were one ``store`` before:
+``deps.store.X`` is now ``deps.jobs.X`` (register_job, get_job, latest_run,
+update_start_time, finalize_job, add_alarms, batch_get_jobs), ``deps.running.X``
+(running_jobs, get_jobs, save_progress, set_episode), ``deps.events.X`` (event_seen,
+mark_event), ``deps.ledger.X`` (claim_action, get_action, update_action, finish_action,
+open_actions), ``deps.outbox.X`` (as before), ``deps.audit.X`` (put_decision, decisions,
+decisions_on_day), ``deps.idle_episodes.X`` (open_episode, close_episode, episode,
+episodes) or ``deps.references.X`` (put_curve, get_curves, put_stats, get_stats,
+batch_get_stats, batch_get_group_state)."""
 
 from __future__ import annotations
 
@@ -12,12 +22,18 @@ from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
 from ..ports import (
+    ActionLedger,
     Alarms,
+    AuditLog,
     ControlReader,
-    JobStore,
+    EventMarks,
+    IdleEpisodes,
+    Jobs,
     MetricReader,
     Notifier,
     Outbox,
+    References,
+    RunningJobs,
     ShardQueue,
     TrainingJobs,
 )
@@ -25,12 +41,20 @@ from ..ports import (
 
 @dataclass
 class Dependencies:
-    store: JobStore
+    # the state table (a StateTable)
+    jobs: Jobs
+    running: RunningJobs
+    events: EventMarks
+    ledger: ActionLedger
+    outbox: Outbox
+    audit: AuditLog
+    idle_episodes: IdleEpisodes
+    references: References
+    # the other services
     training_jobs: TrainingJobs
     metrics: MetricReader
     alarms: Alarms
     notifier: Notifier
-    outbox: Outbox
     policy: Policy
     region: str
     alert_function_arn: str | None = None

@@ -23,7 +23,7 @@ from ..core.curves import fmt
 from ..core.instances import InstanceCatalog
 from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, RunId
-from ..ports import JobStore
+from ..ports import IdleEpisodes, References, StateTable
 from . import messages
 from .dependencies import Dependencies
 from .report import Summary, format_text, iso, runs_of, summarize
@@ -111,25 +111,26 @@ class Digest:
 
 
 def build_digest(
-    store: JobStore,
+    table: StateTable,
     catalog: InstanceCatalog,
     now: float,
     days: int = DIGEST_DAYS,
     idle_window_minutes: float = 0.0,
 ) -> Digest:
     """The digest of the ``days`` before ``now``; ``idle_window_minutes``: the GPU-idle
-    alarms' window (a host was idle that long before its episode opened)."""
-    summary = summarize(store, catalog, now - days * 86400.0, now)
+    alarms' window (a host was idle that long before its episode opened). It reads the
+    table's audit, jobs, running jobs, idle episodes and references (nothing else)."""
+    summary = summarize(table.audit, table.jobs, catalog, now - days * 86400.0, now)
     return Digest(
         summary,
-        top_idle(store, summary, catalog, now, idle_window_minutes),
-        longest_running(store.running_jobs(), catalog, now),
-        close_calls(store, summary),
+        top_idle(table.idle_episodes, summary, catalog, now, idle_window_minutes),
+        longest_running(table.running.running_jobs(), catalog, now),
+        close_calls(table.references, summary),
     )
 
 
 def top_idle(
-    store: JobStore,
+    episodes: IdleEpisodes,
     summary: Summary,
     catalog: InstanceCatalog,
     now: float,
@@ -145,7 +146,7 @@ def top_idle(
         job = summary.jobs.get(run)
         end = now if job is None or job.end_time is None else job.end_time
         longest: tuple[float, str] | None = None
-        for host, episode in store.episodes(run).items():
+        for host, episode in episodes.episodes(run).items():
             opened = episode.get("opened_at")
             if opened is None:
                 continue
@@ -176,7 +177,7 @@ def longest_running(
     return sorted(out, key=lambda r: (-r.hours, r.run))[:top]
 
 
-def close_calls(store: JobStore, summary: Summary) -> list[CloseCall]:
+def close_calls(references: References, summary: Summary) -> list[CloseCall]:
     """The period's jobs that a rule wanted stopped, that completed anyway and ended as their
     reference set's best (see the module docstring)."""
     out = []
@@ -185,9 +186,9 @@ def close_calls(store: JobStore, summary: Summary) -> list[CloseCall]:
         job = summary.jobs.get(run)
         if job is None or job.status != "Completed" or not job.objective:
             continue
-        stats = store.get_stats(job.reference_set)
+        stats = references.get_stats(job.reference_set)
         target = stats.catchup.best_final if stats is not None and stats.catchup else None
-        curves = store.get_curves(job.reference_set, [str(run)])
+        curves = references.get_curves(job.reference_set, [str(run)])
         if target is None or str(run) not in curves:
             continue
         values = [v for _, v in curves[str(run)][0] if math.isfinite(v)]
@@ -208,6 +209,6 @@ def send_digest(deps: Dependencies, now: float | None = None) -> Digest:
     message on the alert channel."""
     moment = deps.clock() if now is None else now
     window = deps.policy.gpu_idle.window_minutes
-    digest = build_digest(deps.store, deps.catalog, moment, idle_window_minutes=window)
+    digest = build_digest(deps, deps.catalog, moment, idle_window_minutes=window)
     deps.notifier.send(digest.message())
     return digest

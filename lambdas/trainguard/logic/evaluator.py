@@ -28,6 +28,7 @@ from ..config import JobSettings, PolicyError, resolve_settings
 from ..core.progress import Progress
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
+from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
@@ -90,7 +91,7 @@ def run_tick(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    running = deps.store.running_jobs()
+    running = deps.running.running_jobs()
     try:
         reconciled = reconcile(deps, running, now, budget)
         running = reconciled.running
@@ -144,7 +145,7 @@ def evaluate_shard(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    jobs = [job for job in deps.store.get_jobs(runs) if job.running and job.opted_in]
+    jobs = [job for job in deps.running.get_jobs(runs) if job.running and job.opted_in]
     _evaluate(deps, act, jobs, now, budget, result, pinned=pinned, strict=True)
     _count(result, act)
     result.duration_ms = (time.monotonic() - started) * 1000.0
@@ -166,7 +167,7 @@ def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: in
     plan = plan_shards(jobs, size)
     versions: dict[ReferenceSet, int] = {}
     if plan.split:
-        stats, _ = deps.store.batch_get_group_state(plan.split)
+        stats, _ = deps.references.batch_get_group_state(plan.split)
         versions = {refs: stats[refs].version if refs in stats else 0 for refs in plan.split}
     shards = [
         Shard(now, tuple(job.run for job in members), i, len(plan.shards),
@@ -195,7 +196,7 @@ def _evaluate(
     progress as it goes. ``strict`` (a shard): a failed read of the statistics or of the
     metrics raises (the shard is retried) instead of judging without them."""
     try:
-        stats, group_policies = deps.store.batch_get_group_state(
+        stats, group_policies = deps.references.batch_get_group_state(
             {job.reference_set for job in opted_in}
         )
     except Exception:
@@ -271,8 +272,8 @@ def _evaluate(
         finally:
             logger.remove_keys(["job"])
         if len(unsaved) >= SAVE_EVERY:
-            result.errors += _save(deps, unsaved)
-    result.errors += _save(deps, unsaved)
+            result.errors += _save(deps.running, unsaved)
+    result.errors += _save(deps.running, unsaved)
 
 
 def _moved(
@@ -301,13 +302,13 @@ def gpus_of(deps: Dependencies, instance_type: str) -> int | None:
     return spec.gpus
 
 
-def _save(deps: Dependencies, unsaved: list[tuple[RunId, Progress]]) -> int:
+def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:
     """Write the progress gathered so far (and forget it); 1 if that failed (those jobs are
     read from their start again next tick), else 0."""
     if not unsaved:
         return 0
     try:
-        deps.store.save_progress(list(unsaved))
+        running.save_progress(list(unsaved))
     except Exception:
         logger.exception("saving the jobs' progress failed")
         return 1

@@ -137,7 +137,7 @@ class Claim:
 
     @classmethod
     def from_item(cls, run: RunId, action: str, item: Mapping[str, Any]) -> Claim:
-        """The claim as the table stores it (``JobStore.get_action``; keys ignored)."""
+        """The claim as the table stores it (``ActionLedger.get_action``; keys ignored)."""
         details = dict(item.get("details") or {})
 
         def number(key: str) -> float | None:
@@ -280,19 +280,19 @@ class Ledger:
         item already lists costs no write."""
         if action in job.actions:
             return None
-        if not self.deps.store.claim_action(job.run, action, self.now, details):
+        if not self.deps.ledger.claim_action(job.run, action, self.now, details):
             return None
         return Claim(job.run, action, self.now, dict(details))
 
     def read(self, run: RunId, action: str) -> Claim | None:
-        item = self.deps.store.get_action(run, action)
+        item = self.deps.ledger.get_action(run, action)
         return None if item is None else Claim.from_item(run, action, item)
 
     def update(self, claim: Claim, state: ClaimState | None = None, **values: Any) -> None:
         """Record how far ``claim`` got (its state, attempts, back-off, tries)."""
         if state is not None:
             values = {"state": state.value, **values}
-        self.deps.store.update_action(claim.run, claim.action, **_plain(values))
+        self.deps.ledger.update_action(claim.run, claim.action, **_plain(values))
 
     def finish(
         self,
@@ -307,7 +307,7 @@ class Ledger:
             values = {"state": state.value, **values}
         if outcome is not None:
             values["outcome"] = outcome.text
-        self.deps.store.finish_action(run, action, **_plain(values))
+        self.deps.ledger.finish_action(run, action, **_plain(values))
 
     # ---- the one way to say something: an audit record, then one email ----------------------
     def audit(
@@ -331,7 +331,7 @@ class Ledger:
             "estimated_dollars_saved": savings,
         }
         ttl = int(at + self.deps.audit_ttl_days * 86400)
-        self.deps.store.put_decision(run, iso(at), decision.rule, record, ttl)
+        self.deps.audit.put_decision(run, iso(at), decision.rule, record, ttl)
         if keep:
             self.records.append(record)
             logger.info("decision", extra={"decision": record})

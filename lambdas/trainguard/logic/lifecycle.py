@@ -73,7 +73,7 @@ def apply_change(
     if now is None:
         now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
-    if deps.store.event_seen(change.run, change.dedup_key):
+    if deps.events.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
     if change.status == "InProgress":
@@ -83,22 +83,22 @@ def apply_change(
     else:
         logger.info("status needs no action", extra={"status": change.status})
         result = LifecycleResult(change.name, change.status, "ignored")
-    deps.store.mark_event(change.run, change.dedup_key, now)
+    deps.events.mark_event(change.run, change.dedup_key, now)
     return result
 
 
 # ---- InProgress ------------------------------------------------------------------------------
 def _in_progress(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.run)
+    existing = deps.jobs.get_job(change.run)
     if existing is not None:
         if not existing.running:
             logger.info("late InProgress after the job ended: ignored")
             return LifecycleResult(change.name, change.status, "ignored: already ended")
         if change.start_time is not None and not existing.start_exact:
-            deps.store.update_start_time(change.run, change.start_time)
+            deps.jobs.update_start_time(change.run, change.start_time)
         return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
     record = build_record(change, resolve_tags(change, None, deps), deps, now)
-    if not deps.store.register_job(record):
+    if not deps.jobs.register_job(record):
         return LifecycleResult(change.name, change.status, "already registered", record.opted_in)
     result = LifecycleResult(change.name, change.status, "registered", record.opted_in)
     if record.config_error:
@@ -212,7 +212,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
         )
     finally:
         if created:
-            deps.store.add_alarms(record.run, created)
+            deps.jobs.add_alarms(record.run, created)
             record.alarms = record.alarms | frozenset(created)
     return len(created)
 
@@ -224,24 +224,24 @@ def _ensure_table(record: JobRecord, deps: Dependencies) -> None:
     rule = settings.rules.median if settings is not None else None
     if rule is None or not record.group or not record.objective:
         return
-    stats = deps.store.get_stats(record.reference_set)
+    stats = deps.references.get_stats(record.reference_set)
     if stats is not None and stats.table(rule.table_key) is None:
         update_stats(record.reference_set, deps, extra_keys={rule.table_key})
 
 
 # ---- Completed / Stopped / Failed --------------------------------------------------------------
 def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResult:
-    existing = deps.store.get_job(change.run)
+    existing = deps.jobs.get_job(change.run)
     if existing is None:
         # Completed before InProgress (or the InProgress was lost): register from this event
         record = build_record(change, resolve_tags(change, None, deps), deps, now)
-        deps.store.register_job(record)
+        deps.jobs.register_job(record)
     else:
         record = existing
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
     if change.status == "Completed" and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
-    deps.store.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
+    deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
     result.alarms_deleted = _delete_alarms(record, count, deps)
     if change.status == "Failed" and record.opted_in:
@@ -254,7 +254,7 @@ def _delete_alarms(record: JobRecord, count: int, deps: Dependencies) -> int:
     """The run's GPU-idle alarms, unless a newer run of the same name owns them now (the
     alarms are named by the job's name, as its metrics are: a late end event of a deleted
     job must not take a running successor's alarms)."""
-    latest = deps.store.latest_run(record.name)
+    latest = deps.jobs.latest_run(record.name)
     if latest is not None and latest.created_ms > record.created_ms and latest.running:
         logger.info("a newer run of this name owns the alarms: kept")
         return 0
@@ -291,7 +291,7 @@ def record_curve(
             record.instance_count,
             warmup_minutes=settings.policy.throughput.warmup_minutes,
         )
-    deps.store.put_curve(record.reference_set, str(record.run), curve, duration_min)
+    deps.references.put_curve(record.reference_set, str(record.run), curve, duration_min)
     joined = Completed(str(record.run), duration_min, per_instance, record.instance_count)
     update_stats(record.reference_set, deps, add=[joined])
     return len(curve)
@@ -313,7 +313,7 @@ def update_stats(
     size do not grow with the group's history. Written only if nobody wrote them since they
     were read (a concurrent completion makes this one read again and retry: none is lost)."""
     for _ in range(STATS_ATTEMPTS):
-        old = deps.store.get_stats(refs)
+        old = deps.references.get_stats(refs)
         window = list(old.window) if old else []
         durations = list(old.durations) if old else []
         throughput = _padded(old.throughput if old else (), len(window), None)
@@ -334,7 +334,7 @@ def update_stats(
         keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
         if old is not None:
             keys |= set(old.tables)
-        curves = deps.store.get_curves(refs, window)
+        curves = deps.references.get_curves(refs, window)
         stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in window
                    if job in curves}  # fmt: skip
         kept = [d for d in durations if d > 0]
@@ -351,7 +351,7 @@ def update_stats(
             instances=tuple(instances),
             catchup=_catchup_model(refs, old, new, window, stepped),
         )
-        if deps.store.put_stats(stats, old.version if old else None):
+        if deps.references.put_stats(stats, old.version if old else None):
             logger.info("reference statistics updated",
                         extra={"group": refs.group, "references": len(window)})  # fmt: skip
             return

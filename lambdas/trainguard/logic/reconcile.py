@@ -44,7 +44,7 @@ def reconcile(
         if budget is not None and budget.exhausted():
             break  # the next tick registers the rest
         try:
-            if deps.store.get_job(run) is not None:
+            if deps.jobs.get_job(run) is not None:
                 continue  # known (the index is eventually consistent, or it just ended)
             description = deps.training_jobs.describe(run.name)
             arn = str(description.get("TrainingJobArn") or summary.arn)
@@ -52,7 +52,7 @@ def reconcile(
             if change.run != run:
                 continue  # the name moved on to a newer job since the listing: next tick
             apply_change(change, deps, now)
-            record = deps.store.get_job(run)
+            record = deps.jobs.get_job(run)
             if record is not None and record.running:
                 by_run[run] = record
                 result.registered.append(run.name)
@@ -130,6 +130,6 @@ def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: Any) ->
 
 def _gone(deps: Dependencies, run: RunId, now: float, why: str, result: Reconciled) -> None:
     """A run SageMaker no longer has (deleted, or its name taken by a newer job)."""
-    deps.store.finalize_job(run, "Unknown", now, why)
+    deps.jobs.finalize_job(run, "Unknown", now, why)
     result.finalized.append(run.name)
     logger.info(f"reconcile: finalized a run that is gone: {why}", extra={"job": run.name})

@@ -3,7 +3,7 @@ GPU hours and dollars saved, per group and in total.
 
 The one summary behind ``trainguard report`` and the weekly digest (:mod:`.digest`), so both
 count the same way. It reads the period as one Query per UTC day of the table's sparse
-``audit`` index (:meth:`~trainguard.ports.JobStore.decisions_on_day`) and the runs' items in
+``audit`` index (:meth:`~trainguard.ports.AuditLog.decisions_on_day`) and the runs' items in
 one BatchGetItem (their group and instances), never a Scan.
 
 How the audit records (written by :mod:`.act`) are counted:
@@ -33,7 +33,7 @@ from typing import Any
 
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, RunId
-from ..ports import JobStore
+from ..ports import AuditLog, Jobs
 from .ledger import iso as iso
 from .ledger import tally_of
 
@@ -121,11 +121,11 @@ def days(since: float, until: float) -> list[str]:
     return out
 
 
-def read_audit(store: JobStore, since: float, until: float) -> list[tuple[RunId, dict[str, Any]]]:
+def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId, dict[str, Any]]]:
     """The audit records written in [since, until), oldest first: one Query per UTC day."""
     out = []
     for day in days(since, until):
-        for run, record in store.decisions_on_day(day):
+        for run, record in audit.decisions_on_day(day):
             at = _epoch(record.get("audit_at"))
             if at is not None and since <= at < until:
                 out.append((run, record))
@@ -140,11 +140,14 @@ def gpu_hours_for(dollars: float, job: JobRecord | None, catalog: InstanceCatalo
     return dollars * spec.gpus / spec.usd_per_hour
 
 
-def summarize(store: JobStore, catalog: InstanceCatalog, since: float, until: float) -> Summary:
-    """The period's summary (see the module docstring for what counts)."""
-    records = read_audit(store, since, until)
-    jobs = store.batch_get_jobs({run for run, _ in records}) if records else {}
-    return summarize_records(records, jobs, catalog, since, until)
+def summarize(
+    audit: AuditLog, jobs: Jobs, catalog: InstanceCatalog, since: float, until: float
+) -> Summary:
+    """The period's summary (see the module docstring for what counts): the audit's records
+    and their runs' items."""
+    records = read_audit(audit, since, until)
+    items = jobs.batch_get_jobs({run for run, _ in records}) if records else {}
+    return summarize_records(records, items, catalog, since, until)
 
 
 def summarize_records(

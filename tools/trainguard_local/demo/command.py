@@ -175,11 +175,12 @@ def run_demo(args: argparse.Namespace) -> int:
 def _group_stats(plane: Plane, fleet: Sequence[FleetJob]) -> dict[str, Any]:
     """The groups' materialized reference statistics as the deployed functions left them
     (each group's jobs share one objective and direction: one reference set a group)."""
-    from trainguard.adapters.store import Store
+    from trainguard.adapters.dynamodb import DynamoDBReferences
     from trainguard.models import ReferenceSet
 
     from ..emulator import make_client
 
-    store = Store(make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name)
+    client = make_client("dynamodb", plane.endpoint_url)
+    references = DynamoDBReferences(client, plane.deployed.table_name)
     sets = {ReferenceSet(j.group, j.objective, j.direction) for j in fleet if j.tagged}
-    return {refs.group: s for refs, s in store.batch_get_stats(sets).items()}
+    return {refs.group: s for refs, s in references.batch_get_stats(sets).items()}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from trainguard.adapters.store import deserialize
+from trainguard.adapters.dynamodb.keys import deserialize
 from trainguard.core.instances import InstanceCatalog
 
 from .fleet import CAPACITY_ROLE, RETRY_ROLE, FleetJob, best_jobs
