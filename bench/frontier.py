@@ -41,19 +41,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from trainguard.core import (
-    CatchUpModel,
-    CatchUpRule,
-    CurveSummary,
-    Decision,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
-    StopCheck,
-    WorseStreak,
-)
-from trainguard.core.catchup import LADDER, NO_STREAK
+from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from trainguard.core.curves import median
+from trainguard.core.decision import Decision
+from trainguard.core.engine import ObjectiveRules, StopCheck
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.summary import CurveSummary
 from trainguard.policy import JobSettings, Policy
 from trainguard_tools.curvefile import JobRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders

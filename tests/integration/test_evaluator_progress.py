@@ -12,7 +12,7 @@ import pytest
 from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
-from trainguard.core import CurveSummary
+from trainguard.core.summary import CurveSummary
 from trainguard.handlers import evaluator, lifecycle
 from trainguard.logic.observe import WINDOW_MIN
 from trainguard.policy import Policy

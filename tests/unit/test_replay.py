@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from trainguard.core import CatchUpModel
+from trainguard.core.catchup import CatchUpModel
 from trainguard.policy import CatchUpSettings, MedianSettings, PatienceSettings, Policy
 from trainguard_tools.curvefile import JobRecord
 from trainguard_tools.replay import launch_orders, replay, replay_orders, sweep

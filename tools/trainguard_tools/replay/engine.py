@@ -63,18 +63,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTIVE
-from trainguard.core import (
-    CatchUpModel,
-    CurveSummary,
-    Decision,
-    InstanceCatalog,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
-    WorseStreak,
-)
-from trainguard.core.catchup import NO_STREAK
+from trainguard.core.catchup import NO_STREAK, CatchUpModel, WorseStreak
 from trainguard.core.curves import Direction, Point
+from trainguard.core.decision import Decision
+from trainguard.core.engine import ObjectiveRules
+from trainguard.core.instances import InstanceCatalog
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.summary import CurveSummary
 from trainguard.policy import JobSettings, Policy, PolicyError, job_settings
 
 from ..curvefile import JobRecord

@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainguard.core import CatchUpModel, ReferenceTable
+from trainguard.core.catchup import CatchUpModel
 from trainguard.core.curves import Direction, Point, is_better, median
+from trainguard.core.median import ReferenceTable
 from trainguard.policy import Policy
 
 from ..curvefile import JobRecord
