@@ -19,8 +19,9 @@ from typing import Any
 from trainguard.adapters.controls import TableControls
 from trainguard.adapters.notifier import SnsNotifier
 from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
-from trainguard.logic.controls import Control, iso_now, parse_control
+from trainguard.logic.controls import Control, parse_control
 from trainguard.logic.messages import PREFIX
+from trainguard.times import iso
 
 from .stack import add_stack_arguments, caller_arn, connect, run
 
@@ -48,7 +49,7 @@ def change(
     name = CONTROL_GLOBAL_SK if group is None else CONTROL_GROUP_PREFIX + group
     current = controls.read().get(name)
     before = Control() if current is None else parse_control(name, current)
-    after = replace(before, by=by, reason=reason, at=iso_now(now))
+    after = replace(before, by=by, reason=reason, at=iso(now, zulu=True))
     if paused is not None:
         after = replace(after, paused=paused)
     if mode != "keep":

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from ..constants import TAG_PROTECT
@@ -38,6 +37,7 @@ from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
+from ..times import iso
 from . import messages, retry
 from .controls import Controls
 from .dependencies import Dependencies
@@ -108,7 +108,7 @@ class Act:
         facts = {**context(job, None), **self._cost(job)}
         if since is not None:
             ago = max(0.0, (self.now - since) / 60.0)
-            facts["Since"] = f"{_iso(since)} ({fmt(ago)} min ago)"
+            facts["Since"] = f"{iso(since)} ({fmt(ago)} min ago)"
         claim = {"decision": decision.to_dict(), "mode": mode_text(settings),
                  "context": {**facts, **links(self.deps.region, job)}}  # fmt: skip
         action = f"{episode or decision.rule}#alert"  # an episode's key names its rule
@@ -286,9 +286,8 @@ class Act:
             "action": outcome,
             "estimated_dollars_saved": savings,
         }
-        iso = _iso(at)
         ttl = int(at + self.deps.audit_ttl_days * 86400)
-        self.deps.store.put_decision(run, iso, decision.rule, record, ttl)
+        self.deps.store.put_decision(run, iso(at), decision.rule, record, ttl)
         self.records.append(record)
         logger.info("decision", extra={"decision": record})
 
@@ -361,8 +360,6 @@ def links(region: str, job: JobRecord) -> dict[str, str]:
     return {"Logs": messages.logs_link(region, job.name)}
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _dollars(value: float | None) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from ..constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
@@ -174,7 +173,3 @@ def read_controls(reader: ControlReader | None) -> Controls:
     if controls.global_.paused or any(c.paused for c in controls.groups.values()):
         logger.info("stops paused", extra={"controls": controls.summary()})
     return controls
-
-
-def iso_now(now: float) -> str:
-    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

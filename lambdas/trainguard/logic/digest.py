@@ -23,9 +23,10 @@ from ..core.curves import fmt
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, RunId
 from ..ports import JobStore
+from ..times import iso
 from . import messages
 from .dependencies import Dependencies
-from .report import Summary, format_text, iso, runs_of, summarize
+from .report import Summary, format_text, runs_of, summarize
 
 DIGEST_DAYS = 7
 TOP = 5  # rows of each list

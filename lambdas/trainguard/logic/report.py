@@ -34,6 +34,7 @@ from typing import Any
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, RunId
 from ..ports import JobStore
+from ..times import iso
 from .act import ALERT, STOPPED
 
 WOULD_STOP_PREFIX = "WOULD STOP"
@@ -238,10 +239,6 @@ def _num(value: Any) -> Any:
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:
     return {k: _num(v) for k, v in values.items()}
-
-
-def iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def _epoch(value: Any) -> float | None:

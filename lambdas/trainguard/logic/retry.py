@@ -33,7 +33,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..constants import (
@@ -48,6 +47,7 @@ from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import is_opted_in
+from ..times import iso
 from . import messages
 from .dependencies import Dependencies
 
@@ -311,7 +311,7 @@ def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, no
                "RETRY SCHEDULED", now)  # fmt: skip
     return (
         f"attempt {attempt} of {limit} ({kind}), created by trainguard as {name} at "
-        f"{_iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
+        f"{iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
     )
 
 
@@ -466,8 +466,6 @@ def _audit(deps: Dependencies, job: JobRecord, decision: Decision, outcome: str,
     record = {**decision.to_dict(), "mode": job.mode, "action": outcome,
               "estimated_dollars_saved": None}  # fmt: skip
     ttl = int(now + deps.audit_ttl_days * 86400)
-    deps.store.put_decision(job.run, _iso(now), RULE, record, ttl)
+    deps.store.put_decision(job.run, iso(now), RULE, record, ttl)
 
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
