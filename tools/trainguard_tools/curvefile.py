@@ -54,7 +54,7 @@ class CurveFileError(ValueError):
 
 
 @dataclass(frozen=True)
-class JobRecord:
+class CurveRecord:
     """One past training job and its objective curve."""
 
     job: str
@@ -132,7 +132,7 @@ def _number(raw: Mapping[str, Any], key: str, *, positive: bool = False) -> floa
     return float(value)
 
 
-def record_from_dict(raw: object) -> JobRecord:
+def record_from_dict(raw: object) -> CurveRecord:
     """Validate one parsed line; raises :class:`CurveFileError` naming the bad field."""
     if not isinstance(raw, Mapping):
         raise CurveFileError(f"expected a JSON object, got {type(raw).__name__}")
@@ -161,7 +161,7 @@ def record_from_dict(raw: object) -> JobRecord:
     if not isinstance(tags, Mapping):
         raise CurveFileError("tags must be an object of strings")
     end_minute = None if raw.get("end_minute") is None else _number(raw, "end_minute")
-    return JobRecord(
+    return CurveRecord(
         job=_str(raw, "job"),
         group=_str(raw, "group"),
         status=status,
@@ -179,12 +179,12 @@ def record_from_dict(raw: object) -> JobRecord:
     )
 
 
-def parse_lines(lines: Iterable[str]) -> tuple[list[JobRecord], list[str]]:
+def parse_lines(lines: Iterable[str]) -> tuple[list[CurveRecord], list[str]]:
     """Records and errors (``"line N: ..."``) from JSON Lines text; blank lines are skipped.
 
     A job name seen twice is an error on the later line (the replay keys jobs by name).
     """
-    records: list[JobRecord] = []
+    records: list[CurveRecord] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
@@ -206,13 +206,13 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[JobRecord], list[str]]:
     return records, errors
 
 
-def load_curves(path: str | Path) -> tuple[list[JobRecord], list[str]]:
+def load_curves(path: str | Path) -> tuple[list[CurveRecord], list[str]]:
     """Load a curve file: ``(records, errors)``; raises OSError only if it cannot be read."""
     with open(path, encoding="utf-8") as fh:
         return parse_lines(fh)
 
 
-def dump_curves(records: Iterable[JobRecord], path: str | Path) -> int:
+def dump_curves(records: Iterable[CurveRecord], path: str | Path) -> int:
     """Write records as JSON Lines (NaN/inf values become null); returns the count."""
     count = 0
     with open(path, "w", encoding="utf-8") as fh:
