@@ -41,14 +41,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
+from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule
 from trainguard.core.curves import median
 from trainguard.core.decision import Decision
 from trainguard.core.engine import ObjectiveRules, StopCheck
 from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
 from trainguard.policy import JobSettings, Policy
-from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import launch_orders, replay
 
@@ -143,52 +144,35 @@ class LaggedMedianRule(MedianStoppingRule):
         bar = median(column) - self.k * table.jitter
         return sign * best < bar, sign * bar
 
-
-@dataclass(frozen=True)
-class LaggedMedianRules(ObjectiveRules):
-    """The divergence rule, then the lagged median with its reports-in-a-row counter (the
-    engine carries the job's WorseStreak as it does the catch-up rule's)."""
-
-    def stop_and_streak(
-        self,
-        job: str,
-        summary: CurveSummary,
-        references: Any = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
-    ) -> StopCheck:
-        kept = streak or NO_STREAK
-        if self.divergence is not None and self.divergence.stops(summary):
-            return StopCheck(self.divergence.decide_summary(job, summary), kept)
-        rule = self.median
-        step = summary.last_step
-        if not isinstance(rule, LaggedMedianRule) or references is None or step is None:
-            return StopCheck(None, kept)
-        worse, bar = rule.worse(summary, references)
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
+        """The objective rules' verb: worse at ``consecutive`` reports in a row, counted on
+        the job's WorseStreak (carried as the catch-up rule's is)."""
+        table, step = group.references, summary.last_step
+        if not isinstance(table, LaggedTable) or step is None:
+            return None
+        kept = group.streak or NO_STREAK
+        worse, bar = self.worse(summary, table)
         count = kept.start(step) + 1 if worse else 0
-        kept = kept.record(step, count)
-        if count < rule.consecutive:
-            return StopCheck(None, kept)
-        return StopCheck(
-            Decision(
+
+        def decision() -> Decision:
+            return Decision(
                 job=job,
                 rule="lagged-median",
                 stop=True,
                 step=step,
                 value=summary.best,
                 threshold=bar,
-                references=references.jobs,
+                references=table.jobs,
                 reason=f"stop: best {summary.best} worse than {bar} at {count} reports",
-            ),
-            kept,
-        )
+            )
+
+        stop = count >= self.consecutive
+        return Verdict(stop, decision, streak=kept.record(step, count))
 
 
 def lagged_rules(settings: JobSettings) -> ObjectiveRules:
     base = settings.rules
-    return LaggedMedianRules(
+    return ObjectiveRules(
         median=LaggedMedianRule(direction=settings.direction, min_completed=3),
         divergence=base.divergence,
     )
@@ -252,7 +236,7 @@ def rows(quick: bool = False) -> list[Row]:
     return out
 
 
-def _load(paths: Sequence[str]) -> list[list[JobRecord]]:
+def _load(paths: Sequence[str]) -> list[list[CurveRecord]]:
     files = []
     for path in paths:
         records, errors = load_curves(ROOT / path)
@@ -263,7 +247,7 @@ def _load(paths: Sequence[str]) -> list[list[JobRecord]]:
 
 
 def replay_dataset(
-    files: Sequence[Sequence[JobRecord]],
+    files: Sequence[Sequence[CurveRecord]],
     row: Row,
     orders: int,
     permutation: Callable[[int, int, str, int], Sequence[int]] = study_permutation,

@@ -75,14 +75,8 @@ def judged(settings: JobSettings, job: JobRecord, stats: GroupStats | None) -> l
     if progress is None or stats is None:
         return []
     rules = settings.rules
-    references = stats.table(rules.median.table_key) if rules.median else None
-    return rules.decide_summary(
-        job.name,
-        progress.summary,
-        references,
-        catchup_model=stats.catchup if rules.catchup else None,
-        streak=progress.streak,
-    )
+    group = rules.group_state(stats, streak=progress.streak)
+    return rules.decisions(job.name, progress.summary, group)
 
 
 def open_alerts(job: JobRecord, now: float) -> list[str]:

@@ -57,10 +57,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, NamedTuple
 
 from .curves import Curve, Direction, fmt, median
 from .decision import Decision
+from .rule import GroupState, Verdict
 from .summary import CurveSummary
 
 RULE = "catch-up"
@@ -429,6 +431,18 @@ class CatchUpRule:
             summary.best,
             latest=summary.last_value,
             streak_before=streak.start(step),
+        )
+
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.catchup`` and the job's
+        ``group.streak``; the verdict carries the counter after this report."""
+        model = group.catchup
+        if model is None:
+            return None
+        streak = group.streak or NO_STREAK
+        verdict = self.check_summary(summary, model, streak)
+        return Verdict(
+            verdict.stop, partial(self.explain, job, verdict, model), streak=streak.after(verdict)
         )
 
     def decide(

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
+from .rule import GroupState, Verdict
 from .summary import CurveSummary
 
 RULE = "diverged"
@@ -40,6 +42,16 @@ class DivergenceRule:
         instance metrics kept arriving (None when unknown or when everything is silent)."""
         summary = CurveSummary.of(curve, self.direction)
         return self.decide_summary(job, summary, silent_minutes=silent_minutes)
+
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.silent_minutes``. Its stop
+        is final: it stops the job whatever the other rules would say."""
+        silent = group.silent_minutes
+        return Verdict(
+            self.stops(summary, silent_minutes=silent),
+            partial(self.decide_summary, job, summary, silent_minutes=silent),
+            final=True,
+        )
 
     def stops(self, summary: CurveSummary, *, silent_minutes: float | None = None) -> bool:
         """Whether :meth:`decide_summary` stops the job, without building its Decision."""

@@ -26,11 +26,13 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
 from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
+from .rule import GroupState, Verdict
 from .summary import CurveSummary
 
 RULE = "median"
@@ -327,6 +329,13 @@ class MedianStoppingRule:
         step = curve[-1][0]
         verdict = self.check(step, best_so_far(curve, step, self.direction), references)
         return self.explain(job, verdict)
+
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.references``."""
+        if group.references is None:
+            return None
+        verdict = self.check_summary(summary, group.references)
+        return Verdict(verdict.stop, partial(self.explain, job, verdict))
 
     def decide_summary(
         self, job: str, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]

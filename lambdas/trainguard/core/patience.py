@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from .curves import Curve, Direction, fmt
 from .decision import Decision
+from .rule import GroupState, Verdict
 from .summary import CurveSummary
 
 RULE = "patience"
@@ -21,6 +23,10 @@ class PatienceRule:
     def decide(self, job: str, curve: Curve) -> Decision:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
         return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
+
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict:
+        """The objective rules' verb (:mod:`.rule`): reads nothing of ``group``."""
+        return Verdict(self.stops(summary), partial(self.decide_summary, job, summary))
 
     def stops(self, summary: CurveSummary) -> bool:
         """Whether :meth:`decide_summary` stops the job, without building its Decision."""

@@ -264,7 +264,7 @@ def _evaluate(
                     stopped = True
                     break  # stopped: the job's other stops have nothing left to do
             for key, opened in judgement.episodes.items():
-                deps.store.set_episode(job.run, key, opened)
+                deps.store.set_episode(job.run, str(key), opened)
             for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
                 act.alert(job, settings, alert.decision, group, episode=alert.episode,
                           since=alert.since)  # fmt: skip

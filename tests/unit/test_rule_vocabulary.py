@@ -1,0 +1,68 @@
+"""The objective rules' one verb and the health episodes' typed keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from trainguard.core.catchup import CatchUpModel, CatchUpRule
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ORDER, ObjectiveRules
+from trainguard.core.episode import EpisodeKey, EpisodeRule, open_episodes
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.patience import PatienceRule
+from trainguard.core.rule import NO_GROUP, GroupState
+from trainguard.core.summary import CurveSummary
+
+pytestmark = pytest.mark.unit
+
+REFS = {"a": [(1.0, 1.0), (2.0, 1.0)], "b": [(1.0, 2.0), (2.0, 2.0)], "c": [(1.0, 3.0), (2.0, 3.0)]}
+
+
+def test_the_engine_walks_its_rules_in_the_one_order() -> None:
+    rules = ObjectiveRules(MedianStoppingRule(), PatienceRule(), DivergenceRule(), CatchUpRule())
+    assert ORDER == ("divergence", "median", "catchup", "patience")
+    assert rules.ordered == (rules.divergence, rules.median, rules.catchup, rules.patience)
+    assert ObjectiveRules(patience=PatienceRule()).ordered == (PatienceRule(),)
+
+
+def test_a_rule_without_its_group_state_makes_no_decision() -> None:
+    summary = CurveSummary.of([(1.0, 9.0), (2.0, 9.0)])
+    assert MedianStoppingRule(min_completed=1).judge("x", summary, NO_GROUP) is None
+    assert CatchUpRule().judge("x", summary, NO_GROUP) is None
+    table = ReferenceTable.build(REFS)
+    verdict = MedianStoppingRule(min_completed=1).judge("x", summary, GroupState(table))
+    assert verdict is not None and verdict.stop and verdict.explain().rule == "median"
+
+
+def test_judge_is_the_first_stop_and_divergence_is_final() -> None:
+    rules = ObjectiveRules(MedianStoppingRule(min_completed=1), None, DivergenceRule())
+    table = ReferenceTable.build(REFS)
+    behind = CurveSummary.of([(1.0, 9.0), (2.0, 9.0)])
+    assert (
+        rules.judge("x", behind, GroupState(table)).stop
+        == rules.decisions("x", behind, GroupState(table))[1]
+    )
+    diverged = CurveSummary.of([(1.0, 9.0), (2.0, float("nan"))])
+    check = rules.judge("x", diverged, GroupState(table))
+    assert check.stop is not None and check.stop.rule == "diverged"
+    assert [d.rule for d in rules.decisions("x", diverged, GroupState(table))] == ["diverged"]
+
+
+def test_the_catch_up_verdict_carries_the_jobs_counter() -> None:
+    model = CatchUpModel.build([[(0.0, 1.0), (5.0, 0.1)]] * 3, "minimize")
+    summary = CurveSummary.of([(0.0, 5.0), (1.0, 5.0)])
+    verdict = CatchUpRule(noise_multiple=0.0).judge("x", summary, GroupState(catchup=model))
+    assert verdict is not None and verdict.streak is not None
+    assert verdict.streak.current == 1 and not verdict.stop
+
+
+def test_episode_keys_read_and_write_the_stored_text() -> None:
+    stored = {"hung": 1.0, "straggler:j/algo-2": 2.0, "throughput": 3.0, "other:x": 4.0}
+    keys = open_episodes(stored)
+    assert keys == {
+        EpisodeKey(EpisodeRule.HUNG): 1.0,
+        EpisodeKey(EpisodeRule.STRAGGLER, "j/algo-2"): 2.0,
+        EpisodeKey(EpisodeRule.THROUGHPUT): 3.0,
+    }
+    assert {str(k) for k in keys} == {"hung", "straggler:j/algo-2", "throughput"}
+    assert EpisodeKey(EpisodeRule.STRAGGLER, "j/algo-2").alert(12.4) == "straggler:j/algo-2:12"
