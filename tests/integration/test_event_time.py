@@ -14,7 +14,7 @@ from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import Store
 from trainguard.handlers import alert, evaluator, lifecycle
-from trainguard.models import event_time
+from trainguard.handlers.events import event_time
 from trainguard.policy import Policy
 
 pytestmark = pytest.mark.integration

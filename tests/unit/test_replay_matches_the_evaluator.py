@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from fakes import FakeJob, Fakes, state_change
 
+from trainguard.handlers.lifecycle import handle_state_change
 from trainguard.logic.evaluator import run_tick
-from trainguard.logic.lifecycle import handle_state_change
 from trainguard.policy import CatchUpSettings, MedianSettings, Policy
 from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay

@@ -13,6 +13,7 @@ from ..logic.alert import handle_alarm
 from ..logic.dependencies import Dependencies
 from ..models import EventError
 from ..observability import logger, metrics
+from .events import parse_alarm_event
 from .runtime import get_dependencies
 
 
@@ -22,7 +23,7 @@ def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
     try:
-        result = handle_alarm(event, get_dependencies(deps))
+        result = handle_alarm(parse_alarm_event(event), get_dependencies(deps))
     except EventError as exc:
         logger.error("malformed alarm notification", extra={"error": str(exc)})
         raise

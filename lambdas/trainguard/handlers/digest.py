@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..constants import METRIC_DIGESTS
 from ..logic.dependencies import Dependencies
 from ..logic.digest import send_digest
-from ..models import event_time
 from ..observability import logger, metrics
+from .events import event_time
 from .runtime import get_dependencies
 
 
@@ -20,7 +20,7 @@ from .runtime import get_dependencies
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    # the scheduled event's time closes the week (see models.event_time)
+    # the scheduled event's time closes the week (see .events.event_time)
     digest = send_digest(get_dependencies(deps), now=event_time(event))
     t = digest.summary.total
     result = {

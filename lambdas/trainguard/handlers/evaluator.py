@@ -26,8 +26,8 @@ from ..constants import (
 )
 from ..logic.dependencies import Dependencies
 from ..logic.evaluator import Budget, TickResult, run_tick
-from ..models import event_time
 from ..observability import logger, metrics
+from .events import event_time
 from .runtime import get_dependencies
 
 
@@ -36,7 +36,7 @@ from .runtime import get_dependencies
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    # the scheduled event's time is the tick's "now" (see models.event_time)
+    # the scheduled event's time is the tick's "now" (see .events.event_time)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     result = run_tick(get_dependencies(deps), now=event_time(event), budget=Budget(remaining))
     metrics.add_metric(name=METRIC_TICKS, unit=MetricUnit.Count, value=1)

@@ -9,9 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..logic.dependencies import Dependencies
-from ..logic.lifecycle import handle_state_change
+from ..logic.lifecycle import LifecycleResult, apply_change
 from ..models import EventError
 from ..observability import logger, metrics
+from .events import parse_state_change
 from .runtime import get_dependencies
 
 
@@ -31,3 +32,8 @@ def handler(
     if result.curve_points:
         metrics.add_metric(name="ReferencesAdded", unit=MetricUnit.Count, value=1)
     return asdict(result)
+
+
+def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
+    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
+    return apply_change(parse_state_change(event), deps)

@@ -34,9 +34,9 @@ from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..models import GroupStats, JobNotFoundError, JobRecord, RunId, StopRefused, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import JobSettings, is_opted_in
+from ..times import epoch_seconds as _epoch_seconds
 from ..times import iso
 from . import messages, retry
 from .controls import Controls

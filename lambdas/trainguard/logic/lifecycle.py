@@ -38,7 +38,6 @@ from ..models import (
     StateChange,
     gpu_idle_alarm_name,
     parse_job_description,
-    parse_state_change,
 )
 from ..observability import logger
 from ..policy import PolicyError, is_opted_in, job_settings, settings_for
@@ -58,11 +57,6 @@ class LifecycleResult:
     curve_points: int = 0
     notified: bool = False
     warnings: list[str] = field(default_factory=list)
-
-
-def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
-    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
-    return apply_change(parse_state_change(event), deps)
 
 
 def apply_change(

@@ -44,9 +44,9 @@ from ..constants import (
 )
 from ..core.decision import Decision
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
-from ..models import to_epoch_seconds as _epoch_seconds
 from ..observability import logger
 from ..policy import is_opted_in
+from ..times import epoch_seconds as _epoch_seconds
 from ..times import iso
 from . import messages
 from .dependencies import Dependencies
