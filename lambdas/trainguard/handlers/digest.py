@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import METRIC_DIGESTS
 from ..logic.dependencies import Dependencies
 from ..logic.digest import send_digest
-from ..observability import logger, metrics
+from ..observability import count, logger, metrics
 from .events import event_time
 from .runtime import get_dependencies
 
@@ -34,6 +33,6 @@ def handler(
         "idle_jobs": len(digest.idle),
         "close_calls": len(digest.close_calls),
     }
-    metrics.add_metric(name=METRIC_DIGESTS, unit=MetricUnit.Count, value=1)
+    count(METRIC_DIGESTS)
     logger.info("digest sent", extra=result)
     return result

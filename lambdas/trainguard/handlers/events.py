@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..constants import ALARM_STATE_CHANGE, TRAINING_STATE_CHANGE
+from ..logic.shards import Shard
 from ..models import AlarmChange, EventError, StateChange, field_seconds, parse_job_description
 
 
@@ -84,3 +85,10 @@ def parse_alarm_event(event: object) -> AlarmChange:
         event_time(event),
         tuple(m for m in metrics or () if isinstance(m, Mapping)),
     )
+
+
+def parse_shard_body(body: str | bytes | None) -> Shard:
+    """One SQS record's body: a shard message (:meth:`~trainguard.logic.shards.Shard.to_message`
+    as JSON). Raises :class:`~trainguard.logic.shards.ShardMessageError` (or a JSON error) for
+    anything else."""
+    return Shard.from_message(json.loads(body or "null"))
