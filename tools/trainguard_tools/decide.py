@@ -9,11 +9,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from trainguard.core.curves import DIRECTIONS, CurveError, parse_curve
+from trainguard.core.curves import DIRECTIONS
 from trainguard.core.divergence import DivergenceRule
 from trainguard.core.engine import ObjectiveRules, verdict
 from trainguard.core.median import DirectReferences, MedianStoppingRule
 from trainguard.core.patience import PatienceRule
+
+from .curvefile import CurveError, parse_curve
 
 
 class SnapshotError(ValueError):
