@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
@@ -17,8 +18,20 @@ from .core.throughput import ThroughputBaseline
 from .policy import PolicyError, normalize_tags
 from .times import TimestampError, epoch_seconds
 
-STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
-TERMINAL = ("Completed", "Failed", "Stopped")
+
+class JobStatus(StrEnum):
+    """A training job's TrainingJobStatus (SageMaker's words; stored as they are)."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    DELETING = "Deleting"
+
+
+STATUSES = tuple(JobStatus)
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
 
 
 Series = list[tuple[float, float]]  # (epoch seconds of the period's start, value), ascending
@@ -207,7 +220,7 @@ class JobRecord:
     max_runtime_s: float | None = None
     start_time: float = 0.0  # epoch seconds
     start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
-    status: str = "InProgress"
+    status: str = JobStatus.IN_PROGRESS  # a JobStatus, as stored
     end_time: float | None = None
     failure_reason: str | None = None
     idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)
@@ -231,7 +244,7 @@ class JobRecord:
 
     @property
     def running(self) -> bool:
-        return self.status == "InProgress"
+        return self.status == JobStatus.IN_PROGRESS
 
     def hosts(self) -> list[str]:
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
@@ -243,7 +256,7 @@ class StateChange:
 
     name: str
     arn: str
-    status: str
+    status: JobStatus
     secondary_status: str
     tags: dict[str, str] | None  # None: the event carried none (ask ListTags)
     instance_type: str
@@ -270,7 +283,7 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     if not isinstance(name, str) or not name.strip():
         raise EventError("detail.TrainingJobName must be a non-empty string")
     status = detail.get("TrainingJobStatus")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise EventError(
             f"detail.TrainingJobStatus must be one of {', '.join(STATUSES)}, got {status!r}"
         )
@@ -318,7 +331,7 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     return StateChange(
         name=name.strip(),
         arn=arn,
-        status=str(status),
+        status=JobStatus(status),
         secondary_status=secondary,
         tags=tags,
         instance_type=instance_type,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..core.curves import fmt
 from ..core.instances import InstanceCatalog
-from ..models import JobRecord, RunId
+from ..models import JobRecord, JobStatus, RunId
 from ..ports import JobStore
 from ..times import iso
 from . import messages
@@ -181,7 +181,7 @@ def close_calls(store: JobStore, summary: Summary) -> list[CloseCall]:
     flagged = runs_of(summary.entries, ("would_stop", "not_stopped"))
     for run in flagged:
         job = summary.jobs.get(run)
-        if job is None or job.status != "Completed" or not job.objective:
+        if job is None or job.status != JobStatus.COMPLETED or not job.objective:
             continue
         stats = store.get_stats(job.reference_set)
         target = stats.catchup.best_final if stats is not None and stats.catchup else None

@@ -33,6 +33,7 @@ from ..models import (
     GroupStats,
     JobNotFoundError,
     JobRecord,
+    JobStatus,
     MetricQuery,
     ReferenceSet,
     StateChange,
@@ -70,7 +71,7 @@ def apply_change(
     if deps.store.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
-    if change.status == "InProgress":
+    if change.status == JobStatus.IN_PROGRESS:
         result = _in_progress(change, deps, now)
     elif change.status in TERMINAL:
         result = _ended(change, deps, now)
@@ -233,12 +234,13 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     else:
         record = existing
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
-    if change.status == "Completed" and record.opted_in and record.objective and record.group:
+    completed = change.status == JobStatus.COMPLETED
+    if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
     deps.store.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
     result.alarms_deleted = _delete_alarms(record, count, deps)
-    if change.status == "Failed" and record.opted_in:
+    if change.status == JobStatus.FAILED and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
     return result
@@ -370,7 +372,9 @@ def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
     reason = change.failure_reason or "no FailureReason given"
-    failed = dataclasses.replace(record, status="Failed", failure_reason=change.failure_reason)
+    failed = dataclasses.replace(
+        record, status=JobStatus.FAILED, failure_reason=change.failure_reason
+    )
     plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
     body = (
         f"Job:     {record.name}\nStatus:  Failed ({change.secondary_status or 'n/a'})\n"

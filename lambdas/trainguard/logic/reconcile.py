@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..constants import GPU_IDLE_ALARM_PREFIX
-from ..models import JobNotFoundError, JobRecord, RunId, parse_gpu_idle_alarm_name
+from ..models import JobNotFoundError, JobRecord, JobStatus, RunId, parse_gpu_idle_alarm_name
 from ..observability import logger
 from .dependencies import Dependencies
 from .lifecycle import apply_change, change_from_description, create_alarms
@@ -78,7 +78,7 @@ def reconcile(
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
                 by_run.pop(run)
                 continue
-            if change.status == "InProgress":
+            if change.status == JobStatus.IN_PROGRESS:
                 continue  # listed a moment before it started
             apply_change(change, deps, now)
             by_run.pop(run)
