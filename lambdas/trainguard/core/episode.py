@@ -51,3 +51,10 @@ def open_episodes(stored: dict[str, float]) -> dict[EpisodeKey, float]:
         if key is not None:
             out[key] = opened
     return out
+
+
+class EpisodeState(StrEnum):
+    """A GPU-idle episode's state on its host's item (stored as these strings)."""
+
+    OPEN = "open"
+    CLOSED = "closed"

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..constants import GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
+from ..core.episode import EpisodeState
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.series import floor_minute
 from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
@@ -93,7 +94,7 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
             return result
         opened = deps.store.open_episode(record.run, host, now)
         episode = deps.store.episode(record.run, host) if not opened else None
-        if not opened and (episode is None or episode.get("state") != "open"):
+        if not opened and (episode is None or episode.get("state") != EpisodeState.OPEN):
             return result
         # a delivery again (or the retry of an invocation that died after opening): the same
         # episode, whose email the outbox sends at most once
@@ -104,7 +105,7 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
     opened_at = deps.store.close_episode(record.run, host, now)
     if opened_at is None:
         episode = deps.store.episode(record.run, host)
-        if episode is None or episode.get("state") != "closed":
+        if episode is None or episode.get("state") != EpisodeState.CLOSED:
             result.action = "no open episode"
             return result
         opened_at, now = float(episode["opened_at"]), float(episode["closed_at"])

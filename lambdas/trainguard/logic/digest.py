@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.curves import fmt
+from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, JobStatus, RunId
 from ..ports import JobStore
@@ -147,7 +148,8 @@ def top_idle(
             opened = episode.get("opened_at")
             if opened is None:
                 continue
-            closed = episode.get("closed_at") if episode.get("state") == "closed" else None
+            ended = episode.get("state") == EpisodeState.CLOSED
+            closed = episode.get("closed_at") if ended else None
             until = float(closed if closed is not None else end)
             minutes = max(0.0, (until - float(opened)) / 60.0) + window_minutes
             if longest is None or minutes > longest[0]:
