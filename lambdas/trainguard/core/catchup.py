@@ -230,7 +230,7 @@ class CatchUpModel:
             return None, 0
         return self.gain[i], self.count[i]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Compact, JSON-safe form for storage (None for grid points without references)."""
         return {
             "v": MODEL_VERSION,
@@ -303,7 +303,7 @@ class WorseStreak:
         step = verdict.step
         return self if step is None else self.record(step, verdict.streak)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         step = self.step
         return {
             "step": int(step) if step is not None and step.is_integer() else step,

@@ -221,7 +221,7 @@ class ReferenceTable:
             by = ()
         return tuple(self.names[k] for k in by if k < len(self.names))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Compact, JSON-safe form for storage (None stands for 'no references')."""
         return {
             "average": self.average,

@@ -33,6 +33,7 @@ from typing import Any
 
 from .curves import Curve, fmt, median
 from .decision import Decision
+from .stored import number
 
 RULE = "throughput"
 WINDOW = 10  # datapoints in the recent level
@@ -76,7 +77,7 @@ class ThroughputSummary:
                     established, at = level, step
         return ThroughputSummary(self.warmup_minutes, self.count + 1, step, recent, established, at)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-safe (non-finite values are never kept)."""
         return {
             "warmup_minutes": self.warmup_minutes,
@@ -90,9 +91,6 @@ class ThroughputSummary:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ThroughputSummary:
         """Raises ValueError (or TypeError) for an unreadable record."""
-
-        def number(x: Any) -> float | None:
-            return None if x is None else float(x)
 
         recent = tuple(float(v) for v in raw.get("recent", ()))
         if len(recent) > WINDOW or not all(math.isfinite(v) for v in recent):
