@@ -675,7 +675,7 @@ class JobSettings:
 
     @cached_property
     def rules(self) -> ObjectiveRules:
-        """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
+        """The enabled objective rules for this job (walked in ``core.engine.ORDER``)."""
         p = self.policy
         return ObjectiveRules(
             catchup=(

@@ -1,6 +1,6 @@
 """The objective rules' one vocabulary (as Optuna's pruners share ``prune(study, trial)``).
 
-Every objective rule (divergence, median, catch-up, patience) answers one verb::
+Every objective rule answers one verb::
 
     rule.judge(job, summary, group) -> Verdict | None
 

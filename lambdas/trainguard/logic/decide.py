@@ -1,6 +1,6 @@
 """What the rules say about one running job at one tick: pure, no I/O.
 
-The objective rules (divergence, median, catch-up, patience) judge the job's progress against
+The objective rules (walked in ``core.engine.ORDER``) judge the job's progress against
 its reference set; the runtime guard looks at its age and silence; the GPU-idle rule at its
 open idle episodes; the health rules (hung job, straggler host, throughput) at its hosts' GPU
 samples and its throughput, one alert per episode. The evaluator hands the result to
