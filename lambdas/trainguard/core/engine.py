@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from .curves import Curve, Direction
@@ -22,6 +22,9 @@ from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
 from .rule import GroupRecord, GroupState, ObjectiveRule
 from .summary import CurveSummary
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: the order the rules are walked in, by their field on :class:`ObjectiveRules`
 ORDER = ("divergence", "median", "catchup", "patience")
@@ -127,57 +130,54 @@ class ObjectiveRules:
         job: str,
         curve: Curve,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> list[Decision]:
         """:meth:`decisions` from the job's curve."""
-        group = GroupState(references, catchup_model, streak, silent_minutes)
-        return self.decisions(job, self.summarize(curve), group)
+        return self.decisions(job, self.summarize(curve), _group(references, loose))
 
     def decide_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> list[Decision]:
         """:meth:`decisions` (see :meth:`summarize`)."""
-        group = GroupState(references, catchup_model, streak, silent_minutes)
-        return self.decisions(job, summary, group)
+        return self.decisions(job, summary, _group(references, loose))
 
     def stop_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> Decision | None:
         """:meth:`judge`'s stop: the first stop of :meth:`decisions`, in the same order."""
-        group = GroupState(references, catchup_model, streak, silent_minutes)
-        return self.judge(job, summary, group).stop
+        return self.judge(job, summary, _group(references, loose)).stop
 
     def stop_and_streak(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> StopCheck:
         """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
-        return self.judge(
-            job, summary, GroupState(references, catchup_model, streak, silent_minutes)
-        )
+        return self.judge(job, summary, _group(references, loose))
+
+
+class LooseGroup(TypedDict, total=False):
+    """The rest of a :class:`GroupState` as keyword arguments."""
+
+    silent_minutes: float | None
+    catchup_model: CatchUpModel | None
+    streak: WorseStreak | None
+
+
+def _group(references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
+    return GroupState(
+        references, loose.get("catchup_model"), loose.get("streak"), loose.get("silent_minutes")
+    )
 
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:
