@@ -65,5 +65,4 @@ def emit_tick(result: TickFigures, duration_metric: str) -> None:
     count(METRIC_DOLLARS_SAVED, result.dollars_saved)
     if result.controls_error is not None:  # every stop held: logged by the tick, alarmed here
         count(METRIC_CONFIG_ERRORS)
-    metrics.add_metric(name=duration_metric, unit=MetricUnit.Milliseconds,
-                       value=result.duration_ms)  # fmt: skip
+    metrics.add_metric(name=duration_metric, unit=MetricUnit.Milliseconds, value=result.duration_ms)

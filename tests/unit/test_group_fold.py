@@ -49,7 +49,8 @@ def test_a_duplicate_completion_is_no_fold_and_the_window_is_bounded() -> None:
 
 def test_an_unusable_curve_is_left_out_of_the_catch_up_model_and_named() -> None:
     bad = {"z@1": [(2.0, 1.0), (1.0, 2.0)]}  # steps go back
-    figures = fold_group(None, [Reference("z@1", 1.0)], bad, direction="minimize",
-                         table_keys=(), limit=5)  # fmt: skip
+    figures = fold_group(
+        None, [Reference("z@1", 1.0)], bad, direction="minimize", table_keys=(), limit=5
+    )
     assert figures is not None and figures.catchup == CatchUpModel("minimize")
     assert figures.rejected and figures.rejected[0][0] == "z@1"

@@ -96,9 +96,18 @@ def judge(
     return Judgement(judged, stops, alerts, episodes, streak)
 
 
-def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: GroupStats | None,
-            now: float, gpus: int, elapsed: float, stops: list[Decision], alerts: list[Alert],
-            episodes: dict[EpisodeKey, float | None]) -> None:  # fmt: skip
+def _health(
+    job: JobRecord,
+    settings: JobSettings,
+    seen: Observation,
+    stats: GroupStats | None,
+    now: float,
+    gpus: int,
+    elapsed: float,
+    stops: list[Decision],
+    alerts: list[Alert],
+    episodes: dict[EpisodeKey, float | None],
+) -> None:
     """The hung-job, straggler and throughput rules, each an episode on the run."""
     policy, open_ = settings.policy, open_episodes(job.episodes)
     progress = seen.progress

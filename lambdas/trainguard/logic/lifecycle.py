@@ -322,12 +322,19 @@ def update_stats(
         curves = deps.store.get_curves(refs, runs)
         stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in runs
                    if job in curves}  # fmt: skip
-        figures = fold_group(before, joining, stepped, direction=cast(Direction, refs.direction),
-                             table_keys=keys, limit=REFERENCE_WINDOW)  # fmt: skip
+        figures = fold_group(
+            before,
+            joining,
+            stepped,
+            direction=cast(Direction, refs.direction),
+            table_keys=keys,
+            limit=REFERENCE_WINDOW,
+        )
         assert figures is not None  # not a duplicate: checked above
         for run, error in figures.rejected:  # not a usable curve: no reference of the rule
-            logger.warning("curve left out of the catch-up model", extra={"run": run,
-                           "error": error})  # fmt: skip
+            logger.warning(
+                "curve left out of the catch-up model", extra={"run": run, "error": error}
+            )
         stats = GroupStats(
             refs=refs,
             tables=figures.tables,
@@ -342,8 +349,10 @@ def update_stats(
             catchup=figures.catchup,
         )
         if deps.store.put_stats(stats, old.version if old else None):
-            logger.info("reference statistics updated",
-                        extra={"group": refs.group, "references": len(figures.window)})  # fmt: skip
+            logger.info(
+                "reference statistics updated",
+                extra={"group": refs.group, "references": len(figures.window)},
+            )
             return
         logger.info("reference statistics written meanwhile: reading them again")
     raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
@@ -361,8 +370,9 @@ def _figures(stats: GroupStats) -> GroupFigures:
             stats.window, stats.durations, throughput, instances, strict=False
         )
     )
-    return GroupFigures(window, stats.completed, stats.tables, stats.median_duration_min,
-                        stats.catchup)  # fmt: skip
+    return GroupFigures(
+        window, stats.completed, stats.tables, stats.median_duration_min, stats.catchup
+    )
 
 
 def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
