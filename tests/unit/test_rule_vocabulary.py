@@ -7,11 +7,12 @@ import pytest
 from trainguard.core.catchup import CatchUpModel, CatchUpRule
 from trainguard.core.divergence import DivergenceRule
 from trainguard.core.engine import ORDER, ObjectiveRules
-from trainguard.core.episode import EpisodeKey, EpisodeRule, open_episodes
+from trainguard.core.episode import THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
 from trainguard.core.median import MedianStoppingRule, ReferenceTable
 from trainguard.core.patience import PatienceRule
 from trainguard.core.rule import NO_GROUP, GroupState
 from trainguard.core.summary import CurveSummary
+from trainguard.core.throughput import WINDOW, ThroughputBaseline, ThroughputRule, ThroughputSummary
 
 pytestmark = pytest.mark.unit
 
@@ -66,3 +67,25 @@ def test_episode_keys_read_and_write_the_stored_text() -> None:
     }
     assert {str(k) for k in keys} == {"hung", "straggler:j/algo-2", "throughput"}
     assert EpisodeKey(EpisodeRule.STRAGGLER, "j/algo-2").alert(12.4) == "straggler:j/algo-2:12"
+
+
+def test_an_episode_rule_answers_in_one_shape() -> None:
+    rule = ThroughputRule()
+    low = ThroughputSummary.of([(float(m), 1240.0) for m in range(30)], 10.0)
+    group = ThroughputBaseline(500.0, 12)
+    now = 10_000.0
+
+    def episodes(is_open: bool, summary: ThroughputSummary) -> Episodes:
+        return rule.episodes(
+            "job", is_open, summary, instances=4, group=group, now=now, elapsed_minutes=29.0
+        )
+
+    opened = episodes(False, low)
+    assert [o.key for o in opened.opened] == [THROUGHPUT] and not opened.closed
+    assert opened.opened[0].once == f"throughput:{now:.0f}"
+    assert opened.opened[0].since == now - WINDOW * 60.0
+    alert = rule.check("job", low, instances=4, group=group, elapsed_minutes=29.0)
+    assert opened.opened[0].alert == alert
+    assert episodes(True, low) == Episodes()
+    fine = ThroughputSummary.of([(float(m), 4000.0) for m in range(30)], 10.0)
+    assert episodes(True, fine) == Episodes(closed=(THROUGHPUT,))

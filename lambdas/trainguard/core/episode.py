@@ -3,12 +3,18 @@
 An episode is keyed by its rule and, for a per-host rule, the host: :class:`EpisodeKey`. The
 run's item stores the key as text (``hung``, ``straggler:<host>``, ``throughput``);
 :meth:`EpisodeKey.parse` reads it back, ``str(key)`` writes it.
+
+Every episode rule (hung job, straggler host, throughput) answers a tick in one shape,
+:class:`Episodes`: the episodes it opens (each with its alert), those it closes, and a stop
+when one is due. The caller keeps the open episodes on the run and sends the alerts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from .decision import Decision
 
 
 class EpisodeRule(StrEnum):
@@ -40,6 +46,34 @@ class EpisodeKey:
         except ValueError:
             return None
         return cls(rule, host if sep else None)
+
+
+HUNG = EpisodeKey(EpisodeRule.HUNG)
+THROUGHPUT = EpisodeKey(EpisodeRule.THROUGHPUT)
+
+
+def straggler_key(host: str) -> EpisodeKey:
+    return EpisodeKey(EpisodeRule.STRAGGLER, host)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An episode a rule opens: its alert, when what the rule saw began (epoch s, the email
+    says) and the alert's once-only key (:meth:`EpisodeKey.alert`)."""
+
+    key: EpisodeKey
+    alert: Decision
+    since: float
+    once: str
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """An episode rule's answer at one tick (the shape every episode rule answers in)."""
+
+    opened: tuple[Opening, ...] = ()
+    closed: tuple[EpisodeKey, ...] = ()
+    stop: Decision | None = None
 
 
 def open_episodes(stored: dict[str, float]) -> dict[EpisodeKey, float]:

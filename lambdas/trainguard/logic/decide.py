@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
-from ..core.episode import EpisodeKey, EpisodeRule, open_episodes
-from ..core.straggler import straggler_episodes
-from ..core.throughput import WINDOW as THROUGHPUT_WINDOW
+from ..core.episode import HUNG, THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
 from ..models import GroupStats, JobRecord
 from ..policy import JobSettings
 from .observe import Observation
@@ -108,23 +106,23 @@ def _health(
     alerts: list[Alert],
     episodes: dict[EpisodeKey, float | None],
 ) -> None:
-    """The hung-job, straggler and throughput rules, each an episode on the run."""
+    """The hung-job, straggler and throughput rules, each an episode on the run; each
+    answers in one shape (:class:`~trainguard.core.episode.Episodes`)."""
     policy, open_ = settings.policy, open_episodes(job.episodes)
     progress = seen.progress
+    found: list[Episodes] = []
     if policy.hang.enabled and progress is not None and seen.instances_read:
-        cadence = progress.cadence
-        opened = open_.get(HUNG)
-        if opened is not None and cadence.last is not None and cadence.last > opened:
-            episodes[HUNG] = opened = None  # it reported again: that silence is over
-        hang = settings.hang.judge(cadence, seen.gpu, gpus, now=now)
-        if hang is not None and cadence.last is not None:  # judge needs a last report
-            if opened is None:  # one alert a silence (its last report names it)
-                episodes[HUNG] = now
-                decision = settings.hang.alert(job.name, hang, elapsed_minutes=elapsed)
-                alerts.append(Alert(decision, HUNG.alert(cadence.last), cadence.last))
-            stop = settings.hang.stop_decision(job.name, hang, elapsed_minutes=elapsed)
-            if stop is not None:
-                stops.append(stop)
+        found.append(
+            settings.hang.episodes(
+                job.name,
+                open_.get(HUNG),
+                progress.cadence,
+                seen.gpu,
+                gpus,
+                now=now,
+                elapsed_minutes=elapsed,
+            )
+        )
     if policy.straggler.enabled and job.instance_count >= 2 and seen.instances_read:
         statuses = settings.straggler.statuses(seen.gpu, gpus)
         if policy.gpu_idle.enabled:  # an idle host is the GPU-idle rule's: one alert a problem
@@ -133,33 +131,32 @@ def _health(
         open_hosts = {
             k.host for k in open_ if k.rule == EpisodeRule.STRAGGLER and k.host is not None
         }
-        changes = straggler_episodes(open_hosts, statuses)
-        for status in changes.opened:
-            key = EpisodeKey(EpisodeRule.STRAGGLER, status.host)
-            episodes[key] = now
-            decision = settings.straggler.alert(job.name, status, elapsed_minutes=elapsed)
-            since = now - settings.straggler.window_minutes * 60.0  # below for the window
-            alerts.append(Alert(decision, key.alert(now), since))
-        for host in changes.closed:
-            episodes[EpisodeKey(EpisodeRule.STRAGGLER, host)] = None
-    if policy.throughput.enabled and progress is not None and progress.throughput is not None:
-        group = stats.throughput_baseline() if stats else None
-        single = stats.throughput_baseline(single=True) if stats else None
-        level = settings.throughput.judge(
-            progress.throughput, instances=job.instance_count, group=group
-        )
-        if level is not None and level.low and THROUGHPUT not in open_:
-            episodes[THROUGHPUT] = now
-            decision = settings.throughput.alert(
-                job.name, level, single=single, elapsed_minutes=elapsed
+        found.append(
+            settings.straggler.episodes(
+                job.name, open_hosts, statuses, now=now, elapsed_minutes=elapsed
             )
-            since = now - THROUGHPUT_WINDOW * 60.0  # its level: the last minutes' median
-            alerts.append(Alert(decision, THROUGHPUT.alert(now), since))
-        elif level is not None and not level.low and THROUGHPUT in open_:
-            episodes[THROUGHPUT] = None
-
-
-HUNG, THROUGHPUT = EpisodeKey(EpisodeRule.HUNG), EpisodeKey(EpisodeRule.THROUGHPUT)
+        )
+    if policy.throughput.enabled and progress is not None and progress.throughput is not None:
+        found.append(
+            settings.throughput.episodes(
+                job.name,
+                THROUGHPUT in open_,
+                progress.throughput,
+                instances=job.instance_count,
+                group=stats.throughput_baseline() if stats else None,
+                single=stats.throughput_baseline(single=True) if stats else None,
+                now=now,
+                elapsed_minutes=elapsed,
+            )
+        )
+    for change in found:
+        for key in change.closed:
+            episodes[key] = None
+        for opening in change.opened:
+            episodes[opening.key] = now
+            alerts.append(Alert(opening.alert, opening.once, opening.since))
+        if change.stop is not None:
+            stops.append(change.stop)
 
 
 def _still_idle(
