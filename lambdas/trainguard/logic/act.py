@@ -360,7 +360,5 @@ def links(region: str, job: JobRecord) -> dict[str, str]:
     return {"Logs": messages.logs_link(region, job.name)}
 
 
-
-
 def _dollars(value: float | None) -> str:
     return "unknown (no price or no completed jobs)" if value is None else f"${value:,.2f}"

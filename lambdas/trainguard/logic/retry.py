@@ -467,5 +467,3 @@ def _audit(deps: Dependencies, job: JobRecord, decision: Decision, outcome: str,
               "estimated_dollars_saved": None}  # fmt: skip
     ttl = int(now + deps.audit_ttl_days * 86400)
     deps.store.put_decision(job.run, iso(now), RULE, record, ttl)
-
-
