@@ -175,6 +175,8 @@ class LooseGroup(TypedDict, total=False):
 
 
 def _group(references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
+    if not loose:  # the median rule's hot path: the references alone
+        return GroupState(references)
     return GroupState(
         references, loose.get("catchup_model"), loose.get("streak"), loose.get("silent_minutes")
     )
