@@ -39,9 +39,9 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
-from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule
+from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from trainguard.core.curves import median
 from trainguard.core.decision import Decision
 from trainguard.core.engine import ObjectiveRules, StopCheck
@@ -144,30 +144,45 @@ class LaggedMedianRule(MedianStoppingRule):
         bar = median(column) - self.k * table.jitter
         return sign * best < bar, sign * bar
 
-    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
+    carries: ClassVar[bool] = True  # its reports-in-a-row counter, on the job's WorseStreak
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> LaggedVerdict | None:
         """The objective rules' verb: worse at ``consecutive`` reports in a row, counted on
         the job's WorseStreak (carried as the catch-up rule's is)."""
         table, step = group.references, summary.last_step
         if not isinstance(table, LaggedTable) or step is None:
             return None
-        kept = group.streak or NO_STREAK
         worse, bar = self.worse(summary, table)
+        kept = group.streak or NO_STREAK
         count = kept.start(step) + 1 if worse else 0
+        return LaggedVerdict(count >= self.consecutive, step, count, bar, table.jobs)
 
-        def decision() -> Decision:
-            return Decision(
-                job=job,
-                rule="lagged-median",
-                stop=True,
-                step=step,
-                value=summary.best,
-                threshold=bar,
-                references=table.jobs,
-                reason=f"stop: best {summary.best} worse than {bar} at {count} reports",
-            )
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        assert isinstance(verdict, LaggedVerdict)
+        return Decision(
+            job=job,
+            rule="lagged-median",
+            stop=True,
+            step=verdict.step,
+            value=summary.best,
+            threshold=verdict.bar,
+            references=verdict.references,
+            reason=f"stop: best {summary.best} worse than {verdict.bar} at {verdict.count} reports",
+        )
 
-        stop = count >= self.consecutive
-        return Verdict(stop, decision, streak=kept.record(step, count))
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        assert isinstance(verdict, LaggedVerdict)
+        return streak.record(verdict.step, verdict.count)
+
+
+class LaggedVerdict(NamedTuple):
+    stop: bool
+    step: float
+    count: int
+    bar: float | None
+    references: int
 
 
 def lagged_rules(settings: JobSettings) -> ObjectiveRules:

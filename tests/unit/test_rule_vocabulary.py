@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainguard.core.catchup import CatchUpModel, CatchUpRule
+from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpRule
 from trainguard.core.divergence import DivergenceRule
 from trainguard.core.engine import ORDER, ObjectiveRules
 from trainguard.core.episode import THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
@@ -28,11 +28,15 @@ def test_the_engine_walks_its_rules_in_the_one_order() -> None:
 
 def test_a_rule_without_its_group_state_makes_no_decision() -> None:
     summary = CurveSummary.of([(1.0, 9.0), (2.0, 9.0)])
-    assert MedianStoppingRule(min_completed=1).judge("x", summary, NO_GROUP) is None
-    assert CatchUpRule().judge("x", summary, NO_GROUP) is None
-    table = ReferenceTable.build(REFS)
-    verdict = MedianStoppingRule(min_completed=1).judge("x", summary, GroupState(table))
-    assert verdict is not None and verdict.stop and verdict.explain().rule == "median"
+    rule = MedianStoppingRule(min_completed=1)
+    assert rule.judge(summary, NO_GROUP) is None
+    assert CatchUpRule().judge(summary, NO_GROUP) is None
+    group = GroupState(ReferenceTable.build(REFS))
+    verdict = rule.judge(summary, group)
+    assert verdict is not None and verdict.stop
+    assert rule.decision("x", summary, verdict, group) == rule.decide_summary(
+        "x", summary, group.references or {}
+    )
 
 
 def test_judge_is_the_first_stop_and_divergence_is_final() -> None:
@@ -49,12 +53,17 @@ def test_judge_is_the_first_stop_and_divergence_is_final() -> None:
     assert [d.rule for d in rules.decisions("x", diverged, GroupState(table))] == ["diverged"]
 
 
-def test_the_catch_up_verdict_carries_the_jobs_counter() -> None:
+def test_the_catch_up_rule_carries_the_jobs_counter() -> None:
     model = CatchUpModel.build([[(0.0, 1.0), (5.0, 0.1)]] * 3, "minimize")
     summary = CurveSummary.of([(0.0, 5.0), (1.0, 5.0)])
-    verdict = CatchUpRule(noise_multiple=0.0).judge("x", summary, GroupState(catchup=model))
-    assert verdict is not None and verdict.streak is not None
-    assert verdict.streak.current == 1 and not verdict.stop
+    rule = CatchUpRule(noise_multiple=0.0)
+    verdict = rule.judge(summary, GroupState(catchup=model))
+    assert verdict is not None and not verdict.stop and rule.carries
+    assert rule.carry(NO_STREAK, verdict).current == 1
+    assert ObjectiveRules(catchup=rule).judge("x", summary, GroupState(catchup=model)).streak == (
+        rule.carry(NO_STREAK, verdict)
+    )
+    assert DivergenceRule.final and not MedianStoppingRule.final and not PatienceRule.carries
 
 
 def test_episode_keys_read_and_write_the_stored_text() -> None:

@@ -57,12 +57,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from .curves import Curve, Direction, fmt, median
 from .decision import Decision
-from .rule import GroupState, Verdict
+from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "catch-up"
@@ -353,7 +352,7 @@ NO_MEASUREMENTS = CatchUpVerdict(False, False, 0, None, None, None, 0)
 
 
 @dataclass(frozen=True)
-class CatchUpRule:
+class CatchUpRule(RuleDefaults):
     """Stop a job that could not reach the group's best final value even with the largest
     gain any completed job made after its step, plus ``noise_multiple`` x the group's noise,
     at ``consecutive`` reports in a row (see the module docstring).
@@ -433,17 +432,27 @@ class CatchUpRule:
             streak_before=streak.start(step),
         )
 
-    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
-        """The objective rules' verb (:mod:`.rule`): reads ``group.catchup`` and the job's
-        ``group.streak``; the verdict carries the counter after this report."""
+    carries: ClassVar[bool] = True  # the job's WorseStreak
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> CatchUpVerdict | None:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.catchup`` and counts on
+        from the job's ``group.streak`` (:meth:`carry` records the verdict on it)."""
         model = group.catchup
         if model is None:
             return None
-        streak = group.streak or NO_STREAK
-        verdict = self.check_summary(summary, model, streak)
-        return Verdict(
-            verdict.stop, partial(self.explain, job, verdict, model), streak=streak.after(verdict)
-        )
+        return self.check_summary(summary, model, group.streak or NO_STREAK)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`explain`)."""
+        assert isinstance(verdict, CatchUpVerdict) and group.catchup is not None
+        return self.explain(job, verdict, group.catchup)
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
 
     def decide(
         self, job: str, curve: Curve, model: CatchUpModel, streak: WorseStreak = NO_STREAK

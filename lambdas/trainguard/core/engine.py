@@ -20,7 +20,7 @@ from .decision import Decision
 from .divergence import DivergenceRule
 from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
-from .rule import GroupRecord, GroupState, ObjectiveRule
+from .rule import GroupRecord, GroupState, ObjectiveRule, Verdict
 from .summary import CurveSummary
 
 if TYPE_CHECKING:
@@ -65,29 +65,32 @@ class ObjectiveRules:
         as it was when a final stop (divergence) ends the walk or the catch-up rule is off.
         """
         streak = group.streak or NO_STREAK
-        first = None
+        chosen: ObjectiveRule | None = None
+        stop: Verdict | None = None
         for rule in self.ordered:
-            verdict = rule.judge(job, summary, group)
+            verdict = rule.judge(summary, group)
             if verdict is None:
                 continue
-            if verdict.stop and verdict.final:
-                return StopCheck(verdict.explain(), streak)
-            if verdict.streak is not None:
-                streak = verdict.streak
-            if verdict.stop and first is None:
-                first = verdict
-        return StopCheck(None if first is None else first.explain(), streak)
+            if verdict.stop and rule.final:
+                return StopCheck(rule.decision(job, summary, verdict, group), streak)
+            if rule.carries:
+                streak = rule.carry(streak, verdict)
+            if verdict.stop and chosen is None:
+                chosen, stop = rule, verdict
+        if chosen is None or stop is None:
+            return StopCheck(None, streak)
+        return StopCheck(chosen.decision(job, summary, stop, group), streak)
 
     def decisions(self, job: str, summary: CurveSummary, group: GroupState) -> list[Decision]:
         """Every enabled rule's decision, in :data:`ORDER`. A final stop (divergence) ends the
         list: it stops the job whatever the others would say."""
         out: list[Decision] = []
         for rule in self.ordered:
-            verdict = rule.judge(job, summary, group)
+            verdict = rule.judge(summary, group)
             if verdict is None:
                 continue
-            decision = verdict.explain()
-            if decision.stop and verdict.final:
+            decision = rule.decision(job, summary, verdict, group)
+            if decision.stop and rule.final:
                 return [decision]
             out.append(decision)
         return out

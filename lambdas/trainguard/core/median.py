@@ -26,13 +26,12 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
 from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
-from .rule import GroupState, Verdict
+from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "median"
@@ -289,7 +288,7 @@ NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
 
 
 @dataclass(frozen=True)
-class MedianStoppingRule:
+class MedianStoppingRule(RuleDefaults):
     """Stop a running job whose best value is strictly worse than the references' median.
 
     ``grace``: no decision while the job's step is below it (a gate; it never changes M).
@@ -330,12 +329,17 @@ class MedianStoppingRule:
         verdict = self.check(step, best_so_far(curve, step, self.direction), references)
         return self.explain(job, verdict)
 
-    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
+    def judge(self, summary: CurveSummary, group: GroupState) -> MedianVerdict | None:
         """The objective rules' verb (:mod:`.rule`): reads ``group.references``."""
-        if group.references is None:
-            return None
-        verdict = self.check_summary(summary, group.references)
-        return Verdict(verdict.stop, partial(self.explain, job, verdict))
+        references = group.references
+        return None if references is None else self.check_summary(summary, references)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`explain`)."""
+        assert isinstance(verdict, MedianVerdict)
+        return self.explain(job, verdict)
 
     def decide_summary(
         self, job: str, summary: CurveSummary, references: ThresholdSource | Mapping[str, Curve]

@@ -4,18 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from .curves import Curve, Direction, fmt
 from .decision import Decision
-from .rule import GroupState, Verdict
+from .rule import GO, STOP, GroupState, Plain, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "patience"
 
 
 @dataclass(frozen=True)
-class PatienceRule:
+class PatienceRule(RuleDefaults):
     direction: Direction = "minimize"
     patience: int = 5
     min_delta: float = 0.0
@@ -24,9 +23,15 @@ class PatienceRule:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
         return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
 
-    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict:
+    def judge(self, summary: CurveSummary, group: GroupState) -> Plain:
         """The objective rules' verb (:mod:`.rule`): reads nothing of ``group``."""
-        return Verdict(self.stops(summary), partial(self.decide_summary, job, summary))
+        return STOP if self.stops(summary) else GO
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`decide_summary`)."""
+        return self.decide_summary(job, summary)
 
     def stops(self, summary: CurveSummary) -> bool:
         """Whether :meth:`decide_summary` stops the job, without building its Decision."""

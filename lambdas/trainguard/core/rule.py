@@ -1,23 +1,25 @@
 """The objective rules' one vocabulary (as Optuna's pruners share ``prune(study, trial)``).
 
-Every objective rule answers one verb::
+Every objective rule (:class:`ObjectiveRule`) answers one verb::
 
-    rule.judge(job, summary, group) -> Verdict | None
+    rule.judge(summary, group) -> Verdict | None
 
 ``summary`` is the job's :class:`~.summary.CurveSummary`; ``group`` the one
 :class:`GroupState` argument: what the tick knows beside the job's own curve (its group's
 reference table and catch-up model, the job's catch-up counter, how long its objective has been
 silent). A rule reads the part it needs; a rule whose part is missing (None) makes no decision
-and answers None. The :class:`Verdict` says whether to stop and builds its
-:class:`~.decision.Decision` (with its reason) only when asked: most jobs continue at most ticks.
+and answers None. The :class:`Verdict` is a small value that says whether to stop;
+``rule.decision(job, summary, verdict, group)`` writes it out as a :class:`~.decision.Decision`
+with its reason, which only a stop (or a caller who wants every rule's numbers) needs: most jobs
+continue at most ticks. A rule whose stop is ``final`` ends the walk (divergence); a rule that
+``carries`` the job's catch-up counter returns it updated from ``carry``.
 
 :class:`~.engine.ObjectiveRules` walks one ordered tuple of such rules (:data:`~.engine.ORDER`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, ClassVar, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from .catchup import CatchUpModel, WorseStreak
@@ -49,22 +51,54 @@ class GroupRecord(Protocol):
     def table(self, key: str = "all") -> ThresholdSource | None: ...
 
 
-class Verdict(NamedTuple):
-    """One rule's answer for one job at one tick."""
+class Verdict(Protocol):
+    """A rule's answer without its explanation (``MedianVerdict``, ``CatchUpVerdict``,
+    :class:`Plain`)."""
+
+    @property
+    def stop(self) -> bool: ...
+
+
+class Plain(NamedTuple):
+    """The verdict of a rule whose decision is written out from the summary alone."""
 
     stop: bool
-    explain: Callable[[], Decision]  # the Decision with its one-sentence reason
-    final: bool = False  # a stop that ends the walk: no later rule is judged (divergence)
-    streak: WorseStreak | None = None  # the job's catch-up counter after it (None: untouched)
+
+
+STOP, GO = Plain(True), Plain(False)
+
+
+class RuleDefaults:
+    """What an objective rule is unless it says otherwise (Optuna's ``BasePruner``): its
+    stop does not end the walk, and it carries no counter of the job's."""
+
+    final: ClassVar[bool] = False
+    carries: ClassVar[bool] = False
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's catch-up counter after ``verdict`` (read only when ``carries``)."""
+        return streak
 
 
 class ObjectiveRule(Protocol):
-    """An objective rule: one verb, :meth:`judge`."""
+    """An objective rule: one verb, :meth:`judge`, and :meth:`decision` to write it out."""
+
+    final: ClassVar[bool]
+    carries: ClassVar[bool]
 
     @property
     def direction(self) -> Direction: ...
 
-    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> Verdict | None:
-        """The rule's verdict on ``job`` from its ``summary`` and ``group``; None when the
-        part of ``group`` it reads is missing (no decision)."""
+    def judge(self, summary: CurveSummary, group: GroupState) -> Verdict | None:
+        """The rule's verdict from the job's ``summary`` and ``group``; None when the part of
+        ``group`` it reads is missing (no decision)."""
         ...
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """``verdict`` (this rule's :meth:`judge` on the same summary and group) written
+        out, with its one-sentence reason."""
+        ...
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak: ...
