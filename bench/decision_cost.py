@@ -30,8 +30,10 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from trainguard.core import CurveSummary, MedianStoppingRule, ObjectiveRules, ReferenceTable
 from trainguard.core.curves import best_so_far
+from trainguard.core.engine import ObjectiveRules
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.summary import CurveSummary
 
 from .fleet import Fleet, make_fleet, raw_value_references
 from .peers import OptunaHarness, RayHarness, optuna_available, ray_available

@@ -39,23 +39,17 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from trainguard.config import JobSettings, Policy
-from trainguard.core import (
-    CatchUpModel,
-    CatchUpRule,
-    CurveSummary,
-    Decision,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
-    StopCheck,
-    WorseStreak,
-)
-from trainguard.core.catchup import LADDER, NO_STREAK
+from trainguard.core.catchup import LADDER, NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from trainguard.core.curves import median
-from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard.core.decision import Decision
+from trainguard.core.engine import ObjectiveRules, StopCheck
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.rule import GroupState, Verdict
+from trainguard.core.summary import CurveSummary
+from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import launch_orders, replay
 
@@ -150,52 +144,50 @@ class LaggedMedianRule(MedianStoppingRule):
         bar = median(column) - self.k * table.jitter
         return sign * best < bar, sign * bar
 
+    carries: ClassVar[bool] = True  # its reports-in-a-row counter, on the job's WorseStreak
 
-@dataclass(frozen=True)
-class LaggedMedianRules(ObjectiveRules):
-    """The divergence rule, then the lagged median with its reports-in-a-row counter (the
-    engine carries the job's WorseStreak as it does the catch-up rule's)."""
-
-    def stop_and_streak(
-        self,
-        job: str,
-        summary: CurveSummary,
-        references: Any = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
-    ) -> StopCheck:
-        kept = streak or NO_STREAK
-        if self.divergence is not None and self.divergence.stops(summary):
-            return StopCheck(self.divergence.decide_summary(job, summary), kept)
-        rule = self.median
-        step = summary.last_step
-        if not isinstance(rule, LaggedMedianRule) or references is None or step is None:
-            return StopCheck(None, kept)
-        worse, bar = rule.worse(summary, references)
+    def judge(self, summary: CurveSummary, group: GroupState) -> LaggedVerdict | None:
+        """The objective rules' verb: worse at ``consecutive`` reports in a row, counted on
+        the job's WorseStreak (carried as the catch-up rule's is)."""
+        table, step = group.references, summary.last_step
+        if not isinstance(table, LaggedTable) or step is None:
+            return None
+        worse, bar = self.worse(summary, table)
+        kept = group.streak or NO_STREAK
         count = kept.start(step) + 1 if worse else 0
-        kept = kept.record(step, count)
-        if count < rule.consecutive:
-            return StopCheck(None, kept)
-        return StopCheck(
-            Decision(
-                job=job,
-                rule="lagged-median",
-                stop=True,
-                step=step,
-                value=summary.best,
-                threshold=bar,
-                references=references.jobs,
-                reason=f"stop: best {summary.best} worse than {bar} at {count} reports",
-            ),
-            kept,
+        return LaggedVerdict(count >= self.consecutive, step, count, bar, table.jobs)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        assert isinstance(verdict, LaggedVerdict)
+        return Decision(
+            job=job,
+            rule="lagged-median",
+            stop=True,
+            step=verdict.step,
+            value=summary.best,
+            threshold=verdict.bar,
+            references=verdict.references,
+            reason=f"stop: best {summary.best} worse than {verdict.bar} at {verdict.count} reports",
         )
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        assert isinstance(verdict, LaggedVerdict)
+        return streak.record(verdict.step, verdict.count)
+
+
+class LaggedVerdict(NamedTuple):
+    stop: bool
+    step: float
+    count: int
+    bar: float | None
+    references: int
 
 
 def lagged_rules(settings: JobSettings) -> ObjectiveRules:
     base = settings.rules
-    return LaggedMedianRules(
+    return ObjectiveRules(
         median=LaggedMedianRule(direction=settings.direction, min_completed=3),
         divergence=base.divergence,
     )
@@ -259,7 +251,7 @@ def rows(quick: bool = False) -> list[Row]:
     return out
 
 
-def _load(paths: Sequence[str]) -> list[list[JobRecord]]:
+def _load(paths: Sequence[str]) -> list[list[CurveRecord]]:
     files = []
     for path in paths:
         records, errors = load_curves(ROOT / path)
@@ -270,7 +262,7 @@ def _load(paths: Sequence[str]) -> list[list[JobRecord]]:
 
 
 def replay_dataset(
-    files: Sequence[Sequence[JobRecord]],
+    files: Sequence[Sequence[CurveRecord]],
     row: Row,
     orders: int,
     permutation: Callable[[int, int, str, int], Sequence[int]] = study_permutation,

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trainguard.config import Policy
-from trainguard_tools.curvefile import JobRecord
+from trainguard_tools.curvefile import CurveRecord
 from trainguard_tools.replay.results import (
     EPS,
     JobOutcome,
@@ -45,7 +45,7 @@ def _step(s: float) -> int:
 
 
 def replay_pruner(
-    records: Sequence[JobRecord], policy: Policy, make_pruner: Callable[[], Any]
+    records: Sequence[CurveRecord], policy: Policy, make_pruner: Callable[[], Any]
 ) -> ReplayResult:
     """Replay ``records`` with Optuna's pruner deciding, in enforce mode."""
     import optuna
@@ -96,7 +96,7 @@ def replay_pruner(
     by_start = sorted(records, key=lambda r: (r.start_minute, r.job))
     by_end = sorted(records, key=lambda r: (r.end, r.job))
     next_start = next_end = 0
-    running: list[JobRecord] = []
+    running: list[CurveRecord] = []
     decisions = 0
     for k in active:
         t = t0 + k * tick
@@ -116,7 +116,7 @@ def replay_pruner(
                         value=final, intermediate_values=steps, params={}, distributions={}
                     )
                 )
-        still: list[JobRecord] = []
+        still: list[CurveRecord] = []
         for r in running:
             o = outcomes[r.job]
             if o.stop is not None or r.end <= t + EPS:
@@ -169,7 +169,7 @@ def replay_pruner(
 
 
 def pruner_row(
-    records: Sequence[JobRecord], policy: Policy, **pruner_kwargs: Any
+    records: Sequence[CurveRecord], policy: Policy, **pruner_kwargs: Any
 ) -> dict[str, Any]:
     """The sweep table's row for ``MedianPruner(**pruner_kwargs)`` on the replay timeline."""
     import optuna

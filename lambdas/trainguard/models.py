@@ -1,24 +1,37 @@
 """Models shared by the logic, the ports and the adapters: a training job as the table holds
-it, a parsed "SageMaker Training Job State Change", a group's reference statistics, metric
-queries and the names of the run-time alarms."""
+it, a state change (from an event or a DescribeTrainingJob), an alarm's change, a group's
+reference statistics, metric queries and the names of the run-time alarms. The events
+themselves are parsed at the handlers' edge (:mod:`.handlers.events`)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from .config import PolicyError, normalize_tags
-from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE, TRAINING_STATE_CHANGE
+from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
 from .core.catchup import CatchUpModel
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
+from .times import TimestampError, epoch_seconds
 
-STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped", "Deleting")
-TERMINAL = ("Completed", "Failed", "Stopped")
+
+class JobStatus(StrEnum):
+    """A training job's TrainingJobStatus (SageMaker's words; stored as they are)."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    DELETING = "Deleting"
+
+
+STATUSES = tuple(JobStatus)
+TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
 
 
 Series = list[tuple[float, float]]  # (epoch seconds of the period's start, value), ascending
@@ -155,6 +168,17 @@ def parse_gpu_idle_alarm_name(name: str) -> tuple[str, str] | None:
     return job, f"{job}/algo-{index}"
 
 
+@dataclass(frozen=True)
+class AlarmChange:
+    name: str
+    state: str
+    previous: str
+    reason: str
+    reason_data: Mapping[str, Any]
+    time: float | None = None  # the payload's / event's ``time`` (epoch s), if readable
+    metrics: tuple[Mapping[str, Any], ...] = ()  # alarmData.configuration.metrics
+
+
 class EventError(ValueError):
     """An event that cannot be handled; the message names the problem (the event goes to the
     DLQ, nothing is written)."""
@@ -196,7 +220,7 @@ class JobRecord:
     max_runtime_s: float | None = None
     start_time: float = 0.0  # epoch seconds
     start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
-    status: str = "InProgress"
+    status: str = JobStatus.IN_PROGRESS  # a JobStatus, as stored
     end_time: float | None = None
     failure_reason: str | None = None
     idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)
@@ -220,7 +244,7 @@ class JobRecord:
 
     @property
     def running(self) -> bool:
-        return self.status == "InProgress"
+        return self.status == JobStatus.IN_PROGRESS
 
     def hosts(self) -> list[str]:
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
@@ -232,7 +256,7 @@ class StateChange:
 
     name: str
     arn: str
-    status: str
+    status: JobStatus
     secondary_status: str
     tags: dict[str, str] | None  # None: the event carried none (ask ListTags)
     instance_type: str
@@ -253,71 +277,13 @@ class StateChange:
         return f"{self.status}#{self.secondary_status or '-'}"
 
 
-def to_epoch_seconds(value: object, key: str) -> float | None:
-    """Epoch ms as a string or a number (both occur), epoch seconds, ISO-8601, or a datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    number: float | None = None
-    if isinstance(value, bool):
-        raise EventError(f"{key} must be a timestamp, got {value!r}")
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                raise EventError(f"{key} must be a timestamp, got {value!r}") from None
-    else:
-        raise EventError(f"{key} must be a timestamp, got {type(value).__name__}")
-    if not math.isfinite(number) or number < 0:
-        raise EventError(f"{key} must be a timestamp, got {value!r}")
-    # epoch ms (what SageMaker events carry) vs epoch seconds: 1e11 s is year 5138
-    return number / 1000.0 if number > 1e11 else number
-
-
-def event_time(event: object) -> float | None:
-    """The event's own ``time`` in epoch seconds, or None when it has none (or an unreadable one).
-
-    "Now" for a handler is the moment its event describes: the due time of an EventBridge
-    scheduled event, the time of a state change, the ``time`` of an alarm payload. On AWS that
-    is within seconds of the clock (and stays right when an invocation is retried late); in the
-    local run, on a simulated timeline, it is the only right answer. Callers fall back to their
-    clock when this is None.
-    """
-    if not isinstance(event, Mapping):
-        return None
-    try:
-        return to_epoch_seconds(event.get("time"), "time")
-    except EventError:
-        return None
-
-
-def parse_state_change(event: object) -> StateChange:
-    """Strictly parse a "SageMaker Training Job State Change" event; :class:`EventError`
-    names the first problem found."""
-    if not isinstance(event, Mapping):
-        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
-    detail_type = event.get("detail-type")
-    if detail_type != TRAINING_STATE_CHANGE:
-        raise EventError(f"detail-type must be {TRAINING_STATE_CHANGE!r}, got {detail_type!r}")
-    detail = event.get("detail")
-    if not isinstance(detail, Mapping):
-        raise EventError("detail must be an object")
-    return parse_job_description(detail, event_time=to_epoch_seconds(event.get("time"), "time"))
-
-
 def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None) -> StateChange:
     """The event's detail, or a DescribeTrainingJob response (same field names)."""
     name = detail.get("TrainingJobName")
     if not isinstance(name, str) or not name.strip():
         raise EventError("detail.TrainingJobName must be a non-empty string")
     status = detail.get("TrainingJobStatus")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise EventError(
             f"detail.TrainingJobStatus must be one of {', '.join(STATUSES)}, got {status!r}"
         )
@@ -365,15 +331,24 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     return StateChange(
         name=name.strip(),
         arn=arn,
-        status=str(status),
+        status=JobStatus(status),
         secondary_status=secondary,
         tags=tags,
         instance_type=instance_type,
         instance_count=count_raw,
         max_runtime_s=None if max_runtime is None else float(max_runtime),
-        creation_time=to_epoch_seconds(detail.get("CreationTime"), "detail.CreationTime"),
-        start_time=to_epoch_seconds(detail.get("TrainingStartTime"), "detail.TrainingStartTime"),
-        end_time=to_epoch_seconds(detail.get("TrainingEndTime"), "detail.TrainingEndTime"),
+        creation_time=field_seconds(detail.get("CreationTime"), "detail.CreationTime"),
+        start_time=field_seconds(detail.get("TrainingStartTime"), "detail.TrainingStartTime"),
+        end_time=field_seconds(detail.get("TrainingEndTime"), "detail.TrainingEndTime"),
         failure_reason=str(reason) if reason else None,
         event_time=event_time,
     )
+
+
+def field_seconds(value: object, key: str) -> float | None:
+    """An event's or a job description's timestamp field in epoch seconds (see
+    :func:`~trainguard.times.epoch_seconds`); :class:`EventError` when it is none."""
+    try:
+        return epoch_seconds(value, key)
+    except TimestampError as exc:
+        raise EventError(str(exc)) from None

@@ -13,7 +13,7 @@ from runtime_support import Aws, LambdaContext, state_change
 
 from trainguard.adapters import table_ports
 from trainguard.config import Policy
-from trainguard.core import CurveSummary
+from trainguard.core.summary import CurveSummary
 from trainguard.handlers import evaluator, lifecycle
 from trainguard.logic.observe import WINDOW_MIN
 

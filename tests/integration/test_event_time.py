@@ -15,7 +15,7 @@ from runtime_support import Aws, LambdaContext, state_change
 from trainguard.adapters import table_ports
 from trainguard.config import Policy
 from trainguard.handlers import alert, evaluator, lifecycle
-from trainguard.models import event_time
+from trainguard.handlers.events import event_time
 
 pytestmark = pytest.mark.integration
 

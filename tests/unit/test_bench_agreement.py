@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from trainguard.core import MedianStoppingRule, ReferenceTable
 from trainguard.core.curves import running_average
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
 
 # bench/ is a top-level folder outside the wheel (never shipped); put the repository root on
 # the path so that its modules import here as they do under ``python -m bench.run``.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from trainguard.config import Policy
-from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay, replay_orders
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is outside the wheel
@@ -28,8 +28,8 @@ pytestmark = pytest.mark.unit
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-def rec(job: str, values: list[float], start: float = 0.0) -> JobRecord:
-    return JobRecord(
+def rec(job: str, values: list[float], start: float = 0.0) -> CurveRecord:
+    return CurveRecord(
         job=job,
         group="g",
         status="Completed",

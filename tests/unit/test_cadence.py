@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import ReportCadence
-from trainguard.core.cadence import RECENT_GAPS
+from trainguard.core.cadence import RECENT_GAPS, ReportCadence
 
 pytestmark = pytest.mark.unit
 

@@ -23,30 +23,30 @@ from trainguard_tools.calibrate import (
     policy_items,
 )
 from trainguard_tools.cli import main
-from trainguard_tools.curvefile import JobRecord, dump_curves, load_curves
+from trainguard_tools.curvefile import CurveRecord, dump_curves, load_curves
 
 pytestmark = pytest.mark.unit
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
 
-def group_of(file: str, group: str) -> list[JobRecord]:
+def group_of(file: str, group: str) -> list[CurveRecord]:
     records, errors = load_curves(DATA / file)
     assert errors == []
     return [r for r in records if r.group == group]
 
 
 @pytest.fixture(scope="module")
-def lcdb_14() -> list[JobRecord]:
+def lcdb_14() -> list[CurveRecord]:
     return group_of("lcdb_dev_a.jsonl", "lcdb-14")  # 20 learners, no ties at the top
 
 
 @pytest.fixture(scope="module")
-def lcdb_914() -> list[JobRecord]:
+def lcdb_914() -> list[CurveRecord]:
     return group_of("lcdb_dev_a.jsonl", "lcdb-914")  # a Perceptron tied for the best at 0.878
 
 
-def write(tmp_path: Path, records: list[JobRecord], name: str = "curves.jsonl") -> Path:
+def write(tmp_path: Path, records: list[CurveRecord], name: str = "curves.jsonl") -> Path:
     path = tmp_path / name
     dump_curves(records, path)
     return path
@@ -58,7 +58,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_the_frontier_and_the_recommendation(lcdb_14: list[JobRecord]) -> None:
+def test_the_frontier_and_the_recommendation(lcdb_14: list[CurveRecord]) -> None:
     c = calibrate(lcdb_14, "lcdb-14", orders=3, source="lcdb-14")
     assert c.enough_history and c.completed == 20 and c.needed == 7
     assert {(r.noise_multiple, r.consecutive) for r in c.rungs} == set(LADDER)
@@ -83,7 +83,7 @@ def test_the_frontier_and_the_recommendation(lcdb_14: list[JobRecord]) -> None:
     assert "<- recommended" in text and "default" in text and "recommendation: k " in text
 
 
-def test_a_stricter_target_picks_a_safer_rung(lcdb_914: list[JobRecord]) -> None:
+def test_a_stricter_target_picks_a_safer_rung(lcdb_914: list[CurveRecord]) -> None:
     # the best job is lost in some replays at every rung here (a tie): nothing reaches 95 %
     c = calibrate(lcdb_914, "lcdb-914", orders=4)
     assert not c.meets_target and c.chosen is not None
@@ -95,7 +95,7 @@ def test_a_stricter_target_picks_a_safer_rung(lcdb_914: list[JobRecord]) -> None
     assert low.meets_target and low.chosen is low.rungs[0]
 
 
-def test_too_little_history_keeps_the_default(lcdb_14: list[JobRecord]) -> None:
+def test_too_little_history_keeps_the_default(lcdb_14: list[CurveRecord]) -> None:
     few = lcdb_14[:6]
     c = calibrate(few, "lcdb-14")
     assert not c.enough_history and c.rungs == () and c.chosen is None
@@ -109,14 +109,14 @@ def test_too_little_history_keeps_the_default(lcdb_14: list[JobRecord]) -> None:
     assert needed_completed(two) == 5 and calibrate(few, "lcdb-14", policy=two).enough_history
 
 
-def test_only_completed_jobs_count(lcdb_14: list[JobRecord]) -> None:
+def test_only_completed_jobs_count(lcdb_14: list[CurveRecord]) -> None:
     failed = [replace(r, status="Failed") for r in lcdb_14[7:]]
     c = calibrate([*lcdb_14[:7], *failed], "lcdb-14", orders=1)
     assert c.completed == 7 and c.enough_history
 
 
 def test_cli_table_json_and_too_little_history_exits_0(
-    lcdb_14: list[JobRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lcdb_14: list[CurveRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, lcdb_14)
     out_json = tmp_path / "out.json"
@@ -142,7 +142,7 @@ def test_cli_table_json_and_too_little_history_exits_0(
 
 
 def test_apply_refuses_when_no_rung_reaches_the_target(
-    lcdb_914: list[JobRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lcdb_914: list[CurveRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, lcdb_914)
     code, out, err = run(capsys, str(path), "--orders", "2", "--apply", "--table", "t")
@@ -151,7 +151,7 @@ def test_apply_refuses_when_no_rung_reaches_the_target(
 
 
 def test_input_errors(
-    lcdb_14: list[JobRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    lcdb_14: list[CurveRecord], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     other = [replace(r, group="other", job=f"other-{r.job}") for r in lcdb_14]
     two = write(tmp_path, [*lcdb_14, *other])
@@ -193,7 +193,7 @@ def test_policy_items_shape_and_validation() -> None:
 
 
 def test_a_missing_stack_is_a_clear_error(
-    lcdb_14: list[JobRecord],
+    lcdb_14: list[CurveRecord],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -211,7 +211,7 @@ def test_a_missing_stack_is_a_clear_error(
 
 
 def test_missing_credentials_are_a_clear_error(
-    lcdb_14: list[JobRecord],
+    lcdb_14: list[CurveRecord],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,

@@ -12,20 +12,19 @@ from typing import Any
 
 import pytest
 
-from trainguard.core import (
+from trainguard.core import catchup as C
+from trainguard.core.catchup import (
     CatchUpModel,
     CatchUpRule,
     CatchUpVerdict,
-    CurveSummary,
-    DivergenceRule,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
     WorseStreak,
-    verdict,
+    grid_index,
+    grid_point,
 )
-from trainguard.core import catchup as C
-from trainguard.core.catchup import grid_index, grid_point
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules, verdict
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.summary import CurveSummary
 
 pytestmark = pytest.mark.unit
 

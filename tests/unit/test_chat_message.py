@@ -18,7 +18,7 @@ from trainguard.chat_message import (
     flavor_for,
     parse_body,
 )
-from trainguard.core import MedianStoppingRule
+from trainguard.core.median import MedianStoppingRule
 from trainguard.logic import messages
 
 pytestmark = pytest.mark.unit

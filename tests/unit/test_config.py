@@ -22,7 +22,8 @@ from trainguard.config import (
     walk,
 )
 from trainguard.config.settings import build
-from trainguard.core import GpuIdleRule, HangRule
+from trainguard.core.gpu_idle import GpuIdleRule
+from trainguard.core.hang import HangRule
 from trainguard.logic.shards import Shard, ShardMessageError
 from trainguard.models import GroupPolicy
 

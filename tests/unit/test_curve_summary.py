@@ -13,14 +13,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import (
-    CurveSummary,
-    DivergenceRule,
-    MedianStoppingRule,
-    ObjectiveRules,
-    PatienceRule,
-)
 from trainguard.core.curves import Direction
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules
+from trainguard.core.median import MedianStoppingRule
+from trainguard.core.patience import PatienceRule
+from trainguard.core.summary import CurveSummary
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trainguard_tools.curvefile import JobRecord, dump_curves, load_curves, parse_lines
+from trainguard_tools.curvefile import CurveRecord, dump_curves, load_curves, parse_lines
 
 pytestmark = pytest.mark.unit
 
@@ -91,6 +91,6 @@ def test_writer_round_trips(tmp_path: Path) -> None:
     assert json.loads(text[0])["curve"][2] == [3, None]  # NaN written as null, steps as ints
     loaded, errors = load_curves(path)
     assert errors == [] and [r.job for r in loaded] == ["digits-mlp-017", "b"]
-    again: JobRecord = loaded[0]
+    again: CurveRecord = loaded[0]
     assert again.to_dict() == record.to_dict()
     assert again.tags == {"trainguard:grace": "2"} and again.end_minute == 50.0

@@ -12,7 +12,7 @@ import pytest
 from trainguard.config import Policy
 from trainguard_local.demo.fleet import FULL, QUICK, best_jobs, plan_fleet, retry_replay
 from trainguard_local.demo.summary import alert_host, build_summary
-from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay
 
 pytestmark = pytest.mark.unit
@@ -217,7 +217,7 @@ def test_the_default_policy_stops_a_job_and_keeps_every_best_one(
             continue
         minutes = {j.epoch_minute(e) - j.start_minute: v for e, v in j.curve if math.isfinite(v)}
         replayed.append(
-            JobRecord(
+            CurveRecord(
                 job=j.name,
                 group=j.group,
                 status=j.end_status,  # type: ignore[arg-type]

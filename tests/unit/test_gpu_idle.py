@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from trainguard.core import GpuIdleRule
+from trainguard.core.gpu_idle import GpuIdleRule
 
 pytestmark = pytest.mark.unit
 

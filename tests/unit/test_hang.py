@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import Hang, HangRule, ReportCadence
+from trainguard.core.cadence import ReportCadence
+from trainguard.core.hang import Hang, HangRule
 
 pytestmark = pytest.mark.unit
 

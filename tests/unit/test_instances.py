@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainguard.core import DEFAULT_CATALOG, InstanceCatalog
-from trainguard.core.instances import PRICES_AS_OF, PRICES_REGION
+from trainguard.core.instances import DEFAULT_CATALOG, PRICES_AS_OF, PRICES_REGION, InstanceCatalog
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import pytest
 from fakes import state_change
 from world import REFS, TAGS, World
 
-from trainguard.logic.lifecycle import handle_state_change
+from trainguard.handlers.lifecycle import handle_state_change
 from trainguard.models import EventError, RunId
 
 pytestmark = pytest.mark.unit

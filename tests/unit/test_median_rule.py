@@ -14,17 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from trainguard.core import (
-    Decision,
-    Direction,
-    DirectReferences,
-    DivergenceRule,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
-    verdict,
-)
-from trainguard.core.curves import Curve
+from trainguard.core.curves import Curve, Direction
+from trainguard.core.decision import Decision
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules, verdict
+from trainguard.core.median import DirectReferences, MedianStoppingRule, ReferenceTable
 
 pytestmark = pytest.mark.unit
 

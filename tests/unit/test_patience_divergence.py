@@ -6,14 +6,10 @@ import math
 
 import pytest
 
-from trainguard.core import (
-    DivergenceRule,
-    MedianStoppingRule,
-    ObjectiveRules,
-    PatienceRule,
-    ReferenceTable,
-    verdict,
-)
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules, verdict
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.patience import PatienceRule
 
 pytestmark = pytest.mark.unit
 

@@ -24,13 +24,11 @@ from trainguard.constants import (
     TAG_MODE,
     TAG_OBJECTIVE,
 )
-from trainguard.core import (
-    CatchUpRule,
-    DivergenceRule,
-    GpuIdleRule,
-    MedianStoppingRule,
-    RuntimeGuard,
-)
+from trainguard.core.catchup import CatchUpRule
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.gpu_idle import GpuIdleRule
+from trainguard.core.median import MedianStoppingRule
+from trainguard.core.runtime_guard import RuntimeGuard
 
 pytestmark = pytest.mark.unit
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from trainguard.config import CatchUpSettings, MedianSettings, PatienceSettings, Policy
-from trainguard.core import CatchUpModel
-from trainguard_tools.curvefile import JobRecord
+from trainguard.core.catchup import CatchUpModel
+from trainguard_tools.curvefile import CurveRecord
 from trainguard_tools.replay import launch_orders, replay, replay_orders, sweep
 
 pytestmark = pytest.mark.unit
@@ -29,12 +29,12 @@ def rec(
     direction: str = "minimize",
     itype: str = "ml.test",
     count: int = 1,
-) -> JobRecord:
+) -> CurveRecord:
     curve = tuple(
         (float(first_step + i), float("nan") if v is None else float(v))
         for i, v in enumerate(values)
     )
-    return JobRecord(
+    return CurveRecord(
         job=job,
         group=group,
         status=status,  # type: ignore[arg-type]

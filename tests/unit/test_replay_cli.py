@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from trainguard_tools.cli import main
-from trainguard_tools.curvefile import JobRecord, dump_curves
+from trainguard_tools.curvefile import CurveRecord, dump_curves
 from trainguard_tools.replay.plots import TRADEOFF_FILE
 
 pytestmark = pytest.mark.unit
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.unit
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def rec(job: str, group: str, values: list[float], start: float = 0.0) -> JobRecord:
-    return JobRecord(
+def rec(job: str, group: str, values: list[float], start: float = 0.0) -> CurveRecord:
+    return CurveRecord(
         job=job,
         group=group,
         status="Completed",

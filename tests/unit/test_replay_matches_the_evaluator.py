@@ -15,9 +15,9 @@ import pytest
 from fakes import FakeJob, Fakes, state_change
 
 from trainguard.config import CatchUpSettings, MedianSettings, Policy
+from trainguard.handlers.lifecycle import handle_state_change
 from trainguard.logic.evaluator import run_tick
-from trainguard.logic.lifecycle import handle_state_change
-from trainguard_tools.curvefile import JobRecord, load_curves
+from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay
 
 pytestmark = pytest.mark.unit
@@ -26,13 +26,13 @@ CURVES = Path(__file__).resolve().parents[2] / "data" / "curves.jsonl"
 GROUP = "digits-softmax"  # every job Completed, no NaN (CloudWatch could not carry one)
 
 
-def records() -> list[JobRecord]:
+def records() -> list[CurveRecord]:
     loaded, errors = load_curves(CURVES)
     assert errors == []
     return [r for r in loaded if r.group == GROUP]
 
 
-def evaluator_stops(jobs: list[JobRecord], policy: Policy) -> dict[str, tuple[str, float]]:
+def evaluator_stops(jobs: list[CurveRecord], policy: Policy) -> dict[str, tuple[str, float]]:
     """Play ``jobs`` through the lifecycle and the evaluator; job -> (rule, minute stopped)."""
     fakes = Fakes(policy=policy)
     base = fakes.now

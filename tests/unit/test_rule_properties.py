@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import Direction, DirectReferences, MedianStoppingRule, ReferenceTable
-from trainguard.core.curves import best_so_far
-from trainguard.core.median import Average
+from trainguard.core.curves import Direction, best_so_far
+from trainguard.core.median import Average, DirectReferences, MedianStoppingRule, ReferenceTable
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trainguard.core import RuntimeGuard
+from trainguard.core.runtime_guard import RuntimeGuard
 
 pytestmark = pytest.mark.unit
 

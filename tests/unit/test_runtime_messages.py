@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from trainguard.core import Decision, MedianStoppingRule, RuntimeGuard
+from trainguard.core.decision import Decision
+from trainguard.core.median import MedianStoppingRule
+from trainguard.core.runtime_guard import RuntimeGuard
 from trainguard.logic import messages
 
 pytestmark = pytest.mark.unit

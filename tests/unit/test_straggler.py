@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import StragglerRule, StragglerStatus, straggler_episodes
 from trainguard.core.curves import median
+from trainguard.core.straggler import StragglerRule, StragglerStatus, straggler_episodes
 
 pytestmark = pytest.mark.unit
 

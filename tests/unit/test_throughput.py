@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import (
+from trainguard.core.throughput import (
+    WINDOW,
     ThroughputBaseline,
     ThroughputRule,
     ThroughputSummary,
     completed_per_instance,
 )
-from trainguard.core.throughput import WINDOW
 
 pytestmark = pytest.mark.unit
 

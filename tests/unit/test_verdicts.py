@@ -10,18 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trainguard.core import (
-    CurveSummary,
-    Decision,
-    DivergenceRule,
-    MedianStoppingRule,
-    MedianVerdict,
-    ObjectiveRules,
-    PatienceRule,
-    ReferenceTable,
-    verdict,
-)
 from trainguard.core.curves import Direction
+from trainguard.core.decision import Decision
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules, verdict
+from trainguard.core.median import MedianStoppingRule, MedianVerdict, ReferenceTable
+from trainguard.core.patience import PatienceRule
+from trainguard.core.summary import CurveSummary
 
 pytestmark = pytest.mark.unit
 

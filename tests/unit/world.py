@@ -11,9 +11,11 @@ from typing import Any
 from fakes import FakeJob, Fakes, iso, state_change
 
 from trainguard.config import Policy
+from trainguard.handlers.events import parse_alarm_event
+from trainguard.handlers.lifecycle import handle_state_change
 from trainguard.logic.alert import handle_alarm
 from trainguard.logic.evaluator import Budget, TickResult, run_tick
-from trainguard.logic.lifecycle import LifecycleResult, handle_state_change
+from trainguard.logic.lifecycle import LifecycleResult
 from trainguard.models import JobRecord, ReferenceSet
 
 OBJECTIVE = "validation:loss"
@@ -101,7 +103,7 @@ class World:
             data["state"]["reasonData"] = reason_data
         data["previousState"] = {"value": previous}
         event = {"source": "aws.cloudwatch", "alarmData": data, "time": iso(self.fakes.now)}
-        return handle_alarm(event, self.deps())
+        return handle_alarm(parse_alarm_event(event), self.deps())
 
     def record(self, name: str) -> JobRecord:
         """The table's newest run of ``name``."""

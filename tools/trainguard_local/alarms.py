@@ -78,7 +78,7 @@ class UnsupportedAlarm(ValueError):
 
 
 @dataclass(frozen=True)
-class MetricQuery:
+class AlarmMetric:
     """The one metric an alarm reads, and the math applied to each period's statistic."""
 
     namespace: str
@@ -101,7 +101,7 @@ class AlarmSpec:
 
     name: str
     arn: str
-    query: MetricQuery
+    query: AlarmMetric
     operator: str
     threshold: float
     evaluation_periods: int
@@ -190,7 +190,7 @@ def _metric_stat(
     )
 
 
-def _parse_query(alarm: Mapping[str, Any]) -> MetricQuery:
+def _parse_query(alarm: Mapping[str, Any]) -> AlarmMetric:
     metrics = alarm.get("Metrics") or []
     if not metrics:
         if alarm.get("ExtendedStatistic"):
@@ -208,14 +208,14 @@ def _parse_query(alarm: Mapping[str, Any]) -> MetricQuery:
                 "Stat": alarm["Statistic"],
             }
         )
-        return MetricQuery(ns, name, dims, period, stat)
+        return AlarmMetric(ns, name, dims, period, stat)
     stats = {m["Id"]: m for m in metrics if "MetricStat" in m}
     returned = [m for m in metrics if m.get("ReturnData", True)]
     if len(returned) != 1:
         raise UnsupportedAlarm(f"{len(returned)} returned series (one is evaluated)")
     out = returned[0]
     if "MetricStat" in out:
-        return MetricQuery(*_metric_stat(out["MetricStat"]), query_id=out["Id"])
+        return AlarmMetric(*_metric_stat(out["MetricStat"]), query_id=out["Id"])
     match = _MATH.match(out.get("Expression", ""))
     if not match or match.group(1) not in stats or len(stats) != 1:
         raise UnsupportedAlarm(
@@ -229,7 +229,7 @@ def _parse_query(alarm: Mapping[str, Any]) -> MetricQuery:
         scale = 1.0 / float(number)
     elif op == "*":
         scale = float(number)
-    return MetricQuery(
+    return AlarmMetric(
         *_metric_stat(stats[ref]["MetricStat"]),
         query_id=ref,
         expression=out["Expression"],

@@ -47,7 +47,7 @@ from trainguard.config import SECTIONS, Policy, PolicyError
 from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.catchup import LADDER
 
-from .curvefile import JobRecord, load_curves
+from .curvefile import CurveRecord, load_curves
 from .replay import OrdersResult, replay_orders
 from .stack import STACK_NAME, OpsError, caller_arn, connect
 
@@ -150,7 +150,7 @@ def needed_completed(policy: Policy) -> int:
 
 
 def calibrate(
-    records: Sequence[JobRecord],
+    records: Sequence[CurveRecord],
     group: str,
     *,
     policy: Policy | None = None,
@@ -402,7 +402,7 @@ def _load_policy(path: str | None) -> Policy:
         return Policy.from_json(fh.read(), source=path)
 
 
-def _records(args: argparse.Namespace) -> tuple[list[JobRecord], list[str], str]:
+def _records(args: argparse.Namespace) -> tuple[list[CurveRecord], list[str], str]:
     if args.from_cloudwatch:
         if args.curves is not None:
             raise CalibrateError("give either CURVES.jsonl or --from-cloudwatch, not both")
@@ -423,7 +423,7 @@ def _records(args: argparse.Namespace) -> tuple[list[JobRecord], list[str], str]
     return records, errors, str(args.curves)
 
 
-def _group(records: Sequence[JobRecord], wanted: str | None) -> str:
+def _group(records: Sequence[CurveRecord], wanted: str | None) -> str:
     groups = sorted({r.group for r in records})
     if wanted is not None:
         if wanted not in groups:

@@ -21,8 +21,8 @@ from trainguard.adapters.notifier import SnsNotifier
 from trainguard.config import Control, parse_control
 from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
 from trainguard.logic import messages
-from trainguard.logic.controls import iso_now
 from trainguard.message import Message, email_text
+from trainguard.times import iso
 
 from .stack import add_stack_arguments, caller_arn, connect, run
 
@@ -57,7 +57,7 @@ def change(
     name = CONTROL_GLOBAL_SK if group is None else CONTROL_GROUP_PREFIX + group
     current = controls.read().get(name)
     before = Control() if current is None else parse_control(name, current)
-    after = replace(before, by=by, reason=reason, at=iso_now(now))
+    after = replace(before, by=by, reason=reason, at=iso(now, zulu=True))
     if paused is not None:
         after = replace(after, paused=paused)
     if mode != "keep":

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from trainguard.core.curves import DIRECTIONS, CurveError, Direction, Point, parse_curve
+from trainguard.core.curves import DIRECTIONS, Direction, Point
 
 Status = Literal["Completed", "Failed", "Stopped"]
 STATUSES: tuple[Status, ...] = ("Completed", "Failed", "Stopped")
@@ -49,12 +49,42 @@ _KNOWN = {
 }
 
 
+class CurveError(ValueError):
+    """A curve that cannot be evaluated (non-numeric or non-increasing steps)."""
+
+
+def parse_curve(raw: Iterable[object], *, name: str = "curve") -> list[Point]:
+    """Validate ``[[step, value], ...]`` into a list of float pairs.
+
+    Steps must be finite numbers and strictly increasing; values may be any number, NaN and
+    infinities included (the divergence rule needs to see them). ``None`` as a value means
+    NaN, because JSON has no NaN literal.
+    """
+    points: list[Point] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise CurveError(f"{name}[{index}]: expected [step, value], got {item!r}")
+        step, value = item
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            raise CurveError(f"{name}[{index}]: step must be a finite number, got {step!r}")
+        if value is None:
+            value = math.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise CurveError(f"{name}[{index}]: value must be a number, got {value!r}")
+        if points and step <= points[-1][0]:
+            raise CurveError(
+                f"{name}[{index}]: steps must increase, got {step!r} after {points[-1][0]!r}"
+            )
+        points.append((float(step), float(value)))
+    return points
+
+
 class CurveFileError(ValueError):
     """One line that cannot be used; the message names the field."""
 
 
 @dataclass(frozen=True)
-class JobRecord:
+class CurveRecord:
     """One past training job and its objective curve."""
 
     job: str
@@ -132,7 +162,7 @@ def _number(raw: Mapping[str, Any], key: str, *, positive: bool = False) -> floa
     return float(value)
 
 
-def record_from_dict(raw: object) -> JobRecord:
+def record_from_dict(raw: object) -> CurveRecord:
     """Validate one parsed line; raises :class:`CurveFileError` naming the bad field."""
     if not isinstance(raw, Mapping):
         raise CurveFileError(f"expected a JSON object, got {type(raw).__name__}")
@@ -161,7 +191,7 @@ def record_from_dict(raw: object) -> JobRecord:
     if not isinstance(tags, Mapping):
         raise CurveFileError("tags must be an object of strings")
     end_minute = None if raw.get("end_minute") is None else _number(raw, "end_minute")
-    return JobRecord(
+    return CurveRecord(
         job=_str(raw, "job"),
         group=_str(raw, "group"),
         status=status,
@@ -179,12 +209,12 @@ def record_from_dict(raw: object) -> JobRecord:
     )
 
 
-def parse_lines(lines: Iterable[str]) -> tuple[list[JobRecord], list[str]]:
+def parse_lines(lines: Iterable[str]) -> tuple[list[CurveRecord], list[str]]:
     """Records and errors (``"line N: ..."``) from JSON Lines text; blank lines are skipped.
 
     A job name seen twice is an error on the later line (the replay keys jobs by name).
     """
-    records: list[JobRecord] = []
+    records: list[CurveRecord] = []
     errors: list[str] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(lines, start=1):
@@ -206,13 +236,13 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[JobRecord], list[str]]:
     return records, errors
 
 
-def load_curves(path: str | Path) -> tuple[list[JobRecord], list[str]]:
+def load_curves(path: str | Path) -> tuple[list[CurveRecord], list[str]]:
     """Load a curve file: ``(records, errors)``; raises OSError only if it cannot be read."""
     with open(path, encoding="utf-8") as fh:
         return parse_lines(fh)
 
 
-def dump_curves(records: Iterable[JobRecord], path: str | Path) -> int:
+def dump_curves(records: Iterable[CurveRecord], path: str | Path) -> int:
     """Write records as JSON Lines (NaN/inf values become null); returns the count."""
     count = 0
     with open(path, "w", encoding="utf-8") as fh:

@@ -9,16 +9,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from trainguard.core import (
-    DirectReferences,
-    DivergenceRule,
-    MedianStoppingRule,
-    ObjectiveRules,
-    PatienceRule,
-    parse_curve,
-    verdict,
-)
-from trainguard.core.curves import DIRECTIONS, CurveError
+from trainguard.core.curves import DIRECTIONS
+from trainguard.core.divergence import DivergenceRule
+from trainguard.core.engine import ObjectiveRules, verdict
+from trainguard.core.median import DirectReferences, MedianStoppingRule
+from trainguard.core.patience import PatienceRule
+
+from .curvefile import CurveError, parse_curve
 
 
 class SnapshotError(ValueError):

@@ -58,12 +58,11 @@ def threshold_curves(
     if stats is None:
         return out
     rules = settings.rules
-    references = stats.table(rules.median.table_key) if rules.median else None
-    model = stats.catchup if rules.catchup else None
+    group = rules.group_state(stats)
     summary = CurveSummary(rules.direction, rules.min_delta)
     for step, value in curve:
         summary = summary.add(step, value)
-        decisions = rules.decide_summary(name, summary, references, catchup_model=model)
+        decisions = rules.decisions(name, summary, group)
         for d in decisions:
             if d.rule in THRESHOLD_RULES and d.threshold is not None and d.step is not None:
                 out.setdefault(d.rule, []).append((d.step, d.threshold))

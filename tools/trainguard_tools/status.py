@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trainguard.config import Controls, JobSettings, Policy, PolicyError, resolve_settings
+from trainguard.config import Control, Controls, JobSettings, Policy, PolicyError, resolve_settings
 from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
@@ -64,14 +64,8 @@ def judged(settings: JobSettings, job: JobRecord, stats: GroupStats | None) -> l
     if progress is None or stats is None:
         return []
     rules = settings.rules
-    references = stats.table(rules.median.table_key) if rules.median else None
-    return rules.decide_summary(
-        job.name,
-        progress.summary,
-        references,
-        catchup_model=stats.catchup if rules.catchup else None,
-        streak=progress.streak,
-    )
+    group = rules.group_state(stats, streak=progress.streak)
+    return rules.decisions(job.name, progress.summary, group)
 
 
 def open_alerts(job: JobRecord, now: float) -> list[str]:
@@ -80,6 +74,24 @@ def open_alerts(job: JobRecord, now: float) -> list[str]:
     for key, opened in sorted(job.episodes.items()):
         out.append(f"{key.replace(':', ' ')} since {_hhmm(opened)}")
     return out
+
+
+def describe_controls(controls: Controls) -> str:
+    """One line: what is in force and who set it."""
+    if controls.error is not None:
+        return f"UNREADABLE ({controls.error})"
+    parts = []
+    for scope, control in (("global", controls.global_), *sorted(controls.groups.items())):
+        if control == Control():
+            continue
+        state = "PAUSED: every stop is a report" if control.paused else "running"
+        mode = f"mode {control.mode}" if control.mode else "mode: deploy-time"
+        who = f" by {control.by}" if control.by else ""
+        when = f" at {control.at}" if control.at else ""
+        why = f" ({control.reason})" if control.reason else ""
+        name = "global" if scope == "global" else f"group {scope}"
+        parts.append(f"{name}: {state}; {mode}; set{who}{when}{why}")
+    return "; ".join(parts) or "none set (deploy-time defaults)"
 
 
 def _hhmm(epoch: float) -> str:
@@ -148,7 +160,7 @@ def format_text(
     controls: Controls, policy: Policy, switch: str | None, rows: list[JobStatus]
 ) -> str:
     lines = [
-        f"Controls: {controls.describe()}",
+        f"Controls: {describe_controls(controls)}",
         f"Deploy-time: mode {policy.mode}, stopsDisabled "
         f"{switch if switch is not None else 'unknown (evaluator not readable)'}",
     ]

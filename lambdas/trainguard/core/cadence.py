@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .curves import median
+from .stored import number
 
 RECENT_GAPS = 15  # gaps kept for the typical gap: a quarter of an hour at one report a minute
 
@@ -61,7 +62,7 @@ class ReportCadence:
         """The median of the recent gaps, s (None before the second report)."""
         return median(self.gaps) if self.gaps else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-safe (every number is finite)."""
         return {
             "count": self.count,
@@ -84,10 +85,10 @@ class ReportCadence:
         return cls(count, last, gaps, longest)
 
 
-def _finite(x: Any, key: str) -> float | None:
-    if x is None:
+def _finite(x: object, key: str) -> float | None:
+    value = number(x)
+    if value is None:
         return None
-    value = float(x)
     if not math.isfinite(value):
         raise ValueError(f"cadence: {key} must be finite, got {value}")
     return value

@@ -57,10 +57,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from .curves import Curve, Direction, fmt, median
 from .decision import Decision
+from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "catch-up"
@@ -228,7 +229,7 @@ class CatchUpModel:
             return None, 0
         return self.gain[i], self.count[i]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Compact, JSON-safe form for storage (None for grid points without references)."""
         return {
             "v": MODEL_VERSION,
@@ -301,7 +302,7 @@ class WorseStreak:
         step = verdict.step
         return self if step is None else self.record(step, verdict.streak)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         step = self.step
         return {
             "step": int(step) if step is not None and step.is_integer() else step,
@@ -351,7 +352,7 @@ NO_MEASUREMENTS = CatchUpVerdict(False, False, 0, None, None, None, 0)
 
 
 @dataclass(frozen=True)
-class CatchUpRule:
+class CatchUpRule(RuleDefaults):
     """Stop a job that could not reach the group's best final value even with the largest
     gain any completed job made after its step, plus ``noise_multiple`` x the group's noise,
     at ``consecutive`` reports in a row (see the module docstring).
@@ -430,6 +431,28 @@ class CatchUpRule:
             latest=summary.last_value,
             streak_before=streak.start(step),
         )
+
+    carries: ClassVar[bool] = True  # the job's WorseStreak
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> CatchUpVerdict | None:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.catchup`` and counts on
+        from the job's ``group.streak`` (:meth:`carry` records the verdict on it)."""
+        model = group.catchup
+        if model is None:
+            return None
+        return self.check_summary(summary, model, group.streak or NO_STREAK)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`explain`)."""
+        assert isinstance(verdict, CatchUpVerdict) and group.catchup is not None
+        return self.explain(job, verdict, group.catchup)
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
 
     def decide(
         self, job: str, curve: Curve, model: CatchUpModel, streak: WorseStreak = NO_STREAK

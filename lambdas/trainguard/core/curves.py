@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Literal
 
@@ -12,36 +12,6 @@ Point = tuple[float, float]
 Curve = Sequence[Point]
 
 DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
-
-
-class CurveError(ValueError):
-    """A curve that cannot be evaluated (non-numeric or non-increasing steps)."""
-
-
-def parse_curve(raw: Iterable[object], *, name: str = "curve") -> list[Point]:
-    """Validate ``[[step, value], ...]`` into a list of float pairs.
-
-    Steps must be finite numbers and strictly increasing; values may be any number, NaN and
-    infinities included (the divergence rule needs to see them). ``None`` as a value means
-    NaN, because JSON has no NaN literal.
-    """
-    points: list[Point] = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise CurveError(f"{name}[{index}]: expected [step, value], got {item!r}")
-        step, value = item
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
-            raise CurveError(f"{name}[{index}]: step must be a finite number, got {step!r}")
-        if value is None:
-            value = math.nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise CurveError(f"{name}[{index}]: value must be a number, got {value!r}")
-        if points and step <= points[-1][0]:
-            raise CurveError(
-                f"{name}[{index}]: steps must increase, got {step!r} after {points[-1][0]!r}"
-            )
-        points.append((float(step), float(value)))
-    return points
 
 
 def is_better(a: float, b: float, direction: Direction) -> bool:

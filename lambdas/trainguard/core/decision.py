@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,7 +33,7 @@ class Decision:
         """Worth an audit record and an email: a stop or an alert, not a plain 'continue'."""
         return self.stop or self.alert
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready: non-finite numbers become None (JSON has no NaN); whole steps are ints."""
         out = asdict(self)
         for key in ("step", "value", "threshold"):

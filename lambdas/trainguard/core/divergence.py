@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
+from .rule import GO, STOP, GroupState, Plain, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "diverged"
@@ -30,7 +31,7 @@ Shape = Literal["non-finite", "explosion", "silence"]
 
 
 @dataclass(frozen=True)
-class DivergenceRule:
+class DivergenceRule(RuleDefaults):
     direction: Direction = "minimize"
     explode_factor: float = 10.0
     silence_minutes: float = 10.0
@@ -40,6 +41,18 @@ class DivergenceRule:
         instance metrics kept arriving (None when unknown or when everything is silent)."""
         summary = CurveSummary.of(curve, self.direction)
         return self.decide_summary(job, summary, silent_minutes=silent_minutes)
+
+    final: ClassVar[bool] = True  # a diverged job stops whatever the other rules say
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> Plain:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.silent_minutes``."""
+        return STOP if self.stops(summary, silent_minutes=group.silent_minutes) else GO
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`decide_summary`)."""
+        return self.decide_summary(job, summary, silent_minutes=group.silent_minutes)
 
     def stops(self, summary: CurveSummary, *, silent_minutes: float | None = None) -> bool:
         """Whether :meth:`decide_summary` stops the job, without building its Decision."""

@@ -1,18 +1,18 @@
-"""How the objective rules combine for one job: divergence first, then median, catch-up and
-patience.
+"""How the objective rules combine for one job: one ordered walk over the enabled rules.
 
 Shared by the evaluator Lambda, the replay and ``trainguard decide`` so that all three decide
-the same way. The median rule reads the group's :class:`ReferenceTable` (``references``); the
-catch-up rule the group's :class:`CatchUpModel` (``catchup_model``) and the job's own
-:class:`WorseStreak` (``streak``), which :meth:`ObjectiveRules.stop_and_streak` returns updated
-for the caller to keep until the next tick.
+the same way. Every rule answers the one verb of :mod:`.rule`, ``judge(job, summary, group)``;
+:data:`ORDER` is the one place that says in which order they are walked (divergence first: its
+stop is final; then median, catch-up and patience: the first stop acts). The catch-up rule
+carries the job's :class:`WorseStreak`, which :meth:`ObjectiveRules.judge` returns updated for
+the caller to keep until the next tick.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from .curves import Curve, Direction
@@ -20,12 +20,19 @@ from .decision import Decision
 from .divergence import DivergenceRule
 from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
+from .rule import GroupRecord, GroupState, ObjectiveRule, Verdict
 from .summary import CurveSummary
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+#: the order the rules are walked in, by their field on :class:`ObjectiveRules`
+ORDER = ("divergence", "median", "catchup", "patience")
 
 
 class StopCheck(NamedTuple):
-    """:meth:`ObjectiveRules.stop_and_streak`'s answer: the stop that acts on the job (None
-    when every rule continues) and the job's catch-up counter to keep until the next tick."""
+    """:meth:`ObjectiveRules.judge`'s answer: the stop that acts on the job (None when every
+    rule continues) and the job's catch-up counter to keep until the next tick."""
 
     stop: Decision | None
     streak: WorseStreak
@@ -33,36 +40,75 @@ class StopCheck(NamedTuple):
 
 @dataclass(frozen=True)
 class ObjectiveRules:
-    """The enabled objective rules of one job (None: off). Each rule reads what it needs: the
-    median rule the group's ``references`` table, the catch-up rule the group's
-    ``catchup_model`` and the job's ``streak``; a rule whose group state is not given (None)
-    makes no decision."""
+    """The enabled objective rules of one job (None: off), walked in :data:`ORDER`
+    (``ordered``). Each rule reads what it needs of the :class:`GroupState`: the median rule
+    the group's ``references`` table, the catch-up rule the group's ``catchup`` model and the
+    job's ``streak``; a rule whose group state is not given (None) makes no decision."""
 
     median: MedianStoppingRule | None = None
     patience: PatienceRule | None = None
     divergence: DivergenceRule | None = None
     catchup: CatchUpRule | None = None
+    ordered: tuple[ObjectiveRule, ...] = field(init=False, repr=False, compare=False)
 
-    def decide(
+    def __post_init__(self) -> None:
+        enabled = tuple(r for r in (getattr(self, name) for name in ORDER) if r is not None)
+        object.__setattr__(self, "ordered", enabled)
+
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> StopCheck:
+        """The stop that acts on the job (None when every rule continues) and its catch-up
+        counter after this tick. A 'continue' builds no Decision and no reason (most jobs
+        continue at most ticks).
+
+        The counter is updated whenever the catch-up rule judges the job, also when an earlier
+        rule (the median) stops it first (observe mode keeps judging a reported job), and left
+        as it was when a final stop (divergence) ends the walk or the catch-up rule is off.
+        """
+        streak = group.streak or NO_STREAK
+        chosen: ObjectiveRule | None = None
+        stop: Verdict | None = None
+        for rule in self.ordered:
+            verdict = rule.judge(summary, group)
+            if verdict is None:
+                continue
+            if verdict.stop and rule.final:
+                return StopCheck(rule.decision(job, summary, verdict, group), streak)
+            if rule.carries:
+                streak = rule.carry(streak, verdict)
+            if verdict.stop and chosen is None:
+                chosen, stop = rule, verdict
+        if chosen is None or stop is None:
+            return StopCheck(None, streak)
+        return StopCheck(chosen.decision(job, summary, stop, group), streak)
+
+    def decisions(self, job: str, summary: CurveSummary, group: GroupState) -> list[Decision]:
+        """Every enabled rule's decision, in :data:`ORDER`. A final stop (divergence) ends the
+        list: it stops the job whatever the others would say."""
+        out: list[Decision] = []
+        for rule in self.ordered:
+            verdict = rule.judge(summary, group)
+            if verdict is None:
+                continue
+            decision = rule.decision(job, summary, verdict, group)
+            if decision.stop and rule.final:
+                return [decision]
+            out.append(decision)
+        return out
+
+    def group_state(
         self,
-        job: str,
-        curve: Curve,
-        references: ThresholdSource | None = None,
+        group: GroupRecord | None,
         *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
         streak: WorseStreak | None = None,
-    ) -> list[Decision]:
-        """Every enabled rule's decision, divergence first. A divergence stop ends the list:
-        it stops the job whatever the others would say."""
-        return self.decide_summary(
-            job,
-            self.summarize(curve),
-            references,
-            silent_minutes=silent_minutes,
-            catchup_model=catchup_model,
-            streak=streak,
-        )
+        silent_minutes: float | None = None,
+    ) -> GroupState:
+        """The :class:`GroupState` these rules read from the group's record (None: the group
+        has no completed references yet) and what the tick carried for the job."""
+        references = catchup = None
+        if group is not None:
+            references = group.table(self.median.table_key) if self.median else None
+            catchup = group.catchup if self.catchup else None
+        return GroupState(references, catchup, streak, silent_minutes)
 
     def summarize(self, curve: Curve) -> CurveSummary:
         """The summary these rules read (their direction, the patience rule's min_delta)."""
@@ -70,6 +116,7 @@ class ObjectiveRules:
 
     @property
     def direction(self) -> Direction:
+        """The comparison rules' direction (the divergence rule's only when it is alone)."""
         for rule in (self.median, self.catchup, self.patience, self.divergence):
             if rule is not None:
                 return rule.direction
@@ -79,110 +126,63 @@ class ObjectiveRules:
     def min_delta(self) -> float:
         return self.patience.min_delta if self.patience is not None else 0.0
 
+    # ---- the same walks with the group state as loose arguments -------------------------
+
+    def decide(
+        self,
+        job: str,
+        curve: Curve,
+        references: ThresholdSource | None = None,
+        **loose: Unpack[LooseGroup],
+    ) -> list[Decision]:
+        """:meth:`decisions` from the job's curve."""
+        return self.decisions(job, self.summarize(curve), _group(references, loose))
+
     def decide_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> list[Decision]:
-        """The same decisions from the job's :class:`CurveSummary` (see :meth:`summarize`),
-        in the order divergence, median, catch-up, patience."""
-        decisions: list[Decision] = []
-        if self.divergence is not None:
-            d = self.divergence.decide_summary(job, summary, silent_minutes=silent_minutes)
-            if d.stop:
-                return [d]
-            decisions.append(d)
-        if self.median is not None and references is not None:
-            decisions.append(self.median.decide_summary(job, summary, references))
-        if self.catchup is not None and catchup_model is not None:
-            decisions.append(
-                self.catchup.decide_summary(job, summary, catchup_model, streak or NO_STREAK)
-            )
-        if self.patience is not None:
-            decisions.append(self.patience.decide_summary(job, summary))
-        return decisions
+        """:meth:`decisions` (see :meth:`summarize`)."""
+        return self.decisions(job, summary, _group(references, loose))
 
     def stop_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> Decision | None:
-        """The stop that acts on the job, or None when every rule continues: the first stop
-        of :meth:`decide_summary`, in the same order, but a 'continue' builds no Decision and
-        no reason (most jobs continue at most ticks). With the catch-up rule on, use
-        :meth:`stop_and_streak` to keep the job's counter too."""
-        if self.catchup is not None and catchup_model is not None:
-            return self.stop_and_streak(
-                job,
-                summary,
-                references,
-                silent_minutes=silent_minutes,
-                catchup_model=catchup_model,
-                streak=streak,
-            ).stop
-        # without the catch-up rule: the same order, without a counter to carry (this is the
-        # median rule's hot path; it stays as cheap as it was)
-        if self.divergence is not None and self.divergence.stops(
-            summary, silent_minutes=silent_minutes
-        ):
-            return self.divergence.decide_summary(job, summary, silent_minutes=silent_minutes)
-        if self.median is not None and references is not None:
-            median = self.median.check_summary(summary, references)
-            if median.stop:
-                return self.median.explain(job, median)
-        if self.patience is not None and self.patience.stops(summary):
-            return self.patience.decide_summary(job, summary)
-        return None
+        """:meth:`judge`'s stop: the first stop of :meth:`decisions`, in the same order."""
+        return self.judge(job, summary, _group(references, loose)).stop
 
     def stop_and_streak(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
+        **loose: Unpack[LooseGroup],
     ) -> StopCheck:
-        """:meth:`stop_summary`'s stop and the job's catch-up counter after this tick.
+        """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
+        return self.judge(job, summary, _group(references, loose))
 
-        ``catchup_model``: the group's :class:`CatchUpModel` (None: the catch-up rule makes no
-        decision); ``streak``: the job's counter as the previous tick left it (None: a fresh
-        one). The counter is updated whenever the catch-up rule judges the job, also when the
-        median rule stops it first (observe mode keeps judging a reported job), and left as
-        it was when the divergence rule stops it or the catch-up rule is off.
-        """
-        kept = streak or NO_STREAK
-        if self.divergence is not None and self.divergence.stops(
-            summary, silent_minutes=silent_minutes
-        ):
-            return StopCheck(
-                self.divergence.decide_summary(job, summary, silent_minutes=silent_minutes), kept
-            )
-        catchup = None
-        if self.catchup is not None and catchup_model is not None:
-            catchup = self.catchup.check_summary(summary, catchup_model, kept)
-            kept = kept.after(catchup)
-        if self.median is not None and references is not None:
-            median = self.median.check_summary(summary, references)
-            if median.stop:
-                return StopCheck(self.median.explain(job, median), kept)
-        if catchup is not None and catchup.stop:
-            assert self.catchup is not None and catchup_model is not None
-            return StopCheck(self.catchup.explain(job, catchup, catchup_model), kept)
-        if self.patience is not None and self.patience.stops(summary):
-            return StopCheck(self.patience.decide_summary(job, summary), kept)
-        return StopCheck(None, kept)
+
+class LooseGroup(TypedDict, total=False):
+    """The rest of a :class:`GroupState` as keyword arguments."""
+
+    silent_minutes: float | None
+    catchup_model: CatchUpModel | None
+    streak: WorseStreak | None
+
+
+def _group(references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
+    if not loose:  # the median rule's hot path: the references alone
+        return GroupState(references)
+    return GroupState(
+        references, loose.get("catchup_model"), loose.get("streak"), loose.get("silent_minutes")
+    )
 
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:

@@ -28,6 +28,7 @@ from typing import Literal
 from .cadence import ReportCadence
 from .curves import Curve, fmt
 from .decision import Decision
+from .episode import HUNG, EpisodeKey, Episodes, Opening
 
 RULE = "hung"
 
@@ -163,6 +164,35 @@ class HangRule:
         """:meth:`judge`, then the alert of a hang (None: not hung, or no verdict)."""
         hang = self.judge(cadence, hosts, gpus, now=now)
         return None if hang is None else self.alert(job, hang, elapsed_minutes=elapsed_minutes)
+
+    def episodes(
+        self,
+        job: str,
+        opened_at: float | None,
+        cadence: ReportCadence,
+        hosts: Mapping[str, Curve],
+        gpus: int,
+        *,
+        now: float,
+        elapsed_minutes: float,
+    ) -> Episodes:
+        """The job's hang episode at ``now`` (``opened_at``: when its open one opened, None:
+        none open): closed once the objective reported after it opened; opened, with its
+        alert naming the last report, by a hang (one alert a silence); and the stop due."""
+        closed: tuple[EpisodeKey, ...] = ()
+        if opened_at is not None and cadence.last is not None and cadence.last > opened_at:
+            closed, opened_at = (HUNG,), None  # it reported again: that silence is over
+        hang = self.judge(cadence, hosts, gpus, now=now)
+        last = cadence.last
+        if hang is None or last is None:  # judge needs a last report
+            return Episodes(closed=closed)
+        opened: tuple[Opening, ...] = ()
+        if opened_at is None:
+            alert = self.alert(job, hang, elapsed_minutes=elapsed_minutes)
+            opened = (Opening(HUNG, alert, last, HUNG.alert(last)),)
+        return Episodes(
+            opened, closed, self.stop_decision(job, hang, elapsed_minutes=elapsed_minutes)
+        )
 
     def stop_decision(self, job: str, hang: Hang, *, elapsed_minutes: float) -> Decision | None:
         """Enforce mode: stop a job judged hung now whose silence (counted from its last

@@ -31,6 +31,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
+from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "median"
@@ -219,7 +220,7 @@ class ReferenceTable:
             by = ()
         return tuple(self.names[k] for k in by if k < len(self.names))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """Compact, JSON-safe form for storage (None stands for 'no references')."""
         return {
             "average": self.average,
@@ -287,7 +288,7 @@ NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
 
 
 @dataclass(frozen=True)
-class MedianStoppingRule:
+class MedianStoppingRule(RuleDefaults):
     """Stop a running job whose best value is strictly worse than the references' median.
 
     ``grace``: no decision while the job's step is below it (a gate; it never changes M).
@@ -326,6 +327,18 @@ class MedianStoppingRule:
             return self.explain(job, NO_MEASUREMENTS)
         step = curve[-1][0]
         verdict = self.check(step, best_so_far(curve, step, self.direction), references)
+        return self.explain(job, verdict)
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> MedianVerdict | None:
+        """The objective rules' verb (:mod:`.rule`): reads ``group.references``."""
+        references = group.references
+        return None if references is None else self.check_summary(summary, references)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`explain`)."""
+        assert isinstance(verdict, MedianVerdict)
         return self.explain(job, verdict)
 
     def decide_summary(

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from .curves import Curve, Direction, fmt
 from .decision import Decision
+from .rule import GO, STOP, GroupState, Plain, RuleDefaults, Verdict
 from .summary import CurveSummary
 
 RULE = "patience"
 
 
 @dataclass(frozen=True)
-class PatienceRule:
+class PatienceRule(RuleDefaults):
     direction: Direction = "minimize"
     patience: int = 5
     min_delta: float = 0.0
@@ -21,6 +22,16 @@ class PatienceRule:
     def decide(self, job: str, curve: Curve) -> Decision:
         """Count the finite measurements since the last improvement larger than ``min_delta``."""
         return self.decide_summary(job, CurveSummary.of(curve, self.direction, self.min_delta))
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> Plain:
+        """The objective rules' verb (:mod:`.rule`): reads nothing of ``group``."""
+        return STOP if self.stops(summary) else GO
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out (:meth:`decide_summary`)."""
+        return self.decide_summary(job, summary)
 
     def stops(self, summary: CurveSummary) -> bool:
         """Whether :meth:`decide_summary` stops the job, without building its Decision."""

@@ -42,8 +42,8 @@ class Progress:
             and self.checked >= since
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
             "summary": self.summary.to_dict(),
             "unit": self.unit,
             "checked": self.checked,

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from .curves import Curve, fmt
 from .decision import Decision
+from .episode import Episodes, Opening, straggler_key
 
 RULE = "straggler"
 
@@ -127,6 +128,26 @@ class StragglerRule:
         return StragglerStatus(
             host, straggling, below_now, total / samples, others_total / samples, others, samples
         )
+
+    def episodes(
+        self,
+        job: str,
+        open_hosts: Set[str],
+        statuses: Iterable[StragglerStatus],
+        *,
+        now: float,
+        elapsed_minutes: float,
+    ) -> Episodes:
+        """The job's straggler episodes at ``now`` (:func:`straggler_episodes`), each opened
+        one with its alert (what it saw began a window ago)."""
+        changes = straggler_episodes(open_hosts, statuses)
+        since = now - self.window_minutes * 60.0
+        opened = []
+        for status in changes.opened:
+            key = straggler_key(status.host)
+            alert = self.alert(job, status, elapsed_minutes=elapsed_minutes)
+            opened.append(Opening(key, alert, since, key.alert(now)))
+        return Episodes(tuple(opened), tuple(straggler_key(host) for host in changes.closed))
 
     def alert(self, job: str, status: StragglerStatus, *, elapsed_minutes: float) -> Decision:
         """The alert of one straggling host's episode, with its numbers."""

@@ -21,6 +21,7 @@ from math import isfinite
 from typing import Any
 
 from .curves import Direction
+from .stored import number
 
 HEAD = 5  # finite values kept from the start of the curve (the divergence rule's scale)
 
@@ -123,7 +124,7 @@ class CurveSummary:
             waited,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-safe (non-finite numbers as strings: JSON has no NaN)."""
         out = asdict(self)
         out["head"] = list(self.head)
@@ -134,9 +135,6 @@ class CurveSummary:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> CurveSummary:
-        def number(x: Any) -> float | None:
-            return None if x is None else float(x)
-
         return cls(
             direction=raw.get("direction", "minimize"),
             min_delta=float(raw.get("min_delta", 0.0)),

@@ -33,6 +33,8 @@ from typing import Any
 
 from .curves import Curve, fmt, median
 from .decision import Decision
+from .episode import THROUGHPUT, Episodes, Opening
+from .stored import number
 
 RULE = "throughput"
 WINDOW = 10  # datapoints in the recent level
@@ -76,7 +78,7 @@ class ThroughputSummary:
                     established, at = level, step
         return ThroughputSummary(self.warmup_minutes, self.count + 1, step, recent, established, at)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-safe (non-finite values are never kept)."""
         return {
             "warmup_minutes": self.warmup_minutes,
@@ -90,9 +92,6 @@ class ThroughputSummary:
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ThroughputSummary:
         """Raises ValueError (or TypeError) for an unreadable record."""
-
-        def number(x: Any) -> float | None:
-            return None if x is None else float(x)
 
         recent = tuple(float(v) for v in raw.get("recent", ()))
         if len(recent) > WINDOW or not all(math.isfinite(v) for v in recent):
@@ -226,6 +225,30 @@ class ThroughputRule:
             reason=reason,
             alert=True,
         )
+
+    def episodes(
+        self,
+        job: str,
+        is_open: bool,
+        summary: ThroughputSummary,
+        *,
+        instances: int,
+        group: ThroughputBaseline | None,
+        single: ThroughputBaseline | None = None,
+        now: float,
+        elapsed_minutes: float,
+    ) -> Episodes:
+        """The job's low-throughput episode at ``now`` (``is_open``: one is open): opened,
+        with its alert, when the level is low (it is the last :data:`WINDOW` minutes'
+        median); closed when it no longer is; left as it is without a verdict."""
+        level = self.judge(summary, instances=instances, group=group)
+        if level is not None and level.low and not is_open:
+            alert = self.alert(job, level, single=single, elapsed_minutes=elapsed_minutes)
+            since = now - WINDOW * 60.0
+            return Episodes(opened=(Opening(THROUGHPUT, alert, since, THROUGHPUT.alert(now)),))
+        if level is not None and not level.low and is_open:
+            return Episodes(closed=(THROUGHPUT,))
+        return Episodes()
 
     def check(
         self,

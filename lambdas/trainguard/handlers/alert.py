@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import METRIC_ALERTS
 from ..logic.alert import handle_alarm
 from ..logic.dependencies import Dependencies
 from ..models import EventError
-from ..observability import logger, metrics
+from ..observability import count, logger, metrics
+from .events import parse_alarm_event
 from .runtime import get_dependencies
 
 
@@ -22,10 +22,10 @@ def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
     try:
-        result = handle_alarm(event, get_dependencies(deps))
+        result = handle_alarm(parse_alarm_event(event), get_dependencies(deps))
     except EventError as exc:
         logger.error("malformed alarm notification", extra={"error": str(exc)})
         raise
     if result.notified:
-        metrics.add_metric(name=METRIC_ALERTS, unit=MetricUnit.Count, value=1)
+        count(METRIC_ALERTS)
     return asdict(result)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import METRIC_DIGESTS
 from ..logic.dependencies import Dependencies
 from ..logic.digest import send_digest
-from ..models import event_time
-from ..observability import logger, metrics
+from ..observability import count, logger, metrics
+from .events import event_time
 from .runtime import get_dependencies
 
 
@@ -20,7 +19,7 @@ from .runtime import get_dependencies
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    # the scheduled event's time closes the week (see models.event_time)
+    # the scheduled event's time closes the week (see .events.event_time)
     digest = send_digest(get_dependencies(deps), now=event_time(event))
     t = digest.summary.total
     result = {
@@ -34,6 +33,6 @@ def handler(
         "idle_jobs": len(digest.idle),
         "close_calls": len(digest.close_calls),
     }
-    metrics.add_metric(name=METRIC_DIGESTS, unit=MetricUnit.Count, value=1)
+    count(METRIC_DIGESTS)
     logger.info("digest sent", extra=result)
     return result

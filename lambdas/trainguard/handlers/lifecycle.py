@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..logic.dependencies import Dependencies
-from ..logic.lifecycle import handle_state_change
+from ..logic.lifecycle import LifecycleResult, apply_change
 from ..models import EventError
-from ..observability import logger, metrics
+from ..observability import count, logger, metrics
+from .events import parse_state_change
 from .runtime import get_dependencies
 
 
@@ -27,7 +27,12 @@ def handler(
         logger.error("malformed state-change event", extra={"error": str(exc)})
         raise
     if result.alarms_created:
-        metrics.add_metric(name="AlarmsCreated", unit=MetricUnit.Count, value=result.alarms_created)
+        count("AlarmsCreated", result.alarms_created)
     if result.curve_points:
-        metrics.add_metric(name="ReferencesAdded", unit=MetricUnit.Count, value=1)
+        count("ReferencesAdded")
     return asdict(result)
+
+
+def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
+    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
+    return apply_change(parse_state_change(event), deps)

@@ -8,8 +8,6 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
-
 from ..adapters import (
     CloudWatchAlarms,
     CloudWatchMetrics,
@@ -22,7 +20,7 @@ from ..adapters import (
 from ..config import Environment
 from ..constants import METRIC_CONFIG_ERRORS
 from ..logic.dependencies import Dependencies
-from ..observability import logger, metrics
+from ..observability import count, logger
 
 _cached: Dependencies | None = None
 
@@ -94,7 +92,7 @@ def get_dependencies(deps: Dependencies | None = None) -> Dependencies:
         deps = _cached
     if deps.config_error is not None:
         logger.error("unusable runtime setting", extra={"error": deps.config_error})
-        metrics.add_metric(name=METRIC_CONFIG_ERRORS, unit=MetricUnit.Count, value=1)
+        count(METRIC_CONFIG_ERRORS)
     return deps
 
 

@@ -10,11 +10,9 @@ twice acts once (claims are once-only, progress writes are conditional on the ti
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..constants import (
@@ -23,9 +21,8 @@ from ..constants import (
 )
 from ..logic.dependencies import Dependencies
 from ..logic.evaluator import Budget, evaluate_shard
-from ..logic.shards import Shard
-from ..observability import logger, metrics
-from .evaluator import emit
+from ..observability import count, emit_tick, logger, metrics
+from .events import parse_shard_body
 from .runtime import get_dependencies
 
 
@@ -41,7 +38,7 @@ def handler(
     for record in event.get("Records", []):
         message_id = str(record.get("messageId", ""))
         try:
-            shard = Shard.from_message(json.loads(record.get("body") or "null"))
+            shard = parse_shard_body(record.get("body"))
             logger.append_keys(shard=f"{shard.index + 1}/{shard.count}", tick=shard.now)
             result = evaluate_shard(deps, shard.runs, shard.now, Budget(remaining),
                                     pinned=shard.pinned)  # fmt: skip
@@ -50,11 +47,11 @@ def handler(
                              extra={"message_id": message_id})  # fmt: skip
             failures.append({"itemIdentifier": message_id})
             # said at once (the alarmed JobErrors), not only when it is dead-lettered
-            metrics.add_metric(name=METRIC_JOB_ERRORS, unit=MetricUnit.Count, value=1)
+            count(METRIC_JOB_ERRORS)
             continue
         finally:
             logger.remove_keys(["shard", "tick"])
-        emit(result, METRIC_SHARD_DURATION)
+        emit_tick(result, METRIC_SHARD_DURATION)
         results.append(asdict(result))
         logger.info("shard done", extra={"jobs": result.jobs, "evaluated": result.evaluated,
                                          "stops": result.stops, "errors": result.errors,

@@ -37,6 +37,7 @@ from ..core.decision import Decision
 from ..message import Message
 from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
+from ..times import iso
 from . import messages
 from .dependencies import Dependencies
 from .ledger import (
@@ -48,7 +49,6 @@ from .ledger import (
     Outcome,
     OutcomeKind,
     describe_run,
-    iso,
     mail_key,
 )
 

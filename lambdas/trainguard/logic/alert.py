@@ -11,32 +11,21 @@ happens in the evaluator's tick, which sees the open episodes on the job item
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import gpu_idle_rule, settings_for
-from ..constants import ALARM_STATE_CHANGE, GPU_METRIC, TRAINING_NAMESPACE
+from ..constants import GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
+from ..core.episode import EpisodeState
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.series import floor_minute
-from ..models import EventError, JobRecord, MetricQuery, event_time, parse_gpu_idle_alarm_name
+from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
 from ..observability import logger
 from . import messages
 from .dependencies import Dependencies
 from .ledger import ALERT, Ledger, mail_key
-
-
-@dataclass(frozen=True)
-class AlarmChange:
-    name: str
-    state: str
-    previous: str
-    reason: str
-    reason_data: Mapping[str, Any]
-    time: float | None = None  # the payload's / event's ``time`` (epoch s), if readable
-    metrics: tuple[Mapping[str, Any], ...] = ()  # alarmData.configuration.metrics
 
 
 @dataclass
@@ -47,49 +36,6 @@ class AlertResult:
     job: str | None = None
     host: str | None = None
     notified: bool = False
-
-
-def parse_alarm_event(event: object) -> AlarmChange:
-    """The alarm Lambda-action payload (``alarmData``) or an EventBridge alarm event."""
-    if not isinstance(event, Mapping):
-        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
-    if isinstance(event.get("alarmData"), Mapping):
-        data = event["alarmData"]
-    elif event.get("detail-type") == ALARM_STATE_CHANGE and isinstance(
-        event.get("detail"), Mapping
-    ):
-        data = event["detail"]
-    else:
-        raise EventError(
-            "not an alarm notification: expected alarmData (alarm Lambda action) or a "
-            f"{ALARM_STATE_CHANGE!r} event"
-        )
-    name = data.get("alarmName")
-    if not isinstance(name, str) or not name:
-        raise EventError("alarmName must be a non-empty string")
-    state = data.get("state")
-    if not isinstance(state, Mapping) or not isinstance(state.get("value"), str):
-        raise EventError("state.value must be a string")
-    previous = data.get("previousState") or {}
-    reason_data: Mapping[str, Any] = {}
-    raw = state.get("reasonData")
-    if isinstance(raw, str):
-        try:
-            loaded = json.loads(raw)
-            reason_data = loaded if isinstance(loaded, Mapping) else {}
-        except json.JSONDecodeError:
-            reason_data = {}
-    configuration = data.get("configuration")
-    metrics = configuration.get("metrics") if isinstance(configuration, Mapping) else None
-    return AlarmChange(
-        name,
-        str(state["value"]),
-        str(previous.get("value", "")) if isinstance(previous, Mapping) else "",
-        str(state.get("reason", "")),
-        reason_data,
-        event_time(event),
-        tuple(m for m in metrics or () if isinstance(m, Mapping)),
-    )
 
 
 def forged(change: AlarmChange, record: JobRecord, host: str, gpus: int | None) -> str | None:
@@ -119,8 +65,8 @@ def forged(change: AlarmChange, record: JobRecord, host: str, gpus: int | None) 
     return None
 
 
-def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
-    change = parse_alarm_event(event)
+def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
+    """Act on one alarm's change (parsed at the handler's edge: :mod:`..handlers.events`)."""
     parsed = parse_gpu_idle_alarm_name(change.name)
     if parsed is None:
         return _record_health_alarm(change, deps)
@@ -147,7 +93,7 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
             return result
         opened = deps.idle_episodes.open_episode(record.run, host, now)
         episode = deps.idle_episodes.episode(record.run, host) if not opened else None
-        if not opened and (episode is None or episode.get("state") != "open"):
+        if not opened and (episode is None or episode.get("state") != EpisodeState.OPEN):
             return result
         # a delivery again (or the retry of an invocation that died after opening): the same
         # episode, whose email the outbox sends at most once
@@ -158,7 +104,7 @@ def handle_alarm(event: object, deps: Dependencies) -> AlertResult:
     opened_at = deps.idle_episodes.close_episode(record.run, host, now)
     if opened_at is None:
         episode = deps.idle_episodes.episode(record.run, host)
-        if episode is None or episode.get("state") != "closed":
+        if episode is None or episode.get("state") != EpisodeState.CLOSED:
             result.action = "no open episode"
             return result
         opened_at, now = float(episode["opened_at"]), float(episode["closed_at"])

@@ -13,8 +13,6 @@ alarmed ``ConfigErrors`` metric.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from ..config.controls import Controls, parse_controls
 from ..observability import logger
 from ..ports import ControlReader
@@ -34,7 +32,3 @@ def read_controls(reader: ControlReader | None) -> Controls:
     if controls.global_.paused or any(c.paused for c in controls.groups.values()):
         logger.info("stops paused", extra={"controls": controls.summary()})
     return controls
-
-
-def iso_now(now: float) -> str:
-    return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

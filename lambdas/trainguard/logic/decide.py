@@ -1,6 +1,6 @@
 """What the rules say about one running job at one tick: pure, no I/O.
 
-The objective rules (divergence, median, catch-up, patience) judge the job's progress against
+The objective rules (walked in ``core.engine.ORDER``) judge the job's progress against
 its reference set; the runtime guard looks at its age and silence; the GPU-idle rule at its
 open idle episodes; the health rules (hung job, straggler host, throughput) at its hosts' GPU
 samples and its throughput, one alert per episode. The evaluator hands the result to
@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from ..config import JobSettings
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
-from ..core.straggler import straggler_episodes
-from ..core.throughput import WINDOW as THROUGHPUT_WINDOW
+from ..core.episode import HUNG, THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
 from ..models import GroupStats, JobRecord
 from .observe import Observation
 
@@ -33,7 +32,7 @@ class Judgement:
     stops: list[Decision] = field(default_factory=list)  # to stop (enforce) or report
     alerts: list[Alert] = field(default_factory=list)  # to tell a person, never a stop
     # health episodes to open (key -> opened at) or close (key -> None) on the run
-    episodes: dict[str, float | None] = field(default_factory=dict)
+    episodes: dict[EpisodeKey, float | None] = field(default_factory=dict)
     streak: WorseStreak | None = None  # the catch-up rule's counter after this tick (None: kept)
 
 
@@ -52,21 +51,16 @@ def judge(
     elapsed = max(0.0, (now - job.start_time) / 60.0)
     stops: list[Decision] = []
     alerts: list[Alert] = []
-    episodes: dict[str, float | None] = {}
+    episodes: dict[EpisodeKey, float | None] = {}
     judged = seen is not None and seen.progress is not None
     streak = None
     if seen is not None and seen.progress is not None:
         rules = settings.rules
-        references = stats.table(rules.median.table_key) if stats and rules.median else None
-        # the cheap path: a 'continue' builds no Decision (most jobs at most ticks)
-        chosen, streak = rules.stop_and_streak(
-            job.name,
-            seen.progress.summary,
-            references,
-            silent_minutes=seen.silent_minutes(),
-            catchup_model=stats.catchup if stats and rules.catchup else None,
-            streak=seen.progress.streak,
+        group = rules.group_state(
+            stats, streak=seen.progress.streak, silent_minutes=seen.silent_minutes()
         )
+        # the cheap path: a 'continue' builds no Decision (most jobs at most ticks)
+        chosen, streak = rules.judge(job.name, seen.progress.summary, group)
         if chosen is not None:
             stops.append(chosen)
     if policy.runtime.enabled:
@@ -100,59 +94,69 @@ def judge(
     return Judgement(judged, stops, alerts, episodes, streak)
 
 
-def _health(job: JobRecord, settings: JobSettings, seen: Observation, stats: GroupStats | None,
-            now: float, gpus: int, elapsed: float, stops: list[Decision], alerts: list[Alert],
-            episodes: dict[str, float | None]) -> None:  # fmt: skip
-    """The hung-job, straggler and throughput rules, each an episode on the run."""
-    policy, open_ = settings.policy, job.episodes
+def _health(
+    job: JobRecord,
+    settings: JobSettings,
+    seen: Observation,
+    stats: GroupStats | None,
+    now: float,
+    gpus: int,
+    elapsed: float,
+    stops: list[Decision],
+    alerts: list[Alert],
+    episodes: dict[EpisodeKey, float | None],
+) -> None:
+    """The hung-job, straggler and throughput rules, each an episode on the run; each
+    answers in one shape (:class:`~trainguard.core.episode.Episodes`)."""
+    policy, open_ = settings.policy, open_episodes(job.episodes)
     progress = seen.progress
+    found: list[Episodes] = []
     if policy.hang.enabled and progress is not None and seen.instances_read:
-        cadence = progress.cadence
-        opened = open_.get(HUNG)
-        if opened is not None and cadence.last is not None and cadence.last > opened:
-            episodes[HUNG] = opened = None  # it reported again: that silence is over
-        hang = settings.hang.judge(cadence, seen.gpu, gpus, now=now)
-        if hang is not None:
-            if opened is None:  # one alert a silence (its last report names it)
-                episodes[HUNG] = now
-                decision = settings.hang.alert(job.name, hang, elapsed_minutes=elapsed)
-                alerts.append(Alert(decision, f"{HUNG}:{cadence.last:.0f}", cadence.last))
-            stop = settings.hang.stop_decision(job.name, hang, elapsed_minutes=elapsed)
-            if stop is not None:
-                stops.append(stop)
+        found.append(
+            settings.hang.episodes(
+                job.name,
+                open_.get(HUNG),
+                progress.cadence,
+                seen.gpu,
+                gpus,
+                now=now,
+                elapsed_minutes=elapsed,
+            )
+        )
     if policy.straggler.enabled and job.instance_count >= 2 and seen.instances_read:
         statuses = settings.straggler.statuses(seen.gpu, gpus)
         if policy.gpu_idle.enabled:  # an idle host is the GPU-idle rule's: one alert a problem
             idle = policy.gpu_idle.threshold_pct
             statuses = tuple(s for s in statuses if s.per_gpu_mean >= idle)
-        open_hosts = {k.split(":", 1)[1] for k in open_ if k.startswith(f"{STRAGGLER}:")}
-        changes = straggler_episodes(open_hosts, statuses)
-        for status in changes.opened:
-            key = f"{STRAGGLER}:{status.host}"
-            episodes[key] = now
-            decision = settings.straggler.alert(job.name, status, elapsed_minutes=elapsed)
-            since = now - settings.straggler.window_minutes * 60.0  # below for the window
-            alerts.append(Alert(decision, f"{key}:{now:.0f}", since))
-        for host in changes.closed:
-            episodes[f"{STRAGGLER}:{host}"] = None
-    if policy.throughput.enabled and progress is not None and progress.throughput is not None:
-        group = stats.throughput_baseline() if stats else None
-        single = stats.throughput_baseline(single=True) if stats else None
-        level = settings.throughput.judge(
-            progress.throughput, instances=job.instance_count, group=group
-        )
-        if level is not None and level.low and THROUGHPUT not in open_:
-            episodes[THROUGHPUT] = now
-            decision = settings.throughput.alert(
-                job.name, level, single=single, elapsed_minutes=elapsed
+        open_hosts = {
+            k.host for k in open_ if k.rule == EpisodeRule.STRAGGLER and k.host is not None
+        }
+        found.append(
+            settings.straggler.episodes(
+                job.name, open_hosts, statuses, now=now, elapsed_minutes=elapsed
             )
-            since = now - THROUGHPUT_WINDOW * 60.0  # its level: the last minutes' median
-            alerts.append(Alert(decision, f"{THROUGHPUT}:{now:.0f}", since))
-        elif level is not None and not level.low and THROUGHPUT in open_:
-            episodes[THROUGHPUT] = None
-
-
-HUNG, STRAGGLER, THROUGHPUT = "hung", "straggler", "throughput"
+        )
+    if policy.throughput.enabled and progress is not None and progress.throughput is not None:
+        found.append(
+            settings.throughput.episodes(
+                job.name,
+                THROUGHPUT in open_,
+                progress.throughput,
+                instances=job.instance_count,
+                group=stats.throughput_baseline() if stats else None,
+                single=stats.throughput_baseline(single=True) if stats else None,
+                now=now,
+                elapsed_minutes=elapsed,
+            )
+        )
+    for change in found:
+        for key in change.closed:
+            episodes[key] = None
+        for opening in change.opened:
+            episodes[opening.key] = now
+            alerts.append(Alert(opening.alert, opening.once, opening.since))
+        if change.stop is not None:
+            stops.append(change.stop)
 
 
 def _still_idle(

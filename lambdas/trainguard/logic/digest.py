@@ -20,13 +20,15 @@ import math
 from dataclasses import dataclass
 
 from ..core.curves import fmt
+from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog
 from ..message import Message, email_text, field, sentence
-from ..models import JobRecord, RunId
+from ..models import JobRecord, JobStatus, RunId
 from ..ports import IdleEpisodes, References, StateTable
+from ..times import iso
 from . import messages
 from .dependencies import Dependencies
-from .report import Summary, format_text, iso, runs_of, summarize
+from .report import Summary, format_text, runs_of, summarize
 
 DIGEST_DAYS = 7
 TOP = 5  # rows of each list
@@ -150,7 +152,8 @@ def top_idle(
             opened = episode.get("opened_at")
             if opened is None:
                 continue
-            closed = episode.get("closed_at") if episode.get("state") == "closed" else None
+            ended = episode.get("state") == EpisodeState.CLOSED
+            closed = episode.get("closed_at") if ended else None
             until = float(closed if closed is not None else end)
             minutes = max(0.0, (until - float(opened)) / 60.0) + window_minutes
             if longest is None or minutes > longest[0]:
@@ -184,7 +187,7 @@ def close_calls(references: References, summary: Summary) -> list[CloseCall]:
     flagged = runs_of(summary.entries, ("would_stop", "not_stopped"))
     for run in flagged:
         job = summary.jobs.get(run)
-        if job is None or job.status != "Completed" or not job.objective:
+        if job is None or job.status != JobStatus.COMPLETED or not job.objective:
             continue
         stats = references.get_stats(job.reference_set)
         target = stats.catchup.best_final if stats is not None and stats.catchup else None

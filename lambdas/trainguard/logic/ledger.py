@@ -18,24 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from ..config import Controls
 from ..core.decision import Decision
 from ..message import Message
-from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms, to_epoch_seconds
+from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
+from ..times import epoch_seconds, iso
 from .dependencies import Dependencies
 from .outbox import Mail
 
 RETRY_PREFIX = "retry#"  # a capacity retry's action: retry#<attempt>
-
-
-def iso(epoch: float) -> str:
-    """``epoch`` (s) as the ledger writes times: ISO-8601 UTC, to the second."""
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 # ---- what an action is, how far it got -------------------------------------------------------
@@ -373,7 +368,7 @@ def describe_run(
         description = deps.training_jobs.describe(job.name)
     except JobNotFoundError:
         return gone, {}
-    created = epoch_ms(to_epoch_seconds(description.get("CreationTime"), "CreationTime"))
+    created = epoch_ms(epoch_seconds(description.get("CreationTime"), "CreationTime"))
     if created != job.created_ms:
         return "the name belongs to another job now", {}
     return None, description

@@ -17,14 +17,14 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..config import PolicyError, is_opted_in, job_settings, settings_for
-from ..core.catchup import CatchUpModel
-from ..core.curves import Direction, Point, median
-from ..core.median import MedianStoppingRule, ReferenceTable
+from ..core.curves import Direction
+from ..core.group import GroupFigures, Reference, fold_group, join
+from ..core.median import MedianStoppingRule
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..core.throughput import completed_per_instance
 from ..models import (
@@ -34,12 +34,12 @@ from ..models import (
     GroupStats,
     JobNotFoundError,
     JobRecord,
+    JobStatus,
     MetricQuery,
     ReferenceSet,
     StateChange,
     gpu_idle_alarm_name,
     parse_job_description,
-    parse_state_change,
 )
 from ..observability import logger
 from . import messages, retry
@@ -60,11 +60,6 @@ class LifecycleResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
-    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
-    return apply_change(parse_state_change(event), deps)
-
-
 def apply_change(
     change: StateChange, deps: Dependencies, now: float | None = None
 ) -> LifecycleResult:
@@ -76,7 +71,7 @@ def apply_change(
     if deps.events.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
-    if change.status == "InProgress":
+    if change.status == JobStatus.IN_PROGRESS:
         result = _in_progress(change, deps, now)
     elif change.status in TERMINAL:
         result = _ended(change, deps, now)
@@ -239,12 +234,13 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     else:
         record = existing
     result = LifecycleResult(change.name, change.status, "finalized", record.opted_in)
-    if change.status == "Completed" and record.opted_in and record.objective and record.group:
+    completed = change.status == JobStatus.COMPLETED
+    if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
     deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
     result.alarms_deleted = _delete_alarms(record, count, deps)
-    if change.status == "Failed" and record.opted_in:
+    if change.status == JobStatus.FAILED and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
     logger.info("job finalized", extra={"status": change.status})
     return result
@@ -312,79 +308,71 @@ def update_stats(
     references, every table in use rebuilt from the window's curves: the work and the item's
     size do not grow with the group's history. Written only if nobody wrote them since they
     were read (a concurrent completion makes this one read again and retry: none is lost)."""
+    joining = [Reference(*c) for c in add]
     for _ in range(STATS_ATTEMPTS):
         old = deps.references.get_stats(refs)
-        window = list(old.window) if old else []
-        durations = list(old.durations) if old else []
-        throughput = _padded(old.throughput if old else (), len(window), None)
-        instances = _padded(old.instances if old else (), len(window), 1)
-        completed = old.completed if old else 0
-        new = [Completed(*c) for c in add if c[0] not in window]
-        if add and not new:
+        before = _figures(old) if old is not None else None
+        window, added = join(before.window if before else (), joining, REFERENCE_WINDOW)
+        if add and not added:
             return  # these completions are in already (a duplicate event)
-        window += [c.job for c in new]
-        durations += [c.duration_min for c in new]
-        throughput += [c.throughput_per_instance for c in new]
-        instances += [c.instances for c in new]
-        keep = slice(-REFERENCE_WINDOW, None)
-        window, durations, throughput, instances = (
-            window[keep], durations[keep], throughput[keep], instances[keep]
-        )  # fmt: skip
-        completed += len(new)
         keys = {_policy_rule(deps).table_key} | set(extra_keys or ())
         if old is not None:
             keys |= set(old.tables)
-        curves = deps.references.get_curves(refs, window)
-        stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in window
+        runs = [r.run for r in window]
+        curves = deps.references.get_curves(refs, runs)
+        stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in runs
                    if job in curves}  # fmt: skip
-        kept = [d for d in durations if d > 0]
+        figures = fold_group(
+            before,
+            joining,
+            stepped,
+            direction=cast(Direction, refs.direction),
+            table_keys=keys,
+            limit=REFERENCE_WINDOW,
+        )
+        assert figures is not None  # not a duplicate: checked above
+        for run, error in figures.rejected:  # not a usable curve: no reference of the rule
+            logger.warning(
+                "curve left out of the catch-up model", extra={"run": run, "error": error}
+            )
         stats = GroupStats(
             refs=refs,
-            tables={key: table_for_key(key, stepped) for key in sorted(keys)},
-            median_duration_min=median(kept) if kept else None,
-            references=len(window),
-            window=tuple(window),
-            durations=tuple(durations),
-            completed=completed,
+            tables=figures.tables,
+            median_duration_min=figures.median_duration_min,
+            references=len(figures.window),
+            window=tuple(r.run for r in figures.window),
+            durations=tuple(r.duration_min for r in figures.window),
+            completed=figures.completed,
             version=(old.version if old else 0) + 1,
-            throughput=tuple(throughput),
-            instances=tuple(instances),
-            catchup=_catchup_model(refs, old, new, window, stepped),
+            throughput=tuple(r.throughput_per_instance for r in figures.window),
+            instances=tuple(r.instances for r in figures.window),
+            catchup=figures.catchup,
         )
         if deps.references.put_stats(stats, old.version if old else None):
-            logger.info("reference statistics updated",
-                        extra={"group": refs.group, "references": len(window)})  # fmt: skip
+            logger.info(
+                "reference statistics updated",
+                extra={"group": refs.group, "references": len(figures.window)},
+            )
             return
         logger.info("reference statistics written meanwhile: reading them again")
     raise RuntimeError(f"{refs}: statistics kept changing under {STATS_ATTEMPTS} attempts")
 
 
-def _catchup_model(
-    refs: ReferenceSet,
-    old: GroupStats | None,
-    new: Sequence[Completed],
-    window: Sequence[str],
-    stepped: Mapping[str, list[Point]],
-) -> CatchUpModel:
-    """The set's catch-up model with the new completions folded in (O(their curves)); a set
-    written before it had one starts from its window's curves, oldest first."""
-    if old is None or old.catchup is None:
-        model, adding = CatchUpModel(cast(Direction, refs.direction)), list(window)
-    else:
-        model, adding = old.catchup, [c.job for c in new]
-    for job in adding:
-        if job in stepped:
-            try:
-                model = model.add(stepped[job])
-            except ValueError as exc:  # not a usable curve: no reference of the rule
-                logger.warning("curve left out of the catch-up model", extra={"run": job,
-                               "error": str(exc)})  # fmt: skip
-    return model
-
-
-def _padded(values: Sequence[Any], n: int, fill: Any) -> list[Any]:
-    """``values`` as a list of ``n`` (statistics written before a field existed lack it)."""
-    return [*values, *[fill] * (n - len(values))][:n] if n else []
+def _figures(stats: GroupStats) -> GroupFigures:
+    """The stored statistics as the fold's figures (statistics written before a field existed
+    lack it: no throughput, one instance)."""
+    n = len(stats.window)
+    throughput = [*stats.throughput, *[None] * n][:n]
+    instances = [*stats.instances, *[1] * n][:n]
+    window = tuple(
+        Reference(run, duration, figure, count)
+        for run, duration, figure, count in zip(
+            stats.window, stats.durations, throughput, instances, strict=False
+        )
+    )
+    return GroupFigures(
+        window, stats.completed, stats.tables, stats.median_duration_min, stats.catchup
+    )
 
 
 def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
@@ -392,17 +380,11 @@ def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
     return MedianStoppingRule(grace=m.grace, average=m.average)
 
 
-def table_for_key(key: str, curves: dict[str, list[Point]]) -> ReferenceTable:
-    """The table a rule with this ``table_key`` reads."""
-    if key == "all":
-        return ReferenceTable.build(curves)
-    grace = float(key.removeprefix("since_grace:"))
-    return ReferenceTable.build(curves, grace, average="since_grace")
-
-
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
     reason = change.failure_reason or "no FailureReason given"
-    failed = dataclasses.replace(record, status="Failed", failure_reason=change.failure_reason)
+    failed = dataclasses.replace(
+        record, status=JobStatus.FAILED, failure_reason=change.failure_reason
+    )
     plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
     status = f"Failed ({change.secondary_status or 'n/a'})"
     message = messages.failed(record.name, status, reason, record.group, plan, deps.region)

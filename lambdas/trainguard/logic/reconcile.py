@@ -9,10 +9,10 @@ exactly as if its event had arrived.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 from ..constants import GPU_IDLE_ALARM_PREFIX
-from ..models import JobNotFoundError, JobRecord, RunId, parse_gpu_idle_alarm_name
+from ..models import JobNotFoundError, JobRecord, JobStatus, RunId, parse_gpu_idle_alarm_name
 from ..observability import logger
 from .dependencies import Dependencies
 from .lifecycle import apply_change, change_from_description, create_alarms
@@ -28,8 +28,14 @@ class Reconciled:
     errors: int = 0
 
 
+class TimeLeft(Protocol):
+    """The tick's time budget (``logic.evaluator.Budget``)."""
+
+    def exhausted(self) -> bool: ...
+
+
 def reconcile(
-    deps: Dependencies, running: list[JobRecord], now: float, budget: Any = None
+    deps: Dependencies, running: list[JobRecord], now: float, budget: TimeLeft | None = None
 ) -> Reconciled:
     """``running``: the runs the table's running index lists; ``now``: the tick's time. One
     job's failure is logged with its name and counted; the others go on. A run is a name and
@@ -78,7 +84,7 @@ def reconcile(
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
                 by_run.pop(run)
                 continue
-            if change.status == "InProgress":
+            if change.status == JobStatus.IN_PROGRESS:
                 continue  # listed a moment before it started
             apply_change(change, deps, now)
             by_run.pop(run)
@@ -104,7 +110,7 @@ def reconcile(
 ALARMS_PER_TICK = 60  # PutMetricAlarm allows 3 a second
 
 
-def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: Any) -> int:
+def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: TimeLeft | None) -> int:
     """Create the GPU-idle alarms a running run lacks (a creation that failed part way, a
     job with more hosts than one invocation creates), ``ALARMS_PER_TICK`` at most."""
     created = 0

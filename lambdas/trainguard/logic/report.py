@@ -34,7 +34,7 @@ from typing import Any
 from ..core.instances import InstanceCatalog
 from ..models import JobRecord, RunId
 from ..ports import AuditLog, Jobs
-from .ledger import iso as iso
+from ..times import iso
 from .ledger import tally_of
 
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)

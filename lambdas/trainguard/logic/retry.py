@@ -46,6 +46,7 @@ from ..constants import (
 from ..core.decision import Decision
 from ..models import CreateRefused, JobNotFoundError, JobRecord
 from ..observability import logger
+from ..times import iso
 from . import messages
 from .dependencies import Dependencies
 from .ledger import (
@@ -55,7 +56,6 @@ from .ledger import (
     Outcome,
     OutcomeKind,
     describe_run,
-    iso,
     mail_key,
     retry_action,
 )

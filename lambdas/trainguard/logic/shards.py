@@ -80,7 +80,7 @@ class Shard:
     count: int = 1
     pinned: Mapping[ReferenceSet, int] = field(default_factory=dict)
 
-    def to_message(self) -> dict[str, Any]:
+    def to_message(self) -> dict[str, object]:
         return {
             "v": MESSAGE_VERSION,
             "now": self.now,
@@ -90,7 +90,7 @@ class Shard:
         }
 
     @classmethod
-    def from_message(cls, raw: Any) -> Shard:
+    def from_message(cls, raw: object) -> Shard:
         """Raises :class:`ShardMessageError` for anything but a message of :meth:`to_message`."""
         if not isinstance(raw, Mapping) or raw.get("v") != MESSAGE_VERSION:
             raise ShardMessageError(f"not a version-{MESSAGE_VERSION} shard message: {raw!r:.200}")

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainguard.core.curves import Point
-from trainguard_tools.curvefile import JobRecord
+from trainguard_tools.curvefile import CurveRecord
 
 BUSY_PER_GPU = (70.0, 95.0)  # a busy GPU's utilization band, percent
 IDLE_PER_GPU = (0.5, 3.5)  # an idle GPU (waiting on data), percent
@@ -277,7 +277,7 @@ def _wave_order(k: int, references: int) -> list[int]:
     return sorted(middle) + ordered
 
 
-def plan_fleet(records: Sequence[JobRecord], scenario: Scenario = FULL) -> list[FleetJob]:
+def plan_fleet(records: Sequence[CurveRecord], scenario: Scenario = FULL) -> list[FleetJob]:
     """The fleet for ``scenario`` from the recorded jobs (deterministic); sorted by start."""
     by_name = {r.job: r for r in records}
     fleet: list[FleetJob] = []
@@ -324,7 +324,7 @@ def plan_fleet(records: Sequence[JobRecord], scenario: Scenario = FULL) -> list[
 
 
 def _special_jobs(
-    fleet: list[FleetJob], by_name: dict[str, JobRecord], scenario: Scenario
+    fleet: list[FleetJob], by_name: dict[str, CurveRecord], scenario: Scenario
 ) -> list[FleetJob]:
     groups = {j.group for j in fleet}
     # multi-node, one idle host: a reference of the multi-node group (it runs to its end,
@@ -392,7 +392,7 @@ def _special_jobs(
     return fleet
 
 
-def _capacity_job(records: Sequence[JobRecord], scenario: Scenario) -> FleetJob:
+def _capacity_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJob:
     """The job SageMaker has no capacity for: the first group's middle-ranked curve (what its
     retry replays), alone in its own group."""
     group = scenario.groups[0]
@@ -432,7 +432,7 @@ DDP_GROUP = "breast-cancer-ddp"
 DDP_INSTANCE = "ml.g5.12xlarge"  # 4 A10G GPUs a host
 
 
-def _distributed_jobs(records: Sequence[JobRecord], scenario: Scenario) -> list[FleetJob]:
+def _distributed_jobs(records: Sequence[CurveRecord], scenario: Scenario) -> list[FleetJob]:
     """The distributed group: healthy references, then a hang, a straggler, a slowdown.
 
     The references replay the source group's three middle-ranked curves; the special jobs replay
@@ -488,7 +488,7 @@ def _distributed_jobs(records: Sequence[JobRecord], scenario: Scenario) -> list[
     return jobs
 
 
-def _never_above(r: JobRecord, refs: Sequence[JobRecord], epochs: int) -> bool:
+def _never_above(r: CurveRecord, refs: Sequence[CurveRecord], epochs: int) -> bool:
     """Whether ``r`` is at or better than the median of ``refs`` at every epoch they share."""
     sign = 1.0 if r.direction == "minimize" else -1.0
     theirs = [dict(_cut(ref.curve, epochs)) for ref in refs]
@@ -499,7 +499,7 @@ def _never_above(r: JobRecord, refs: Sequence[JobRecord], epochs: int) -> bool:
     return True
 
 
-def _final(r: JobRecord, epochs: int) -> float:
+def _final(r: CurveRecord, epochs: int) -> float:
     cut = _cut(r.curve, epochs)
     v = cut[-1][1] if cut else math.inf
     return v if math.isfinite(v) else math.inf

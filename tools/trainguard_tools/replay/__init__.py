@@ -1,6 +1,6 @@
 """``trainguard replay``: run a policy over past jobs on a simulated clock.
 
-- :mod:`.results`: the result types (:class:`StopEvent`, :class:`JobOutcome`, :class:`Summary`,
+- :mod:`.results`: the result types (:class:`StopEvent`, :class:`JobOutcome`, :class:`ReplayTotals`,
   :class:`ReplayResult`, :class:`SweepRow`) and the accounting that builds them;
 - :mod:`.engine`: the timeline (:func:`replay`, :func:`replay_orders` in several launch
   orders, :func:`sweep`) and its semantics;
@@ -19,17 +19,17 @@ from .engine import (
     SWEEP_GRACE,
     SWEEP_MIN_COMPLETED,
     launch_orders,
+    record_settings,
     replay,
     replay_orders,
-    settings_for,
     sweep,
 )
 from .results import (
     JobOutcome,
     OrdersResult,
     ReplayResult,
+    ReplayTotals,
     StopEvent,
-    Summary,
     SweepRow,
     cost_of,
     summarize_group,
@@ -46,15 +46,15 @@ __all__ = [
     "JobOutcome",
     "OrdersResult",
     "ReplayResult",
+    "ReplayTotals",
     "StopEvent",
-    "Summary",
     "SweepRow",
     "cost_of",
     "launch_orders",
+    "record_settings",
     "register",
     "replay",
     "replay_orders",
-    "settings_for",
     "summarize_group",
     "summarize_orders",
     "summarize_overall",

@@ -9,7 +9,7 @@ Reads, with the caller's credentials:
     namespace ``/aws/sagemaker/TrainingJobs`` with the dimension ``TrainingJobName``, Period
     60, batched <= 500 queries per call and followed through ``NextToken``.
 
-Each job becomes a :class:`JobRecord` with the live-data step unit the Lambdas use: steps are
+Each job becomes a :class:`CurveRecord` with the live-data step unit the Lambdas use: steps are
 whole minutes since the start's minute (``round((t - floor_minute(start)) / 60)``, as
 ``trainguard.core.series.minute_curve`` computes them), ``minutes_per_step`` = 1, and the
 job's ``TrainingEndTime`` as ``end_minute``. Minutes are counted from the earliest job's start.
@@ -33,7 +33,7 @@ from trainguard.core.curves import DIRECTIONS, Direction
 from trainguard.core.series import floor_minute, minute_curve
 from trainguard.models import MetricQuery
 
-from ..curvefile import STATUSES, JobRecord
+from ..curvefile import STATUSES, CurveRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -56,7 +56,7 @@ def read_cloudwatch_records(
     now: datetime | None = None,
     page_size: int = 100,
     max_queries: int = MAX_QUERIES_PER_CALL,
-) -> tuple[list[JobRecord], list[str]]:
+) -> tuple[list[CurveRecord], list[str]]:
     """The group's past jobs as records, and notes on the jobs that were skipped."""
     if sagemaker is None:
         sagemaker = boto3.client("sagemaker", region_name=region)
@@ -111,7 +111,7 @@ def read_cloudwatch_records(
             notes.append(f"{name}: no datapoints of {tags[TAG_OBJECTIVE]} (counted, never decided)")
         resources = described.get("ResourceConfig", {})
         records.append(
-            JobRecord(
+            CurveRecord(
                 job=name,
                 group=group,
                 status=described["TrainingJobStatus"],

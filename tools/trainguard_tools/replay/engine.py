@@ -3,7 +3,7 @@
 :func:`replay` runs one policy over past jobs, :func:`replay_orders` the same in several
 launch orders, :func:`sweep` the median rule's variants. It decides with the same rules and
 configuration model as the Lambdas: ``job_settings(tags, policy)`` per job, then
-``ObjectiveRules.stop_and_streak`` (divergence, median, catch-up, patience), the evaluator's
+``ObjectiveRules.judge`` (its rules in ``core.engine.ORDER``), the evaluator's
 cheap path: the job's :class:`CurveSummary` folds in each measurement as it becomes visible;
 the median rule reads the group's materialized :class:`ReferenceTable` (rebuilt whenever one
 of the group's jobs completes); the catch-up rule reads the group's :class:`CatchUpModel`,
@@ -64,20 +64,16 @@ from dataclasses import dataclass, replace
 
 from trainguard.config import JobSettings, Policy, PolicyError, job_settings
 from trainguard.constants import TAG_DIRECTION, TAG_GROUP, TAG_MODE, TAG_OBJECTIVE
-from trainguard.core import (
-    CatchUpModel,
-    CurveSummary,
-    Decision,
-    InstanceCatalog,
-    MedianStoppingRule,
-    ObjectiveRules,
-    ReferenceTable,
-    WorseStreak,
-)
-from trainguard.core.catchup import NO_STREAK
+from trainguard.core.catchup import NO_STREAK, CatchUpModel, WorseStreak
 from trainguard.core.curves import Direction, Point
+from trainguard.core.decision import Decision
+from trainguard.core.engine import ObjectiveRules
+from trainguard.core.instances import InstanceCatalog
+from trainguard.core.median import MedianStoppingRule, ReferenceTable
+from trainguard.core.rule import GroupState
+from trainguard.core.summary import CurveSummary
 
-from ..curvefile import JobRecord
+from ..curvefile import CurveRecord
 from .results import (
     EPS,
     JobOutcome,
@@ -95,7 +91,7 @@ from .results import (
 log = logging.getLogger("trainguard.replay")
 
 
-def settings_for(record: JobRecord, policy: Policy) -> JobSettings:
+def record_settings(record: CurveRecord, policy: Policy) -> JobSettings:
     """The job's settings as the Lambdas resolve them: its tags against the policy."""
     tags = {k: v for k, v in record.tags.items() if k != TAG_MODE}
     tags.update(
@@ -106,7 +102,7 @@ def settings_for(record: JobRecord, policy: Policy) -> JobSettings:
 
 @dataclass
 class _Job:
-    record: JobRecord
+    record: CurveRecord
     settings: JobSettings
     rules: ObjectiveRules
     visible: list[float]  # minute at which each measurement becomes visible
@@ -127,7 +123,7 @@ RulesFor = Callable[[JobSettings], ObjectiveRules]
 
 
 def replay(
-    records: Sequence[JobRecord],
+    records: Sequence[CurveRecord],
     policy: Policy,
     catalog: InstanceCatalog | None = None,
     *,
@@ -147,7 +143,7 @@ def replay(
     jobs: list[_Job] = []
     for r in records:
         try:
-            settings = settings_for(r, policy)
+            settings = record_settings(r, policy)
         except PolicyError as exc:
             raise PolicyError(f"job {r.job}: {exc}") from exc
         visible = [r.produced_at(s) + lag for s, _ in r.curve]
@@ -285,9 +281,8 @@ def replay(
                 if j.rules.catchup is not None
                 else None
             )
-            chosen, j.streak = j.rules.stop_and_streak(
-                j.record.job, summary, refs, catchup_model=model, streak=j.streak
-            )
+            state = GroupState(refs, model, j.streak)
+            chosen, j.streak = j.rules.judge(j.record.job, summary, state)
             decisions += 1
             if chosen is not None:
                 record_stop(j, chosen, t)
@@ -336,12 +331,12 @@ def shuffled(seed: int, order: int, group: str, jobs: int) -> list[int]:
 
 
 def launch_orders(
-    records: Sequence[JobRecord],
+    records: Sequence[CurveRecord],
     orders: int,
     seed: int = 0,
     *,
     permutation: Permutation = shuffled,
-) -> list[list[JobRecord]]:
+) -> list[list[CurveRecord]]:
     """The records in ``orders`` launch orders. Order 0 is the records' own start times; in
     order o > 0 each group's sorted start slots go to a seeded permutation of its jobs (the
     group's i-th slot to its ``perm[i]``-th job, jobs in the records' order), so every group
@@ -372,7 +367,7 @@ def launch_orders(
 
 
 def replay_orders(
-    records: Sequence[JobRecord],
+    records: Sequence[CurveRecord],
     policy: Policy,
     orders: int = 1,
     seed: int = 0,
@@ -401,7 +396,7 @@ SMALL_SWEEP_GRACE: tuple[float, ...] = (0.0, 5.0)
 
 
 def sweep(
-    records: Sequence[JobRecord],
+    records: Sequence[CurveRecord],
     policy: Policy,
     min_completed: Sequence[int] = SWEEP_MIN_COMPLETED,
     grace: Sequence[float] = SWEEP_GRACE,

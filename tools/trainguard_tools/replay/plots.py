@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 from .results import ReplayResult, SweepRow, sweep_row
 
 if TYPE_CHECKING:
-    from trainguard.core import ReferenceTable
+    from trainguard.core.median import ReferenceTable
 
 TRADEOFF_FILE = "savings-vs-regret.png"
 

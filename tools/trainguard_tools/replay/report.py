@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from trainguard.core.curves import fmt
 
-from .results import ReplayResult, Summary, SweepRow
+from .results import ReplayResult, ReplayTotals, SweepRow
 
 
 def _pct(x: float | None) -> str:
@@ -17,13 +17,13 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "n/a" if x is None else f"{x:,.{digits}f}"
 
 
-def _survived(s: Summary) -> str:
+def _survived(s: ReplayTotals) -> str:
     if s.best_survived is None:
         return "n/a"
     return f"{'yes' if s.best_survived else 'NO'} ({s.best_job} {fmt(s.best_value_without)})"
 
 
-def _regret(s: Summary) -> str:
+def _regret(s: ReplayTotals) -> str:
     if s.best_value_without is None:
         return "n/a"
     if s.regret is None:

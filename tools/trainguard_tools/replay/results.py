@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trainguard.config import Policy
-from trainguard.core import CatchUpModel, ReferenceTable
+from trainguard.core.catchup import CatchUpModel
 from trainguard.core.curves import Direction, Point, is_better, median
+from trainguard.core.median import ReferenceTable
 
-from ..curvefile import JobRecord
+from ..curvefile import CurveRecord
 
 EPS = 1e-9  # minutes; absorbs float error in start + s * minutes_per_step + lag
 
@@ -62,7 +63,7 @@ class StopEvent:
 class JobOutcome:
     """One job with and without the policy."""
 
-    record: JobRecord
+    record: CurveRecord
     end_with: float  # minute the job ended with the policy (its stop tick in enforce mode)
     stop: StopEvent | None = None
     gpus: int | None = None  # None: unknown instance type
@@ -80,7 +81,7 @@ class JobOutcome:
 
 
 @dataclass(frozen=True)
-class Summary:
+class ReplayTotals:
     """Totals for one group (or all groups, ``group`` = None)."""
 
     group: str | None
@@ -167,8 +168,8 @@ class Summary:
 class ReplayResult:
     policy: Policy
     mode: str
-    groups: dict[str, Summary]
-    overall: Summary
+    groups: dict[str, ReplayTotals]
+    overall: ReplayTotals
     outcomes: dict[str, JobOutcome]
     thresholds: dict[str, ReferenceTable]  # each group's M(s) from its references at the end
     ticks: int = 0  # simulated ticks in the span
@@ -310,7 +311,7 @@ def best_of(
     return best
 
 
-def summarize_group(group: str, outcomes: list[JobOutcome]) -> Summary:
+def summarize_group(group: str, outcomes: list[JobOutcome]) -> ReplayTotals:
     """One group's totals, best job and regret, with and without the policy."""
     direction: Direction = outcomes[0].record.direction
     gpu_without = gpu_with = usd_without = usd_with = 0.0
@@ -345,7 +346,7 @@ def summarize_group(group: str, outcomes: list[JobOutcome]) -> Summary:
         ]
         gap = abs(median(finals) - best_without)
         relative = regret / gap if gap > 0 else (0.0 if regret == 0 else None)
-    return Summary(
+    return ReplayTotals(
         group=group,
         jobs=len(outcomes),
         stops=stops,
@@ -369,10 +370,10 @@ def summarize_group(group: str, outcomes: list[JobOutcome]) -> Summary:
     )
 
 
-def summarize_overall(groups: list[Summary]) -> Summary:
+def summarize_overall(groups: list[ReplayTotals]) -> ReplayTotals:
     with_best = [g for g in groups if g.best_survived is not None]
     regrets = [g.normalized_regret for g in groups if g.normalized_regret is not None]
-    return Summary(
+    return ReplayTotals(
         group=None,
         jobs=sum(g.jobs for g in groups),
         stops=[s for g in groups for s in g.stops],

@@ -1,0 +1,94 @@
+"""The events' edge: every event a function receives is parsed here, into the values the
+logic takes (:class:`~trainguard.models.StateChange`, :class:`~trainguard.models.AlarmChange`)
+or its ``time``; :class:`~trainguard.models.EventError` names the first problem found."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..constants import ALARM_STATE_CHANGE, TRAINING_STATE_CHANGE
+from ..logic.shards import Shard
+from ..models import AlarmChange, EventError, StateChange, field_seconds, parse_job_description
+
+
+def event_time(event: object) -> float | None:
+    """The event's own ``time`` in epoch seconds, or None when it has none (or an unreadable one).
+
+    "Now" for a handler is the moment its event describes: the due time of an EventBridge
+    scheduled event, the time of a state change, the ``time`` of an alarm payload. On AWS that
+    is within seconds of the clock (and stays right when an invocation is retried late); in the
+    local run, on a simulated timeline, it is the only right answer. Callers fall back to their
+    clock when this is None.
+    """
+    if not isinstance(event, Mapping):
+        return None
+    try:
+        return field_seconds(event.get("time"), "time")
+    except EventError:
+        return None
+
+
+def parse_state_change(event: object) -> StateChange:
+    """Strictly parse a "SageMaker Training Job State Change" event; :class:`EventError`
+    names the first problem found."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    detail_type = event.get("detail-type")
+    if detail_type != TRAINING_STATE_CHANGE:
+        raise EventError(f"detail-type must be {TRAINING_STATE_CHANGE!r}, got {detail_type!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise EventError("detail must be an object")
+    return parse_job_description(detail, event_time=field_seconds(event.get("time"), "time"))
+
+
+def parse_alarm_event(event: object) -> AlarmChange:
+    """The alarm Lambda-action payload (``alarmData``) or an EventBridge alarm event."""
+    if not isinstance(event, Mapping):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    if isinstance(event.get("alarmData"), Mapping):
+        data = event["alarmData"]
+    elif event.get("detail-type") == ALARM_STATE_CHANGE and isinstance(
+        event.get("detail"), Mapping
+    ):
+        data = event["detail"]
+    else:
+        raise EventError(
+            "not an alarm notification: expected alarmData (alarm Lambda action) or a "
+            f"{ALARM_STATE_CHANGE!r} event"
+        )
+    name = data.get("alarmName")
+    if not isinstance(name, str) or not name:
+        raise EventError("alarmName must be a non-empty string")
+    state = data.get("state")
+    if not isinstance(state, Mapping) or not isinstance(state.get("value"), str):
+        raise EventError("state.value must be a string")
+    previous = data.get("previousState") or {}
+    reason_data: Mapping[str, Any] = {}
+    raw = state.get("reasonData")
+    if isinstance(raw, str):
+        try:
+            loaded = json.loads(raw)
+            reason_data = loaded if isinstance(loaded, Mapping) else {}
+        except json.JSONDecodeError:
+            reason_data = {}
+    configuration = data.get("configuration")
+    metrics = configuration.get("metrics") if isinstance(configuration, Mapping) else None
+    return AlarmChange(
+        name,
+        str(state["value"]),
+        str(previous.get("value", "")) if isinstance(previous, Mapping) else "",
+        str(state.get("reason", "")),
+        reason_data,
+        event_time(event),
+        tuple(m for m in metrics or () if isinstance(m, Mapping)),
+    )
+
+
+def parse_shard_body(body: str | bytes | None) -> Shard:
+    """One SQS record's body: a shard message (:meth:`~trainguard.logic.shards.Shard.to_message`
+    as JSON). Raises :class:`~trainguard.logic.shards.ShardMessageError` (or a JSON error) for
+    anything else."""
+    return Shard.from_message(json.loads(body or "null"))
