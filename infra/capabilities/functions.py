@@ -1,10 +1,11 @@
 """Functions: lifecycle, evaluator (the tick's planner), its shards, alert and the digest from the
 `lambdas/` folder, least-privilege roles.
 
-Sizing, from `make bench` (bench/RESULTS.md):
+Sizing (the figures behind each choice are in bench/RESULTS.md, parts `completion` and
+`scale`):
 - lifecycle: one event at a time; on completion one GetMetricData curve read and the rebuild
-  of the group's reference table from its CURVE# items (1,000 completed jobs of 500 steps:
-  0.74 s, a table of about 190 KiB in memory) -> 256 MB, 60 s.
+  of the group's reference table from its CURVE# items (a bounded window of references, so
+  its time and memory do not grow with the group's history) -> 256 MB, 60 s.
 - evaluator (the tick's planner): reads the running index, reconciles and resumes open
   actions once a tick; a fleet of at most one shard's worth of jobs (TRAINGUARD_SHARD_SIZE,
   500) it judges itself, a larger one it sends to the shard queue in shards (whole reference
@@ -13,14 +14,9 @@ Sizing, from `make bench` (bench/RESULTS.md):
   reserved concurrency 1 means two ticks never overlap (a late tick is throttled and retried
   by Lambda's async queue, never run twice).
 - evaluator shard: one shard (<= 500 jobs) a message from the shard queue (batch size 1,
-  ReportBatchItemFailures; 3 receives, then the shard dead-letter queue, alarmed). From the
-  `scale` bench (bench/RESULTS.md, moto answering in the same process: an upper bound, most
-  of it moto's own serialization): a shard of 500 jobs takes 5.7-8.8 s (CPU-bound) and peaks
-  at 8-13 MiB of traced memory; 10,000 jobs are 20 shards -> 512 MB (CPU), the evaluator's
-  timeout, at most SHARD_CONCURRENCY = 20 shards at once (20 x 500 = 10,000 jobs judged in
-  parallel a tick). The planner at 10,000 jobs took 60-65 s on moto (its running-index Query of
-  10,000 items, moto's serialization, is most of it; on AWS a Query of about 9 MB in 9 pages
-  and 100 ListTrainingJobs pages, not measured here).
+  ReportBatchItemFailures; 3 receives, then the shard dead-letter queue, alarmed). A shard is
+  CPU-bound and small in memory (`scale`), so 512 MB (CPU), the evaluator's timeout, at most
+  SHARD_CONCURRENCY = 20 shards at once (20 x 500 = 10,000 jobs judged in parallel a tick).
 - alert: one alarm payload, a few reads and one publish -> 256 MB, 30 s.
 """
 
@@ -106,7 +102,7 @@ class BytecodeAsset:
     """The asset as it ships: ``lambdas/`` without caches, plus its bytecode compiled by the
     runtime's own interpreter (``python3.13``) with ``--invalidation-mode unchecked-hash``.
     Lambda's code directory is read-only, so without it every cold start compiles the
-    sources (about 20 ms of each handler's import). Without ``python3.13`` on the machine
+    sources at every cold start (bench/RESULTS.md, `cold_start`). Without ``python3.13`` on the machine
     that synthesizes, the sources ship alone (it works, a little slower) and synth says so."""
 
     def try_bundle(self, output_dir: str, options: object = None, **_: object) -> bool:

@@ -1,7 +1,8 @@
 """One Logger and one Metrics for every function (Powertools), and the metrics they emit.
 
 No Powertools Tracer: it rests on the AWS X-Ray SDK, in maintenance since 2026-02-25 and at
-end of support on 2027-02-25, and it was about 160 ms of each handler's import. The
+end of support on 2027-02-25, and it was the largest part of each handler's import
+(bench/RESULTS.md, `cold_start`). The
 functions keep Lambda's active tracing (the stack turns it on), which needs no SDK.
 """
 

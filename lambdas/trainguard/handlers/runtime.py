@@ -27,7 +27,7 @@ _cached: Dependencies | None = None
 
 class LazyControls:
     """The runtime controls' adapter, built on the first read: only the evaluator reads them,
-    and Powertools' parameters package (20-30 ms of import) is no cost of the other
+    and Powertools' parameters package (a noticeable import) is no cost of the other
     functions' cold start."""
 
     def __init__(self, client: Any, table: str) -> None:
