@@ -102,8 +102,8 @@ class BytecodeAsset:
     """The asset as it ships: ``lambdas/`` without caches, plus its bytecode compiled by the
     runtime's own interpreter (``python3.13``) with ``--invalidation-mode unchecked-hash``.
     Lambda's code directory is read-only, so without it every cold start compiles the
-    sources at every cold start (bench/RESULTS.md, `cold_start`). Without ``python3.13`` on the machine
-    that synthesizes, the sources ship alone (it works, a little slower) and synth says so."""
+    sources (bench/RESULTS.md, `cold_start`). Without ``python3.13`` on the machine that
+    synthesizes, the sources ship alone (it works, a little slower) and synth says so."""
 
     def try_bundle(self, output_dir: str, options: object = None, **_: object) -> bool:
         copy_sources(ASSET_DIR, Path(output_dir))
