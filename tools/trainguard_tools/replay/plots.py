@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,61 @@ def plot_filename(group: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", group) + ".png"
 
 
+@dataclass(frozen=True)
+class CurveScale:
+    """A curve chart's y-axis limits, and what is drawn of values beyond them."""
+
+    lo: float
+    hi: float
+
+    def drawable(self, y: float) -> float:
+        """``y``, or NaN (the line breaks) when it is more than ``FAR`` axis heights beyond
+        it (a value that exploded): a segment to it would draw as a vertical line."""
+        far = FAR * (self.hi - self.lo)
+        return y if self.lo - far <= y <= self.hi + far else math.nan
+
+    def clamp(self, y: float) -> tuple[float, str | None]:
+        """Where a mark at ``y`` is drawn: itself, or the edge it is beyond (top/bottom)."""
+        if y > self.hi:
+            return self.hi, "top"
+        if y < self.lo:
+            return self.lo, "bottom"
+        return y, None
+
+
+FAR = 3.0  # axis heights beyond the axis: a value not drawn (it exploded)
+STOP_REACH = 3.0  # a stop widens the axis up to this many times the curves' range beyond it
+
+
+def curve_scale(values: Sequence[float], stops: Sequence[float] = ()) -> CurveScale | None:
+    """The y-axis of a curve chart: from the lowest of ``values`` (the curves that ran to the
+    end, the threshold) to their 95th percentile (exploding curves do not flatten the rest),
+    widened to every stop within ``STOP_REACH`` ranges of that; 5 % padding."""
+    finite = sorted(v for v in values if math.isfinite(v))
+    marks = sorted(v for v in stops if math.isfinite(v))
+    if not finite:
+        finite = marks
+    if not finite:
+        return None
+    lo, hi = finite[0], finite[min(len(finite) - 1, int(0.95 * len(finite)))]
+    span = hi - lo or abs(hi) or 1.0
+    reach = [m for m in marks if lo - STOP_REACH * span <= m <= hi + STOP_REACH * span]
+    lo, hi = min([lo, *reach]), max([hi, *reach])
+    pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
+    return CurveScale(lo - pad, hi + pad)
+
+
 def draw_threshold_and_scale(
-    ax: Any, table: ReferenceTable | None, min_completed: int, label: str, values: list[float]
-) -> None:
+    ax: Any,
+    table: ReferenceTable | None,
+    min_completed: int,
+    label: str,
+    values: list[float],
+    stops: Sequence[float] = (),
+) -> CurveScale:
     """Draw the running-median threshold M(s) where it decides (>= ``min_completed``
-    references), the stop marker's legend entry, and scale the y-axis on ``values`` (the curves
-    that ran to the end) plus the threshold, so exploding curves do not flatten the rest."""
+    references) and scale the y-axis (:func:`curve_scale`) on ``values`` (the curves that ran
+    to the end), the threshold and the ``stops`` (the stop markers' values)."""
     if table is not None:
         pts = [
             (b, m)
@@ -54,13 +104,9 @@ def draw_threshold_and_scale(
                 lw=2.0,
                 label=label,
             )
-    ax.plot([], [], marker="x", color="black", ls="none", label="stop")
-    finite = sorted(v for v in values if math.isfinite(v))
-    if finite:
-        lo = finite[0]
-        hi = finite[min(len(finite) - 1, int(0.95 * len(finite)))]
-        pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 1.0
-        ax.set_ylim(lo - pad, hi + pad)
+    scale = curve_scale(values, stops) or CurveScale(*ax.get_ylim())
+    ax.set_ylim(scale.lo, scale.hi)
+    return scale
 
 
 def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
@@ -71,6 +117,7 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
     )
     fig, ax = plt.subplots(figsize=(10, 6), dpi=100)
     values: list[float] = []  # scale: the curves that ran to the end, and the threshold
+    stop_values: list[float] = []  # and the stops
     stopped_label = survived_label = True
     for o in outcomes:
         r = o.record
@@ -93,6 +140,7 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
             )
             stopped_label = False
             at = dict(zip(steps, vals, strict=True)).get(cut, math.nan)
+            stop_values.append(at)
             ax.plot([cut], [at], marker="x", color="black", ms=7, mew=1.5, ls="none")
         else:
             ax.plot(
@@ -114,7 +162,9 @@ def write_group_plot(result: ReplayResult, group: str, path: Path) -> Path:
         result.policy.median.min_completed,
         f"running-median threshold M(s) (end of replay, {table.jobs if table else 0} references)",
         values,
+        stop_values,
     )
+    ax.plot([], [], marker="x", color="black", ls="none", label="stop")
     saved = summary.saved_fraction
     ax.set_title(
         f"{group}: {summary.stop_count} stop(s), "
