@@ -436,12 +436,12 @@ def _counts(counts: Mapping[str, int]) -> str:
 
 
 CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1240px;color:#222;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 td,th{border:1px solid #ccc;padding:.25em .6em;font-size:.9em;text-align:left;vertical-align:top}
 th{background:#f3f3f3} .ok{color:#080} .fail{color:#b00;font-weight:bold}
 table.decided td:first-child{font-weight:bold;white-space:nowrap}
-table.why td{white-space:nowrap} table.why td:last-child{white-space:normal}
+table.why td:first-child{white-space:nowrap} table.why td:last-child{min-width:30em}
 img{max-width:100%} figure{margin:0 0 1.5em} figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;padding:.6em;white-space:pre-wrap;font-size:.85em}
 """

@@ -55,15 +55,21 @@ class CurveScale:
         return y, None
 
 
+OUTLIER_FENCE = 10.0  # middle halves (interquartile ranges) beyond which a value exploded
 FAR = 3.0  # axis heights beyond the axis: a value not drawn (it exploded)
 STOP_REACH = 3.0  # a stop widens the axis up to this many times the curves' range beyond it
 
 
 def curve_scale(values: Sequence[float], stops: Sequence[float] = ()) -> CurveScale | None:
     """The y-axis of a curve chart: from the lowest of ``values`` (the curves that ran to the
-    end, the threshold) to their 95th percentile (exploding curves do not flatten the rest),
+    end, the threshold; without those more than ``OUTLIER_FENCE`` interquartile ranges out) to
+    their 95th percentile (exploding curves do not flatten the rest),
     widened to every stop within ``STOP_REACH`` ranges of that; 5 % padding."""
     finite = sorted(v for v in values if math.isfinite(v))
+    if finite:  # without the values of curves that exploded (far outside the middle half)
+        q1, q3 = finite[len(finite) // 4], finite[(3 * len(finite)) // 4]
+        fence = OUTLIER_FENCE * (q3 - q1)
+        finite = [v for v in finite if q1 - fence <= v <= q3 + fence] or finite
     marks = sorted(v for v in stops if math.isfinite(v))
     if not finite:
         finite = marks
