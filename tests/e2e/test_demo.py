@@ -87,3 +87,20 @@ def test_the_capacity_failure_was_retried_once(demo: tuple[int, Path, dict[str, 
     assert summary["created_by_trainguard"] == ["capacity-job-retry-1"]  # nothing else
     retried = [s for s in summary["email_subjects"] if s.startswith("[trainguard] RETRIED")]
     assert retried == ["[trainguard] RETRIED capacity-job as capacity-job-retry-1 (attempt 1 of 1)"]
+
+
+def test_the_report_renders_whole_in_a_browser(
+    demo: tuple[int, Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The quick demo's own page in headless Chromium: no broken image, nothing on the
+    console, every stop marked inside its chart's axes, the summary first (tests/browser)."""
+    from headless_chromium import ChromiumUnavailable
+    from report_page import inspect_page, report_problems
+
+    _, out, summary = demo
+    try:
+        seen, rendered = inspect_page(out / "report.html", out / "report.png")
+    except ChromiumUnavailable as exc:
+        pytest.skip(str(exc))
+    assert report_problems(seen, rendered.console) == []
+    assert len(seen["stops"]["rows"]) == len(summary["stopped"])
