@@ -39,6 +39,9 @@ def register(sub: Any) -> None:
         "local", help="run the control plane's pieces against the local AWS emulator"
     )
     local_sub = parser.add_subparsers(dest="local_command", required=True)
+    from .up import register as register_up
+
+    register_up(local_sub)
     invoke = local_sub.add_parser(
         "invoke",
         help="run one deployed function in-process on an event file (like `sam local invoke`)",

@@ -49,6 +49,8 @@ from trainguard.core.catchup import LADDER
 
 from .curvefile import JobRecord, load_curves
 from .replay import OrdersResult, replay_orders
+from .since import HELP as SINCE_HELP
+from .since import since_days
 from .stack import STACK_NAME, OpsError, caller_arn, connect
 
 if TYPE_CHECKING:
@@ -547,7 +549,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard calibrate CURVES.jsonl [--group G] [--keep-best 0.95] [--orders 5] [--seed 0]
     [--policy P] [--json OUT] [--apply [--table T | --stack S] [--region R]]``, or
-    ``--from-cloudwatch --group G [--since DAYS]`` instead of the file."""
+    ``--from-cloudwatch --group G [--since 7d]`` instead of the file."""
     parser = sub.add_parser(
         "calibrate",
         help="pick a group's catch-up setting from its own history (and apply it)",
@@ -583,7 +585,10 @@ def register(sub: Any) -> None:
         help="read the group's past jobs from the current AWS account instead of a file",
     )
     parser.add_argument(
-        "--since", type=float, default=14.0, help="with --from-cloudwatch: days back (default 14)"
+        "--since",
+        type=since_days,
+        default=14.0,
+        help=f"with --from-cloudwatch: the period before now: {SINCE_HELP} (default 14d)",
     )
     parser.add_argument("--region", help="AWS region (CloudWatch, the stack, the table)")
     parser.set_defaults(func=_run)
