@@ -115,6 +115,7 @@ def test_it_answers_boto3_with_the_demo_fleet_and_the_stack(up: Up) -> None:
     assert {"digits-mlp-030", "capacity-job"} <= names
     stacks = up.client("cloudformation").describe_stacks(StackName="Trainguard")  # type: ignore[attr-defined]
     assert stacks["Stacks"][0]["StackStatus"].endswith("_COMPLETE")
+    up.client("cloudwatch").get_dashboard(DashboardName="trainguard")  # type: ignore[attr-defined]
 
 
 def test_advance_moves_the_clock_and_ticks(

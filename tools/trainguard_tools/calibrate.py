@@ -3,7 +3,7 @@
 It replays the group's **completed** jobs (a curve file, or the account's past jobs with
 ``--from-cloudwatch``) under every rung of the ladder (:data:`trainguard.core.catchup.LADDER`:
 the noise multiple k 2, 4, 6, 8, 12, 16 at 3 and at 2 reports in a row, aggressive to safe), in
-several launch orders (``--orders``, default 5: order 0 the jobs' own start times, the others
+several launch orders (``--orders``, default 20: order 0 the jobs' own start times, the others
 seeded permutations of them; :func:`trainguard_tools.replay.replay_orders`), and prints the
 frontier: GPU time saved, the share of replays whose best job was kept, the mean and maximum
 normalized regret. The recommendation is the rung with the most savings whose best-kept share
@@ -251,6 +251,9 @@ def format_calibration(c: Calibration) -> str:
         head,
         f"{c.orders} launch order(s) (seed {c.seed}); target: the best job kept in >= "
         f"{_pct(c.keep_best)} of replays",
+        "the group's completed jobs only, replayed in each launch order; saved = GPU hours "
+        "saved / GPU hours without trainguard over every order ('trainguard replay' replays "
+        "every job once, in its own order, so its share differs)",
         "",
     ]
     header = ["setting", "stops", "GPU-h saved", "saved", "best kept", "mean regret", "max regret"]

@@ -14,7 +14,7 @@ import json
 import math
 import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from trainguard.core import (
     DirectReferences,
@@ -26,6 +26,9 @@ from trainguard.core import (
     verdict,
 )
 from trainguard.core.curves import DIRECTIONS, CurveError
+
+if TYPE_CHECKING:
+    from trainguard.core.curves import Direction
 
 
 class SnapshotError(ValueError):
@@ -142,7 +145,11 @@ def _evaluator_decisions(
     except PolicyError as exc:
         raise SnapshotError(f"rule: {exc}") from exc
     settings = JobSettings(
-        group="snapshot", objective=None, direction=direction, mode=policy.mode, policy=policy
+        group="snapshot",
+        objective=None,
+        direction=cast("Direction", direction),  # checked against DIRECTIONS above
+        mode=policy.mode,
+        policy=policy,
     )
     rules = settings.rules
     completed = _curves(snapshot, "completed", required=True)

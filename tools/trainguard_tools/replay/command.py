@@ -137,7 +137,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the report as JSON")
     parser.add_argument("--plots", metavar="DIR", help="write one PNG per group and a trade-off")
     parser.add_argument(
-        "--sweep", action="store_true", help="vary median.min_completed and median.grace"
+        "--sweep",
+        action="store_true",
+        help="also replay the median rule (instead of the catch-up rule) at each "
+        "median.min_completed x median.grace (the catch-up rule: `trainguard calibrate`)",
     )
     parser.add_argument(
         "--from-cloudwatch",
