@@ -55,8 +55,9 @@ def register(sub: Any) -> None:
     invoke.add_argument("--event", required=True, help="the event JSON file ('-' for stdin)")
     invoke.add_argument(
         "--endpoint",
-        help="an emulator that already has the stack deployed (e.g. http://localhost:5000); "
-        "without it an in-process emulator is started and the stack deployed into it",
+        help="a running `trainguard local up` (e.g. http://localhost:5000): its stack and jobs, "
+        "in about a second; without it a fresh emulator is started and the stack deployed "
+        "into it (about 30 s)",
     )
     invoke.add_argument(
         "--cdk-out",
