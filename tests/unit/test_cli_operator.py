@@ -114,3 +114,19 @@ def test_other_errors_still_raise(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cleanup, "cleanup_runtime_alarms", fails)
     with pytest.raises(ZeroDivisionError):
         main(["cleanup"])
+
+
+def test_no_command_description_shows_restructuredtext() -> None:
+    import argparse
+
+    def walk(parser: argparse.ArgumentParser) -> list[str]:
+        out = []
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    out += [child.description or "", *walk(child)]
+        return out
+
+    descriptions = walk(build_parser())
+    assert len(descriptions) > 12  # the commands and local's up, advance, invoke
+    assert not [d for d in descriptions if "``" in d or ":mod:" in d or ":func:" in d]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -66,7 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         importlib.import_module(module).register(sub)
+    _plain_descriptions(parser)
     return parser
+
+
+_ROLE = re.compile(r":(?:mod|func|class|meth|data|attr):`~?([^`]+)`")
+
+
+def _plain_descriptions(parser: argparse.ArgumentParser) -> None:
+    """The commands' descriptions without the docstrings' reStructuredText (``x`` and
+    :mod:`x` read as `x` and x in a terminal), down every level of subcommands."""
+    for action in parser._actions:  # argparse keeps its subparsers here
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if child.description:
+                    child.description = _ROLE.sub(r"\1", child.description).replace("``", "`")
+                _plain_descriptions(child)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
