@@ -17,7 +17,7 @@ help:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet --disable-pip-version-check uv \
 		|| python3 -m pip install --quiet --disable-pip-version-check --user --break-system-packages uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --quiet
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -47,7 +47,7 @@ demo: setup
 	$(UV) run --frozen trainguard demo
 
 bench: setup
-	$(UV) sync --frozen --group bench
+	$(UV) sync --frozen --quiet --group bench
 	$(UV) run --frozen --group bench python -m bench.run
 
 record-curves: .venv/.synced
@@ -57,7 +57,7 @@ synth: setup
 	npx cdk synth --quiet
 
 deploy: setup
-	@$(UV) run --frozen python -c "import boto3, sys; s=boto3.session.Session(); s.region_name or sys.exit('make deploy: no AWS region (set AWS_REGION or a profile region)'); i=s.client('sts').get_caller_identity(); print(f\"Deploying trainguard to account {i['Account']} in region {s.region_name} as {i['Arn']}\")"
+	@$(UV) run --frozen python -m trainguard_tools.preflight
 	npx cdk deploy --require-approval broadening
 
 destroy: setup

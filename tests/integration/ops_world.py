@@ -1,7 +1,7 @@
 """A small account on the moto harness for the operator commands (status, explain, report) and
 the digest: the deployed stack's outputs, completed references, and running jobs that the real
 handlers stop, report and alert on. Used by tests/integration/test_ops_commands.py and by
-``python tests/integration/ops_world.py`` (the output examples of docs/operations.md)."""
+``uv run python tests/integration/ops_world.py`` (the output examples of docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -148,19 +148,47 @@ def seed(aws: Aws) -> Policy:
     return policy
 
 
+def settle_stops(aws: Aws, policy: Policy) -> list[str]:
+    """What SageMaker does next: each job the evaluator stopped ends ``Stopped`` and its event
+    reaches the lifecycle function (the job leaves the running index). Returns their names."""
+    deps = aws.deps(policy)
+    stopped = []
+    for name in dict.fromkeys(aws.stopped()):
+        described = aws.sagemaker.describe_training_job(TrainingJobName=name)
+        if described["TrainingJobStatus"] not in ("Stopping", "Stopped"):
+            continue  # refused (protected, paused): it runs on
+        aws.set_status(name, "Stopped")
+        start = described["TrainingStartTime"].timestamp()
+        resources = described["ResourceConfig"]
+        event = state_change(name, "Stopped", arn=described["TrainingJobArn"], start=start,
+                             end=aws.now(), instance_type=resources["InstanceType"],
+                             count=resources["InstanceCount"])  # fmt: skip
+        lifecycle.handler(event, ctx(), deps=deps)
+        stopped.append(name)
+    return stopped
+
+
 def main() -> None:
-    """Seed the world and run the commands, as the docs show them."""
+    """Seed the world and run the commands, as the docs show them (the handlers' own log
+    lines and metrics off: only the commands' output)."""
     import contextlib
+    import io
+    import warnings
 
     from runtime_support import moto_aws
 
     from trainguard.handlers import digest
+    from trainguard.observability import logger
     from trainguard_local.moto_harness import scheduled_event
     from trainguard_tools.cli import main as trainguard
 
+    logger.setLevel("WARNING")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     with contextlib.closing(moto_aws()) as worlds:
         aws = next(worlds)
-        policy = seed(aws)
+        with contextlib.redirect_stdout(io.StringIO()):  # the metrics' EMF lines
+            policy = seed(aws)
+            settle_stops(aws, policy)
         for argv in (["status"], ["explain", "digits-mlp-017"], ["report", "--since", "7d"],
                      ["report", "--since", "7d", "--format", "csv"]):  # fmt: skip
             print(f"$ trainguard {' '.join(argv)}")
@@ -177,8 +205,9 @@ def main() -> None:
         print()
         aws.dynamodb.delete_item(TableName=aws.table, Key={
             "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_GLOBAL_SK}})  # fmt: skip
-        digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), ctx(),
-                       deps=aws.deps(policy))  # fmt: skip
+        with contextlib.redirect_stdout(io.StringIO()):
+            digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), ctx(),
+                           deps=aws.deps(policy))  # fmt: skip
         (mail,) = aws.emails()
         print(f"Subject: {mail['subject']}\n\n{mail['body']}")
 

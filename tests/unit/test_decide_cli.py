@@ -170,3 +170,45 @@ def test_decide_agrees_with_the_spec_on_random_fleets_with_grace(
             count,
         )
         assert d["step"] == curve[-1][0]
+
+
+# ---- the default rule: every objective rule the evaluator runs (issue 22) -------------------
+
+CATCH_UP = {
+    "completed": {
+        "a": [[1, 0.9], [2, 0.7], [3, 0.6], [4, 0.5]],
+        "b": [[1, 0.8], [2, 0.6], [3, 0.5], [4, 0.45]],
+        "c": [[1, 1.0], [2, 0.8], [3, 0.7], [4, 0.6]],
+    },
+    "running": {"x": [[1, 2.0], [2, 1.95], [3, 1.9], [4, 1.9]], "y": [[1, 0.7], [2, 0.55]]},
+}
+
+
+@pytest.mark.parametrize("rule", [None, {"name": "catch-up"}, {"direction": "minimize"}])
+def test_decide_runs_the_default_catch_up_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rule: dict[str, str] | None
+) -> None:
+    snapshot = CATCH_UP if rule is None else {**CATCH_UP, "rule": rule}
+    code, out, err = run(tmp_path, capsys, snapshot)
+    assert code == 0, err
+    x, y = json.loads(out)["decisions"]
+    # x: 4 reports in a row far above what any reference could still reach -> stop
+    assert (x["job"], x["rule"], x["stop"], x["references"]) == ("x", "catch-up", True, 3)
+    assert "4 reports in a row" in x["reason"]
+    assert (y["job"], y["rule"], y["stop"]) == ("y", "catch-up", False)
+
+
+def test_decide_catch_up_counts_reports_in_a_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    snapshot = {**CATCH_UP, "rule": {"name": "catch-up", "consecutive": 5}}
+    code, out, _ = run(tmp_path, capsys, snapshot)
+    x, _ = json.loads(out)["decisions"]
+    assert code == 0 and x["stop"] is False  # worse at 4 reports, 5 needed
+
+
+def test_decide_catch_up_rejects_a_bad_setting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(tmp_path, capsys, {**CATCH_UP, "rule": {"name": "catch-up", "k": -1}})
+    assert code == 2 and out == "" and "rule:" in err

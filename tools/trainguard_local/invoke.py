@@ -39,6 +39,9 @@ def register(sub: Any) -> None:
         "local", help="run the control plane's pieces against the local AWS emulator"
     )
     local_sub = parser.add_subparsers(dest="local_command", required=True)
+    from .up import register as register_up
+
+    register_up(local_sub)
     invoke = local_sub.add_parser(
         "invoke",
         help="run one deployed function in-process on an event file (like `sam local invoke`)",
@@ -52,8 +55,9 @@ def register(sub: Any) -> None:
     invoke.add_argument("--event", required=True, help="the event JSON file ('-' for stdin)")
     invoke.add_argument(
         "--endpoint",
-        help="an emulator that already has the stack deployed (e.g. http://localhost:5000); "
-        "without it an in-process emulator is started and the stack deployed into it",
+        help="a running `trainguard local up` (e.g. http://localhost:5000): its stack and jobs, "
+        "in about a second; without it a fresh emulator is started and the stack deployed "
+        "into it (about 30 s)",
     )
     invoke.add_argument(
         "--cdk-out",

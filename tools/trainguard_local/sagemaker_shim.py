@@ -173,6 +173,10 @@ class SageMakerShim:
         """moto's ``FakeTrainingJob`` for ``name`` (raises ``KeyError`` if unknown)."""
         return self._backend().training_jobs[name]
 
+    def names(self) -> list[str]:
+        """Every training job's name, in creation order."""
+        return list(self._backend().training_jobs)
+
     def status(self, name: str) -> tuple[str, str]:
         """``(TrainingJobStatus, SecondaryStatus)`` of a job."""
         job = self.job(name)

@@ -3,7 +3,7 @@
 It replays the group's **completed** jobs (a curve file, or the account's past jobs with
 ``--from-cloudwatch``) under every rung of the ladder (:data:`trainguard.core.catchup.LADDER`:
 the noise multiple k 2, 4, 6, 8, 12, 16 at 3 and at 2 reports in a row, aggressive to safe), in
-several launch orders (``--orders``, default 5: order 0 the jobs' own start times, the others
+several launch orders (``--orders``, default 20: order 0 the jobs' own start times, the others
 seeded permutations of them; :func:`trainguard_tools.replay.replay_orders`), and prints the
 frontier: GPU time saved, the share of replays whose best job was kept, the mean and maximum
 normalized regret. The recommendation is the rung with the most savings whose best-kept share
@@ -49,6 +49,8 @@ from trainguard.core.catchup import LADDER
 
 from .curvefile import CurveRecord, load_curves
 from .replay import OrdersResult, replay_orders
+from .since import HELP as SINCE_HELP
+from .since import since_days
 from .stack import STACK_NAME, OpsError, caller_arn, connect
 
 if TYPE_CHECKING:
@@ -249,6 +251,9 @@ def format_calibration(c: Calibration) -> str:
         head,
         f"{c.orders} launch order(s) (seed {c.seed}); target: the best job kept in >= "
         f"{_pct(c.keep_best)} of replays",
+        "the group's completed jobs only, replayed in each launch order; saved = GPU hours "
+        "saved / GPU hours without trainguard over every order ('trainguard replay' replays "
+        "every job once, in its own order, so its share differs)",
         "",
     ]
     header = ["setting", "stops", "GPU-h saved", "saved", "best kept", "mean regret", "max regret"]
@@ -547,7 +552,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard calibrate CURVES.jsonl [--group G] [--keep-best 0.95] [--orders 5] [--seed 0]
     [--policy P] [--json OUT] [--apply [--table T | --stack S] [--region R]]``, or
-    ``--from-cloudwatch --group G [--since DAYS]`` instead of the file."""
+    ``--from-cloudwatch --group G [--since 7d]`` instead of the file."""
     parser = sub.add_parser(
         "calibrate",
         help="pick a group's catch-up setting from its own history (and apply it)",
@@ -583,7 +588,10 @@ def register(sub: Any) -> None:
         help="read the group's past jobs from the current AWS account instead of a file",
     )
     parser.add_argument(
-        "--since", type=float, default=14.0, help="with --from-cloudwatch: days back (default 14)"
+        "--since",
+        type=since_days,
+        default=14.0,
+        help=f"with --from-cloudwatch: the period before now: {SINCE_HELP} (default 14d)",
     )
     parser.add_argument("--region", help="AWS region (CloudWatch, the stack, the table)")
     parser.set_defaults(func=_run)

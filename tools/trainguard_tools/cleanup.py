@@ -37,6 +37,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """``trainguard cleanup [--dry-run]`` (uses the caller's AWS credentials and region)."""
-    parser = sub.add_parser("cleanup", help="delete the GPU-idle alarms trainguard created")
+    parser = sub.add_parser(
+        "cleanup",
+        help="delete the GPU-idle alarms trainguard created",
+        description="Delete the GPU-idle CloudWatch alarms trainguard created while jobs "
+        "ran (trainguard-gpu-idle-*). `cdk destroy` does not remove them when the stack's "
+        "own clean-up could not run; `make destroy` runs this after it. The stack's "
+        "trainguard-health-* alarms are left alone. Uses your AWS credentials and region.",
+    )
     parser.add_argument("--dry-run", action="store_true", help="list them, delete nothing")
     parser.set_defaults(func=_run)

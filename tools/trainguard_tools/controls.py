@@ -100,12 +100,20 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """``trainguard pause --reason R [--group G]``, ``resume``, ``mode observe|enforce|default``."""
-    for name, help_text in (
-        ("pause", "every stop becomes a report, from the next tick (audited, announced)"),
-        ("resume", "undo a pause: stops as the mode says, from the next tick"),
-        ("mode", "set the global (or --group) runtime mode, over the deployed one"),
-    ):
-        parser = sub.add_parser(name, help=help_text)
+    for name, help_text, description in (
+        ("pause", "every stop becomes a report, from the next tick (audited, announced)",
+         "Hold every stop (or one group's, --group) from the evaluator's next tick: what "
+         "would have been stopped is reported (WOULD STOP (paused)) and the job runs on. "
+         "No deploy; the change is audited and announced on the alert topic."),
+        ("resume", "undo a pause: stops as the mode says, from the next tick",
+         "Lift a pause (global, or --group): from the next tick, jobs are stopped again as "
+         "their mode says. Audited and announced."),
+        ("mode", "set the global (or --group) runtime mode, over the deployed one",
+         "observe (report only) or enforce (stop), for every group or one (--group), over "
+         "the mode the stack was deployed with; default removes the override. A job's "
+         "trainguard:mode tag still wins. Audited and announced."),
+    ):  # fmt: skip
+        parser = sub.add_parser(name, help=help_text, description=description)
         if name == "mode":
             parser.add_argument("mode", choices=("observe", "enforce", "default"))
         parser.add_argument("--group", help="only this group (default: every group)")

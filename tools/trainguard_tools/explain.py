@@ -276,7 +276,11 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard explain JOB [--png PATH] [--stack S] [--region R]``."""
     parser = sub.add_parser(
-        "explain", help="one job's audit trail, its curve against the threshold, its references"
+        "explain",
+        help="one job's audit trail, its curve against the threshold, its references",
+        description="Why trainguard did what it did to one job: its audit trail (stops, "
+        "would-be stops, alerts, with who and when), its curve against the threshold it was "
+        "held to, and the completed jobs that threshold came from. --png also draws it.",
     )
     parser.add_argument("job", help="the training job's name (its latest run)")
     parser.add_argument("--png", help="also write the plot to this PNG (needs matplotlib)")

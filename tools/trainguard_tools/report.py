@@ -9,28 +9,24 @@ runs. Prices come from the deployed policy (the evaluator's ``TRAINGUARD_POLICY`
 from __future__ import annotations
 
 import argparse
-import re
 from datetime import UTC, datetime
 from typing import Any
 
 from trainguard.logic.report import format_csv, format_json, format_text, summarize
 
+from . import since
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
 
-_SINCE = re.compile(r"^(\d+)([dhm])$")
-_UNIT_S = {"d": 86400.0, "h": 3600.0, "m": 60.0}
 MAX_DAYS = 400  # one Query a day: a bound that keeps the command a few seconds long
 
 
 def parse_since(text: str) -> float:
-    """``7d``, ``12h``, ``90m`` -> seconds; an OpsError otherwise."""
-    match = _SINCE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise OpsError(f"--since must be a number and a unit d, h or m (e.g. 7d), got {text!r}")
-    seconds = int(match.group(1)) * _UNIT_S[match.group(2)]
-    if seconds > MAX_DAYS * 86400.0:
-        raise OpsError(f"--since must be at most {MAX_DAYS}d, got {text!r}")
-    return seconds
+    """``7d``, ``12h``, ``90m``, ``7`` (days) -> seconds, at most :data:`MAX_DAYS`; an
+    OpsError otherwise."""
+    try:
+        return since.parse_since(text, max_days=MAX_DAYS)
+    except since.SinceError as exc:
+        raise OpsError(str(exc)) from exc
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -51,9 +47,16 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard report [--since 7d] [--format text|json|csv] [--stack S] [--region R]``."""
     parser = sub.add_parser(
-        "report", help="stops, would-be stops, alerts and savings over a period, per group"
+        "report",
+        help="stops, would-be stops, alerts and savings over a period, per group",
+        description="What trainguard did over a period (--since 7d, 12h, or a number of "
+        "days): the stops, the stops it would have made (observe mode, a pause), the alerts, "
+        "and the GPU hours and dollars saved, per group and in total; the weekly digest's "
+        "numbers. Prices come from the deployed policy.",
     )
-    parser.add_argument("--since", default="7d", help="the period before now: 7d, 24h, 90m")
+    parser.add_argument(
+        "--since", default="7d", help=f"the period before now: {since.HELP} (default 7d)"
+    )
     parser.add_argument("--format", choices=("text", "json", "csv"), default="text")
     add_stack_arguments(parser)
     parser.set_defaults(func=_run)

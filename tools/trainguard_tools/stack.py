@@ -8,6 +8,7 @@ is an :class:`OpsError` with a one-line message; :func:`run` prints it and exits
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,24 +135,54 @@ def caller_arn(sts: Any) -> str:
     return str(sts.get_caller_identity()["Arn"])
 
 
+def setup_problem(exc: BaseException) -> str | None:
+    """One line with the fix for what is wrong with this machine's AWS set-up (no credentials,
+    no region, an unreachable endpoint, a missing profile or an expired login), or None when
+    ``exc`` is something else. Every operator command says these the same way (exit 2)."""
+    from botocore import exceptions as e
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if isinstance(exc, e.NoCredentialsError):
+        return (
+            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or "
+            "environment variables) and try again"
+            + ("" if not endpoint else "; for `trainguard local up`, paste its export lines")
+        )
+    if isinstance(exc, e.PartialCredentialsError):
+        return f"incomplete AWS credentials ({exc}): set both the key id and the secret key"
+    if isinstance(exc, e.NoRegionError):
+        return (
+            "no AWS region: export AWS_DEFAULT_REGION=us-east-1 (your region), set one in your "
+            "profile (aws configure), or pass --region where the command has it"
+        )
+    if isinstance(exc, e.ProfileNotFound):
+        return f"{exc}: check AWS_PROFILE (aws configure list-profiles)"
+    if isinstance(exc, (e.SSOError, e.TokenRetrievalError, e.UnauthorizedSSOTokenError)):
+        return f"your AWS login has expired or is missing ({exc}): run aws sso login"
+    if isinstance(exc, e.EndpointConnectionError):
+        url = exc.kwargs.get("endpoint_url", "")
+        if endpoint:
+            return (
+                f"cannot reach {url}: AWS_ENDPOINT_URL={endpoint} is set; start "
+                "`trainguard local up` there, or unset AWS_ENDPOINT_URL to reach AWS"
+            )
+        return f"cannot reach {url}: check the network and the region"
+    return None
+
+
 def run(command: Callable[[], int]) -> int:
-    """Run an operator command: an :class:`OpsError`, missing credentials or a refused call
-    print one line on stderr and give exit code 2."""
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+    """Run an operator command: an :class:`OpsError`, the machine's AWS set-up
+    (:func:`setup_problem`) or a refused call print one line on stderr and give exit code 2."""
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return command()
     except OpsError as exc:
         message = str(exc)
-    except NoCredentialsError:
-        message = (
-            "no AWS credentials found: configure them (aws configure, AWS_PROFILE, or "
-            "environment variables) and try again"
-        )
     except ClientError as exc:
         message = f"AWS refused the call: {error_code(exc)}: {error_message(exc)}"
     except BotoCoreError as exc:
-        message = f"AWS call failed: {exc}"
+        message = setup_problem(exc) or f"AWS call failed: {exc}"
     print(f"trainguard: {message}", file=sys.stderr)
     return EXIT_OPS_ERROR
 

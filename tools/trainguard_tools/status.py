@@ -219,7 +219,13 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard status [--stack S] [--region R] [--format text|json]``."""
     parser = sub.add_parser(
-        "status", help="running opted-in jobs, their thresholds, modes and open alerts"
+        "status",
+        help="running opted-in jobs, their thresholds, modes and open alerts",
+        description="The opted-in jobs running now, per group: each job's latest and best "
+        "value, the value it must beat to keep running (the rule's threshold, as the "
+        "evaluator computes it), the references behind it, the mode it runs in and its open "
+        "alerts (idle GPU, hung, straggler, throughput); then the runtime controls in force "
+        "(pause, modes). Reads the deployed stack with your AWS credentials.",
     )
     add_stack_arguments(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")

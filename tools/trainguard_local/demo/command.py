@@ -61,7 +61,8 @@ def run_demo(args: argparse.Namespace) -> int:
     context = demo_context(dict(scenario.context), tick)
     last = max(j.end_minute for j in fleet)
     print(
-        f"[demo] fleet: {len(fleet)} jobs in {len({j.group for j in fleet if j.tagged})} groups "
+        f"[demo] fleet: {len(fleet)} jobs (and the retries trainguard creates) in "
+        f"{len({j.group for j in fleet if j.tagged})} opted-in groups "
         f"from {Path(args.curves or DEFAULT_CURVES).name}, {last} simulated minutes; "
         f"context {json.dumps(context)}",
         file=sys.stderr,

@@ -116,31 +116,50 @@ def _put(cloudwatch: CloudWatchClient, data: list[MetricDatumTypeDef]) -> None:
         cloudwatch.put_metric_data(Namespace=TRAINING_NAMESPACE, MetricData=data[i : i + 500])
 
 
-def simulate(
-    plane: Plane,
-    fleet: Sequence[FleetJob],
-    gpus_of: Callable[[str], int],
-    *,
-    alarm_every: int = 1,
-    progress_every: int = 10,
-    on_minute: Callable[[int], None] | None = None,
-    out: TextIO = sys.stderr,
-) -> RunRecord:
-    """Play ``fleet`` minute by minute until every job has ended (or been stopped);
-    ``on_minute(minute)`` runs before each minute's tick (an operator's command)."""
-    from ..emulator import make_client
+class FleetPlayer:
+    """Plays a fleet on the plane one simulated minute at a time (:meth:`play`); what it played
+    is in :attr:`record` (:meth:`finish` completes it). An empty fleet still runs each minute's
+    settle, events, tick and alarms: ``trainguard local up`` plays the minutes it is given."""
 
-    sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
-    cloudwatch: CloudWatchClient = make_client("cloudwatch", plane.endpoint_url)
-    clock, shim, router, alarms = plane.clock, plane.shim, plane.router, plane.alarms
-    record = RunRecord(clock_start=clock.now(), minutes=0)
-    fleet = list(fleet)  # grows by the retries trainguard creates
-    last_minute = max(j.end_minute for j in fleet)
-    began = time.monotonic()
-    started: set[str] = set()
-    ended: set[str] = set()
-    emails_seen = 0
-    for minute in range(last_minute + 30):  # + room for the last stops to settle
+    def __init__(
+        self,
+        plane: Plane,
+        fleet: Sequence[FleetJob],
+        gpus_of: Callable[[str], int],
+        *,
+        alarm_every: int = 1,
+        progress_every: int = 10,
+        on_minute: Callable[[int], None] | None = None,
+        out: TextIO = sys.stderr,
+    ) -> None:
+        from ..emulator import make_client
+
+        self.plane = plane
+        self.sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
+        self.cloudwatch: CloudWatchClient = make_client("cloudwatch", plane.endpoint_url)
+        self.gpus_of = gpus_of
+        self.alarm_every = alarm_every
+        self.progress_every = progress_every
+        self.on_minute = on_minute
+        self.out = out
+        self.record = RunRecord(clock_start=plane.clock.now(), minutes=0)
+        self.fleet = list(fleet)  # grows by the retries trainguard creates
+        self.last_minute = max((j.end_minute for j in self.fleet), default=0)
+        self.began = time.monotonic()
+        self.started: set[str] = set()
+        self.ended: set[str] = set()
+        self.emails_seen = 0
+
+    @property
+    def done(self) -> bool:
+        """Every job of the fleet has ended (or been stopped)."""
+        return len(self.ended) == len(self.fleet)
+
+    def play(self, minute: int) -> None:
+        """Minute ``minute`` of the run (the clock set to the run's start + ``minute``)."""
+        sm, cloudwatch, gpus_of, plane = self.sm, self.cloudwatch, self.gpus_of, self.plane
+        clock, shim, router, alarms = plane.clock, plane.shim, plane.router, plane.alarms
+        fleet, started, ended, record = self.fleet, self.started, self.ended, self.record
         now = clock.set(clock.start + timedelta(minutes=minute))
         for job in fleet:
             if job.start_minute == minute and job.name not in started:
@@ -210,17 +229,17 @@ def simulate(
                 ended.add(job.name)
         shim.settle(now)
         router.pump()
-        if on_minute is not None:
-            on_minute(minute)
+        if self.on_minute is not None:
+            self.on_minute(minute)
         router.tick(now)
-        if minute % alarm_every == 0:
+        if minute % self.alarm_every == 0:
             alarms.evaluate(now)
         for retry in _new_retries(shim, fleet, started, minute):
             fleet.append(retry)  # created by the tick: played from the next minute
             started.add(retry.name)
             record.retries.append(retry)
         record.minutes = minute
-        if minute % progress_every == 0 or len(ended) == len(fleet):
+        if fleet and self.progress_every and (minute % self.progress_every == 0 or self.done):
             emails = len(plane.mailbox.emails())
             in_alarm = sum(1 for s in alarms.states.values() if s.value == "ALARM")
             statuses = [shim.status(j.name)[0] for j in fleet if j.name in started]
@@ -231,29 +250,52 @@ def simulate(
                 f"stopped {statuses.count('Stopped') + statuses.count('Stopping'):2d}  "
                 f"failed {statuses.count('Failed'):2d}  "
                 f"alarms in ALARM {in_alarm}  emails {emails}"
-                f"{f' (+{emails - emails_seen})' if emails > emails_seen else ''}"
-                f"  [{time.monotonic() - began:5.1f} s]",
-                file=out,
+                f"{f' (+{emails - self.emails_seen})' if emails > self.emails_seen else ''}"
+                f"  [{time.monotonic() - self.began:5.1f} s]",
+                file=self.out,
                 flush=True,
             )
-            emails_seen = emails
-        if len(ended) == len(fleet):
+            self.emails_seen = emails
+
+    def finish(self) -> RunRecord:
+        """The last events delivered; the record's counts and timings filled in."""
+        router, record = self.plane.router, self.record
+        router.pump()
+        record.seconds["simulate"] = time.monotonic() - self.began
+        record.invocations = len(router.invocations)
+        record.shard_invocations = sum(
+            1 for inv in router.invocations if inv.function == c.SHARD_FUNCTION_NAME
+        )
+        record.fanned_out_ticks = sum(
+            1
+            for inv in router.invocations
+            if inv.function == c.EVALUATOR_FUNCTION_NAME
+            and isinstance(inv.result, dict)
+            and inv.result.get("shards", 0) > 0
+        )
+        record.failures = [f"{inv.function}: {inv.error}" for inv in router.failures]
+        return record
+
+
+def simulate(
+    plane: Plane,
+    fleet: Sequence[FleetJob],
+    gpus_of: Callable[[str], int],
+    *,
+    alarm_every: int = 1,
+    progress_every: int = 10,
+    on_minute: Callable[[int], None] | None = None,
+    out: TextIO = sys.stderr,
+) -> RunRecord:
+    """Play ``fleet`` minute by minute until every job has ended (or been stopped);
+    ``on_minute(minute)`` runs before each minute's tick (an operator's command)."""
+    player = FleetPlayer(plane, fleet, gpus_of, alarm_every=alarm_every,
+                         progress_every=progress_every, on_minute=on_minute, out=out)  # fmt: skip
+    for minute in range(player.last_minute + 30):  # + room for the last stops to settle
+        player.play(minute)
+        if player.done:
             break
-    router.pump()
-    record.seconds["simulate"] = time.monotonic() - began
-    record.invocations = len(router.invocations)
-    record.shard_invocations = sum(
-        1 for inv in router.invocations if inv.function == c.SHARD_FUNCTION_NAME
-    )
-    record.fanned_out_ticks = sum(
-        1
-        for inv in router.invocations
-        if inv.function == c.EVALUATOR_FUNCTION_NAME
-        and isinstance(inv.result, dict)
-        and inv.result.get("shards", 0) > 0
-    )
-    record.failures = [f"{inv.function}: {inv.error}" for inv in router.failures]
-    return record
+    return player.finish()
 
 
 def _new_retries(
@@ -282,16 +324,18 @@ def start_plane(
     *,
     cdk_out: Path,
     span: timedelta,
+    port: int = 0,
     out: TextIO = sys.stderr,
 ) -> tuple[Emulator, Plane]:
-    """Start the emulator and the shim, deploy the stack, wire the router, alarms, mailbox.
-    Returns (emulator, plane); the caller stops the emulator and uninstalls the shim."""
+    """Start the emulator (on ``port``; 0: a free one) and the shim, deploy the stack, wire the
+    router, alarms, mailbox. Returns (emulator, plane); the caller stops the emulator and
+    uninstalls the shim."""
     from .. import AlarmEvaluator, Emulator, EventRouter, Mailbox, SageMakerShim, Wiring
     from ..emulator_deploy import deploy_to_emulator
 
     clock = SimClock.ending_now(span)
     began = time.monotonic()
-    emulator = Emulator().start()
+    emulator = Emulator(port=port).start()
     emulator.reset()  # moto's backends are process-wide: start from an empty account
     shim = SageMakerShim(clock=clock.now, stop_delay=timedelta(minutes=1)).install()
     try:

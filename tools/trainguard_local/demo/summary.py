@@ -371,20 +371,26 @@ def _retry_checks(summary: Mapping[str, Any]) -> list[Check]:
 
 def format_summary(summary: Mapping[str, Any]) -> str:
     """The summary as the terminal shows it."""
+    created = len(summary.get("created_by_trainguard") or [])
+    jobs = f"{summary['jobs']} jobs" + (
+        f" ({summary['jobs'] - created} played + {created} created by trainguard's capacity retry)"
+        if created
+        else ""
+    )
     lines = [
         "",
-        f"trainguard demo: {summary['jobs']} jobs in {len(summary['groups'])} groups, "
+        f"trainguard demo: {jobs} in {len(summary['groups'])} opted-in groups, "
         f"{summary.get('simulated_minutes', '?')} simulated minutes, "
         f"mode {summary.get('mode', '?')}",
         "",
-        f"Stopped ({len(summary['stopped'])}):",
+        f"Stopped ({len(summary['stopped'])}; step = the job's own minute since its start):",
     ]
     for s in summary["stopped"]:
         thr = "-" if s["threshold"] is None else f"{s['threshold']:.4g}"
         val = "-" if s["value"] is None else f"{s['value']:.4g}"
         step = "-" if s["step"] is None else f"{s['step']:g}"
         lines.append(
-            f"  {s['job']:<24} {s['rule']:<9} minute {step:>4}  value {val:>10}  "
+            f"  {s['job']:<24} {s['rule']:<9} step {step:>4}  value {val:>10}  "
             f"threshold {thr:>10}  refs {s['references']}"
         )
     lines += ["", f"Alerts ({len(summary['alerts'])}):"]
@@ -399,6 +405,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         f"if every job ran to its end: {summary['gpu_hours_saved']:.2f} saved "
         f"({'n/a' if frac is None else f'{100 * frac:.1f}%'}), "
         f"${summary['usd_saved']:,.2f} of ${summary['usd_baseline']:,.2f}",
+        "  (less than `trainguard replay data/curves.jsonl` reports on the same curves: most of "
+        "the demo's jobs are the references each group needs before its first stop, or play a "
+        "health scenario to its end; the replay judges every recorded job)",
         "Best job survived: "
         + ", ".join(
             f"{g} ({summary['best_job'][g]}): {'yes' if ok else 'NO'}"

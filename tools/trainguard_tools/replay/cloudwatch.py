@@ -1,4 +1,4 @@
-"""``trainguard replay --from-cloudwatch --group NAME --since DAYS``: past jobs of a real account.
+"""``trainguard replay --from-cloudwatch --group NAME --since 7d``: past jobs of a real account.
 
 Reads, with the caller's credentials:
   * ``ListTrainingJobs`` (``CreationTimeAfter``; every page: the API filters after paging, so a

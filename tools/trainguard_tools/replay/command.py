@@ -18,6 +18,8 @@ from trainguard.config import Policy, PolicyError
 
 from ..curvefile import load_curves
 from ..local_group import PLOT_MODULES, missing_message
+from ..since import HELP as SINCE_HELP
+from ..since import since_days
 from .engine import SMALL_SWEEP_GRACE, SMALL_SWEEP_MIN_COMPLETED, replay, sweep
 from .report import format_result, format_sweep
 from .results import SweepRow
@@ -118,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """``trainguard replay CURVES.jsonl [--policy P] [--mode M] [--json OUT] [--plots DIR]
-    [--sweep] [--from-cloudwatch --group NAME --since DAYS]``."""
+    [--sweep] [--from-cloudwatch --group NAME --since 7d]``."""
     parser = sub.add_parser(
         "replay",
         help="what a policy would have stopped, saved and cost on past jobs",
@@ -135,7 +137,10 @@ def register(sub: Any) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the report as JSON")
     parser.add_argument("--plots", metavar="DIR", help="write one PNG per group and a trade-off")
     parser.add_argument(
-        "--sweep", action="store_true", help="vary median.min_completed and median.grace"
+        "--sweep",
+        action="store_true",
+        help="also replay the median rule (instead of the catch-up rule) at each "
+        "median.min_completed x median.grace (the catch-up rule: `trainguard calibrate`)",
     )
     parser.add_argument(
         "--from-cloudwatch",
@@ -144,7 +149,10 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--group", help="with --from-cloudwatch: the trainguard:group to read")
     parser.add_argument(
-        "--since", type=float, default=7.0, help="with --from-cloudwatch: days back (default 7)"
+        "--since",
+        type=since_days,
+        default=7.0,
+        help=f"with --from-cloudwatch: the period before now: {SINCE_HELP} (default 7d)",
     )
     parser.add_argument("--region", help="with --from-cloudwatch: AWS region")
     parser.set_defaults(func=_run)

@@ -43,6 +43,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+STOP_COLUMNS = ["job", "rule", "step", "value", "threshold", "refs", "at min", "GPU-h", "outcome"]
+
+
 def format_result(result: ReplayResult, *, stops: bool = True) -> str:
     """The human-readable replay report: one row per group, the overall row, then the stops."""
     p = result.policy
@@ -65,6 +68,12 @@ def format_result(result: ReplayResult, *, stops: bool = True) -> str:
         f"{' + '.join(rules) or 'no rules'}; tick {p.tick_minutes} min, "
         f"ingestion lag {fmt(p.ingestion_lag_minutes)} min",
     ]
+    lines.append(
+        "every job of the input (completed, failed and stopped alike) replayed once, in its own "
+        "launch order, on one simulated timeline; saved = GPU hours saved / GPU hours without "
+        "trainguard ('trainguard calibrate' replays only completed jobs in several launch "
+        "orders, so its share differs)"
+    )
     if result.mode == "observe":
         lines.append(
             "observe mode: nothing truncated; 'with' = what the reported stops would have saved"
@@ -142,7 +151,7 @@ def format_result(result: ReplayResult, *, stops: bool = True) -> str:
             lines += [
                 "  " + x
                 for x in _table(
-                    ["job", "rule", "step", "value", "threshold", "refs", "minute", "GPU-h", ""],
+                    STOP_COLUMNS,
                     stop_rows,
                     right={2, 3, 4, 5, 6, 7},
                 )
@@ -180,5 +189,9 @@ def format_sweep(rows: Sequence[SweepRow]) -> str:
         for r in rows
     ]
     return "\n".join(
-        ["sweep: median.min_completed x median.grace", *_table(header, body, set(range(9)))]
+        [
+            "sweep: the median rule (on, instead of the catch-up rule) at median.min_completed "
+            "x median.grace; the catch-up rule's settings are `trainguard calibrate`'s",
+            *_table(header, body, set(range(9))),
+        ]
     )
