@@ -134,7 +134,8 @@ def _evaluator_decisions(
 ) -> list[dict[str, Any]]:
     """Every objective rule of the default policy, as the evaluator builds and runs them."""
     from trainguard.config import JobSettings, Policy, PolicyError
-    from trainguard.core import CatchUpModel, DirectReferences
+    from trainguard.core.catchup import CatchUpModel
+    from trainguard.core.median import DirectReferences
 
     overrides = {CATCHUP_KEYS[k]: v for k, v in rule.items() if k in CATCHUP_KEYS}
     try:
