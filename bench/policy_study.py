@@ -35,6 +35,7 @@ import time
 import timeit
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 from trainguard.core import (
@@ -47,20 +48,22 @@ from trainguard.core import (
     WorseStreak,
 )
 from trainguard.core.bound import ConvexBoundRule
-from trainguard.core.catchup import NO_STREAK
+from trainguard.core.catchup import NO_STREAK, grid_index
 from trainguard.core.curves import Curve, Direction
 from trainguard.core.familygain import (
     Allowance,
     FamilyGainModel,
     FamilyGainRule,
     GainProfile,
+    describe,
     family_of,
+    grid_gains,
     spread,
 )
 from trainguard.policy import JobSettings
 from trainguard_tools.curvefile import JobRecord
 from trainguard_tools.replay import OrdersResult, summarize_orders
-from trainguard_tools.replay.engine import launch_orders, replay
+from trainguard_tools.replay.engine import Permutation, launch_orders, replay, shuffled
 
 from .frontier import DATASETS, LABELS, SEED, _cell, _load, _policy, study_permutation
 
@@ -94,6 +97,32 @@ class GroupState:
     profile: GainProfile
     spread: float | None
     jobs: int
+    #: grid index -> the upper concave hull of the references' (best by then, gain after it)
+    hulls: Mapping[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+
+def upper_hull(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """The vertices of the upper concave majorant of ``points`` (x increasing)."""
+    hull: list[tuple[float, float]] = []
+    for p in sorted(set(points)):
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (x2 - x1) * (p[1] - y1) - (y2 - y1) * (p[0] - x1) >= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    return tuple(hull)
+
+
+def hull_at(hull: Sequence[tuple[float, float]], x: float) -> float | None:
+    """The majorant at ``x`` (None outside the hull's x range)."""
+    if not hull or x < hull[0][0] or x > hull[-1][0]:
+        return None
+    for (x1, y1), (x2, y2) in pairwise(hull):
+        if x1 <= x <= x2:
+            return y1 + (y2 - y1) * (x - x1) / (x2 - x1) if x2 > x1 else max(y1, y2)
+    return hull[0][1]
 
 
 @dataclass(frozen=True)
@@ -115,7 +144,17 @@ class GroupTableRule(MedianStoppingRule):
         s = spread(finals, self.direction)
         if self.store is not None:
             self.store.fold(curves, self.direction, s)
-        return GroupState(profile, s, len(curves))
+        sign = 1.0 if self.direction == "maximize" else -1.0
+        points: dict[int, list[tuple[float, float]]] = {}
+        for curve in curves.values():
+            pts = [(float(a), float(b)) for a, b in curve]
+            if not pts or not math.isfinite(pts[-1][1]):
+                continue
+            final = sign * pts[-1][1]
+            for idx, g in grid_gains(pts, sign):
+                points.setdefault(idx, []).append((final - g, g))
+        hulls = {i: upper_hull(p) for i, p in points.items()}
+        return GroupState(profile, s, len(curves), hulls)
 
 
 @dataclass(frozen=True)
@@ -125,8 +164,11 @@ class StudyRules(ObjectiveRules):
     rule: FamilyGainRule | None = None
     store: FamilyStore | None = field(default=None, compare=False, hash=False)
     use_family: bool = False
+    standing: bool = False
     convex: ConvexBoundRule | None = None
     first_steps: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
+    smooth: FamilyGainRule | None = None  # the rule for smooth groups (sigma / spread < rho)
+    smooth_rho: float = 0.0
 
     def stop_and_streak(
         self,
@@ -146,13 +188,29 @@ class StudyRules(ObjectiveRules):
             return StopCheck(None, kept)
         if self.convex is not None:
             first = self.first_steps.get(job, 1.0)
-            v = self.convex.check_summary(summary, catchup_model, kept, first_step=first)
+            group = self.allowance(job, step, references, catchup_model)
+            gain = None if group is None else group.gain
+            v = self.convex.check_summary(summary, catchup_model, kept, first_step=first, gain=gain)
             kept = kept.after(v)
             if not v.stop:
                 return StopCheck(None, kept)
-            d = self.convex.explain(job, v, catchup_model, summary, first_step=first)
+            word = "gain" if self.convex.direction == "maximize" else "drop"
+            source = None if group is None else describe(group, word, step)
+            d = self.convex.explain(
+                job, v, catchup_model, summary, first_step=first, gain=gain, source=source
+            )
             return StopCheck(d, kept)
         allowance = self.allowance(job, step, references, catchup_model)
+        if self.standing and isinstance(references, GroupState) and summary.best is not None:
+            sign = 1.0 if rule.direction == "maximize" else -1.0
+            hull = references.hulls.get(grid_index(step), ())
+            at = hull_at(hull, sign * summary.best)
+            if at is not None and allowance is not None and at < allowance.gain:
+                allowance = Allowance(max(at, 0.0), 0, allowance.jobs)
+        if self.smooth is not None and isinstance(references, GroupState):
+            sp = references.spread
+            if sp is not None and catchup_model.sigma < self.smooth_rho * sp:
+                rule = self.smooth
         verdict = rule.check_summary(summary, catchup_model, kept, allowance)
         kept = kept.after(verdict)
         if not verdict.stop:
@@ -186,13 +244,18 @@ class Candidate:
     warm: bool = False
     convex: bool = False
     use_catchup: bool = True
+    min_progress: float = 0.0
+    standing: bool = False  # the gain allowed at the job's standing (the references' hull)
+    smooth_rho: float = 0.0  # > 0: groups with sigma / spread below it use smooth_k/_consecutive
+    smooth_k: float = 2.0
+    smooth_consecutive: int = 2
 
-    def rule(self, direction: Direction) -> FamilyGainRule:
+    def rule(self, direction: Direction, smooth: bool = False) -> FamilyGainRule:
         return FamilyGainRule(
             direction=direction,
             min_completed=self.min_completed,
-            noise_multiple=self.k,
-            consecutive=self.consecutive,
+            noise_multiple=self.smooth_k if smooth else self.k,
+            consecutive=self.smooth_consecutive if smooth else self.consecutive,
             quantile=self.quantile,
             min_family=self.min_family,
             group_quantile=self.group_quantile,
@@ -204,8 +267,17 @@ class Candidate:
             out["min_completed"] = self.min_completed
         if self.group_quantile < 1.0:
             out["group_quantile"] = self.group_quantile
+        if self.standing:
+            out["standing"] = "the references' upper hull of gain against standing"
+        if self.smooth_rho:
+            out["smooth"] = (
+                f"sigma/spread < {self.smooth_rho:g}: k {self.smooth_k:g}, "
+                f"{self.smooth_consecutive} reports"
+            )
         if self.convex:
             out["convex"] = "min(U, own climb)" if self.use_catchup else "own climb only"
+            if self.min_progress:
+                out["min_progress"] = self.min_progress
         if self.use_family:
             out |= {"family_quantile": self.quantile, "min_family": self.min_family}
             if self.warm:
@@ -226,14 +298,18 @@ def rules_for(
                 noise_multiple=candidate.k,
                 consecutive=candidate.consecutive,
                 use_catchup=candidate.use_catchup,
+                min_progress=candidate.min_progress,
             )
         return StudyRules(
             median=GroupTableRule(direction=d, store=store),
             divergence=settings.rules.divergence,
             catchup=CatchUpRule(direction=d),  # only so that the engine hands over the model
             rule=candidate.rule(d),
+            smooth=candidate.rule(d, smooth=True) if candidate.smooth_rho else None,
+            smooth_rho=candidate.smooth_rho,
             store=store,
             use_family=candidate.use_family,
+            standing=candidate.standing,
             convex=convex,
             first_steps=first_steps,
         )
@@ -270,6 +346,8 @@ def replay_candidate(
     candidate: Candidate,
     orders: int,
     warm: FamilyGainModel | None = None,
+    seed: int = SEED,
+    permutation: Permutation = study_permutation,
 ) -> OrdersResult:
     families = families_of(files)
     first_steps = {
@@ -279,38 +357,72 @@ def replay_candidate(
     }
     results = []
     for records in files:
-        for order in launch_orders(records, orders, SEED, permutation=study_permutation):
+        for order in launch_orders(records, orders, seed, permutation=permutation):
             store = FamilyStore(families, warm if candidate.warm else None)
             results.append(
                 replay(order, POLICY, rules_for=rules_for(candidate, store, first_steps))
             )
-    return replace(summarize_orders(results, SEED), orders=orders)
+    return replace(summarize_orders(results, seed), orders=orders)
+
+
+#: every candidate of the study's table (docs/policy-study.md), in its order
+STUDY = (
+    # the default and the group's gain quantile instead of the largest gain
+    "k=8",
+    "group_quantile=0.9,k=8",
+    "group_quantile=0.9,k=6",
+    "group_quantile=0.9,k=10",
+    "group_quantile=0.8,k=8",
+    "group_quantile=0.75,k=6",
+    "group_quantile=0.75,k=8",
+    "group_quantile=0.75,k=12",
+    "group_quantile=0.5,k=8",
+    "group_quantile=0.5,k=12",
+    "group_quantile=0.9,k=2,consecutive=2",
+    "group_quantile=0.9,k=4,consecutive=2",
+    "group_quantile=0.9,k=6,consecutive=2",
+    "group_quantile=0.9,k=8,consecutive=2",
+    "group_quantile=0.9,k=12,consecutive=2",
+    "group_quantile=0.9,k=16,consecutive=2",
+    "group_quantile=0.75,k=8,consecutive=2",
+    # the family's gains (learned online in the replay; warm: from the other LCDB file)
+    "use_family=1,quantile=1.0,k=8",
+    "use_family=1,quantile=0.9,k=8",
+    "use_family=1,quantile=0.9,k=4",
+    "use_family=1,warm=1,quantile=0.9,k=8",
+    "use_family=1,warm=1,quantile=0.9,k=4",
+    "use_family=1,warm=1,quantile=1.0,k=4",
+    # the optimistic convex bound: min(U(s), the job's own climb)
+    "convex=1,k=4",
+    "convex=1,k=8",
+    "convex=1,k=10",
+    "convex=1,k=12",
+    "convex=1,k=16",
+    "convex=1,k=12,consecutive=2",
+    "convex=1,use_catchup=0,k=4",
+    "convex=1,use_catchup=0,k=8",
+    "convex=1,group_quantile=0.9,k=12",
+    "convex=1,group_quantile=0.9,k=16",
+    "convex=1,group_quantile=0.8,k=12",
+    "convex=1,group_quantile=0.8,k=16",
+    "convex=1,group_quantile=0.9,k=16,consecutive=2",
+    "convex=1,min_progress=0.3,k=8",
+    "convex=1,min_progress=0.5,k=4",
+    "convex=1,min_progress=0.5,k=6",
+    "convex=1,min_progress=0.5,k=8",
+    "convex=1,min_progress=0.5,group_quantile=0.8,k=8",
+    # the gain allowed at the job's standing: the references' upper hull of gain against best
+    "standing=1,k=8",
+    "standing=1,k=6",
+    # a noise regime: k 2 at 2 reports where the group's noise is below rho x its spread
+    "smooth_rho=0.02,k=8",
+    "smooth_rho=0.02,group_quantile=0.9,k=8",
+    "smooth_rho=0.01,group_quantile=0.9,k=8",
+)
 
 
 def candidates() -> list[Candidate]:
-    out = [Candidate("catchup_k8_c3", "catch-up default (k 8, 3 reports), through the study")]
-    for q in (0.9, 0.75):
-        for k in (8.0, 4.0):
-            out.append(
-                Candidate(
-                    f"groupq{q:g}_k{k:g}",
-                    f"group gain quantile {q:g}, k {k:g}",
-                    k=k,
-                    group_quantile=q,
-                )
-            )
-    for q in (1.0, 0.9, 0.8):
-        for k in (8.0, 4.0):
-            out.append(
-                Candidate(
-                    f"family_q{q:g}_k{k:g}",
-                    f"family gain q {q:g}, k {k:g}, min_family 10",
-                    k=k,
-                    quantile=q,
-                    use_family=True,
-                )
-            )
-    return out
+    return [parse_candidate(spec) for spec in STUDY]
 
 
 def parse_candidate(spec: str) -> Candidate:
@@ -334,9 +446,10 @@ def meets(name: str, cell: Mapping[str, Any]) -> bool:
     )
 
 
-def decision_cost(repeats: int = 5) -> dict[str, float]:
-    """µs per decision of the candidate's check (allowance + verdict) on a 1,000-reference
-    group of 40-step curves with a 20-family model, and the model sizes in JSON bytes."""
+def decision_cost(repeats: int = 5, number: int = 20000) -> dict[str, float]:
+    """µs per decision (timeit, the fastest of ``repeats``) of each rule's verdict for one job
+    at step 12 of a group of 1,000 completed 40-step curves (maximize) with a 20-family model,
+    and the states' sizes in JSON bytes."""
     import random
 
     rng = random.Random(0)
@@ -352,28 +465,40 @@ def decision_cost(repeats: int = 5) -> dict[str, float]:
     for i, c in enumerate(curves):
         group = group.add(c, "maximize")
         families = families.add(f"fam{i % 20}", c, 0.2)
-    rule = FamilyGainRule(direction="maximize", quantile=0.9)
     summary = CurveSummary.of(curves[0][:12], "maximize")
+    catchup = CatchUpRule(direction="maximize")
+    family_rule = FamilyGainRule(direction="maximize", quantile=0.9)
+    group_rule = FamilyGainRule(direction="maximize", group_quantile=0.9)
+    convex = ConvexBoundRule(direction="maximize", noise_multiple=12.0)
 
-    def one() -> None:
-        a = rule.allowance(
+    def family() -> None:
+        a = family_rule.allowance(
             model, 12.0, group=group, families=families, family="fam3", group_spread=0.2
         )
-        rule.check_summary(summary, model, NO_STREAK, a)
+        family_rule.check_summary(summary, model, NO_STREAK, a)
 
-    def catchup() -> None:
-        CatchUpRule(direction="maximize").check_summary(summary, model, NO_STREAK)
+    def quantile() -> None:
+        a = group_rule.allowance(model, 12.0, group=group)
+        group_rule.check_summary(summary, model, NO_STREAK, a)
 
-    n = 20000
-    cand = min(timeit.repeat(one, number=n, repeat=repeats)) / n * 1e6
-    base = min(timeit.repeat(catchup, number=n, repeat=repeats)) / n * 1e6
-    return {
-        "family_gain_us_per_decision": round(cand, 2),
-        "catchup_us_per_decision": round(base, 2),
+    timed: dict[str, Callable[[], object]] = {
+        "catchup": lambda: catchup.check_summary(summary, model, NO_STREAK),
+        "group_quantile": quantile,
+        "family_gain": family,
+        "convex_bound": lambda: convex.check_summary(summary, model, NO_STREAK),
+    }
+    out: dict[str, float] = {
+        f"{name}_us_per_decision": round(
+            min(timeit.repeat(fn, number=number, repeat=repeats)) / number * 1e6, 2
+        )
+        for name, fn in timed.items()
+    }
+    out |= {
         "catchup_model_json_bytes": len(json.dumps(model.to_dict())),
-        "group_profile_json_bytes": len(json.dumps(group.to_dict())),
+        "group_gain_profile_json_bytes": len(json.dumps(group.to_dict())),
         "family_model_json_bytes_20_families": len(json.dumps(families.to_dict())),
     }
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -382,6 +507,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", help="candidate keys")
     parser.add_argument("--sets", nargs="*", default=list(DATASETS))
     parser.add_argument("--json", help="write the figures here")
+    parser.add_argument("--seed", type=int, default=SEED, help="launch orders' seed")
+    parser.add_argument("--orders", type=int, help="launch orders per data set (default 5/3/3)")
+    parser.add_argument(
+        "--stdlib", action="store_true", help="calibrate's launch orders (random.Random)"
+    )
     parser.add_argument("--cost", action="store_true", help="measure the decision cost too")
     parser.add_argument(
         "--try",
@@ -400,8 +530,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         row: dict[str, Any] = {"key": c.key, "label": c.label, "settings": c.settings()}
         started = time.perf_counter()
         for name in args.sets:
-            orders = 1 if args.quick else DATASETS[name][1]
-            row[name] = _cell(replay_candidate(data[name], c, orders, warm.get(name)))
+            orders = 1 if args.quick else (args.orders or DATASETS[name][1])
+            perm = shuffled if args.stdlib else study_permutation
+            cell = replay_candidate(data[name], c, orders, warm.get(name), args.seed, perm)
+            row[name] = _cell(cell)
             row[name]["meets_goal"] = meets(name, row[name])
         out.append(row)
         print(

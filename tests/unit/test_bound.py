@@ -98,3 +98,22 @@ def test_gates_nan_and_the_sentence() -> None:
         "(2 reports in a row)"
     )
     assert d.threshold == pytest.approx(0.9375 - margin)
+
+
+def test_min_progress_and_a_given_group_allowance() -> None:
+    flat = CurveSummary.of([(1, 0.8), (2, 0.8)], "maximize")  # H = 4: progress 0.5 at step 2
+    late = ConvexBoundRule(direction="maximize", noise_multiple=0.0, min_progress=0.75)
+    assert late.allowance(flat, MODEL, 1.0) == (0.4375, None)  # before 0.75 x 4: U(2) alone
+    assert not late.check_summary(flat, MODEL).worse
+    early = ConvexBoundRule(direction="maximize", noise_multiple=0.0, min_progress=0.5)
+    gain, own = early.allowance(flat, MODEL, 1.0) or (None, None)
+    assert gain == 0.0 and own is not None  # from 0.5 x 4 on: its own (flat) climb
+    # a group allowance given in place of U(s) (e.g. a quantile of the gains)
+    rising = CurveSummary.of([(1, 0.5), (2, 0.6)], "maximize")  # its climb: 0.1 x 2 = 0.2
+    rule = ConvexBoundRule(direction="maximize", noise_multiple=0.0)
+    assert rule.allowance(rising, MODEL, 1.0, gain=0.125) == (0.125, None)
+    assert rule.allowance(rising, MODEL, 1.0)[1] is not None  # U(2) = 0.4375 > 0.2
+    v = rule.check_summary(rising, MODEL, gain=0.125)
+    assert v.worse  # 0.6 + 0.125 < 0.9375
+    d = rule.explain("j", v, MODEL, rising, gain=0.125, source="the 2nd largest gain")
+    assert "at most 0.125 (the 2nd largest gain)" in d.reason

@@ -16,6 +16,8 @@ rule's U(s) (the largest gain any completed job of the group made after s): a jo
 worse iff ``b + min(U(s), extrapolated) + k * sigma < T`` (T the group's best final, sigma
 its noise, k ``noise_multiple``), and stopped at ``consecutive`` worse reports in a row. With
 ``use_catchup`` False the allowance is the extrapolated gain alone (the pure convex rule).
+With ``min_progress`` p > 0 the job's own climb counts only from p x H on (before it, the
+catch-up allowance alone): a learning curve is concave late, not always early.
 Everything it reads is already kept: the job's :class:`CurveSummary` (its first finite values
 ``head`` and its best) and the group's :class:`CatchUpModel`; no state is added. No decision
 before the job's second finite value, nor under the catch-up rule's gates.
@@ -91,6 +93,7 @@ class ConvexBoundRule:
     noise_multiple: float = 8.0
     consecutive: int = 3
     use_catchup: bool = True
+    min_progress: float = 0.0
 
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
@@ -108,17 +111,23 @@ class ConvexBoundRule:
         model: CatchUpModel,
         first_step: float,
         horizon: float | None = None,
+        gain: float | None = None,
     ) -> tuple[float, Climb | None] | None:
         """(the gain allowed after the job's step, its climb or None when the catch-up U(s) was
         the smaller); None when neither is defined. ``first_step``: the step of the job's first
-        finite value (``summary.head[0]``); ``horizon``: its budget (None: the group's)."""
+        finite value (``summary.head[0]``); ``horizon``: its budget (None: the group's);
+        ``gain``: the group's allowance to use instead of U(s) (e.g. a quantile of the gains,
+        ``core/familygain.py``)."""
         step, best = summary.last_step, summary.best
         if step is None or best is None or not summary.head:
             return None
         h = horizon if horizon is not None else horizon_of(model)
         first = summary.head[0]
         own = None if h is None else climb(first_step, first, step, best, h, self.direction)
-        gain, _ = model.at(step)
+        if own is not None and self.use_catchup and step < self.min_progress * own.horizon:
+            own = Climb(math.inf, own.slope, own.first, own.first_step, own.horizon)
+        if gain is None:
+            gain, _ = model.at(step)
         u = None if gain is None or not self.use_catchup else max(gain, 0.0)
         if own is None:
             return None
@@ -134,6 +143,7 @@ class ConvexBoundRule:
         *,
         first_step: float = 1.0,
         horizon: float | None = None,
+        gain: float | None = None,
     ) -> CatchUpVerdict:
         """The verdict at the job's latest report, counting on from its ``streak``."""
         step, best, latest = summary.last_step, summary.best, summary.last_value
@@ -143,7 +153,7 @@ class ConvexBoundRule:
             return CatchUpVerdict(False, False, 0, step, best, None, 0, latest)
         _, n = model.at(step)
         target = model.best_final
-        allowed = self.allowance(summary, model, first_step, horizon)
+        allowed = self.allowance(summary, model, first_step, horizon, gain)
         if n < self.min_completed or target is None or allowed is None:
             return CatchUpVerdict(False, False, 0, step, best, None, n, latest)
         sign = 1.0 if self.direction == "maximize" else -1.0
@@ -165,10 +175,13 @@ class ConvexBoundRule:
         *,
         first_step: float = 1.0,
         horizon: float | None = None,
+        gain: float | None = None,
+        source: str | None = None,
     ) -> Decision:
-        """The :class:`Decision` for ``verdict`` with its one-sentence reason."""
+        """The :class:`Decision` for ``verdict`` with its one-sentence reason (``source``: what
+        ``gain`` is, when one was given)."""
         stop, worse, streak, step, best, threshold, n, latest = verdict
-        allowed = self.allowance(summary, model, first_step, horizon)
+        allowed = self.allowance(summary, model, first_step, horizon, gain)
         if step is None:
             reason = "no measurements yet"
         elif threshold is None or best is None or allowed is None:
@@ -183,7 +196,9 @@ class ConvexBoundRule:
             u, own = allowed
             margin = self.noise_multiple * model.sigma
             if own is None:
-                source = f"the largest {word} after step {fmt(step)} among {n} completed jobs"
+                source = source or (
+                    f"the largest {word} after step {fmt(step)} among {n} completed jobs"
+                )
             else:
                 source = (
                     f"its own climb so far, {fmt(own.slope)} a step from {fmt(own.first)} at "

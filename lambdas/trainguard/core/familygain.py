@@ -377,18 +377,7 @@ class FamilyGainRule:
         margin = self.noise_multiple * model.sigma
         u = allowance.gain
         reach = sign * (sign * best + u + margin)
-        which = "largest" if allowance.rank == 1 else f"{_ordinal(allowance.rank)} largest"
-        if allowance.family is not None:
-            source = (
-                f"the {which} {word} after step {fmt(step)} among {allowance.jobs} completed "
-                f"jobs of family {allowance.family}, {fmt(allowance.unit)} x this group's "
-                f"spread {fmt(allowance.spread)}"
-            )
-        else:
-            source = (
-                f"the {which} {word} after step {fmt(step)} among {allowance.jobs} completed "
-                "jobs of the group"
-            )
+        source = describe(allowance, word, step)
         head = (
             f"best {fmt(best)} by step {fmt(step)} {op} at most {fmt(u)} ({source}) {op} "
             f"{fmt(margin)} ({fmt(self.noise_multiple)} x noise {fmt(model.sigma)}) = "
@@ -404,6 +393,21 @@ class FamilyGainRule:
                 f"{self.consecutive} needed"
             )
         return f"continue: {head} can still reach {target}"
+
+
+def describe(allowance: Allowance, word: str, step: float) -> str:
+    """Where an allowance came from, for a stop's sentence (``word``: "gain" or "drop")."""
+    which = "largest" if allowance.rank <= 1 else f"{_ordinal(allowance.rank)} largest"
+    if allowance.family is not None:
+        return (
+            f"the {which} {word} after step {fmt(step)} among {allowance.jobs} completed "
+            f"jobs of family {allowance.family}, {fmt(allowance.unit)} x this group's "
+            f"spread {fmt(allowance.spread)}"
+        )
+    return (
+        f"the {which} {word} after step {fmt(step)} among {allowance.jobs} completed jobs of "
+        "the group"
+    )
 
 
 def _ordinal(n: int) -> str:
