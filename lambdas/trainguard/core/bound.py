@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpVerdict, WorseStreak, grid_point
 from .curves import Direction, fmt
 from .decision import Decision
+from .familygain import Allowance, FamilyGainRule
 from .summary import CurveSummary
 
 RULE = "convex-bound"
@@ -105,6 +107,16 @@ class ConvexBoundRule:
         if not math.isfinite(self.noise_multiple) or self.noise_multiple < 0:
             raise ValueError(f"noise_multiple must be a number >= 0, got {self.noise_multiple!r}")
 
+    @cached_property
+    def _base(self) -> FamilyGainRule:
+        """The comparison and the sentence, shared with the family-gain rule."""
+        return FamilyGainRule(
+            direction=self.direction,
+            min_completed=self.min_completed,
+            noise_multiple=self.noise_multiple,
+            consecutive=self.consecutive,
+        )
+
     def allowance(
         self,
         summary: CurveSummary,
@@ -152,18 +164,16 @@ class ConvexBoundRule:
         if best is None or latest is None or not math.isfinite(latest):
             return CatchUpVerdict(False, False, 0, step, best, None, 0, latest)
         _, n = model.at(step)
-        target = model.best_final
         allowed = self.allowance(summary, model, first_step, horizon, gain)
-        if n < self.min_completed or target is None or allowed is None:
+        if allowed is None:
             return CatchUpVerdict(False, False, 0, step, best, None, n, latest)
-        sign = 1.0 if self.direction == "maximize" else -1.0
-        margin = self.noise_multiple * model.sigma
-        u = allowed[0]
-        worse = sign * best + u + margin < sign * target
-        threshold = sign * (sign * target - u - margin)
-        count = streak.start(step) + 1 if worse else 0
-        return CatchUpVerdict(
-            worse and count >= self.consecutive, worse, count, step, best, threshold, n, latest
+        return self._base.check(
+            model,
+            step,
+            best,
+            latest=latest,
+            streak_before=streak.start(step),
+            allowance=Allowance(allowed[0], 1, n),
         )
 
     def explain(
@@ -180,55 +190,18 @@ class ConvexBoundRule:
     ) -> Decision:
         """The :class:`Decision` for ``verdict`` with its one-sentence reason (``source``: what
         ``gain`` is, when one was given)."""
-        stop, worse, streak, step, best, threshold, n, latest = verdict
+        step, n = verdict.step, verdict.references
         allowed = self.allowance(summary, model, first_step, horizon, gain)
-        if step is None:
-            reason = "no measurements yet"
-        elif threshold is None or best is None or allowed is None:
-            reason = (
-                f"continue: no decision at step {fmt(step)} (best {fmt(best)}, latest "
-                f"{fmt(latest)}, {n} completed job(s) reach it; {self.min_completed} needed)"
-            )
+        if step is None or allowed is None:
+            return self._base.explain(job, verdict, model, rule=RULE)
+        u, own = allowed
+        if own is None:
+            word = "gain" if self.direction == "maximize" else "drop"
+            source = source or f"the largest {word} after step {fmt(step)} among {n} completed jobs"
         else:
-            maximize = self.direction == "maximize"
-            sign = 1.0 if maximize else -1.0
-            op, word = ("+", "gain") if maximize else ("-", "drop")
-            u, own = allowed
-            margin = self.noise_multiple * model.sigma
-            if own is None:
-                source = source or (
-                    f"the largest {word} after step {fmt(step)} among {n} completed jobs"
-                )
-            else:
-                source = (
-                    f"its own climb so far, {fmt(own.slope)} a step from {fmt(own.first)} at "
-                    f"step {fmt(own.first_step)}, over the {fmt(own.horizon - step)} steps to "
-                    f"step {fmt(own.horizon)}"
-                )
-            reach = sign * (sign * best + u + margin)
-            head = (
-                f"best {fmt(best)} by step {fmt(step)} {op} at most {fmt(u)} ({source}) {op} "
-                f"{fmt(margin)} ({fmt(self.noise_multiple)} x noise {fmt(model.sigma)}) = "
-                f"{fmt(reach)}"
+            source = (
+                f"its own climb so far, {fmt(own.slope)} a step from {fmt(own.first)} at "
+                f"step {fmt(own.first_step)}, over the {fmt(own.horizon - step)} steps to "
+                f"step {fmt(own.horizon)}"
             )
-            target = f"{fmt(model.best_final)}, the best final of {model.completed} completed jobs"
-            if stop:
-                reports = "1 report" if streak == 1 else f"{streak} reports"
-                reason = f"stop: {head} is worse than {target} ({reports} in a row)"
-            elif worse:
-                reason = (
-                    f"continue: {head} is worse than {target}, at {streak} report(s) in a row; "
-                    f"{self.consecutive} needed"
-                )
-            else:
-                reason = f"continue: {head} can still reach {target}"
-        return Decision(
-            job=job,
-            rule=RULE,
-            stop=stop,
-            step=step,
-            value=best,
-            threshold=threshold,
-            references=n,
-            reason=reason,
-        )
+        return self._base.explain(job, verdict, model, Allowance(u, 1, n), source=source, rule=RULE)

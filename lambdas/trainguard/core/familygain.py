@@ -335,8 +335,13 @@ class FamilyGainRule:
         verdict: CatchUpVerdict,
         model: CatchUpModel,
         allowance: Allowance | None = None,
+        *,
+        source: str | None = None,
+        rule: str = RULE,
     ) -> Decision:
-        """The :class:`Decision` for ``verdict`` with its one-sentence reason."""
+        """The :class:`Decision` for ``verdict`` with its one-sentence reason. ``source``: what
+        the allowance is, in place of :func:`describe`'s words (another rule's, named
+        ``rule``, that shares this comparison)."""
         stop, worse, streak, step, best, threshold, n, latest = verdict
         if step is None:
             reason = "no measurements yet"
@@ -345,11 +350,13 @@ class FamilyGainRule:
                 f"continue: no decision at step {fmt(step)} (best {fmt(best)}, latest "
                 f"{fmt(latest)}, {n} completed job(s) reach it; {self.min_completed} needed)"
             )
+        elif source is not None and allowance is not None:
+            reason = self.sentence(stop, worse, streak, step, best, model, allowance.gain, source)
         else:
             reason = self._sentence(stop, worse, streak, step, best, model, allowance)
         return Decision(
             job=job,
-            rule=RULE,
+            rule=rule,
             stop=stop,
             step=step,
             value=best,
@@ -371,15 +378,29 @@ class FamilyGainRule:
         if allowance is None:
             gain, n = model.at(step)
             allowance = Allowance(max(gain or 0.0, 0.0), 1, n)
+        word = "gain" if self.direction == "maximize" else "drop"
+        source = describe(allowance, word, step)
+        return self.sentence(stop, worse, streak, step, best, model, allowance.gain, source)
+
+    def sentence(
+        self,
+        stop: bool,
+        worse: bool,
+        streak: int,
+        step: float,
+        best: float,
+        model: CatchUpModel,
+        gain: float,
+        source: str,
+    ) -> str:
+        """The verdict's sentence for an allowance of ``gain`` that ``source`` explains."""
         maximize = self.direction == "maximize"
         sign = 1.0 if maximize else -1.0
-        op, word = ("+", "gain") if maximize else ("-", "drop")
+        op = "+" if maximize else "-"
         margin = self.noise_multiple * model.sigma
-        u = allowance.gain
-        reach = sign * (sign * best + u + margin)
-        source = describe(allowance, word, step)
+        reach = sign * (sign * best + gain + margin)
         head = (
-            f"best {fmt(best)} by step {fmt(step)} {op} at most {fmt(u)} ({source}) {op} "
+            f"best {fmt(best)} by step {fmt(step)} {op} at most {fmt(gain)} ({source}) {op} "
             f"{fmt(margin)} ({fmt(self.noise_multiple)} x noise {fmt(model.sigma)}) = "
             f"{fmt(reach)}"
         )
