@@ -8,21 +8,25 @@ a stopped job never a reference; HPO-style = ``hpo_dev`` + ``curves.jsonl`` in 5
 LCDB A and B in 3, the study's numpy launch orders), through the engine's ``rules_for`` hook;
 no shared module is changed:
 
-- the job's rules are :class:`StudyRules`, an ``ObjectiveRules`` whose ``stop_and_streak``
-  runs the divergence rule, then the candidate (:class:`trainguard.core.familygain.
-  FamilyGainRule`), counting worse reports in the job's ``WorseStreak`` as the catch-up rule
-  does; the engine hands it the group's ``CatchUpModel`` (the catch-up rule stays in the rules
-  for that, and is not run itself);
-- the group's extra state (its :class:`GainProfile` and spread) is the ``references`` table of
-  a stand-in median rule (:class:`GroupTableRule`): the engine rebuilds it from the group's
-  completed curves whenever one completes, as it does the lagged median's;
+- a candidate (:class:`bench.candidates.familygain.FamilyGainRule` or
+  :class:`bench.candidates.bound.ConvexBoundRule`, both in the objective rules' vocabulary:
+  ``judge(summary, group)``, ``decision(...)``, carrying the job's ``WorseStreak`` as the
+  catch-up rule does) is wrapped in :class:`CandidateRule`, which sits in the median rule's
+  slot as the frontier's lagged median does: the engine walks it after the divergence rule
+  (``ORDER``), hands it the job's counter and, as its ``references`` table, the group's
+  :class:`StudyTable` (its ``CatchUpModel``, :class:`GainProfile`, spread and hulls), which
+  the engine rebuilds from the group's completed curves whenever one completes;
+- the job's rules are :class:`StudyRules`, the engine's ``ObjectiveRules`` walk unchanged but
+  for one step: it puts the job's own facts (its family, the step of its first finite value)
+  beside the group's table (:class:`JobView`), since neither the ``rules_for`` hook nor a
+  rule's ``judge`` is told who the job is;
 - the deployment's :class:`FamilyGainModel` (one per replay: it starts empty in every launch
   order) takes in each completed job as its group's table is rebuilt, with the job's family
   (:func:`family_of` of its hyperparameters) and its group's spread at that moment. A job's
   completion reaches it at the next decision of a job of its group (the same tick as a rule; a
   group with nothing left running adds nothing more, which only withholds evidence).
 
-With ``--warm A`` a candidate's family model starts from the other LCDB file's whole history
+With ``warm=1`` a candidate's family model starts from the other LCDB file's whole history
 (A's for B, B's for A): what a deployment that ran the same families before would have.
 """
 
@@ -36,7 +40,7 @@ import timeit
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 from bench.candidates.bound import ConvexBoundRule
 from bench.candidates.familygain import (
@@ -50,10 +54,19 @@ from bench.candidates.familygain import (
     spread,
 )
 from trainguard.config import JobSettings
-from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak, grid_index
+from trainguard.core.catchup import (
+    NO_STREAK,
+    CatchUpModel,
+    CatchUpRule,
+    CatchUpVerdict,
+    WorseStreak,
+    grid_index,
+)
 from trainguard.core.curves import Curve, Direction
+from trainguard.core.decision import Decision
 from trainguard.core.engine import ObjectiveRules, StopCheck
 from trainguard.core.median import MedianStoppingRule
+from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
 from trainguard_tools.curvefile import CurveRecord
 from trainguard_tools.replay import OrdersResult, summarize_orders
@@ -87,12 +100,26 @@ class FamilyStore:
 
 
 @dataclass(frozen=True)
-class GroupState:
+class StudyTable:
+    """What the candidates read of a group, rebuilt from its completed curves (in the order
+    they completed) whenever one completes: its catch-up model (None before its first
+    completion, as the engine's), its gain profile, its spread and the hulls."""
+
+    model: CatchUpModel | None
     profile: GainProfile
     spread: float | None
     jobs: int
     #: grid index -> the upper concave hull of the references' (best by then, gain after it)
     hulls: Mapping[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
+
+class JobView(NamedTuple):
+    """The group's :class:`StudyTable` with the job's own facts beside it: its family and the
+    step of its first finite value (:class:`StudyRules` adds them)."""
+
+    table: StudyTable
+    family: str | None
+    first_step: float
 
 
 def upper_hull(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
@@ -120,14 +147,26 @@ def hull_at(hull: Sequence[tuple[float, float]], x: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class GroupTableRule(MedianStoppingRule):
-    """A stand-in median rule whose 'table' is the group's :class:`GroupState`."""
+class CandidateRule(MedianStoppingRule):
+    """A candidate as one objective rule, in the median rule's slot as ``bench/frontier.py``'s
+    lagged median is: its 'table' is the group's :class:`StudyTable` (``build_table``, which
+    also feeds the family store), and :meth:`judge` hands the candidate (``rule``, or
+    ``convex``) a ``GroupState`` with the table's catch-up model and the job's catch-up
+    counter, with the allowance the candidate's options give."""
 
+    rule: FamilyGainRule | None = None
     store: FamilyStore | None = field(default=None, compare=False, hash=False)
+    use_family: bool = False
+    standing: bool = False
+    convex: ConvexBoundRule | None = None
+    smooth: FamilyGainRule | None = None  # the rule for smooth groups (sigma / spread < rho)
+    smooth_rho: float = 0.0
+
+    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
 
     @property
     def table_key(self) -> str:
-        return "family-gain"
+        return f"family-gain:{self.direction}"
 
     def build_table(self, curves: Any) -> Any:
         assert isinstance(curves, Mapping)
@@ -148,80 +187,110 @@ class GroupTableRule(MedianStoppingRule):
             for idx, g in grid_gains(pts, sign):
                 points.setdefault(idx, []).append((final - g, g))
         hulls = {i: upper_hull(p) for i, p in points.items()}
-        return GroupState(profile, s, len(curves), hulls)
+        # the engine's own model folds the same completions in the same order
+        model = CatchUpModel.build(curves, self.direction) if curves else None
+        return StudyTable(model, profile, s, len(curves), hulls)
+
+    def judge(self, summary: CurveSummary, group: GroupState) -> CatchUpVerdict | None:
+        """The candidate's verdict (None before the group's first completion)."""
+        inputs = self._inputs(summary, group)
+        if inputs is None:
+            return None
+        view, state, step = inputs
+        allowance = self.allowance(view, step)
+        if self.convex is not None:
+            gain = None if allowance is None else allowance.gain
+            return self.convex.judge(summary, state, first_step=view.first_step, gain=gain)
+        rule, allowance = self._choice(summary, view, step, allowance)
+        return rule.judge(summary, state, allowance)
+
+    def decision(
+        self, job: str, summary: CurveSummary, verdict: Verdict, group: GroupState
+    ) -> Decision:
+        """:meth:`judge`'s verdict written out by the candidate, with the same allowance."""
+        inputs = self._inputs(summary, group)
+        assert inputs is not None
+        view, state, step = inputs
+        allowance = self.allowance(view, step)
+        if self.convex is not None:
+            word = "gain" if self.convex.direction == "maximize" else "drop"
+            return self.convex.decision(
+                job,
+                summary,
+                verdict,
+                state,
+                first_step=view.first_step,
+                gain=None if allowance is None else allowance.gain,
+                source=None if allowance is None else describe(allowance, word, step),
+            )
+        rule, allowance = self._choice(summary, view, step, allowance)
+        return rule.decision(job, summary, verdict, state, allowance)
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
+
+    def _inputs(
+        self, summary: CurveSummary, group: GroupState
+    ) -> tuple[JobView, GroupState, float] | None:
+        """The job's view, the ``GroupState`` the candidate reads, and the job's step."""
+        view, step = group.references, summary.last_step
+        if self.rule is None or not isinstance(view, JobView) or step is None:
+            return None
+        model = view.table.model
+        if model is None:
+            return None
+        return view, GroupState(catchup=model, streak=group.streak), step
+
+    def allowance(self, view: JobView, step: float) -> Allowance | None:
+        assert self.rule is not None and view.table.model is not None
+        families = family = None
+        if self.use_family and self.store is not None:
+            families = self.store.model(self.rule.direction)
+            family = view.family
+        return self.rule.allowance(
+            view.table.model,
+            step,
+            group=view.table.profile,
+            families=families,
+            family=family,
+            group_spread=view.table.spread,
+        )
+
+    def _choice(
+        self, summary: CurveSummary, view: JobView, step: float, allowance: Allowance | None
+    ) -> tuple[FamilyGainRule, Allowance | None]:
+        """The family-gain rule that judges (``smooth`` in a smooth group) and its allowance
+        (with ``standing``: at most the references' hull at the job's best)."""
+        rule, table = self.rule, view.table
+        assert rule is not None and table.model is not None
+        if self.standing and summary.best is not None:
+            sign = 1.0 if rule.direction == "maximize" else -1.0
+            at = hull_at(table.hulls.get(grid_index(step), ()), sign * summary.best)
+            if at is not None and allowance is not None and at < allowance.gain:
+                allowance = Allowance(max(at, 0.0), 0, allowance.jobs)
+        if self.smooth is not None:
+            sp = table.spread
+            if sp is not None and table.model.sigma < self.smooth_rho * sp:
+                rule = self.smooth
+        return rule, allowance
 
 
 @dataclass(frozen=True)
 class StudyRules(ObjectiveRules):
-    """Divergence, then the candidate; see the module docstring."""
+    """The engine's walk (divergence, then the candidate), with the job's own facts put beside
+    its group's table: the replay's ``rules_for`` hook and a rule's ``judge`` are not told who
+    the job is, :meth:`ObjectiveRules.judge` is."""
 
-    rule: FamilyGainRule | None = None
-    store: FamilyStore | None = field(default=None, compare=False, hash=False)
-    use_family: bool = False
-    standing: bool = False
-    convex: ConvexBoundRule | None = None
+    families: Mapping[str, str | None] = field(default_factory=dict, compare=False, hash=False)
     first_steps: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
-    smooth: FamilyGainRule | None = None  # the rule for smooth groups (sigma / spread < rho)
-    smooth_rho: float = 0.0
 
-    def stop_and_streak(
-        self,
-        job: str,
-        summary: CurveSummary,
-        references: Any = None,
-        *,
-        silent_minutes: float | None = None,
-        catchup_model: CatchUpModel | None = None,
-        streak: WorseStreak | None = None,
-    ) -> StopCheck:
-        kept = streak or NO_STREAK
-        if self.divergence is not None and self.divergence.stops(summary):
-            return StopCheck(self.divergence.decide_summary(job, summary), kept)
-        rule, step = self.rule, summary.last_step
-        if rule is None or catchup_model is None or step is None:
-            return StopCheck(None, kept)
-        if self.convex is not None:
-            first = self.first_steps.get(job, 1.0)
-            group = self.allowance(job, step, references, catchup_model)
-            gain = None if group is None else group.gain
-            v = self.convex.check_summary(summary, catchup_model, kept, first_step=first, gain=gain)
-            kept = kept.after(v)
-            if not v.stop:
-                return StopCheck(None, kept)
-            word = "gain" if self.convex.direction == "maximize" else "drop"
-            source = None if group is None else describe(group, word, step)
-            d = self.convex.explain(
-                job, v, catchup_model, summary, first_step=first, gain=gain, source=source
-            )
-            return StopCheck(d, kept)
-        allowance = self.allowance(job, step, references, catchup_model)
-        if self.standing and isinstance(references, GroupState) and summary.best is not None:
-            sign = 1.0 if rule.direction == "maximize" else -1.0
-            hull = references.hulls.get(grid_index(step), ())
-            at = hull_at(hull, sign * summary.best)
-            if at is not None and allowance is not None and at < allowance.gain:
-                allowance = Allowance(max(at, 0.0), 0, allowance.jobs)
-        if self.smooth is not None and isinstance(references, GroupState):
-            sp = references.spread
-            if sp is not None and catchup_model.sigma < self.smooth_rho * sp:
-                rule = self.smooth
-        verdict = rule.check_summary(summary, catchup_model, kept, allowance)
-        kept = kept.after(verdict)
-        if not verdict.stop:
-            return StopCheck(None, kept)
-        return StopCheck(rule.explain(job, verdict, catchup_model, allowance), kept)
-
-    def allowance(self, job: str, step: float, state: Any, model: CatchUpModel) -> Allowance | None:
-        assert self.rule is not None
-        group = state.profile if isinstance(state, GroupState) else None
-        group_spread = state.spread if isinstance(state, GroupState) else None
-        families = family = None
-        if self.use_family and self.store is not None:
-            families = self.store.model(self.rule.direction)
-            family = self.store.families.get(job)
-        return self.rule.allowance(
-            model, step, group=group, families=families, family=family, group_spread=group_spread
-        )
+    def judge(self, job: str, summary: CurveSummary, group: GroupState) -> StopCheck:
+        table = group.references
+        if isinstance(table, StudyTable):
+            view = JobView(table, self.families.get(job), self.first_steps.get(job, 1.0))
+            group = group._replace(references=view)
+        return super().judge(job, summary, group)
 
 
 @dataclass(frozen=True)
@@ -295,16 +364,18 @@ def rules_for(
                 min_progress=candidate.min_progress,
             )
         return StudyRules(
-            median=GroupTableRule(direction=d, store=store),
+            median=CandidateRule(
+                direction=d,
+                rule=candidate.rule(d),
+                store=store,
+                use_family=candidate.use_family,
+                standing=candidate.standing,
+                convex=convex,
+                smooth=candidate.rule(d, smooth=True) if candidate.smooth_rho else None,
+                smooth_rho=candidate.smooth_rho,
+            ),
             divergence=settings.rules.divergence,
-            catchup=CatchUpRule(direction=d),  # only so that the engine hands over the model
-            rule=candidate.rule(d),
-            smooth=candidate.rule(d, smooth=True) if candidate.smooth_rho else None,
-            smooth_rho=candidate.smooth_rho,
-            store=store,
-            use_family=candidate.use_family,
-            standing=candidate.standing,
-            convex=convex,
+            families=store.families,
             first_steps=first_steps,
         )
 

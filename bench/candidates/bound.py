@@ -1,7 +1,9 @@
 """The optimistic convex bound: how far can a job still climb if its curve stays concave?
 
 A candidate default (issue 24, ``docs/policy-study.md``), after Vertex Vizier's convex
-stopping rule and LCCV's convexity bound; not wired into the engine yet.
+stopping rule and LCCV's convexity bound, in the objective rules' vocabulary
+(``trainguard.core.rule``: :meth:`ConvexBoundRule.judge` / :meth:`ConvexBoundRule.decision`, as
+the catch-up rule's); replayed by ``bench/policy_study.py``, not shipped.
 
 Write values so that larger is better. A job's best-so-far curve that is concave in the step
 (it climbs ever more slowly: the usual learning curve) never climbs faster after its step s
@@ -38,11 +40,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpVerdict, WorseStreak, grid_point
 from trainguard.core.curves import Direction, fmt
 from trainguard.core.decision import Decision
+from trainguard.core.rule import GroupState, RuleDefaults, Verdict
 from trainguard.core.summary import CurveSummary
 
 from .familygain import Allowance, FamilyGainRule
@@ -87,7 +90,7 @@ def climb(
 
 
 @dataclass(frozen=True)
-class ConvexBoundRule:
+class ConvexBoundRule(RuleDefaults):
     """Stop a job that cannot reach the group's best final even by climbing at its own pace so
     far (and, with ``use_catchup``, as well as the group's best comeback) until its horizon."""
 
@@ -130,7 +133,7 @@ class ConvexBoundRule:
         the smaller); None when neither is defined. ``first_step``: the step of the job's first
         finite value (``summary.head[0]``); ``horizon``: its budget (None: the group's);
         ``gain``: the group's allowance to use instead of U(s) (e.g. a quantile of the gains,
-        ``core/familygain.py``)."""
+        ``familygain.py``)."""
         step, best = summary.last_step, summary.best
         if step is None or best is None or not summary.head:
             return None
@@ -147,6 +150,57 @@ class ConvexBoundRule:
         if u is not None and u <= own.gain:
             return u, None
         return own.gain, own
+
+    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
+
+    def judge(
+        self,
+        summary: CurveSummary,
+        group: GroupState,
+        *,
+        first_step: float = 1.0,
+        horizon: float | None = None,
+        gain: float | None = None,
+    ) -> CatchUpVerdict | None:
+        """The objective rules' verb: reads ``group.catchup`` (None: no decision) and counts
+        on from the job's ``group.streak``; the keywords are :meth:`check_summary`'s."""
+        model = group.catchup
+        if model is None:
+            return None
+        streak = group.streak or NO_STREAK
+        return self.check_summary(
+            summary, model, streak, first_step=first_step, horizon=horizon, gain=gain
+        )
+
+    def decision(
+        self,
+        job: str,
+        summary: CurveSummary,
+        verdict: Verdict,
+        group: GroupState,
+        *,
+        first_step: float = 1.0,
+        horizon: float | None = None,
+        gain: float | None = None,
+        source: str | None = None,
+    ) -> Decision:
+        """:meth:`judge`'s verdict (with the same keywords) written out (:meth:`explain`)."""
+        assert isinstance(verdict, CatchUpVerdict) and group.catchup is not None
+        return self.explain(
+            job,
+            verdict,
+            group.catchup,
+            summary,
+            first_step=first_step,
+            horizon=horizon,
+            gain=gain,
+            source=source,
+        )
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
 
     def check_summary(
         self,

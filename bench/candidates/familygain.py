@@ -1,8 +1,11 @@
 """The family-gain bound: the catch-up rule with a gain allowance that depends on who the job is.
 
-A candidate default (issue 24, ``docs/policy-study.md``), with the catch-up rule's call shape
-(``check`` -> :class:`~trainguard.core.catchup.CatchUpVerdict`, ``explain`` -> Decision) so
-that it can be swapped in. Not wired into the engine yet.
+A candidate default (issue 24, ``docs/policy-study.md``) in the objective rules' vocabulary
+(``trainguard.core.rule``): :meth:`FamilyGainRule.judge` reads the group's catch-up model and
+the job's catch-up counter from the ``GroupState`` and answers a
+:class:`~trainguard.core.catchup.CatchUpVerdict`, :meth:`FamilyGainRule.decision` writes it out,
+as the catch-up rule does (``check``/``explain`` below them). Replayed by
+``bench/policy_study.py``, not shipped.
 
 The catch-up rule (``core/catchup.py``) stops a job X at step s, best b so far (larger is
 better), when ``b + U(s) + k * sigma < T`` at ``consecutive`` reports in a row; U(s) is the
@@ -39,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 from trainguard.core.catchup import (
     NO_STREAK,
@@ -51,6 +54,7 @@ from trainguard.core.catchup import (
 )
 from trainguard.core.curves import Curve, Direction, fmt, median
 from trainguard.core.decision import Decision
+from trainguard.core.rule import GroupState, RuleDefaults, Verdict
 from trainguard.core.summary import CurveSummary
 
 RULE = "family-gain"
@@ -227,7 +231,7 @@ class Allowance(NamedTuple):
 
 
 @dataclass(frozen=True)
-class FamilyGainRule:
+class FamilyGainRule(RuleDefaults):
     """The catch-up rule with the family's (or the group's quantile) gain allowance; see the
     module docstring. ``quantile`` 1.0 and ``group_quantile`` 1.0 with no family model is the
     catch-up rule itself."""
@@ -278,6 +282,36 @@ class FamilyGainRule:
                 return Allowance(max(gain, 0.0), r, n)
         gain, n = model.at(step)
         return None if gain is None else Allowance(max(gain, 0.0), 1, n)
+
+    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
+
+    def judge(
+        self, summary: CurveSummary, group: GroupState, allowance: Allowance | None = None
+    ) -> CatchUpVerdict | None:
+        """The objective rules' verb: reads ``group.catchup`` (None: no decision) and counts
+        on from the job's ``group.streak``; ``allowance``: the job's :meth:`allowance` (None:
+        the group's largest gain, the catch-up rule's U(s))."""
+        model = group.catchup
+        if model is None:
+            return None
+        return self.check_summary(summary, model, group.streak or NO_STREAK, allowance)
+
+    def decision(
+        self,
+        job: str,
+        summary: CurveSummary,
+        verdict: Verdict,
+        group: GroupState,
+        allowance: Allowance | None = None,
+    ) -> Decision:
+        """:meth:`judge`'s verdict (with the same ``allowance``) written out (:meth:`explain`)."""
+        assert isinstance(verdict, CatchUpVerdict) and group.catchup is not None
+        return self.explain(job, verdict, group.catchup, allowance)
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
 
     def check(
         self,

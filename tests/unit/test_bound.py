@@ -1,6 +1,7 @@
-"""The optimistic convex bound (core/bound.py): the climb's arithmetic, a stop only where the
-catch-up rule's allowance or the job's own climb rules it out, never stopping the best, a job
-climbing fast enough is never stopped, monotonicity, and the numbers in the sentence."""
+"""The optimistic convex bound (bench/candidates/bound.py): the climb's arithmetic, a stop only
+where the catch-up rule's allowance or the job's own climb rules it out, never stopping the
+best, a job climbing fast enough is never stopped, monotonicity, and the numbers in the
+sentence."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is outside the wheel
 from bench.candidates.bound import ConvexBoundRule, climb, horizon_of
 from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpRule
+from trainguard.core.rule import NO_GROUP, GroupState
 from trainguard.core.summary import CurveSummary
 
 pytestmark = pytest.mark.unit
@@ -120,3 +122,18 @@ def test_min_progress_and_a_given_group_allowance() -> None:
     assert v.worse  # 0.6 + 0.125 < 0.9375
     d = rule.explain("j", v, MODEL, rising, gain=0.125, source="the 2nd largest gain")
     assert "at most 0.125 (the 2nd largest gain)" in d.reason
+
+
+def test_it_speaks_the_objective_rules_verb() -> None:
+    """judge/decision/carry read the GroupState's model and counter (None: no model)."""
+    rule = ConvexBoundRule(direction="maximize", noise_multiple=0.0, consecutive=1)
+    slow = CurveSummary.of([(1, 0.2), (2, 0.21)], "maximize")
+    assert rule.judge(slow, NO_GROUP) is None
+    group = GroupState(catchup=MODEL)
+    verdict = rule.judge(slow, group, first_step=1.0)
+    assert verdict == rule.check_summary(slow, MODEL, NO_STREAK, first_step=1.0)
+    assert verdict is not None and verdict.stop
+    assert rule.carry(NO_STREAK, verdict) == NO_STREAK.after(verdict)
+    d = rule.decision("x", slow, verdict, group, first_step=1.0)
+    assert d == rule.explain("x", verdict, MODEL, slow, first_step=1.0)
+    assert d.stop and d.rule == "convex-bound"

@@ -1,6 +1,6 @@
-"""The family-gain bound (core/familygain.py): the catch-up rule itself at quantile 1 without
-a family, the allowance's sources and fallbacks, never stopping the best, monotonicity, the
-numbers in the sentence, and the profiles' JSON round trip."""
+"""The family-gain bound (bench/candidates/familygain.py): the catch-up rule itself at quantile
+1 without a family, the allowance's sources and fallbacks, never stopping the best,
+monotonicity, the numbers in the sentence, and the profiles' JSON round trip."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from bench.candidates.familygain import (
     spread,
 )
 from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpRule
+from trainguard.core.engine import ObjectiveRules
+from trainguard.core.rule import NO_GROUP, GroupState
 from trainguard.core.summary import CurveSummary
 
 pytestmark = pytest.mark.unit
@@ -178,3 +180,26 @@ def test_json_round_trip_and_helpers() -> None:
     assert spread([0.5, 0.5, 0.5], "maximize") is None
     with pytest.raises(ValueError):
         FamilyGainRule(quantile=1.5)
+
+
+def test_it_speaks_the_objective_rules_verb() -> None:
+    """judge/decision/carry read the GroupState's model and counter, as the catch-up rule's;
+    in the engine's walk (the catch-up rule's slot) it counts and stops as that rule does."""
+    rule = FamilyGainRule(direction="maximize", quantile=1.0, consecutive=2)
+    base = CatchUpRule(direction="maximize", consecutive=2)
+    assert rule.judge(CurveSummary.of([(1, 0.1)], "maximize"), NO_GROUP) is None
+    curve = [(1.0, 0.1), (2.0, 0.12), (3.0, 0.13)]
+    ours = ObjectiveRules(catchup=rule)  # type: ignore[arg-type]  # in the catch-up rule's slot
+    theirs = ObjectiveRules(catchup=base)
+    streak = NO_STREAK
+    for n in range(1, len(curve) + 1):
+        summary = CurveSummary.of(curve[:n], "maximize")
+        group = GroupState(catchup=MODEL, streak=streak)
+        verdict = rule.judge(summary, group)
+        assert verdict == rule.check_summary(summary, MODEL, streak)
+        a, b = ours.judge("x", summary, group), theirs.judge("x", summary, group)
+        assert a.streak == b.streak == rule.carry(streak, verdict)
+        assert (a.stop is None) == (b.stop is None)
+        streak = a.streak
+    assert a.stop is not None and a.stop.rule == "family-gain" and a.stop.stop
+    assert a.stop == rule.decision("x", summary, verdict, group)
