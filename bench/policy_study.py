@@ -40,11 +40,12 @@ import timeit
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 
 from bench.candidates.bound import ConvexBoundRule
 from bench.candidates.familygain import (
     Allowance,
+    CountsWorseReports,
     FamilyGainModel,
     FamilyGainRule,
     GainProfile,
@@ -59,7 +60,6 @@ from trainguard.core.catchup import (
     CatchUpModel,
     CatchUpRule,
     CatchUpVerdict,
-    WorseStreak,
     grid_index,
 )
 from trainguard.core.curves import Curve, Direction
@@ -147,7 +147,7 @@ def hull_at(hull: Sequence[tuple[float, float]], x: float) -> float | None:
 
 
 @dataclass(frozen=True)
-class CandidateRule(MedianStoppingRule):
+class CandidateRule(CountsWorseReports, MedianStoppingRule):
     """A candidate as one objective rule, in the median rule's slot as ``bench/frontier.py``'s
     lagged median is: its 'table' is the group's :class:`StudyTable` (``build_table``, which
     also feeds the family store), and :meth:`judge` hands the candidate (``rule``, or
@@ -161,8 +161,6 @@ class CandidateRule(MedianStoppingRule):
     convex: ConvexBoundRule | None = None
     smooth: FamilyGainRule | None = None  # the rule for smooth groups (sigma / spread < rho)
     smooth_rho: float = 0.0
-
-    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
 
     @property
     def table_key(self) -> str:
@@ -225,10 +223,6 @@ class CandidateRule(MedianStoppingRule):
             )
         rule, allowance = self._choice(summary, view, step, allowance)
         return rule.decision(job, summary, verdict, state, allowance)
-
-    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
-        assert isinstance(verdict, CatchUpVerdict)
-        return streak.after(verdict)
 
     def _inputs(
         self, summary: CurveSummary, group: GroupState

@@ -40,15 +40,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import ClassVar, NamedTuple
+from typing import NamedTuple
 
 from trainguard.core.catchup import NO_STREAK, CatchUpModel, CatchUpVerdict, WorseStreak, grid_point
 from trainguard.core.curves import Direction, fmt
 from trainguard.core.decision import Decision
-from trainguard.core.rule import GroupState, RuleDefaults, Verdict
+from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
 
-from .familygain import Allowance, FamilyGainRule
+from .familygain import Allowance, CountsWorseReports, FamilyGainRule
 
 RULE = "convex-bound"
 
@@ -90,7 +90,7 @@ def climb(
 
 
 @dataclass(frozen=True)
-class ConvexBoundRule(RuleDefaults):
+class ConvexBoundRule(CountsWorseReports):
     """Stop a job that cannot reach the group's best final even by climbing at its own pace so
     far (and, with ``use_catchup``, as well as the group's best comeback) until its horizon."""
 
@@ -151,8 +151,6 @@ class ConvexBoundRule(RuleDefaults):
             return u, None
         return own.gain, own
 
-    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
-
     def judge(
         self,
         summary: CurveSummary,
@@ -196,11 +194,6 @@ class ConvexBoundRule(RuleDefaults):
             gain=gain,
             source=source,
         )
-
-    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
-        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
-        assert isinstance(verdict, CatchUpVerdict)
-        return streak.after(verdict)
 
     def check_summary(
         self,

@@ -230,8 +230,20 @@ class Allowance(NamedTuple):
     spread: float = 0.0
 
 
+class CountsWorseReports(RuleDefaults):
+    """An objective rule whose verdict is a :class:`CatchUpVerdict` and which counts the
+    job's worse reports in a row on its :class:`WorseStreak`, as the catch-up rule does."""
+
+    carries: ClassVar[bool] = True
+
+    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
+        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
+        assert isinstance(verdict, CatchUpVerdict)
+        return streak.after(verdict)
+
+
 @dataclass(frozen=True)
-class FamilyGainRule(RuleDefaults):
+class FamilyGainRule(CountsWorseReports):
     """The catch-up rule with the family's (or the group's quantile) gain allowance; see the
     module docstring. ``quantile`` 1.0 and ``group_quantile`` 1.0 with no family model is the
     catch-up rule itself."""
@@ -283,8 +295,6 @@ class FamilyGainRule(RuleDefaults):
         gain, n = model.at(step)
         return None if gain is None else Allowance(max(gain, 0.0), 1, n)
 
-    carries: ClassVar[bool] = True  # the job's WorseStreak, as the catch-up rule's
-
     def judge(
         self, summary: CurveSummary, group: GroupState, allowance: Allowance | None = None
     ) -> CatchUpVerdict | None:
@@ -307,11 +317,6 @@ class FamilyGainRule(RuleDefaults):
         """:meth:`judge`'s verdict (with the same ``allowance``) written out (:meth:`explain`)."""
         assert isinstance(verdict, CatchUpVerdict) and group.catchup is not None
         return self.explain(job, verdict, group.catchup, allowance)
-
-    def carry(self, streak: WorseStreak, verdict: Verdict) -> WorseStreak:
-        """The job's counter after ``verdict`` (:meth:`WorseStreak.after`)."""
-        assert isinstance(verdict, CatchUpVerdict)
-        return streak.after(verdict)
 
     def check(
         self,
