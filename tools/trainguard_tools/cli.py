@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_tools.controls",
     "trainguard_tools.status",
     "trainguard_tools.explain",
+    "trainguard_tools.check",
     "trainguard_tools.report",
     "trainguard_local.demo",
 )
