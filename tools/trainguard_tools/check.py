@@ -382,9 +382,9 @@ def _rules(shape: JobShape, settings: JobSettings, where: Where, catalog: Instan
     add("divergence", d.enabled, f"NaN/inf, > {fmt(d.explode_factor)} x its scale, silent "
         f"{fmt(d.silence_minutes)} min", objective_gap)  # fmt: skip
     r = p.runtime
+    stall = "" if objective_gap else f", objective stalled {fmt(r.stall_minutes)} min"
     add("runtime", r.enabled, f"MaxRuntimeInSeconds cap {fmt(r.max_runtime_cap_hours)} h, "
-        f"overtime > {fmt(r.duration_factor)} x the group's median, objective stalled "
-        f"{fmt(r.stall_minutes)} min")  # fmt: skip
+        f"overtime > {fmt(r.duration_factor)} x the group's median{stall}")  # fmt: skip
     cap = r.max_runtime_cap_hours * 3600
     if r.enabled and (shape.max_runtime_s is None or shape.max_runtime_s > cap):
         have = "missing" if shape.max_runtime_s is None else f"{fmt(shape.max_runtime_s)} s"
