@@ -38,10 +38,10 @@ from trainguard.config import (
     resolve_settings,
     tag_problems,
 )
-from trainguard.constants import TAG_GROUP, TAG_OBJECTIVE, TAG_THROUGHPUT
+from trainguard.constants import TAG_GROUP, TAG_OBJECTIVE, TAG_RETRY, TAG_THROUGHPUT
 from trainguard.core.curves import fmt
 from trainguard.core.instances import InstanceCatalog, InstanceSpec
-from trainguard.logic.retry import retry_count
+from trainguard.logic.retry import MAX_RETRIES, retry_count
 from trainguard.models import GroupPolicy, ReferenceSet
 
 from .stack import STACK_NAME, OpsError, add_stack_arguments, connect, deployed_policy, run
@@ -303,8 +303,8 @@ def check_job(shape: JobShape, where: Where, source: str) -> Report:
     try:
         retry_count(shape.tags)
     except ValueError as exc:
-        tag_issues.append(TagProblem("trainguard:retry", shape.tags["trainguard:retry"],
-                                     "value", str(exc), "trainguard:retry=<1 to 10>"))  # fmt: skip
+        fix = f"{TAG_RETRY}=<a whole number from 1 to {MAX_RETRIES}>"
+        tag_issues.append(TagProblem(TAG_RETRY, shape.tags[TAG_RETRY], "value", str(exc), fix))
     problems: list[Problem] = []
     report = Report(
         job=shape.name or "(no TrainingJobName)", source=source, policy=where.source,
