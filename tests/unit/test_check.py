@@ -89,7 +89,20 @@ def test_a_near_miss_key_and_a_bad_value_are_both_listed(
         ("TrainGuard:Mode", "near-miss"),
         ("trainguard:protect", "value"),
     ]
-    assert doc["rules"] == [] and doc["exit_code"] == 1
+    assert doc["exit_code"] == 1
+    rules = {r["rule"]: r for r in doc["rules"]}  # what watches it once the tags are fixed
+    assert rules["catch-up"]["status"] == "NOT WATCHED"
+    assert rules["catch-up"]["detail"].startswith("bad tags; once fixed: k 8 x noise")
+    assert rules["gpu-idle"]["status"] == "watched"  # its alarms, as for any job
+
+
+def test_bad_tags_do_not_hide_the_other_problems() -> None:
+    doc = request("typo_objective.json")
+    doc["Tags"] = [*doc["Tags"], {"Key": "trainguard:direction", "Value": "down"}]  # type: ignore[misc]
+    report = check_job(read_shape(doc), Where(Policy(), "p"), "r")
+    assert [t.key for t in report.tag_problems] == ["trainguard:direction"]
+    (problem,) = report.problems
+    assert problem.fix == "did you mean validation_loss? set trainguard:objective=validation_loss"
 
 
 def test_an_unknown_instance_type_leaves_the_gpu_rules_unwatched(

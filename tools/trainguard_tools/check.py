@@ -321,9 +321,20 @@ def check_job(shape: JobShape, where: Where, source: str) -> Report:
     try:
         settings = resolve_settings(shape.tags, policy, where.group_policy, where.controls)
     except PolicyError:
-        report.objective = shape.tags.get(TAG_OBJECTIVE, "").strip() or None
+        # the evaluator skips the job (its GPU-idle alarms stay, as for any job): say what
+        # would watch it once the bad values are fixed
+        bad = {t.key for t in tag_issues if t.kind == "value"}
+        kept = {k: v for k, v in shape.tags.items() if k not in bad}
+        settings = resolve_settings(kept, policy, where.group_policy, where.controls)
         report.notes.append("the evaluator skips the job until its tags are fixed: no rule "
-                            "watches it")  # fmt: skip
+                            "watches it (the rules say what will, once they are)")  # fmt: skip
+        rules = _rules(shape, settings, where, catalog, problems, report.notes)
+        report.rules = [
+            RuleCoverage(r.rule, "NOT WATCHED", f"bad tags; once fixed: {r.detail}")
+            if r.status in ("watched", "waiting") and r.rule != "gpu-idle" else r
+            for r in rules
+        ]  # fmt: skip
+        report.objective, report.direction = settings.objective, settings.direction
         return report
     report.objective, report.direction = settings.objective, settings.direction
     report.mode = settings.mode + (f" ({settings.hold}: reports only)" if settings.hold else "")
