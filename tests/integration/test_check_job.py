@@ -82,3 +82,20 @@ def test_an_unknown_job_is_one_line_and_exit_2(
     code, out, err = check(["nope"], capsys)
     assert code == 2 and out == ""
     assert err == f"trainguard: training job nope not found in {REGION}\n"
+
+
+def test_a_running_heterogeneous_cluster_says_per_group_what_is_watched(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = launch(aws, "instance_groups.json")
+    code, out, _ = check([name, "--offline", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 1 and doc["policy"] == "the deployed defaults (--offline: no stack read)"
+    assert doc["instances"] == [
+        "group data: 1 x ml.c5.4xlarge (no GPU per host, $0.816/h per host): no GPU rule applies",
+        "group train: 2 x ml.p4d.24xlarge (8 x A100 per host, $37.688/h per host): NOT watched "
+        "by gpu-idle, hang, straggler",
+    ]
+    rules = {r["rule"]: r["status"] for r in doc["rules"]}
+    assert rules["gpu-idle"] == rules["hang"] == rules["straggler"] == "NOT WATCHED"
+    assert rules["catch-up"] == "watched"

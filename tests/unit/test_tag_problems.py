@@ -128,5 +128,10 @@ def test_the_ticks_config_email_lists_every_bad_tag_of_the_job() -> None:
         "[trainguard] CONFIG typo: trainguard:direction must be 'minimize' or 'maximize', got "
         "'down' (and 2 more)"
     )
-    assert "Problem: trainguard:protect must be 'true' or 'false', got 'yes'\n" in email.body
+    assert email.body.startswith(
+        "Job:     typo\n"
+        "Problem: trainguard:direction must be 'minimize' or 'maximize', got 'down'\n"
+        "Fix:     trainguard:direction=minimize or trainguard:direction=maximize\n"
+        "Problem: trainguard:protect must be 'true' or 'false', got 'yes'\n"
+    )
     assert "Fix:     rename the tag trainguard:objective\n" in email.body

@@ -154,7 +154,7 @@ def config_error(job: str, error: str, region: str, problems: Sequence[TagProble
     with every problem of its tags (``problems``: :func:`~trainguard.config.tag_problems`),
     each with its fix."""
     listed = [field("Problem", error)] if error not in {p.problem for p in problems} else []
-    for p in problems:
+    for p in sorted(problems, key=lambda p: p.problem != error):  # the subject's first
         listed += [field("Problem", p.problem), field("Fix", p.fix)]
     more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     parts = [
