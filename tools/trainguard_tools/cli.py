@@ -18,6 +18,7 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "trainguard_tools.status",
     "trainguard_tools.explain",
+    "trainguard_tools.check",
     "trainguard_tools.report",
     "trainguard_tools.controls",
     "trainguard_tools.cleanup",

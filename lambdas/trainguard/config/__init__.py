@@ -33,7 +33,15 @@ from .policy import (
 from .resolve import resolve_policy, resolve_settings, settings_for
 from .schema import PolicyError, Setting, check, setting, walk
 from .settings import JobSettings, gpu_idle_rule
-from .tags import TAG_OVERRIDES, is_opted_in, is_protected, job_settings, normalize_tags
+from .tags import (
+    TAG_OVERRIDES,
+    TagProblem,
+    is_opted_in,
+    is_protected,
+    job_settings,
+    normalize_tags,
+    tag_problems,
+)
 
 __all__ = [
     "MODES",
@@ -59,6 +67,7 @@ __all__ = [
     "Setting",
     "StepUnit",
     "StragglerSettings",
+    "TagProblem",
     "ThroughputSettings",
     "check",
     "gpu_idle_rule",
@@ -73,5 +82,6 @@ __all__ = [
     "resolve_settings",
     "setting",
     "settings_for",
+    "tag_problems",
     "walk",
 ]

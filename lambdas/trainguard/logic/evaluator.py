@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..config import JobSettings, PolicyError, resolve_settings
+from ..config import JobSettings, PolicyError, resolve_settings, tag_problems
 from ..core.progress import Progress
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
@@ -321,7 +321,8 @@ def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResul
     """A bad tag value: reported once for that job, never a crash of the tick."""
     logger.warning("bad trainguard tag", extra={"job": job.name, "error": error})
     try:
-        act.notice(job, "config", messages.config_error(job.name, error, act.deps.region))
+        message = messages.config_error(job.name, error, act.deps.region, tag_problems(job.tags))
+        act.notice(job, "config", message)
     except Exception:
         result.errors += 1
         logger.exception("reporting the bad tag failed")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ..config import TagProblem
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..message import GAP, Message, Part, email_text, field, link, sentence
@@ -148,16 +149,22 @@ def failed(job: str, status: str, reason: str, group: str, retry: str, region: s
     )
 
 
-def config_error(job: str, error: str, region: str) -> Message:
-    """A bad trainguard tag value on a job."""
+def config_error(job: str, error: str, region: str, problems: Sequence[TagProblem] = ()) -> Message:
+    """A bad trainguard tag value on a job (``error``: the one that stopped its evaluation),
+    with every problem of its tags (``problems``: :func:`~trainguard.config.tag_problems`),
+    each with its fix."""
+    listed = [field("Problem", error)] if error not in {p.problem for p in problems} else []
+    for p in sorted(problems, key=lambda p: p.problem != error):  # the subject's first
+        listed += [field("Problem", p.problem), field("Fix", p.fix)]
+    more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
     parts = [
         field("Job", job),
-        field("Problem", error),
+        *listed,
         sentence("The job is not evaluated until its tags are fixed."),
         GAP,
         link("Console", console_link(region, job)),
     ]
-    return Message.of(f"{PREFIX} CONFIG {job}: {error}", parts, 9)
+    return Message.of(f"{PREFIX} CONFIG {job}: {error}{more}", parts, 9)
 
 
 def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
