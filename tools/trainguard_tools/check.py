@@ -504,7 +504,7 @@ def where_for(args: argparse.Namespace, session: Any, tags: Mapping[str, str]) -
             try:
                 direction = tags.get("trainguard:direction", "minimize").strip().lower()
                 refs = ReferenceSet(group, tags.get(TAG_OBJECTIVE, "").strip(), direction)
-                stats, policies = deployed.store().batch_get_group_state({refs})
+                stats, policies = deployed.state_table().references.batch_get_group_state({refs})
                 where.group_policy = policies.get(group)
                 where.references = stats[refs].references if refs in stats else 0
             except (BotoCoreError, ClientError) as exc:
