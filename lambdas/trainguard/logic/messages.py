@@ -161,6 +161,12 @@ def alert_subject(d: Decision) -> str:
     return compose_subject("ALERT", d.job, f": {rule}{_comparison(d)}")
 
 
+def _pattern(reason: str) -> str:
+    """A hang's pattern, the head of its reason: ``hung (mixed: 1 pinned, 1 idle)``."""
+    head, paren, _ = reason.partition("): ")
+    return head + ")" if paren else reason.split(":", 1)[0]
+
+
 def _host_of(d: Decision) -> str:
     """The straggling host its reason names (``<job>/algo-3 at ...``), without the job's name
     (the subject has it)."""
@@ -172,8 +178,7 @@ def _host_of(d: Decision) -> str:
 # pattern of a hang, "hung (pinned): ...", or the straggling host, "<job>/algo-3 at ...")
 _HEALTH: dict[str, Callable[[Decision], str]] = {
     "hung": lambda d: (
-        f"{d.reason.split(':', 1)[0]}, objective silent {number(d.value)} min "
-        f"> {number(d.threshold)}"
+        f"{_pattern(d.reason)}, objective silent {number(d.value)} min > {number(d.threshold)}"
     ),
     "straggler": lambda d: (
         f"straggler host {_host_of(d)}, {number(d.value)}% vs {number(d.threshold)}% per GPU"
@@ -192,9 +197,10 @@ def gpu_idle_subject(host: str, per_gpu: float | None, minutes: float) -> str:
 
 
 # ---- what to do --------------------------------------------------------------------------------
-def next_steps(region: str, job: str, *, running: bool = True) -> list[Part]:
+def next_steps(region: str, job: str, *, running: bool = True, ended: bool = False) -> list[Part]:
     """How a message ends: what to do, where to look. ``running``: the job can still be stopped
-    (the protect tag and the pause are next steps for it)."""
+    (the protect tag and the pause are next steps for it); else, a stopped job: how to keep the
+    next one from a stop; ``ended``: the job ended by itself (failed), its logs say why."""
     steps = [
         GAP,
         sentence("What to do:"),
@@ -207,6 +213,8 @@ def next_steps(region: str, job: str, *, running: bool = True) -> list[Part]:
             sentence("  trainguard pause --reason WHY [--group G]   every stop becomes a report "
                      "until trainguard resume"),
         ]  # fmt: skip
+    elif ended:
+        steps.append(sentence("  read its logs (below): the training container's own words"))
     else:
         steps.append(sentence(f"  to keep a job from being stopped: tag it {TAG_PROTECT}=true; "
                               "to hold every stop: trainguard pause"))  # fmt: skip
@@ -304,7 +312,7 @@ def retry(subject: str, facts: Mapping[str, str], region: str, job: str) -> Mess
     """A capacity retry's outcome (created, or why not); a fact whose value is a URL (the
     retry's console page) is a link."""
     parts = [link(k, v) if v.startswith("https://") else field(k, v) for k, v in facts.items()]
-    return Message.of(subject, [*parts, *next_steps(region, job, running=False)], 13)
+    return Message.of(subject, [*parts, *next_steps(region, job, running=False, ended=True)], 13)
 
 
 def failed(job: str, status: str, reason: str, group: str, retry: str, region: str,
@@ -316,7 +324,7 @@ def failed(job: str, status: str, reason: str, group: str, retry: str, region: s
              *([field("Hang", hang)] if hang else [])]  # fmt: skip
     return Message.of(
         compose_subject("FAILED", job, f": {reason}", cut_fact=True),
-        [*parts, *next_steps(region, job, running=False)],
+        [*parts, *next_steps(region, job, running=False, ended=True)],
         9,
     )
 
