@@ -164,8 +164,12 @@ def test_a_hang_alert_says_whether_trainguard_will_stop_the_job() -> None:
     assert messages.hang_stop(90.0, "observe", False) == (
         "no: the job is in observe (in enforce: after 1 h 30 min hung)"
     )
-    assert messages.after_hang({"hung:1767225600#alert", "median#report"}).startswith(
-        "trainguard alerted that this job was hung"
+    assert messages.after_hang({"hung:1767225600#alert", "median#report"}) == (
+        "trainguard alerted that this job was hung (its ALERT ... hung email, silent since "
+        "2026-01-01 00:00 UTC)"
+    )
+    assert messages.after_hang({"hung:1767225600#alert", "hung#stop"}).endswith(
+        "; it then decided to stop it for the hang"
     )
     assert messages.after_hang({"median#report"}) == ""
 
@@ -245,3 +249,43 @@ def test_csv_reports_neutralize_formulas() -> None:
     rows = list(csv.reader(io.StringIO(format_csv(summary))))
     assert [r[0] for r in rows] == ["group", '\'=HYPERLINK("x")', "a \u23ce b", "TOTAL"]
     assert "a \u23ce b" in format_text(summary)
+
+
+def test_a_stop_with_no_completed_job_in_its_group_gives_the_bound_not_unknown() -> None:
+    world = World()
+    job = world.start("blows-up")  # ml.g5.xlarge, priced; MaxRuntimeInSeconds 1 day
+    world.emails()
+    world.report(job, [1.0, 0.9, 1e9, 1e12])
+    world.fakes.advance(6)
+    world.tick()
+    (email,) = world.fakes.notifier.take()
+    assert email.subject == "[trainguard] STOPPED blows-up: diverged, 1e+12 vs 5e+09 at step 4"
+    assert "Savings:    up to $" in email.body and "no completed job in the group yet" in email.body
+    assert "unknown" not in email.body and "References" not in email.body
+    assert "What to do:\n  trainguard explain blows-up " in email.body
+
+
+def test_a_long_outcome_is_said_by_its_headline_in_the_subject() -> None:
+    d = decision("median", job=SDK, value=0.9, threshold=0.6, step=12.0, references=3)
+    outcome = "COULD NOT STOP (AccessDenied: not authorized to perform sagemaker:StopTrainingJob)"
+    subject = messages.stop_subject(d, outcome)
+    assert subject == f"[trainguard] COULD NOT STOP {SDK}: median rule, 0.9 > 0.6 at step 12"
+    assert messages.stop_subject(d, "WOULD STOP (observe)").startswith(
+        "[trainguard] WOULD STOP (observe) "
+    )
+
+
+def test_a_retry_subject_names_the_retry_once_when_it_must() -> None:
+    assert messages.retried_subject("big", "big-retry-1", 1, 2) == (
+        "[trainguard] RETRIED big as big-retry-1 (attempt 1 of 2)"
+    )
+    subject = messages.retried_subject(LONG, f"{LONG}-retry-1", 1, 2)
+    assert len(subject) <= SUBJECT_LIMIT and subject.endswith(" as ...-retry-1 (attempt 1 of 2)")
+
+
+def test_the_health_rules_say_how_long_the_job_has_run_not_a_step() -> None:
+    idle = decision("gpu_idle", step=95.0, value=2.5, threshold=10.0)
+    text = email_text(messages.decision(idle, subject="s", outcome="ALERT", mode="observe",
+                                        region=REGION, details={}))  # fmt: skip
+    assert "Running:    1 h 35 min\n" in text and "Step:" not in text
+    assert " at step" not in messages.alert_subject(idle)

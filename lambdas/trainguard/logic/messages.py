@@ -6,6 +6,7 @@ text back."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..constants import TAG_PROTECT
@@ -82,6 +83,8 @@ _MINUTES = {"overtime", "stalled", "hung"}
 _SUFFIX = {"gpu_idle": "% per GPU", "straggler": "% per GPU", "throughput": " samples/s"}
 # the rules whose numbers are read off completed jobs (the others: References says nothing)
 _REFERENCE_RULES = {"median", "catch-up"}
+# the rules that judge the objective's curve at a step (the others' step is the job's minutes)
+_STEP_RULES = {"median", "catch-up", "patience", "diverged"}
 
 
 def quantity(rule: str, x: float | None) -> str:
@@ -113,11 +116,12 @@ def _worse_is_greater(d: Decision) -> bool:
 
 
 def _at_step(d: Decision) -> str:
-    return "" if d.step is None else f" at step {number(d.step)}"
+    return "" if d.step is None or d.rule not in _STEP_RULES else f" at step {number(d.step)}"
 
 
 # ---- subjects: the verb, the job, the key fact, within SNS's limit ------------------------------
 MIN_JOB = 16  # a job name is not shortened below this (its start and its end)
+MAX_VERB = 32  # an outcome longer than this is said by its headline in the subject
 
 
 def compose_subject(head: str, job: str, fact: str, *, cut_fact: bool = False) -> str:
@@ -148,8 +152,11 @@ def shorten(name: str, width: int) -> str:
 
 
 def stop_subject(d: Decision, outcome: str) -> str:
-    """outcome: STOPPED / WOULD STOP (observe) / WOULD STOP (stops disabled) / ..."""
+    """outcome: STOPPED / WOULD STOP (observe) / WOULD STOP (stops disabled) / ...; a long
+    why (``COULD NOT STOP (AccessDenied: ...)``) is the body's: the subject keeps its headline."""
     rule = RULE_NAMES.get(d.rule, d.rule)
+    if len(outcome) > MAX_VERB:
+        outcome = outcome.split(" (", 1)[0]
     return compose_subject(outcome, d.job, f": {rule}{_comparison(d)}{_at_step(d)}")
 
 
@@ -187,6 +194,16 @@ _HEALTH: dict[str, Callable[[Decision], str]] = {
         f"throughput {number(d.value)} samples/s per instance < {number(d.threshold)}"
     ),
 }
+
+
+def retried_subject(job: str, retry: str, attempt: int, limit: int) -> str:
+    """``RETRIED <job> as <job>-retry-1 (attempt 1 of 2)``; too long for the subject, the
+    retry's name, the job's with a suffix, says the job once (``as ...-retry-1``)."""
+    fact = f" as {retry} (attempt {attempt} of {limit})"
+    full = f"{PREFIX} RETRIED {job}{fact}"
+    if len(ascii_text(full)) > SUBJECT_LIMIT and retry.startswith(job) and retry != job:
+        fact = f" as {ELLIPSIS}{retry[len(job) :]} (attempt {attempt} of {limit})"
+    return compose_subject("RETRIED", job, fact)
 
 
 def gpu_idle_subject(host: str, per_gpu: float | None, minutes: float) -> str:
@@ -240,8 +257,10 @@ def decision(
     no references)."""
     parts = [field("Job", d.job), field("Outcome", outcome), field("Rule", d.rule),
              field("Why", d.reason)]  # fmt: skip
-    if d.step is not None:
+    if d.step is not None and d.rule in _STEP_RULES:
         parts.append(field("Step", number(d.step)))
+    elif d.step is not None:  # the health and runtime rules: the job's minutes so far
+        parts.append(field("Running", duration(d.step)))
     if d.value is not None:
         parts.append(field("Value", quantity(d.rule, d.value)))
     if d.threshold is not None:
@@ -299,13 +318,19 @@ def status(state: str, secondary: str | None) -> str:
 
 def after_hang(actions: Iterable[str]) -> str:
     """The job's hang, if trainguard alerted on (or stopped for) one: the FAILED email refers
-    back to it (``actions``: the run's claimed ``ACTION#`` markers)."""
+    back to it (``actions``: the run's claimed ``ACTION#`` markers; a hang alert's is
+    ``hung:<its last report, epoch s>#alert``)."""
     hung = sorted(a for a in actions if a.split("#", 1)[0].split(":", 1)[0] == "hung")
     if not hung:
         return ""
+    since = [a.split("#", 1)[0].split(":", 1)[1] for a in hung if ":" in a.split("#", 1)[0]]
+    when = ""
+    if since and since[-1].isdigit():
+        stamp = datetime.fromtimestamp(int(since[-1]), UTC).strftime("%Y-%m-%d %H:%M UTC")
+        when = f", silent since {stamp}"
     stopped = any(a.endswith(("#stop", "#report")) for a in hung)
-    return ("trainguard alerted that this job was hung (the ALERT email's subject names it "
-            "hung)" + ("; it then decided to stop it for the hang" if stopped else ""))  # fmt: skip
+    then = "; it then decided to stop it for the hang" if stopped else ""
+    return f"trainguard alerted that this job was hung (its ALERT ... hung email{when}){then}"
 
 
 def retry(subject: str, facts: Mapping[str, str], region: str, job: str) -> Message:

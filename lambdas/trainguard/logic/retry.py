@@ -347,9 +347,7 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
     _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "created"),
-         subject=messages.compose_subject(
-             "RETRIED", job.name, f" as {messages.shorten(name, 36)} (attempt {attempt} of {limit})"
-         ),
+         subject=messages.retried_subject(job.name, name, attempt, limit),
          lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
                 "Retry link": messages.console_link(deps.region, name)})  # fmt: skip
     ledger.finish(job.run, claim.action, outcome, created=name)
