@@ -404,8 +404,23 @@ def control_change(name: str, group: str | None, paused: bool | None, now_paused
         GAP,
         sentence("The functions act on it from their next tick. A job's trainguard:mode tag "
                  "still decides its mode; a pause holds every stop, whatever the mode."),
+        GAP,
+        sentence("What to do:"),
+        sentence(f"  trainguard resume{'' if group is None else f' --group {group}'}   stops as "
+                 "the mode says again" if now_paused else
+                 f"  trainguard pause --reason WHY{'' if group is None else f' --group {group}'}"
+                 "   hold every stop"),
+        sentence("  trainguard status   what is running and what trainguard decided"),
     ]  # fmt: skip
     return Message.of(subject, parts, 9)
+
+
+REPORT_STEPS = (
+    sentence("What to do:"),
+    sentence("  trainguard report --since 7d [--format csv]   every group's numbers"),
+    sentence("  trainguard explain JOB   why a job was stopped, reported or alerted on"),
+    sentence("  trainguard mode enforce --group G   let a group's stops happen (observe: report)"),
+)
 
 
 def report(subject: str, blocks: Sequence[Sequence[Part]], width: int) -> Message:
