@@ -185,8 +185,14 @@ def _description(parsed: ParsedBody, flavor: Flavor) -> str:
     return "\n".join(out).strip()
 
 
+def _one_line_title(subject: str) -> str:
+    """The subject on one line, a URL in it (a FailureReason's) defanged: a title is no link
+    (trainguard's own subjects hold no URL)."""
+    return " ".join(one_line(subject).split()).replace("://", "[:]//")
+
+
 def _title(subject: str, flavor: Flavor) -> str:
-    text = " ".join(one_line(subject).split())
+    text = _one_line_title(subject)
     text = text.removeprefix(_PREFIX).strip() or "trainguard"
     return _truncate(escape(f"trainguard: {text}", flavor), TITLE_LIMIT)
 
@@ -245,7 +251,7 @@ def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str,
     content["keywords"] = _keywords(parsed)
     job = fields.get("Job") or fields.get("Host", "").split("/algo-")[0]
     metadata: dict[str, Any] = {
-        "summary": _truncate(" ".join(one_line(subject).split()), TITLE_LIMIT),
+        "summary": _truncate(_one_line_title(subject), TITLE_LIMIT),
         "eventType": "trainguard",
     }
     if job:

@@ -218,6 +218,7 @@ def test_a_failure_reason_or_a_group_poses_as_no_field_link_or_thread_of_the_car
     assert card["metadata"]["threadId"] == "trainguard-job-x"
     assert card["metadata"]["additionalContext"] == {"job": "job-x"}
     assert not any("evil" in step for step in card["content"]["nextSteps"])
+    assert "://evil" not in card["content"]["title"] + card["metadata"]["summary"]
     description = card["content"]["description"]
     assert all(ch not in description for ch in "\x00\u2028\u2029")
     # each field one line: the reason and the group each stay inside their own line
