@@ -271,6 +271,10 @@ def test_a_long_outcome_is_said_by_its_headline_in_the_subject() -> None:
     outcome = "COULD NOT STOP (AccessDenied: not authorized to perform sagemaker:StopTrainingJob)"
     subject = messages.stop_subject(d, outcome)
     assert subject == f"[trainguard] COULD NOT STOP {SDK}: median rule, 0.9 > 0.6 at step 12"
+    short = messages.stop_subject(Decision(**{**d.to_dict(), "job": "worse"}), outcome)
+    assert short.startswith("[trainguard] COULD NOT STOP (AccessDenied: not autho")
+    assert short.endswith("...) worse: median rule, 0.9 > 0.6 at step 12")
+    assert len(short) <= SUBJECT_LIMIT
     assert messages.stop_subject(d, "WOULD STOP (observe)").startswith(
         "[trainguard] WOULD STOP (observe) "
     )

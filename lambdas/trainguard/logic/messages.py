@@ -121,7 +121,7 @@ def _at_step(d: Decision) -> str:
 
 # ---- subjects: the verb, the job, the key fact, within SNS's limit ------------------------------
 MIN_JOB = 16  # a job name is not shortened below this (its start and its end)
-MAX_VERB = 32  # an outcome longer than this is said by its headline in the subject
+KEEP_OUTCOME = len("WOULD STOP (stops disabled)")  # an outcome this short is always said whole
 
 
 def compose_subject(head: str, job: str, fact: str, *, cut_fact: bool = False) -> str:
@@ -155,9 +155,21 @@ def stop_subject(d: Decision, outcome: str) -> str:
     """outcome: STOPPED / WOULD STOP (observe) / WOULD STOP (stops disabled) / ...; a long
     why (``COULD NOT STOP (AccessDenied: ...)``) is the body's: the subject keeps its headline."""
     rule = RULE_NAMES.get(d.rule, d.rule)
-    if len(outcome) > MAX_VERB:
-        outcome = outcome.split(" (", 1)[0]
-    return compose_subject(outcome, d.job, f": {rule}{_comparison(d)}{_at_step(d)}")
+    fact = f": {rule}{_comparison(d)}{_at_step(d)}"
+    room = SUBJECT_LIMIT - len(PREFIX) - 2 - len(ascii_text(d.job)) - len(ascii_text(fact))
+    return compose_subject(_fit(ascii_text(outcome), room), d.job, fact)
+
+
+def _fit(outcome: str, room: int) -> str:
+    """The outcome within ``room`` characters: its why cut (``NOT STOPPED (no longer opted
+    in...)``), or only its headline when even that does not fit."""
+    if len(outcome) <= max(room, KEEP_OUTCOME):
+        return outcome
+    head, paren, why = outcome.partition(" (")
+    cut = room - len(head) - len(" (") - len(ELLIPSIS + ")")
+    if not paren or cut < 8:
+        return head
+    return f"{head} ({why[:cut].rstrip()}{ELLIPSIS})"
 
 
 def alert_subject(d: Decision) -> str:
