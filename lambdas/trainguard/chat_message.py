@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .message import Message
+from .message import Message, one_line
 
 Flavor = Literal["slack", "teams", "portable"]
 
@@ -81,16 +81,19 @@ def parse_body(body: str) -> ParsedBody:
 
 def parts_of(message: Message) -> ParsedBody:
     """The message's fields, sentences and links, each in its order (no parsing, except for a
-    message that is only text)."""
+    message that is only text). Every text and value is data (:func:`~trainguard.message.
+    one_line`: a line break in a FailureReason starts no line of the card); only a ``link``
+    part is a next step (a field whose value a user wrote is never a link)."""
     if message.text is not None:
         return parse_body(message.text)
     fields: list[tuple[str, str]] = []
     sentences: list[str] = []
     links: list[tuple[str, str]] = []
     for part in message.parts:
-        key, value = part.text.strip(), part.value.strip()
-        if part.kind == "link" or (part.kind == "field" and _URL.match(value)):
-            links.append((key, value))
+        key, value = one_line(part.text).strip(), one_line(part.value).strip()
+        if part.kind == "link":
+            if _URL.match(value):
+                links.append((key, value))
         elif part.kind == "field":
             fields.append((key, value))
         elif part.kind == "sentence" and key:
@@ -182,15 +185,30 @@ def _description(parsed: ParsedBody, flavor: Flavor) -> str:
     return "\n".join(out).strip()
 
 
+def _one_line_title(subject: str) -> str:
+    """The subject on one line, a URL in it (a FailureReason's) defanged: a title is no link
+    (trainguard's own subjects hold no URL)."""
+    return " ".join(one_line(subject).split()).replace("://", "[:]//")
+
+
 def _title(subject: str, flavor: Flavor) -> str:
-    text = " ".join(subject.split())
+    text = _one_line_title(subject)
     text = text.removeprefix(_PREFIX).strip() or "trainguard"
     return _truncate(escape(f"trainguard: {text}", flavor), TITLE_LIMIT)
 
 
+def _first(fields: list[tuple[str, str]]) -> dict[str, str]:
+    """Each label's first value (the message's own field comes before anything a value of
+    an old text message could pose as)."""
+    out: dict[str, str] = {}
+    for key, value in fields:
+        out.setdefault(key, value)
+    return out
+
+
 def _keywords(parsed: ParsedBody) -> list[str]:
     """Short labels Chatbot shows under the card: the outcome, the rule, the mode."""
-    fields = dict(parsed.fields)
+    fields = _first(parsed.fields)
     words = ["trainguard"]
     for key in ("Outcome", "Rule", "Mode", "Status"):
         value = fields.get(key)
@@ -221,7 +239,7 @@ def message_notification_json(message: Message, chat: str) -> str:
 
 
 def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str, Any]:
-    fields = dict(parsed.fields)
+    fields = _first(parsed.fields)
     content: dict[str, Any] = {
         "textType": "client-markdown",
         "title": _title(subject, flavor),
@@ -233,7 +251,7 @@ def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str,
     content["keywords"] = _keywords(parsed)
     job = fields.get("Job") or fields.get("Host", "").split("/algo-")[0]
     metadata: dict[str, Any] = {
-        "summary": _truncate(" ".join(subject.split()), TITLE_LIMIT),
+        "summary": _truncate(_one_line_title(subject), TITLE_LIMIT),
         "eventType": "trainguard",
     }
     if job:

@@ -10,6 +10,7 @@ Pure: no boto3, no environment.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -94,17 +95,75 @@ class Message:
         return cls(str(item["subject"]), parts, int(item.get("width", 0)))
 
 
+# ---- rendering user-controlled text as data --------------------------------------------------
+# A part's text or value can hold what a user wrote (a FailureReason the training container
+# wrote, a group tag): a line break in it must not start a line that reads as one of ours
+# (``Job:``, ``Console: <url>``), in the email or in the chat card. Each rendering calls one
+# function at its edge: the email and the card :func:`one_line`, the SNS subject
+# :func:`subject_line`.
+LINE_MARK = " ⏎ "  # a line break inside a value, shown (⏎), never a new line
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: each line break (``\\n``, ``\\r\\n``, U+2028, U+2029, U+0085,
+    vertical tab, form feed) becomes a visible mark, a tab a space, and every other control
+    or format character (``\\x00``, bidirectional overrides) is dropped."""
+    out: list[str] = []
+    for line in text.splitlines():
+        out.append("".join(_visible(ch) for ch in line))
+    return LINE_MARK.join(out) if len(out) > 1 else (out[0] if out else "")
+
+
+def _visible(ch: str) -> str:
+    if ch == "\t":
+        return " "
+    return "" if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+
+
+# SNS Publish ``Subject``: "must be UTF-8 text with no line breaks or control characters, and
+# less than 100 characters long" (Amazon SNS API reference, PublishRequest.Subject; its older
+# wording, and what email clients show, is ASCII text that begins with a letter, number or
+# punctuation mark); SNS refuses the publish otherwise (the email would dead-letter).
+SUBJECT_LIMIT = 99
+ELLIPSIS = "..."
+# the few non-ASCII characters trainguard writes, in ASCII (the body keeps the real ones)
+_ASCII = {"\u2212": "-", "\u00d7": "x", "\u2026": "...", "\u2013": "-", "\u2014": "-",
+          "\u2265": ">=", "\u2264": "<=", "\u23ce": "/"}  # fmt: skip
+
+
+def ascii_text(text: str) -> str:
+    """``text`` in printable ASCII, on one line (what a subject may hold; its spaces kept)."""
+    text = "".join(_ASCII.get(ch, ch) for ch in one_line(text).replace(LINE_MARK, " / "))
+    return "".join(ch if " " <= ch <= "~" else "?" for ch in text)
+
+
+def subject_line(text: str) -> str:
+    """``text`` as an SNS subject: ASCII, one line, no control characters, within
+    :data:`SUBJECT_LIMIT` (cut at the end with an ellipsis: the subject builder shortens the
+    job name first, so the cut is a last resort)."""
+    text = " ".join(ascii_text(text).split())
+    if len(text) > SUBJECT_LIMIT:
+        text = text[: SUBJECT_LIMIT - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    return text or "trainguard"
+
+
 def email_text(message: Message) -> str:
     """The email's plain body: fields aligned at ``width``, one line each part, a blank line
-    for a gap (a message that is text already: that text)."""
+    for a gap (a message that is text already: that text). Every text and value is data:
+    :func:`one_line`."""
     if message.text is not None:
         return message.text
     lines = []
+    previous = ""
     for part in message.parts:
-        if part.kind == "field":
-            lines.append(f"{f'{part.text}:'.ljust(message.width - 1)} {part.value}")
+        text, value = one_line(part.text), one_line(part.value)
+        # a link among fields is aligned with them (a retry's console page)
+        aligned = part.kind == "field" or (part.kind == "link" and previous == "field")
+        if aligned:
+            lines.append(f"{f'{text}:'.ljust(message.width - 1)} {value}")
         elif part.kind == "link":
-            lines.append(f"{part.text}: {part.value}")
+            lines.append(f"{text}: {value}")
         else:
-            lines.append(part.text)
+            lines.append(text)
+        previous = "field" if aligned else part.kind
     return "\n".join(lines) + "\n"

@@ -76,7 +76,8 @@ def test_worked_example_stop_sentence_and_decision(model: CatchUpModel) -> None:
     assert reason == (
         "stop: best 0.4 by step 2 + at most 0.4375 (the largest gain after step 2 among 3 "
         "completed jobs) + 0.07655 (6 x noise 0.01276) = 0.914 is worse than 0.9375, the best "
-        "final of 3 completed jobs (3 reports in a row)"
+        "final of 3 completed jobs; to continue, its best by step 2 had to be at least 0.4235 "
+        "(3 reports in a row)"
     )
     d = K6.explain("job-x", v, model)
     assert (d.job, d.rule, d.stop, d.step, d.value, d.references) == (
@@ -127,7 +128,7 @@ def test_minimize_mirrors_maximize(model: CatchUpModel) -> None:
             b = k6.check(mirror, 2, 1.0 - best, streak_before=before)
             assert (a.stop, a.worse, a.streak) == (b.stop, b.worse, b.streak)
     v, reason = judge(k6, mirror, 2, 0.6, streak_before=2)
-    assert v.stop and "- at most 0.4375 (the largest drop after step 2" in reason
+    assert v.stop and "\u2212 at most 0.4375 (the largest drop after step 2" in reason
     assert v.threshold == pytest.approx(1 - (0.9375 - 0.4375 - 6 * SIGMA))
     assert v.value == 0.6 and v.value > v.threshold  # a loss: worse = above the threshold
 

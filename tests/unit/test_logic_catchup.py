@@ -59,8 +59,11 @@ def test_a_job_that_cannot_catch_up_is_stopped_at_its_third_worse_report() -> No
     (audit,) = world.decisions("hopeless")
     assert audit["rule"] == "catch-up" and audit["action"] == "STOPPED"
     assert audit["references"] == 3
-    assert audit["reason"].startswith("stop: best 2.9 by step 4 - at most ")
-    assert "the best final of 3 completed jobs (3 reports in a row)" in audit["reason"]
+    assert audit["reason"].startswith("stop: best 2.9 by step 4 \u2212 at most ")
+    assert (
+        "the best final of 3 completed jobs; to continue, its best by step 4 had to be at most "
+        "0.5163 (3 reports in a row)"
+    ) in audit["reason"]
     (subject,) = world.emails()
     assert subject.startswith("[trainguard] STOPPED hopeless: catch-up rule")
 

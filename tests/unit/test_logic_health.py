@@ -119,7 +119,7 @@ def test_one_host_well_below_the_others_is_named_once_as_a_straggler() -> None:
     levels = {1: 95.0, 2: 95.0, 3: 45.0, 4: 95.0}
     (email,) = about(run_minutes(world, job, 30, levels), "straggler")
     assert email.subject == (
-        "[trainguard] ALERT lagging: straggler host lagging/algo-3, 45.15% vs 95.15% per GPU"
+        "[trainguard] ALERT lagging: straggler host algo-3, 45.15% vs 95.15% per GPU"
     )
     (audit,) = [d for d in world.decisions("lagging") if d["rule"] == "straggler"]
     assert audit["reason"].startswith("lagging/algo-3 at 45")

@@ -76,31 +76,40 @@ def built() -> dict[str, Message]:
     }
 
 
+def steps(**kw: bool) -> str:
+    """The next steps a message ends with (their text: test_message_safety.py)."""
+    return email_text(Message.of("", messages.next_steps(REGION, "job-x", **kw)[1:], 0))
+
+
 def test_each_message_renders_the_text_the_project_always_sent() -> None:
     texts = {kind: email_text(m) for kind, m in built().items()}
+    # issue 22: each ends with what to do (the logs link moved there from the fields)
     assert texts["decision"] == (
         "Job:        job-x\nOutcome:    STOPPED\nRule:       median\n"
         "Why:        worse than the median\nStep:       12\nValue:      1.2\n"
         "Threshold:  0.8\nReferences: 3\nMode:       enforce\nGroup:      g\n"
-        f"Savings:    $1.00\nRatio:      0.5\nLogs:       {messages.logs_link(REGION, 'job-x')}"
-        f"\n\nConsole: {CONSOLE}\n"
+        f"Savings:    $1.00\nRatio:      0.5\n\n{steps(running=False)}"
     )
     kept = messages.body(D, outcome="STOPPED", mode="enforce", region=REGION, details=DETAILS)
     assert texts["decision"] == kept
     assert texts["retry"].startswith("Job:         job-x (Failed)\nOutcome:     RETRIED\n")
     assert "Failed with: CapacityError: x\n" in texts["retry"]
+    assert texts["retry"].endswith(f"\n\n{steps(running=False, ended=True)}")
     assert texts["failed"] == (
         "Job:     job-x\nStatus:  Failed (n/a)\nReason:  AlgorithmError: boom\nGroup:   g\n"
-        f"Retry:   not retried: x\n\nConsole: {CONSOLE}\n"
+        f"Retry:   not retried: x\n\n{steps(running=False, ended=True)}"
     )
     assert texts["config"] == (
         "Job:     job-x\nProblem: trainguard:retry must be a number\nThe job is not evaluated "
-        f"until its tags are fixed.\n\nConsole: {CONSOLE}\n"
+        "until its tags are fixed, and trainguard reads a job's tags when it starts: fix them for "
+        "its next launch (trainguard check --request FILE checks them before a launch)."
+        f"\n\n{steps()}"
     )
     assert texts["recovered"] == (
         "Host:     job-x/algo-1\nRecovered: GPU utilization is back above the threshold\n"
-        f"Episode:  12 min since the idle alert\n\nConsole: {CONSOLE}\n"
+        f"Episode:  12 min since the idle alert\n\n{steps()}"
     )
+    assert f"Console: {CONSOLE}\n" in texts["failed"]
     assert texts["report"] == (
         "trainguard weekly digest, a .. b\n\nStops:            1 (2.0 GPU hours, $3.00 saved)\n"
         "Alerts:           0\n\ngroup  jobs\nTOTAL  1\n"
@@ -122,7 +131,8 @@ def test_a_value_that_reads_like_a_field_stays_what_it_is() -> None:
     assert fields["Reason"] == "boom\nTraceback: line 3" and "Traceback" not in fields
     card = message_notification(message)
     assert "Traceback" not in card["metadata"].get("additionalContext", {})
-    assert "`boom\nTraceback: line 3`" in card["content"]["description"]
+    # issue 21: the line break is shown, never rendered (it could end the code span)
+    assert "`boom \u23ce Traceback: line 3`" in card["content"]["description"]
 
 
 def test_the_outbox_keeps_the_value_and_still_sends_old_text_items() -> None:

@@ -71,9 +71,9 @@ def test_table_and_json(curves: Path, tmp_path: Path, capsys: pytest.CaptureFixt
         "references": 3,
     }
     assert event["reason"] == (
-        "stop: best 3 by step 3 - at most 0 (the largest drop after step 3 among 3 completed "
-        "jobs) - 0 (8 x noise 0) = 3 is worse than 0.9, the best final of 3 completed jobs "
-        "(3 reports in a row)"
+        "stop: best 3 by step 3 \u2212 at most 0 (the largest drop after step 3 among 3 completed "
+        "jobs) \u2212 0 (8 x noise 0) = 3 is worse than 0.9, the best final of 3 completed jobs; "
+        "to continue, its best by step 3 had to be at most 0.9 (3 reports in a row)"
     )
     # 17 of the bad job's 20 minutes on a 1-GPU instance at $1.408/h
     assert alpha["gpu_hours_saved"] == pytest.approx(17 / 60, abs=1e-6)

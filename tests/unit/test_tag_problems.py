@@ -95,8 +95,8 @@ def test_the_config_notice_lists_every_problem_with_its_fix() -> None:
         job_settings(tags, Policy())
     message = messages.config_error("typo", str(raised.value), "us-east-1", tag_problems(tags))
     assert message.subject == (
-        "[trainguard] CONFIG typo: trainguard:direction must be 'minimize' or 'maximize', got "
-        "'down' (and 2 more)"
+        "[trainguard] CONFIG typo: 3 tag problems, the first: trainguard:direction must be "
+        "'minimize' or..."
     )
     text = email_text(message)
     assert text.startswith(
@@ -107,7 +107,9 @@ def test_the_config_notice_lists_every_problem_with_its_fix() -> None:
         "Fix:     trainguard:protect=true or trainguard:protect=false\n"
         "Problem: TrainGuard:Mode is not a trainguard key (keys are lower case): it is ignored\n"
         "Fix:     rename the tag trainguard:mode\n"
-        "The job is not evaluated until its tags are fixed.\n"
+        "The job is not evaluated until its tags are fixed, and trainguard reads a job's tags when "
+        "it starts: fix them for its next launch (trainguard check --request FILE checks them "
+        "before a launch).\n"
     )
     # without the list (or an error the list does not hold), the error itself is said
     alone = email_text(messages.config_error("typo", "bad", "us-east-1"))
@@ -125,8 +127,8 @@ def test_the_ticks_config_email_lists_every_bad_tag_of_the_job() -> None:
     world.tick()
     (email,) = [e for e in world.fakes.notifier.take() if "CONFIG" in e.subject]
     assert email.subject == (
-        "[trainguard] CONFIG typo: trainguard:direction must be 'minimize' or 'maximize', got "
-        "'down' (and 2 more)"
+        "[trainguard] CONFIG typo: 3 tag problems, the first: trainguard:direction must be "
+        "'minimize' or..."
     )
     assert email.body.startswith(
         "Job:     typo\n"

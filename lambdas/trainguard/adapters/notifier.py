@@ -16,21 +16,13 @@ import json
 from typing import TYPE_CHECKING
 
 from ..chat_message import message_notification_json
-from ..message import Message, email_text
+from ..message import Message, email_text, subject_line
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
-SUBJECT_LIMIT = 99  # SNS: "less than 100 characters", no line breaks or control characters
-
-
-def clean_subject(subject: str) -> str:
-    """ASCII, one line, under SNS's limit (email clients show it in the inbox list)."""
-    text = " ".join(subject.split())
-    text = text.encode("ascii", "replace").decode("ascii")
-    if len(text) > SUBJECT_LIMIT:
-        text = text[: SUBJECT_LIMIT - 3].rstrip() + "..."
-    return text
+# ASCII, one line, no control characters, under SNS's limit (trainguard.message.subject_line)
+clean_subject = subject_line
 
 
 def per_protocol_message(subject: str, body: str, chat: str) -> str:

@@ -521,23 +521,37 @@ class CatchUpRule(RuleDefaults):
         margin = self.noise_multiple * model.sigma
         maximize = self.direction == "maximize"
         sign = 1.0 if maximize else -1.0
-        op, word = ("+", "gain") if maximize else ("-", "drop")
+        op, word = ("+", "gain") if maximize else (MINUS, "drop")
         reach = sign * (sign * best + u + margin)
+        n_ = _num
         head = (
-            f"best {fmt(best)} by step {fmt(step)} {op} at most {fmt(u)} (the largest {word} "
-            f"after step {fmt(step)} among {n} completed jobs) {op} {fmt(margin)} "
-            f"({fmt(self.noise_multiple)} x noise {fmt(model.sigma)}) = {fmt(reach)}"
+            f"best {n_(best)} by step {n_(step)} {op} at most {n_(u)} (the largest {word} "
+            f"after step {n_(step)} among {n} completed jobs) {op} {n_(margin)} "
+            f"({n_(self.noise_multiple)} x noise {n_(model.sigma)}) = {n_(reach)}"
         )
-        target = f"{fmt(model.best_final)}, the best final of {model.completed} completed jobs"
+        target = f"{n_(model.best_final)}, the best final of {model.completed} completed jobs"
+        # the threshold the Decision carries (and the subject shows): the best that still
+        # reaches the target, T - U - k sigma (a loss: T + U + k sigma)
+        needed = sign * (sign * (model.best_final or 0.0) - u - margin)
+        bound = "at least" if maximize else "at most"
+        need = f"to continue, its best by step {n_(step)} had to be {bound} {n_(needed)}"
         if stop:
             reports = "1 report" if streak == 1 else f"{streak} reports"
-            return f"stop: {head} is worse than {target} ({reports} in a row)"
+            return f"stop: {head} is worse than {target}; {need} ({reports} in a row)"
         if worse:
             return (
-                f"continue: {head} is worse than {target}, at {streak} report(s) in a row; "
-                f"{self.consecutive} needed"
+                f"continue: {head} is worse than {target}; {need}, at {streak} report(s) in a "
+                f"row; {self.consecutive} needed"
             )
         return f"continue: {head} can still reach {target}"
+
+
+MINUS = "\u2212"  # a minus sign, not a hyphen (the messages write numbers the same way)
+
+
+def _num(x: float | None) -> str:
+    """:func:`fmt` with a real minus sign."""
+    return fmt(x).replace("-", MINUS)
 
 
 DEFAULT_RULE = CatchUpRule()

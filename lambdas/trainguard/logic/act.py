@@ -84,6 +84,9 @@ def alert_details(
     if since is not None:
         ago = max(0.0, (ledger.now - since) / 60.0)
         facts["Since"] = f"{iso(since)} ({fmt(ago)} min ago)"
+    if decision.rule == "hung":  # will trainguard stop it?
+        after = settings.hang.stop_after_minutes
+        facts["Auto-stop"] = messages.hang_stop(after, settings.mode, settings.enforcing)
     return {
         "decision": decision.to_dict(),
         "mode": mode_text(settings),
@@ -116,7 +119,7 @@ def carry_out_stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     outcome = Outcome(OutcomeKind.WOULD_STOP, "observe" if mode.startswith("observe") else hold)
     ledger.counts.would_stops += 1
     details = claim.context
-    details["Savings"] = _dollars(claim.savings)
+    details["Savings"] = _dollars(ledger, job, claim.savings)
     _announce(ledger, job, claim, outcome, details, claim.savings)
     ledger.finish(job.run, claim.action, outcome)
     return outcome
@@ -148,7 +151,7 @@ def _stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     savings = claim.savings
     ledger.counts.stops += 1
     ledger.counts.dollars_saved += float(savings or 0.0)
-    details["Savings"] = _dollars(savings)
+    details["Savings"] = _dollars(ledger, job, savings)
     logger.info("job stopped", extra={"result": result, "rule": claim.decision().rule})
     _announce(ledger, job, claim, STOPPED, details, savings)
     ledger.finish(run, claim.action, STOPPED)
@@ -286,5 +289,11 @@ def links(region: str, job: JobRecord) -> dict[str, str]:
     return {"Logs": messages.logs_link(region, job.name)}
 
 
-def _dollars(value: float | None) -> str:
-    return "unknown (no price or no completed jobs)" if value is None else f"${value:,.2f}"
+def _dollars(ledger: Ledger, job: JobRecord, value: float | None) -> str:
+    """The Savings field: the estimate, or why there is none (and a bound when one is known)."""
+    spec = ledger.deps.catalog.get(job.instance_type)
+    bound = None
+    if value is None and spec is not None and job.max_runtime_s:
+        left_h = max(0.0, job.start_time + job.max_runtime_s - ledger.now) / 3600.0
+        bound = spec.usd_per_hour * job.instance_count * left_h
+    return messages.savings(value, priced=spec is not None, bound=bound)

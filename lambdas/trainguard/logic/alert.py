@@ -155,8 +155,7 @@ def _announce_idle(
         key=mail_key(record.run, "gpu_idle", host, f"{now:.0f}"),
         message=messages.decision(
             decision,
-            subject=f"{messages.PREFIX} GPU idle: {host} ({fmt(decision.value)}%/GPU, "
-            f"{fmt(rule.episode_minutes(status))} min)",
+            subject=messages.gpu_idle_subject(host, decision.value, rule.episode_minutes(status)),
             outcome=ALERT.text,
             mode=mode,
             region=deps.region,

@@ -108,7 +108,7 @@ class Digest:
             for c in self.close_calls
         ] or ["  none"]
         blocks = [[sentence(header)], totals, messages.lines(format_text(self.summary)),
-                  [sentence(line) for line in lines]]  # fmt: skip
+                  [sentence(line) for line in lines], messages.REPORT_STEPS]  # fmt: skip
         return messages.report(self.subject(), blocks, 18)
 
 

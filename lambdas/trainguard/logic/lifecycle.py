@@ -386,8 +386,9 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
         record, status=JobStatus.FAILED, failure_reason=change.failure_reason
     )
     plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
-    status = f"Failed ({change.secondary_status or 'n/a'})"
-    message = messages.failed(record.name, status, reason, record.group, plan, deps.region)
+    status = messages.status("Failed", change.secondary_status)
+    message = messages.failed(record.name, status, reason, record.group, plan, deps.region,
+                              hang=messages.after_hang(record.actions))  # fmt: skip
     return Act(deps, now).notice(record, "failed", message)
 
 

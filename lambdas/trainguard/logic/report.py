@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..core.instances import InstanceCatalog
+from ..message import one_line
 from ..models import JobRecord, RunId
 from ..ports import AuditLog, Jobs
 from ..times import iso
@@ -191,7 +192,7 @@ def format_text(summary: Summary) -> str:
     lines = [f"trainguard report {iso(summary.since)} .. {iso(summary.until)}"]
     header = ("group", "jobs", "stops", "would-stop", "alerts", "not-stopped", "GPU-h saved",
               "$ saved", "would GPU-h", "would $")  # fmt: skip
-    rows = [_row(g, t) for g, t in sorted(summary.groups.items())]
+    rows = [_row(one_line(g), t) for g, t in sorted(summary.groups.items())]  # a line a group
     rows.append(_row("TOTAL", summary.total))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
@@ -218,8 +219,19 @@ def format_csv(summary: Summary) -> str:
     writer.writerow(["group", "jobs", *COLUMNS])
     for group, t in [*sorted(summary.groups.items()), ("TOTAL", summary.total)]:
         values = asdict(t)
-        writer.writerow([group, t.jobs, *(_num(values[c]) for c in COLUMNS)])
+        writer.writerow([csv_cell(group), t.jobs, *(_num(values[c]) for c in COLUMNS)])
     return out.getvalue()
+
+
+_FORMULA = ("=", "+", "-", "@")  # a spreadsheet reads a cell that starts so as a formula
+
+
+def csv_cell(text: str) -> str:
+    """A user-written text (a group tag) as a CSV cell a spreadsheet shows as text: one that
+    starts like a formula gets a leading ``'`` (OWASP's CSV injection advice); line breaks
+    and control characters are shown, never kept (:func:`~trainguard.message.one_line`)."""
+    text = one_line(text)
+    return f"'{text}" if text.lstrip().startswith(_FORMULA) else text
 
 
 def _row(group: str, t: Totals) -> tuple[str, ...]:

@@ -347,7 +347,7 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
     _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "created"),
-         subject=f"{messages.PREFIX} RETRIED {job.name} as {name} (attempt {attempt} of {limit})",
+         subject=messages.retried_subject(job.name, name, attempt, limit),
          lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
                 "Retry link": messages.console_link(deps.region, name)})  # fmt: skip
     ledger.finish(job.run, claim.action, outcome, created=name)
@@ -403,7 +403,7 @@ def _refused(ledger: Ledger, job: JobRecord, claim: Claim, decision: Decision,
     logger.warning("capacity retry not created", extra={"outcome": outcome.text})
     attempt = f"{decision.value:g} of {decision.threshold:g}"
     _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "refused"),
-         subject=f"{messages.PREFIX} {outcome.kind.value} {job.name}: attempt {attempt}",
+         subject=messages.compose_subject(outcome.kind.value, job.name, f": attempt {attempt}"),
          lines={"Attempt": attempt})  # fmt: skip
     ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
     return outcome
