@@ -1,7 +1,7 @@
 """A message as a value: a subject and a body made of parts (fields, sentences, gaps, links),
 built by :mod:`trainguard.logic.messages` and rendered at the edge (the SNS adapter): as email
 text (:func:`email_text`) and as a chat card
-(:func:`trainguard.chat_message.message_notification`). The outbox stores the value
+(:func:`trainguard.adapters.chat.message_notification`). The outbox stores the value
 (:meth:`Message.to_item`); an outbox item written before messages were values holds the
 email's text, which :meth:`Message.plain` keeps as it is.
 

@@ -16,8 +16,8 @@ import pytest
 from botocore.stub import Stubber
 
 from trainguard import constants as c
+from trainguard.adapters.chat import custom_notification_json
 from trainguard.adapters.notifier import SnsNotifier, clean_subject, per_protocol_message
-from trainguard.chat_message import custom_notification_json
 from trainguard.handlers.runtime import aws_dependencies
 
 pytestmark = pytest.mark.integration

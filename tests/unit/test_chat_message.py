@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from trainguard.chat_message import (
+from trainguard.adapters.chat import (
     DESCRIPTION_LIMIT,
     NEXT_STEP_LIMIT,
     TITLE_LIMIT,

@@ -13,7 +13,7 @@ import pytest
 from test_logic_health import about, four_nodes, run_minutes
 from world import World
 
-from trainguard.chat_message import message_notification
+from trainguard.adapters.chat import message_notification
 from trainguard.core.decision import Decision
 from trainguard.logic import messages
 from trainguard.logic.report import Summary, Totals, csv_cell, format_csv, format_text

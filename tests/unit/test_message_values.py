@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from fakes import FakeNotifier, FakeOutbox
 
-from trainguard.chat_message import custom_notification, message_notification
+from trainguard.adapters.chat import custom_notification, message_notification
 from trainguard.core.decision import Decision
 from trainguard.logic import messages
 from trainguard.logic.outbox import Mail

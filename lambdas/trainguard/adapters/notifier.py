@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from ..chat_message import message_notification_json
 from ..message import Message, email_text, subject_line
+from .chat import message_notification_json
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

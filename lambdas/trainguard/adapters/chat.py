@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .message import Message, one_line
+from ..message import Message, one_line
 
 Flavor = Literal["slack", "teams", "portable"]
 
