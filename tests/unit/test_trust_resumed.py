@@ -162,3 +162,20 @@ def test_a_forged_stop_claim_in_an_observe_deployment_never_stops_even_a_bad_job
     world.fakes.advance(1)
     world.tick()
     assert world.fakes.training_jobs.calls["stop"] == 0 and job.status == "InProgress"
+
+
+def test_a_forged_stopping_claim_never_audits_an_owners_stop_as_ours() -> None:
+    world = world_with_references()
+    job = world.start("healthy")
+    world.report(job, HEALTHY)
+    world.fakes.advance(6)
+    world.tick()
+    forge_stop(world, "healthy")
+    world.fakes.ledger.update_action(world.record("healthy").run, "median#stop",
+                                     state="stopping", attempts=1)  # fmt: skip
+    job.status = job.secondary = "Stopped"  # its owner stops it
+    world.fakes.advance(1)
+    tick = world.tick()
+    assert (tick.stops, tick.dollars_saved) == (0, 0.0)
+    (audit,) = world.decisions("healthy")
+    assert audit["action"].startswith("NOT STOPPED (claim not validated: ")

@@ -135,13 +135,16 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     """A claim an earlier invocation (or anyone who can write the table) left: re-checked as a
     first attempt is (the run, its status, opt-in, protect, pause), whatever state it resumes
     from, then re-validated (:func:`.revalidate.revalidate`: the decision the rules make now,
-    the mode in force now). A job already stopping after our own StopTrainingJob is our stop."""
+    the mode in force now). A job already stopping after our own StopTrainingJob is our stop
+    (validated too: a written claim says ``stopping`` as easily)."""
     requested = claim.enforcing and claim.state is ClaimState.STOPPING
     if claim.enforcing:
         why, tags = _recheck(ledger, job, requested=requested)
-        if why is OURS:
-            return _stopped(ledger, job, claim, "already stopping at our request")
+        ours = why is OURS
+        if ours:
+            why, tags = None, ledger.deps.training_jobs.tags(job.arn)
     else:  # a report stops nothing: the run's identity and its tags are enough
+        ours = False
         why, description = describe_run(ledger.deps, job, "the job no longer exists")
         tags = {} if why else ledger.deps.training_jobs.tags(_arn(description, job))
     if why is not None:
@@ -152,6 +155,8 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     settings = checked.settings
     savings = estimated_savings(job, checked.stats, ledger.deps, claim.at)
     details = {**claim.details, "savings": savings}
+    if ours:
+        return _stopped(ledger, job, replace(claim, details=details), "stopping at our request")
     if not (claim.enforcing and settings.enforcing):  # observe, or held, now: a report
         details.update(enforcing=False, mode=mode_text(settings), hold=settings.hold)
         return _report(ledger, job, replace(claim, details=details))
