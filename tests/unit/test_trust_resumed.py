@@ -179,3 +179,17 @@ def test_a_forged_stopping_claim_never_audits_an_owners_stop_as_ours() -> None:
     assert (tick.stops, tick.dollars_saved) == (0, 0.0)
     (audit,) = world.decisions("healthy")
     assert audit["action"].startswith("NOT STOPPED (claim not validated: ")
+
+
+def test_a_forged_claim_without_a_decision_is_closed_not_retried_every_tick() -> None:
+    world = world_with_references()
+    job = world.start("healthy")
+    world.report(job, HEALTHY)
+    world.fakes.advance(6)
+    world.tick()
+    run = world.record("healthy").run
+    assert world.fakes.ledger.claim_action(run, "x#stop", world.fakes.now, {"enforcing": True})
+    world.fakes.advance(1)
+    tick = world.tick()
+    assert tick.errors == 0 and world.fakes.training_jobs.calls["stop"] == 0
+    assert world.fakes.ledger.open_actions() == []

@@ -137,6 +137,13 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     from, then re-validated (:func:`.revalidate.revalidate`: the decision the rules make now,
     the mode in force now). A job already stopping after our own StopTrainingJob is our stop
     (validated too: a written claim says ``stopping`` as easily)."""
+    try:
+        claim.decision()
+    except (KeyError, TypeError, ValueError) as exc:  # nothing to check it against, or to say
+        logger.warning("a claim without a decision closed", extra={"error": repr(exc)})
+        outcome = Outcome(OutcomeKind.NOT_STOPPED, "claim not validated: it holds no decision")
+        ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
+        return outcome
     requested = claim.enforcing and claim.state is ClaimState.STOPPING
     if claim.enforcing:
         why, tags = _recheck(ledger, job, requested=requested)
