@@ -444,7 +444,7 @@ def test_a_name_taken_by_someone_else_is_refused() -> None:
     world.fakes.advance(2)
     world.resume()
     assert world.fakes.training_jobs.created == []
-    assert "belongs to another job" in world.decisions("taken")[-1]["action"]
+    assert "is taken by a job trainguard did not create" in world.decisions("taken")[-1]["action"]
 
 
 def test_the_runtime_reads_the_roles_and_fails_safe_on_a_bad_list() -> None:

@@ -44,6 +44,34 @@ def parse_state_change(event: object) -> StateChange:
     return parse_job_description(detail, event_time=field_seconds(event.get("time"), "time"))
 
 
+def foreign(event: object, region: str, account: str | None) -> str | None:
+    """Why ``event`` is not this deployment's (None: it is): the event's own ``region`` or
+    ``account``, or its job's ARN, names another region than ``region`` or another account than
+    ``account`` (None: unknown, the region alone is checked). A cross-account event bus or a
+    crafted invoke must not register a job running elsewhere."""
+    if not isinstance(event, Mapping):
+        return None
+    detail = event.get("detail")
+    arn = detail.get("TrainingJobArn") if isinstance(detail, Mapping) else None
+    places = [("event", event.get("region"), event.get("account"))]
+    parts = arn.split(":") if isinstance(arn, str) else []
+    if len(parts) >= 5 and parts[0] == "arn":
+        places.append(("job's ARN", parts[3], parts[4]))
+    for what, its_region, its_account in places:
+        if its_region not in (None, "") and str(its_region) != region:
+            return f"its {what} is in region {its_region}, this deployment's is {region}"
+        if account and its_account not in (None, "") and str(its_account) != account:
+            return f"its {what} is in account {its_account}, this deployment's is {account}"
+    return None
+
+
+def account_of(context: object) -> str | None:
+    """The function's own account, from its ARN in the Lambda context (None: unknown)."""
+    arn = getattr(context, "invoked_function_arn", None)
+    parts = arn.split(":") if isinstance(arn, str) else []
+    return parts[4] if len(parts) >= 5 and parts[0] == "arn" and parts[4] else None
+
+
 def parse_alarm_event(event: object) -> AlarmChange:
     """The alarm Lambda-action payload (``alarmData``) or an EventBridge alarm event."""
     if not isinstance(event, Mapping):

@@ -11,7 +11,7 @@ from ..logic.dependencies import Dependencies
 from ..logic.lifecycle import LifecycleResult, apply_change
 from ..models import EventError
 from ..observability import count, logger, metrics
-from .events import parse_state_change
+from .events import account_of, foreign, parse_state_change
 from .runtime import get_dependencies
 
 
@@ -21,7 +21,7 @@ def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
     try:
-        result = handle_state_change(event, get_dependencies(deps))
+        result = handle_state_change(event, get_dependencies(deps), account=account_of(context))
     except EventError as exc:
         # raise: the event goes to the dead-letter queue; nothing was written
         logger.error("malformed state-change event", extra={"error": str(exc)})
@@ -33,6 +33,17 @@ def handler(
     return asdict(result)
 
 
-def handle_state_change(event: object, deps: Dependencies) -> LifecycleResult:
-    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply."""
+def handle_state_change(
+    event: object, deps: Dependencies, *, account: str | None = None
+) -> LifecycleResult:
+    """Parse (strictly: :class:`~trainguard.models.EventError` names the problem) and apply;
+    an event of another region or ``account`` (the function's own: None, unknown) is ignored
+    and logged."""
+    why = foreign(event, deps.region, account)
+    if why is not None:
+        detail = event.get("detail") if isinstance(event, dict) else None
+        name = str(detail.get("TrainingJobName", "")) if isinstance(detail, dict) else ""
+        logger.warning("event from another account or region ignored",
+                       extra={"job": name, "why": why})  # fmt: skip
+        return LifecycleResult(job=name, status="", action=f"ignored: {why}")
     return apply_change(parse_state_change(event), deps)

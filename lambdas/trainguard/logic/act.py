@@ -28,6 +28,7 @@ dispatch table from an action's kind to its carry-out and the resume pass are
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..config import JobSettings, is_opted_in
@@ -51,6 +52,7 @@ from .ledger import (
     describe_run,
     mail_key,
 )
+from .revalidate import revalidate
 
 MAX_STOP_ATTEMPTS = 5
 STOP_RETRY_S = 300.0  # 5, 10, 20, 40 minutes between refused stops
@@ -111,9 +113,16 @@ def carry_out_alert(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
 
 
 def carry_out_stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
-    """A stop (enforce: re-check, stop) or a report (observe or held: "would stop")."""
+    """A stop (enforce: re-check, stop) or a report (observe or held: "would stop"). A claim
+    read back from the table is re-checked and re-validated first (:func:`_resumed`)."""
+    if claim.resumed:
+        return _resumed(ledger, job, claim)
     if claim.enforcing:
         return _stop(ledger, job, claim)
+    return _report(ledger, job, claim)
+
+
+def _report(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     mode = claim.mode(job.mode)
     hold = claim.hold or "stops disabled"
     outcome = Outcome(OutcomeKind.WOULD_STOP, "observe" if mode.startswith("observe") else hold)
@@ -125,36 +134,80 @@ def carry_out_stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     return outcome
 
 
-def _stop(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
-    run, details = job.run, claim.context
-    requested = claim.state is ClaimState.STOPPING  # an earlier invocation called Stop
-    if not requested:
+def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    """A claim an earlier invocation (or anyone who can write the table) left: re-checked as a
+    first attempt is (the run, its status, opt-in, protect, pause), whatever state it resumes
+    from, then re-validated (:func:`.revalidate.revalidate`: the decision the rules make now,
+    the mode in force now). A job already stopping after our own StopTrainingJob is our stop
+    (validated too: a written claim says ``stopping`` as easily)."""
+    try:
+        claim.decision()
+    except (KeyError, TypeError, ValueError) as exc:  # nothing to check it against, or to say
+        logger.warning("a claim without a decision closed", extra={"error": repr(exc)})
+        outcome = Outcome(OutcomeKind.NOT_STOPPED, "claim not validated: it holds no decision")
+        ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
+        return outcome
+    requested = claim.enforcing and claim.state is ClaimState.STOPPING
+    if claim.enforcing:
+        why, tags = _recheck(ledger, job, requested=requested)
+        ours = why is OURS
+        if ours:
+            why, tags = None, ledger.deps.training_jobs.tags(job.arn)
+    else:  # a report stops nothing: the run's identity and its tags are enough
+        ours = False
+        why, description = describe_run(ledger.deps, job, "the job no longer exists")
+        tags = {} if why else ledger.deps.training_jobs.tags(_arn(description, job))
+    if why is not None:
+        return _refuse(ledger, job, claim, why)
+    checked = revalidate(ledger, job, claim, tags)
+    if checked.why is not None or checked.settings is None:
+        return _refuse(ledger, job, claim, f"claim not validated: {checked.why}")
+    settings = checked.settings
+    savings = estimated_savings(job, checked.stats, ledger.deps, claim.at)
+    details = {**claim.details, "savings": savings}
+    if ours:
+        return _stopped(ledger, job, replace(claim, details=details), "stopping at our request")
+    if not (claim.enforcing and settings.enforcing):  # observe, or held, now: a report
+        details.update(enforcing=False, mode=mode_text(settings), hold=settings.hold)
+        return _report(ledger, job, replace(claim, details=details))
+    return _stop(ledger, job, replace(claim, details=details), checked=True)
+
+
+def _refuse(ledger: Ledger, job: JobRecord, claim: Claim, why: str) -> Outcome:
+    """Not stopped, said once (audit + email), and done."""
+    outcome = Outcome(OutcomeKind.NOT_STOPPED, why)
+    logger.warning("stop refused by the re-check", extra={"why": why})
+    _announce(ledger, job, claim, outcome, claim.context, None)
+    ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
+    return outcome
+
+
+def _stop(ledger: Ledger, job: JobRecord, claim: Claim, *, checked: bool = False) -> Outcome:
+    """``checked``: the re-check was just done (a resumed claim)."""
+    if not checked:
         why = recheck_stop(ledger, job)
         if why is not None:
-            outcome = Outcome(OutcomeKind.NOT_STOPPED, why)
-            logger.warning("stop refused by the re-check", extra={"why": why})
-            _announce(ledger, job, claim, outcome, details, None)
-            ledger.finish(run, claim.action, outcome, ClaimState.REFUSED)
-            return outcome
+            return _refuse(ledger, job, claim, why)
     attempts = claim.attempts + 1
     ledger.update(claim, ClaimState.STOPPING, attempts=attempts)
     try:
         result = ledger.deps.training_jobs.stop(job.name)
     except StopRefused as exc:
-        return _stop_refused(ledger, job, claim, details, exc, attempts)
-    if result == "already ending" and not requested:
+        return _stop_refused(ledger, job, claim, claim.context, exc, attempts)
+    if result == "already ending":
         # between the re-check and the call, the job ended by itself or by its owner
-        outcome = Outcome(OutcomeKind.NOT_STOPPED, "already ending")
-        _announce(ledger, job, claim, outcome, details, None)
-        ledger.finish(run, claim.action, outcome, ClaimState.REFUSED)
-        return outcome
-    savings = claim.savings
+        return _refuse(ledger, job, claim, "already ending")
+    return _stopped(ledger, job, claim, result)
+
+
+def _stopped(ledger: Ledger, job: JobRecord, claim: Claim, result: str) -> Outcome:
+    details, savings = claim.context, claim.savings
     ledger.counts.stops += 1
     ledger.counts.dollars_saved += float(savings or 0.0)
     details["Savings"] = _dollars(ledger, job, savings)
     logger.info("job stopped", extra={"result": result, "rule": claim.decision().rule})
     _announce(ledger, job, claim, STOPPED, details, savings)
-    ledger.finish(run, claim.action, STOPPED)
+    ledger.finish(job.run, claim.action, STOPPED)
     return STOPPED
 
 
@@ -182,22 +235,39 @@ def _stop_refused(
 
 def recheck_stop(ledger: Ledger, job: JobRecord) -> str | None:
     """Why the stop must not happen now (None: go): SageMaker's own word on the job."""
+    return _recheck(ledger, job)[0]
+
+
+OURS = "ours"  # the job is stopping or stopped after our own StopTrainingJob call
+
+
+def _recheck(
+    ledger: Ledger, job: JobRecord, *, requested: bool = False
+) -> tuple[str | None, dict[str, str]]:
+    """:func:`recheck_stop`'s answer and the job's tags now. ``requested``: an earlier
+    invocation called StopTrainingJob, so the very run found Stopping or Stopped is
+    :data:`OURS` (any other status, another run of the name, is not)."""
     why, description = describe_run(ledger.deps, job, "the job no longer exists")
     if why is not None:
-        return why
+        return why, {}
     status = description.get("TrainingJobStatus")
+    if requested and status in ("Stopping", "Stopped"):
+        return OURS, {}
     if status != "InProgress":
-        return f"already {str(status).lower()}"
+        return f"already {str(status).lower()}", {}
     paused = ledger.controls.pause(job.group)
     if paused is not None:  # paused since the stop was claimed (a resumed action)
-        return paused
-    arn = str(description.get("TrainingJobArn") or job.arn)
-    tags = ledger.deps.training_jobs.tags(arn)
+        return paused, {}
+    tags = ledger.deps.training_jobs.tags(_arn(description, job))
     if not is_opted_in(tags):
-        return "no longer opted in: its trainguard:group tag is gone"
+        return "no longer opted in: its trainguard:group tag is gone", tags
     if tags.get(TAG_PROTECT, "").strip().lower() == "true":
-        return f"protected: its {TAG_PROTECT} tag was set"
-    return None
+        return f"protected: its {TAG_PROTECT} tag was set", tags
+    return None, tags
+
+
+def _arn(description: Mapping[str, Any], job: JobRecord) -> str:
+    return str(description.get("TrainingJobArn") or job.arn)
 
 
 def _announce(

@@ -17,7 +17,7 @@ table (:mod:`.actions`) imports them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -93,6 +93,9 @@ class Claim:
     retry_at: float | None = None  # not to be carried out before this (back-off)
     outcome: str | None = None
     created: str | None = None  # the job a capacity retry created
+    # read back from the table (a later invocation, or whoever can write it): its details are
+    # a request to re-validate, not a fact (:mod:`.revalidate`)
+    resumed: bool = False
 
     @property
     def kind(self) -> ActionKind:
@@ -281,7 +284,7 @@ class Ledger:
 
     def read(self, run: RunId, action: str) -> Claim | None:
         item = self.deps.ledger.get_action(run, action)
-        return None if item is None else Claim.from_item(run, action, item)
+        return None if item is None else replace(Claim.from_item(run, action, item), resumed=True)
 
     def update(self, claim: Claim, state: ClaimState | None = None, **values: Any) -> None:
         """Record how far ``claim`` got (its state, attempts, back-off, tries)."""

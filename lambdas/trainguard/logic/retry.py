@@ -21,9 +21,10 @@ Two halves, so that a crash anywhere is resumed and nothing is created twice:
   throttling and server errors are tried again with back-off a few times.
 
 The retry carries the original's tags (so it stays opted in, with its count), plus
-``trainguard:retry-attempt=<k>`` and ``trainguard:retry-of=<first job>``: the chain's attempts
-are counted from the tags, so a retry that fails for capacity again is retried as ``k + 1``
-until the count is used.
+``trainguard:retry-attempt=<k>`` and ``trainguard:retry-of=<first job>``. Those tags only
+point at the chain: a retry that fails for capacity again is retried as ``k + 1`` (until the
+count is used) only if trainguard's own claim on its parent run created it (:func:`lineage`);
+any other job is a chain's first, under its own name, whatever a user tagged it.
 """
 
 from __future__ import annotations
@@ -44,9 +45,9 @@ from ..constants import (
     TAG_RETRY_OF,
 )
 from ..core.decision import Decision
-from ..models import CreateRefused, JobNotFoundError, JobRecord
+from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..observability import logger
-from ..times import iso
+from ..times import epoch_seconds, iso
 from . import messages
 from .dependencies import Dependencies
 from .ledger import (
@@ -270,10 +271,10 @@ def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, no
     assert limit is not None
     if not deps.retry_roles:
         return _not_retried(job, deps, now, NOT_ENABLED)
-    attempt = attempt_of(job.tags) + 1
+    base, previous = lineage(deps, job)
+    attempt = previous + 1
     if attempt > limit:
         return _not_retried(job, deps, now, f"all {limit} retries of the chain are used")
-    base = job.tags.get(TAG_RETRY_OF, "").strip() or job.name
     try:
         name = retry_name(base, attempt)
     except RetryConfigError as exc:
@@ -340,10 +341,9 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
         ledger.update(claim, ClaimState.CLAIMED,
                       retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
         return Outcome(OutcomeKind.RETRY_DEFERRED)
-    if result == "exists" and not _is_our_retry(deps, name, base, attempt):
-        return _refused(ledger, job, claim, decision,
-                        Outcome(OutcomeKind.NOT_RETRIED,
-                                f"the name {name} belongs to another job"))  # fmt: skip
+    if result == "exists" and not _is_our_retry(deps, claim, request, base, attempt):
+        taken = f"name {name} is taken by a job trainguard did not create"
+        return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.NOT_RETRIED, taken))
     outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
     _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "created"),
@@ -386,14 +386,55 @@ def _recheck(
     return None, description, tags
 
 
-def _is_our_retry(deps: Dependencies, name: str, base: str, attempt: int) -> bool:
-    """The job that holds ``name`` is this retry (an earlier invocation created it)."""
+def _is_our_retry(
+    deps: Dependencies, claim: Claim, request: Mapping[str, Any], base: str, attempt: int
+) -> bool:
+    """The job that holds the retry's name is this retry: an earlier try of this very claim
+    asked for it (``claim.tries``: CreateTrainingJob calls before this one), it was created
+    after the claim, from the failed job's description (its role, output and
+    hyperparameters) and with the chain's tags. Its tags alone prove nothing: a user sets
+    them."""
+    if claim.tries == 0:
+        return False  # never asked before: whoever holds the name, it is not ours
     try:
-        description = deps.training_jobs.describe(name)
+        description = deps.training_jobs.describe(str(request["TrainingJobName"]))
         tags = deps.training_jobs.tags(str(description.get("TrainingJobArn", "")))
     except JobNotFoundError:
         return False
-    return tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
+    created = epoch_seconds(description.get("CreationTime"), "CreationTime")
+    same = all(description.get(key) == request.get(key)
+               for key in ("RoleArn", "OutputDataConfig", "HyperParameters"))  # fmt: skip
+    chain = tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
+    return created is not None and created >= claim.at and same and chain
+
+
+def lineage(deps: Dependencies, job: JobRecord) -> tuple[str, int]:
+    """The chain ``job`` belongs to, as trainguard recorded it: its first job's name and which
+    attempt ``job`` is (0: the first). A job is a retry only if the run its tags name as its
+    parent holds trainguard's claim of that attempt, which created this very job (the claim's
+    ``created``, or its plan's name while the create was under way) before it; any other
+    job is a chain's first, whatever its ``trainguard:retry-of`` tag says."""
+    base = job.tags.get(TAG_RETRY_OF, "").strip()
+    attempt = attempt_of(job.tags)
+    if not base or attempt < 1:
+        return job.name, 0
+    try:
+        parent = deps.jobs.latest_run(base if attempt == 1 else retry_name(base, attempt - 1))
+    except RetryConfigError:
+        return job.name, 0
+    item = None if parent is None else deps.ledger.get_action(parent.run, retry_action(attempt))
+    if parent is None or item is None:
+        return job.name, 0
+    claim = Claim.from_item(parent.run, retry_action(attempt), item)
+    plan = dict(claim.details.get("retry") or {})
+    ours = claim.created == job.name or (
+        claim.state is ClaimState.CREATING and plan.get("name") == job.name
+    )
+    if not ours or plan.get("base") != base or job.created_ms < epoch_ms(claim.at):
+        logger.warning("a retry-of tag trainguard did not write: the job starts its own chain",
+                       extra={"retry_of": base, "attempt": attempt})  # fmt: skip
+        return job.name, 0
+    return base, attempt
 
 
 def _refused(ledger: Ledger, job: JobRecord, claim: Claim, decision: Decision,
