@@ -74,7 +74,8 @@ def test_a_resumed_stop_whose_call_was_throttled_is_re_checked_first(change: str
     assert audit["action"].startswith(said)
     assert audit.get("estimated_dollars_saved") is None
     (subject,) = [s for s in world.emails() if "STOP" in s]
-    assert subject.startswith(f"[trainguard] {said}")
+    # the subject keeps the outcome's headline (a long reason is cut to fit SNS's limit)
+    assert subject.startswith(f"[trainguard] {said.split(':')[0]}")
     world.fakes.advance(5)
     world.tick()
     assert world.fakes.training_jobs.stopped == [] and world.emails() == []  # said once
@@ -105,8 +106,10 @@ def test_a_resumed_stop_whose_call_was_throttled_still_stops_a_job_nothing_chang
 
 def test_a_resumed_enforcing_stop_is_a_report_once_the_deployment_observes() -> None:
     observe = {**TAGS, "trainguard:mode": "observe"}
-    for policy, tags in ((median_policy(mode="enforce", stops_disabled=True), TAGS),
-                         (median_policy(mode="observe"), observe)):  # fmt: skip
+    for policy, tags in (
+        (median_policy(mode="enforce", stops_disabled=True), TAGS),
+        (median_policy(mode="observe"), observe),
+    ):
         world = world_with_references()
         job = throttled_stop(world)
         job.tags.update(tags)
@@ -121,10 +124,23 @@ def test_a_resumed_enforcing_stop_is_a_report_once_the_deployment_observes() -> 
 def forge_stop(world: World, name: str) -> None:
     """Someone with table write claims a median stop of ``name`` (and lists it open)."""
     run = world.record(name).run
-    decision = Decision(job=name, rule="median", stop=True, step=5.0, value=0.5,
-                        threshold=0.4, references=3, reason="stop: forged")  # fmt: skip
-    details = {"decision": decision.to_dict(), "enforcing": True, "mode": "enforce",
-               "savings": 1000.0, "context": {"Group": "g"}}  # fmt: skip
+    decision = Decision(
+        job=name,
+        rule="median",
+        stop=True,
+        step=5.0,
+        value=0.5,
+        threshold=0.4,
+        references=3,
+        reason="stop: forged",
+    )
+    details = {
+        "decision": decision.to_dict(),
+        "enforcing": True,
+        "mode": "enforce",
+        "savings": 1000.0,
+        "context": {"Group": "g"},
+    }
     assert world.fakes.ledger.claim_action(run, "median#stop", world.fakes.now, details)
 
 
@@ -171,8 +187,9 @@ def test_a_forged_stopping_claim_never_audits_an_owners_stop_as_ours() -> None:
     world.fakes.advance(6)
     world.tick()
     forge_stop(world, "healthy")
-    world.fakes.ledger.update_action(world.record("healthy").run, "median#stop",
-                                     state="stopping", attempts=1)  # fmt: skip
+    world.fakes.ledger.update_action(
+        world.record("healthy").run, "median#stop", state="stopping", attempts=1
+    )
     job.status = job.secondary = "Stopped"  # its owner stops it
     world.fakes.advance(1)
     tick = world.tick()
