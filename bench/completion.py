@@ -106,8 +106,9 @@ def measure(references: int, steps: int, log: Callable[[str], None]) -> dict[str
         points = [(start + (i + 1) * 60.0, v) for i, v in enumerate(values)]
         deps = dataclasses.replace(deps, metrics=CurveReader(points))
         ctx = LambdaContext(function_name="trainguard-bench-lifecycle")
-        lifecycle.handler(state_change("completing", "InProgress", arn=arn, start=start), ctx,
-                          deps=deps)  # fmt: skip
+        lifecycle.handler(
+            state_change("completing", "InProgress", arn=arn, start=start), ctx, deps=deps
+        )
         end = start + (steps + 1) * 60.0
         event = state_change("completing", "Completed", arn=arn, start=start, end=end)
         gc.collect()

@@ -68,11 +68,19 @@ def measure(policy: dict[str, Any], label: str) -> dict[str, Any]:
         arn = aws.create_job(name, tags, instance_type=INSTANCE_TYPE, count=HOSTS, start=start)
         with _quiet():
             lifecycle.handler(
-                state_change(name, "InProgress", arn=arn, tags=tags, start=start,
-                             instance_type=INSTANCE_TYPE, count=HOSTS, event_time=start),
+                state_change(
+                    name,
+                    "InProgress",
+                    arn=arn,
+                    tags=tags,
+                    start=start,
+                    instance_type=INSTANCE_TYPE,
+                    count=HOSTS,
+                    event_time=start,
+                ),
                 context,
                 deps=deps,
-            )  # fmt: skip
+            )
         aws.put_datapoints(_datapoints(name, start, range(1, MINUTES + 1)))
         counter = CallLog()
         for client in (aws.dynamodb, aws.cloudwatch, aws.sagemaker, aws.sns):

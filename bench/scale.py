@@ -106,8 +106,13 @@ def _indexed_get_metric_data() -> Iterator[None]:
     def key(ns: str, name: str, dims: Any) -> Any:
         return ns, name, frozenset(dims)
 
-    def fast(self: Any, queries: list[dict[str, Any]], start_time: Any, end_time: Any,
-             scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:  # fmt: skip
+    def fast(
+        self: Any,
+        queries: list[dict[str, Any]],
+        start_time: Any,
+        end_time: Any,
+        scan_by: str = "TimestampAscending",
+    ) -> list[dict[str, Any]]:
         index: dict[Any, list[Any]] = defaultdict(list)
         for md in self.get_all_metrics():
             index[key(md.namespace, md.name, ((d.name, d.value) for d in md.dimensions))].append(md)
@@ -142,8 +147,13 @@ def _tags(group: str) -> dict[str, str]:
     }
 
 
-def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None,
-            log: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def measure(
+    running: int,
+    groups: int = GROUPS,
+    *,
+    shard_size: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Build the fleet, tick once (planner + every shard), count and time it."""
     from trainguard.adapters.dynamodb.keys import run_sk, serialize
     from trainguard.config import Policy
@@ -167,8 +177,10 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
         with _quiet():
             for g in range(groups):
                 refs = ReferenceSet(f"group-{g:03d}", OBJECTIVE, "minimize")
-                done = [(f"{refs.group}-done-{h:03d}@1", float(REFERENCE_MINUTES))
-                        for h in range(REFERENCES_PER_GROUP)]  # fmt: skip
+                done = [
+                    (f"{refs.group}-done-{h:03d}@1", float(REFERENCE_MINUTES))
+                    for h in range(REFERENCES_PER_GROUP)
+                ]
                 for job, minutes in done:
                     curve = loss_curve(rng, REFERENCE_MINUTES)
                     deps.references.put_curve(refs, job, curve, minutes)
@@ -182,15 +194,32 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
             created = int(start * 1000)
             curve = [v for _, v in loss_curve(rng, HISTORY_MINUTES + 1)]
             points = [(start + (m + 1) * 60.0 + 5, curve[m]) for m in range(HISTORY_MINUTES - 1)]
-            progress = advance(None, points, start_time=start, unit=policy.step_unit,
-                               direction="minimize", min_delta=policy.patience.min_delta,
-                               now=now - 60.0)  # fmt: skip
+            progress = advance(
+                None,
+                points,
+                start_time=start,
+                unit=policy.step_unit,
+                direction="minimize",
+                min_delta=policy.patience.min_delta,
+                now=now - 60.0,
+            )
             arn = f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{name}"
-            record = JobRecord(name, created, arn=arn, tags=_tags(group), opted_in=True,
-                               group=group, objective=OBJECTIVE, direction="minimize",
-                               instance_type=INSTANCE_TYPE, instance_count=1, start_time=start,
-                               status="InProgress", mode="observe",
-                               max_runtime_s=86400.0)  # fmt: skip
+            record = JobRecord(
+                name,
+                created,
+                arn=arn,
+                tags=_tags(group),
+                opted_in=True,
+                group=group,
+                objective=OBJECTIVE,
+                direction="minimize",
+                instance_type=INSTANCE_TYPE,
+                instance_count=1,
+                start_time=start,
+                status="InProgress",
+                mode="observe",
+                max_runtime_s=86400.0,
+            )
             item = asdict(record)
             for key in ("actions", "alarms", "progress"):
                 item.pop(key)
@@ -300,11 +329,13 @@ def measure(running: int, groups: int = GROUPS, *, shard_size: int | None = None
         "setup_s": round(setup_s, 1),
     }
     if log:
-        log(f"scale: N={running}: {len(messages)} shards of <= {size}, slowest "
+        log(
+            f"scale: N={running}: {len(messages)} shards of <= {size}, slowest "
             f"{slowest:.1f} s ({max(shard_cpu, default=0):.1f} s CPU; planner "
             f"{planner_s:.1f} s), {queries} GetMetricData queries in "
             f"{len(counter.gmd_queries)} calls, {writes} DynamoDB writes, "
-            f"${out['usd_per_job_month']:.3f} a job-month (setup {setup_s:.0f} s)")  # fmt: skip
+            f"${out['usd_per_job_month']:.3f} a job-month (setup {setup_s:.0f} s)"
+        )
     return out
 
 

@@ -330,11 +330,19 @@ def chat_config(stack: Mapping[str, Any]) -> ChatConfig | None:
     slack = teams = None
     if _require_all(slack_ids, "a Slack channel"):
         slack = SlackChannel(
-            _match("slack_workspace_id", slack_ids["slack_workspace_id"], _SLACK_WORKSPACE,
-                   "'T0123ABCD', upper-case letters and digits"),
-            _match("slack_channel_id", slack_ids["slack_channel_id"], _SLACK_CHANNEL,
-                   "'C0123ABCD', letters and digits"),
-        )  # fmt: skip
+            _match(
+                "slack_workspace_id",
+                slack_ids["slack_workspace_id"],
+                _SLACK_WORKSPACE,
+                "'T0123ABCD', upper-case letters and digits",
+            ),
+            _match(
+                "slack_channel_id",
+                slack_ids["slack_channel_id"],
+                _SLACK_CHANNEL,
+                "'C0123ABCD', letters and digits",
+            ),
+        )
     if _require_all(teams_ids, "a Microsoft Teams channel"):
         guid = "'a1b2c3d4-0000-4000-8000-0123456789ab'"
         channel = teams_ids["teams_channel_id"]

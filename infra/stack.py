@@ -61,8 +61,12 @@ class TrainguardStack(Stack):
             if config.digest_schedule is not None
             else None
         )
-        by_label = {"Lifecycle": fns.lifecycle, "Evaluator": fns.evaluator, "Alert": fns.alert,
-                    "Shard": fns.shard}  # fmt: skip
+        by_label = {
+            "Lifecycle": fns.lifecycle,
+            "Evaluator": fns.evaluator,
+            "Alert": fns.alert,
+            "Shard": fns.shard,
+        }
         self.events = EventWiring(
             self,
             "Events",
@@ -83,8 +87,12 @@ class TrainguardStack(Stack):
             topic=self.notifications.topic,
             trainguard_alarms_arn=fns.trainguard_alarms_arn,
         )
-        self.dashboard = Dashboard(self, "Dashboard", functions=by_label,
-                                   shard_dead_letters=fns.dead_letter_queues["Shard"])  # fmt: skip
+        self.dashboard = Dashboard(
+            self,
+            "Dashboard",
+            functions=by_label,
+            shard_dead_letters=fns.dead_letter_queues["Shard"],
+        )
         self.cleanup = AlarmCleanup(
             self,
             "AlarmCleanup",

@@ -89,13 +89,28 @@ class HealthAlarms(Construct):
         # SageMaker refused), an email given up after every retry, an unusable runtime
         # setting (stops are then disabled until it is fixed).
         for name, alarm_name, metric_name, description in (
-            ("JobErrors", "job-errors", c.METRIC_JOB_ERRORS, "a job could not be evaluated, "
-             "stopped or emailed (see the evaluator's logs for the job)"),
-            ("EmailDeadLetters", "email-dead-letters", c.METRIC_EMAIL_DEAD_LETTERS, "an email "
-             "could not be sent after every retry (kept in the table's OUTBOX#DEAD partition)"),
-            ("ConfigErrors", "config-errors", c.METRIC_CONFIG_ERRORS, "a runtime setting is "
-             "unusable: every stop is disabled until it is fixed (see the functions' logs)"),
-        ):  # fmt: skip
+            (
+                "JobErrors",
+                "job-errors",
+                c.METRIC_JOB_ERRORS,
+                "a job could not be evaluated, "
+                "stopped or emailed (see the evaluator's logs for the job)",
+            ),
+            (
+                "EmailDeadLetters",
+                "email-dead-letters",
+                c.METRIC_EMAIL_DEAD_LETTERS,
+                "an email "
+                "could not be sent after every retry (kept in the table's OUTBOX#DEAD partition)",
+            ),
+            (
+                "ConfigErrors",
+                "config-errors",
+                c.METRIC_CONFIG_ERRORS,
+                "a runtime setting is "
+                "unusable: every stop is disabled until it is fixed (see the functions' logs)",
+            ),
+        ):
             any_in_five_minutes(
                 name,
                 alarm_name,

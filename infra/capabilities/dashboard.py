@@ -86,10 +86,14 @@ class Dashboard(Construct):
         if shard is None:
             return
         dead = (
-            [shard_dead_letters.metric_approximate_number_of_messages_visible(
-                statistic="Maximum", label="shards dead-lettered")]
-            if shard_dead_letters is not None else []
-        )  # fmt: skip
+            [
+                shard_dead_letters.metric_approximate_number_of_messages_visible(
+                    statistic="Maximum", label="shards dead-lettered"
+                )
+            ]
+            if shard_dead_letters is not None
+            else []
+        )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Shard durations (one invocation a shard)",

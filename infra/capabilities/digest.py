@@ -81,10 +81,13 @@ class Digest(Construct):
         CfnOutput(self, "DigestFunctionName", value=fn.function_name)
 
     def _acknowledge(self, fn: lambda_.Function, table: dynamodb.ITable) -> None:
-        acknowledge_function(fn, {
-            "Resource::*": "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing), "
-            "which have no resource-level permissions.",
-            index_finding(table): "Query of the table's own indexes: the sparse audit GSI (the "
-            "week, one partition a day) and the running GSI.",
-            **PUBLISH_FINDING,
-        })  # fmt: skip
+        acknowledge_function(
+            fn,
+            {
+                "Resource::*": "Only xray:PutTraceSegments/PutTelemetryRecords (active tracing), "
+                "which have no resource-level permissions.",
+                index_finding(table): "Query of the table's own indexes: the sparse audit GSI (the "
+                "week, one partition a day) and the running GSI.",
+                **PUBLISH_FINDING,
+            },
+        )

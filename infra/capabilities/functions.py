@@ -109,8 +109,11 @@ class BytecodeAsset:
         copy_sources(ASSET_DIR, Path(output_dir))
         python = runtime_python()
         if python is None:
-            print(f"trainguard: {RUNTIME_PYTHON} not found; the Lambda asset ships without "
-                  "bytecode (each cold start compiles it)", file=sys.stderr)  # fmt: skip
+            print(
+                f"trainguard: {RUNTIME_PYTHON} not found; the Lambda asset ships without "
+                "bytecode (each cold start compiles it)",
+                file=sys.stderr,
+            )
             return True
         compile_bytecode(Path(output_dir), python)
         return True

@@ -81,8 +81,11 @@ class Message:
         """JSON- and DynamoDB-ready."""
         if self.text is not None:
             return {"subject": self.subject, "text": self.text}
-        return {"subject": self.subject, "width": self.width,
-                "parts": [p.to_item() for p in self.parts]}  # fmt: skip
+        return {
+            "subject": self.subject,
+            "width": self.width,
+            "parts": [p.to_item() for p in self.parts],
+        }
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Message:
@@ -127,8 +130,16 @@ def _visible(ch: str) -> str:
 SUBJECT_LIMIT = 99
 ELLIPSIS = "..."
 # the few non-ASCII characters trainguard writes, in ASCII (the body keeps the real ones)
-_ASCII = {"\u2212": "-", "\u00d7": "x", "\u2026": "...", "\u2013": "-", "\u2014": "-",
-          "\u2265": ">=", "\u2264": "<=", "\u23ce": "/"}  # fmt: skip
+_ASCII = {
+    "\u2212": "-",
+    "\u00d7": "x",
+    "\u2026": "...",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2265": ">=",
+    "\u2264": "<=",
+    "\u23ce": "/",
+}
 
 
 def ascii_text(text: str) -> str:

@@ -65,10 +65,26 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
     out = tmp_path_factory.mktemp("local-up")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "trainguard_tools.cli", "local", "up", "--with-demo", "--quick",
-         "--manual-clock", "--port", str(port), "--out", str(out)],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=REPO_ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "trainguard_tools.cli",
+            "local",
+            "up",
+            "--with-demo",
+            "--quick",
+            "--manual-clock",
+            "--port",
+            str(port),
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+    )
     running = Up(process, f"http://localhost:{port}")
     lines: queue.Queue[str] = queue.Queue()
 
@@ -110,8 +126,12 @@ def pointed_at(up: Up, monkeypatch: pytest.MonkeyPatch) -> Up:
 
 def test_it_answers_boto3_with_the_demo_fleet_and_the_stack(up: Up) -> None:
     sm = up.client("sagemaker")
-    names = {s["TrainingJobName"] for s in sm.list_training_jobs(MaxResults=100)[  # type: ignore[attr-defined]
-        "TrainingJobSummaries"]}  # fmt: skip
+    names = {
+        s["TrainingJobName"]
+        for s in sm.list_training_jobs(MaxResults=100)[  # type: ignore[attr-defined]
+            "TrainingJobSummaries"
+        ]
+    }
     assert {"digits-mlp-030", "capacity-job"} <= names
     stacks = up.client("cloudformation").describe_stacks(StackName="Trainguard")  # type: ignore[attr-defined]
     assert stacks["Stacks"][0]["StackStatus"].endswith("_COMPLETE")
@@ -142,9 +162,11 @@ def test_status_lists_the_demo_jobs_and_a_job_created_with_boto3(
         OutputDataConfig={"S3OutputPath": "s3://my-bucket/out/"},
         ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
         StoppingCondition={"MaxRuntimeInSeconds": 7200},
-        Tags=[{"Key": "trainguard:group", "Value": "my-group"},
-              {"Key": "trainguard:objective", "Value": "val_loss"}],
-    )  # fmt: skip
+        Tags=[
+            {"Key": "trainguard:group", "Value": "my-group"},
+            {"Key": "trainguard:objective", "Value": "val_loss"},
+        ],
+    )
     assert main(["local", "advance", "--minutes", "1"]) == 0
     capsys.readouterr()
     assert main(["status"]) == 0
@@ -157,8 +179,18 @@ def test_local_invoke_uses_the_running_plane_in_seconds(
     pointed_at: Up, capsys: pytest.CaptureFixture[str]
 ) -> None:
     began = time.monotonic()
-    code = main(["local", "invoke", "evaluator", "--event", str(REPO_ROOT / "examples" /
-                 "tick.json"), "--endpoint", pointed_at.endpoint, "--json"])  # fmt: skip
+    code = main(
+        [
+            "local",
+            "invoke",
+            "evaluator",
+            "--event",
+            str(REPO_ROOT / "examples" / "tick.json"),
+            "--endpoint",
+            pointed_at.endpoint,
+            "--json",
+        ]
+    )
     elapsed = time.monotonic() - began
     invocation = json.loads(capsys.readouterr().out)
     assert code == 0 and invocation["ok"], invocation["error"]

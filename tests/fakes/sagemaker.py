@@ -99,17 +99,22 @@ class FakeTrainingJobs(FaultInjector):
             return "exists"
         self.created.append(copy.deepcopy(dict(request)))
         resources = request.get("ResourceConfig", {})
-        extra = {k: copy.deepcopy(v) for k, v in request.items()
-                 if k not in ("TrainingJobName", "Tags", "RoleArn")}  # fmt: skip
-        self.add(FakeJob(
-            name,
-            {t["Key"]: t["Value"] for t in request.get("Tags", [])},
-            instance_type=resources.get("InstanceType", "ml.g5.xlarge"),
-            instance_count=int(resources.get("InstanceCount", 1)),
-            start=self.clock(),
-            role_arn=str(request["RoleArn"]),
-            extra=extra,
-        ))  # fmt: skip
+        extra = {
+            k: copy.deepcopy(v)
+            for k, v in request.items()
+            if k not in ("TrainingJobName", "Tags", "RoleArn")
+        }
+        self.add(
+            FakeJob(
+                name,
+                {t["Key"]: t["Value"] for t in request.get("Tags", [])},
+                instance_type=resources.get("InstanceType", "ml.g5.xlarge"),
+                instance_count=int(resources.get("InstanceCount", 1)),
+                start=self.clock(),
+                role_arn=str(request["RoleArn"]),
+                extra=extra,
+            )
+        )
         return "created"
 
     def list_in_progress(self) -> list[JobSummary]:

@@ -41,8 +41,12 @@ CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))  # the locked cfn-lin
 def assert_cfn_lint_clean(template: Path) -> None:
     """cfn-lint finds no error in ``template`` (warnings allowed: W3005, an explicit DependsOn
     also implied by GetAtt, is how CDK writes function roles)."""
-    result = subprocess.run([CFN_LINT, "--format", "parseable", str(template)],
-                            capture_output=True, text=True, check=False)  # fmt: skip
+    result = subprocess.run(
+        [CFN_LINT, "--format", "parseable", str(template)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     errors = [line for line in result.stdout.splitlines() if ":E" in line or line.startswith("E")]
     assert not errors, result.stdout
     # exit code bits: 2 = errors, 4 = warnings, 8 = informational; 1 = cfn-lint itself failed

@@ -39,8 +39,10 @@ def test_the_digest_function_and_its_monday_schedule(synthesized: Synthesized) -
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
     queues = set(resources(synthesized, "AWS::SQS::Queue"))
     assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] in queues
-    alarms = {a["Properties"]["AlarmName"] for a in
-              resources(synthesized, "AWS::CloudWatch::Alarm").values()}  # fmt: skip
+    alarms = {
+        a["Properties"]["AlarmName"]
+        for a in resources(synthesized, "AWS::CloudWatch::Alarm").values()
+    }
     assert "trainguard-health-digest-dead-letters" in alarms
 
 
@@ -70,8 +72,9 @@ def test_the_audit_index_is_sparse_by_day(synthesized: Synthesized) -> None:
         {"AttributeName": c.AUDIT_AT_ATTR, "KeyType": "RANGE"},
     ]
     assert audit["Projection"] == {"ProjectionType": "ALL"}
-    types = {a["AttributeName"]: a["AttributeType"]
-             for a in table["Properties"]["AttributeDefinitions"]}  # fmt: skip
+    types = {
+        a["AttributeName"]: a["AttributeType"] for a in table["Properties"]["AttributeDefinitions"]
+    }
     assert types[c.AUDIT_DAY_ATTR] == types[c.AUDIT_AT_ATTR] == "S"
 
 
@@ -83,8 +86,9 @@ def test_the_operator_commands_find_the_table_and_topic_outputs(synthesized: Syn
 
 def test_digest_off_removes_the_function_and_its_rule(tmp_path: Path) -> None:
     s = synthesize({**CDK_JSON_CONTEXT, "digestSchedule": "off"}, tmp_path)
-    names = {f["Properties"].get("FunctionName") for f in
-             resources(s, "AWS::Lambda::Function").values()}  # fmt: skip
+    names = {
+        f["Properties"].get("FunctionName") for f in resources(s, "AWS::Lambda::Function").values()
+    }
     assert c.DIGEST_FUNCTION_NAME not in names and c.EVALUATOR_FUNCTION_NAME in names
     rules = {r["Properties"].get("Name") for r in resources(s, "AWS::Events::Rule").values()}
     assert c.DIGEST_RULE_NAME not in rules and c.TICK_RULE_NAME in rules

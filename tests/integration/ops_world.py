@@ -101,23 +101,41 @@ def complete_references(aws: Aws, deps: Any, group: str) -> None:
         start = now - 3 * 3600 + k * 1800
         arn = aws.create_job(name, tags(group), instance_type=itype, start=start)
         aws.put_curve(name, OBJ, start, values)
-        lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start,
-                                       instance_type=itype), ctx(), deps=deps)  # fmt: skip
+        lifecycle.handler(
+            state_change(name, "InProgress", arn=arn, start=start, instance_type=itype),
+            ctx(),
+            deps=deps,
+        )
         aws.set_status(name, "Completed")
         end = start + 21 * 60
-        lifecycle.handler(state_change(name, "Completed", arn=arn, start=start, end=end,
-                                       instance_type=itype), ctx(), deps=deps)  # fmt: skip
+        lifecycle.handler(
+            state_change(name, "Completed", arn=arn, start=start, end=end, instance_type=itype),
+            ctx(),
+            deps=deps,
+        )
 
 
-def start_job(aws: Aws, deps: Any, name: str, group: str, curve: list[float], *,
-              count: int = 1, **extra: str) -> None:  # fmt: skip
+def start_job(
+    aws: Aws, deps: Any, name: str, group: str, curve: list[float], *, count: int = 1, **extra: str
+) -> None:
     start = aws.now() - (len(curve) + 1) * 60
     itype = GROUPS[group]
     job_tags = tags(group, **extra)
     arn = aws.create_job(name, job_tags, instance_type=itype, count=count, start=start)
     aws.put_curve(name, OBJ, start, curve)
-    lifecycle.handler(state_change(name, "InProgress", arn=arn, start=start, tags=job_tags,
-                                   instance_type=itype, count=count), ctx(), deps=deps)  # fmt: skip
+    lifecycle.handler(
+        state_change(
+            name,
+            "InProgress",
+            arn=arn,
+            start=start,
+            tags=job_tags,
+            instance_type=itype,
+            count=count,
+        ),
+        ctx(),
+        deps=deps,
+    )
 
 
 def gpu_idle(aws: Aws, deps: Any, job: str, host_index: int) -> None:
@@ -160,9 +178,15 @@ def settle_stops(aws: Aws, policy: Policy) -> list[str]:
         aws.set_status(name, "Stopped")
         start = described["TrainingStartTime"].timestamp()
         resources = described["ResourceConfig"]
-        event = state_change(name, "Stopped", arn=described["TrainingJobArn"], start=start,
-                             end=aws.now(), instance_type=resources["InstanceType"],
-                             count=resources["InstanceCount"])  # fmt: skip
+        event = state_change(
+            name,
+            "Stopped",
+            arn=described["TrainingJobArn"],
+            start=start,
+            end=aws.now(),
+            instance_type=resources["InstanceType"],
+            count=resources["InstanceCount"],
+        )
         lifecycle.handler(event, ctx(), deps=deps)
         stopped.append(name)
     return stopped
@@ -189,25 +213,41 @@ def main() -> None:
         with contextlib.redirect_stdout(io.StringIO()):  # the metrics' EMF lines
             policy = seed(aws)
             settle_stops(aws, policy)
-        for argv in (["status"], ["explain", "digits-mlp-017"], ["report", "--since", "7d"],
-                     ["report", "--since", "7d", "--format", "csv"]):  # fmt: skip
+        for argv in (
+            ["status"],
+            ["explain", "digits-mlp-017"],
+            ["report", "--since", "7d"],
+            ["report", "--since", "7d", "--format", "csv"],
+        ):
             print(f"$ trainguard {' '.join(argv)}")
             trainguard(argv)
             print()
         ops = "arn:aws:iam::123456789012:user/ops"
-        pause = {"paused": True, "mode": None, "reason": "incident 42",
-                 "at": "2026-01-05T10:00:00Z", "by": ops}  # fmt: skip
-        aws.dynamodb.put_item(TableName=aws.table, Item={
-            "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_GLOBAL_SK},
-            "value": {"S": json.dumps(pause)}})  # fmt: skip
+        pause = {
+            "paused": True,
+            "mode": None,
+            "reason": "incident 42",
+            "at": "2026-01-05T10:00:00Z",
+            "by": ops,
+        }
+        aws.dynamodb.put_item(
+            TableName=aws.table,
+            Item={
+                "pk": {"S": c.CONTROL_PK},
+                "sk": {"S": c.CONTROL_GLOBAL_SK},
+                "value": {"S": json.dumps(pause)},
+            },
+        )
         print("$ trainguard status   # with a pause in force")
         trainguard(["status"])
         print()
-        aws.dynamodb.delete_item(TableName=aws.table, Key={
-            "pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_GLOBAL_SK}})  # fmt: skip
+        aws.dynamodb.delete_item(
+            TableName=aws.table, Key={"pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_GLOBAL_SK}}
+        )
         with contextlib.redirect_stdout(io.StringIO()):
-            digest.handler(scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), ctx(),
-                           deps=aws.deps(policy))  # fmt: skip
+            digest.handler(
+                scheduled_event(aws.now(), rule=c.DIGEST_RULE_NAME), ctx(), deps=aws.deps(policy)
+            )
         (mail,) = aws.emails()
         print(f"Subject: {mail['subject']}\n\n{mail['body']}")
 

@@ -91,13 +91,19 @@ def test_create_errors_are_sorted_into_refusals_and_passing_ones() -> None:
     client = boto3.client("sagemaker", region_name=REGION)
     adapter = SageMakerAdapter(client)
     with Stubber(client) as stub:
-        stub.add_client_error("create_training_job", "AccessDeniedException",
-                              "not authorized to perform: iam:PassRole")  # fmt: skip
+        stub.add_client_error(
+            "create_training_job",
+            "AccessDeniedException",
+            "not authorized to perform: iam:PassRole",
+        )
         stub.add_client_error("create_training_job", "ValidationException", "Bad VpcConfig")
         stub.add_client_error("create_training_job", "ResourceLimitExceeded", "limit")
         stub.add_client_error("create_training_job", "ResourceInUse", "exists")
-        request = {"TrainingJobName": "x", "RoleArn": ROLE_ARN,
-                   "OutputDataConfig": {"S3OutputPath": "s3://b/o"}}  # fmt: skip
+        request = {
+            "TrainingJobName": "x",
+            "RoleArn": ROLE_ARN,
+            "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+        }
         with pytest.raises(CreateRefused, match="AccessDeniedException: not authorized"):
             adapter.create(request)
         with pytest.raises(CreateRefused, match="ValidationException: Bad VpcConfig"):

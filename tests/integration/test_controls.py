@@ -51,8 +51,13 @@ def test_pause_holds_the_next_ticks_stop_and_resume_releases_it(
     aws.emails()
     assert main(["pause", "--reason", "GPU quota review", "--by", "ana"]) == 0
     assert "PAUSED every group" in capsys.readouterr().out
-    assert control(aws) | {"at": "-"} == {"paused": True, "mode": None, "by": "ana",
-                                        "reason": "GPU quota review", "at": "-"}  # fmt: skip
+    assert control(aws) | {"at": "-"} == {
+        "paused": True,
+        "mode": None,
+        "by": "ana",
+        "reason": "GPU quota review",
+        "at": "-",
+    }
     (announced,) = aws.emails()
     assert announced["subject"] == "[trainguard] PAUSED every group: every stop is a report"
     assert "Reason:  GPU quota review" in announced["body"]

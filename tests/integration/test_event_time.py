@@ -124,11 +124,12 @@ def test_a_loss_gone_silent_after_rising_stops_only_while_the_instances_report(
         values = [70.0 + 10 * (m % 3) for m in minutes]  # busy and varying: not hung
         aws.put_host_metric("nan/algo-1", metric, [start + m * 60 + 5 for m in minutes], values)
     lifecycle.handler(
-        state_change("nan", "InProgress", arn=arn, start=start, tags=TAGS,
-                     instance_type=instance_type),
+        state_change(
+            "nan", "InProgress", arn=arn, start=start, tags=TAGS, instance_type=instance_type
+        ),
         CTX,
         deps=deps,
-    )  # fmt: skip
+    )
     tick = evaluator.handler(scheduled(start + 19 * 60 + 30), CTX, deps=deps)
     assert (tick["stops"] == 1) is stopped
     if stopped:

@@ -48,16 +48,25 @@ def test_status_shows_jobs_thresholds_modes_alerts_and_controls(
     assert doc["deploy_time"] == {"mode": "observe", "stops_disabled": "false"}
     jobs = {j["job"]: j for j in doc["jobs"]}
     # the stopped job's Stopped event has not come: it is still in the running index
-    assert sorted(jobs) == ["digits-cnn-003", "digits-mlp-017", "vision-resnet-50",
-                            "vision-vit-b16"]  # fmt: skip
+    assert sorted(jobs) == [
+        "digits-cnn-003",
+        "digits-mlp-017",
+        "vision-resnet-50",
+        "vision-vit-b16",
+    ]
     bad = jobs["digits-mlp-017"]
     # the evaluator's own numbers (the audit record of its stop says the same)
     assert bad["thresholds"] == {"median": pytest.approx(0.8075)} and bad["references"] == 3
-    assert (bad["latest"], bad["best"], bad["step"]) == (pytest.approx(1.19), pytest.approx(1.19),
-                                                         12)  # fmt: skip
+    assert (bad["latest"], bad["best"], bad["step"]) == (
+        pytest.approx(1.19),
+        pytest.approx(1.19),
+        12,
+    )
     assert (bad["mode"], bad["mode_source"]) == ("enforce", "tag")
     assert (jobs["digits-cnn-003"]["mode"], jobs["digits-cnn-003"]["mode_source"]) == (
-        "observe", "deploy-time")  # fmt: skip
+        "observe",
+        "deploy-time",
+    )
     assert jobs["vision-resnet-50"]["alerts"][0].startswith("gpu idle vision-resnet-50/algo-2")
     code, text, _ = run(["status"], capsys)
     assert code == 0 and "Group digits (2 running)" in text and "median 0.8075" in text
@@ -67,8 +76,13 @@ def test_status_shows_jobs_thresholds_modes_alerts_and_controls(
 def test_status_reads_the_runtime_controls_item(
     world: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    value = {"paused": True, "mode": "enforce", "reason": "incident 42",
-             "by": "arn:aws:iam::1:user/ops", "at": "2026-01-05T10:00:00Z"}  # fmt: skip
+    value = {
+        "paused": True,
+        "mode": "enforce",
+        "reason": "incident 42",
+        "by": "arn:aws:iam::1:user/ops",
+        "at": "2026-01-05T10:00:00Z",
+    }
     key = {"pk": {"S": c.CONTROL_PK}, "sk": {"S": c.CONTROL_GLOBAL_SK}}
     world.dynamodb.put_item(TableName=world.table, Item={**key, "value": {"S": json.dumps(value)}})
     try:
@@ -141,12 +155,14 @@ def test_the_digest_sends_one_message_with_the_weeks_numbers(world: Aws) -> None
     world.emails()
     from ops_world import ops_policy
 
-    result = digest.handler(scheduled_event(world.now(), rule=c.DIGEST_RULE_NAME), ctx(),
-                            deps=world.deps(ops_policy()))  # fmt: skip
+    result = digest.handler(
+        scheduled_event(world.now(), rule=c.DIGEST_RULE_NAME), ctx(), deps=world.deps(ops_policy())
+    )
     assert (result["stops"], result["would_stops"], result["alerts"]) == (1, 1, 1)
     (mail,) = world.emails()
-    assert mail["subject"].startswith("[trainguard] weekly digest: 1 stops, 1 would-be stops, "
-                                      "1 alerts, $0.20 saved")  # fmt: skip
+    assert mail["subject"].startswith(
+        "[trainguard] weekly digest: 1 stops, 1 would-be stops, 1 alerts, $0.20 saved"
+    )
     body = mail["body"]
     assert "Stops:            1 (0.1 GPU hours, $0.20 saved)" in body
     assert "would have saved 1.1 GPU hours, $5.02" in body
@@ -169,9 +185,15 @@ def test_a_missing_stack_is_one_line_and_exit_2(
 def test_missing_credentials_are_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                "AWS_WEB_IDENTITY_TOKEN_FILE"):  # fmt: skip
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))

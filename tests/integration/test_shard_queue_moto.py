@@ -38,8 +38,12 @@ def sqs_event(aws: Aws, url: str) -> list[dict[str, Any]]:
         if not got:
             return events
         for m in got:
-            record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
-                      "body": m["Body"], "eventSource": "aws:sqs"}  # fmt: skip
+            record = {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "eventSource": "aws:sqs",
+            }
             events.append({"Records": [record]})
             aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
@@ -65,15 +69,15 @@ def test_planner_queue_shard_on_moto(aws: Aws) -> None:
     events = sqs_event(aws, url)
     assert len(events) == 3
     body = json.loads(events[0]["Records"][0]["body"])
-    assert body["now"] == now and {len(json.loads(e["Records"][0]["body"])["runs"])
-                                   for e in events} == {2}  # fmt: skip
+    assert body["now"] == now and {
+        len(json.loads(e["Records"][0]["body"])["runs"]) for e in events
+    } == {2}
     state = table_ports(aws.dynamodb, "trainguard-test")
     for event in events:
         out = shard.handler(event, CTX, deps=deps)
         assert out["batchItemFailures"] == [] and out["shards"][0]["errors"] == 0
     saved = {n: state.jobs.latest_run(n).progress for n in names}  # type: ignore[union-attr]
-    assert all(p is not None and p.checked == now and p.summary.count == 20
-               for p in saved.values())  # fmt: skip
+    assert all(p is not None and p.checked == now and p.summary.count == 20 for p in saved.values())
     # a duplicate delivery of every shard: nothing moves, nothing fails
     for event in events:
         assert shard.handler(event, CTX, deps=deps)["batchItemFailures"] == []

@@ -88,8 +88,15 @@ REFS = ReferenceSet("g", "loss", "minimize")
 
 
 def job(name: str = "j", created_ms: int = CREATED, **kwargs: Any) -> JobRecord:
-    return JobRecord(name=name, created_ms=created_ms, tags={"trainguard:group": "g"},
-                     opted_in=True, group="g", start_time=100.0, **kwargs)  # fmt: skip
+    return JobRecord(
+        name=name,
+        created_ms=created_ms,
+        tags={"trainguard:group": "g"},
+        opted_in=True,
+        group="g",
+        start_time=100.0,
+        **kwargs,
+    )
 
 
 def run(name: str = "j", created_ms: int = CREATED) -> RunId:
@@ -255,8 +262,11 @@ def test_a_run_registered_before_the_episodes_map_gets_one() -> None:
         create_state_table(client, TABLE)
         state = table_ports(client, TABLE)
         state.jobs.register_job(job())
-        client.update_item(TableName=TABLE, Key=serialize({"pk": "JOB#j", "sk": f"RUN#{CREATED}"}),
-                           UpdateExpression="REMOVE episodes")  # fmt: skip
+        client.update_item(
+            TableName=TABLE,
+            Key=serialize({"pk": "JOB#j", "sk": f"RUN#{CREATED}"}),
+            UpdateExpression="REMOVE episodes",
+        )
         state.running.set_episode(run("j"), "hung", 10.0)
         assert state.jobs.get_job(run("j")).episodes == {"hung": 10.0}
 
@@ -374,8 +384,9 @@ class TestAuditLog:
     def test_audit_records_are_read_one_day_at_a_time(self, state: Any) -> None:
         audit = state.audit
         audit.put_decision(run("a"), "2026-01-01T23:59:00+00:00", "median", {"action": "A"}, 99)
-        audit.put_decision(run("b", CREATED + 7), "2026-01-02T00:01:00+00:00", "hung",
-                           {"action": "B"}, 99)  # fmt: skip
+        audit.put_decision(
+            run("b", CREATED + 7), "2026-01-02T00:01:00+00:00", "hung", {"action": "B"}, 99
+        )
         audit.put_decision(run("a"), "2026-01-02T00:00:30+00:00", "catch-up", {"action": "C"}, 99)
         day = audit.decisions_on_day("2026-01-02")
         assert [(r, d["action"]) for r, d in day] == [(run("a"), "C"), (run("b", CREATED + 7), "B")]
@@ -429,8 +440,18 @@ class TestReferences:
         assert references.put_stats(stats, None) is False  # someone wrote them first
         got = references.batch_get_stats([REFS, other])
         assert list(got) == [REFS] and got[REFS] == stats
-        newer = GroupStats(REFS, {"all": table}, 3.0, 1, ("a@1",), (3.0,), 2, 2,
-                           throughput=(950.0,), instances=(4,))  # fmt: skip
+        newer = GroupStats(
+            REFS,
+            {"all": table},
+            3.0,
+            1,
+            ("a@1",),
+            (3.0,),
+            2,
+            2,
+            throughput=(950.0,),
+            instances=(4,),
+        )
         assert references.put_stats(newer, 0) is False  # read at an older version
         assert references.put_stats(newer, 1) is True and references.get_stats(REFS) == newer
         stats_of, policies = references.batch_get_group_state([REFS, other])

@@ -171,13 +171,24 @@ def test_the_request_drops_read_only_fields_and_passes_botocore_validation() -> 
     description = _full_description()
     tags = retry.retry_tags({"team": "a", "aws:cloudformation:stack-name": "s"}, "base", 1)
     request = retry.create_request(description, "base-retry-1", tags)
-    for read_only in ("TrainingJobArn", "TrainingJobStatus", "CreationTime", "FailureReason",
-                      "ModelArtifacts", "SecondaryStatusTransitions", "FinalMetricDataList",
-                      "WarmPoolStatus", "BillableTimeInSeconds", "LastModifiedTime"):  # fmt: skip
+    for read_only in (
+        "TrainingJobArn",
+        "TrainingJobStatus",
+        "CreationTime",
+        "FailureReason",
+        "ModelArtifacts",
+        "SecondaryStatusTransitions",
+        "FinalMetricDataList",
+        "WarmPoolStatus",
+        "BillableTimeInSeconds",
+        "LastModifiedTime",
+    ):
         assert read_only not in request
-    kept_fields = "AlgorithmSpecification RoleArn InputDataConfig OutputDataConfig " \
-        "ResourceConfig StoppingCondition HyperParameters VpcConfig CheckpointConfig " \
-        "DebugHookConfig Environment RetryStrategy"  # fmt: skip
+    kept_fields = (
+        "AlgorithmSpecification RoleArn InputDataConfig OutputDataConfig "
+        "ResourceConfig StoppingCondition HyperParameters VpcConfig CheckpointConfig "
+        "DebugHookConfig Environment RetryStrategy"
+    )
     for kept in kept_fields.split():
         assert request[kept] == description[kept]
     assert request["Tags"] == [
@@ -204,8 +215,11 @@ def test_empty_fields_are_left_out() -> None:
         "n",
         [],
     )
-    assert request == {"TrainingJobName": "n", "RoleArn": ROLE,
-                       "OutputDataConfig": {"S3OutputPath": "s3://b"}}  # fmt: skip
+    assert request == {
+        "TrainingJobName": "n",
+        "RoleArn": ROLE,
+        "OutputDataConfig": {"S3OutputPath": "s3://b"},
+    }
 
 
 # ---- the whole story ----------------------------------------------------------------------------
@@ -213,8 +227,10 @@ def test_a_capacity_failure_is_retried_once_after_its_backoff() -> None:
     world = RetryWorld()
     world.fail("big", CAPACITY)
     (body,) = world.bodies()
-    assert "Retry:   attempt 1 of 2 (SageMaker.CAPACITY_ERROR), created by trainguard as " \
-           "big-retry-1" in body  # fmt: skip
+    assert (
+        "Retry:   attempt 1 of 2 (SageMaker.CAPACITY_ERROR), created by trainguard as "
+        "big-retry-1" in body
+    )
     assert world.resume() == 0  # not due yet: nothing created before its time
     assert world.fakes.training_jobs.created == []
     world.fakes.advance(2)
@@ -298,8 +314,10 @@ def test_a_bad_tag_is_a_notice_not_a_crash() -> None:
     world = RetryWorld()
     world.fail("bad", CAPACITY, {**TAGS, "trainguard:retry": "lots"})
     (body,) = world.bodies()
-    assert "Retry:   not retried: a bad tag: trainguard:retry must be a whole number from 1 to " \
-           "10, got 'lots'" in body  # fmt: skip
+    assert (
+        "Retry:   not retried: a bad tag: trainguard:retry must be a whole number from 1 to "
+        "10, got 'lots'" in body
+    )
     world.fakes.advance(10)
     world.resume()
     assert world.fakes.training_jobs.created == []
@@ -380,8 +398,9 @@ def test_a_passing_create_error_is_tried_again_then_given_up() -> None:
     outcomes = []
     for _ in range(retry.MAX_CREATE_TRIES):
         world.fakes.advance(60 * 60)  # past every back-off
-        outcomes.append(Act(world.deps(), world.fakes.now).resume(
-            world.record("busy").run, "retry#1"))  # fmt: skip
+        outcomes.append(
+            Act(world.deps(), world.fakes.now).resume(world.record("busy").run, "retry#1")
+        )
     assert outcomes == ["RETRY DEFERRED"] * (retry.MAX_CREATE_TRIES - 1) + [
         "RETRY GIVEN UP (5 tries, the last: RuntimeError: ThrottlingException)"
     ]

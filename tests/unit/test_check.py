@@ -42,10 +42,17 @@ def test_a_good_request_is_fully_watched(capsys: pytest.CaptureFixture[str]) -> 
     assert "Policy:    the deployed defaults (--offline: no stack read)" in out
     code, out, _ = check("good.json", capsys, "--json")
     assert code == 0 and json.loads(out)["watched"] is True
-    assert statuses(out) == {"catch-up": "watched", "median": "off", "patience": "off",
-                             "divergence": "watched", "runtime": "watched",
-                             "gpu-idle": "watched", "hang": "watched", "straggler": "watched",
-                             "throughput": "n/a"}  # fmt: skip
+    assert statuses(out) == {
+        "catch-up": "watched",
+        "median": "off",
+        "patience": "off",
+        "divergence": "watched",
+        "runtime": "watched",
+        "gpu-idle": "watched",
+        "hang": "watched",
+        "straggler": "watched",
+        "throughput": "n/a",
+    }
 
 
 def test_a_typoed_objective_exits_1_and_names_the_fix(capsys: pytest.CaptureFixture[str]) -> None:

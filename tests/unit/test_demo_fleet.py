@@ -34,9 +34,18 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
     assert len(fleet) >= 30 and len({j.group for j in tagged}) >= 3
     assert len({j.start_minute for j in fleet}) > 10  # staggered
     roles = {j.role: j for j in fleet if j.role}
-    assert set(roles) == {"diverging", "multi-node, idle host", "not opted in", "no max runtime",
-                          "distributed, healthy", "single node, healthy", "hung",
-                          "straggler host", "throughput halves", "capacity failure"}  # fmt: skip
+    assert set(roles) == {
+        "diverging",
+        "multi-node, idle host",
+        "not opted in",
+        "no max runtime",
+        "distributed, healthy",
+        "single node, healthy",
+        "hung",
+        "straggler host",
+        "throughput halves",
+        "capacity failure",
+    }
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})
     assert not roles["not opted in"].tagged and "trainguard:group" not in roles["not opted in"].tags
@@ -119,21 +128,71 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
     descriptions[diverging.name] = described(diverging, 4, "Stopped")
     descriptions[stopped.name] = described(stopped, 2, "Stopped")
     decisions = [
-        {"job": diverging.name, "rule": "diverged", "step": 3, "value": 614.0,
-         "threshold": 220.0, "references": 0, "action": "STOPPED"},
-        {"job": stopped.name, "rule": "catch-up", "step": 3, "value": 2.0, "threshold": 0.4,
-         "references": 3, "action": "STOPPED"},
-        {"job": multi.name, "rule": "gpu_idle", "step": 9, "value": 2.0, "threshold": 10.0,
-         "references": 0, "action": "ALERT", "reason": f"{multi.name}/algo-2 idle: 2%"},
-        {"job": "ddp-hang", "rule": "hung", "step": 14, "value": 6.0, "threshold": 5.0,
-         "action": "ALERT", "reason": "hung (pinned): ..."},
-        {"job": "ddp-straggler", "rule": "straggler", "step": 12, "value": 45.0,
-         "threshold": 95.0, "action": "ALERT", "reason": "ddp-straggler/algo-3 at 45% ..."},
-        {"job": "ddp-slowdown", "rule": "throughput", "step": 17, "value": 480.0,
-         "threshold": 665.0, "action": "ALERT", "reason": "4 instances at 480 ..."},
-        {"job": "capacity-job", "rule": "capacity_retry", "step": None, "value": 1.0,
-         "threshold": 1.0, "action": "RETRIED", "reason": "as capacity-job-retry-1"},
-    ]  # fmt: skip
+        {
+            "job": diverging.name,
+            "rule": "diverged",
+            "step": 3,
+            "value": 614.0,
+            "threshold": 220.0,
+            "references": 0,
+            "action": "STOPPED",
+        },
+        {
+            "job": stopped.name,
+            "rule": "catch-up",
+            "step": 3,
+            "value": 2.0,
+            "threshold": 0.4,
+            "references": 3,
+            "action": "STOPPED",
+        },
+        {
+            "job": multi.name,
+            "rule": "gpu_idle",
+            "step": 9,
+            "value": 2.0,
+            "threshold": 10.0,
+            "references": 0,
+            "action": "ALERT",
+            "reason": f"{multi.name}/algo-2 idle: 2%",
+        },
+        {
+            "job": "ddp-hang",
+            "rule": "hung",
+            "step": 14,
+            "value": 6.0,
+            "threshold": 5.0,
+            "action": "ALERT",
+            "reason": "hung (pinned): ...",
+        },
+        {
+            "job": "ddp-straggler",
+            "rule": "straggler",
+            "step": 12,
+            "value": 45.0,
+            "threshold": 95.0,
+            "action": "ALERT",
+            "reason": "ddp-straggler/algo-3 at 45% ...",
+        },
+        {
+            "job": "ddp-slowdown",
+            "rule": "throughput",
+            "step": 17,
+            "value": 480.0,
+            "threshold": 665.0,
+            "action": "ALERT",
+            "reason": "4 instances at 480 ...",
+        },
+        {
+            "job": "capacity-job",
+            "rule": "capacity_retry",
+            "step": None,
+            "value": 1.0,
+            "threshold": 1.0,
+            "action": "RETRIED",
+            "reason": "as capacity-job-retry-1",
+        },
+    ]
     descriptions[capacity.name] = described(capacity, 1, "Failed")
     summary = build_summary(
         fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}

@@ -102,8 +102,9 @@ def test_multi_node_job_with_exactly_one_idle_host_names_it_with_its_numbers() -
 
 
 def test_alert_without_readable_samples_falls_back_to_the_alarm_s_datapoints() -> None:
-    decision = RULE.alert("job", "job/algo-1", None, hosts_total=1, elapsed_minutes=20.0,
-                          alarm_per_gpu=3.5)  # fmt: skip
+    decision = RULE.alert(
+        "job", "job/algo-1", None, hosts_total=1, elapsed_minutes=20.0, alarm_per_gpu=3.5
+    )
     assert decision.value == 3.5
     assert decision.reason == "job/algo-1 idle: 3.5% per GPU for 15 min, below 10%"
     # an episode is at least a window long: the alarm fired after a whole window below

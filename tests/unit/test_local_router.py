@@ -36,9 +36,13 @@ def function(
     name: str, mode: str, handler: str = "tg_local_fixture.handlers.echo"
 ) -> DeployedFunction:
     return DeployedFunction(
-        name=name, arn=ARN.format(name), handler=handler, environment={"FIXTURE_MODE": mode},
-        memory_mb=256, timeout_s=30,
-    )  # fmt: skip
+        name=name,
+        arn=ARN.format(name),
+        handler=handler,
+        environment={"FIXTURE_MODE": mode},
+        memory_mb=256,
+        timeout_s=30,
+    )
 
 
 def rule(

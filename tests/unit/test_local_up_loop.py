@@ -35,8 +35,15 @@ class FakeMinutes:
 
     def play(self, minutes: int) -> dict[str, Any]:
         self.played.append((minutes, threading.current_thread().name))
-        return {"minutes": minutes, "now": "2026-01-01T00:00:00+00:00", "ticks": minutes,
-                "invocations": minutes, "failed": [], "jobs": {}, "emails": []}  # fmt: skip
+        return {
+            "minutes": minutes,
+            "now": "2026-01-01T00:00:00+00:00",
+            "ticks": minutes,
+            "invocations": minutes,
+            "failed": [],
+            "jobs": {},
+            "emails": [],
+        }
 
 
 def _serve(minutes: FakeMinutes, *, wall_clock: bool) -> tuple[Any, threading.Event, Any]:

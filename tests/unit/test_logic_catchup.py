@@ -83,8 +83,9 @@ def test_the_groups_applied_policy_is_honoured_and_a_tag_still_wins() -> None:
     job = world.start("once")
     report_and_tick(world, job, 3.0)  # one worse report is enough for this group
     assert world.fakes.training_jobs.stopped == ["once"]
-    tagged = world.start("tagged", {**world.record("once").tags,
-                                    "trainguard:catchup-consecutive": "3"})  # fmt: skip
+    tagged = world.start(
+        "tagged", {**world.record("once").tags, "trainguard:catchup-consecutive": "3"}
+    )
     report_and_tick(world, tagged, 3.0)
     assert world.fakes.training_jobs.stopped == ["once"]  # its tag asks for 3 reports
 

@@ -31,8 +31,15 @@ def objective(world: World, job: FakeJob, value: float) -> None:
     world.fakes.metrics.put(OBJECTIVE, {"TrainingJobName": job.name}, world.fakes.now, value)
 
 
-def run_minutes(world: World, job: FakeJob, minutes: int, per_gpu: dict[int, float], *,
-                report: bool = True, varying: bool = False) -> list[Email]:  # fmt: skip
+def run_minutes(
+    world: World,
+    job: FakeJob,
+    minutes: int,
+    per_gpu: dict[int, float],
+    *,
+    report: bool = True,
+    varying: bool = False,
+) -> list[Email]:
     """Minute by minute: the GPUs, a report of the objective (if ``report``), a tick; the
     emails sent."""
     sent: list[Email] = []
@@ -85,8 +92,7 @@ def test_a_long_evaluation_with_busy_varying_gpus_is_not_a_hang() -> None:
     world = World()
     job = four_nodes(world, "evaluates")
     run_minutes(world, job, 20, {h: 90.0 for h in range(1, 5)}, varying=True)
-    sent = run_minutes(world, job, 25, {h: 80.0 for h in range(1, 5)}, report=False,
-                       varying=True)  # fmt: skip
+    sent = run_minutes(world, job, 25, {h: 80.0 for h in range(1, 5)}, report=False, varying=True)
     assert not about(sent, "hung")
 
 
@@ -136,8 +142,12 @@ def test_healthy_jobs_single_or_multi_node_get_no_health_alert() -> None:
     for _ in range(30):
         gpu(world, one, {1: 30.0})  # one host: a straggler needs others to compare with
         for h in range(1, 5):
-            world.fakes.metrics.put("GPUUtilization", {"Host": f"many/algo-{h}"},
-                                    world.fakes.now, (90.0 + 3 * ((h + _) % 3)) * 8)  # fmt: skip
+            world.fakes.metrics.put(
+                "GPUUtilization",
+                {"Host": f"many/algo-{h}"},
+                world.fakes.now,
+                (90.0 + 3 * ((h + _) % 3)) * 8,
+            )
         for job in (one, many):
             objective(world, job, 1.0 / (_ + 2))
         world.tick()
@@ -155,8 +165,9 @@ def test_a_throughput_that_halves_mid_run_is_alerted_once_with_its_numbers() -> 
         rate = 2000.0 if minute <= 30 else 1000.0  # a slow node, a throttled data source
         gpu(world, job, {1: 95.0, 2: 95.0})
         objective(world, job, 1.0 / minute)
-        world.fakes.metrics.put("train:samples_per_sec", {"TrainingJobName": "slows"},
-                                world.fakes.now, rate)  # fmt: skip
+        world.fakes.metrics.put(
+            "train:samples_per_sec", {"TrainingJobName": "slows"}, world.fakes.now, rate
+        )
         world.tick()
         sent += world.fakes.notifier.take()
     (email,) = about(sent, "throughput")
@@ -228,8 +239,7 @@ def test_a_watched_gpu_job_is_judged_by_the_hang_rule_not_the_stall_alert() -> N
     job = four_nodes(world, "watched")
     run_minutes(world, job, 10, {h: 90.0 for h in range(1, 5)}, varying=True)
     # a 40-minute evaluation: silent objective, busy and varying GPUs (not a hang)
-    sent = run_minutes(world, job, 40, {h: 80.0 for h in range(1, 5)}, report=False,
-                       varying=True)  # fmt: skip
+    sent = run_minutes(world, job, 40, {h: 80.0 for h in range(1, 5)}, report=False, varying=True)
     assert not about(sent, "stalled") and not about(sent, "hung")
 
 
@@ -237,16 +247,21 @@ def test_one_host_of_eight_is_named_and_the_margin_tag_overrides_the_default() -
     world = World()
     levels = {h: 95.0 for h in range(1, 9)} | {6: 60.0}  # 35 points below the others
     job = world.start("eight", instance_type=P4D, count=8)
-    tolerant = world.start("tolerant", {**TAGS, "trainguard:straggler-margin": "40"},
-                           instance_type=P4D, count=8)  # fmt: skip
+    tolerant = world.start(
+        "tolerant", {**TAGS, "trainguard:straggler-margin": "40"}, instance_type=P4D, count=8
+    )
     world.emails()
     subjects: list[str] = []
     for minute in range(30):
         world.fakes.advance(1)
         for j in (job, tolerant):
             for host, level in levels.items():
-                world.fakes.metrics.put("GPUUtilization", {"Host": f"{j.name}/algo-{host}"},
-                                        world.fakes.now, (level + minute % 2) * 8)  # fmt: skip
+                world.fakes.metrics.put(
+                    "GPUUtilization",
+                    {"Host": f"{j.name}/algo-{host}"},
+                    world.fakes.now,
+                    (level + minute % 2) * 8,
+                )
             objective(world, j, 1.0 / (minute + 1))
         world.tick()
         subjects += world.emails()

@@ -81,10 +81,12 @@ def test_a_malformed_event_names_the_field_and_writes_nothing() -> None:
     world = World()
     with pytest.raises(EventError, match="TrainingJobStatus"):
         handle_state_change(
-            {"detail-type": "SageMaker Training Job State Change", "detail": {
-                "TrainingJobName": "x", "TrainingJobStatus": "Exploded"}},
+            {
+                "detail-type": "SageMaker Training Job State Change",
+                "detail": {"TrainingJobName": "x", "TrainingJobStatus": "Exploded"},
+            },
             world.deps(),
-        )  # fmt: skip
+        )
     assert world.fakes.table.items == {}
 
 

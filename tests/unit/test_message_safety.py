@@ -34,9 +34,16 @@ LONG = "pytorch-training-resnet152-imagenet-finetune-2026-12-06-06-40-49-544"  #
 
 
 def decision(rule: str, **kw: object) -> Decision:
-    values: dict[str, object] = {"job": SDK, "rule": rule, "stop": True, "step": None,
-                                 "value": 1.0, "threshold": 2.0, "references": 0,
-                                 "reason": "why"}  # fmt: skip
+    values: dict[str, object] = {
+        "job": SDK,
+        "rule": rule,
+        "stop": True,
+        "step": None,
+        "value": 1.0,
+        "threshold": 2.0,
+        "references": 0,
+        "reason": "why",
+    }
     values.update(kw)
     return Decision(**values)  # type: ignore[arg-type]
 
@@ -44,8 +51,9 @@ def decision(rule: str, **kw: object) -> Decision:
 # ---- subjects --------------------------------------------------------------------------------
 @pytest.mark.parametrize("job", [SDK, LONG])
 def test_a_straggler_subject_keeps_its_host_and_numbers(job: str) -> None:
-    d = decision("straggler", job=job, value=45.15, threshold=95.15,
-                 reason=f"{job}/algo-3 at 45.15% per GPU")  # fmt: skip
+    d = decision(
+        "straggler", job=job, value=45.15, threshold=95.15, reason=f"{job}/algo-3 at 45.15% per GPU"
+    )
     subject = messages.alert_subject(d)
     assert len(subject) <= SUBJECT_LIMIT
     assert subject.startswith("[trainguard] ALERT ")
@@ -61,16 +69,22 @@ def test_a_long_job_name_loses_its_middle_never_the_fact() -> None:
     job = subject.removeprefix("[trainguard] WOULD STOP (observe) ").removesuffix(fact)
     assert "..." in job and job.startswith(LONG[:8]) and job.endswith(LONG[-6:])
     # a short name is kept whole
-    assert SDK in messages.stop_subject(decision("catch-up", value=0.4993, threshold=0.01396),
-                                        "STOPPED")  # fmt: skip
+    assert SDK in messages.stop_subject(
+        decision("catch-up", value=0.4993, threshold=0.01396), "STOPPED"
+    )
 
 
 @pytest.mark.parametrize("job", [SDK, LONG])
 def test_gpu_idle_and_hang_subjects_keep_their_facts(job: str) -> None:
     subject = messages.gpu_idle_subject(f"{job}/algo-12", 3.25, 20.0)
     assert len(subject) <= SUBJECT_LIMIT and subject.endswith("/algo-12 (3.25%/GPU, 20 min)")
-    hung = decision("hung", job=job, value=6.0, threshold=5.0,
-                    reason="hung (mixed: 1 pinned, 1 idle): objective silent")  # fmt: skip
+    hung = decision(
+        "hung",
+        job=job,
+        value=6.0,
+        threshold=5.0,
+        reason="hung (mixed: 1 pinned, 1 idle): objective silent",
+    )
     subject = messages.alert_subject(hung)
     assert len(subject) <= SUBJECT_LIMIT
     assert subject.endswith(": hung (mixed: 1 pinned, 1 idle), objective silent 6 min > 5")
@@ -95,8 +109,11 @@ def test_the_subject_sanitizer_writes_ascii() -> None:
 def test_the_catch_up_threshold_of_the_subject_is_in_the_sentence() -> None:
     from trainguard.core.catchup import CatchUpModel, CatchUpRule
 
-    refs = {"r1": [(1.0, 0.9), (2.0, 0.5), (3.0, 0.02)], "r2": [(1.0, 0.8), (2.0, 0.4),
-            (3.0, 0.015)], "r3": [(1.0, 0.7), (2.0, 0.3), (3.0, 0.004102)]}  # fmt: skip
+    refs = {
+        "r1": [(1.0, 0.9), (2.0, 0.5), (3.0, 0.02)],
+        "r2": [(1.0, 0.8), (2.0, 0.4), (3.0, 0.015)],
+        "r3": [(1.0, 0.7), (2.0, 0.3), (3.0, 0.004102)],
+    }
     model = CatchUpModel.build(refs, "minimize")  # type: ignore[arg-type]
     rule = CatchUpRule(direction="minimize", noise_multiple=0.0, consecutive=1)
     d = rule.decide(SDK, [(1.0, 0.9), (2.0, 0.4993)], model)  # type: ignore[arg-type]
@@ -111,18 +128,27 @@ def test_the_catch_up_threshold_of_the_subject_is_in_the_sentence() -> None:
 # ---- fields that mean something --------------------------------------------------------------
 def test_fields_that_mean_nothing_for_the_rule_are_left_out() -> None:
     runtime = decision("max_runtime", value=2419200.0, threshold=259200.0)
-    text = email_text(messages.decision(runtime, subject="s", outcome="ALERT", mode="observe",
-                                        region=REGION, details={}))  # fmt: skip
+    text = email_text(
+        messages.decision(
+            runtime, subject="s", outcome="ALERT", mode="observe", region=REGION, details={}
+        )
+    )
     assert "Step:" not in text and "n/a" not in text and "e+" not in text
     assert "Value:      672 h\n" in text and "Threshold:  72 h\n" in text
     assert "References" not in text
     idle = decision("gpu_idle", value=2.0, threshold=10.0, step=None)
-    text = email_text(messages.decision(idle, subject="s", outcome="ALERT", mode="observe",
-                                        region=REGION, details={}))  # fmt: skip
+    text = email_text(
+        messages.decision(
+            idle, subject="s", outcome="ALERT", mode="observe", region=REGION, details={}
+        )
+    )
     assert "References" not in text and "Value:      2% per GPU" in text
     median = decision("median", step=12.0, references=3)
-    text = email_text(messages.decision(median, subject="s", outcome="STOPPED", mode="enforce",
-                                        region=REGION, details={}))  # fmt: skip
+    text = email_text(
+        messages.decision(
+            median, subject="s", outcome="STOPPED", mode="enforce", region=REGION, details={}
+        )
+    )
     assert "Step:       12\n" in text and "References: 3\n" in text
 
 
@@ -140,15 +166,22 @@ def test_status_and_savings_say_what_they_know() -> None:
 def test_every_message_ends_with_what_to_do() -> None:
     d = decision("median", step=1.0, references=3)
     built = [
-        messages.decision(d, subject="s", outcome="STOPPED", mode="enforce", region=REGION,
-                          details={}),
-        messages.decision(d, subject="s", outcome="WOULD STOP (observe)", mode="observe",
-                          region=REGION, details={}),
+        messages.decision(
+            d, subject="s", outcome="STOPPED", mode="enforce", region=REGION, details={}
+        ),
+        messages.decision(
+            d,
+            subject="s",
+            outcome="WOULD STOP (observe)",
+            mode="observe",
+            region=REGION,
+            details={},
+        ),
         messages.failed(SDK, "Failed", "boom", "g", "", REGION),
         messages.config_error(SDK, "bad tag", REGION),
         messages.gpu_recovered(f"{SDK}/algo-1", 3.0, REGION, SDK),
         messages.retry("s", {"Job": SDK}, REGION, SDK),
-    ]  # fmt: skip
+    ]
     for message in built:
         text = email_text(message)
         assert f"What to do:\n  trainguard explain {SDK}   " in text
@@ -178,8 +211,9 @@ def test_the_failed_email_of_a_hung_job_refers_back_to_its_hang_alert() -> None:
     world = World()
     job = four_nodes(world, "hangs")
     run_minutes(world, job, 20, {h: 95.0 for h in range(1, 5)}, varying=True)
-    (alert,) = about(run_minutes(world, job, 15, {h: 99.5 for h in range(1, 5)},
-                                 report=False), "hung")  # fmt: skip
+    (alert,) = about(
+        run_minutes(world, job, 15, {h: 99.5 for h in range(1, 5)}, report=False), "hung"
+    )
     assert "Auto-stop:  no: hangStopAfterMinutes is not set (trainguard alerts only)" in alert.body
     world.end(job, "Failed", reason="AlgorithmError: NCCL timeout\nJob: other-job")
     (failed,) = about(world.fakes.notifier.take(), "FAILED")
@@ -243,8 +277,13 @@ def test_one_line_shows_line_breaks_and_drops_control_characters() -> None:
 
 def test_csv_reports_neutralize_formulas() -> None:
     assert [csv_cell(v) for v in ("=1+1", "+1", "-1", "@SUM(A1)", " =x", "plain")] == [
-        "'=1+1", "'+1", "'-1", "'@SUM(A1)", "' =x", "plain"
-    ]  # fmt: skip
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM(A1)",
+        "' =x",
+        "plain",
+    ]
     groups = {'=HYPERLINK("x")': Totals(), "a\nb": Totals()}
     summary = Summary(0.0, 86400.0, Totals(), groups, [], {})
     rows = list(csv.reader(io.StringIO(format_csv(summary))))
@@ -290,7 +329,10 @@ def test_a_retry_subject_names_the_retry_once_when_it_must() -> None:
 
 def test_the_health_rules_say_how_long_the_job_has_run_not_a_step() -> None:
     idle = decision("gpu_idle", step=95.0, value=2.5, threshold=10.0)
-    text = email_text(messages.decision(idle, subject="s", outcome="ALERT", mode="observe",
-                                        region=REGION, details={}))  # fmt: skip
+    text = email_text(
+        messages.decision(
+            idle, subject="s", outcome="ALERT", mode="observe", region=REGION, details={}
+        )
+    )
     assert "Running:    1 h 35 min\n" in text and "Step:" not in text
     assert " at step" not in messages.alert_subject(idle)

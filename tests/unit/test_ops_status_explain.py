@@ -55,18 +55,23 @@ def test_pause_and_the_global_mode_change_the_mode_not_the_threshold() -> None:
     policy = resolve_policy(Policy(), None, record.group, controls)
     paused = job_status(record, policy, controls, stats, world.fakes.now)
     assert (plain.mode, plain.mode_source) == ("observe", "deploy-time")
-    assert (paused.mode, paused.mode_source) == (
-        "enforce (paused: reports only)", "global control")  # fmt: skip
+    assert (paused.mode, paused.mode_source) == ("enforce (paused: reports only)", "global control")
     assert paused.thresholds == plain.thresholds
     broken = Controls.unreadable("not JSON")  # fails safe: every stop held
-    held = job_status(record, resolve_policy(Policy(mode="enforce"), None, record.group,
-                                             broken), broken, stats, world.fakes.now)  # fmt: skip
+    held = job_status(
+        record,
+        resolve_policy(Policy(mode="enforce"), None, record.group, broken),
+        broken,
+        stats,
+        world.fakes.now,
+    )
     assert held.mode == "enforce (paused: reports only)"
 
 
 def test_the_terminal_plot_marks_the_job_over_its_threshold() -> None:
-    lines = ascii_plot({"job": [(1.0, 3.0), (2.0, 2.0)], "catch-up": [(1.0, 1.0), (2.0, 1.0)]},
-                       width=10, height=4)  # fmt: skip
+    lines = ascii_plot(
+        {"job": [(1.0, 3.0), (2.0, 2.0)], "catch-up": [(1.0, 1.0), (2.0, 1.0)]}, width=10, height=4
+    )
     assert lines[0].endswith("|*") and lines[1].endswith("|         *")
     assert lines[3].endswith("|c        c")
     assert "* job  c catch-up" in lines[-1]

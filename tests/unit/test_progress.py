@@ -26,9 +26,14 @@ def fold(chunks: list[list[tuple[float, float]]], unit: str = "minute") -> Progr
     progress = None
     for n, chunk in enumerate(chunks):
         progress = advance(
-            progress, chunk, start_time=START, unit=unit, direction="minimize",
-            min_delta=0.0, now=START + 60 * n,
-        )  # fmt: skip
+            progress,
+            chunk,
+            start_time=START,
+            unit=unit,
+            direction="minimize",
+            min_delta=0.0,
+            now=START + 60 * n,
+        )
     return progress
 
 
@@ -60,9 +65,14 @@ def test_report_unit_counts_reports_not_minutes() -> None:
 
 def test_datapoints_before_the_start_are_ignored() -> None:
     progress = advance(
-        None, [(START - 120, 9.0), *points([1.0])], start_time=START, unit="minute",
-        direction="minimize", min_delta=0.0, now=START,
-    )  # fmt: skip
+        None,
+        [(START - 120, 9.0), *points([1.0])],
+        start_time=START,
+        unit="minute",
+        direction="minimize",
+        min_delta=0.0,
+        now=START,
+    )
     assert progress.summary.count == 1 and progress.summary.best == 1.0
 
 

@@ -27,19 +27,54 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-def job(name: str, group: str, *, itype: str = "ml.p4d.24xlarge", count: int = 1,
-        status: str = "InProgress", start: float = NOW - 3600, **kw: Any) -> JobRecord:  # fmt: skip
-    return JobRecord(name=name, created_ms=int(start * 1000), tags={"trainguard:group": group},
-                     opted_in=True, group=group, objective="loss", instance_type=itype,
-                     instance_count=count, start_time=start, status=status, **kw)  # fmt: skip
+def job(
+    name: str,
+    group: str,
+    *,
+    itype: str = "ml.p4d.24xlarge",
+    count: int = 1,
+    status: str = "InProgress",
+    start: float = NOW - 3600,
+    **kw: Any,
+) -> JobRecord:
+    return JobRecord(
+        name=name,
+        created_ms=int(start * 1000),
+        tags={"trainguard:group": group},
+        opted_in=True,
+        group=group,
+        objective="loss",
+        instance_type=itype,
+        instance_count=count,
+        start_time=start,
+        status=status,
+        **kw,
+    )
 
 
-def audit(table: FakeTablePorts, j: JobRecord, at: float, rule: str, action: str,
-          saved: float | None = None) -> None:  # fmt: skip
+def audit(
+    table: FakeTablePorts,
+    j: JobRecord,
+    at: float,
+    rule: str,
+    action: str,
+    saved: float | None = None,
+) -> None:
     """An audit record as logic/act.py writes it."""
-    record = {"job": j.name, "rule": rule, "stop": action != "ALERT", "step": 30, "value": 0.9,
-              "threshold": 0.5, "references": 4, "reason": "r", "alert": action == "ALERT",
-              "mode": "enforce", "action": action, "estimated_dollars_saved": saved}  # fmt: skip
+    record = {
+        "job": j.name,
+        "rule": rule,
+        "stop": action != "ALERT",
+        "step": 30,
+        "value": 0.9,
+        "threshold": 0.5,
+        "references": 4,
+        "reason": "r",
+        "alert": action == "ALERT",
+        "mode": "enforce",
+        "action": action,
+        "estimated_dollars_saved": saved,
+    }
     table.audit.put_decision(j.run, iso(at), rule, record, int(at + 90 * DAY))
 
 

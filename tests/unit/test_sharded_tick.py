@@ -69,8 +69,15 @@ def report(world: World, job: FakeJob, value: float) -> None:
 
 def record(name: str, group: str, created: int = 1) -> JobRecord:
     tags = {**TAGS, "trainguard:group": group}
-    return JobRecord(name, created, tags=tags, group=group, objective=OBJECTIVE,
-                     status="InProgress", start_time=0.0)  # fmt: skip
+    return JobRecord(
+        name,
+        created,
+        tags=tags,
+        group=group,
+        objective=OBJECTIVE,
+        status="InProgress",
+        start_time=0.0,
+    )
 
 
 # ---- the plan --------------------------------------------------------------------------------
@@ -158,8 +165,7 @@ def test_a_failing_shard_blocks_no_other_and_is_raised_for_the_queue_to_retry() 
 
     world.fakes.metrics.get_series = get_series  # type: ignore[method-assign]
     messages.sort(key=lambda m: m["runs"][0][0])  # g1, g2, g3
-    records = [{"messageId": f"m{i}", "body": json.dumps(m)}
-               for i, m in enumerate(messages)]  # fmt: skip
+    records = [{"messageId": f"m{i}", "body": json.dumps(m)} for i, m in enumerate(messages)]
     out = shard_handler.handler({"Records": records[:1]}, CONTEXT, deps=world.deps())
     assert out["batchItemFailures"] == []
     out = shard_handler.handler({"Records": records[1:2]}, CONTEXT, deps=world.deps())
@@ -173,8 +179,9 @@ def test_a_failing_shard_blocks_no_other_and_is_raised_for_the_queue_to_retry() 
     out = shard_handler.handler({"Records": records[1:2]}, CONTEXT, deps=world.deps())
     assert out["batchItemFailures"] == [] and world.record("g2-job").progress is not None
     # an unreadable message is a failure too (dead-lettered after its retries)
-    bad = shard_handler.handler({"Records": [{"messageId": "x", "body": "{}"}]}, CONTEXT,
-                                deps=world.deps())  # fmt: skip
+    bad = shard_handler.handler(
+        {"Records": [{"messageId": "x", "body": "{}"}]}, CONTEXT, deps=world.deps()
+    )
     assert bad["batchItemFailures"] == [{"itemIdentifier": "x"}]
 
 

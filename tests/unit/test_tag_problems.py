@@ -20,14 +20,31 @@ TAGS = {c.TAG_GROUP: "digits", c.TAG_OBJECTIVE: "validation_loss"}
 def test_good_tags_and_tags_of_others_have_no_problem() -> None:
     assert tag_problems({}) == []
     assert tag_problems({"team": "vision", "Name": "x", "sagemaker:domain-arn": "a"}) == []
-    assert tag_problems({**TAGS, c.TAG_DIRECTION: "Maximize", c.TAG_MODE: " enforce",
-                         c.TAG_PROTECT: "TRUE", "trainguard:catchup-k": "4",
-                         c.TAG_RETRY: "2", c.TAG_RETRY_OF: "j"}) == []  # fmt: skip
+    assert (
+        tag_problems(
+            {
+                **TAGS,
+                c.TAG_DIRECTION: "Maximize",
+                c.TAG_MODE: " enforce",
+                c.TAG_PROTECT: "TRUE",
+                "trainguard:catchup-k": "4",
+                c.TAG_RETRY: "2",
+                c.TAG_RETRY_OF: "j",
+            }
+        )
+        == []
+    )
 
 
 def test_every_bad_value_is_reported_at_once_with_its_fix() -> None:
-    tags = {**TAGS, c.TAG_DIRECTION: "down", c.TAG_PROTECT: "yes", c.TAG_MODE: "stop",
-            "trainguard:catchup-k": "-1", "trainguard:patience": "five"}  # fmt: skip
+    tags = {
+        **TAGS,
+        c.TAG_DIRECTION: "down",
+        c.TAG_PROTECT: "yes",
+        c.TAG_MODE: "stop",
+        "trainguard:catchup-k": "-1",
+        "trainguard:patience": "five",
+    }
     problems = tag_problems(tags)
     assert [(p.key, p.kind) for p in problems] == [
         (c.TAG_DIRECTION, "value"),
@@ -63,9 +80,12 @@ def test_every_bad_value_is_reported_at_once_with_its_fix() -> None:
 def test_a_near_miss_key_names_the_key_it_misses(key: str, fix: str, why: str) -> None:
     (problem,) = tag_problems({**TAGS, key: "x"})
     assert problem == TagProblem(
-        key, "x", "near-miss", f"{key} is not a trainguard key ({why}): it is ignored",
+        key,
+        "x",
+        "near-miss",
+        f"{key} is not a trainguard key ({why}): it is ignored",
         f"rename the tag {fix}",
-    )  # fmt: skip
+    )
 
 
 def test_an_unknown_trainguard_key_lists_the_keys() -> None:

@@ -88,8 +88,16 @@ def test_a_name_that_belongs_to_another_job_now_is_not_stopped() -> None:
     record = world.record("worse")
     world.fakes.training_jobs.jobs["worse"].start += 600  # deleted and created again
     settings = job_settings(record.tags, world.policy)
-    decision = Decision(job="worse", rule="median", stop=True, step=5.0, value=1.5,
-                        threshold=0.9, references=3, reason="stop: test")  # fmt: skip
+    decision = Decision(
+        job="worse",
+        rule="median",
+        stop=True,
+        step=5.0,
+        value=1.5,
+        threshold=0.9,
+        references=3,
+        reason="stop: test",
+    )
     outcome = Act(world.deps(), world.fakes.now).stop(record, settings, decision, None)
     assert outcome == "NOT STOPPED (the name belongs to another job now)"
     assert world.fakes.training_jobs.calls["stop"] == 0
@@ -254,8 +262,10 @@ def test_a_tick_that_runs_out_of_time_saves_what_it_did_and_leaves_the_rest(
 
 def test_observe_mode_and_the_kill_switch_never_call_stop_even_when_resuming() -> None:
     observe_tags = {**TAGS, "trainguard:mode": "observe"}
-    for policy, tags in ((median_policy(mode="observe"), observe_tags),
-                         (median_policy(mode="enforce", stops_disabled=True), TAGS)):  # fmt: skip
+    for policy, tags in (
+        (median_policy(mode="observe"), observe_tags),
+        (median_policy(mode="enforce", stops_disabled=True), TAGS),
+    ):
         world = world_with_references(policy)
         worse_job(world, tags=tags)
         world.fakes.audit.fail("put_decision", Crash())

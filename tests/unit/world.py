@@ -67,8 +67,14 @@ class World:
             ts = job.start + (i + 1) * 60.0
             self.fakes.metrics.put(metric, {"TrainingJobName": job.name}, ts, value)
 
-    def end(self, job: FakeJob, status: str = "Completed", *, deliver: bool = True,
-            reason: str | None = None) -> LifecycleResult | None:  # fmt: skip
+    def end(
+        self,
+        job: FakeJob,
+        status: str = "Completed",
+        *,
+        deliver: bool = True,
+        reason: str | None = None,
+    ) -> LifecycleResult | None:
         job.status, job.secondary = status, status
         job.end = self.fakes.now
         job.failure_reason = reason
@@ -89,9 +95,15 @@ class World:
     def tick(self, policy: Policy | None = None, budget: Budget | None = None) -> TickResult:
         return run_tick(self.deps(policy), now=self.fakes.now, budget=budget)
 
-    def alarm(self, name: str, state: str, *, previous: str = "OK",
-              reason_data: str | None = None,
-              configuration: dict[str, Any] | None = None) -> Any:  # fmt: skip
+    def alarm(
+        self,
+        name: str,
+        state: str,
+        *,
+        previous: str = "OK",
+        reason_data: str | None = None,
+        configuration: dict[str, Any] | None = None,
+    ) -> Any:
         """The alarm's Lambda-action payload, its configuration as CloudWatch gives it for the
         alarm the fake account holds under ``name`` (or ``configuration``: a forgery)."""
         data: dict[str, Any] = {"alarmName": name, "state": {"value": state, "reason": "test"}}

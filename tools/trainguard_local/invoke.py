@@ -239,8 +239,9 @@ def _run_invoke(args: argparse.Namespace) -> int:
         drained = router.drain_queues()  # a planner's shards (the sharded tick), if it sent any
         if drained:
             failed = sum(1 for inv in drained if not inv.ok)
-            invocation.notes.append(f"{len(drained)} shard invocation(s) from the shard queue, "
-                                    f"{failed} failed")  # fmt: skip
+            invocation.notes.append(
+                f"{len(drained)} shard invocation(s) from the shard queue, {failed} failed"
+            )
     finally:
         if shim is not None:
             shim.uninstall()

@@ -98,11 +98,17 @@ def _sandbox(region: str) -> Iterator[None]:
     """The region set, no endpoint override or profile: nothing can leave the process. The
     harness's clock jumps minutes in a wall-clock second, so the runtime controls are not
     cached (Powertools' parameters max age 0; the stack sets 30 s)."""
-    keys = ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_PROFILE",
-            "POWERTOOLS_PARAMETERS_MAX_AGE")  # fmt: skip
+    keys = (
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "POWERTOOLS_PARAMETERS_MAX_AGE",
+    )
     saved = {key: os.environ.get(key) for key in keys}
-    os.environ.update({"AWS_DEFAULT_REGION": region, "AWS_REGION": region,
-                       "POWERTOOLS_PARAMETERS_MAX_AGE": "0"})  # fmt: skip
+    os.environ.update(
+        {"AWS_DEFAULT_REGION": region, "AWS_REGION": region, "POWERTOOLS_PARAMETERS_MAX_AGE": "0"}
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.pop("AWS_PROFILE", None)
     try:
@@ -253,9 +259,15 @@ class MotoHarness:
         then carry as CreationTime (a run is its name and its CreationTime)."""
         if start is not None:
             with self.at(start):
-                return self.create_job(name, tags, status, instance_type, count,
-                                       max_runtime_s=max_runtime_s,
-                                       hyperparameters=hyperparameters)  # fmt: skip
+                return self.create_job(
+                    name,
+                    tags,
+                    status,
+                    instance_type,
+                    count,
+                    max_runtime_s=max_runtime_s,
+                    hyperparameters=hyperparameters,
+                )
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
             HyperParameters=dict(hyperparameters or {}),

@@ -109,12 +109,15 @@ def read_shape(doc: Mapping[str, Any], tags: Mapping[str, str] | None = None) ->
         raise InputError("ResourceConfig.InstanceGroups must be a list of objects")
     if groups:
         instances = tuple(
-            InstanceGroup(str(g.get("InstanceGroupName", f"group-{i}")),
-                          str(g.get("InstanceType", "")),
-                          _count(g.get("InstanceCount", 1),
-                                 f"ResourceConfig.InstanceGroups[{i}].InstanceCount"))
+            InstanceGroup(
+                str(g.get("InstanceGroupName", f"group-{i}")),
+                str(g.get("InstanceType", "")),
+                _count(
+                    g.get("InstanceCount", 1), f"ResourceConfig.InstanceGroups[{i}].InstanceCount"
+                ),
+            )
             for i, g in enumerate(groups, 1)
-        )  # fmt: skip
+        )
     else:
         count = _count(resources.get("InstanceCount", 1), "ResourceConfig.InstanceCount")
         instances = (InstanceGroup("", str(resources.get("InstanceType", "")), count),)
@@ -212,8 +215,11 @@ def _metric_problem(tag: str, metric: str, shape: JobShape) -> Problem | None:
             "MetricDefinitions",
         )
     near = nearest(metric, shape.metrics)
-    fix = (f"did you mean {near}? set {tag}={near}" if near is not None
-           else f"set {tag} to one of: {', '.join(shape.metrics)}")  # fmt: skip
+    fix = (
+        f"did you mean {near}? set {tag}={near}"
+        if near is not None
+        else f"set {tag} to one of: {', '.join(shape.metrics)}"
+    )
     return Problem(
         f"{tag}={metric} names no MetricDefinitions entry of the job "
         f"(it defines {', '.join(shape.metrics)})",
@@ -257,18 +263,23 @@ class _Hosts:
 def _hosts(shape: JobShape, catalog: InstanceCatalog, problems: list[Problem]) -> _Hosts:
     if shape.heterogeneous:
         specs = [catalog.get(g.instance_type) for g in shape.instances]
-        with_gpus = [g.name for g, s in zip(shape.instances, specs, strict=True)
-                     if s is None or s.reports_gpu_utilization]  # fmt: skip
+        with_gpus = [
+            g.name
+            for g, s in zip(shape.instances, specs, strict=True)
+            if s is None or s.reports_gpu_utilization
+        ]
         _unknown_types(shape, catalog, problems)
         if not with_gpus:
             return _Hosts(None, "no instance group has GPUs")
-        problems.append(Problem(
-            f"a heterogeneous cluster (ResourceConfig.InstanceGroups): trainguard reads the "
-            f"job's one ResourceConfig.InstanceType, so the hosts of group(s) "
-            f"{', '.join(with_gpus)} get no GPU-idle, hang or straggler watch",
-            "none in this version; for these rules, run a homogeneous cluster "
-            "(ResourceConfig.InstanceType and InstanceCount)",
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                f"a heterogeneous cluster (ResourceConfig.InstanceGroups): trainguard reads the "
+                f"job's one ResourceConfig.InstanceType, so the hosts of group(s) "
+                f"{', '.join(with_gpus)} get no GPU-idle, hang or straggler watch",
+                "none in this version; for these rules, run a homogeneous cluster "
+                "(ResourceConfig.InstanceType and InstanceCount)",
+            )
+        )
         return _Hosts(None, "heterogeneous cluster: its hosts are not read", gap=True)
     (group,) = shape.instances
     spec = catalog.get(group.instance_type)
@@ -287,12 +298,15 @@ def _unknown_types(shape: JobShape, catalog: InstanceCatalog, problems: list[Pro
             continue
         near = nearest(g.instance_type, catalog.names())
         mean = f"did you mean {near}? else " if near else ""
-        problems.append(Problem(
-            f"unknown instance type {g.instance_type!r}: trainguard does not know its GPUs "
-            "(no GPU-idle alarms, no hang or straggler watch, no cost)",
-            f"{mean}add it to the deployed policy's prices: -c prices='{{\"{g.instance_type}\": "
-            '{"gpus": N, "usd_per_hour": P}}\'',
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                f"unknown instance type {g.instance_type!r}: trainguard does not know its GPUs "
+                "(no GPU-idle alarms, no hang or straggler watch, no cost)",
+                f"{mean}add it to the deployed policy's prices: "
+                f'-c prices=\'{{"{g.instance_type}": '
+                '{"gpus": N, "usd_per_hour": P}}\'',
+            )
+        )
 
 
 def check_job(shape: JobShape, where: Where, source: str) -> Report:
@@ -307,16 +321,26 @@ def check_job(shape: JobShape, where: Where, source: str) -> Report:
         tag_issues.append(TagProblem(TAG_RETRY, shape.tags[TAG_RETRY], "value", str(exc), fix))
     problems: list[Problem] = []
     report = Report(
-        job=shape.name or "(no TrainingJobName)", source=source, policy=where.source,
-        group=shape.tags.get(TAG_GROUP, "").strip(), objective=None, direction="minimize",
-        mode="not evaluated", instances=_instances(shape, catalog), tag_problems=tag_issues,
-        problems=problems, rules=[], notes=[],
-    )  # fmt: skip
+        job=shape.name or "(no TrainingJobName)",
+        source=source,
+        policy=where.source,
+        group=shape.tags.get(TAG_GROUP, "").strip(),
+        objective=None,
+        direction="minimize",
+        mode="not evaluated",
+        instances=_instances(shape, catalog),
+        tag_problems=tag_issues,
+        problems=problems,
+        rules=[],
+        notes=[],
+    )
     if not report.group:
-        problems.append(Problem(
-            f"no {TAG_GROUP} tag: the job is not opted in (only its GPU-idle alarms, if any)",
-            f"add {TAG_GROUP}=<the job's group>",
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                f"no {TAG_GROUP} tag: the job is not opted in (only its GPU-idle alarms, if any)",
+                f"add {TAG_GROUP}=<the job's group>",
+            )
+        )
         return report
     try:
         settings = resolve_settings(shape.tags, policy, where.group_policy, where.controls)
@@ -326,14 +350,17 @@ def check_job(shape: JobShape, where: Where, source: str) -> Report:
         bad = {t.key for t in tag_issues if t.kind == "value"}
         kept = {k: v for k, v in shape.tags.items() if k not in bad}
         settings = resolve_settings(kept, policy, where.group_policy, where.controls)
-        report.notes.append("the evaluator skips the job until its tags are fixed: no rule "
-                            "watches it (the rules say what will, once they are)")  # fmt: skip
+        report.notes.append(
+            "the evaluator skips the job until its tags are fixed: no rule "
+            "watches it (the rules say what will, once they are)"
+        )
         rules = _rules(shape, settings, where, catalog, problems, report.notes)
         report.rules = [
             RuleCoverage(r.rule, "NOT WATCHED", f"bad tags; once fixed: {r.detail}")
-            if r.status in ("watched", "waiting") and r.rule != "gpu-idle" else r
+            if r.status in ("watched", "waiting") and r.rule != "gpu-idle"
+            else r
             for r in rules
-        ]  # fmt: skip
+        ]
         report.objective, report.direction = settings.objective, settings.direction
         return report
     report.objective, report.direction = settings.objective, settings.direction
@@ -342,28 +369,46 @@ def check_job(shape: JobShape, where: Where, source: str) -> Report:
     return report
 
 
-def _rules(shape: JobShape, settings: JobSettings, where: Where, catalog: InstanceCatalog,
-           problems: list[Problem], notes: list[str]) -> list[RuleCoverage]:  # fmt: skip
+def _rules(
+    shape: JobShape,
+    settings: JobSettings,
+    where: Where,
+    catalog: InstanceCatalog,
+    problems: list[Problem],
+    notes: list[str],
+) -> list[RuleCoverage]:
     p = settings.policy
     objective_gap: str | None = None
     if settings.objective is None:
         objective_gap = f"no {TAG_OBJECTIVE} tag"
-        problems.append(Problem(
-            f"no {TAG_OBJECTIVE} tag: no objective rule judges the job, no hang watch",
-            f"add {TAG_OBJECTIVE}=<" + (" or ".join(shape.metrics) or "its metric's name") + ">",
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                f"no {TAG_OBJECTIVE} tag: no objective rule judges the job, no hang watch",
+                f"add {TAG_OBJECTIVE}=<"
+                + (" or ".join(shape.metrics) or "its metric's name")
+                + ">",
+            )
+        )
     else:
         missing = _metric_problem(TAG_OBJECTIVE, settings.objective, shape)
         if missing is not None:
             objective_gap = f"{settings.objective} will not arrive"
             problems.append(missing)
         elif not shape.metrics:
-            notes.append(f"{settings.objective}: not checked (the metrics of algorithm "
-                         f"{shape.algorithm} are its own)")  # fmt: skip
+            notes.append(
+                f"{settings.objective}: not checked (the metrics of algorithm "
+                f"{shape.algorithm} are its own)"
+            )
     rules: list[RuleCoverage] = []
 
-    def add(rule: str, enabled: bool, settings_text: str, gap: str | None = None,
-            not_applicable: str | None = None, waiting: str | None = None) -> None:  # fmt: skip
+    def add(
+        rule: str,
+        enabled: bool,
+        settings_text: str,
+        gap: str | None = None,
+        not_applicable: str | None = None,
+        waiting: str | None = None,
+    ) -> None:
         if not enabled:
             rules.append(RuleCoverage(rule, "off", "turned off in the policy"))
         elif gap is not None:
@@ -379,28 +424,55 @@ def _rules(shape: JobShape, settings: JobSettings, where: Where, catalog: Instan
         have = where.references
         if have is None:
             return None
-        return None if have >= needed else (f"{have} of {needed} completed jobs of its "
-                                            "reference set so far")  # fmt: skip
+        return (
+            None
+            if have >= needed
+            else (f"{have} of {needed} completed jobs of its reference set so far")
+        )
 
     c, m, pa, d = p.catchup, p.median, p.patience, p.divergence
-    add("catch-up", c.enabled, f"k {fmt(c.noise_multiple)} x noise, {c.consecutive} reports in "
-        f"a row, {c.min_completed} completed references", objective_gap,
-        waiting=references(c.min_completed))  # fmt: skip
-    add("median", m.enabled, f"{m.min_completed} completed references, grace {fmt(m.grace)}, "
-        f"average {m.average}", objective_gap, waiting=references(m.min_completed))  # fmt: skip
-    add("patience", pa.enabled, f"{pa.patience} reports without an improvement > "
-        f"{fmt(pa.min_delta)}", objective_gap)  # fmt: skip
-    add("divergence", d.enabled, f"NaN/inf, > {fmt(d.explode_factor)} x its scale, silent "
-        f"{fmt(d.silence_minutes)} min", objective_gap)  # fmt: skip
+    add(
+        "catch-up",
+        c.enabled,
+        f"k {fmt(c.noise_multiple)} x noise, {c.consecutive} reports in "
+        f"a row, {c.min_completed} completed references",
+        objective_gap,
+        waiting=references(c.min_completed),
+    )
+    add(
+        "median",
+        m.enabled,
+        f"{m.min_completed} completed references, grace {fmt(m.grace)}, average {m.average}",
+        objective_gap,
+        waiting=references(m.min_completed),
+    )
+    add(
+        "patience",
+        pa.enabled,
+        f"{pa.patience} reports without an improvement > {fmt(pa.min_delta)}",
+        objective_gap,
+    )
+    add(
+        "divergence",
+        d.enabled,
+        f"NaN/inf, > {fmt(d.explode_factor)} x its scale, silent {fmt(d.silence_minutes)} min",
+        objective_gap,
+    )
     r = p.runtime
     stall = "" if objective_gap else f", objective stalled {fmt(r.stall_minutes)} min"
-    add("runtime", r.enabled, f"MaxRuntimeInSeconds cap {fmt(r.max_runtime_cap_hours)} h, "
-        f"overtime > {fmt(r.duration_factor)} x the group's median{stall}")  # fmt: skip
+    add(
+        "runtime",
+        r.enabled,
+        f"MaxRuntimeInSeconds cap {fmt(r.max_runtime_cap_hours)} h, "
+        f"overtime > {fmt(r.duration_factor)} x the group's median{stall}",
+    )
     cap = r.max_runtime_cap_hours * 3600
     if r.enabled and (shape.max_runtime_s is None or shape.max_runtime_s > cap):
         have = "missing" if shape.max_runtime_s is None else f"{fmt(shape.max_runtime_s)} s"
-        notes.append(f"MaxRuntimeInSeconds {have} (cap {fmt(r.max_runtime_cap_hours)} h): "
-                     "trainguard will alert on it")  # fmt: skip
+        notes.append(
+            f"MaxRuntimeInSeconds {have} (cap {fmt(r.max_runtime_cap_hours)} h): "
+            "trainguard will alert on it"
+        )
     hosts = _hosts(shape, catalog, problems)
     gap = hosts.why if hosts.gap else None
     na = hosts.why if not hosts.gap and hosts.gpus is None else None
@@ -408,15 +480,30 @@ def _rules(shape: JobShape, settings: JobSettings, where: Where, catalog: Instan
     count = sum(i.count for i in shape.instances)
     after = g.stop_after_minutes
     stop = "never stops" if after is None else f"stops after {fmt(after)} min (enforce)"
-    add("gpu-idle", g.enabled, f"an alarm per host ({count}): < {fmt(g.threshold_pct)}% per GPU "
+    add(
+        "gpu-idle",
+        g.enabled,
+        f"an alarm per host ({count}): < {fmt(g.threshold_pct)}% per GPU "
         f"for {fmt(g.window_minutes)} min, after {fmt(g.warmup_minutes)} min; {stop}",
-        gap, na)  # fmt: skip
-    add("hang", h.enabled, f"objective silent > {fmt(h.floor_minutes)} min and > "
+        gap,
+        na,
+    )
+    add(
+        "hang",
+        h.enabled,
+        f"objective silent > {fmt(h.floor_minutes)} min and > "
         f"{fmt(h.gap_multiple)} x its gaps, GPUs flat {fmt(h.window_minutes)} min",
-        gap or (objective_gap if h.enabled and hosts.gpus else None), na)  # fmt: skip
-    add("straggler", s.enabled, f"a host {fmt(s.margin_pct)} points per GPU below the others for "
-        f"{fmt(s.window_minutes)} min", gap,
-        na or ("one instance" if count < 2 else None))  # fmt: skip
+        gap or (objective_gap if h.enabled and hosts.gpus else None),
+        na,
+    )
+    add(
+        "straggler",
+        s.enabled,
+        f"a host {fmt(s.margin_pct)} points per GPU below the others for "
+        f"{fmt(s.window_minutes)} min",
+        gap,
+        na or ("one instance" if count < 2 else None),
+    )
     t = p.throughput
     metric = settings.throughput_metric
     tp_gap = None
@@ -425,9 +512,14 @@ def _rules(shape: JobShape, settings: JobSettings, where: Where, catalog: Instan
         if missing is not None:
             problems.append(missing)
             tp_gap = f"{metric} will not arrive"
-    add("throughput", t.enabled, f"{metric}: < {fmt(t.fraction)} x the group's median per "
-        f"instance, or a drop > {fmt(t.drop)}", tp_gap,
-        None if metric else f"no {TAG_THROUGHPUT} tag (the job's opt-in)")  # fmt: skip
+    add(
+        "throughput",
+        t.enabled,
+        f"{metric}: < {fmt(t.fraction)} x the group's median per "
+        f"instance, or a drop > {fmt(t.drop)}",
+        tp_gap,
+        None if metric else f"no {TAG_THROUGHPUT} tag (the job's opt-in)",
+    )
     return rules
 
 
@@ -482,8 +574,9 @@ def read_request(path: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
-        raise InputError(f"{path}: not a JSON object (a CreateTrainingJob request), got "
-                         f"{type(doc).__name__}")  # fmt: skip
+        raise InputError(
+            f"{path}: not a JSON object (a CreateTrainingJob request), got {type(doc).__name__}"
+        )
     return doc
 
 
@@ -567,8 +660,9 @@ def register(sub: Any) -> None:
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("job", nargs="?", help="a training job's name (DescribeTrainingJob)")
-    what.add_argument("--request", metavar="FILE",
-                      help="a CreateTrainingJob request as JSON ('-': stdin)")  # fmt: skip
+    what.add_argument(
+        "--request", metavar="FILE", help="a CreateTrainingJob request as JSON ('-': stdin)"
+    )
     parser.add_argument("--json", action="store_true", help="the report as JSON")
     parser.add_argument(
         "--offline",

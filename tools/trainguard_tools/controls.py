@@ -63,11 +63,18 @@ def change(
     if mode != "keep":
         after = replace(after, mode=mode)  # type: ignore[arg-type]  # checked just below
     parse_control(name, after.to_json())  # the functions will accept what is written
-    history = {"at": after.at, "control": name, "by": by, "reason": reason,
-               "before": before.to_json(), "after": after.to_json()}  # fmt: skip
+    history = {
+        "at": after.at,
+        "control": name,
+        "by": by,
+        "reason": reason,
+        "before": before.to_json(),
+        "after": after.to_json(),
+    }
     controls.write(name, after.to_json(), history)
-    message = messages.control_change(name, group, paused, after.paused, after.mode, by,
-                                      after.at, reason)  # fmt: skip
+    message = messages.control_change(
+        name, group, paused, after.paused, after.mode, by, after.at, reason
+    )
     return Change(name, before, after, message)
 
 
@@ -83,8 +90,9 @@ def _run(args: argparse.Namespace) -> int:
             kwargs["paused"] = False
         else:
             kwargs["mode"] = None if args.mode == "default" else args.mode
-        done = change(controls, group=args.group, by=who, reason=args.reason or "",
-                      now=time.time(), **kwargs)  # fmt: skip
+        done = change(
+            controls, group=args.group, by=who, reason=args.reason or "", now=time.time(), **kwargs
+        )
         print(done.subject)
         print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
         try:
@@ -101,18 +109,27 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """``trainguard pause --reason R [--group G]``, ``resume``, ``mode observe|enforce|default``."""
     for name, help_text, description in (
-        ("pause", "every stop becomes a report, from the next tick (audited, announced)",
-         "Hold every stop (or one group's, --group) from the evaluator's next tick: what "
-         "would have been stopped is reported (WOULD STOP (paused)) and the job runs on. "
-         "No deploy; the change is audited and announced on the alert topic."),
-        ("resume", "undo a pause: stops as the mode says, from the next tick",
-         "Lift a pause (global, or --group): from the next tick, jobs are stopped again as "
-         "their mode says. Audited and announced."),
-        ("mode", "set the global (or --group) runtime mode, over the deployed one",
-         "observe (report only) or enforce (stop), for every group or one (--group), over "
-         "the mode the stack was deployed with; default removes the override. A job's "
-         "trainguard:mode tag still wins. Audited and announced."),
-    ):  # fmt: skip
+        (
+            "pause",
+            "every stop becomes a report, from the next tick (audited, announced)",
+            "Hold every stop (or one group's, --group) from the evaluator's next tick: what "
+            "would have been stopped is reported (WOULD STOP (paused)) and the job runs on. "
+            "No deploy; the change is audited and announced on the alert topic.",
+        ),
+        (
+            "resume",
+            "undo a pause: stops as the mode says, from the next tick",
+            "Lift a pause (global, or --group): from the next tick, jobs are stopped again as "
+            "their mode says. Audited and announced.",
+        ),
+        (
+            "mode",
+            "set the global (or --group) runtime mode, over the deployed one",
+            "observe (report only) or enforce (stop), for every group or one (--group), over "
+            "the mode the stack was deployed with; default removes the override. A job's "
+            "trainguard:mode tag still wins. Audited and announced.",
+        ),
+    ):
         parser = sub.add_parser(name, help=help_text, description=description)
         if name == "mode":
             parser.add_argument("mode", choices=("observe", "enforce", "default"))

@@ -35,8 +35,12 @@ class SnapshotError(ValueError):
 RULES = ("catch-up", "median", "patience")
 DEFAULT_RULE = "catch-up"
 #: rule.<key> -> the catch-up settings' field (the policy schema validates the values)
-CATCHUP_KEYS = {"min_completed": "min_completed", "k": "noise_multiple",
-                "noise_multiple": "noise_multiple", "consecutive": "consecutive"}  # fmt: skip
+CATCHUP_KEYS = {
+    "min_completed": "min_completed",
+    "k": "noise_multiple",
+    "noise_multiple": "noise_multiple",
+    "consecutive": "consecutive",
+}
 
 DECIDE_DESCRIPTION = """\
 Decide, for each running job of a snapshot file, whether trainguard would stop it now, and

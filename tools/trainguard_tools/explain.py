@@ -74,15 +74,19 @@ def setters(settings: JobSettings, stats: GroupStats | None, step: float | None)
     target and spread."""
     if stats is None or step is None:
         return ["no completed references in the job's reference set yet"]
-    lines = [f"reference set {stats.refs.group} / {stats.refs.key}: {stats.references} "
-             f"completed job(s) in the window, {stats.completed} ever"]  # fmt: skip
+    lines = [
+        f"reference set {stats.refs.group} / {stats.refs.key}: {stats.references} "
+        f"completed job(s) in the window, {stats.completed} ever"
+    ]
     rules = settings.rules
     table = stats.table(rules.median.table_key) if rules.median else None
     if rules.median is not None and table is not None:
         m, n = table.at(step)
         by = table.set_by(step)
-        lines.append(f"median at step {fmt(step)}: {fmt(m)} over {n} reference(s)"
-                     + (f", set by {' and '.join(by)}" if by else ""))  # fmt: skip
+        lines.append(
+            f"median at step {fmt(step)}: {fmt(m)} over {n} reference(s)"
+            + (f", set by {' and '.join(by)}" if by else "")
+        )
     model = stats.catchup
     if rules.catchup is not None and model is not None:
         gain, n = model.at(step)
@@ -195,8 +199,10 @@ def ascii_plot(
         tick = fmt(y1) if i == 0 else fmt(y0) if i == height - 1 else ""
         lines.append(f"  {tick.rjust(label_w)} |{''.join(cells).rstrip()}")
     lines.append(f"  {' ' * label_w} +{'-' * width}")
-    lines.append(f"  {' ' * label_w}  step {fmt(x0)} .. {fmt(x1)}   "
-                 + "  ".join(f"{MARKS.get(k, '?')} {k}" for k in series))  # fmt: skip
+    lines.append(
+        f"  {' ' * label_w}  step {fmt(x0)} .. {fmt(x1)}   "
+        + "  ".join(f"{MARKS.get(k, '?')} {k}" for k in series)
+    )
     return lines
 
 
@@ -242,8 +248,9 @@ def format_text(exp: Explanation) -> str:
     if exp.curve:
         step = exp.curve[-1][0]
         now = ", ".join(f"{r} {fmt(p[-1][1])}" for r, p in exp.thresholds.items() if p)
-        lines.append(f"  at step {fmt(step)}: value {fmt(exp.curve[-1][1])}; thresholds: "
-                     f"{now or 'none yet'}")  # fmt: skip
+        lines.append(
+            f"  at step {fmt(step)}: value {fmt(exp.curve[-1][1])}; thresholds: {now or 'none yet'}"
+        )
     if exp.references:
         lines.append("References:")
         lines += [f"  {line}" for line in exp.references]

@@ -187,9 +187,19 @@ def format_text(
         table = [header]
         for r in members:
             threshold = ", ".join(f"{rule} {fmt(v)}" for rule, v in r.thresholds.items())
-            table.append((r.job, f"{r.minutes:.0f}", fmt(r.step), fmt(r.latest), fmt(r.best),
-                          threshold or "-", str(r.references), f"{r.mode} [{r.mode_source}]",
-                          "; ".join(r.alerts) or "-"))  # fmt: skip
+            table.append(
+                (
+                    r.job,
+                    f"{r.minutes:.0f}",
+                    fmt(r.step),
+                    fmt(r.latest),
+                    fmt(r.best),
+                    threshold or "-",
+                    str(r.references),
+                    f"{r.mode} [{r.mode_source}]",
+                    "; ".join(r.alerts) or "-",
+                )
+            )
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             lines.append("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
@@ -205,9 +215,11 @@ def _run(args: argparse.Namespace) -> int:
         now = datetime.now(UTC).timestamp()
         controls, policy, switch, rows = collect(deployed, now)
         if args.format == "json":
-            doc = {"controls": controls.summary(),
-                   "deploy_time": {"mode": policy.mode, "stops_disabled": switch},
-                   "jobs": [asdict(r) for r in rows]}  # fmt: skip
+            doc = {
+                "controls": controls.summary(),
+                "deploy_time": {"mode": policy.mode, "stops_disabled": switch},
+                "jobs": [asdict(r) for r in rows],
+            }
             print(json.dumps(doc, indent=2, sort_keys=True, default=str))
         else:
             print(format_text(controls, policy, switch, rows))

@@ -39,9 +39,12 @@ class TableControls(BaseProvider):
         entry = f"{history['at']}#{time.time_ns():020d}#{name}"
         items = [
             {"pk": {"S": CONTROL_PK}, "sk": {"S": name}, "value": {"S": value}},
-            {"pk": {"S": CONTROL_HISTORY_PK}, "sk": {"S": entry},
-             **{k: {"S": v} for k, v in history.items()}},
-        ]  # fmt: skip
+            {
+                "pk": {"S": CONTROL_HISTORY_PK},
+                "sk": {"S": entry},
+                **{k: {"S": v} for k, v in history.items()},
+            },
+        ]
         self._ddb.transact_write_items(
             TransactItems=[{"Put": {"TableName": self._table, "Item": item}} for item in items]
         )

@@ -75,9 +75,10 @@ def calibrated(deployed: Policy, item: GroupPolicy | None) -> Policy:
     except PolicyError as exc:
         from ..observability import logger  # not at import: the config package stays light
 
-        logger.error("the group's applied policy is refused: the deployed policy applies",
-                     extra={"group": item.group, "error": str(exc),
-                            "applied_by": item.applied_by})  # fmt: skip
+        logger.error(
+            "the group's applied policy is refused: the deployed policy applies",
+            extra={"group": item.group, "error": str(exc), "applied_by": item.applied_by},
+        )
         return deployed
 
 

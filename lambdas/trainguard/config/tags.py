@@ -191,8 +191,9 @@ def tag_problems(tags: Mapping[str, str]) -> list[TagProblem]:
                 _override(key, value)
             except PolicyError as exc:
                 declared = TAG_OVERRIDES[key][2]
-                out.append(TagProblem(key, value, "value", str(exc),
-                                      f"{key}=<{declared.describe()}>"))  # fmt: skip
+                out.append(
+                    TagProblem(key, value, "value", str(exc), f"{key}=<{declared.describe()}>")
+                )
         elif key not in _RETRY_KEYS:
             problem = _key_problem(key, value)
             if problem is not None:
@@ -208,12 +209,21 @@ def _key_problem(key: str, value: str) -> TagProblem | None:
     nearest = min(near, key=lambda known: distance(folded, known), default="")
     if nearest and distance(folded, nearest) <= NEAR_MISS_DISTANCE:
         why = "keys are lower case" if folded == nearest else f"a typo of {nearest}?"
-        return TagProblem(key, value, "near-miss",
-                          f"{key} is not a trainguard key ({why}): it is ignored",
-                          f"rename the tag {nearest}")  # fmt: skip
+        return TagProblem(
+            key,
+            value,
+            "near-miss",
+            f"{key} is not a trainguard key ({why}): it is ignored",
+            f"rename the tag {nearest}",
+        )
     if folded.startswith(TAG_PREFIX):
-        return TagProblem(key, value, "unknown", f"{key} is not a trainguard key: it is ignored",
-                          "one of " + ", ".join(KNOWN_KEYS))  # fmt: skip
+        return TagProblem(
+            key,
+            value,
+            "unknown",
+            f"{key} is not a trainguard key: it is ignored",
+            "one of " + ", ".join(KNOWN_KEYS),
+        )
     return None
 
 

@@ -67,9 +67,15 @@ class GpuIdleRule:
         mean = sum(window) / len(window) if window else None
         idle = idle_minutes >= self.window_minutes and len(window) >= 0.8 * self.window_minutes
         return HostStatus(
-            host, gpus, idle, latest >= self.threshold_pct, latest, mean, idle_minutes,
+            host,
+            gpus,
+            idle,
+            latest >= self.threshold_pct,
+            latest,
+            mean,
+            idle_minutes,
             latest_minute,
-        )  # fmt: skip
+        )
 
     def alert(
         self,

@@ -43,7 +43,8 @@ def handle_state_change(
     if why is not None:
         detail = event.get("detail") if isinstance(event, dict) else None
         name = str(detail.get("TrainingJobName", "")) if isinstance(detail, dict) else ""
-        logger.warning("event from another account or region ignored",
-                       extra={"job": name, "why": why})  # fmt: skip
+        logger.warning(
+            "event from another account or region ignored", extra={"job": name, "why": why}
+        )
         return LifecycleResult(job=name, status="", action=f"ignored: {why}")
     return apply_change(parse_state_change(event), deps)

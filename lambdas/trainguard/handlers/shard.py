@@ -40,11 +40,14 @@ def handler(
         try:
             shard = parse_shard_body(record.get("body"))
             logger.append_keys(shard=f"{shard.index + 1}/{shard.count}", tick=shard.now)
-            result = evaluate_shard(deps, shard.runs, shard.now, Budget(remaining),
-                                    pinned=shard.pinned)  # fmt: skip
+            result = evaluate_shard(
+                deps, shard.runs, shard.now, Budget(remaining), pinned=shard.pinned
+            )
         except Exception:
-            logger.exception("the shard failed: SQS delivers it again, then dead-letters it",
-                             extra={"message_id": message_id})  # fmt: skip
+            logger.exception(
+                "the shard failed: SQS delivers it again, then dead-letters it",
+                extra={"message_id": message_id},
+            )
             failures.append({"itemIdentifier": message_id})
             # said at once (the alarmed JobErrors), not only when it is dead-lettered
             count(METRIC_JOB_ERRORS)
@@ -53,7 +56,14 @@ def handler(
             logger.remove_keys(["shard", "tick"])
         emit_tick(result, METRIC_SHARD_DURATION)
         results.append(asdict(result))
-        logger.info("shard done", extra={"jobs": result.jobs, "evaluated": result.evaluated,
-                                         "stops": result.stops, "errors": result.errors,
-                                         "deferred": result.deferred})  # fmt: skip
+        logger.info(
+            "shard done",
+            extra={
+                "jobs": result.jobs,
+                "evaluated": result.evaluated,
+                "stops": result.stops,
+                "errors": result.errors,
+                "deferred": result.deferred,
+            },
+        )
     return {"batchItemFailures": failures, "shards": results}

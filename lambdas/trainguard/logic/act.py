@@ -286,8 +286,14 @@ def _announce(
         subject = messages.alert_subject(decision)
     else:
         subject = messages.stop_subject(decision, outcome.text)
-    message = messages.decision(decision, subject=subject, outcome=outcome.text, mode=mode,
-                                region=ledger.deps.region, details=details)  # fmt: skip
+    message = messages.decision(
+        decision,
+        subject=subject,
+        outcome=outcome.text,
+        mode=mode,
+        region=ledger.deps.region,
+        details=details,
+    )
     ledger.announce(
         job.run,
         decision,

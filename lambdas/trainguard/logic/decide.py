@@ -173,6 +173,7 @@ def _still_idle(
     if not samples or not gpus:
         return False  # unknown is not idle
     start = job.start_time - job.start_time % 60.0
-    status = settings.gpu_idle.host_status(host, [((ts - start) / 60.0, v) for ts, v in samples],
-                                           gpus)  # fmt: skip
+    status = settings.gpu_idle.host_status(
+        host, [((ts - start) / 60.0, v) for ts, v in samples], gpus
+    )
     return status.idle

@@ -71,8 +71,10 @@ class Digest:
 
     def subject(self) -> str:
         t = self.summary.total
-        return (f"{messages.PREFIX} weekly digest: {t.stops} stops, {t.would_stops} would-be "
-                f"stops, {t.alerts} alerts, ${t.dollars_saved:,.2f} saved")  # fmt: skip
+        return (
+            f"{messages.PREFIX} weekly digest: {t.stops} stops, {t.would_stops} would-be "
+            f"stops, {t.alerts} alerts, ${t.dollars_saved:,.2f} saved"
+        )
 
     def body(self) -> str:
         return email_text(self.message())
@@ -81,14 +83,19 @@ class Digest:
         t = self.summary.total
         header = f"trainguard weekly digest, {iso(self.summary.since)} .. {iso(self.summary.until)}"
         totals = [
-            field("Stops", f"{t.stops} ({t.gpu_hours_saved:,.1f} GPU hours, "
-                           f"${t.dollars_saved:,.2f} saved)"),
-            field("Would-be stops", f"{t.would_stops} (observe mode or stops disabled; would "
-                                    f"have saved {t.would_gpu_hours_saved:,.1f} GPU hours, "
-                                    f"${t.would_dollars_saved:,.2f})"),
+            field(
+                "Stops",
+                f"{t.stops} ({t.gpu_hours_saved:,.1f} GPU hours, ${t.dollars_saved:,.2f} saved)",
+            ),
+            field(
+                "Would-be stops",
+                f"{t.would_stops} (observe mode or stops disabled; would "
+                f"have saved {t.would_gpu_hours_saved:,.1f} GPU hours, "
+                f"${t.would_dollars_saved:,.2f})",
+            ),
             field("Alerts", t.alerts),
             field("Stops not made", f"{t.not_stopped} (already ending, refused or called off)"),
-        ]  # fmt: skip
+        ]
         lines = ["Top idle jobs (GPU-idle alerts, longest idle episode):"]
         lines += [
             f"  {i.run.name} ({i.group}) {i.host}: {i.minutes:.0f} min idle"
@@ -107,8 +114,13 @@ class Digest:
             f"after {c.rule} said {c.action} at {c.at}"
             for c in self.close_calls
         ] or ["  none"]
-        blocks = [[sentence(header)], totals, messages.lines(format_text(self.summary)),
-                  [sentence(line) for line in lines], messages.REPORT_STEPS]  # fmt: skip
+        blocks = [
+            [sentence(header)],
+            totals,
+            messages.lines(format_text(self.summary)),
+            [sentence(line) for line in lines],
+            messages.REPORT_STEPS,
+        ]
         return messages.report(self.subject(), blocks, 18)
 
 
@@ -200,10 +212,12 @@ def close_calls(references: References, summary: Summary) -> list[CloseCall]:
         best = max(values) if job.direction == "maximize" else min(values)
         if not math.isclose(best, target, rel_tol=1e-9, abs_tol=1e-12):
             continue
-        first = next(e for e in summary.entries if e.run == run
-                     and e.kind in ("would_stop", "not_stopped"))  # fmt: skip
-        out.append(CloseCall(run, job.group, first.rule, first.action, first.at, best,
-                             job.objective))  # fmt: skip
+        first = next(
+            e for e in summary.entries if e.run == run and e.kind in ("would_stop", "not_stopped")
+        )
+        out.append(
+            CloseCall(run, job.group, first.rule, first.action, first.at, best, job.objective)
+        )
     return out
 
 

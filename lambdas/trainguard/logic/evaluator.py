@@ -170,14 +170,21 @@ def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: in
         stats, _ = deps.references.batch_get_group_state(plan.split)
         versions = {refs: stats[refs].version if refs in stats else 0 for refs in plan.split}
     shards = [
-        Shard(now, tuple(job.run for job in members), i, len(plan.shards),
-              {r: v for r, v in versions.items() if any(j.reference_set == r for j in members)})
+        Shard(
+            now,
+            tuple(job.run for job in members),
+            i,
+            len(plan.shards),
+            {r: v for r, v in versions.items() if any(j.reference_set == r for j in members)},
+        )
         for i, members in enumerate(plan.shards)
-    ]  # fmt: skip
+    ]
     assert deps.shards is not None
     deps.shards.send([shard.to_message() for shard in shards])
-    logger.info("tick fanned out", extra={"jobs": len(jobs), "shards": len(shards),
-                                          "split_sets": len(plan.split)})  # fmt: skip
+    logger.info(
+        "tick fanned out",
+        extra={"jobs": len(jobs), "shards": len(shards), "split_sets": len(plan.split)},
+    )
     return len(shards)
 
 
@@ -240,8 +247,10 @@ def _evaluate(
     for job, settings in jobs:
         if budget.exhausted():
             result.deferred += len(jobs) - result.evaluated
-            logger.warning("the tick's time is up: the rest waits for the next tick",
-                           extra={"deferred": result.deferred})  # fmt: skip
+            logger.warning(
+                "the tick's time is up: the rest waits for the next tick",
+                extra={"deferred": result.deferred},
+            )
             break
         logger.append_keys(job=job.name)
         try:
@@ -264,8 +273,9 @@ def _evaluate(
                     break  # stopped: the job's other stops have nothing left to do
             act.episodes(job, judgement.episodes)
             for alert in [] if stopped else judgement.alerts:  # nothing to say of a stopped job
-                act.alert(job, settings, alert.decision, group, episode=alert.episode,
-                          since=alert.since)  # fmt: skip
+                act.alert(
+                    job, settings, alert.decision, group, episode=alert.episode, since=alert.since
+                )
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
@@ -282,8 +292,10 @@ def _moved(
     """The pinned reference sets whose STATS are no longer at the planner's version."""
     moved = {r for r, v in pinned.items() if (stats[r].version if r in stats else 0) != v}
     if moved:
-        logger.warning("a split group's statistics changed during the tick: its jobs wait",
-                       extra={"sets": sorted(str(r) for r in moved)})  # fmt: skip
+        logger.warning(
+            "a split group's statistics changed during the tick: its jobs wait",
+            extra={"sets": sorted(str(r) for r in moved)},
+        )
     return moved
 
 

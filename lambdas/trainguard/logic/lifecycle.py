@@ -185,8 +185,11 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
     if not spec.reports_gpu_utilization:
         logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
         return 0
-    missing = [i for i in range(1, record.instance_count + 1)
-               if gpu_idle_alarm_name(record.name, i) not in record.alarms]  # fmt: skip
+    missing = [
+        i
+        for i in range(1, record.instance_count + 1)
+        if gpu_idle_alarm_name(record.name, i) not in record.alarms
+    ]
     created: list[str] = []
     try:
         for index in missing[:ALARMS_PER_INVOCATION]:
@@ -320,8 +323,9 @@ def update_stats(
             keys |= set(old.tables)
         runs = [r.run for r in window]
         curves = deps.references.get_curves(refs, runs)
-        stepped = {job: in_steps(curves[job][0], deps.policy.step_unit) for job in runs
-                   if job in curves}  # fmt: skip
+        stepped = {
+            job: in_steps(curves[job][0], deps.policy.step_unit) for job in runs if job in curves
+        }
         figures = fold_group(
             before,
             joining,
@@ -387,8 +391,15 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
     )
     plan = retry.on_failed(failed, change.failure_reason, deps, now)  # a capacity retry
     status = messages.status("Failed", change.secondary_status)
-    message = messages.failed(record.name, status, reason, record.group, plan, deps.region,
-                              hang=messages.after_hang(record.actions))  # fmt: skip
+    message = messages.failed(
+        record.name,
+        status,
+        reason,
+        record.group,
+        plan,
+        deps.region,
+        hang=messages.after_hang(record.actions),
+    )
     return Act(deps, now).notice(record, "failed", message)
 
 

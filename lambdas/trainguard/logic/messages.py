@@ -222,8 +222,11 @@ def retried_subject(job: str, retry: str, attempt: int, limit: int) -> str:
 def gpu_idle_subject(host: str, per_gpu: float | None, minutes: float) -> str:
     """``GPU idle: <job>/algo-1 (3%/GPU, 20 min)``: the job's name shortened, not the host."""
     job, _, index = host.rpartition("/")
-    return compose_subject("GPU idle:", job or host, f"{'/' + index if job else ''} "
-                   f"({number(per_gpu)}%/GPU, {duration(minutes)})")  # fmt: skip
+    return compose_subject(
+        "GPU idle:",
+        job or host,
+        f"{'/' + index if job else ''} ({number(per_gpu)}%/GPU, {duration(minutes)})",
+    )
 
 
 # ---- what to do --------------------------------------------------------------------------------
@@ -238,16 +241,23 @@ def next_steps(region: str, job: str, *, running: bool = True, ended: bool = Fal
     ]
     if running:
         steps += [
-            sentence(f"  tag the job {TAG_PROTECT}=true   trainguard never stops it (it still "
-                     "reports)"),
-            sentence("  trainguard pause --reason WHY [--group G]   every stop becomes a report "
-                     "until trainguard resume"),
-        ]  # fmt: skip
+            sentence(
+                f"  tag the job {TAG_PROTECT}=true   trainguard never stops it (it still reports)"
+            ),
+            sentence(
+                "  trainguard pause --reason WHY [--group G]   every stop becomes a report "
+                "until trainguard resume"
+            ),
+        ]
     elif ended:
         steps.append(sentence("  read its logs (below): the training container's own words"))
     else:
-        steps.append(sentence(f"  to keep a job from being stopped: tag it {TAG_PROTECT}=true; "
-                              "to hold every stop: trainguard pause"))  # fmt: skip
+        steps.append(
+            sentence(
+                f"  to keep a job from being stopped: tag it {TAG_PROTECT}=true; "
+                "to hold every stop: trainguard pause"
+            )
+        )
     links = [link("Logs", logs_link(region, job)), link("Console", console_link(region, job))]
     return [*steps, *links]
 
@@ -268,8 +278,12 @@ def decision(
     """A rule's decision: what was done (``outcome``), why, with the numbers and the facts,
     then what to do. A field that means nothing for the rule is left out (no step, no value,
     no references)."""
-    parts = [field("Job", d.job), field("Outcome", outcome), field("Rule", d.rule),
-             field("Why", d.reason)]  # fmt: skip
+    parts = [
+        field("Job", d.job),
+        field("Outcome", outcome),
+        field("Rule", d.rule),
+        field("Why", d.reason),
+    ]
     if d.step is not None and d.rule in _STEP_RULES:
         parts.append(field("Step", number(d.step)))
     elif d.step is not None:  # the health and runtime rules: the job's minutes so far
@@ -281,8 +295,11 @@ def decision(
     if d.references > 0 or d.rule in _REFERENCE_RULES:
         parts.append(field("References", d.references))
     parts.append(field("Mode", mode))
-    parts += [field(k, number(v) if isinstance(v, float) else v)
-              for k, v in details.items() if k not in _LINKS]  # fmt: skip
+    parts += [
+        field(k, number(v) if isinstance(v, float) else v)
+        for k, v in details.items()
+        if k not in _LINKS
+    ]
     ended = outcome.startswith(("STOPPED", "NOT STOPPED"))
     return Message.of(subject, [*parts, *next_steps(region, d.job, running=not ended)], 12)
 
@@ -353,13 +370,19 @@ def retry(subject: str, facts: Mapping[str, str], region: str, job: str) -> Mess
     return Message.of(subject, [*parts, *next_steps(region, job, running=False, ended=True)], 13)
 
 
-def failed(job: str, status: str, reason: str, group: str, retry: str, region: str,
-           *, hang: str = "") -> Message:  # fmt: skip
+def failed(
+    job: str, status: str, reason: str, group: str, retry: str, region: str, *, hang: str = ""
+) -> Message:
     """A failed job (and what its capacity retry will do: ``retry``, empty when none; its
     hang alert, if it had one: ``hang``)."""
-    parts = [field("Job", job), field("Status", status), field("Reason", reason),
-             field("Group", group), *([field("Retry", retry)] if retry else []),
-             *([field("Hang", hang)] if hang else [])]  # fmt: skip
+    parts = [
+        field("Job", job),
+        field("Status", status),
+        field("Reason", reason),
+        field("Group", group),
+        *([field("Retry", retry)] if retry else []),
+        *([field("Hang", hang)] if hang else []),
+    ]
     return Message.of(
         compose_subject("FAILED", job, f": {reason}", cut_fact=True),
         [*parts, *next_steps(region, job, running=False, ended=True)],
@@ -401,15 +424,26 @@ def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
     ]
     short, _, index = host.rpartition("/")
     return Message.of(
-        compose_subject("GPU recovered:", short or host,
-                f"{'/' + index if short else ''} (after {duration(minutes)})"),
+        compose_subject(
+            "GPU recovered:",
+            short or host,
+            f"{'/' + index if short else ''} (after {duration(minutes)})",
+        ),
         parts,
         10,
-    )  # fmt: skip
+    )
 
 
-def control_change(name: str, group: str | None, paused: bool | None, now_paused: bool,
-                   mode: str | None, by: str, at: str, reason: str) -> Message:  # fmt: skip
+def control_change(
+    name: str,
+    group: str | None,
+    paused: bool | None,
+    now_paused: bool,
+    mode: str | None,
+    by: str,
+    at: str,
+    reason: str,
+) -> Message:
     """A runtime control changed (``trainguard pause | resume | mode``): ``paused`` is what the
     command asked (None: a mode change), ``now_paused`` and ``mode`` the control after it."""
     scope = "every group" if group is None else f"group {group}"
@@ -427,16 +461,21 @@ def control_change(name: str, group: str | None, paused: bool | None, now_paused
         field("At", at),
         field("Reason", reason or "-"),
         GAP,
-        sentence("The functions act on it from their next tick. A job's trainguard:mode tag "
-                 "still decides its mode; a pause holds every stop, whatever the mode."),
+        sentence(
+            "The functions act on it from their next tick. A job's trainguard:mode tag "
+            "still decides its mode; a pause holds every stop, whatever the mode."
+        ),
         GAP,
         sentence("What to do:"),
-        sentence(f"  trainguard resume{'' if group is None else f' --group {group}'}   stops as "
-                 "the mode says again" if now_paused else
-                 f"  trainguard pause --reason WHY{'' if group is None else f' --group {group}'}"
-                 "   hold every stop"),
+        sentence(
+            f"  trainguard resume{'' if group is None else f' --group {group}'}   stops as "
+            "the mode says again"
+            if now_paused
+            else f"  trainguard pause --reason WHY{'' if group is None else f' --group {group}'}"
+            "   hold every stop"
+        ),
         sentence("  trainguard status   what is running and what trainguard decided"),
-    ]  # fmt: skip
+    ]
     return Message.of(subject, parts, 9)
 
 

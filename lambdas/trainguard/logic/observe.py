@@ -185,12 +185,13 @@ def observe(
         )
         if f"t{i}" in series:
             progress = advance_throughput(
-                progress if before is not None and before.throughput is not None
+                progress
+                if before is not None and before.throughput is not None
                 else replace(progress, throughput=None),
                 [(ts, v) for ts, v in series[f"t{i}"] if ts <= cut],
                 start_time=job.start_time,
                 empty=settings.throughput.new_summary(),
-            )  # fmt: skip
+            )
         if _all_hosts(job, hosts[job.run]):
             latest = max((pts[-1][0] for pts in gpu.values() if pts), default=None)
         else:

@@ -49,8 +49,9 @@ class Mail:
         if message.text is not None:  # a message that is text already: written as text
             written = self.outbox.enqueue(key, message.subject, message.text, self.now, LEASE_S)
         else:
-            written = self.outbox.enqueue(key, message.subject, "", self.now, LEASE_S,
-                                          message=message.to_item())  # fmt: skip
+            written = self.outbox.enqueue(
+                key, message.subject, "", self.now, LEASE_S, message=message.to_item()
+            )
         if not written:
             logger.info("email already written for this key: not sent again", extra={"key": key})
             return False

@@ -128,8 +128,10 @@ def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: TimeLef
             logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
             continue
         if made:
-            logger.info("reconcile: created missing GPU-idle alarms",
-                        extra={"job": job.name, "alarms_created": made})  # fmt: skip
+            logger.info(
+                "reconcile: created missing GPU-idle alarms",
+                extra={"job": job.name, "alarms_created": made},
+            )
         created += made
     return created
 

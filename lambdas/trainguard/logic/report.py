@@ -168,9 +168,17 @@ def summarize_records(
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
         dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
-        entry = Entry(run, group, str(record.get("audit_at", "")), str(record.get("rule", "")),
-                      action, kind, dollars, gpu_hours_for(dollars, job, catalog),
-                      record)  # fmt: skip
+        entry = Entry(
+            run,
+            group,
+            str(record.get("audit_at", "")),
+            str(record.get("rule", "")),
+            action,
+            kind,
+            dollars,
+            gpu_hours_for(dollars, job, catalog),
+            record,
+        )
         entries.append(entry)
         total.add(entry)
         groups.setdefault(group, Totals()).add(entry)
@@ -183,15 +191,33 @@ def summarize_records(
 
 # ---- output -----------------------------------------------------------------------------------
 
-COLUMNS = ("stops", "would_stops", "alerts", "not_stopped", "gpu_hours_saved", "dollars_saved",
-           "would_gpu_hours_saved", "would_dollars_saved")  # fmt: skip
+COLUMNS = (
+    "stops",
+    "would_stops",
+    "alerts",
+    "not_stopped",
+    "gpu_hours_saved",
+    "dollars_saved",
+    "would_gpu_hours_saved",
+    "would_dollars_saved",
+)
 
 
 def format_text(summary: Summary) -> str:
     """A plain table, one line per group and the total."""
     lines = [f"trainguard report {iso(summary.since)} .. {iso(summary.until)}"]
-    header = ("group", "jobs", "stops", "would-stop", "alerts", "not-stopped", "GPU-h saved",
-              "$ saved", "would GPU-h", "would $")  # fmt: skip
+    header = (
+        "group",
+        "jobs",
+        "stops",
+        "would-stop",
+        "alerts",
+        "not-stopped",
+        "GPU-h saved",
+        "$ saved",
+        "would GPU-h",
+        "would $",
+    )
     rows = [_row(one_line(g), t) for g, t in sorted(summary.groups.items())]  # a line a group
     rows.append(_row("TOTAL", summary.total))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -235,9 +261,18 @@ def csv_cell(text: str) -> str:
 
 
 def _row(group: str, t: Totals) -> tuple[str, ...]:
-    return (group, str(t.jobs), str(t.stops), str(t.would_stops), str(t.alerts),
-            str(t.not_stopped), f"{t.gpu_hours_saved:,.1f}", f"${t.dollars_saved:,.2f}",
-            f"{t.would_gpu_hours_saved:,.1f}", f"${t.would_dollars_saved:,.2f}")  # fmt: skip
+    return (
+        group,
+        str(t.jobs),
+        str(t.stops),
+        str(t.would_stops),
+        str(t.alerts),
+        str(t.not_stopped),
+        f"{t.gpu_hours_saved:,.1f}",
+        f"${t.dollars_saved:,.2f}",
+        f"{t.would_gpu_hours_saved:,.1f}",
+        f"${t.would_dollars_saved:,.2f}",
+    )
 
 
 def _num(value: Any) -> Any:

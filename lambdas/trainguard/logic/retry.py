@@ -281,15 +281,23 @@ def on_failed(job: JobRecord, failure_reason: str | None, deps: Dependencies, no
         return _not_retried(job, deps, now, str(exc))
     due = now + backoff_s(attempt)
     action = retry_action(attempt)
-    details = {"retry": {"attempt": attempt, "limit": limit, "base": base, "name": name,
-                         "kind": kind}, "retry_at": due, "at": now}  # fmt: skip
+    details = {
+        "retry": {"attempt": attempt, "limit": limit, "base": base, "name": name, "kind": kind},
+        "retry_at": due,
+        "at": now,
+    }
     ledger = Ledger(deps, now)
     if ledger.claim(job, action, details) is None:
         logger.info("retry already claimed", extra={"action": action})
     else:
         logger.info("capacity retry scheduled", extra={"retry": details["retry"], "due": due})
-        ledger.audit(job.run, _decision(job, kind, attempt, limit, f"scheduled as {name}"),
-                     Outcome(OutcomeKind.RETRY_SCHEDULED), job.mode, keep=False)  # fmt: skip
+        ledger.audit(
+            job.run,
+            _decision(job, kind, attempt, limit, f"scheduled as {name}"),
+            Outcome(OutcomeKind.RETRY_SCHEDULED),
+            job.mode,
+            keep=False,
+        )
     return (
         f"attempt {attempt} of {limit} ({kind}), created by trainguard as {name} at "
         f"{iso(due)} ({backoff_s(attempt) / 60:g} min after the failure)"
@@ -312,8 +320,9 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     plan = dict(claim.details.get("retry") or {})
     attempt, limit = int(plan["attempt"]), int(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
-    decision = _decision(job, kind, attempt, limit,
-                         f"{job.name} failed for capacity; retried as {name}")  # fmt: skip
+    decision = _decision(
+        job, kind, attempt, limit, f"{job.name} failed for capacity; retried as {name}"
+    )
     if deps.policy.stops_disabled or deps.config_error or ledger.controls.pause(job.group):
         # the kill switch, a runtime pause (trainguard pause: it holds every action on the
         # group's jobs, not only stops), or a setting that cannot be read: no action now
@@ -329,27 +338,39 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     try:
         result = deps.training_jobs.create(request)
     except CreateRefused as exc:
-        return _refused(ledger, job, claim, decision,
-                        Outcome(OutcomeKind.RETRY_REFUSED, str(exc)))  # fmt: skip
+        return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.RETRY_REFUSED, str(exc)))
     except Exception as exc:  # throttled, a server error, the account's limit: ask again later
         logger.exception("CreateTrainingJob failed", extra={"tries": tries})
         if tries >= MAX_CREATE_TRIES:
             last = f"{type(exc).__name__}: {exc}"
-            return _refused(ledger, job, claim, decision,
-                            Outcome(OutcomeKind.RETRY_GIVEN_UP,
-                                    f"{tries} tries, the last: {last}"))  # fmt: skip
-        ledger.update(claim, ClaimState.CLAIMED,
-                      retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1))  # fmt: skip
+            return _refused(
+                ledger,
+                job,
+                claim,
+                decision,
+                Outcome(OutcomeKind.RETRY_GIVEN_UP, f"{tries} tries, the last: {last}"),
+            )
+        ledger.update(
+            claim, ClaimState.CLAIMED, retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1)
+        )
         return Outcome(OutcomeKind.RETRY_DEFERRED)
     if result == "exists" and not _is_our_retry(deps, claim, request, base, attempt):
         taken = f"name {name} is taken by a job trainguard did not create"
         return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.NOT_RETRIED, taken))
     outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
-    _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "created"),
-         subject=messages.retried_subject(job.name, name, attempt, limit),
-         lines={"Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
-                "Retry link": messages.console_link(deps.region, name)})  # fmt: skip
+    _say(
+        ledger,
+        job,
+        decision,
+        outcome,
+        key=mail_key(job.run, claim.action, "created"),
+        subject=messages.retried_subject(job.name, name, attempt, limit),
+        lines={
+            "Retry": f"{name} (attempt {attempt} of {limit}, {TAG_RETRY}={limit})",
+            "Retry link": messages.console_link(deps.region, name),
+        },
+    )
     ledger.finish(job.run, claim.action, outcome, created=name)
     return outcome
 
@@ -402,8 +423,10 @@ def _is_our_retry(
     except JobNotFoundError:
         return False
     created = epoch_seconds(description.get("CreationTime"), "CreationTime")
-    same = all(description.get(key) == request.get(key)
-               for key in ("RoleArn", "OutputDataConfig", "HyperParameters"))  # fmt: skip
+    same = all(
+        description.get(key) == request.get(key)
+        for key in ("RoleArn", "OutputDataConfig", "HyperParameters")
+    )
     chain = tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
     return created is not None and created >= claim.at and same and chain
 
@@ -431,27 +454,44 @@ def lineage(deps: Dependencies, job: JobRecord) -> tuple[str, int]:
         claim.state is ClaimState.CREATING and plan.get("name") == job.name
     )
     if not ours or plan.get("base") != base or job.created_ms < epoch_ms(claim.at):
-        logger.warning("a retry-of tag trainguard did not write: the job starts its own chain",
-                       extra={"retry_of": base, "attempt": attempt})  # fmt: skip
+        logger.warning(
+            "a retry-of tag trainguard did not write: the job starts its own chain",
+            extra={"retry_of": base, "attempt": attempt},
+        )
         return job.name, 0
     return base, attempt
 
 
-def _refused(ledger: Ledger, job: JobRecord, claim: Claim, decision: Decision,
-             outcome: Outcome) -> Outcome:  # fmt: skip
+def _refused(
+    ledger: Ledger, job: JobRecord, claim: Claim, decision: Decision, outcome: Outcome
+) -> Outcome:
     """Said once (audit + email), and the action is closed: never asked again. The subject
     says what (the outcome's headline) and which attempt; the body says why."""
     logger.warning("capacity retry not created", extra={"outcome": outcome.text})
     attempt = f"{decision.value:g} of {decision.threshold:g}"
-    _say(ledger, job, decision, outcome, key=mail_key(job.run, claim.action, "refused"),
-         subject=messages.compose_subject(outcome.kind.value, job.name, f": attempt {attempt}"),
-         lines={"Attempt": attempt})  # fmt: skip
+    _say(
+        ledger,
+        job,
+        decision,
+        outcome,
+        key=mail_key(job.run, claim.action, "refused"),
+        subject=messages.compose_subject(outcome.kind.value, job.name, f": attempt {attempt}"),
+        lines={"Attempt": attempt},
+    )
     ledger.finish(job.run, claim.action, outcome, ClaimState.REFUSED)
     return outcome
 
 
-def _say(ledger: Ledger, job: JobRecord, decision: Decision, outcome: Outcome, *, key: str,
-         subject: str, lines: Mapping[str, str]) -> None:  # fmt: skip
+def _say(
+    ledger: Ledger,
+    job: JobRecord,
+    decision: Decision,
+    outcome: Outcome,
+    *,
+    key: str,
+    subject: str,
+    lines: Mapping[str, str],
+) -> None:
     """Audit, then one email through the outbox (its key: the run, the attempt, what)."""
     facts = {
         "Job": f"{job.name} (Failed)",
@@ -466,11 +506,19 @@ def _say(ledger: Ledger, job: JobRecord, decision: Decision, outcome: Outcome, *
     ledger.announce(job.run, decision, outcome, job.mode, key=key, message=message, keep=False)
 
 
-def _decision(job: JobRecord, kind: str | None, attempt: int | None, limit: int | None,
-              what: str) -> Decision:  # fmt: skip
+def _decision(
+    job: JobRecord, kind: str | None, attempt: int | None, limit: int | None, what: str
+) -> Decision:
     """The audit's shape for a retry: value = the attempt, threshold = the tag's count."""
     reason = f"{kind}: {what}" if kind else what
-    return Decision(job=job.name, rule=RULE, stop=False, step=None,
-                    value=float(attempt) if attempt is not None else None,
-                    threshold=float(limit) if limit is not None else None, references=0,
-                    reason=reason, alert=True)  # fmt: skip
+    return Decision(
+        job=job.name,
+        rule=RULE,
+        stop=False,
+        step=None,
+        value=float(attempt) if attempt is not None else None,
+        threshold=float(limit) if limit is not None else None,
+        references=0,
+        reason=reason,
+        alert=True,
+    )

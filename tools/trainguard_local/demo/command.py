@@ -80,8 +80,9 @@ def run_demo(args: argparse.Namespace) -> int:
         env = plane.deployed.functions[EVALUATOR_FUNCTION_NAME].environment
         policy = Policy.from_json(env[ENV_POLICY])
         catalog = policy.catalog()
-        pause = PauseScenario(plane.endpoint_url, plane.shim, plane.mailbox,
-                              [j.name for j in fleet], last)  # fmt: skip
+        pause = PauseScenario(
+            plane.endpoint_url, plane.shim, plane.mailbox, [j.name for j in fleet], last
+        )
         record = simulate(
             plane,
             fleet,

@@ -457,14 +457,36 @@ def _distributed_jobs(records: Sequence[CurveRecord], scenario: Scenario) -> lis
         ("ddp-ref-1", 3, scenario.ddp_start, 4, "distributed, healthy", {}),
         ("ddp-ref-2", 4, scenario.ddp_start + 1, 4, "distributed, healthy", {}),
         ("ddp-single", 5, scenario.ddp_start, 1, "single node, healthy", {}),
-        ("ddp-hang", 0, refs_end, 4, "hung",
-         {"hang_minute": epochs * 2 // 5, "hang_timeout": scenario.hang_timeout,
-          "end_status": "Failed", "failure_reason": NCCL_TIMEOUT}),
-        ("ddp-straggler", 1, refs_end + 1, 4, "straggler host",
-         {"straggler_hosts": frozenset({3}), "busy_per_gpu": FAST_PER_GPU}),
-        ("ddp-slowdown", 2, refs_end + 2, 4, "throughput halves",
-         {"throughput_halves_at": epochs // 2}),
-    ]  # fmt: skip
+        (
+            "ddp-hang",
+            0,
+            refs_end,
+            4,
+            "hung",
+            {
+                "hang_minute": epochs * 2 // 5,
+                "hang_timeout": scenario.hang_timeout,
+                "end_status": "Failed",
+                "failure_reason": NCCL_TIMEOUT,
+            },
+        ),
+        (
+            "ddp-straggler",
+            1,
+            refs_end + 1,
+            4,
+            "straggler host",
+            {"straggler_hosts": frozenset({3}), "busy_per_gpu": FAST_PER_GPU},
+        ),
+        (
+            "ddp-slowdown",
+            2,
+            refs_end + 2,
+            4,
+            "throughput halves",
+            {"throughput_halves_at": epochs // 2},
+        ),
+    ]
     jobs = []
     for name, rank, start, count, role, wrong in plan:
         r = curves[rank]

@@ -289,8 +289,15 @@ def simulate(
 ) -> RunRecord:
     """Play ``fleet`` minute by minute until every job has ended (or been stopped);
     ``on_minute(minute)`` runs before each minute's tick (an operator's command)."""
-    player = FleetPlayer(plane, fleet, gpus_of, alarm_every=alarm_every,
-                         progress_every=progress_every, on_minute=on_minute, out=out)  # fmt: skip
+    player = FleetPlayer(
+        plane,
+        fleet,
+        gpus_of,
+        alarm_every=alarm_every,
+        progress_every=progress_every,
+        on_minute=on_minute,
+        out=out,
+    )
     for minute in range(player.last_minute + 30):  # + room for the last stops to settle
         player.play(minute)
         if player.done:

@@ -36,8 +36,14 @@ class DynamoDBActionLedger(TableAdapter):
             "attempts": 0,
             "details": dict(details),
         }
-        opened = {"pk": OPEN_PK, "sk": open_sk(run, action), "job": run.name,
-                  "created_ms": run.created_ms, "action": action, "at": now}  # fmt: skip
+        opened = {
+            "pk": OPEN_PK,
+            "sk": open_sk(run, action),
+            "job": run.name,
+            "created_ms": run.created_ms,
+            "action": action,
+            "at": now,
+        }
         return applied(
             lambda: self._client.transact_write_items(
                 TransactItems=[

@@ -36,8 +36,16 @@ class DynamoDBOutbox(TableAdapter):
         key's marker (``MAIL``, kept ``MAIL_TTL_DAYS``) and the message (``OUTBOX``, deleted
         once sent)."""
         marker = {"pk": MAIL_PK, "sk": key, "at": now, TTL_ATTR: int(now + MAIL_TTL_S)}
-        item = {"pk": OUTBOX_PK, "sk": key, "subject": subject, "body": body, "at": now,
-                "attempts": 0, "lease_until": now + lease_s, "message": message}  # fmt: skip
+        item = {
+            "pk": OUTBOX_PK,
+            "sk": key,
+            "subject": subject,
+            "body": body,
+            "at": now,
+            "attempts": 0,
+            "lease_until": now + lease_s,
+            "message": message,
+        }
         return applied(
             lambda: self._client.transact_write_items(
                 TransactItems=[
