@@ -75,23 +75,6 @@ class Controls:
             return group_control.pause_text(f"group {group} ")
         return None
 
-    def describe(self) -> str:
-        """One line for ``trainguard status``: what is in force and who set it."""
-        if self.error is not None:
-            return f"UNREADABLE ({self.error})"
-        parts = []
-        for scope, control in (("global", self.global_), *sorted(self.groups.items())):
-            if control == Control():
-                continue
-            state = "PAUSED: every stop is a report" if control.paused else "running"
-            mode = f"mode {control.mode}" if control.mode else "mode: deploy-time"
-            who = f" by {control.by}" if control.by else ""
-            when = f" at {control.at}" if control.at else ""
-            why = f" ({control.reason})" if control.reason else ""
-            name = "global" if scope == "global" else f"group {scope}"
-            parts.append(f"{name}: {state}; {mode}; set{who}{when}{why}")
-        return "; ".join(parts) or "none set (deploy-time defaults)"
-
     def mode_source(self, group: str) -> str:
         """Where a job without a mode tag gets its mode: ``group control``, ``global
         control`` or ``deploy-time``."""
