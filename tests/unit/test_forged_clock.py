@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_sharded_tick import CONTEXT, Sharded, references, report, start
+from test_sharded_tick import CONTEXT, Sharded, references, report, start, two_jobs_planned
 
 from trainguard.handlers import evaluator as evaluator_handler
 from trainguard.handlers import shard as shard_handler
@@ -49,13 +49,7 @@ def test_a_tick_dated_days_ahead_runs_at_the_functions_clock() -> None:
 
 def test_a_shard_dated_days_ahead_is_refused_and_saves_nothing() -> None:
     world = Sharded(size=1)
-    references(world)
-    jobs = [start(world, "a"), start(world, "b")]
-    world.fakes.advance(1)
-    for job in jobs:
-        report(world, job, 3.0)
-    world.plan()
-    messages = world.queue.take()
+    _, messages = two_jobs_planned(world)
     forged = [{**m, "now": m["now"] + DAYS_AHEAD} for m in messages]
     records = [{"messageId": str(i), "body": json.dumps(m)} for i, m in enumerate(forged)]
     out = shard_handler.handler({"Records": records}, CONTEXT, deps=world.deps())
