@@ -302,7 +302,8 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
             f"detail.ResourceConfig.InstanceType must be a string, got {instance_type!r}"
         )
     count_raw = resources.get("InstanceCount", 1)
-    if isinstance(count_raw, str) and count_raw.isdigit():
+    # ASCII digits only: "²".isdigit() is True, but int() refuses it
+    if isinstance(count_raw, str) and count_raw.isascii() and count_raw.isdigit():
         count_raw = int(count_raw)
     if isinstance(count_raw, float) and count_raw.is_integer():
         count_raw = int(count_raw)

@@ -104,7 +104,9 @@ def test_the_cache_reads_the_table_once_within_its_max_age(
     )
     controls = TableControls(aws.dynamodb, aws.table)
     assert controls.read() == {}
-    controls.write("GLOBAL", '{"paused": true}', {"at": "2026-01-01T00:00:00Z", "by": "x"})
+    controls.write(
+        "GLOBAL", '{"paused": true}', {"at": "2026-01-01T00:00:00Z", "by": "x"}, previous=None
+    )
     assert controls.read() == {"GLOBAL": '{"paused": true}'}  # a write clears the cache
     assert controls.read() == {"GLOBAL": '{"paused": true}'}
     assert len(queries) == 2
@@ -147,3 +149,57 @@ def _iso(now: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(now, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _interleave(monkeypatch: pytest.MonkeyPatch, aws: Aws, times: int) -> None:
+    """Between the command's read of the control and its write, someone else's
+    ``trainguard mode enforce`` lands (the first ``times`` writes)."""
+    from trainguard_tools import controls as commands
+
+    real = TableControls.write
+    left = [times]
+    other = TableControls(aws.dynamodb, aws.table)
+
+    def write(self: TableControls, *args: Any, **kwargs: Any) -> None:
+        if self is not other and left[0] > 0:
+            left[0] -= 1
+            why = f"change {left[0]}"  # each one a new value
+            commands.change(other, group=None, by="bo", reason=why, now=1.0e9, mode="enforce")
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(TableControls, "write", write)
+
+
+def test_a_pause_racing_a_mode_change_keeps_both(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy_outputs(aws)
+    _interleave(monkeypatch, aws, times=1)
+    assert main(["pause", "--reason", "GPU quota review", "--by", "ana"]) == 0
+    assert "PAUSED every group" in capsys.readouterr().out
+    assert control(aws) | {"at": "-"} == {
+        "paused": True,
+        "mode": "enforce",
+        "by": "ana",
+        "reason": "GPU quota review",
+        "at": "-",
+    }
+    (announced,) = aws.emails()  # the interleaved change is a direct write, not announced
+    assert "PAUSED every group" in announced["subject"]
+    history = TableControls(aws.dynamodb, aws.table).history()
+    assert [h["by"] for h in history] == ["ana", "bo"]
+
+
+def test_a_pause_that_loses_every_race_is_said_and_not_announced(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trainguard_tools.controls import CHANGE_ATTEMPTS
+
+    deploy_outputs(aws)
+    _interleave(monkeypatch, aws, times=CHANGE_ATTEMPTS)
+    assert main(["pause", "--reason", "GPU quota review", "--by", "ana"]) == 1
+    out = capsys.readouterr()
+    assert "PAUSED" not in out.out
+    assert "lost a race" in out.err and "not announced" in out.err
+    assert control(aws)["paused"] is False and control(aws)["mode"] == "enforce"
+    assert aws.emails() == []  # the interleaved changes are direct writes: nothing announced

@@ -223,15 +223,20 @@ def test_a_duplicate_delivery_acts_once_and_counts_a_streak_once() -> None:
     assert world.fakes.training_jobs.calls["stop"] == 2
 
 
-def test_a_late_duplicate_never_moves_progress_back() -> None:
-    world = Sharded(size=1)
+def two_jobs_planned(world: Sharded) -> tuple[list[FakeJob], list[dict[str, Any]]]:
+    """Jobs a and b, one shard each, each reported once and planned: (jobs, shard messages)."""
     references(world)
     jobs = [start(world, "a"), start(world, "b")]
     world.fakes.advance(1)
     for job in jobs:
         report(world, job, 3.0)
     world.plan()
-    old = world.queue.take()
+    return jobs, world.queue.take()
+
+
+def test_a_late_duplicate_never_moves_progress_back() -> None:
+    world = Sharded(size=1)
+    jobs, old = two_jobs_planned(world)
     world.run_shards(old)
     world.fakes.advance(1)
     for job in jobs:

@@ -5,6 +5,11 @@
 one write of the control item and its history entry (who, when, why) in one transaction, then
 one message on the alert channel; the functions see it within ``CONTROLS_MAX_AGE_S``, by the
 next tick. The change stands even if the announcement fails (the command says so and exits 1).
+
+The write is conditional on the value the change was computed from: when another change came
+in between (a concurrent ``pause`` and ``mode enforce``), the control is read again and the
+change applied on top of it (both stand), up to :data:`CHANGE_ATTEMPTS` times; past them the
+command says the change lost the race, announces nothing and exits 1.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from trainguard.adapters.controls import TableControls
+from trainguard.adapters.controls import ControlRaceError, TableControls
 from trainguard.adapters.notifier import SnsNotifier
 from trainguard.config import Control, parse_control
 from trainguard.constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
@@ -25,6 +30,12 @@ from trainguard.message import Message, email_text
 from trainguard.times import iso
 
 from .stack import add_stack_arguments, caller_arn, connect, run
+
+CHANGE_ATTEMPTS = 3  # reads and conditional writes of a control before its change is lost
+
+
+class ChangeLostError(Exception):
+    """Every attempt of a control change found the control changed since its read."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,31 @@ def change(
     paused: bool | None = None,
     mode: str | None = "keep",
 ) -> Change:
-    """Set the pause and/or mode of the global or a group's control; return what changed."""
+    """Set the pause and/or mode of the global or a group's control; return what changed.
+    A control changed by someone else between the read and the write is read again and the
+    change applied on top (:data:`CHANGE_ATTEMPTS` times, then :class:`ChangeLostError`)."""
     name = CONTROL_GLOBAL_SK if group is None else CONTROL_GROUP_PREFIX + group
+    for _ in range(CHANGE_ATTEMPTS):
+        try:
+            return _change_once(controls, name, group, by, reason, now, paused, mode)
+        except ControlRaceError:
+            continue
+    raise ChangeLostError(
+        f"{name}: changed by someone else at each of {CHANGE_ATTEMPTS} attempts; "
+        "this change is not written and not announced (run it again)"
+    )
+
+
+def _change_once(
+    controls: TableControls,
+    name: str,
+    group: str | None,
+    by: str,
+    reason: str,
+    now: float,
+    paused: bool | None,
+    mode: str | None,
+) -> Change:
     current = controls.read().get(name)
     before = Control() if current is None else parse_control(name, current)
     after = replace(before, by=by, reason=reason, at=iso(now, zulu=True))
@@ -71,7 +105,7 @@ def change(
         "before": before.to_json(),
         "after": after.to_json(),
     }
-    controls.write(name, after.to_json(), history)
+    controls.write(name, after.to_json(), history, previous=current)
     message = messages.control_change(
         name, group, paused, after.paused, after.mode, by, after.at, reason
     )
@@ -90,9 +124,18 @@ def _run(args: argparse.Namespace) -> int:
             kwargs["paused"] = False
         else:
             kwargs["mode"] = None if args.mode == "default" else args.mode
-        done = change(
-            controls, group=args.group, by=who, reason=args.reason or "", now=time.time(), **kwargs
-        )
+        try:
+            done = change(
+                controls,
+                group=args.group,
+                by=who,
+                reason=args.reason or "",
+                now=time.time(),
+                **kwargs,
+            )
+        except ChangeLostError as exc:
+            print(f"trainguard: the change lost a race: {exc}", file=sys.stderr)
+            return 1
         print(done.subject)
         print(json.dumps({"control": done.name, "after": json.loads(done.after.to_json())}))
         try:

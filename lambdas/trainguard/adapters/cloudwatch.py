@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData hard limit
+# MetricDataResult.StatusCode (API reference, MetricDataResult): Complete | PartialData (more
+# with NextToken) | InternalError (retry with NextToken, if present) | Forbidden
+COMPLETE = "Complete"
+
+
+class MetricReadError(RuntimeError):
+    """A query's data could not be read whole (its final StatusCode is not Complete): an
+    error of the read, never "no new datapoints"."""
+
+
 MAX_ALARMS_PER_DELETE = 100  # DeleteAlarms limit
 PERIOD_S = 60
 
@@ -45,12 +55,16 @@ class CloudWatchMetrics:
         self, queries: Sequence[MetricQuery], start: float, end: float, period: int = PERIOD_S
     ) -> dict[str, Series]:
         """All ``queries`` over [start, end): ceil(len/500) calls, each followed through its
-        pages. Ids must be unique."""
+        pages (NextToken: the rest of a ``PartialData``, the retry of an ``InternalError``). Ids
+        must be unique. A query whose last page's StatusCode is not ``Complete``
+        (``InternalError`` or ``Forbidden``, or ``PartialData`` with no NextToken left) raises
+        :class:`MetricReadError` naming it, so the tick counts an error and reads it again."""
         ids = [q.id for q in queries]
         if len(set(ids)) != len(ids):
             raise ValueError("metric query ids must be unique")
         out: dict[str, Series] = {q.id: [] for q in queries}
         paginator = self._client.get_paginator("get_metric_data")
+        status: dict[str, str] = {}
         for i in range(0, len(queries), self._batch_size):
             chunk: list[Any] = [query_to_api(q, period) for q in queries[i : i + self._batch_size]]
             pages = paginator.paginate(
@@ -61,6 +75,7 @@ class CloudWatchMetrics:
             )
             for page in pages:
                 for result in page.get("MetricDataResults", []):
+                    status[result["Id"]] = result.get("StatusCode", COMPLETE)
                     points = out.setdefault(result["Id"], [])
                     points.extend(
                         (ts.timestamp(), float(value))
@@ -68,6 +83,12 @@ class CloudWatchMetrics:
                             result.get("Timestamps", []), result.get("Values", []), strict=False
                         )
                     )
+        failed = {k: v for k, v in status.items() if v != COMPLETE}
+        if failed:
+            named = ", ".join(f"{k}: {v}" for k, v in sorted(failed.items())[:10])
+            raise MetricReadError(
+                f"GetMetricData returned {len(failed)} queries incomplete ({named})"
+            )
         for points in out.values():
             points.sort()
             # a period split across pages must not appear twice

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+class ControlRaceError(Exception):
+    """The control item changed between its read and the write (another change won)."""
+
+
 class TableControls(BaseProvider):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         super().__init__(client=client)  # type: ignore[no-untyped-call]
@@ -33,22 +37,41 @@ class TableControls(BaseProvider):
         assert isinstance(values, dict)
         return {str(k): str(v) for k, v in values.items()}
 
-    def write(self, name: str, value: str, history: dict[str, str]) -> None:
-        """Set one control and keep its history entry (``trainguard pause | resume | mode``)."""
+    def write(
+        self, name: str, value: str, history: dict[str, str], *, previous: str | None
+    ) -> None:
+        """Set one control and keep its history entry (``trainguard pause | resume | mode``),
+        if the control's value is still ``previous`` (None: there is no such control yet), the
+        value the change was computed from; else :class:`ControlRaceError`, nothing written."""
         # ordered and unique: two changes within one second are both kept, in their order
         entry = f"{history['at']}#{time.time_ns():020d}#{name}"
-        items = [
-            {"pk": {"S": CONTROL_PK}, "sk": {"S": name}, "value": {"S": value}},
-            {
-                "pk": {"S": CONTROL_HISTORY_PK},
-                "sk": {"S": entry},
-                **{k: {"S": v} for k, v in history.items()},
-            },
-        ]
-        self._ddb.transact_write_items(
-            TransactItems=[{"Put": {"TableName": self._table, "Item": item}} for item in items]
-        )
-        self.clear_cache()  # type: ignore[no-untyped-call]
+        control_item = {"pk": {"S": CONTROL_PK}, "sk": {"S": name}, "value": {"S": value}}
+        put: Any = {"TableName": self._table, "Item": control_item}
+        if previous is None:
+            put["ConditionExpression"] = "attribute_not_exists(sk)"
+        else:
+            put["ConditionExpression"] = "#value = :previous"
+            put["ExpressionAttributeNames"] = {"#value": "value"}
+            put["ExpressionAttributeValues"] = {":previous": {"S": previous}}
+        history_item = {
+            "pk": {"S": CONTROL_HISTORY_PK},
+            "sk": {"S": entry},
+            **{k: {"S": v} for k, v in history.items()},
+        }
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {"Put": put},
+                    {"Put": {"TableName": self._table, "Item": history_item}},
+                ]
+            )
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise ControlRaceError(f"control {name} changed since it was read") from exc
+            raise
+        finally:
+            self.clear_cache()  # type: ignore[no-untyped-call]
 
     def history(self, limit: int = 20) -> list[dict[str, str]]:
         """The latest control changes, newest first."""

@@ -129,6 +129,9 @@ def _is_already_ending(exc: ClientError) -> bool:
 def _is_not_found(exc: ClientError) -> bool:
     code = error_code(exc)
     message = error_message(exc).lower()
+    # DescribeTrainingJob says "Requested resource not found" / "Could not find"; ListTags says
+    # "Resource <arn> does not exist", all as a ValidationException
     return code in ("ResourceNotFound", "ResourceNotFoundException") or (
-        code == "ValidationException" and ("not find" in message or "not found" in message)
+        code == "ValidationException"
+        and any(words in message for words in ("not find", "not found", "does not exist"))
     )

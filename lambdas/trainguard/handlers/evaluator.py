@@ -16,7 +16,7 @@ from ..constants import (
 from ..logic.dependencies import Dependencies
 from ..logic.evaluator import Budget, run_tick
 from ..observability import count, emit_tick, logger, metrics
-from .events import event_time
+from .events import bounded_time, event_time
 from .runtime import get_dependencies
 
 
@@ -25,9 +25,12 @@ from .runtime import get_dependencies
 def handler(
     event: dict[str, Any], context: LambdaContext, *, deps: Dependencies | None = None
 ) -> dict[str, Any]:
-    # the scheduled event's time is the tick's "now" (see .events.event_time)
+    # the scheduled event's time is the tick's "now" (see .events.event_time), unless it is out
+    # of bounds of the clock: then the tick is still due, at the function's own clock
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    result = run_tick(get_dependencies(deps), now=event_time(event), budget=Budget(remaining))
+    deps = get_dependencies(deps)
+    now = bounded_time(event_time(event), deps.clock(), "the scheduled event")
+    result = run_tick(deps, now=now, budget=Budget(remaining))
     count(METRIC_TICKS)
     count(METRIC_SHARDS, result.shards)
     emit_tick(result, METRIC_TICK_DURATION)

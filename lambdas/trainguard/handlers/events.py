@@ -9,8 +9,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..constants import ALARM_STATE_CHANGE, TRAINING_STATE_CHANGE
-from ..logic.shards import Shard
+from ..logic.shards import Shard, ShardMessageError
 from ..models import AlarmChange, EventError, StateChange, field_seconds, parse_job_description
+from ..observability import logger
+
+# How far an event's time may run ahead of the function's own clock: EventBridge delivers a
+# scheduled event within seconds of its time and Lambda hosts keep NTP time, so minutes ahead
+# is no skew but a forged or broken time (one days ahead froze a job's saved progress and sent
+# a bogus overtime alert).
+MAX_CLOCK_SKEW_S = 300.0
+# How far behind: EventBridge retries a delivery for at most 24 hours (MaximumEventAgeInSeconds
+# is at most 86,400) and the local run's simulated timeline starts hours in the past; an
+# older time is no late delivery.
+MAX_EVENT_AGE_S = 86400.0
 
 
 def event_time(event: object) -> float | None:
@@ -28,6 +39,19 @@ def event_time(event: object) -> float | None:
         return field_seconds(event.get("time"), "time")
     except EventError:
         return None
+
+
+def bounded_time(claimed: float | None, clock: float, what: str) -> float | None:
+    """``claimed`` (an event's time) when it lies within :data:`MAX_CLOCK_SKEW_S` ahead of and
+    :data:`MAX_EVENT_AGE_S` behind ``clock`` (the function's own clock), else None, logged with
+    both times (the caller then uses its clock, or refuses the event)."""
+    if claimed is None or clock - MAX_EVENT_AGE_S <= claimed <= clock + MAX_CLOCK_SKEW_S:
+        return claimed
+    logger.warning(
+        f"{what}: its time is {claimed - clock:+.0f} s from the clock; refused",
+        extra={"claimed_time": claimed, "clock": clock},
+    )
+    return None
 
 
 def parse_state_change(event: object) -> StateChange:
@@ -115,8 +139,13 @@ def parse_alarm_event(event: object) -> AlarmChange:
     )
 
 
-def parse_shard_body(body: str | bytes | None) -> Shard:
+def parse_shard_body(body: str | bytes | None, clock: float) -> Shard:
     """One SQS record's body: a shard message (:meth:`~trainguard.logic.shards.Shard.to_message`
-    as JSON). Raises :class:`~trainguard.logic.shards.ShardMessageError` (or a JSON error) for
-    anything else."""
-    return Shard.from_message(json.loads(body or "null"))
+    as JSON) whose ``now`` is within the bounds of :func:`bounded_time` around ``clock``.
+    Raises :class:`~trainguard.logic.shards.ShardMessageError` (or a JSON error) for anything
+    else: a shard's ``now`` is refused rather than replaced by the clock, since it is the
+    planner's moment its pinned statistics belong to (the message is dead-lettered, alarmed)."""
+    shard = Shard.from_message(json.loads(body or "null"))
+    if bounded_time(shard.now, clock, "a shard message") is None:
+        raise ShardMessageError(f"now {shard.now} is out of bounds of the clock {clock}")
+    return shard

@@ -38,7 +38,7 @@ def handler(
     for record in event.get("Records", []):
         message_id = str(record.get("messageId", ""))
         try:
-            shard = parse_shard_body(record.get("body"))
+            shard = parse_shard_body(record.get("body"), deps.clock())
             logger.append_keys(shard=f"{shard.index + 1}/{shard.count}", tick=shard.now)
             result = evaluate_shard(
                 deps, shard.runs, shard.now, Budget(remaining), pinned=shard.pinned

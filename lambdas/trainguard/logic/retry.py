@@ -153,7 +153,8 @@ def retry_count(tags: Mapping[str, str]) -> int | None:
     if TAG_RETRY not in tags:
         return None
     raw = str(tags[TAG_RETRY]).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RETRIES:
+    # ASCII digits only: "²".isdigit() is True, but int() refuses it
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_RETRIES:
         raise RetryConfigError(
             f"{TAG_RETRY} must be a whole number from 1 to {MAX_RETRIES}, got {tags[TAG_RETRY]!r}"
         )
@@ -163,7 +164,7 @@ def retry_count(tags: Mapping[str, str]) -> int | None:
 def attempt_of(tags: Mapping[str, str]) -> int:
     """Which attempt this job is (0: the chain's first job; a bad tag counts as 0)."""
     raw = str(tags.get(TAG_RETRY_ATTEMPT, "0")).strip()
-    return int(raw) if raw.isdigit() else 0
+    return int(raw) if raw.isascii() and raw.isdigit() else 0
 
 
 def role_allowed(role_arn: str, allowed: tuple[str, ...]) -> bool:
