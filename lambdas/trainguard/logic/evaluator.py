@@ -32,6 +32,7 @@ from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
+from .coverage import notice_coverage
 from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
@@ -257,6 +258,7 @@ def _evaluate(
             seen = observed.get(job.run) if observed is not None else None
             group = stats.get(job.reference_set)
             judgement = judge(job, settings, seen, group, now, gpus_of(deps, job.instance_type))
+            _notice_coverage(act, job, settings, seen, now, result)
             if seen is not None and seen.progress is not None:
                 progress, save = seen.progress, seen.save
                 if judgement.streak is not None and judgement.streak != progress.streak:
@@ -327,6 +329,23 @@ def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:
     finally:
         unsaved.clear()
     return 0
+
+
+def _notice_coverage(
+    act: Act,
+    job: JobRecord,
+    settings: JobSettings,
+    seen: Observation | None,
+    now: float,
+    result: TickResult,
+) -> None:
+    """Why the stopping rules cannot judge the job (:mod:`.coverage`), never a crash of the
+    tick nor in the way of the job's judgement."""
+    try:
+        notice_coverage(act, job, settings, seen, now)
+    except Exception:
+        result.errors += 1
+        logger.exception("the coverage notice failed")
 
 
 def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResult) -> None:
