@@ -258,7 +258,6 @@ def _evaluate(
             seen = observed.get(job.run) if observed is not None else None
             group = stats.get(job.reference_set)
             judgement = judge(job, settings, seen, group, now, gpus_of(deps, job.instance_type))
-            _notice_coverage(act, job, settings, seen, now, result)
             if seen is not None and seen.progress is not None:
                 progress, save = seen.progress, seen.save
                 if judgement.streak is not None and judgement.streak != progress.streak:
@@ -278,6 +277,8 @@ def _evaluate(
                 act.alert(
                     job, settings, alert.decision, group, episode=alert.episode, since=alert.since
                 )
+            if not stopped:  # why the stopping rules cannot judge it (a stopped job: moot)
+                _notice_coverage(act, job, settings, seen, now, result)
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
