@@ -300,3 +300,26 @@ def test_an_idle_host_is_left_to_the_gpu_idle_rule_not_named_a_straggler() -> No
     job = four_nodes(world, "one-idle")
     (email,) = about(run_minutes(world, job, 30, {1: 95.0, 2: 2.0, 3: 95.0, 4: 95.0}), "straggler")
     assert "one-idle" in email.subject
+
+
+def test_a_throughput_drop_at_minute_15_of_a_10_minute_warm_up_is_alerted() -> None:
+    """Issue 20: the drop lands inside the first window after the warm-up; the level the job
+    fell to must not become its own baseline."""
+    world = World()
+    tags = {**TAGS, "trainguard:throughput": "train:samples_per_sec"}
+    job = world.start("early-drop", tags, instance_type=P4D, count=1)
+    world.emails()
+    sent: list[Email] = []
+    for minute in range(1, 61):
+        rate = 1000.0 if minute < 15 else 600.0  # 40% slower from minute 15
+        gpu(world, job, {1: 95.0})
+        objective(world, job, 1.0 / minute)
+        world.fakes.metrics.put(
+            "train:samples_per_sec", {"TrainingJobName": "early-drop"}, world.fakes.now, rate
+        )
+        world.tick()
+        sent += world.fakes.notifier.take()
+    (email,) = about(sent, "throughput")
+    (audit,) = [d for d in world.decisions("early-drop") if d["rule"] == "throughput"]
+    assert "0.6 of its own earlier 1000 per instance" in audit["reason"]
+    assert email.subject.endswith("throughput 600 samples/s per instance < 700")

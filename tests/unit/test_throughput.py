@@ -196,3 +196,17 @@ def test_a_completed_jobs_figure_and_the_groups_baseline() -> None:
         250.0, 3
     )
     assert ThroughputBaseline.of([]) is None
+
+
+def test_a_drop_inside_the_first_window_after_the_warm_up_is_alerted() -> None:
+    """Issue 20: a 40% drop at minute 15 of a 10-minute warm-up; the first full window's
+    median (800) must not be the job's own baseline, the level it showed before is."""
+    early = series(range(60), lambda m: 1000.0 if m < 15 else 600.0)
+    assert first_alert(early, instances=1) == (
+        20.0,
+        "1 instance at 600 samples/s per instance, 0.6 of its own earlier 1000 per instance "
+        "(minute 14), a drop of more than 0.3",
+    )
+    # one or two fast minutes at the start of the window never set the early level
+    spiky = series(range(60), lambda m: 5000.0 if m in (10, 11) else 1000.0)
+    assert ThroughputSummary.of(spiky, 10.0).best == (1000.0, 19.0)

@@ -286,6 +286,17 @@ class ThroughputSettings:
 
 
 @dataclass(frozen=True)
+class CoverageSettings:
+    objective_grace_minutes: float = setting(
+        15.0,
+        key="objectiveGraceMinutes",
+        above=0,
+        doc="a notice when a job's objective has not arrived this long after its training "
+        "started while its instances report (a mistyped `trainguard:objective`)",
+    )
+
+
+@dataclass(frozen=True)
 class Policy:
     mode: Mode = setting(
         "observe",
@@ -328,6 +339,7 @@ class Policy:
     hang: HangSettings = field(default_factory=HangSettings)
     straggler: StragglerSettings = field(default_factory=StragglerSettings)
     throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
+    coverage: CoverageSettings = field(default_factory=CoverageSettings)
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",

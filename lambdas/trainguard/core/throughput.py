@@ -16,7 +16,12 @@ Levels, robust by construction:
   a slow ramp-up (compilation, cache warming) only raises it, so it never reads as a drop;
   and it is O(1) to keep, where "the median of a stable early window" would need deciding
   which window is stable and a job that speeds up later would never be judged against its
-  real level.
+  real level;
+* the **early level** is the highest median of the first window while it fills, from
+  :data:`EARLY` datapoints after the warm-up (still robust: most of them must be fast). A
+  drop inside the first window (minute 15 of a 10-minute warm-up) would otherwise become the
+  established level itself and never be alerted; the job's own baseline is the higher of the
+  two, so the level it fell to cannot be it (issue 20).
 
 The group figure is the median over the group's completed jobs of
 :func:`completed_per_instance` (the median of a job's series after its warm-up, divided by
@@ -38,6 +43,7 @@ from .stored import number
 
 RULE = "throughput"
 WINDOW = 10  # datapoints in the recent level
+EARLY = WINDOW // 2  # datapoints of the first window from which its median counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,8 @@ class ThroughputSummary:
     recent: tuple[float, ...] = ()  # the last WINDOW finite values after the warm-up
     established: float | None = None  # the highest median of a full recent window
     established_step: float | None = None
+    early: float | None = None  # the highest median of the first window while it filled
+    early_step: float | None = None
 
     @classmethod
     def of(cls, curve: Iterable[tuple[float, float]], warmup_minutes: float) -> ThroughputSummary:
@@ -70,13 +78,30 @@ class ThroughputSummary:
         if self.last_step is not None and step <= self.last_step:
             raise ValueError(f"steps must increase: {step} after {self.last_step}")
         recent, established, at = self.recent, self.established, self.established_step
+        early, early_at = self.early, self.early_step
         if step >= self.warmup_minutes and math.isfinite(value):
             recent = (*recent, value)[-WINDOW:]
             if len(recent) == WINDOW:
                 level = median(recent)
                 if established is None or level > established:
                     established, at = level, step
-        return ThroughputSummary(self.warmup_minutes, self.count + 1, step, recent, established, at)
+            elif len(recent) >= EARLY and established is None:
+                level = median(recent)
+                if early is None or level > early:
+                    early, early_at = level, step
+        return ThroughputSummary(
+            self.warmup_minutes, self.count + 1, step, recent, established, at, early, early_at
+        )
+
+    @property
+    def best(self) -> tuple[float, float | None] | None:
+        """The job's own baseline and its step: the established level, or the early one when
+        that was higher (None: neither yet)."""
+        if self.established is None:
+            return None
+        if self.early is not None and self.early > self.established:
+            return self.early, self.early_step
+        return self.established, self.established_step
 
     def to_dict(self) -> dict[str, object]:
         """JSON-safe (non-finite values are never kept)."""
@@ -87,6 +112,8 @@ class ThroughputSummary:
             "recent": list(self.recent),
             "established": self.established,
             "established_step": self.established_step,
+            "early": self.early,
+            "early_step": self.early_step,
         }
 
     @classmethod
@@ -103,6 +130,8 @@ class ThroughputSummary:
             recent=recent,
             established=number(raw.get("established")),
             established_step=number(raw.get("established_step")),
+            early=number(raw.get("early")),
+            early_step=number(raw.get("early_step")),
         )
 
 
@@ -171,10 +200,11 @@ class ThroughputRule:
             return None
         per_instance = level / instances
         below = group is not None and per_instance < self.fraction * group.median_per_instance
-        own = None if summary.established is None else summary.established / instances
+        best = summary.best
+        own = None if best is None else best[0] / instances
         dropped = own is not None and per_instance < (1.0 - self.drop) * own
         return ThroughputStatus(
-            instances, per_instance, group, own, summary.established_step, below, dropped
+            instances, per_instance, group, own, best[1] if best else None, below, dropped
         )
 
     def alert(

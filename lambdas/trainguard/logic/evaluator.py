@@ -32,6 +32,7 @@ from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
+from .coverage import notice_coverage
 from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
@@ -276,6 +277,8 @@ def _evaluate(
                 act.alert(
                     job, settings, alert.decision, group, episode=alert.episode, since=alert.since
                 )
+            if not stopped:  # why the stopping rules cannot judge it (a stopped job: moot)
+                _notice_coverage(act, job, settings, seen, now, result)
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
@@ -327,6 +330,23 @@ def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:
     finally:
         unsaved.clear()
     return 0
+
+
+def _notice_coverage(
+    act: Act,
+    job: JobRecord,
+    settings: JobSettings,
+    seen: Observation | None,
+    now: float,
+    result: TickResult,
+) -> None:
+    """Why the stopping rules cannot judge the job (:mod:`.coverage`), never a crash of the
+    tick nor in the way of the job's judgement."""
+    try:
+        notice_coverage(act, job, settings, seen, now)
+    except Exception:
+        result.errors += 1
+        logger.exception("the coverage notice failed")
 
 
 def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResult) -> None:

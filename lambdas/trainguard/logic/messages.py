@@ -5,12 +5,13 @@ text back."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from ..config import TagProblem
-from ..constants import TAG_PROTECT
+from ..constants import TAG_OBJECTIVE, TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..message import (
@@ -412,6 +413,63 @@ def config_error(job: str, error: str, region: str, problems: Sequence[TagProble
         *next_steps(region, job),
     ]
     return Message.of(compose_subject("CONFIG", job, fact, cut_fact=True), parts, 9)
+
+
+NOT_JUDGED = "NOT JUDGED"
+WATCHED_STILL = (
+    "Nothing is stopped for it, and the rules that need no objective (GPU idle, runtime, "
+    "straggler, throughput) still watch the job. trainguard reads a job's tags "
+    "when it starts: fix them for its next launch (trainguard check --request FILE checks them "
+    "before a launch)."
+)
+
+
+def no_objective(job: str, region: str) -> Message:
+    """An opted-in job without a ``trainguard:objective`` tag: the stopping rules cannot
+    judge it (issue 20's coverage notice)."""
+    problem = "not judged by the stopping rules: no trainguard:objective tag"
+    parts = [
+        field("Job", job),
+        field("Problem", problem),
+        field("Fix", f"tag the job {TAG_OBJECTIVE}=<the metric> (a name of its MetricDefinitions)"),
+        sentence(WATCHED_STILL),
+        *next_steps(region, job),
+    ]
+    return Message.of(compose_subject(NOT_JUDGED, job, f": {problem}"), parts, 9)
+
+
+def objective_missing(
+    job: str, objective: str, minutes: float, defined: Sequence[str], region: str
+) -> Message:
+    """A job's objective metric has no datapoint ``minutes`` after its training started while
+    its instances report: the metric it looked for, the names the job defines
+    (``MetricDefinitions``), and the nearest of them (issue 20's coverage notice)."""
+    nearest = difflib.get_close_matches(objective, defined, n=1, cutoff=0.6)
+    if nearest:
+        fix = f"did you mean `{nearest[0]}`? Tag the job {TAG_OBJECTIVE}={nearest[0]}"
+    elif defined:
+        fix = f"tag the job {TAG_OBJECTIVE}=<one of the names it defines>"
+    else:
+        fix = (
+            f"define `{objective}` in the job's MetricDefinitions (a name and the regex of its "
+            "log line), or tag the job with the name it defines"
+        )
+    parts = [
+        field("Job", job),
+        field(
+            "Problem",
+            f"no `{objective}` datapoint ({TAG_OBJECTIVE}) {duration(minutes)} after the "
+            "job's training started, while its instances report: the stopping rules cannot "
+            "judge it",
+        ),
+        field("Looked for", objective),
+        field("Defined", ", ".join(defined) if defined else "no MetricDefinitions"),
+        field("Fix", fix),
+        sentence(WATCHED_STILL),
+        *next_steps(region, job),
+    ]
+    fact = f": objective {objective} not arriving after {duration(minutes)}"
+    return Message.of(compose_subject(NOT_JUDGED, job, fact), parts, 12)
 
 
 def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
