@@ -5,7 +5,6 @@ text back."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -444,6 +443,8 @@ def objective_missing(
     """A job's objective metric has no datapoint ``minutes`` after its training started while
     its instances report: the metric it looked for, the names the job defines
     (``MetricDefinitions``), and the nearest of them (issue 20's coverage notice)."""
+    import difflib  # only a notice of a missing objective needs it: no cold-start cost
+
     nearest = difflib.get_close_matches(objective, defined, n=1, cutoff=0.6)
     if nearest:
         fix = f"did you mean `{nearest[0]}`? Tag the job {TAG_OBJECTIVE}={nearest[0]}"
