@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from trainguard.models import MetricQuery
+from trainguard.models import MetricQuery, gpu_idle_alarm_name
 
 from .faults import FaultInjector
 
@@ -73,7 +73,7 @@ class FakeAlarms(FaultInjector):
         action_arn: str | None,
     ) -> str:
         self._call("put_gpu_idle_alarm")
-        name = f"trainguard-gpu-idle-{job}-algo-{host_index}"
+        name = gpu_idle_alarm_name(job, host_index)
         self.alarms[name] = {
             "host": f"{job}/algo-{host_index}",
             "gpus": gpus,

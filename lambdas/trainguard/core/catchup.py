@@ -59,7 +59,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from .curves import Curve, Direction, fmt, median
+from .curves import MINUS, Curve, Direction, fmt, median, signed
 from .decision import Decision
 from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
@@ -523,7 +523,7 @@ class CatchUpRule(RuleDefaults):
         sign = 1.0 if maximize else -1.0
         op, word = ("+", "gain") if maximize else (MINUS, "drop")
         reach = sign * (sign * best + u + margin)
-        n_ = _num
+        n_ = signed
         head = (
             f"best {n_(best)} by step {n_(step)} {op} at most {n_(u)} (the largest {word} "
             f"after step {n_(step)} among {n} completed jobs) {op} {n_(margin)} "
@@ -544,14 +544,6 @@ class CatchUpRule(RuleDefaults):
                 f"row; {self.consecutive} needed"
             )
         return f"continue: {head} can still reach {target}"
-
-
-MINUS = "\u2212"  # a minus sign, not a hyphen (the messages write numbers the same way)
-
-
-def _num(x: float | None) -> str:
-    """:func:`fmt` with a real minus sign."""
-    return fmt(x).replace("-", MINUS)
 
 
 DEFAULT_RULE = CatchUpRule()

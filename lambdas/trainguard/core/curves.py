@@ -72,3 +72,12 @@ def fmt(x: float | None) -> str:
     if x is None:
         return "n/a"
     return f"{x:.4g}"
+
+
+MINUS = "\u2212"  # a minus sign, not a hyphen
+
+
+def signed(x: float | None) -> str:
+    """:func:`fmt` with a real minus sign: how the messages and the rules' sentences write a
+    number, so a subject, its fields and its sentence give the same digits."""
+    return fmt(x).replace("-", MINUS)

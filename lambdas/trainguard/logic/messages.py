@@ -11,7 +11,7 @@ from typing import Any
 
 from ..config import TagProblem
 from ..constants import TAG_OBJECTIVE, TAG_PROTECT
-from ..core.curves import fmt
+from ..core.curves import signed
 from ..core.decision import Decision
 from ..message import (
     ELLIPSIS,
@@ -58,14 +58,9 @@ def logs_link(region: str, job: str) -> str:
 
 
 # ---- numbers: one precision, real minus signs ---------------------------------------------------
-MINUS = "\u2212"
 
 
-def number(x: float | None) -> str:
-    """A number as every message writes it: :func:`~trainguard.core.curves.fmt`'s precision
-    (the rules' reason sentences use it too, so a subject, its fields and its sentence give
-    the same digits), with a real minus sign (the subject writes it ``-``: ASCII)."""
-    return fmt(x).replace("-", MINUS)
+number = signed  # a number as every message writes it (the subject's ASCII writes ``-``)
 
 
 def duration(minutes: float) -> str:
