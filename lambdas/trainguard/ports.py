@@ -13,7 +13,8 @@ port               what (its items)                                    who uses 
 ``Jobs``           a run's item as the lifecycle keeps it              lifecycle, reconcile,
                    (registered, started, ended, its alarms)            alert, act, report
 ``RunningJobs``    the running index and what the tick writes on a     the evaluator, the
-                   running job's item (progress, health episodes)      digest, ``status``
+                   running job's item (progress, health episodes,      digest, ``status``
+                   its tags as re-read)
 ``EventMarks``     once-only markers of the events handled             lifecycle
 ``ActionLedger``   claimed actions, their state, the open list         act, retry
 ``Outbox``         emails written before they are sent                 act, alert, retry
@@ -86,6 +87,13 @@ class RunningJobs(Protocol):
 
     def set_episode(self, run: RunId, key: str, opened_at: float | None) -> None:
         """Open (at ``opened_at``) or close (None) a health episode on the run's item."""
+        ...
+
+    def retag(self, job: JobRecord, reset_progress: bool) -> bool:
+        """Write a running run's tags and what they decide (``opted_in``, ``group``,
+        ``objective``, ``direction``, ``mode``, ``config_error``, as ``job`` holds them), and
+        forget its progress when ``reset_progress`` (its objective changed); False if the run
+        is unknown or ended (nothing written)."""
         ...
 
 
@@ -237,6 +245,11 @@ class MetricReader(Protocol):
         self, queries: Sequence[MetricQuery], start: float, end: float, period: int = 60
     ) -> dict[str, Series]:
         """Every query's datapoints in [start, end), by query id (ids must be unique)."""
+        ...
+
+    def metric_names(self, dimensions: Sequence[tuple[str, str]]) -> list[str]:
+        """The names of the training namespace's metrics that have exactly ``dimensions``
+        (ListMetrics: those with a datapoint in the past two weeks), sorted."""
         ...
 
 

@@ -45,6 +45,11 @@ class FakeMetrics(FaultInjector):
             out[q.id] = [(b, _stat(q.stat, vs)) for b, vs in sorted(buckets.items())]
         return out
 
+    def metric_names(self, dimensions: Sequence[tuple[str, str]]) -> list[str]:
+        self._call("metric_names")
+        wanted = tuple(sorted(dimensions))
+        return sorted({name for name, dims in self.data if dims == wanted})
+
 
 def _stat(stat: str, values: list[float]) -> float:
     if stat == "SampleCount":

@@ -111,3 +111,15 @@ class FakeRunningJobs(FaultInjector):
         if opened_at is not None:
             episodes[key] = opened_at
         self.table.update_job(run, episodes=episodes)
+
+    def retag(self, job: JobRecord, reset_progress: bool) -> bool:
+        self._call("retag")
+        item = self.table.job(job.run)
+        if item is None or not item.get("running"):
+            return False
+        fields = ("tags", "opted_in", "group", "objective", "direction", "mode", "config_error")
+        values = {f: copy.deepcopy(getattr(job, f)) for f in fields}
+        if reset_progress:
+            values["progress"] = None
+        self.table.update_job(job.run, **values)
+        return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -134,6 +135,7 @@ SAMPLE_CALLS: dict[str, tuple[Any, ...]] = {
     "get_jobs": ([run()],),
     "save_progress": ([],),
     "set_episode": (run(), "hung", 1.0),
+    "retag": (job(), False),
     "event_seen": (run(), "k"),
     "mark_event": (run(), "k", 1.0),
     "claim_action": (run(), "median#stop", 1.0, {}),
@@ -217,6 +219,37 @@ class TestJobs:
         assert sorted(r.name for r in got) == ["a", "b"]
         assert got[run("b")].instance_type == "ml.g5.xlarge"
         assert state.jobs.batch_get_jobs([]) == {}
+
+    def test_a_running_run_is_retagged_and_its_progress_forgotten_on_demand(
+        self, state: Any
+    ) -> None:
+        state.jobs.register_job(job(objective="loss"))
+        progress = Progress(CurveSummary(), "minute", 1.0)
+        state.running.save_progress([(run(), progress)])
+        state.ledger.claim_action(run(), "config#alert", 1.0, {})
+        new = replace(job(objective=None, config_error="bad", mode="enforce"), group="h")
+        new.tags = {"trainguard:group": "h", "trainguard:mode": "enforce"}
+        assert state.running.retag(new, reset_progress=False) is True
+        got = state.jobs.get_job(run())
+        assert (got.tags, got.group, got.objective, got.mode) == (new.tags, "h", None, "enforce")
+        assert got.config_error == "bad" and got.progress is not None
+        assert got.actions == {"config#alert"}  # what others wrote stays
+        fixed = job(objective="acc", direction="maximize")
+        assert state.running.retag(fixed, reset_progress=True) is True
+        got = state.jobs.get_job(run())
+        assert (got.objective, got.direction, got.config_error) == ("acc", "maximize", None)
+        assert got.progress is None and got.opted_in
+        out = replace(job(), opted_in=False, group="", tags={})
+        assert state.running.retag(out, reset_progress=False) is True
+        assert not state.jobs.get_job(run()).opted_in
+        assert [j.name for j in state.running.running_jobs()] == ["j"]  # still running
+
+    def test_an_ended_or_unknown_run_is_not_retagged(self, state: Any) -> None:
+        assert state.running.retag(job("ghost"), reset_progress=True) is False
+        state.jobs.register_job(job())
+        state.jobs.finalize_job(run(), "Completed", 200.0, None)
+        assert state.running.retag(replace(job(), group="h"), reset_progress=False) is False
+        assert state.jobs.get_job(run()).group == "g"
 
 
 # ---- RunningJobs -----------------------------------------------------------------------------

@@ -96,3 +96,64 @@ def test_a_job_without_an_objective_tag_is_told_once_why_it_is_not_judged() -> N
     )
     assert "trainguard:objective=<the metric>" in email.body
     assert world.fakes.training_jobs.stopped == []
+
+
+# ---- the coverage guarantee: watched, or one open cause that says why ----------------------------
+def test_a_job_waiting_for_references_has_its_cause_open_and_no_email() -> None:
+    world = World()
+    job = world.start("early")
+    world.emails()
+    tick = world.tick()
+    assert (tick.jobs, tick.unwatched) == (1, 1)
+    assert "unwatched:references" in world.record("early").episodes
+    assert busy_minutes(world, job, 3, OBJECTIVE) == []  # never emailed: a new group's state
+    for i in range(3):
+        world.complete_with(f"ref-{i}", [0.5, 0.4, 0.3])
+    tick = world.tick()
+    assert tick.unwatched == 0
+    assert "unwatched:references" not in world.record("early").episodes  # closed
+    assert not [s for s in world.emails() if "JUDGED" in s or "WATCHED" in s]  # quietly
+
+
+def test_an_unknown_instance_type_is_said_once_with_the_rules_it_leaves() -> None:
+    world = World()
+    job = world.start("odd", instance_type="ml.g5.mega", count=2)
+    world.emails()
+    sent = busy_minutes(world, job, 3, OBJECTIVE)
+    (email,) = sent
+    assert email.subject == "[trainguard] NOT JUDGED odd: unknown instance type 'ml.g5.mega'"
+    assert "Not watched: gpu-idle, hang, straggler" in email.body
+    assert "unwatched:instance-type" in world.record("odd").episodes
+
+
+def test_a_gpu_job_whose_objective_never_reports_gets_the_objective_notice() -> None:
+    # issue 21: "A GPU job whose objective never reports gets no alert at all": the hang rule
+    # needs one report, the stall alert is for jobs without GPU metrics; the notice says it
+    world = World()
+    job = world.start("silent-gpu")
+    world.emails()
+    sent = busy_minutes(world, job, 40, None)
+    (email,) = sent
+    assert email.subject == (
+        "[trainguard] NOT JUDGED silent-gpu: objective validation:loss not arriving after 15 min"
+    )
+    assert "In CloudWatch: no metric with the job's TrainingJobName yet" in email.body
+    assert world.fakes.training_jobs.stopped == []
+
+
+def test_a_cpu_job_whose_objective_never_reports_gets_the_notice_and_the_stall_alert() -> None:
+    world = World()
+    job = world.start("silent-cpu", instance_type="ml.m5.xlarge")
+    world.emails()
+    sent: list[Email] = []
+    for _ in range(35):
+        world.fakes.advance(1)
+        host = {"Host": "silent-cpu/algo-1"}
+        world.fakes.metrics.put("CPUUtilization", host, world.fakes.now, 80.0)
+        world.tick()
+        sent += world.fakes.notifier.take()
+    subjects = [e.subject for e in sent]
+    assert subjects[0].startswith("[trainguard] NOT JUDGED silent-cpu: objective validation:loss")
+    assert any(s.startswith("[trainguard] ALERT silent-cpu: metric stalled") for s in subjects)
+    assert len(subjects) == 2
+    assert job.status == "InProgress"

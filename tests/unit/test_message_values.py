@@ -101,8 +101,7 @@ def test_each_message_renders_the_text_the_project_always_sent() -> None:
     )
     assert texts["config"] == (
         "Job:     job-x\nProblem: trainguard:retry must be a number\nThe job is not evaluated "
-        "until its tags are fixed, and trainguard reads a job's tags when it starts: fix them for "
-        "its next launch (trainguard check --request FILE checks them before a launch)."
+        f"until its tags are fixed. {messages.LIVE_TAGS}"
         f"\n\n{steps()}"
     )
     assert texts["recovered"] == (

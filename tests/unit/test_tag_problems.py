@@ -127,9 +127,7 @@ def test_the_config_notice_lists_every_problem_with_its_fix() -> None:
         "Fix:     trainguard:protect=true or trainguard:protect=false\n"
         "Problem: TrainGuard:Mode is not a trainguard key (keys are lower case): it is ignored\n"
         "Fix:     rename the tag trainguard:mode\n"
-        "The job is not evaluated until its tags are fixed, and trainguard reads a job's tags when "
-        "it starts: fix them for its next launch (trainguard check --request FILE checks them "
-        "before a launch).\n"
+        f"The job is not evaluated until its tags are fixed. {messages.LIVE_TAGS}\n"
     )
     # without the list (or an error the list does not hold), the error itself is said
     alone = email_text(messages.config_error("typo", "bad", "us-east-1"))

@@ -4,6 +4,7 @@ happens instead."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from fakes import FakeTrainingJobs, median_policy
 from test_logic_evaluator import world_with_references
 from world import REFS, TAGS, World, alarm_configuration
 
-from trainguard.config import GpuIdleSettings, job_settings
+from trainguard.config import CoverageSettings, GpuIdleSettings, job_settings
 from trainguard.core.decision import Decision
 from trainguard.core.series import MAX_CURVE_POINTS, downsample
 from trainguard.logic import evaluator
@@ -41,7 +42,12 @@ def test_a_job_whose_opt_in_tag_was_removed_is_not_stopped() -> None:
     world = world_with_references()
     worse_job(world)
     del world.fakes.training_jobs.jobs["worse"].tags["trainguard:group"]  # after InProgress
+    # before the tick's re-read of the job's tags (trainguard.logic.retag) comes round: the
+    # pre-stop re-check is what holds the stop
+    slow = replace(world.policy, coverage=CoverageSettings(tag_reread_minutes=1440.0))
+    world.fakes.policy = slow
     tick = world.tick()
+    assert tick.retagged == []
     assert tick.stops == 0 and world.fakes.training_jobs.calls["stop"] == 0
     (subject,) = world.emails()
     assert "NOT STOPPED (no longer opted in" in subject

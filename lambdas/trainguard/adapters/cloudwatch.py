@@ -101,6 +101,23 @@ class CloudWatchMetrics:
             points[:] = dedup
         return out
 
+    def metric_names(self, dimensions: Sequence[tuple[str, str]]) -> list[str]:
+        """ListMetrics of the training namespace with these dimensions, every page; only the
+        metrics with exactly them (ListMetrics matches a metric that has more)."""
+        wanted = sorted(dimensions)
+        paginator = self._client.get_paginator("list_metrics")
+        names: set[str] = set()
+        pages = paginator.paginate(
+            Namespace=TRAINING_NAMESPACE,
+            Dimensions=[{"Name": n, "Value": v} for n, v in wanted],
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                have = sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                if have == wanted and "MetricName" in metric:
+                    names.add(metric["MetricName"])
+        return sorted(names)
+
 
 class CloudWatchAlarms:
     """The run-time GPU-idle alarms (named ``trainguard-gpu-idle-<job>-algo-<n>``)."""

@@ -294,6 +294,13 @@ class CoverageSettings:
         doc="a notice when a job's objective has not arrived this long after its training "
         "started while its instances report (a mistyped `trainguard:objective`)",
     )
+    tag_reread_minutes: float = setting(
+        5.0,
+        key="tagRereadMinutes",
+        minimum=1,
+        doc="the evaluator re-reads each running job's tags (ListTags) this often, so that a "
+        "tag added, fixed or removed on a running job takes effect (docs/coverage.md)",
+    )
 
 
 @dataclass(frozen=True)

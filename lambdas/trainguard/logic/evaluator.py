@@ -32,12 +32,13 @@ from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
-from .coverage import notice_coverage
+from .coverage import track_coverage
 from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
 from .observe import Observation, observe
 from .reconcile import reconcile
+from .retag import refresh_tags
 from .shards import Shard, plan_shards
 
 RESERVE_S = 10.0  # stop starting new work this long before the function's timeout
@@ -54,6 +55,8 @@ class TickResult(Counts):
     decisions: int = 0
     errors: int = 0
     registered: list[str] = field(default_factory=list)
+    retagged: list[str] = field(default_factory=list)  # running jobs whose tags changed
+    unwatched: int = 0  # opted-in jobs judged this tick that a rule on does not watch
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
     resumed: int = 0  # actions an earlier invocation left unfinished, finished now
@@ -102,6 +105,13 @@ def run_tick(
     except Exception:
         result.errors += 1
         logger.exception("reconcile failed; evaluating the jobs the table knows")
+    try:  # live tags: a tag added, fixed or removed on a running job (:mod:`.retag`)
+        retagged = refresh_tags(deps, running, now)
+        running, result.retagged = retagged.running, retagged.changed
+        result.errors += retagged.errors
+    except Exception:
+        result.errors += 1
+        logger.exception("re-reading the jobs' tags failed; the next period reads them")
     try:
         result.resumed = act.resume_open(budget)
     except Exception:
@@ -226,6 +236,7 @@ def _evaluate(
             jobs.append((job, settings))
         except PolicyError as exc:
             _report_config_error(act, job, str(exc), result)
+            _track_coverage(act, job, None, None, 0, now, result, error=str(exc))
     result.jobs = len(jobs)
     observed: dict[RunId, Observation] | None
     try:
@@ -277,8 +288,9 @@ def _evaluate(
                 act.alert(
                     job, settings, alert.decision, group, episode=alert.episode, since=alert.since
                 )
-            if not stopped:  # why the stopping rules cannot judge it (a stopped job: moot)
-                _notice_coverage(act, job, settings, seen, now, result)
+            if not stopped:  # which rules cannot watch it, and why (a stopped job: moot)
+                references = group.references if group is not None else 0
+                _track_coverage(act, job, settings, seen, references, now, result)
         except Exception:
             result.errors += 1
             logger.exception("evaluating the job failed; the tick goes on")
@@ -332,21 +344,27 @@ def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:
     return 0
 
 
-def _notice_coverage(
+def _track_coverage(
     act: Act,
     job: JobRecord,
-    settings: JobSettings,
+    settings: JobSettings | None,
     seen: Observation | None,
+    references: int,
     now: float,
     result: TickResult,
+    *,
+    error: str | None = None,
 ) -> None:
-    """Why the stopping rules cannot judge the job (:mod:`.coverage`), never a crash of the
-    tick nor in the way of the job's judgement."""
+    """Which rules cannot watch the job and why, its notices and the ``UnwatchedJobs`` count
+    (:mod:`.coverage`); never a crash of the tick nor in the way of the job's judgement."""
     try:
-        notice_coverage(act, job, settings, seen, now)
+        coverage = track_coverage(act, job, settings, seen, references, now, error=error)
     except Exception:
         result.errors += 1
         logger.exception("the coverage notice failed")
+        return
+    if not coverage.watched:
+        result.unwatched += 1
 
 
 def _report_config_error(act: Act, job: JobRecord, error: str, result: TickResult) -> None:

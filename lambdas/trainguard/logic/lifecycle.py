@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..config import PolicyError, is_opted_in, job_settings, settings_for
+from ..config import Policy, PolicyError, is_opted_in, job_settings, settings_for
 from ..core.curves import Direction
 from ..core.group import GroupFigures, Reference, fold_group, join
 from ..core.median import MedianStoppingRule
@@ -147,18 +147,35 @@ def build_record(
         end_time=change.end_time,
         failure_reason=change.failure_reason,
     )
-    if record.opted_in:
+    return with_tags(record, tags, deps.policy)
+
+
+def with_tags(record: JobRecord, tags: dict[str, str], policy: Policy) -> JobRecord:
+    """``record`` with ``tags`` and what they decide (opted in, group, objective, direction,
+    mode, or the bad tag): at registration, and when a running job's tags change
+    (:mod:`.retag`)."""
+    out = dataclasses.replace(
+        record,
+        tags=dict(tags),
+        opted_in=is_opted_in(tags),
+        group="",
+        objective=None,
+        direction="minimize",
+        mode="observe",
+        config_error=None,
+    )
+    if out.opted_in:
         try:
-            settings = job_settings(tags, deps.policy)
+            settings = job_settings(tags, policy)
         except PolicyError as exc:
-            record.config_error = str(exc)
-            record.group = tags.get("trainguard:group", "").strip()
+            out.config_error = str(exc)
+            out.group = tags.get("trainguard:group", "").strip()
         else:
-            record.group = settings.group
-            record.objective = settings.objective
-            record.direction = settings.direction
-            record.mode = settings.mode
-    return record
+            out.group = settings.group
+            out.objective = settings.objective
+            out.direction = settings.direction
+            out.mode = settings.mode
+    return out
 
 
 ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest

@@ -399,22 +399,23 @@ def config_error(job: str, error: str, region: str, problems: Sequence[TagProble
     parts = [
         field("Job", job),
         *listed,
-        sentence(
-            "The job is not evaluated until its tags are fixed, and trainguard reads a job's tags "
-            "when it starts: fix them for its next launch (trainguard check --request FILE "
-            "checks them before a launch)."
-        ),
+        sentence(LIVE_TAGS_CONFIG),
         *next_steps(region, job),
     ]
     return Message.of(compose_subject("CONFIG", job, fact, cut_fact=True), parts, 9)
 
 
+# tags are live (trainguard.logic.retag): a fix on the running job takes effect
+LIVE_TAGS = (
+    "trainguard re-reads a running job's tags every few minutes (tagRereadMinutes): fix them "
+    "on the job (aws sagemaker add-tags / delete-tags) and it takes effect then, with a "
+    "WATCHED message (trainguard check JOB checks the job now)."
+)
+LIVE_TAGS_CONFIG = f"The job is not evaluated until its tags are fixed. {LIVE_TAGS}"
 NOT_JUDGED = "NOT JUDGED"
 WATCHED_STILL = (
     "Nothing is stopped for it, and the rules that need no objective (GPU idle, runtime, "
-    "straggler, throughput) still watch the job. trainguard reads a job's tags "
-    "when it starts: fix them for its next launch (trainguard check --request FILE checks them "
-    "before a launch)."
+    f"straggler, throughput) still watch the job. {LIVE_TAGS}"
 )
 
 
@@ -433,14 +434,22 @@ def no_objective(job: str, region: str) -> Message:
 
 
 def objective_missing(
-    job: str, objective: str, minutes: float, defined: Sequence[str], region: str
+    job: str,
+    objective: str,
+    minutes: float,
+    defined: Sequence[str],
+    region: str,
+    *,
+    held: Sequence[str] | None = None,
 ) -> Message:
     """A job's objective metric has no datapoint ``minutes`` after its training started while
     its instances report: the metric it looked for, the names the job defines
-    (``MetricDefinitions``), and the nearest of them (issue 20's coverage notice)."""
+    (``MetricDefinitions``), the names CloudWatch holds for the job (``held``: ListMetrics;
+    None: unreadable), and the nearest of them (issue 20's coverage notice)."""
     import difflib  # only a notice of a missing objective needs it: no cold-start cost
 
-    nearest = difflib.get_close_matches(objective, defined, n=1, cutoff=0.6)
+    names = list(dict.fromkeys([*defined, *(held or ())]))
+    nearest = difflib.get_close_matches(objective, names, n=1, cutoff=0.6)
     if nearest:
         fix = f"did you mean `{nearest[0]}`? Tag the job {TAG_OBJECTIVE}={nearest[0]}"
     elif defined:
@@ -460,12 +469,57 @@ def objective_missing(
         ),
         field("Looked for", objective),
         field("Defined", ", ".join(defined) if defined else "no MetricDefinitions"),
+        field("In CloudWatch", _held(held)),
         field("Fix", fix),
         sentence(WATCHED_STILL),
         *next_steps(region, job),
     ]
     fact = f": objective {objective} not arriving after {duration(minutes)}"
-    return Message.of(compose_subject(NOT_JUDGED, job, fact), parts, 12)
+    return Message.of(compose_subject(NOT_JUDGED, job, fact), parts, 14)
+
+
+def _held(held: Sequence[str] | None) -> str:
+    if held is None:
+        return "unknown (ListMetrics failed)"
+    return ", ".join(held) if held else "no metric with the job's TrainingJobName yet"
+
+
+def unknown_instance_type(
+    job: str, instance_type: str, rules: Sequence[str], known: Sequence[str], region: str
+) -> Message:
+    """An opted-in job whose instance type trainguard does not know: ``rules`` cannot watch
+    it (issue 20's coverage notice); ``known``: the types it knows (the nearest is named)."""
+    import difflib
+
+    near = difflib.get_close_matches(instance_type, list(known), n=1, cutoff=0.8)
+    what = f"unknown instance type {instance_type!r}" if instance_type else "no InstanceType"
+    fix = (
+        f"add it to the deployed policy's prices: -c prices='{{\"{instance_type or 'TYPE'}\": "
+        '{"gpus": N, "usd_per_hour": P}}\''
+    )
+    if near:
+        fix = f"is it {near[0]}? else {fix}"
+    parts = [
+        field("Job", job),
+        field("Problem", f"{what}: trainguard does not know its GPUs or its price"),
+        field("Not watched", ", ".join(rules) or "-"),
+        field("Fix", fix),
+        sentence("Nothing is stopped for it; the objective and runtime rules still watch the job."),
+        *next_steps(region, job),
+    ]
+    return Message.of(compose_subject(NOT_JUDGED, job, f": {what}"), parts, 12)
+
+
+def now_watched(job: str, fixed: str, watching: str, region: str) -> Message:
+    """A cause a notice said is gone (issue 20's coverage): what changed, what watches the job
+    now."""
+    parts = [
+        field("Job", job),
+        field("Changed", fixed),
+        field("Watched by", watching),
+        *next_steps(region, job),
+    ]
+    return Message.of(compose_subject("WATCHED", job, f": {fixed}"), parts, 11)
 
 
 def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:

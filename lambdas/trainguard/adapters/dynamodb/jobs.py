@@ -163,6 +163,36 @@ class DynamoDBRunningJobs(TableAdapter):
                 ExpressionAttributeValues=serialize({":m": {key: opened_at}}),
             )
 
+    def retag(self, job: JobRecord, reset_progress: bool) -> bool:
+        """One UpdateItem of the run's tags and what they decide, while it runs (the running
+        index's attribute is there); the other attributes (claims, episodes, alarms) are not
+        touched. ``reset_progress``: its objective changed, the progress read is another
+        metric's."""
+        values: dict[str, Any] = {
+            ":t": dict(job.tags),
+            ":o": job.opted_in,
+            ":g": job.group,
+            ":d": job.direction,
+            ":m": job.mode,
+            ":r": RUNNING_VALUE,
+        }
+        sets = ["tags = :t", "opted_in = :o", "#g = :g", "direction = :d", "#m = :m"]
+        removes = ["progress"] if reset_progress else []
+        for name, value in (("objective", job.objective), ("config_error", job.config_error)):
+            if value is None:
+                removes.append(name)
+            else:
+                sets.append(f"{name} = :{name}")
+                values[f":{name}"] = value
+        expression = "SET " + ", ".join(sets) + (f" REMOVE {', '.join(removes)}" if removes else "")
+        return self._update_run(
+            job.run,
+            expression,
+            ConditionExpression=f"attribute_exists(pk) AND {RUNNING_ATTR} = :r",
+            ExpressionAttributeNames={"#g": "group", "#m": "mode"},
+            ExpressionAttributeValues=serialize(values),
+        )
+
 
 def job_from_item(item: Mapping[str, Any]) -> JobRecord:
     """The :class:`JobRecord` of a run's item (deserialized)."""
