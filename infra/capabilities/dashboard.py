@@ -1,5 +1,5 @@
 """Dashboard: stops and would-be stops, alerts, dollars saved, tick and shard durations, errors
-(the shards' errors and dead letters too)."""
+(the shards' errors and dead letters too), the opted-in jobs not fully watched."""
 
 from __future__ import annotations
 
@@ -82,6 +82,24 @@ class Dashboard(Construct):
                 + [evaluator.metric_throttles(statistic="Sum", label="evaluator throttles")],
                 width=12,
             ),
+        )
+        # issue 20: opted-in jobs a rule on does not watch, per tick (the planner's and the
+        # shards' counts summed, over the ticks of the period: right at any tick rate)
+        unwatched = cloudwatch.MathExpression(
+            expression="unwatched / ticks",
+            using_metrics={
+                "unwatched": trainguard_metric(c.METRIC_UNWATCHED),
+                "ticks": trainguard_metric(c.METRIC_TICKS),
+            },
+            label="unwatched jobs (a tick's average)",
+            period=Duration.minutes(5),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="UnwatchedJobs: opted-in jobs not fully watched (trainguard status: why)",
+                left=[unwatched],
+                width=24,
+            )
         )
         if shard is None:
             return

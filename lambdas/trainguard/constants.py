@@ -108,6 +108,7 @@ METRIC_EMAIL_DEAD_LETTERS = "EmailDeadLetters"  # emails given up after every re
 METRIC_DEFERRED = "DeferredJobs"  # jobs left for the next tick when the time ran out
 METRIC_DIGESTS = "DigestsSent"  # the weekly digest's heartbeat
 METRIC_CONFIG_ERRORS = "ConfigErrors"  # an unusable runtime setting: stops disabled (alarmed)
+METRIC_UNWATCHED = "UnwatchedJobs"  # opted-in jobs judged by a tick, not fully watched
 
 # a group's policy item in the state table, GROUP#<group> / POLICY (trainguard calibrate
 # --apply writes it with a POLICY#<applied_at> history copy; the evaluator reads it)

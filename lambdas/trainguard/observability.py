@@ -23,6 +23,7 @@ from .constants import (
     METRIC_JOB_ERRORS,
     METRIC_STOP_FAILURES,
     METRIC_STOPS,
+    METRIC_UNWATCHED,
     METRIC_WOULD_STOPS,
     METRICS_NAMESPACE,
     SERVICE_NAME,
@@ -46,6 +47,7 @@ class TickFigures(Protocol):
     dollars_saved: float
     controls_error: str | None
     duration_ms: float
+    unwatched: int
 
 
 def count(name: str, value: float = 1) -> None:
@@ -64,6 +66,8 @@ def emit_tick(result: TickFigures, duration_metric: str) -> None:
     count(METRIC_EMAIL_DEAD_LETTERS, result.emails_dead)
     count(METRIC_DEFERRED, result.deferred)
     count(METRIC_DOLLARS_SAVED, result.dollars_saved)
+    # opted-in jobs a rule on does not watch (issue 20): the planner's and the shards' add up
+    count(METRIC_UNWATCHED, result.unwatched)
     if result.controls_error is not None:  # every stop held: logged by the tick, alarmed here
         count(METRIC_CONFIG_ERRORS)
     metrics.add_metric(name=duration_metric, unit=MetricUnit.Milliseconds, value=result.duration_ms)

@@ -473,6 +473,8 @@ def test_dashboard_widgets(synthesized: Synthesized) -> None:
         c.METRIC_TICK_DURATION,
         "Errors",
         c.METRICS_NAMESPACE,
+        c.METRIC_UNWATCHED,
+        "unwatched / ticks",
     ):
         assert text in body, text
 

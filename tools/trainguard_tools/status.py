@@ -1,6 +1,7 @@
 """``trainguard status``: the running opted-in jobs per group, each with its latest value, the
-threshold it is held to, the references behind it, its effective mode and its open alerts;
-and the runtime controls in force.
+threshold it is held to, the references behind it, its effective mode, its open alerts and
+which rules watch it (and, for each that does not, why: ``trainguard.logic.coverage``, the
+tick's own computation); and the runtime controls in force.
 
 The threshold is the evaluator's own: the job's stored progress (its ``CurveSummary`` and
 catch-up streak) judged by the job's rules (``JobSettings.rules``, resolved by the tick's own
@@ -24,6 +25,7 @@ from trainguard.config import Control, Controls, JobSettings, Policy, PolicyErro
 from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
+from trainguard.logic.coverage import EPISODE_PREFIX, stored_coverage
 from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
 
 from .stack import Deployed, add_stack_arguments, connect, deployed_policy, run
@@ -47,6 +49,13 @@ class JobStatus:
     mode_source: str = "deploy-time"
     alerts: list[str] = field(default_factory=list)
     minutes: float = 0.0
+    # each rule its settings turn on -> "watched", "n/a: why" or "not watched: why" (the
+    # tick's own computation: trainguard.logic.coverage)
+    coverage: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fully_watched(self) -> bool:
+        return not any(v.startswith("not watched") for v in self.coverage.values())
 
 
 def mode_of(job: JobRecord, settings: JobSettings, controls: Controls) -> tuple[str, str]:
@@ -72,6 +81,8 @@ def open_alerts(job: JobRecord, now: float) -> list[str]:
     """The run's open episodes: idle hosts, hung, stragglers, throughput."""
     out = [f"gpu idle {host} since {_hhmm(t)}" for host, t in sorted(job.idle_hosts.items())]
     for key, opened in sorted(job.episodes.items()):
+        if key.startswith(EPISODE_PREFIX):  # a coverage cause: the coverage lines say it
+            continue
         out.append(f"{key.replace(':', ' ')} since {_hhmm(opened)}")
     return out
 
@@ -120,13 +131,18 @@ def job_status(
         alerts=open_alerts(job, now),
         minutes=max(0.0, (now - job.start_time) / 60.0),
     )
+    group = stats.get(job.reference_set)
+    references = group.references if group is not None else 0
     try:
         settings = resolve_settings(job.tags, policy, group_policy, controls)
     except PolicyError as exc:
         out.note, out.mode, out.mode_source = f"bad tag: {exc}", "not evaluated", "tag"
+        covered = stored_coverage(job, None, policy, policy.catalog(), error=str(exc))
+        out.coverage = covered.by_rule()
         return out
     out.mode, out.mode_source = mode_of(job, settings, controls)
-    group = stats.get(job.reference_set)
+    covered = stored_coverage(job, settings, policy, policy.catalog(), references=references)
+    out.coverage = covered.by_rule()
     decisions = judged(settings, job, group)
     for d in decisions:
         if d.rule in THRESHOLD_RULES and d.threshold is not None:
@@ -206,7 +222,21 @@ def format_text(
         for r in members:
             if r.note:
                 lines.append(f"  {r.job}: {r.note}")
+        for r in members:
+            lines.append(f"  {r.job}: {coverage_line(r)}")
     return "\n".join(line.rstrip() for line in lines)
+
+
+def coverage_line(row: JobStatus) -> str:
+    """``watched by catch-up, runtime, ...``, then each rule that does not watch it and why."""
+    watched = [rule for rule, state in row.coverage.items() if state == "watched"]
+    gaps = [
+        f"{rule} ({state.removeprefix('not watched: ')})"
+        for rule, state in row.coverage.items()
+        if state.startswith("not watched")
+    ]
+    text = "watched by " + (", ".join(watched) or "no rule")
+    return text + (f"; NOT watched by {'; '.join(gaps)}" if gaps else "")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """The weekly digest: one message with the week's summary (:mod:`.report`, the same numbers as
 ``trainguard report --since 7d``), the jobs that sat idle longest, the longest-running jobs,
-and the groups whose best job came close to being stopped.
+the groups whose best job came close to being stopped, and the running opted-in jobs that are
+not fully watched (:mod:`.coverage`).
 
 Reads: seven Queries of the ``audit`` index and one BatchGetItem of the runs (the summary),
-one Query per GPU-idle job (its episodes), the ``running`` index (the longest-running jobs),
+one Query per GPU-idle job (its episodes), the ``running`` index (the longest-running jobs,
+the jobs not fully watched, with one BatchGetItem of their groups' statistics and policies),
 and, per job that a rule wanted stopped and that completed anyway, its group's statistics and
 its stored curve. Nothing is written; the message goes out through the Notifier port.
 
@@ -16,9 +18,11 @@ have been stopped. A cheap and honest signal: no extra state, no change to the t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
+from ..config import Controls, Policy, PolicyError, resolve_settings
 from ..core.curves import fmt
 from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog
@@ -27,6 +31,7 @@ from ..models import JobRecord, JobStatus, RunId
 from ..ports import IdleEpisodes, References, StateTable
 from ..times import iso
 from . import messages
+from .coverage import stored_coverage
 from .dependencies import Dependencies
 from .report import Summary, format_text, runs_of, summarize
 
@@ -63,11 +68,19 @@ class CloseCall:
 
 
 @dataclass(frozen=True)
+class UnwatchedJob:
+    run: RunId
+    group: str
+    gaps: tuple[str, ...]  # "rule (why)" for each rule on that does not watch it
+
+
+@dataclass(frozen=True)
 class Digest:
     summary: Summary
     idle: list[IdleJob]
     running: list[RunningJob]
     close_calls: list[CloseCall]
+    unwatched: list[UnwatchedJob] = dataclasses.field(default_factory=list)
 
     def subject(self) -> str:
         t = self.summary.total
@@ -114,6 +127,11 @@ class Digest:
             f"after {c.rule} said {c.action} at {c.at}"
             for c in self.close_calls
         ] or ["  none"]
+        lines.append("Opted-in jobs not fully watched (running; trainguard status says more):")
+        lines += [
+            f"  {u.run.name} ({u.group}): not watched by {'; '.join(u.gaps)}"
+            for u in self.unwatched
+        ] or ["  none"]
         blocks = [
             [sentence(header)],
             totals,
@@ -130,17 +148,44 @@ def build_digest(
     now: float,
     days: int = DIGEST_DAYS,
     idle_window_minutes: float = 0.0,
+    policy: Policy | None = None,
 ) -> Digest:
     """The digest of the ``days`` before ``now``; ``idle_window_minutes``: the GPU-idle
-    alarms' window (a host was idle that long before its episode opened). It reads the
-    table's audit, jobs, running jobs, idle episodes and references (nothing else)."""
+    alarms' window (a host was idle that long before its episode opened); ``policy``: the
+    deployed policy (the running jobs' coverage; None: not listed). It reads the table's
+    audit, jobs, running jobs, idle episodes and references (nothing else)."""
     summary = summarize(table.audit, table.jobs, catalog, now - days * 86400.0, now)
+    running = table.running.running_jobs()
     return Digest(
         summary,
         top_idle(table.idle_episodes, summary, catalog, now, idle_window_minutes),
-        longest_running(table.running.running_jobs(), catalog, now),
+        longest_running(running, catalog, now),
         close_calls(table.references, summary),
+        [] if policy is None else not_watched(table.references, running, policy, catalog),
     )
+
+
+def not_watched(
+    references: References, running: list[JobRecord], policy: Policy, catalog: InstanceCatalog
+) -> list[UnwatchedJob]:
+    """The running opted-in jobs that a rule on does not watch, and why (the tick's own
+    computation, :func:`.coverage.stored_coverage`, under the group's policy)."""
+    opted_in = [j for j in running if j.opted_in]
+    stats, policies = references.batch_get_group_state({j.reference_set for j in opted_in})
+    out = []
+    for job in sorted(opted_in, key=lambda j: (j.group, j.run)):
+        group = stats.get(job.reference_set)
+        count = group.references if group is not None else 0
+        try:
+            settings = resolve_settings(job.tags, policy, policies.get(job.group), Controls())
+        except PolicyError as exc:
+            covered = stored_coverage(job, None, policy, catalog, error=str(exc))
+        else:
+            covered = stored_coverage(job, settings, policy, catalog, references=count)
+        if not covered.watched:
+            gaps = tuple(f"{r.rule} ({r.why})" for r in covered.gaps())
+            out.append(UnwatchedJob(job.run, job.group, gaps))
+    return out
 
 
 def top_idle(
@@ -226,6 +271,8 @@ def send_digest(deps: Dependencies, now: float | None = None) -> Digest:
     message on the alert channel."""
     moment = deps.clock() if now is None else now
     window = deps.policy.gpu_idle.window_minutes
-    digest = build_digest(deps, deps.catalog, moment, idle_window_minutes=window)
+    digest = build_digest(
+        deps, deps.catalog, moment, idle_window_minutes=window, policy=deps.policy
+    )
     deps.notifier.send(digest.message())
     return digest
