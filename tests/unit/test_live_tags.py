@@ -130,3 +130,17 @@ def test_a_failed_list_tags_is_counted_and_the_tick_goes_on() -> None:
     world.fakes.training_jobs.fail("tags", RuntimeError("Rate exceeded"), times=10)
     ticks, _ = minutes(world, job, PERIOD)
     assert sum(t.errors for t in ticks) == 1 and all(t.jobs == 1 for t in ticks)
+
+
+def test_a_tag_broken_mid_run_keeps_the_other_causes_open_and_says_config_once() -> None:
+    world = World()
+    tags = {k: v for k, v in TAGS.items() if k != "trainguard:objective"}
+    job = world.start("breaking", tags)
+    _, sent = minutes(world, job, 2)
+    assert [e.subject.split(":")[0] for e in sent] == ["[trainguard] NOT JUDGED breaking"]
+    job.tags["trainguard:mode"] = "enforcing"
+    _, sent = minutes(world, job, PERIOD)
+    (config,) = sent  # no WATCHED: the objective tag is still missing
+    assert config.subject.startswith("[trainguard] CONFIG breaking: trainguard:mode")
+    causes = {k for k in world.record("breaking").episodes if k.startswith("unwatched:")}
+    assert causes == {"unwatched:config", "unwatched:objective-tag"}

@@ -25,7 +25,7 @@ from trainguard.config import Control, Controls, JobSettings, Policy, PolicyErro
 from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
-from trainguard.logic.coverage import EPISODE_PREFIX, stored_coverage
+from trainguard.logic.coverage import EPISODE_PREFIX, job_coverage
 from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
 
 from .stack import Deployed, add_stack_arguments, connect, deployed_policy, run
@@ -137,11 +137,11 @@ def job_status(
         settings = resolve_settings(job.tags, policy, group_policy, controls)
     except PolicyError as exc:
         out.note, out.mode, out.mode_source = f"bad tag: {exc}", "not evaluated", "tag"
-        covered = stored_coverage(job, None, policy, policy.catalog(), error=str(exc))
+        covered = job_coverage(job, None, policy, policy.catalog(), error=str(exc))
         out.coverage = covered.by_rule()
         return out
     out.mode, out.mode_source = mode_of(job, settings, controls)
-    covered = stored_coverage(job, settings, policy, policy.catalog(), references=references)
+    covered = job_coverage(job, settings, policy, policy.catalog(), references=references)
     out.coverage = covered.by_rule()
     decisions = judged(settings, job, group)
     for d in decisions:

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from ..config import JobSettings, Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
 from ..core.instances import InstanceCatalog
-from ..models import JobRecord, RunId
+from ..models import JobRecord
 from ..observability import logger
 from . import messages
 from .actions import Act
@@ -104,13 +104,15 @@ def job_coverage(
     *,
     error: str | None = None,
     references: int = 0,
-    objective_missing: bool = False,
+    objective_missing: bool | None = None,
 ) -> Coverage:
     """The coverage of the opted-in ``job``: ``settings`` its resolved settings (None: its
     tags are bad, ``error`` says how; ``policy`` then says which rules are on);
     ``references``: completed jobs in its reference set; ``objective_missing``: its objective
-    has not arrived within the grace while its instances report (the tick's observation, or
-    the cause kept open on the run)."""
+    has not arrived within the grace while its instances report (the tick's observation;
+    None: the cause as the tick kept it on the run, for ``status`` and the digest)."""
+    if objective_missing is None:
+        objective_missing = OBJECTIVE_MISSING in open_causes(job)
     p = settings.policy if settings is not None else policy
     causes: dict[str, str] = {}
     rules: list[RuleWatch] = []
@@ -206,29 +208,6 @@ def open_causes(job: JobRecord) -> dict[str, float]:
     }
 
 
-def stored_coverage(
-    job: JobRecord,
-    settings: JobSettings | None,
-    policy: Policy,
-    catalog: InstanceCatalog,
-    *,
-    error: str | None = None,
-    references: int = 0,
-) -> Coverage:
-    """A job's coverage from what the table holds (``trainguard status``, the digest): the
-    objective's arrival is the tick's, kept open on the run."""
-    missing = OBJECTIVE_MISSING in open_causes(job)
-    return job_coverage(
-        job,
-        settings,
-        policy,
-        catalog,
-        error=error,
-        references=references,
-        objective_missing=missing,
-    )
-
-
 # ---- the tick: keep the causes on the run, say them ---------------------------------------------
 def objective_missing(
     job: JobRecord, settings: JobSettings, seen: Observation | None, now: float
@@ -278,8 +257,8 @@ def track_coverage(
         if cause in EMAILED and cause != CONFIG:  # a bad tag's CONFIG notice is the tick's
             _notice(act, job, settings, cause, coverage)
     for cause in held:
-        if cause in coverage.causes:
-            continue
+        if cause in coverage.causes or (settings is None and cause != CONFIG):
+            continue  # a bad tag hides the other causes: they are not gone
         deps.running.set_episode(job.run, EPISODE_PREFIX + cause, None)
         logger.info("watched again", extra={"job": job.name, "cause": cause})
         if _said(job, cause):
@@ -363,13 +342,3 @@ def cloudwatch_names(act: Act, job: str) -> list[str] | None:
 def _said(job: JobRecord, name: str) -> bool:
     """Claimed this run already (the run's item lists it): no read, no write."""
     return ActionKind.NOTICE.action(name) in job.actions
-
-
-def unwatched_runs(jobs: Sequence[JobRecord]) -> list[tuple[RunId, dict[str, float]]]:
-    """The opted-in runs with an open cause on their item, and their causes."""
-    out = []
-    for job in jobs:
-        causes = open_causes(job)
-        if job.opted_in and causes:
-            out.append((job.run, causes))
-    return out

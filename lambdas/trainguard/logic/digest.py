@@ -31,7 +31,7 @@ from ..models import JobRecord, JobStatus, RunId
 from ..ports import IdleEpisodes, References, StateTable
 from ..times import iso
 from . import messages
-from .coverage import stored_coverage
+from .coverage import job_coverage
 from .dependencies import Dependencies
 from .report import Summary, format_text, runs_of, summarize
 
@@ -169,7 +169,7 @@ def not_watched(
     references: References, running: list[JobRecord], policy: Policy, catalog: InstanceCatalog
 ) -> list[UnwatchedJob]:
     """The running opted-in jobs that a rule on does not watch, and why (the tick's own
-    computation, :func:`.coverage.stored_coverage`, under the group's policy)."""
+    computation, :func:`.coverage.job_coverage`, under the group's policy)."""
     opted_in = [j for j in running if j.opted_in]
     stats, policies = references.batch_get_group_state({j.reference_set for j in opted_in})
     out = []
@@ -179,9 +179,9 @@ def not_watched(
         try:
             settings = resolve_settings(job.tags, policy, policies.get(job.group), Controls())
         except PolicyError as exc:
-            covered = stored_coverage(job, None, policy, catalog, error=str(exc))
+            covered = job_coverage(job, None, policy, catalog, error=str(exc))
         else:
-            covered = stored_coverage(job, settings, policy, catalog, references=count)
+            covered = job_coverage(job, settings, policy, catalog, references=count)
         if not covered.watched:
             gaps = tuple(f"{r.rule} ({r.why})" for r in covered.gaps())
             out.append(UnwatchedJob(job.run, job.group, gaps))

@@ -475,7 +475,7 @@ def objective_missing(
         *next_steps(region, job),
     ]
     fact = f": objective {objective} not arriving after {duration(minutes)}"
-    return Message.of(compose_subject(NOT_JUDGED, job, fact), parts, 14)
+    return Message.of(compose_subject(NOT_JUDGED, job, fact), parts, 15)
 
 
 def _held(held: Sequence[str] | None) -> str:
@@ -507,7 +507,7 @@ def unknown_instance_type(
         sentence("Nothing is stopped for it; the objective and runtime rules still watch the job."),
         *next_steps(region, job),
     ]
-    return Message.of(compose_subject(NOT_JUDGED, job, f": {what}"), parts, 12)
+    return Message.of(compose_subject(NOT_JUDGED, job, f": {what}"), parts, 13)
 
 
 def now_watched(job: str, fixed: str, watching: str, region: str) -> Message:
@@ -519,7 +519,7 @@ def now_watched(job: str, fixed: str, watching: str, region: str) -> Message:
         field("Watched by", watching),
         *next_steps(region, job),
     ]
-    return Message.of(compose_subject("WATCHED", job, f": {fixed}"), parts, 11)
+    return Message.of(compose_subject("WATCHED", job, f": {fixed}"), parts, 12)
 
 
 def gpu_recovered(host: str, minutes: float, region: str, job: str) -> Message:
