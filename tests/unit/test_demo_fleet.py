@@ -45,6 +45,11 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
         "straggler host",
         "throughput halves",
         "capacity failure",
+        # issue 20's coverage jobs (trainguard_local.demo.coverage)
+        "mistyped objective",
+        "no objective tag",
+        "bad tag fixed mid-run",
+        "tagged into a group mid-run",
     }
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})

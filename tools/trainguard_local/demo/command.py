@@ -15,6 +15,7 @@ from trainguard.constants import ENV_POLICY, EVALUATOR_FUNCTION_NAME
 from trainguard_tools.curvefile import load_curves
 
 from ..emulator_deploy import REPO_ROOT
+from .coverage import coverage_section, read_job_items
 from .fleet import FULL, QUICK, plan_fleet
 from .pause import PauseScenario
 from .summary import build_summary, format_summary, read_decisions
@@ -104,6 +105,9 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         emails = plane.mailbox.emails()
         stats = _group_stats(plane, fleet)
+        items = read_job_items(
+            make_client("dynamodb", plane.endpoint_url), plane.deployed.table_name
+        )
         summary = build_summary(
             fleet,
             decisions,
@@ -133,6 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
                 ],
                 "scenario": "quick" if args.quick else "full",
                 "pause": pause.record(),
+                "coverage": coverage_section(fleet, [(e.subject, e.body) for e in emails], items),
                 "seconds": {
                     "deploy": round(deploy_s, 1),
                     "simulate": round(record.seconds["simulate"], 1),

@@ -95,6 +95,11 @@ class FleetJob:
     samples_per_sec: float = 0.0  # per instance (0: it reports no throughput metric)
     throughput_halves_at: int | None = None  # minutes after its start
     retries: int = 0  # its trainguard:retry tag (0: none)
+    # its tags at creation differ from a tagged job's: key -> value (None: left out); and the
+    # tag changes made while it runs: (minutes after its start, key -> value, None: deleted)
+    # (:mod:`.coverage`)
+    tag_overrides: tuple[tuple[str, str | None], ...] = ()
+    tag_changes: tuple[tuple[int, tuple[tuple[str, str | None], ...]], ...] = ()
 
     @property
     def end_minute(self) -> int:
@@ -118,6 +123,11 @@ class FleetJob:
             tags["trainguard:throughput"] = THROUGHPUT_METRIC
         if self.retries:
             tags["trainguard:retry"] = str(self.retries)
+        for key, value in self.tag_overrides:
+            if value is None:
+                tags.pop(key, None)
+            else:
+                tags[key] = value
         return tags
 
     @property
@@ -249,6 +259,7 @@ QUICK = Scenario(
         "gpuIdleWarmupMinutes": 2,
         "stragglerWindowMinutes": 5,
         "throughputWarmupMinutes": 2,
+        "objectiveGraceMinutes": 5,  # the coverage jobs' notice within their short run
     },
 )
 
@@ -320,6 +331,9 @@ def plan_fleet(records: Sequence[CurveRecord], scenario: Scenario = FULL) -> lis
     fleet = _special_jobs(fleet, by_name, scenario)
     fleet += _distributed_jobs(records, scenario)
     fleet.append(_capacity_job(records, scenario))
+    from .coverage import coverage_jobs  # its jobs are FleetJobs: imported here, not above
+
+    fleet += coverage_jobs(records, scenario)
     return sorted(fleet, key=lambda j: (j.start_minute, j.name))
 
 

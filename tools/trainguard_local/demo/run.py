@@ -25,6 +25,7 @@ from trainguard.constants import TRAINING_NAMESPACE
 
 from ..clock import SimClock
 from ..sagemaker_shim import TERMINAL
+from .coverage import apply_tag_changes
 from .fleet import THROUGHPUT_METRIC, FleetJob, retry_replay
 
 if TYPE_CHECKING:
@@ -165,6 +166,7 @@ class FleetPlayer:
             if job.start_minute == minute and job.name not in started:
                 create_job(sm, job)
                 started.add(job.name)
+        apply_tag_changes(sm, fleet, started, minute)  # a user fixing tags mid-run
         data: list[MetricDatumTypeDef] = []
         running = [j for j in fleet if j.name in started and j.name not in ended]
         for job in running:

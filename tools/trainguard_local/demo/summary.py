@@ -268,12 +268,20 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
         *_pause_checks(summary.get("pause")),
         *_retry_checks(summary),
         *_sharded_checks(summary),
+        *_coverage_checks(summary.get("coverage")),
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
             f"{len(summary['handler_failures'])} failure(s)",
         ),
     ]
+
+
+def _coverage_checks(coverage: Mapping[str, Any] | None) -> list[Check]:
+    """Issue 20's: each coverage job noticed, fixed or watched (:mod:`.coverage`)."""
+    if coverage is None:
+        return []
+    return [Check(c["check"], bool(c["ok"]), str(c["detail"])) for c in coverage["checks"]]
 
 
 def _pause_checks(pause: Mapping[str, Any] | None) -> list[Check]:
