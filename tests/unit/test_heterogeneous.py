@@ -234,3 +234,29 @@ def test_a_stopped_heterogeneous_job_saves_every_groups_price() -> None:
     )
     email = next(e for e in world.fakes.notifier.take() if "STOPPED" in e.subject)
     assert "Instances:  3 x ml.p4d.24xlarge (train), 1 x ml.c5.4xlarge (data)" in email.body
+
+
+# ---- coverage ------------------------------------------------------------------------------
+def test_an_unknown_type_in_a_group_is_said_once_with_the_fix() -> None:
+    world = World()
+    job = world.start("exotic", groups=(("train", "ml.zz.huge", 2), ("data", C5, 1)), deliver=False)
+    (warning,) = world.event(job).warnings  # the registration's (the Lambda's result)
+    assert warning.startswith("unknown instance type 'ml.zz.huge' (group train): no GPU-idle")
+    world.emails()
+    world.fakes.advance(1)
+    world.tick()
+    (email,) = world.fakes.notifier.take()
+    assert email.subject == (
+        "[trainguard] NOT WATCHED exotic: unknown instance type 'ml.zz.huge' (group train)"
+    )
+    assert "Not watched: GPU idle, hung job, straggler host; no cost or savings" in email.body
+    assert """-c prices='{"ml.zz.huge": {"gpus": N, "usd_per_hour": P}}'""" in email.body
+    world.fakes.advance(1)
+    world.tick()
+    assert world.emails() == []  # once a run
+    # known types: no notice
+    world.start("known", groups=TRAIN_AND_DATA)
+    world.emails()
+    world.fakes.advance(1)
+    world.tick()
+    assert not [s for s in world.emails() if "NOT WATCHED" in s]

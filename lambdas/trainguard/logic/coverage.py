@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..config import JobSettings
+from ..core.instances import gpu_hosts, instances_text
 from ..models import JobRecord
 from ..observability import logger
 from . import messages
@@ -71,3 +72,22 @@ def metric_definitions(act: Act, job: str) -> Sequence[str]:
 def _said(job: JobRecord, name: str) -> bool:
     """Claimed this run already (the run's item lists it): no read, no write."""
     return ActionKind.NOTICE.action(name) in job.actions
+
+
+UNKNOWN_INSTANCE = "instance-type"
+
+
+def notice_instance_type(act: Act, job: JobRecord) -> bool:
+    """Say once a run that an instance type of the job (of any of its instance groups) is
+    not in the catalog: the GPU rules cannot watch it; True if the notice was sent now."""
+    if _said(job, UNKNOWN_INSTANCE):
+        return False
+    plan = gpu_hosts(job.groups, act.deps.catalog)
+    if not plan.unknown:
+        return False
+    logger.warning(
+        "unknown instance type: no GPU rule watches the job",
+        extra={"job": job.name, "why": plan.why, "instances": instances_text(job.groups)},
+    )
+    message = messages.unknown_instance_type(job.name, plan.why, plan.unknown, act.deps.region)
+    return act.notice(job, UNKNOWN_INSTANCE, message)

@@ -33,7 +33,7 @@ from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
-from .coverage import notice_coverage
+from .coverage import notice_coverage, notice_instance_type
 from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
@@ -344,6 +344,7 @@ def _notice_coverage(
     tick nor in the way of the job's judgement."""
     try:
         notice_coverage(act, job, settings, seen, now)
+        notice_instance_type(act, job)
     except Exception:
         result.errors += 1
         logger.exception("the coverage notice failed")

@@ -552,3 +552,25 @@ def report(subject: str, blocks: Sequence[Sequence[Part]], width: int) -> Messag
 def lines(text: str) -> list[Part]:
     """Preformatted text (a table), a sentence a line."""
     return [sentence(line) for line in text.split("\n")]
+
+
+NOT_WATCHED = "NOT WATCHED"
+
+
+def unknown_instance_type(job: str, why: str, types: Sequence[str], region: str) -> Message:
+    """A job with an instance type trainguard does not know (in any of its instance groups):
+    no GPU-idle alarm, hang or straggler watch and no cost for it (issue 20's coverage
+    notice). ``why``: which type, of which group."""
+    prices = ", ".join(f'"{t}": {{"gpus": N, "usd_per_hour": P}}' for t in types)
+    parts = [
+        field("Job", job),
+        field("Problem", f"{why}: its GPUs and price are not known"),
+        field("Not watched", "GPU idle, hung job, straggler host; no cost or savings"),
+        field("Fix", f"add it to the deployed policy's prices: -c prices='{{{prices}}}'"),
+        sentence(
+            "Nothing is stopped for it, and the rules that need no GPU count (the stopping "
+            "rules, runtime, throughput) still watch the job."
+        ),
+        *next_steps(region, job),
+    ]
+    return Message.of(compose_subject(NOT_WATCHED, job, f": {why}"), parts, 13)

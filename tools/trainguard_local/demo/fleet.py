@@ -410,11 +410,7 @@ def _capacity_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJo
     """The job SageMaker has no capacity for: the first group's middle-ranked curve (what its
     retry replays), alone in its own group."""
     group = scenario.groups[0]
-    ranked = sorted(
-        (r for r in records if r.group == group and r.status == "Completed"),
-        key=lambda r: (_final(r, scenario.epochs), r.job),
-    )
-    r = ranked[len(ranked) // 2]
+    r = _middle_ranked(records, group, scenario.epochs)
     return FleetJob(
         name="capacity-job",
         group=CAPACITY_GROUP,
@@ -432,6 +428,15 @@ def _capacity_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJo
         failure_reason=CAPACITY_ERROR,
         retries=1,
     )
+
+
+def _middle_ranked(records: Sequence[CurveRecord], group: str, epochs: int) -> CurveRecord:
+    """The completed job of ``group`` in the middle of its ranking at ``epochs``."""
+    ranked = sorted(
+        (r for r in records if r.group == group and r.status == "Completed"),
+        key=lambda r: (_final(r, epochs), r.job),
+    )
+    return ranked[len(ranked) // 2]
 
 
 def retry_replay(job: FleetJob, name: str, start_minute: int) -> FleetJob:
@@ -567,11 +572,7 @@ def _heterogeneous_job(records: Sequence[CurveRecord], scenario: Scenario) -> Fl
     """A heterogeneous cluster whose second GPU host is idle: the distributed group's source
     curve in the middle of its ranking, alone in its own group (no rule but GPU-idle's)."""
     epochs = scenario.ddp_epochs
-    ranked = sorted(
-        (r for r in records if r.group == scenario.ddp_from and r.status == "Completed"),
-        key=lambda r: (_final(r, epochs), r.job),
-    )
-    r = ranked[len(ranked) // 2]
+    r = _middle_ranked(records, scenario.ddp_from, epochs)
     return FleetJob(
         name="hetero-idle",
         group=HETERO_GROUP,
