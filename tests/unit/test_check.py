@@ -141,6 +141,7 @@ def test_an_instance_groups_request_says_per_group_what_is_watched(
         "its hosts watched by gpu-idle, hang, straggler\n"
     ) in out
     assert "an alarm per GPU host (2, each once it reports" in out
+    assert "a host 30 points per GPU below the others of its group (train) for 10 min" in out
     _, out, _ = check("instance_groups.json", capsys, "--json")
     rules = statuses(out)
     assert rules["gpu-idle"] == rules["hang"] == rules["straggler"] == "watched"

@@ -15,6 +15,7 @@ from test_logic_health import about, gpu, run_minutes
 from world import World
 
 from trainguard.adapters.dynamodb.jobs import job_from_item
+from trainguard.config import GpuIdleSettings, Policy
 from trainguard.core.instances import (
     DEFAULT_CATALOG,
     InstanceCatalog,
@@ -169,6 +170,17 @@ def test_the_gpu_hosts_get_their_alarms_once_they_report_and_the_cpu_host_none()
     world.fakes.advance(2)
     world.end(job, "Stopped")
     assert world.fakes.alarms.alarms == {}
+
+
+def test_with_the_gpu_idle_rule_off_the_hosts_are_not_read_for_alarms() -> None:
+    world = World()
+    world.fakes.policy = Policy(gpu_idle=GpuIdleSettings(enabled=False))
+    job = hetero(world, "hc", TRAIN_AND_DATA)
+    reads = len(world.fakes.metrics.requests)
+    gpu(world, job, {h: 90.0 for h in GPU_HOSTS})
+    world.tick()
+    asked = [q.id for call in world.fakes.metrics.requests[reads:] for q in call]
+    assert not [q for q in asked if q.startswith("r")] and world.fakes.alarms.alarms == {}
 
 
 def test_an_idle_gpu_host_is_alerted_with_the_instances_and_its_price_per_group() -> None:

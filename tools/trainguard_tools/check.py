@@ -231,6 +231,15 @@ def _instances(shape: JobShape, catalog: InstanceCatalog) -> list[str]:
     return out
 
 
+def _gpu_groups(shape: JobShape, catalog: InstanceCatalog) -> str:
+    """The names of the instance groups whose hosts report GPUs."""
+    return ", ".join(
+        g.name
+        for g in shape.instances
+        if (spec := catalog.get(g.instance_type)) is not None and spec.reports_gpu_utilization
+    )
+
+
 def _spec_text(spec: InstanceSpec) -> str:
     gpus = f"{spec.gpus} x {spec.accelerator or 'GPU'}" if spec.gpus else "no GPU"
     return f" ({gpus} per host, ${spec.usd_per_hour:.3f}/h per host)"
@@ -484,8 +493,9 @@ def _rules(
     add(
         "straggler",
         s.enabled,
-        f"a host {fmt(s.margin_pct)} points per GPU below the others for "
-        f"{fmt(s.window_minutes)} min",
+        f"a host {fmt(s.margin_pct)} points per GPU below the others"
+        + (f" of its group ({_gpu_groups(shape, catalog)})" if shape.heterogeneous else "")
+        + f" for {fmt(s.window_minutes)} min",
         gap
         or (
             "the hosts of GPU groups cannot be told apart (SageMaker does not say which "

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ..config import settings_for
 from ..constants import GPU_IDLE_ALARM_PREFIX, GPU_METRIC
 from ..core.instances import gpu_hosts
 from ..core.series import floor_minute
@@ -136,7 +137,10 @@ def _repair_alarms(
         if plan.gpus is None or len(job.alarms) >= plan.hosts:
             continue
         if not plan.named:
-            waiting.append(job)
+            settings = settings_for(job, deps.policy)
+            # its hosts are read only when there are alarms to make of what they say
+            if (settings.policy if settings else deps.policy).gpu_idle.enabled:
+                waiting.append(job)
             continue
         created += _repair(deps, job, ())
     if waiting and created < ALARMS_PER_TICK:
