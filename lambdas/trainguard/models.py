@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from .config import PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
 from .core.catchup import CatchUpModel
+from .core.instances import InstanceGroup, job_instances
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
@@ -215,8 +216,11 @@ class JobRecord:
     objective: str | None = None
     direction: str = "minimize"
     mode: str = "observe"
-    instance_type: str = ""
-    instance_count: int = 1
+    instance_type: str = ""  # "" in a heterogeneous cluster (its groups say)
+    instance_count: int = 1  # every host of the cluster, all its groups together
+    # a heterogeneous cluster's groups (ResourceConfig.InstanceGroups); empty: homogeneous
+    # (instance_type x instance_count), as every item written before groups were read is
+    instance_groups: tuple[InstanceGroup, ...] = ()
     max_runtime_s: float | None = None
     start_time: float = 0.0  # epoch seconds
     start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
@@ -246,7 +250,15 @@ class JobRecord:
     def running(self) -> bool:
         return self.status == JobStatus.IN_PROGRESS
 
+    @property
+    def groups(self) -> tuple[InstanceGroup, ...]:
+        """The cluster's instance groups (one unnamed group in a homogeneous cluster)."""
+        return self.instance_groups or (InstanceGroup("", self.instance_type, self.instance_count),)
+
     def hosts(self) -> list[str]:
+        """``<job>/algo-<n>``, n from 1 to the cluster's instances: SageMaker numbers the
+        hosts across all instance groups of a heterogeneous cluster (CloudWatch's ``Host``
+        dimension, ``[training-job-name]/algo-[instance-number-in-cluster]``)."""
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
 
 
@@ -259,14 +271,15 @@ class StateChange:
     status: JobStatus
     secondary_status: str
     tags: dict[str, str] | None  # None: the event carried none (ask ListTags)
-    instance_type: str
-    instance_count: int
+    instance_type: str  # "" in a heterogeneous cluster
+    instance_count: int  # all the cluster's instances
     max_runtime_s: float | None
     creation_time: float | None
     start_time: float | None
     end_time: float | None
     failure_reason: str | None
     event_time: float | None
+    instance_groups: tuple[InstanceGroup, ...] = ()  # a heterogeneous cluster's groups
 
     @property
     def run(self) -> RunId:
@@ -296,21 +309,11 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     resources = detail.get("ResourceConfig", {})
     if not isinstance(resources, Mapping):
         raise EventError("detail.ResourceConfig must be an object")
-    instance_type = resources.get("InstanceType", "")
-    if not isinstance(instance_type, str):
-        raise EventError(
-            f"detail.ResourceConfig.InstanceType must be a string, got {instance_type!r}"
-        )
-    count_raw = resources.get("InstanceCount", 1)
-    # ASCII digits only: "²".isdigit() is True, but int() refuses it
-    if isinstance(count_raw, str) and count_raw.isascii() and count_raw.isdigit():
-        count_raw = int(count_raw)
-    if isinstance(count_raw, float) and count_raw.is_integer():
-        count_raw = int(count_raw)
-    if isinstance(count_raw, bool) or not isinstance(count_raw, int) or count_raw < 1:
-        raise EventError(
-            f"detail.ResourceConfig.InstanceCount must be an integer >= 1, got {count_raw!r}"
-        )
+    try:
+        groups = job_instances(resources, "detail.ResourceConfig")
+    except ValueError as exc:
+        raise EventError(str(exc)) from None
+    heterogeneous = bool(resources.get("InstanceGroups"))
     stopping = detail.get("StoppingCondition", {})
     if not isinstance(stopping, Mapping):
         raise EventError("detail.StoppingCondition must be an object")
@@ -335,8 +338,9 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
         status=JobStatus(status),
         secondary_status=secondary,
         tags=tags,
-        instance_type=instance_type,
-        instance_count=count_raw,
+        instance_type="" if heterogeneous else groups[0].instance_type,
+        instance_count=sum(g.count for g in groups),
+        instance_groups=groups if heterogeneous else (),
         max_runtime_s=None if max_runtime is None else float(max_runtime),
         creation_time=field_seconds(detail.get("CreationTime"), "detail.CreationTime"),
         start_time=field_seconds(detail.get("TrainingStartTime"), "detail.TrainingStartTime"),

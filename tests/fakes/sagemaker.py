@@ -30,6 +30,8 @@ class FakeJob:
     max_runtime_s: float = 86400.0
     failure_reason: str | None = None
     role_arn: str = f"arn:aws:iam::{ACCOUNT}:role/training"
+    # a heterogeneous cluster: ResourceConfig.InstanceGroups (then instance_type is not sent)
+    instance_groups: list[dict[str, Any]] | None = None
     # more of DescribeTrainingJob's answer (a created job keeps its request's fields here)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -49,10 +51,11 @@ def describe_job(fake: FakeJob) -> dict[str, Any]:
         "TrainingJobArn": fake.arn,
         "TrainingJobStatus": fake.status,
         "SecondaryStatus": fake.secondary,
-        "ResourceConfig": {
-            "InstanceType": fake.instance_type,
-            "InstanceCount": fake.instance_count,
-        },
+        "ResourceConfig": (
+            {"InstanceGroups": copy.deepcopy(fake.instance_groups)}
+            if fake.instance_groups
+            else {"InstanceType": fake.instance_type, "InstanceCount": fake.instance_count}
+        ),
         "StoppingCondition": {"MaxRuntimeInSeconds": fake.max_runtime_s},
         "CreationTime": fake.start,
         "TrainingStartTime": fake.start,
@@ -112,6 +115,7 @@ class FakeTrainingJobs(FaultInjector):
                 instance_count=int(resources.get("InstanceCount", 1)),
                 start=self.clock(),
                 role_arn=str(request["RoleArn"]),
+                instance_groups=copy.deepcopy(resources.get("InstanceGroups")) or None,
                 extra=extra,
             )
         )

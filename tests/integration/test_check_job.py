@@ -90,12 +90,13 @@ def test_a_running_heterogeneous_cluster_says_per_group_what_is_watched(
     name = launch(aws, "instance_groups.json")
     code, out, _ = check([name, "--offline", "--json"], capsys)
     doc = json.loads(out)
-    assert code == 1 and doc["policy"] == "the deployed defaults (--offline: no stack read)"
+    # the GPU group's hosts are watched (issue 20): fully watched, exit 0
+    assert code == 0 and doc["policy"] == "the deployed defaults (--offline: no stack read)"
     assert doc["instances"] == [
         "group data: 1 x ml.c5.4xlarge (no GPU per host, $0.816/h per host): no GPU rule applies",
-        "group train: 2 x ml.p4d.24xlarge (8 x A100 per host, $37.688/h per host): NOT watched "
-        "by gpu-idle, hang, straggler",
+        "group train: 2 x ml.p4d.24xlarge (8 x A100 per host, $37.688/h per host): its hosts "
+        "watched by gpu-idle, hang, straggler",
     ]
     rules = {r["rule"]: r["status"] for r in doc["rules"]}
-    assert rules["gpu-idle"] == rules["hang"] == rules["straggler"] == "NOT WATCHED"
+    assert rules["gpu-idle"] == rules["hang"] == rules["straggler"] == "watched"
     assert rules["catch-up"] == "watched"

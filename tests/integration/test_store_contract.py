@@ -45,6 +45,7 @@ from trainguard.adapters.dynamodb import (
     table_ports,
 )
 from trainguard.adapters.dynamodb.keys import serialize
+from trainguard.core.instances import InstanceGroup
 from trainguard.core.median import ReferenceTable
 from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
@@ -205,6 +206,17 @@ class TestJobs:
         got = state.jobs.get_job(run("j"))
         assert got is not None and got.name == "j" and got.running and got.tags == job().tags
         assert state.jobs.get_job(run("nobody")) is None
+
+    def test_a_heterogeneous_clusters_groups_read_back(self, state: Any) -> None:
+        groups = (InstanceGroup("train", "ml.p4d.24xlarge", 2), InstanceGroup("data", "x", 1))
+        state.jobs.register_job(
+            job("h", instance_type="", instance_count=3, instance_groups=groups)
+        )
+        state.jobs.register_job(job("homogeneous", instance_type="ml.g5.xlarge"))
+        assert state.jobs.get_job(run("h")).groups == groups
+        assert state.jobs.get_job(run("homogeneous")).groups == (
+            InstanceGroup("", "ml.g5.xlarge", 1),
+        )
 
     def test_start_time_is_corrected_once(self, state: Any) -> None:
         state.jobs.register_job(job(start_exact=False))

@@ -133,14 +133,27 @@ def test_an_instance_groups_request_says_per_group_what_is_watched(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code, out, _ = check("instance_groups.json", capsys)
-    assert code == 1
+    assert code == 0  # the GPU group's hosts are watched (issue 20)
     assert (
         "Instances: group data: 1 x ml.c5.4xlarge (no GPU per host, $0.816/h per host): no GPU "
         "rule applies\n"
         "Instances: group train: 2 x ml.p4d.24xlarge (8 x A100 per host, $37.688/h per host): "
-        "NOT watched by gpu-idle, hang, straggler\n"
+        "its hosts watched by gpu-idle, hang, straggler\n"
     ) in out
-    assert "the hosts of group(s) train get no GPU-idle, hang or straggler watch" in out
+    assert "an alarm per GPU host (2, each once it reports" in out
+    assert "a host 30 points per GPU below the others of its group (train) for 10 min" in out
+    _, out, _ = check("instance_groups.json", capsys, "--json")
+    rules = statuses(out)
+    assert rules["gpu-idle"] == rules["hang"] == rules["straggler"] == "watched"
+    # two GPU groups: their hosts cannot be told apart, so no straggler comparison
+    doc = request("instance_groups.json")
+    doc["ResourceConfig"]["InstanceGroups"][0]["InstanceType"] = "ml.g5.xlarge"  # type: ignore[index]
+    report = check_job(read_shape(doc), Where(Policy(), "p"), "r")
+    by_rule = {r.rule: r for r in report.rules}
+    assert by_rule["gpu-idle"].status == by_rule["hang"].status == "watched"
+    assert by_rule["straggler"].status == "NOT WATCHED"
+    assert "cannot be told apart" in by_rule["straggler"].detail
+    assert any("divided by the smallest count (1)" in n for n in report.notes)
     # a CPU-only heterogeneous cluster loses nothing
     doc = request("instance_groups.json")
     doc["ResourceConfig"]["InstanceGroups"][1]["InstanceType"] = "ml.m5.xlarge"  # type: ignore[index]

@@ -121,8 +121,8 @@ def test_an_unknown_instance_type_is_said_once_with_the_rules_it_leaves() -> Non
     world.emails()
     sent = busy_minutes(world, job, 3, OBJECTIVE)
     (email,) = sent
-    assert email.subject == "[trainguard] NOT JUDGED odd: unknown instance type 'ml.g5.mega'"
-    assert "Not watched: gpu-idle, hang, straggler" in email.body
+    assert email.subject == "[trainguard] NOT WATCHED odd: unknown instance type 'ml.g5.mega'"
+    assert "Not watched: gpu-idle, hang, straggler; no cost or savings" in email.body
     assert "unwatched:instance-type" in world.record("odd").episodes
 
 

@@ -50,6 +50,7 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
         "no objective tag",
         "bad tag fixed mid-run",
         "tagged into a group mid-run",
+        "heterogeneous, idle GPU host",
     }
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})
@@ -79,6 +80,19 @@ def test_jobs_publish_their_finite_values_at_their_epoch_minute_and_gpu_traces(
     assert all(70 <= b <= 95 for b in busy) and len(set(busy)) > 5
     assert all(0 <= i <= 4 for i in idle)
     assert job.gpu_utilization(1, 3, 8) == pytest.approx(8 * job.gpu_utilization(1, 3, 1), 0.01)
+
+
+def test_the_heterogeneous_job_numbers_its_cpu_host_between_its_gpu_hosts(records: Any) -> None:
+    job = next(j for j in plan_fleet(records, QUICK) if j.role == "heterogeneous, idle GPU host")
+    assert [job.host_type(i) for i in (1, 2, 3)] == [
+        "ml.g5.12xlarge",
+        "ml.c5.4xlarge",
+        "ml.g5.12xlarge",
+    ]
+    assert job.instance_type == "" and job.instance_count == 3 and job.tagged
+    assert job.idle_hosts == frozenset({3})
+    assert all(job.gpu_utilization(3, m, 4) <= 4 * 4 for m in range(20))  # idle, 4 GPUs
+    assert all(job.gpu_utilization(1, m, 4) >= 4 * 70 for m in range(20))  # busy
 
 
 def test_the_distributed_jobs_hang_straggle_and_slow_down_as_planned(records: Any) -> None:
@@ -189,6 +203,15 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
             "reason": "4 instances at 480 ...",
         },
         {
+            "job": "hetero-idle",
+            "rule": "gpu_idle",
+            "step": 8,
+            "value": 2.0,
+            "threshold": 10.0,
+            "action": "ALERT",
+            "reason": "hetero-idle/algo-3 idle: 2%",
+        },
+        {
             "job": "capacity-job",
             "rule": "capacity_retry",
             "step": None,
@@ -199,6 +222,13 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
         },
     ]
     descriptions[capacity.name] = described(capacity, 1, "Failed")
+    hetero = by_role["heterogeneous, idle GPU host"]
+    descriptions[hetero.name]["ResourceConfig"] = {
+        "InstanceGroups": [
+            {"InstanceGroupName": g.name, "InstanceType": g.instance_type, "InstanceCount": g.count}
+            for g in hetero.instance_groups
+        ]
+    }
     summary = build_summary(
         fleet, decisions, descriptions, ["a", "b", "c"], Policy().catalog(), extra={"mode": "x"}
     )
@@ -234,6 +264,21 @@ def test_summary_counts_what_the_audit_says(records: Any) -> None:
     assert [c["check"] for c in median_only["checks"] if not c["ok"]] == [
         "a job stopped by the catch-up rule"
     ]
+    # the heterogeneous cluster: its idle GPU host alerted, its CPU host not
+    assert summary["heterogeneous"]["host_groups"] == {
+        "hetero-idle/algo-1": "train",
+        "hetero-idle/algo-2": "data",
+        "hetero-idle/algo-3": "train",
+    }
+    (details,) = [j for j in summary["job_details"] if j["job"] == hetero.name]
+    assert details["instance"] == "2 x ml.g5.12xlarge (train), 1 x ml.c5.4xlarge (data)"
+    cpu_alert = {**decisions[-2], "reason": "hetero-idle/algo-2 idle: 0%"}
+    for audit in (
+        [d for d in decisions if d["job"] != hetero.name],
+        [*decisions[:-2], cpu_alert, decisions[-1]],
+    ):
+        checks = build_summary(fleet, audit, descriptions, [], Policy().catalog())["checks"]
+        assert "heterogeneous" in [c["check"] for c in checks if not c["ok"]]
     # the untagged job stopped, or a best job stopped: the self-check fails
     untagged = by_role["not opted in"]
     descriptions[untagged.name] = described(untagged, 3, "Stopped")

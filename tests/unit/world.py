@@ -46,8 +46,11 @@ class World:
         *,
         instance_type: str = "ml.g5.xlarge",
         count: int = 1,
+        groups: Sequence[tuple[str, str, int]] = (),
         deliver: bool = True,
     ) -> FakeJob:
+        """A job; ``groups``: a heterogeneous cluster's ``(name, type, count)`` instance
+        groups (then ``instance_type`` and ``count`` are not sent)."""
         job = self.fakes.training_jobs.add(
             FakeJob(
                 name,
@@ -55,6 +58,11 @@ class World:
                 instance_type=instance_type,
                 instance_count=count,
                 start=self.fakes.now,
+                instance_groups=[
+                    {"InstanceGroupName": n, "InstanceType": t, "InstanceCount": c}
+                    for n, t, c in groups
+                ]
+                or None,
             )
         )
         if deliver:

@@ -253,10 +253,13 @@ class MotoHarness:
         max_runtime_s: int = 86400,
         hyperparameters: Mapping[str, str] | None = None,
         start: float | None = None,
+        instance_groups: Sequence[tuple[str, str, int]] = (),
     ) -> str:
         """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN.
         ``start``: when it was created and started (epoch s; default now), which its events
-        then carry as CreationTime (a run is its name and its CreationTime)."""
+        then carry as CreationTime (a run is its name and its CreationTime).
+        ``instance_groups``: a heterogeneous cluster's ``(name, type, count)`` groups
+        (``ResourceConfig.InstanceGroups``; ``instance_type`` and ``count`` are then unused)."""
         if start is not None:
             with self.at(start):
                 return self.create_job(
@@ -267,6 +270,7 @@ class MotoHarness:
                     count,
                     max_runtime_s=max_runtime_s,
                     hyperparameters=hyperparameters,
+                    instance_groups=instance_groups,
                 )
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
@@ -277,7 +281,15 @@ class MotoHarness:
             # any instance type string: moto does not check, and tests use unknown ones
             ResourceConfig=cast(
                 "ResourceConfigTypeDef",
-                {"InstanceType": instance_type, "InstanceCount": count, "VolumeSizeInGB": 10},
+                {
+                    "InstanceGroups": [
+                        {"InstanceGroupName": n, "InstanceType": t, "InstanceCount": k}
+                        for n, t, k in instance_groups
+                    ],
+                    "VolumeSizeInGB": 10,
+                }
+                if instance_groups
+                else {"InstanceType": instance_type, "InstanceCount": count, "VolumeSizeInGB": 10},
             ),
             StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],

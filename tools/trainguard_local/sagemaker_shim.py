@@ -33,6 +33,11 @@ in-process ``moto.mock_aws()`` of :mod:`.moto_harness` (the tests, the bench):
   them with :meth:`~SageMakerShim.take_events` (the router's ``pump`` does) and delivers them on
   its own thread, so a handler's ``StopTrainingJob`` never re-enters another handler.
 
+A heterogeneous cluster's request (``ResourceConfig.InstanceGroups``) is taken as it is:
+moto keeps the ``ResourceConfig`` it was given, so ``DescribeTrainingJob`` and the events carry
+the groups (tests/integration/test_heterogeneous_moto.py); the fleet publishes each host's
+metrics under SageMaker's names for such clusters (``<job>/algo-<n>``, n across all groups).
+
 Job state stays readable through the server: ``DescribeTrainingJob``, ``ListTrainingJobs``
 (``StatusEquals`` too) and ``ListTags`` see the shim's statuses. moto still overwrites
 ``AlgorithmSpecification.MetricDefinitions`` with its own entry; the local run does not read it.

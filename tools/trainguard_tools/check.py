@@ -40,7 +40,14 @@ from trainguard.config import (
 )
 from trainguard.constants import TAG_GROUP, TAG_OBJECTIVE, TAG_RETRY, TAG_THROUGHPUT
 from trainguard.core.curves import fmt
-from trainguard.core.instances import InstanceCatalog, InstanceSpec
+from trainguard.core.instances import (
+    GpuHosts,
+    InstanceCatalog,
+    InstanceGroup,
+    InstanceSpec,
+    gpu_hosts,
+    job_instances,
+)
 from trainguard.logic.retry import MAX_RETRIES, retry_count
 from trainguard.models import GroupPolicy, ReferenceSet
 
@@ -55,13 +62,6 @@ class InputError(ValueError):
 
 
 # ---- the job's shape, from a request or a description --------------------------------------------
-@dataclass(frozen=True)
-class InstanceGroup:
-    name: str  # the InstanceGroupName ("" in a homogeneous cluster)
-    instance_type: str
-    count: int
-
-
 @dataclass(frozen=True)
 class JobShape:
     """What trainguard reads of a job: its name, tags, metric names and instances."""
@@ -82,12 +82,6 @@ def _object(doc: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, A
     return value
 
 
-def _count(raw: Any, where: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-        raise InputError(f"{where} must be a whole number, got {raw!r}")
-    return raw
-
-
 def read_shape(doc: Mapping[str, Any], tags: Mapping[str, str] | None = None) -> JobShape:
     """A CreateTrainingJob request (or a DescribeTrainingJob response: the same names) as
     the job trainguard will see; ``tags`` (ListTags) replace the document's ``Tags``."""
@@ -104,23 +98,11 @@ def read_shape(doc: Mapping[str, Any], tags: Mapping[str, str] | None = None) ->
     if not isinstance(definitions, list) or not all(isinstance(d, Mapping) for d in definitions):
         raise InputError("AlgorithmSpecification.MetricDefinitions must be a list of objects")
     resources = _object(doc, "ResourceConfig")
-    groups = resources.get("InstanceGroups") or []
-    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
-        raise InputError("ResourceConfig.InstanceGroups must be a list of objects")
-    if groups:
-        instances = tuple(
-            InstanceGroup(
-                str(g.get("InstanceGroupName", f"group-{i}")),
-                str(g.get("InstanceType", "")),
-                _count(
-                    g.get("InstanceCount", 1), f"ResourceConfig.InstanceGroups[{i}].InstanceCount"
-                ),
-            )
-            for i, g in enumerate(groups, 1)
-        )
-    else:
-        count = _count(resources.get("InstanceCount", 1), "ResourceConfig.InstanceCount")
-        instances = (InstanceGroup("", str(resources.get("InstanceType", "")), count),)
+    try:
+        instances = job_instances(resources)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    groups = resources.get("InstanceGroups")
     runtime = _object(doc, "StoppingCondition").get("MaxRuntimeInSeconds")
     if runtime is not None and (isinstance(runtime, bool) or not isinstance(runtime, int | float)):
         raise InputError(f"StoppingCondition.MaxRuntimeInSeconds must be a number, got {runtime!r}")
@@ -237,12 +219,25 @@ def _instances(shape: JobShape, catalog: InstanceCatalog) -> list[str]:
             " (unknown instance type)" if spec is None else _spec_text(spec)
         )
         if shape.heterogeneous:
-            gpu = spec is None or spec.reports_gpu_utilization
+            gpu = spec is not None and spec.reports_gpu_utilization
             what = f"group {g.name}: {what}: " + (
-                "NOT watched by gpu-idle, hang, straggler" if gpu else "no GPU rule applies"
+                "its hosts watched by gpu-idle, hang, straggler"
+                if gpu
+                else "unknown: no GPU rule can watch its hosts"
+                if spec is None
+                else "no GPU rule applies"
             )
         out.append(what)
     return out
+
+
+def _gpu_groups(shape: JobShape, catalog: InstanceCatalog) -> str:
+    """The names of the instance groups whose hosts report GPUs."""
+    return ", ".join(
+        g.name
+        for g in shape.instances
+        if (spec := catalog.get(g.instance_type)) is not None and spec.reports_gpu_utilization
+    )
 
 
 def _spec_text(spec: InstanceSpec) -> str:
@@ -258,38 +253,22 @@ class _Hosts:
     gpus: int | None
     why: str = ""
     gap: bool = False
+    plan: GpuHosts | None = None
 
 
 def _hosts(shape: JobShape, catalog: InstanceCatalog, problems: list[Problem]) -> _Hosts:
-    if shape.heterogeneous:
-        specs = [catalog.get(g.instance_type) for g in shape.instances]
-        with_gpus = [
-            g.name
-            for g, s in zip(shape.instances, specs, strict=True)
-            if s is None or s.reports_gpu_utilization
-        ]
+    plan = gpu_hosts(shape.instances, catalog)
+    if plan.unknown:
         _unknown_types(shape, catalog, problems)
-        if not with_gpus:
+        return _Hosts(None, plan.why, gap=True)
+    if plan.gpus is None:
+        if shape.heterogeneous:
             return _Hosts(None, "no instance group has GPUs")
-        problems.append(
-            Problem(
-                f"a heterogeneous cluster (ResourceConfig.InstanceGroups): trainguard reads the "
-                f"job's one ResourceConfig.InstanceType, so the hosts of group(s) "
-                f"{', '.join(with_gpus)} get no GPU-idle, hang or straggler watch",
-                "none in this version; for these rules, run a homogeneous cluster "
-                "(ResourceConfig.InstanceType and InstanceCount)",
-            )
-        )
-        return _Hosts(None, "heterogeneous cluster: its hosts are not read", gap=True)
-    (group,) = shape.instances
-    spec = catalog.get(group.instance_type)
-    if spec is None:
-        _unknown_types(shape, catalog, problems)
-        return _Hosts(None, f"unknown instance type {group.instance_type!r}", gap=True)
-    if not spec.reports_gpu_utilization:
-        why = "Trainium reports no GPUUtilization" if spec.gpus else "no GPUs"
+        (group,) = shape.instances
+        spec = catalog.get(group.instance_type)
+        why = "Trainium reports no GPUUtilization" if spec and spec.gpus else "no GPUs"
         return _Hosts(None, f"{group.instance_type}: {why}")
-    return _Hosts(spec.gpus)
+    return _Hosts(plan.gpus, plan=plan)
 
 
 def _unknown_types(shape: JobShape, catalog: InstanceCatalog, problems: list[Problem]) -> None:
@@ -478,12 +457,27 @@ def _rules(
     na = hosts.why if not hosts.gap and hosts.gpus is None else None
     g, h, s = p.gpu_idle, p.hang, p.straggler
     count = sum(i.count for i in shape.instances)
+    plan = hosts.plan
+    alarms = f"an alarm per host ({count})"
+    if plan is not None and shape.heterogeneous:
+        count = plan.hosts  # the straggler compares the GPU hosts
+        alarms = f"an alarm per GPU host ({plan.hosts}" + (
+            ", each once it reports: SageMaker does not say which algo-n is in which group)"
+            if not plan.named
+            else ")"
+        )
+        if plan.mixed:
+            notes.append(
+                f"GPU groups of different GPU counts: each host's GPUUtilization is divided "
+                f"by the smallest count ({plan.gpus}), so a host of a bigger group is called "
+                "idle only when even that says so"
+            )
     after = g.stop_after_minutes
     stop = "never stops" if after is None else f"stops after {fmt(after)} min (enforce)"
     add(
         "gpu-idle",
         g.enabled,
-        f"an alarm per host ({count}): < {fmt(g.threshold_pct)}% per GPU "
+        f"{alarms}: < {fmt(g.threshold_pct)}% per GPU "
         f"for {fmt(g.window_minutes)} min, after {fmt(g.warmup_minutes)} min; {stop}",
         gap,
         na,
@@ -499,9 +493,16 @@ def _rules(
     add(
         "straggler",
         s.enabled,
-        f"a host {fmt(s.margin_pct)} points per GPU below the others for "
-        f"{fmt(s.window_minutes)} min",
-        gap,
+        f"a host {fmt(s.margin_pct)} points per GPU below the others"
+        + (f" of its group ({_gpu_groups(shape, catalog)})" if shape.heterogeneous else "")
+        + f" for {fmt(s.window_minutes)} min",
+        gap
+        or (
+            "the hosts of GPU groups cannot be told apart (SageMaker does not say which "
+            "algo-n is in which group), so no group's hosts are compared"
+            if s.enabled and plan is not None and not plan.one_group
+            else None
+        ),
         na or ("one instance" if count < 2 else None),
     )
     t = p.throughput

@@ -26,6 +26,7 @@ from typing import Any
 from trainguard.adapters.cloudwatch import CloudWatchMetrics
 from trainguard.config import Controls, JobSettings, Policy, PolicyError, resolve_settings
 from trainguard.core.curves import Point, fmt
+from trainguard.core.instances import instances_text
 from trainguard.core.series import in_steps, minute_curve
 from trainguard.core.summary import CurveSummary
 from trainguard.models import GroupStats, JobRecord, MetricQuery
@@ -237,7 +238,7 @@ def format_text(exp: Explanation) -> str:
     j = exp.job
     lines = [
         f"Job {j.name} (run {j.run}): {j.status}, group {j.group or '-'}, "
-        f"{j.instance_count} x {j.instance_type}, objective {j.objective or '-'} ({j.direction})",
+        f"{instances_text(j.groups)}, objective {j.objective or '-'} ({j.direction})",
     ]
     if exp.note:
         lines.append(f"Note: {exp.note}")

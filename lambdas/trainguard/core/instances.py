@@ -14,7 +14,7 @@ policy (deploy context ``prices``) for your region, discounts or Savings Plans.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,3 +131,146 @@ class InstanceCatalog:
 
 
 DEFAULT_CATALOG = InstanceCatalog()
+
+
+# ---- a job's instances -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InstanceGroup:
+    """One instance group of a job's cluster: ``ResourceConfig.InstanceGroups[]`` of a
+    heterogeneous cluster, or the one unnamed group (``name`` "") of ``InstanceType`` x
+    ``InstanceCount``."""
+
+    name: str
+    instance_type: str
+    count: int
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> InstanceGroup:
+        return cls(str(raw.get("name", "")), str(raw.get("instance_type", "")), int(raw["count"]))
+
+
+def _whole(raw: object, key: str, least: int) -> int:
+    # ASCII digits only: "²".isdigit() is True, but int() refuses it
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        raw = int(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < least:
+        raise ValueError(f"{key} must be an integer >= {least}, got {raw!r}")
+    return raw
+
+
+def job_instances(
+    resources: Mapping[str, Any], where: str = "ResourceConfig"
+) -> tuple[InstanceGroup, ...]:
+    """A job's instances from its ``ResourceConfig`` (a CreateTrainingJob request, a
+    DescribeTrainingJob response, a state-change event's detail: the same names): its
+    ``InstanceGroups`` (a heterogeneous cluster, the SDK's ``instance_groups=``), else one
+    unnamed group of ``InstanceType`` x ``InstanceCount``. :class:`ValueError` naming the
+    field (``where`` is its prefix) when a value is unusable."""
+    groups = resources.get("InstanceGroups") or []
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
+        raise ValueError(f"{where}.InstanceGroups must be a list of objects")
+    if not groups:
+        instance_type = resources.get("InstanceType", "")
+        if not isinstance(instance_type, str):
+            raise ValueError(f"{where}.InstanceType must be a string, got {instance_type!r}")
+        count = _whole(resources.get("InstanceCount", 1), f"{where}.InstanceCount", 1)
+        return (InstanceGroup("", instance_type, count),)
+    out = []
+    for i, g in enumerate(groups):
+        key = f"{where}.InstanceGroups[{i}]"
+        name, instance_type = g.get("InstanceGroupName", ""), g.get("InstanceType", "")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{key}.InstanceGroupName must be a non-empty string, got {name!r}")
+        if not isinstance(instance_type, str):
+            raise ValueError(f"{key}.InstanceType must be a string, got {instance_type!r}")
+        # the API allows 0 instances in a group (CreateTrainingJob's InstanceGroup)
+        out.append(InstanceGroup(name, instance_type, _whole(g.get("InstanceCount"), key, 0)))
+    return tuple(out)
+
+
+def instances_text(groups: Sequence[InstanceGroup]) -> str:
+    """``2 x ml.p4d.24xlarge`` (a homogeneous cluster), or per group
+    ``2 x ml.p4d.24xlarge (train), 1 x ml.c5.4xlarge (data)``."""
+    return ", ".join(
+        f"{g.count} x {g.instance_type or '(no instance type)'}"
+        + (f" ({g.name})" if g.name else "")
+        for g in groups
+    )
+
+
+def hourly_cost(groups: Sequence[InstanceGroup], catalog: InstanceCatalog) -> float | None:
+    """Dollars an hour of the whole cluster: each group's price x its count (None when a
+    group's type is not in the catalog: a partial sum would understate it)."""
+    total = 0.0
+    for g in groups:
+        spec = catalog.get(g.instance_type)
+        if spec is None:
+            return None
+        total += spec.usd_per_hour * g.count
+    return total
+
+
+@dataclass(frozen=True)
+class GpuHosts:
+    """What the GPU rules (GPU-idle, hang, straggler) can know of a job's hosts.
+
+    SageMaker numbers a cluster's hosts ``algo-1`` … ``algo-N`` across all its instance
+    groups (N: the groups' instances together), and CloudWatch's ``Host`` dimension is
+    ``<job>/algo-<n>``; which numbers fall in which group is decided when the cluster is
+    provisioned and only the container is told (``resourceconfig.json``; AWS's own example
+    gives a 1-host group ``algo-2`` and a 2-host group ``algo-3`` and ``algo-1``). So in a
+    heterogeneous cluster the GPU hosts are known by name only when every host is one, and
+    otherwise once they report ``GPUUtilization`` (a CPU host never does).
+    """
+
+    gpus: int | None  # GPUs per host to normalize GPUUtilization by (None: no GPU rule)
+    hosts: int  # the hosts that report GPUUtilization (the GPU groups' instances)
+    named: bool  # every host of the job is a GPU host: algo-1 … algo-N, known now
+    one_group: bool  # the GPU hosts are one instance group (the straggler compares them)
+    mixed: bool = False  # GPU groups of different GPU counts (normalized by the smallest)
+    unknown: tuple[str, ...] = ()  # instance types not in the catalog
+    why: str = ""  # what the GPU rules miss, when they miss something
+    usd_per_host: float | None = None  # a GPU host's price (None: groups of other prices)
+
+    @property
+    def watched(self) -> bool:
+        return self.gpus is not None
+
+
+def gpu_hosts(groups: Sequence[InstanceGroup], catalog: InstanceCatalog) -> GpuHosts:
+    """What the GPU rules watch of a cluster of ``groups`` (see :class:`GpuHosts`).
+
+    Choices where the cluster leaves it open: GPU groups of different GPU counts are
+    normalized by the smallest count (a host below the threshold so normalized is idle
+    whatever its group; a bigger host partly idle may be missed, a busy small one is never
+    called idle); an unknown type in any group turns the GPU rules off for the job (its
+    hosts may or may not report GPUs), and says so."""
+    total = sum(g.count for g in groups)
+    unknown = tuple(sorted({g.instance_type for g in groups if g.instance_type not in catalog}))
+    if unknown:
+        what = ", ".join(
+            f"{g.instance_type!r}" + (f" (group {g.name})" if g.name else "")
+            for g in groups
+            if g.instance_type in unknown
+        )
+        return GpuHosts(None, 0, False, False, unknown=unknown, why=f"unknown instance type {what}")
+    with_gpus = [
+        (g, spec)
+        for g in groups
+        if g.count > 0 and (spec := catalog.get(g.instance_type)) and spec.reports_gpu_utilization
+    ]
+    if not with_gpus:
+        return GpuHosts(None, 0, False, False)
+    counts = sorted({spec.gpus for _, spec in with_gpus})
+    prices = {spec.usd_per_hour for _, spec in with_gpus}
+    hosts = sum(g.count for g, _ in with_gpus)
+    return GpuHosts(
+        counts[0],
+        hosts,
+        named=hosts == total,
+        one_group=len(with_gpus) == 1,
+        mixed=len(counts) > 1,
+        usd_per_host=prices.pop() if len(prices) == 1 else None,
+    )

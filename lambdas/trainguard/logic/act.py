@@ -35,6 +35,7 @@ from ..config import JobSettings, is_opted_in
 from ..constants import TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
+from ..core.instances import hourly_cost, instances_text
 from ..message import Message
 from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
@@ -309,10 +310,10 @@ def _announce(
 # ---- the facts an email gives ------------------------------------------------------------------
 def cost(deps: Dependencies, job: JobRecord) -> dict[str, str]:
     """What the job costs an hour while it is in this state."""
-    spec = deps.catalog.get(job.instance_type)
-    if spec is None:
+    hourly = hourly_cost(job.groups, deps.catalog)
+    if hourly is None:
         return {}
-    return {"Costs": f"${spec.usd_per_hour * job.instance_count:,.2f} an hour"}
+    return {"Costs": f"${hourly:,.2f} an hour"}
 
 
 def mode_text(settings: JobSettings) -> str:
@@ -324,13 +325,14 @@ def mode_text(settings: JobSettings) -> str:
 def estimated_savings(
     job: JobRecord, stats: GroupStats | None, deps: Dependencies, now: float
 ) -> float | None:
-    """price x instance_count x the group's median remaining time (floor 0), in dollars."""
-    spec = deps.catalog.get(job.instance_type)
-    if spec is None or stats is None or stats.median_duration_min is None:
+    """price x instance_count (each instance group's) x the group's median remaining time
+    (floor 0), in dollars."""
+    hourly = hourly_cost(job.groups, deps.catalog)
+    if hourly is None or stats is None or stats.median_duration_min is None:
         return None
     elapsed = max(0.0, (now - job.start_time) / 60.0)
     remaining_h = max(0.0, stats.median_duration_min - elapsed) / 60.0
-    return spec.usd_per_hour * job.instance_count * remaining_h
+    return hourly * remaining_h
 
 
 def context(job: JobRecord, stats: GroupStats | None) -> dict[str, Any]:
@@ -338,7 +340,7 @@ def context(job: JobRecord, stats: GroupStats | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "Group": job.group,
         "Objective": f"{job.objective} ({job.direction})",
-        "Instances": f"{job.instance_count} x {job.instance_type}",
+        "Instances": instances_text(job.groups),
     }
     if stats is not None and stats.median_duration_min is not None:
         out["Median run"] = f"{fmt(stats.median_duration_min)} min over {stats.references} jobs"
@@ -367,9 +369,9 @@ def links(region: str, job: JobRecord) -> dict[str, str]:
 
 def _dollars(ledger: Ledger, job: JobRecord, value: float | None) -> str:
     """The Savings field: the estimate, or why there is none (and a bound when one is known)."""
-    spec = ledger.deps.catalog.get(job.instance_type)
+    hourly = hourly_cost(job.groups, ledger.deps.catalog)
     bound = None
-    if value is None and spec is not None and job.max_runtime_s:
+    if value is None and hourly is not None and job.max_runtime_s:
         left_h = max(0.0, job.start_time + job.max_runtime_s - ledger.now) / 3600.0
-        bound = spec.usd_per_hour * job.instance_count * left_h
-    return messages.savings(value, priced=spec is not None, bound=bound)
+        bound = hourly * left_h
+    return messages.savings(value, priced=hourly is not None, bound=bound)

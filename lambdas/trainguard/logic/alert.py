@@ -20,6 +20,7 @@ from ..constants import GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
 from ..core.episode import EpisodeState
 from ..core.gpu_idle import GpuIdleRule, HostStatus
+from ..core.instances import gpu_hosts, instances_text
 from ..core.series import floor_minute
 from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
 from ..observability import logger
@@ -81,8 +82,8 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
     if record is None or record.start_time > now + 60.0:
         logger.info("GPU-idle alarm for no run of this name that had started: ignored")
         return result
-    spec = deps.catalog.get(record.instance_type)
-    why_not = forged(change, record, host, spec.gpus if spec and spec.gpus > 0 else None)
+    gpus = gpu_hosts(record.groups, deps.catalog).gpus
+    why_not = forged(change, record, host, gpus if gpus else None)
     if why_not is not None:
         logger.warning("GPU-idle alarm refused", extra={"alarm": change.name, "why": why_not})
         result.action = f"refused: {why_not}"
@@ -126,21 +127,21 @@ def _announce_idle(
     reading of its recent GPUUtilization, else the alarm's datapoints)."""
     settings = settings_for(record, deps.policy)
     rule = settings.gpu_idle if settings else gpu_idle_rule(deps.policy)
-    spec = deps.catalog.get(record.instance_type)
-    gpus = spec.gpus if spec and spec.gpus > 0 else 1
+    plan = gpu_hosts(record.groups, deps.catalog)
+    gpus = plan.gpus or 1
     status = _host_status(rule, record, host, gpus, deps, now)
     decision = rule.alert(
         record.name,
         host,
         status,
-        hosts_total=record.instance_count,
+        hosts_total=plan.hosts or record.instance_count,  # the GPU hosts
         elapsed_minutes=(now - record.start_time) / 60.0,
         alarm_per_gpu=_alarm_mean(change),
     )
-    price = spec.usd_per_hour if spec else None
+    price = plan.usd_per_host
     details = {
         "Host": host,
-        "Instances": f"{record.instance_count} x {record.instance_type}",
+        "Instances": instances_text(record.groups),
         "Wasting": "unknown" if price is None else f"${price:,.2f}/hour on this host",
         "Opted in": "yes" if record.opted_in else "no (alert only, never stopped)",
     }

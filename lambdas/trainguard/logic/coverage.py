@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from ..config import JobSettings, Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
-from ..core.instances import InstanceCatalog
+from ..core.instances import InstanceCatalog, gpu_hosts, instances_text
 from ..models import JobRecord
 from ..observability import logger
 from . import messages
@@ -134,18 +134,12 @@ def job_coverage(
                 return
         rules.append(RuleWatch(rule, "watched"))
 
-    spec = catalog.get(job.instance_type)
-    unknown: tuple[str, str] | None = None
-    if spec is None:
-        what = (
-            f"unknown instance type {job.instance_type!r}"
-            if job.instance_type
-            else "no ResourceConfig.InstanceType"
-        )
-        unknown = (INSTANCE_TYPE, f"{what}: trainguard does not know its GPUs")
+    plan = gpu_hosts(job.groups, catalog)
+    what = _unknown_type(job, catalog)
+    unknown = (INSTANCE_TYPE, f"{what}: trainguard does not know its GPUs") if what else None
     no_gpu = (
-        f"{job.instance_type} reports no GPUUtilization"
-        if spec is not None and not spec.reports_gpu_utilization
+        f"{instances_text(job.groups)}: no host reports GPUUtilization"
+        if unknown is None and not plan.watched
         else None
     )
     if settings is None:
@@ -193,10 +187,20 @@ def job_coverage(
     add("gpu-idle", p.gpu_idle.enabled, unknown, no_gpu)
     add("hang", p.hang.enabled, unknown, no_gpu, objective)
     one = "one instance" if job.instance_count < 2 else None
+    if one is None and plan.watched and not plan.one_group:
+        one = "its GPU hosts are in several instance groups (it compares hosts of one group)"
     add("straggler", p.straggler.enabled, one, unknown, no_gpu)
     tagged = None if settings.throughput_metric else f"no {TAG_THROUGHPUT} tag (its opt-in)"
     add("throughput", p.throughput.enabled, tagged)
     return Coverage(tuple(rules), causes)
+
+
+def _unknown_type(job: JobRecord, catalog: InstanceCatalog) -> str | None:
+    """What of the job's instance types trainguard does not know (None: it knows them all)."""
+    if not all(g.instance_type for g in job.groups):
+        return "no ResourceConfig.InstanceType"
+    plan = gpu_hosts(job.groups, catalog)
+    return plan.why if plan.unknown else None
 
 
 def open_causes(job: JobRecord) -> dict[str, float]:
@@ -297,7 +301,10 @@ def _notice(
     if cause == INSTANCE_TYPE:
         rules = [r.rule for r in coverage.gaps() if r.cause == INSTANCE_TYPE]
         known = act.deps.catalog.names()
-        message = messages.unknown_instance_type(job.name, job.instance_type, rules, known, region)
+        catalog = act.deps.catalog
+        why = _unknown_type(job, catalog) or "unknown instance type"
+        types = gpu_hosts(job.groups, catalog).unknown
+        message = messages.unknown_instance_type(job.name, why, types, rules, known, region)
         return act.notice(job, cause, message)
     assert settings is not None and settings.objective is not None
     grace = settings.policy.coverage.objective_grace_minutes

@@ -9,12 +9,13 @@ samples and its throughput, one alert per episode. The evaluator hands the resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..config import JobSettings
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
 from ..core.episode import HUNG, THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
+from ..core.instances import GpuHosts
 from ..models import GroupStats, JobRecord
 from .observe import Observation
 
@@ -43,10 +44,19 @@ def judge(
     stats: GroupStats | None,
     now: float,
     gpus: int | None = None,
+    *,
+    hosts: GpuHosts | None = None,
 ) -> Judgement:
     """``seen``: the job's observation this tick (None when its metrics could not be read);
     ``stats``: its group's reference statistics (None: no references); ``gpus``: GPUs per
-    host of its instance type (None: unknown)."""
+    host of its instance type (None: unknown); ``hosts``: what the GPU rules know of its
+    hosts (None: a homogeneous cluster's, every host a GPU host of one group). In a
+    heterogeneous cluster whose hosts are not all GPU hosts, the hosts that report GPUs are
+    its GPU hosts (a CPU host never does, and which ``algo-n`` is in which group is not said);
+    the straggler compares hosts only when they are one instance group."""
+    if hosts is not None and not hosts.named and seen is not None:
+        seen = replace(seen, gpu={h: samples for h, samples in seen.gpu.items() if samples})
+    one_group = hosts is None or hosts.one_group
     policy = settings.policy
     elapsed = max(0.0, (now - job.start_time) / 60.0)
     stops: list[Decision] = []
@@ -90,7 +100,7 @@ def judge(
         if idle_stop is not None and _still_idle(job, settings, seen, gpus, idle_stop):
             stops.append(idle_stop)
     if seen is not None and gpus is not None and seen.gpu:
-        _health(job, settings, seen, stats, now, gpus, elapsed, stops, alerts, episodes)
+        _health(job, settings, seen, stats, now, gpus, elapsed, stops, alerts, episodes, one_group)
     return Judgement(judged, stops, alerts, episodes, streak)
 
 
@@ -105,6 +115,7 @@ def _health(
     stops: list[Decision],
     alerts: list[Alert],
     episodes: dict[EpisodeKey, float | None],
+    one_group: bool = True,
 ) -> None:
     """The hung-job, straggler and throughput rules, each an episode on the run; each
     answers in one shape (:class:`~trainguard.core.episode.Episodes`)."""
@@ -123,7 +134,8 @@ def _health(
                 elapsed_minutes=elapsed,
             )
         )
-    if policy.straggler.enabled and job.instance_count >= 2 and seen.instances_read:
+    straggler = policy.straggler.enabled and job.instance_count >= 2 and one_group
+    if straggler and seen.instances_read:
         statuses = settings.straggler.statuses(seen.gpu, gpus)
         if policy.gpu_idle.enabled:  # an idle host is the GPU-idle rule's: one alert a problem
             idle = policy.gpu_idle.threshold_pct

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ..config import Controls, Policy, PolicyError, resolve_settings
 from ..core.curves import fmt
 from ..core.episode import EpisodeState
-from ..core.instances import InstanceCatalog
+from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
 from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, JobStatus, RunId
 from ..ports import IdleEpisodes, References, StateTable
@@ -217,8 +217,8 @@ def top_idle(
                 longest = (minutes, host)
         if longest is None:
             continue
-        spec = catalog.get(job.instance_type) if job is not None else None
-        dollars = spec.usd_per_hour * longest[0] / 60.0 if spec is not None else None
+        price = gpu_hosts(job.groups, catalog).usd_per_host if job is not None else None
+        dollars = price * longest[0] / 60.0 if price is not None else None
         group = job.group if job is not None else "(unknown)"
         out.append(IdleJob(run, group, longest[1], longest[0], dollars))
     return sorted(out, key=lambda i: (-i.minutes, i.run))[:top]
@@ -231,8 +231,8 @@ def longest_running(
     out = []
     for job in running:
         hours = max(0.0, (now - job.start_time) / 3600.0)
-        spec = catalog.get(job.instance_type)
-        dollars = spec.usd_per_hour * job.instance_count * hours if spec is not None else None
+        hourly = hourly_cost(job.groups, catalog)
+        dollars = hourly * hours if hourly is not None else None
         out.append(RunningJob(job.run, job.group or "(not opted in)", hours, dollars))
     return sorted(out, key=lambda r: (-r.hours, r.run))[:top]
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..config import JobSettings, PolicyError, resolve_settings, tag_problems
+from ..core.instances import gpu_hosts
 from ..core.progress import Progress
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
@@ -246,7 +247,7 @@ def _evaluate(
             now=now,
             unit=deps.policy.step_unit,
             lag_minutes=deps.policy.ingestion_lag_minutes,
-            gpus_of=lambda itype: gpus_of(deps, itype),
+            gpus_of=lambda job: gpus_of(deps, job),
         )
     except Exception:
         if strict:
@@ -268,7 +269,8 @@ def _evaluate(
         try:
             seen = observed.get(job.run) if observed is not None else None
             group = stats.get(job.reference_set)
-            judgement = judge(job, settings, seen, group, now, gpus_of(deps, job.instance_type))
+            hosts = gpu_hosts(job.groups, deps.catalog)
+            judgement = judge(job, settings, seen, group, now, hosts.gpus, hosts=hosts)
             if seen is not None and seen.progress is not None:
                 progress, save = seen.progress, seen.save
                 if judgement.streak is not None and judgement.streak != progress.streak:
@@ -321,12 +323,10 @@ def _count(result: TickResult, act: Act) -> None:
     result.actions = act.records
 
 
-def gpus_of(deps: Dependencies, instance_type: str) -> int | None:
-    """GPUs per host that report GPUUtilization (None: unknown type, CPU or Trainium)."""
-    spec = deps.catalog.get(instance_type)
-    if spec is None or not spec.reports_gpu_utilization:
-        return None
-    return spec.gpus
+def gpus_of(deps: Dependencies, job: JobRecord) -> int | None:
+    """GPUs per host that report GPUUtilization (None: unknown type, CPU or Trainium; a
+    heterogeneous cluster: see :func:`~trainguard.core.instances.gpu_hosts`)."""
+    return gpu_hosts(job.groups, deps.catalog).gpus
 
 
 def _save(running: RunningJobs, unsaved: list[tuple[RunId, Progress]]) -> int:

@@ -17,13 +17,14 @@ event's own detail.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..config import Policy, PolicyError, is_opted_in, job_settings, settings_for
 from ..core.curves import Direction
 from ..core.group import GroupFigures, Reference, fold_group, join
+from ..core.instances import gpu_hosts, instances_text
 from ..core.median import MedianStoppingRule
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..core.throughput import completed_per_instance
@@ -140,6 +141,7 @@ def build_record(
         opted_in=is_opted_in(tags),
         instance_type=change.instance_type,
         instance_count=change.instance_count,
+        instance_groups=change.instance_groups,
         max_runtime_s=change.max_runtime_s,
         start_time=start,
         start_exact=change.start_time is not None,
@@ -181,32 +183,45 @@ def with_tags(record: JobRecord, tags: dict[str, str], policy: Policy) -> JobRec
 ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
 
 
-def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
-    """The run's missing GPU-idle alarms, one per host, at most ``ALARMS_PER_INVOCATION``
+def create_alarms(
+    record: JobRecord,
+    deps: Dependencies,
+    warnings: list[str],
+    reporting: Collection[int] = (),
+) -> int:
+    """The run's missing GPU-idle alarms, one per GPU host, at most ``ALARMS_PER_INVOCATION``
     (a 300-instance job gets the rest from the next ticks' reconcile); each one created is
     recorded on the run (``JobRecord.alarms``), so a failure part way leaves a list of what
-    is missing. None when the GPU count is unknown (a warning) or the type has no GPUs."""
+    is missing. None when the GPU count is unknown (a warning) or no host has GPUs.
+
+    A heterogeneous cluster whose hosts are not all GPU hosts: SageMaker does not say which
+    ``algo-n`` is in which instance group (:class:`~trainguard.core.instances.GpuHosts`), so
+    its alarms are created by the reconcile for the hosts that report ``GPUUtilization``
+    (``reporting``, host numbers), up to the GPU groups' instances."""
     settings = settings_for(record, deps.policy)
     gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
     if not gpu_idle.enabled:
         return 0
-    spec = deps.catalog.get(record.instance_type)
-    if spec is None:
-        message = (
-            f"unknown instance type {record.instance_type!r}: no GPU-idle alarms "
-            "(add it to the policy's prices with its gpus)"
-        )
+    plan = gpu_hosts(record.groups, deps.catalog)
+    if plan.unknown:
+        message = f"{plan.why}: no GPU-idle alarms (add it to the policy's prices with its gpus)"
         warnings.append(message)
-        logger.warning(message)
+        logger.warning(message, extra={"instances": instances_text(record.groups)})
         return 0
-    if not spec.reports_gpu_utilization:
-        logger.info("no GPUUtilization for this instance type: no GPU-idle alarms")
+    if plan.gpus is None:
+        logger.info("no GPUUtilization for these instance types: no GPU-idle alarms")
         return 0
-    missing = [
-        i
-        for i in range(1, record.instance_count + 1)
-        if gpu_idle_alarm_name(record.name, i) not in record.alarms
-    ]
+    wanted = range(1, record.instance_count + 1) if plan.named else sorted(reporting)
+    missing = [i for i in wanted if gpu_idle_alarm_name(record.name, i) not in record.alarms]
+    if not plan.named:
+        missing = missing[: max(0, plan.hosts - len(record.alarms))]
+        if not reporting:
+            logger.info(
+                "heterogeneous cluster: its GPU hosts get their GPU-idle alarms once they "
+                "report (SageMaker does not say which algo-n is in which group)",
+                extra={"instances": instances_text(record.groups), "gpu_hosts": plan.hosts},
+            )
+    gpus = plan.gpus
     created: list[str] = []
     try:
         for index in missing[:ALARMS_PER_INVOCATION]:
@@ -214,7 +229,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
                 deps.alarms.put_gpu_idle_alarm(
                     record.name,
                     index,
-                    spec.gpus,
+                    gpus,
                     gpu_idle.threshold_pct,
                     gpu_idle.window_minutes,
                     deps.alert_function_arn,

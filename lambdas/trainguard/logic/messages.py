@@ -484,30 +484,40 @@ def _held(held: Sequence[str] | None) -> str:
     return ", ".join(held) if held else "no metric with the job's TrainingJobName yet"
 
 
+NOT_WATCHED = "NOT WATCHED"
+
+
 def unknown_instance_type(
-    job: str, instance_type: str, rules: Sequence[str], known: Sequence[str], region: str
+    job: str,
+    why: str,
+    types: Sequence[str],
+    rules: Sequence[str],
+    known: Sequence[str],
+    region: str,
 ) -> Message:
-    """An opted-in job whose instance type trainguard does not know: ``rules`` cannot watch
-    it (issue 20's coverage notice); ``known``: the types it knows (the nearest is named)."""
+    """An opted-in job with an instance type trainguard does not know, in any of its instance
+    groups (issue 20's coverage notice): ``why`` which type of which group, ``types`` the
+    unknown types, ``rules`` the rules that cannot watch it, ``known`` the types it knows (the
+    nearest is named)."""
     import difflib
 
-    near = difflib.get_close_matches(instance_type, list(known), n=1, cutoff=0.8)
-    what = f"unknown instance type {instance_type!r}" if instance_type else "no InstanceType"
-    fix = (
-        f"add it to the deployed policy's prices: -c prices='{{\"{instance_type or 'TYPE'}\": "
-        '{"gpus": N, "usd_per_hour": P}}\''
-    )
+    near = [m for t in types for m in difflib.get_close_matches(t, list(known), n=1, cutoff=0.8)]
+    prices = ", ".join(f'"{t}": {{"gpus": N, "usd_per_hour": P}}' for t in types or ("TYPE",))
+    fix = f"add it to the deployed policy's prices: -c prices='{{{prices}}}'"
     if near:
         fix = f"is it {near[0]}? else {fix}"
     parts = [
         field("Job", job),
-        field("Problem", f"{what}: trainguard does not know its GPUs or its price"),
-        field("Not watched", ", ".join(rules) or "-"),
+        field("Problem", f"{why}: its GPUs and price are not known"),
+        field("Not watched", ", ".join(rules) + "; no cost or savings" if rules else "-"),
         field("Fix", fix),
-        sentence("Nothing is stopped for it; the objective and runtime rules still watch the job."),
+        sentence(
+            "Nothing is stopped for it, and the rules that need no GPU count (the stopping "
+            "rules, runtime, throughput) still watch the job."
+        ),
         *next_steps(region, job),
     ]
-    return Message.of(compose_subject(NOT_JUDGED, job, f": {what}"), parts, 13)
+    return Message.of(compose_subject(NOT_WATCHED, job, f": {why}"), parts, 13)
 
 
 def now_watched(job: str, fixed: str, watching: str, region: str) -> Message:

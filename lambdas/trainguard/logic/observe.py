@@ -96,20 +96,18 @@ def observe(
     now: float,
     unit: str,
     lag_minutes: float = 0.0,
-    gpus_of: Callable[[str], int | None] = lambda _: None,
+    gpus_of: Callable[[JobRecord], int | None] = lambda _: None,
 ) -> dict[RunId, Observation]:
     """Every job's observation as of ``now``, by run. A datapoint counts from
     ``lag_minutes`` after its timestamp on (the policy's ``ingestion_lag_minutes``, as the
-    replay counts it). ``gpus_of``: GPUs per host of an instance type (None: unknown). All of
+    replay counts it). ``gpus_of``: GPUs per host of a job (None: unknown, or none). All of
     it rides in one GetMetricData batch (ceil(queries/500) calls), plus one batch, once, for
     the jobs read from their start."""
     if not jobs:
         return {}
     cut = now - lag_minutes * 60.0  # newest datapoint timestamp that counts
     end = floor_minute(cut) + 60.0
-    wanted = {
-        job.run: gpu_hosts(job, settings, gpus_of(job.instance_type)) for job, settings in jobs
-    }
+    wanted = {job.run: gpu_hosts(job, settings, gpus_of(job)) for job, settings in jobs}
     hosts = {run: h for run, (h, _) in wanted.items()}
     window_start = end - max([WINDOW_MIN, *(w for _, w in wanted.values())]) * 60.0
     prior: dict[RunId, Progress | None] = {}

@@ -8,11 +8,23 @@ exactly as if its event had arrived.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..constants import GPU_IDLE_ALARM_PREFIX
-from ..models import JobNotFoundError, JobRecord, JobStatus, RunId, parse_gpu_idle_alarm_name
+from ..config import settings_for
+from ..constants import GPU_IDLE_ALARM_PREFIX, GPU_METRIC
+from ..core.instances import gpu_hosts
+from ..core.series import floor_minute
+from ..models import (
+    JobNotFoundError,
+    JobRecord,
+    JobStatus,
+    MetricQuery,
+    RunId,
+    gpu_idle_alarm_name,
+    parse_gpu_idle_alarm_name,
+)
 from ..observability import logger
 from .dependencies import Dependencies
 from .lifecycle import apply_change, change_from_description, create_alarms
@@ -93,7 +105,7 @@ def reconcile(
         except Exception:
             result.errors += 1
             logger.exception("reconcile: finalizing failed", extra={"job": run.name})
-    result.alarms_repaired = _repair_alarms(deps, list(by_run.values()), budget)
+    result.alarms_repaired = _repair_alarms(deps, list(by_run.values()), now, budget)
     alive = {run.name for run in by_run} | {run.name for run in listed}
     orphans = []
     for alarm in deps.alarms.alarm_names(GPU_IDLE_ALARM_PREFIX):
@@ -110,30 +122,82 @@ def reconcile(
 ALARMS_PER_TICK = 60  # PutMetricAlarm allows 3 a second
 
 
-def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: TimeLeft | None) -> int:
+def _repair_alarms(
+    deps: Dependencies, running: list[JobRecord], now: float, budget: TimeLeft | None
+) -> int:
     """Create the GPU-idle alarms a running run lacks (a creation that failed part way, a
-    job with more hosts than one invocation creates), ``ALARMS_PER_TICK`` at most."""
+    job with more hosts than one invocation creates, a heterogeneous cluster's GPU hosts
+    once they report), ``ALARMS_PER_TICK`` at most."""
     created = 0
+    waiting: list[JobRecord] = []  # heterogeneous: which hosts are GPU hosts is read first
     for job in running:
         if created >= ALARMS_PER_TICK or (budget is not None and budget.exhausted()):
-            break
-        spec = deps.catalog.get(job.instance_type)
-        if spec is None or not spec.reports_gpu_utilization:
+            return created
+        plan = gpu_hosts(job.groups, deps.catalog)
+        if plan.gpus is None or len(job.alarms) >= plan.hosts:
             continue
-        if len(job.alarms) >= job.instance_count:
+        if not plan.named:
+            settings = settings_for(job, deps.policy)
+            # its hosts are read only when there are alarms to make of what they say
+            if (settings.policy if settings else deps.policy).gpu_idle.enabled:
+                waiting.append(job)
             continue
-        try:
-            made = create_alarms(job, deps, [])
-        except Exception:
-            logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
-            continue
-        if made:
-            logger.info(
-                "reconcile: created missing GPU-idle alarms",
-                extra={"job": job.name, "alarms_created": made},
-            )
-        created += made
+        created += _repair(deps, job, ())
+    if waiting and created < ALARMS_PER_TICK:
+        reporting = gpu_reporting_hosts(deps, waiting, now)
+        for job in waiting:
+            if created >= ALARMS_PER_TICK or (budget is not None and budget.exhausted()):
+                break
+            if reporting.get(job.run):
+                created += _repair(deps, job, reporting[job.run])
     return created
+
+
+def _repair(deps: Dependencies, job: JobRecord, reporting: Collection[int]) -> int:
+    try:
+        made = create_alarms(job, deps, [], reporting)
+    except Exception:
+        logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
+        return 0
+    if made:
+        logger.info(
+            "reconcile: created missing GPU-idle alarms",
+            extra={"job": job.name, "alarms_created": made},
+        )
+    return made
+
+
+REPORTING_LOOKBACK_MIN = 15.0
+
+
+def gpu_reporting_hosts(
+    deps: Dependencies, jobs: list[JobRecord], now: float
+) -> dict[RunId, list[int]]:
+    """The host numbers of each job that reported ``GPUUtilization`` in the last
+    ``REPORTING_LOOKBACK_MIN`` minutes (a CPU host never does): one GetMetricData batch
+    for all of them, a query per host without its alarm yet."""
+    queries: list[MetricQuery] = []
+    asked: dict[str, tuple[RunId, int]] = {}
+    for i, job in enumerate(jobs):
+        for n in range(1, job.instance_count + 1):
+            if gpu_idle_alarm_name(job.name, n) in job.alarms:
+                continue
+            qid = f"r{i}_{n}"
+            asked[qid] = (job.run, n)
+            queries.append(MetricQuery(qid, GPU_METRIC, (("Host", f"{job.name}/algo-{n}"),)))
+    if not queries:
+        return {}
+    end = floor_minute(now) + 60.0
+    try:
+        series = deps.metrics.get_series(queries, end - REPORTING_LOOKBACK_MIN * 60.0, end)
+    except Exception:
+        logger.exception("reconcile: reading which hosts report GPUs failed: next tick")
+        return {}
+    out: dict[RunId, list[int]] = {}
+    for qid, (run, n) in asked.items():
+        if series.get(qid):
+            out.setdefault(run, []).append(n)
+    return out
 
 
 def _gone(deps: Dependencies, run: RunId, now: float, why: str, result: Reconciled) -> None:

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..core.instances import InstanceCatalog
+from ..core.instances import InstanceCatalog, hourly_cost
 from ..message import one_line
 from ..models import JobRecord, RunId
 from ..ports import AuditLog, Jobs
@@ -134,11 +134,13 @@ def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId,
 
 
 def gpu_hours_for(dollars: float, job: JobRecord | None, catalog: InstanceCatalog) -> float:
-    """The GPU hours that ``dollars`` of the job's instances buy (0 when unknown)."""
-    spec = catalog.get(job.instance_type) if job is not None else None
-    if spec is None or spec.usd_per_hour <= 0 or not dollars:
+    """The GPU hours that ``dollars`` of the job's instances buy (0 when unknown): its GPUs
+    over its dollars an hour, every instance group's together."""
+    hourly = hourly_cost(job.groups, catalog) if job is not None else None
+    if job is None or not hourly or hourly <= 0 or not dollars:
         return 0.0
-    return dollars * spec.gpus / spec.usd_per_hour
+    specs = [(catalog.get(g.instance_type), g.count) for g in job.groups]
+    return dollars * sum(s.gpus * n for s, n in specs if s is not None) / hourly
 
 
 def summarize(

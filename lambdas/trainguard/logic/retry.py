@@ -45,6 +45,7 @@ from ..constants import (
     TAG_RETRY_OF,
 )
 from ..core.decision import Decision
+from ..core.instances import instances_text
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..observability import logger
 from ..times import epoch_seconds, iso
@@ -501,7 +502,7 @@ def _say(
         "Why": decision.reason,
         "Failed with": job.failure_reason or "no FailureReason given",
         "Group": job.group,
-        "Instances": f"{job.instance_count} x {job.instance_type}",
+        "Instances": instances_text(job.groups),
     }
     message = messages.retry(subject, facts, ledger.deps.region, job.name)
     ledger.announce(job.run, decision, outcome, job.mode, key=key, message=message, keep=False)

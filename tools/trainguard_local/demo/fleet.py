@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from trainguard.core.curves import Point
+from trainguard.core.instances import InstanceGroup
 from trainguard_tools.curvefile import CurveRecord
 
 BUSY_PER_GPU = (70.0, 95.0)  # a busy GPU's utilization band, percent
@@ -100,6 +101,10 @@ class FleetJob:
     # (:mod:`.coverage`)
     tag_overrides: tuple[tuple[str, str | None], ...] = ()
     tag_changes: tuple[tuple[int, tuple[tuple[str, str | None], ...]], ...] = ()
+    # a heterogeneous cluster (ResourceConfig.InstanceGroups; then instance_type is "" and
+    # instance_count all its hosts), and the group of each host from algo-1 on
+    instance_groups: tuple[InstanceGroup, ...] = ()
+    host_groups: tuple[str, ...] = ()
 
     @property
     def end_minute(self) -> int:
@@ -162,6 +167,14 @@ class FleetJob:
 
     def hosts(self) -> list[str]:
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
+
+    def host_type(self, host_index: int) -> str:
+        """The instance type of host ``algo-<host_index>`` (its group's, in a heterogeneous
+        cluster)."""
+        if not self.host_groups:
+            return self.instance_type
+        group = self.host_groups[host_index - 1]
+        return next(g.instance_type for g in self.instance_groups if g.name == group)
 
     def gpu_utilization(self, host_index: int, minute: int, gpus: int) -> float:
         """``GPUUtilization`` of one host at ``minute`` (summed over its GPUs, 0..100 x gpus):
@@ -331,6 +344,7 @@ def plan_fleet(records: Sequence[CurveRecord], scenario: Scenario = FULL) -> lis
     fleet = _special_jobs(fleet, by_name, scenario)
     fleet += _distributed_jobs(records, scenario)
     fleet.append(_capacity_job(records, scenario))
+    fleet.append(_heterogeneous_job(records, scenario))
     from .coverage import coverage_jobs  # its jobs are FleetJobs: imported here, not above
 
     fleet += coverage_jobs(records, scenario)
@@ -410,11 +424,7 @@ def _capacity_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJo
     """The job SageMaker has no capacity for: the first group's middle-ranked curve (what its
     retry replays), alone in its own group."""
     group = scenario.groups[0]
-    ranked = sorted(
-        (r for r in records if r.group == group and r.status == "Completed"),
-        key=lambda r: (_final(r, scenario.epochs), r.job),
-    )
-    r = ranked[len(ranked) // 2]
+    r = _middle_ranked(records, group, scenario.epochs)
     return FleetJob(
         name="capacity-job",
         group=CAPACITY_GROUP,
@@ -432,6 +442,15 @@ def _capacity_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJo
         failure_reason=CAPACITY_ERROR,
         retries=1,
     )
+
+
+def _middle_ranked(records: Sequence[CurveRecord], group: str, epochs: int) -> CurveRecord:
+    """The completed job of ``group`` in the middle of its ranking at ``epochs``."""
+    ranked = sorted(
+        (r for r in records if r.group == group and r.status == "Completed"),
+        key=lambda r: (_final(r, epochs), r.job),
+    )
+    return ranked[len(ranked) // 2]
 
 
 def retry_replay(job: FleetJob, name: str, start_minute: int) -> FleetJob:
@@ -552,3 +571,37 @@ def best_jobs(fleet: Sequence[FleetJob]) -> dict[str, str]:
         if j.group not in best or (key, j.name) < best[j.group]:
             best[j.group] = (key, j.name)
     return {g: name for g, (_, name) in sorted(best.items())}
+
+
+HETERO_GROUP = "breast-cancer-hetero"
+HETERO_ROLE = "heterogeneous, idle GPU host"
+# 2 GPU hosts (4 A10G each) train, a CPU host loads the data. SageMaker numbers the hosts
+# across the groups, not in their order (AWS's example gives a 1-host group algo-2): here
+# the CPU host is algo-2, and the second GPU host, algo-3, idles.
+HETERO_GROUPS = (InstanceGroup("train", DDP_INSTANCE, 2), InstanceGroup("data", "ml.c5.4xlarge", 1))
+HETERO_HOSTS = ("train", "data", "train")
+
+
+def _heterogeneous_job(records: Sequence[CurveRecord], scenario: Scenario) -> FleetJob:
+    """A heterogeneous cluster whose second GPU host is idle: the distributed group's source
+    curve in the middle of its ranking, alone in its own group (no rule but GPU-idle's)."""
+    epochs = scenario.ddp_epochs
+    r = _middle_ranked(records, scenario.ddp_from, epochs)
+    return FleetJob(
+        name="hetero-idle",
+        group=HETERO_GROUP,
+        source=r.job,
+        objective=r.objective,
+        direction=r.direction,
+        instance_type="",
+        instance_count=len(HETERO_HOSTS),
+        start_minute=scenario.ddp_start,
+        minutes_per_epoch=1.0,
+        curve=_cut(r.curve, epochs),
+        epochs=epochs,
+        end_status="Completed",
+        idle_hosts=frozenset({3}),
+        role=HETERO_ROLE,
+        instance_groups=HETERO_GROUPS,
+        host_groups=HETERO_HOSTS,
+    )

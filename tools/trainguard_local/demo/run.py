@@ -101,6 +101,18 @@ def create_job(sm: SageMakerClient, job: FleetJob) -> None:
         ResourceConfig=cast(  # the fleet's instance types are strings from the curve file
             "ResourceConfigTypeDef",
             {
+                "InstanceGroups": [
+                    {
+                        "InstanceGroupName": g.name,
+                        "InstanceType": g.instance_type,
+                        "InstanceCount": g.count,
+                    }
+                    for g in job.instance_groups
+                ],
+                "VolumeSizeInGB": 50,
+            }
+            if job.instance_groups
+            else {
                 "InstanceType": job.instance_type,
                 "InstanceCount": job.instance_count,
                 "VolumeSizeInGB": 50,
@@ -198,9 +210,19 @@ class FleetPlayer:
                         "Value": rate,
                     }
                 )
-            gpus = gpus_of(job.instance_type)
             for index, host in enumerate(job.hosts(), start=1):
                 host_dims: list[DimensionTypeDef] = [{"Name": "Host", "Value": host}]
+                gpus = gpus_of(job.host_type(index))
+                data.append(
+                    {
+                        "MetricName": CPU_METRIC,
+                        "Dimensions": host_dims,
+                        "Timestamp": now,
+                        "Value": job.cpu_utilization(index, minute),
+                    }
+                )
+                if job.host_groups and not gpus:
+                    continue  # a heterogeneous cluster's CPU host: no GPUUtilization
                 gpu = job.gpu_utilization(index, minute, gpus)
                 data.append(
                     {
@@ -208,14 +230,6 @@ class FleetPlayer:
                         "Dimensions": host_dims,
                         "Timestamp": now,
                         "Value": gpu,
-                    }
-                )
-                data.append(
-                    {
-                        "MetricName": CPU_METRIC,
-                        "Dimensions": host_dims,
-                        "Timestamp": now,
-                        "Value": job.cpu_utilization(index, minute),
                     }
                 )
                 record.gpu.setdefault(host, []).append(HostSample(minute, gpu / max(gpus, 1)))

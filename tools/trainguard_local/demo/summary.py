@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from trainguard.adapters.dynamodb.keys import deserialize
-from trainguard.core.instances import InstanceCatalog
+from trainguard.core.instances import InstanceCatalog, InstanceGroup, instances_text
 
-from .fleet import CAPACITY_ROLE, RETRY_ROLE, FleetJob, best_jobs
+from .fleet import CAPACITY_ROLE, HETERO_ROLE, RETRY_ROLE, FleetJob, best_jobs
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -106,22 +106,22 @@ def build_summary(
         start, end = desc.get("TrainingStartTime"), desc.get("TrainingEndTime")
         ran_min = (end - start).total_seconds() / 60.0 if start and end else None
         natural_min = float(j.end_minute - j.start_minute)
-        spec = catalog.get(j.instance_type)
-        gpus = spec.gpus if spec else 0
-        price = spec.usd_per_hour if spec else 0.0
-        hosts = j.instance_count
-        base_h += gpus * hosts * natural_min / 60.0
-        base_usd += price * hosts * natural_min / 60.0
+        groups = j.instance_groups or (InstanceGroup("", j.instance_type, j.instance_count),)
+        specs = [(catalog.get(g.instance_type), g.count) for g in groups]
+        gpus = sum(spec.gpus * n for spec, n in specs if spec)  # the cluster's, every group's
+        price = sum(spec.usd_per_hour * n for spec, n in specs if spec)
+        base_h += gpus * natural_min / 60.0
+        base_usd += price * natural_min / 60.0
         used = ran_min if ran_min is not None else natural_min
-        used_h += gpus * hosts * used / 60.0
-        used_usd += price * hosts * used / 60.0
+        used_h += gpus * used / 60.0
+        used_usd += price * used / 60.0
         jobs.append(
             {
                 "job": j.name,
                 "group": j.group,
                 "opted_in": j.tagged,
                 "role": j.role,
-                "instance": f"{hosts} x {j.instance_type}",
+                "instance": instances_text(groups),
                 "status": desc.get("TrainingJobStatus"),
                 "minutes_run": None if ran_min is None else round(ran_min, 1),
                 "minutes_if_not_stopped": natural_min,
@@ -162,6 +162,7 @@ def build_summary(
         "best_job_survived": best_survived,
         "not_opted_in_stopped": not_opted_in_stopped,
         "health": health(fleet, alerts),
+        "heterogeneous": heterogeneous(fleet, alerts, descriptions),
         "retries": retries(fleet, decisions, status),
         "handler_failures": list(failures),
         "job_details": jobs,
@@ -194,6 +195,44 @@ def health(fleet: Sequence[FleetJob], alerts: Sequence[Mapping[str, Any]]) -> di
         "healthy_jobs": len(watched),
         "healthy_multi_node_jobs": sum(1 for j in watched if j.instance_count > 1),
     }
+
+
+def heterogeneous(
+    fleet: Sequence[FleetJob],
+    alerts: Sequence[Mapping[str, Any]],
+    descriptions: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any] | None:
+    """The heterogeneous cluster's job (issue 20): its groups as SageMaker holds them, which
+    of its hosts are idle GPU hosts, and which hosts the GPU rules alerted on."""
+    job = next((j for j in fleet if j.role == HETERO_ROLE), None)
+    if job is None:
+        return None
+    held = descriptions.get(job.name, {}).get("ResourceConfig", {}).get("InstanceGroups", [])
+    return {
+        "job": job.name,
+        "instances": instances_text(job.instance_groups),
+        "instance_groups_held": len(held),
+        "host_groups": {h: g for h, g in zip(job.hosts(), job.host_groups, strict=True)},
+        "idle_gpu_hosts": [f"{job.name}/algo-{i}" for i in sorted(job.idle_hosts)],
+        "alerted_hosts": sorted(
+            {a["host"] for a in alerts if a["job"] == job.name and a["host"] is not None}
+        ),
+    }
+
+
+def _heterogeneous_checks(hetero: Mapping[str, Any] | None) -> list[Check]:
+    """Issue 20's: the heterogeneous cluster's idle GPU host alerted, no other host of it."""
+    if hetero is None:
+        return []
+    idle, alerted = hetero["idle_gpu_hosts"], hetero["alerted_hosts"]
+    return [
+        Check(
+            "heterogeneous",
+            hetero["instance_groups_held"] > 1 and bool(idle) and alerted == idle,
+            f"{hetero['job']} ({hetero['instances']}): idle GPU host(s) {', '.join(idle)}; "
+            f"alerted: {', '.join(alerted) or 'none'}",
+        )
+    ]
 
 
 RETRY_RULE = "capacity_retry"  # trainguard.logic.retry.RULE
@@ -265,6 +304,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
             + (f" (lost: {', '.join(lost)})" if lost else ""),
         ),
         *_health_checks(fleet, summary["health"]),
+        *_heterogeneous_checks(summary.get("heterogeneous")),
         *_pause_checks(summary.get("pause")),
         *_retry_checks(summary),
         *_sharded_checks(summary),

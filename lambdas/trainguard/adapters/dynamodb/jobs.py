@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from ...core.instances import InstanceGroup
 from ...core.progress import Progress
 from ...models import JobRecord, RunId
 from ...observability import logger
@@ -39,6 +40,8 @@ class DynamoDBJobs(TableAdapter):
         item.pop("actions")  # added by claim_action (DynamoDB has no empty sets)
         item.pop("alarms")  # added by add_alarms
         item.pop("progress")  # written by the evaluator (save_progress)
+        if not job.instance_groups:  # a homogeneous cluster's item keeps its shape
+            item.pop("instance_groups")
         item.update(pk=job_pk(job.name), sk=run_sk(job.run))
         if job.running:
             item[RUNNING_ATTR] = RUNNING_VALUE
@@ -207,6 +210,9 @@ def job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields["actions"] = frozenset(str(a) for a in fields.get("actions") or ())
     fields["alarms"] = frozenset(str(a) for a in fields.get("alarms") or ())
     fields["progress"] = _progress(fields.get("progress"), str(item.get("name", "")))
+    fields["instance_groups"] = tuple(
+        InstanceGroup.from_dict(g) for g in fields.get("instance_groups") or ()
+    )
     return JobRecord(**fields)
 
 
