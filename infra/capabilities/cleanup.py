@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, RemovalPolicy
+from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.capabilities.functions import L1_REASON
+from infra.capabilities.functions import L1_REASON, keep_health_alarms
 from infra.nag import acknowledge
 from trainguard import constants as c
 
@@ -50,6 +50,8 @@ class AlarmCleanup(Construct):
                 actions=["cloudwatch:DeleteAlarms"], resources=[trainguard_alarms_arn]
             )
         )
+        # the stack's health alarms are CloudFormation's (the handler skips them; so does IAM)
+        role.add_to_policy(keep_health_alarms(Stack.of(self)))
         # Inline (ZipFile) code: a standalone file, no dependency on the runtime package.
         self.function = lambda_.Function(
             self,

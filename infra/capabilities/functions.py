@@ -243,6 +243,7 @@ class Functions(Construct):
         for fn in self.functions:
             table.grant_read_write_data(fn)
             topic.grant_publish(fn)
+            fn.add_to_role_policy(audit_append_only(table))
 
         training_jobs = stack.format_arn(
             service="sagemaker", resource="training-job", resource_name="*"
@@ -296,10 +297,12 @@ class Functions(Construct):
             fn.add_to_role_policy(read_jobs)
             fn.add_to_role_policy(list_jobs)
             fn.add_to_role_policy(manage_alarms)
+            fn.add_to_role_policy(keep_health_alarms(stack))
         self.shard.add_to_role_policy(read_jobs)  # the re-check before a stop
         self.evaluator.add_to_role_policy(stop_opted_in)
         self.shard.add_to_role_policy(stop_opted_in)
         self.shard_queue.grant_send_messages(self.evaluator)
+        self._only_the_planner_sends()
         self.retry_jobs_arn: str | None = None
         if config.retry_role_arns:
             self._grant_capacity_retries(stack, config.retry_role_arns)
@@ -359,6 +362,25 @@ class Functions(Construct):
                     "iam:PassRole for the IAM path the deployment lists in retryRoleArns, to "
                     "sagemaker.amazonaws.com only (iam:PassedToService).",
                 )
+
+    def _only_the_planner_sends(self) -> None:
+        """The shard queue's policy: a message may come from the evaluator's role only (the
+        planner). A Deny for every other principal (``aws:PrincipalArn``, the ARN of the role
+        whose session calls, IAM's global condition keys), so that a forged shard cannot be
+        queued by another role of the account, whatever its own policy allows; SQS authorizes
+        SendMessageBatch as ``sqs:SendMessage``."""
+        role = self.evaluator.role
+        assert role is not None
+        self.shard_queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="OnlyThePlannerSendsShards",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],
+                resources=[self.shard_queue.queue_arn],
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": role.role_arn}},
+            )
+        )
 
     # ---- helpers ------------------------------------------------------------------------------
     def _shard_function(self, alert_arn: str) -> lambda_.Function:
@@ -496,6 +518,59 @@ class Functions(Construct):
             **PUBLISH_FINDING,
         }
         acknowledge_function(fn, findings)
+
+
+def audit_append_only(table: dynamodb.ITable) -> iam.PolicyStatement:
+    """The audit is append-only for the functions: no UpdateItem, DeleteItem or BatchWriteItem
+    (nor their PartiQL forms) on an item whose partition key starts with ``AUDIT#``.
+    ``dynamodb:LeadingKeys`` is the request's partition key values (DynamoDB's fine-grained
+    access control; ``ForAnyValue``: denied if any key of the request is an audit key). A
+    PutItem is still allowed (how a record is appended, under ``attribute_not_exists``); IAM
+    cannot require that condition, so a put over an existing record is what the hash chain
+    detects (``trainguard audit verify``, docs/audit.md)."""
+    return iam.PolicyStatement(
+        sid="AuditAppendOnly",
+        effect=iam.Effect.DENY,
+        actions=[
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PartiQLUpdate",
+            "dynamodb:PartiQLDelete",
+        ],
+        resources=[table.table_arn],
+        conditions={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": [f"{c.AUDIT_PK_PREFIX}*"]}},
+    )
+
+
+def health_alarms_arn(stack: Stack) -> str:
+    """The stack's own alarms (``trainguard-health-*``): CloudFormation's, not the functions'."""
+    return stack.format_arn(
+        service="cloudwatch",
+        resource="alarm",
+        resource_name=f"{c.HEALTH_ALARM_PREFIX}*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def keep_health_alarms(stack: Stack) -> iam.PolicyStatement:
+    """The functions' alarm permissions (``trainguard-*``) must not cover the stack's health
+    alarms, whose names share the prefix: PutMetricAlarm, DeleteAlarms and TagResource act
+    on the ``alarm`` resource type (arn:...:cloudwatch:<region>:<account>:alarm:<name>), so a
+    Deny on ``trainguard-health-*`` carves them out."""
+    return iam.PolicyStatement(
+        sid="KeepHealthAlarms",
+        effect=iam.Effect.DENY,
+        actions=[
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:SetAlarmState",
+            "cloudwatch:DisableAlarmActions",
+        ],
+        resources=[health_alarms_arn(stack)],
+    )
 
 
 PUBLISH_FINDING = {

@@ -91,6 +91,10 @@ AUDIT_INDEX = "audit"
 AUDIT_DAY_ATTR = "audit_day"
 AUDIT_AT_ATTR = "audit_at"
 DEFAULT_AUDIT_TTL_DAYS = 90
+# The audit records written since the audit became append-only live under their own partition,
+# AUDIT#<job name> (adapters/dynamodb/keys.py): the functions' roles deny every UpdateItem and
+# DeleteItem whose partition key (``dynamodb:LeadingKeys``) starts with it (docs/audit.md).
+AUDIT_PK_PREFIX = "AUDIT#"
 
 # EMF metric names (namespace METRICS_NAMESPACE, dimension service=SERVICE_NAME)
 METRIC_TICKS = "Ticks"  # the evaluator's heartbeat: one per completed tick

@@ -319,8 +319,10 @@ class Ledger:
         *,
         keep: bool = True,
     ) -> None:
-        """One ``DECISION#`` record (its key is ``at``, the claim's time: doing it again
-        overwrites it). ``keep``: also in this invocation's records (the tick's actions)."""
+        """One audit record of the claim made at ``at`` (appended to the run's hash chain:
+        the same outcome said again is not appended twice, a later outcome is appended and
+        read as the claim's last word; docs/audit.md). ``keep``: also in this invocation's
+        records (the tick's actions)."""
         at = self.now if at is None else at
         record = {
             **decision.to_dict(),

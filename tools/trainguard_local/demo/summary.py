@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from trainguard.adapters.dynamodb.audit import said_in_order
 from trainguard.adapters.dynamodb.keys import deserialize
 from trainguard.core.instances import InstanceCatalog, InstanceGroup, instances_text
 
@@ -37,9 +38,8 @@ def read_decisions(dynamodb: DynamoDBClient, table: str) -> list[dict[str, Any]]
     """Every ``DECISION#`` audit item of the table (Scan, every page), oldest first."""
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
     items = [deserialize(raw) for page in pages for raw in page.get("Items", [])]
-    # a run's audit: sk RUN#<created_ms>#DECISION#<iso time>#<rule>; oldest first
-    decisions = [i for i in items if "#DECISION#" in str(i.get("sk", ""))]
-    return sorted(decisions, key=lambda i: (str(i["sk"]).split("#DECISION#")[1], str(i["pk"])))
+    # a run's audit: sk RUN#<created_ms>#DECISION#... (per claim its last record); oldest first
+    return said_in_order([i for i in items if "#DECISION#" in str(i.get("sk", ""))])
 
 
 def _num(x: Any) -> float | None:

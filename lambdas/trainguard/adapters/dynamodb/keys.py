@@ -10,6 +10,9 @@ pk                          sk                                             what
 ``JOB#<name>``              ``RUN#<ms>#EVENT#<key>``                       an event handled
 ``JOB#<name>``              ``RUN#<ms>#ACTION#<rule>#<kind>``              a claimed action
 ``JOB#<name>``              ``RUN#<ms>#DECISION#<iso time>#<rule>``        an audit record
+                                                                           (before the chain)
+``AUDIT#<name>``            ``RUN#<ms>#DECISION#<seq, 8 digits>``          an audit record
+                                                                           (chained, append-only)
 ``JOB#<name>``              ``RUN#<ms>#EPISODE#<host>``                    a GPU-idle episode
 ``OPEN``                    ``<name>#<ms>#<action>``                       an unfinished claim
 ``OUTBOX``                  ``<deduplication key>``                        an email not sent
@@ -48,6 +51,7 @@ from ...constants import (
     AUDIT_AT_ATTR,
     AUDIT_DAY_ATTR,
     AUDIT_INDEX,
+    AUDIT_PK_PREFIX,
     GROUP_POLICY_SK,
     RUNNING_ATTR,
     RUNNING_INDEX,
@@ -62,6 +66,7 @@ __all__ = [
     "AUDIT_AT_ATTR",
     "AUDIT_DAY_ATTR",
     "AUDIT_INDEX",
+    "AUDIT_PK_PREFIX",
     "DEAD_LETTER_PK",
     "DECISION",
     "EPISODE",
@@ -77,6 +82,8 @@ __all__ = [
     "TTL_ATTR",
     "applied",
     "audit_day",
+    "audit_pk",
+    "audit_sk",
     "curve_sk",
     "deserialize",
     "group_of",
@@ -120,8 +127,10 @@ def run_sk(run: RunId, suffix: str = "") -> str:
 
 
 def run_of(pk: str, sk: str) -> RunId:
-    """The run whose partition and sort key these are (its item's or one of its own)."""
-    return RunId(pk.removeprefix(JOB_PREFIX), int(sk[len(RUN_PREFIX) : len(RUN_PREFIX) + 13]))
+    """The run whose partition and sort key these are (its item's or one of its own, an audit
+    record under ``AUDIT#`` included)."""
+    name = pk.removeprefix(AUDIT_PK_PREFIX) if pk.startswith(AUDIT_PK_PREFIX) else pk
+    return RunId(name.removeprefix(JOB_PREFIX), int(sk[len(RUN_PREFIX) : len(RUN_PREFIX) + 13]))
 
 
 def item_key(pk: str, sk: str) -> dict[str, Any]:
@@ -137,6 +146,18 @@ def run_key(run: RunId, suffix: str = "") -> dict[str, Any]:
 
 def open_sk(run: RunId, action: str) -> str:
     return f"{run.name}#{run.created_ms:013d}#{action}"
+
+
+def audit_pk(job: str) -> str:
+    """The partition of a job's chained audit records: its own, so that IAM can tell them from
+    the job's other items by the partition key alone (``dynamodb:LeadingKeys``)."""
+    return f"{AUDIT_PK_PREFIX}{job}"
+
+
+def audit_sk(run: RunId, seq: int | None = None) -> str:
+    """The ``seq``-th record of the run's audit chain (None: the chain's prefix): appended in
+    order, 0 first."""
+    return run_sk(run, DECISION if seq is None else f"{DECISION}{seq:08d}")
 
 
 def audit_day(iso_time: str) -> str:
