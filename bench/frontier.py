@@ -27,18 +27,21 @@ SuccessiveHalvingPruner, HyperbandPruner and PatientPruner (its documentation's 
 MedianPruner, patience 1), and Ray Tune's ASHA and MedianStoppingRule, each at its defaults
 (ASHA's max_t 100 is beyond every curve here; the median stopping rule's time is the job's
 simulated seconds, its grace 60 s); and the hindsight oracle, which stops every job but the
-group's eventual best at its first report. The lagged median is not a rule of the product: it
-runs through the engine's ``rules_for`` hook, on the same clock.
+group's eventual best at its first report, and the same once 3 of the group's jobs have
+completed (the most a rule with min_completed 3 could save). The lagged median is not a rule
+of the product: it runs through the engine's ``rules_for`` hook, on the same clock.
 
 ``dominance``: for each row, the rows that dominate it on every data set (at least as much
 saved, the best kept at least as often, a mean normalized regret at most as large, and better
-in one of them somewhere); ``goal``: issue 24's goal, and where the default stands against it.
+in one of them somewhere; the oracles dominate every rule and are left out as dominators);
+``goal``: issue 24's goal, and where the default stands against it.
 
 The decision cost: the fleet of ``bench.fleet`` (H completed jobs of 500 steps, 1,000 running
 jobs at random steps), one steady tick as the evaluator works it (each job's ``CurveSummary``
 takes the tick's new datapoint, then ``ObjectiveRules.stop_and_streak`` with the group's
 ``CatchUpModel`` and the job's ``WorseStreak``; the median rule's ``stop_summary`` against its
-``ReferenceTable`` on the same fleet), the fastest of a few ticks, garbage collection off.
+``ReferenceTable`` on the same fleet; Optuna's MedianPruner, gates off, through part 1's
+harness on the same jobs), the fastest of a few ticks, garbage collection off.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from trainguard_tools.replay.engine import launch_orders, replay
 
 from .decision_cost import _timed
 from .fleet import make_fleet
-from .peers import optuna_available
+from .peers import OptunaHarness, optuna_available
 from .pruner_replay import OraclePeer, PeerFactory, optuna_peer, ray_peer, replay_peer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,6 +348,8 @@ def ray_rows(quick: bool) -> list[Row]:
 
 
 def oracle_rows(quick: bool) -> list[Row]:
+    """The hindsight oracle, and the same once 3 of the group's jobs have completed: the most
+    a rule that waits for 3 references (min_completed 3) could save on this timeline."""
     return [
         Row(
             ORACLE_KEY,
@@ -353,7 +358,15 @@ def oracle_rows(quick: bool) -> list[Row]:
             _policy(catchup=OFF),
             settings={},
             peer=OraclePeer,
-        )
+        ),
+        Row(
+            f"{ORACLE_KEY}_after_3",
+            "hindsight oracle once 3 jobs of the group have completed",
+            "oracle",
+            _policy(catchup=OFF),
+            settings={"min_completed": 3},
+            peer=lambda group: OraclePeer(group, min_completed=3),
+        ),
     ]
 
 
@@ -413,27 +426,27 @@ def _scores(cell: Mapping[str, Any]) -> tuple[float, float, float]:
     )
 
 
-def dominance(cells: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, list[str]]:
-    """Row key -> the keys of the rows that dominate it on every data set of ``names``."""
-    out: dict[str, list[str]] = {}
-    for row in cells:
-        mine = [_scores(row[n]) for n in names]
-        out[row["key"]] = [
+def dominance(
+    cells: Sequence[Mapping[str, Any]], names: Sequence[str], *, skip: str = "oracle"
+) -> dict[str, list[str]]:
+    """Row key -> the keys of the rows that dominate it on every data set of ``names``; rows
+    of the family ``skip`` (the oracles, which dominate every rule) are not counted as
+    dominating."""
+
+    def better(other: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+        pairs = [
+            (a, b) for n in names for a, b in zip(_scores(other[n]), _scores(row[n]), strict=True)
+        ]
+        return all(a >= b - 1e-12 for a, b in pairs) and any(a > b + 1e-12 for a, b in pairs)
+
+    return {
+        row["key"]: [
             other["key"]
             for other in cells
-            if other is not row
-            and all(
-                a >= b - 1e-12
-                for n, m in zip(names, mine, strict=True)
-                for a, b in zip(_scores(other[n]), m, strict=True)
-            )
-            and any(
-                a > b + 1e-12
-                for n, m in zip(names, mine, strict=True)
-                for a, b in zip(_scores(other[n]), m, strict=True)
-            )
+            if other is not row and other.get("family") != skip and better(other, row)
         ]
-    return out
+        for row in cells
+    }
 
 
 def against_goal(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -533,7 +546,13 @@ def decision_cost_group(h: int, running: int, repeats: int) -> dict[str, Any]:
     if [c.stop is not None for c in checks] != [d.stop for d in full]:
         raise AssertionError("the catch-up rule's cheap path and its decisions differ")
     n = len(curves)
-    return {
+    optuna: dict[str, float] = {}
+    if optuna_available():  # Optuna's MedianPruner on the same fleet, gates off (part 1's)
+        harness = OptunaHarness(fleet.completed)
+        frozen = [harness.frozen(c) for c in curves]
+        seconds = min(harness.timed_prunes(frozen)[1] for _ in range(repeats))
+        optuna["optuna_us_per_decision"] = seconds / n * 1e6
+    return optuna | {
         "completed_jobs": h,
         "running_jobs": n,
         "steps": 500,
@@ -655,4 +674,6 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         "headline_completed_jobs": cost[-1]["completed_jobs"],
         "catchup_us_per_decision": cost[-1]["catchup_us_per_decision"],
         "median_us_per_decision": cost[-1]["median_us_per_decision"],
+        "optuna_us_per_decision": cost[-1].get("optuna_us_per_decision"),
+        "catchup_model_json_bytes": cost[-1]["catchup_model_json_bytes"],
     }

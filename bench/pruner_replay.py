@@ -52,6 +52,8 @@ from trainguard_tools.replay.results import (
     sweep_row,
 )
 
+from .peers import _Controller, _Trial
+
 METRIC = "objective"
 
 
@@ -90,15 +92,20 @@ def _step(s: float) -> int:
 class OptunaPeer:
     """An Optuna pruner driven trial by trial through ``ask``/``report``/``should_prune``."""
 
-    def __init__(self, pruner: Any, direction: str, name: str) -> None:
+    def __init__(self, pruner: Any, direction: str, name: str, study_name: str) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.name = name
         self._state = optuna.trial.TrialState
-        # no parameters are sampled: the sampler only numbers the trials (Hyperband's brackets)
+        # no parameters are sampled: the sampler only numbers the trials; Hyperband deals a
+        # trial to a bracket by a checksum of the study's name and the trial's number, so the
+        # study is named after the group (an unnamed study gets a random name each run)
         self.study = optuna.create_study(
-            direction=direction, pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0)
+            study_name=study_name,
+            direction=direction,
+            pruner=pruner,
+            sampler=optuna.samplers.RandomSampler(seed=0),
         )
         self.trials: dict[str, Any] = {}
 
@@ -123,20 +130,6 @@ class OptunaPeer:
             self.study.tell(trial, final)
         else:
             self.study.tell(trial, state=self._state.FAIL)
-
-
-class _Trial:
-    """What Ray's schedulers read of a trial: its id (and identity, as a dict key)."""
-
-    def __init__(self, trial_id: str) -> None:
-        self.trial_id = trial_id
-
-
-class _Controller:
-    """What Ray's schedulers read of the TuneController: no trial waits to run."""
-
-    def get_live_trials(self) -> list[Any]:
-        return []
 
 
 class RayPeer:
@@ -183,25 +176,28 @@ class RayPeer:
 
 
 class OraclePeer:
-    """Hindsight: stops every job but the group's eventual best at its first report."""
+    """Hindsight: stops every job but the group's eventual best at its first report once
+    ``min_completed`` of the group's jobs have completed (0: at its first report)."""
 
     name = "oracle"
 
-    def __init__(self, group: Sequence[CurveRecord]) -> None:
+    def __init__(self, group: Sequence[CurveRecord], min_completed: int = 0) -> None:
         direction = group[0].direction if group else "minimize"
         self.best, _ = best_of([JobOutcome(r, r.end) for r in group], direction)
+        self.min_completed = min_completed
+        self.completed = 0
 
     def start(self, record: CurveRecord) -> None:
         return None
 
     def report(self, record: CurveRecord, index: int) -> bool:
-        return record.job != self.best
+        return record.job != self.best and self.completed >= self.min_completed
 
     def stopped(self, record: CurveRecord) -> None:
         return None
 
     def finish(self, record: CurveRecord, shown: int) -> None:
-        return None
+        self.completed += record.status == "Completed"
 
 
 def replay_peer(
@@ -320,7 +316,7 @@ def replay_peer(
 
 def optuna_peer(make_pruner: Callable[[], Any], name: str) -> PeerFactory:
     """A fresh ``make_pruner()`` and study for every group."""
-    return lambda group: OptunaPeer(make_pruner(), group[0].direction, name)
+    return lambda group: OptunaPeer(make_pruner(), group[0].direction, name, group[0].group)
 
 
 def ray_peer(make_scheduler: Callable[[], Any], name: str) -> PeerFactory:

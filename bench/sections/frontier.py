@@ -39,6 +39,8 @@ class FrontierResult(TypedDict, total=False):
     headline_completed_jobs: int
     catchup_us_per_decision: float
     median_us_per_decision: float
+    optuna_us_per_decision: float | None
+    catchup_model_json_bytes: int
     status: str
 
 
@@ -74,6 +76,7 @@ def _cost_row(c: dict[str, Any]) -> list[str]:
         f(c["catchup_continue_us_per_decision"]),
         f"{f(c['median_us_per_decision'])} ({pct(c['median_stop_fraction'])})",
         f(c["median_continue_us_per_decision"]),
+        f(c.get("optuna_us_per_decision")),
     ]
 
 
@@ -105,8 +108,10 @@ def headline(fr: FrontierResult) -> list[list[str]]:
         rows.append(
             [
                 f"catch-up decision, µs (H = {f(fr.get('headline_completed_jobs'))}), beside "
-                "the median rule's",
-                f"{f(fr.get('catchup_us_per_decision'))} vs {f(fr.get('median_us_per_decision'))}",
+                "the median rule's and Optuna's MedianPruner's; the group's model, bytes",
+                f"{f(fr.get('catchup_us_per_decision'))} vs {f(fr.get('median_us_per_decision'))}"
+                f" vs {f(fr.get('optuna_us_per_decision'))}; "
+                f"{f(fr.get('catchup_model_json_bytes'))}",
             ]
         )
     return rows
@@ -214,4 +219,5 @@ COST_HEADER = [
     "catch-up µs, 'continue' only",
     "median µs/decision (stops)",
     "median µs, 'continue' only",
+    "Optuna MedianPruner µs/decision",
 ]
