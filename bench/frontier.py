@@ -15,23 +15,38 @@ several launch orders, with the policy study's protocol (docs/policy.md):
 - cells: GPU time saved / share of (group, order) replays whose eventual best job survived /
   mean and max normalized regret over the replays (``replay_orders``' figures).
 
-Rows: the median rule (min_completed 3) at grace 0, 4, 6, 8; the lagged median (the study's
+Rows (``ROW_SOURCES``, each a function of ``quick`` that returns its rows: append one to add
+rows): the median rule (min_completed 3) at grace 0, 4, 6, 8; the lagged median (the study's
 best reading of it: the job's best so far against the median of the references' best so far
 by step s/2, minus 6 x the jitter, jitter = the median |second difference| / sqrt(6) pooled over
 the references' curves, 2 reports in a row, min_completed 3; never a decision at step 1); the
 catch-up rule's default (k 8, 3 reports) and its calibration ladder (k 2..16 at 3 and 2
-reports). The lagged median is not a rule of the product: it runs through the engine's
-``rules_for`` hook, on the same clock.
+reports); the peers through their own libraries, trial by trial, on the same clock and the
+same launch orders (``bench/pruner_replay.py``): Optuna's MedianPruner, PercentilePruner (25),
+SuccessiveHalvingPruner, HyperbandPruner and PatientPruner (its documentation's example:
+MedianPruner, patience 1), and Ray Tune's ASHA and MedianStoppingRule, each at its defaults
+(ASHA's max_t 100 is beyond every curve here; the median stopping rule's time is the job's
+simulated seconds, its grace 60 s); and the hindsight oracle, which stops every job but the
+group's eventual best at its first report, and the same once 3 of the group's jobs have
+completed (the most a rule with min_completed 3 could save). The lagged median is not a rule
+of the product: it runs through the engine's ``rules_for`` hook, on the same clock.
+
+``dominance``: for each row, the rows that dominate it on every data set (at least as much
+saved, the best kept at least as often, a mean normalized regret at most as large, and better
+in one of them somewhere; the oracles dominate every rule and are left out as dominators);
+``goal``: issue 24's goal, and where the default stands against it.
 
 The decision cost: the fleet of ``bench.fleet`` (H completed jobs of 500 steps, 1,000 running
 jobs at random steps), one steady tick as the evaluator works it (each job's ``CurveSummary``
 takes the tick's new datapoint, then ``ObjectiveRules.stop_and_streak`` with the group's
 ``CatchUpModel`` and the job's ``WorseStreak``; the median rule's ``stop_summary`` against its
-``ReferenceTable`` on the same fleet), the fastest of a few ticks, garbage collection off.
+``ReferenceTable`` on the same fleet; Optuna's MedianPruner, gates off, through part 1's
+harness on the same jobs), the fastest of a few ticks, garbage collection off.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
@@ -55,6 +70,8 @@ from trainguard_tools.replay.engine import launch_orders, replay
 
 from .decision_cost import _timed
 from .fleet import make_fleet
+from .peers import OptunaHarness, optuna_available
+from .pruner_replay import OraclePeer, PeerFactory, optuna_peer, ray_peer, replay_peer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS: dict[str, tuple[tuple[str, ...], int]] = {
@@ -65,6 +82,8 @@ DATASETS: dict[str, tuple[tuple[str, ...], int]] = {
 LABELS = {"hpo": "HPO-style", "lcdb_a": "LCDB A", "lcdb_b": "LCDB B"}
 #: the study's targets: (saved, best kept) on HPO-style groups and on LCDB (judged on B)
 TARGETS = {"hpo": (0.35, 1.0), "lcdb_b": (0.20, 0.95)}
+#: issue 24's goal on every development set: (saved, best kept, mean normalized regret)
+GOAL = {"hpo": (0.40, 1.0, 0.01), "lcdb_a": (0.25, 0.95, 0.01), "lcdb_b": (0.25, 0.95, 0.01)}
 DEFAULT_KEY = "catchup_k8_c3"
 SEED = 0
 COST_GROUP_SIZES = (10, 100, 1000)
@@ -204,6 +223,7 @@ class Row:
     policy: Policy
     rules_for: Callable[[JobSettings], ObjectiveRules] | None = None
     settings: Mapping[str, Any] | None = None
+    peer: PeerFactory | None = None  # decided by a peer's library instead of our rules
 
 
 def _policy(**sections: Mapping[str, Any]) -> Policy:
@@ -211,28 +231,34 @@ def _policy(**sections: Mapping[str, Any]) -> Policy:
     return Policy.from_mapping(raw)
 
 
-def rows(quick: bool = False) -> list[Row]:
-    off = {"enabled": False}
-    out = [
+def median_rows(quick: bool) -> list[Row]:
+    return [
         Row(
             f"median_g{g:g}",
             f"median, grace {g:g}",
             "median",
-            _policy(median={"enabled": True, "grace": float(g)}, catchup=off),
+            _policy(median={"enabled": True, "grace": float(g)}, catchup=OFF),
             settings={"min_completed": 3, "grace": float(g)},
         )
         for g in ((0, 6) if quick else (0, 4, 6, 8))
     ]
-    out.append(
+
+
+def lagged_median_rows(quick: bool) -> list[Row]:
+    return [
         Row(
             "lagged_median_d2",
             "lagged median (jitter: median abs. 2nd difference / √6)",
             "lagged median",
-            _policy(catchup=off),
+            _policy(catchup=OFF),
             rules_for=lagged_rules,
             settings={"lag": 0.5, "k": 6.0, "consecutive": 2, "min_completed": 3},
         )
-    )
+    ]
+
+
+def catchup_rows(quick: bool) -> list[Row]:
+    out = []
     ladder = [(8.0, 3), (6.0, 3)] if quick else sorted(LADDER, key=lambda kc: (-kc[1], kc[0]))
     for k, c in ladder:
         key = f"catchup_k{k:g}_c{c}"
@@ -249,6 +275,116 @@ def rows(quick: bool = False) -> list[Row]:
             )
         )
     return out
+
+
+def _optuna(name: str, make: Callable[[], Any]) -> PeerFactory:
+    return optuna_peer(make, f"Optuna {name}")
+
+
+def _patient() -> Any:
+    import warnings
+
+    from optuna import pruners
+    from optuna.exceptions import ExperimentalWarning
+
+    with warnings.catch_warnings():  # PatientPruner is marked experimental
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return pruners.PatientPruner(pruners.MedianPruner(), patience=1)
+
+
+def optuna_rows(quick: bool) -> list[Row]:
+    """Optuna's pruners at their defaults (PercentilePruner's percentile and PatientPruner's
+    patience have none: 25, and the documentation's example)."""
+    if not optuna_available():
+        return []
+    from optuna import pruners as p
+
+    made: list[tuple[str, str, Callable[[], Any], dict[str, Any]]] = [
+        ("MedianPruner", "median", p.MedianPruner, {}),
+        ("PercentilePruner", "percentile", lambda: p.PercentilePruner(25.0), {"percentile": 25}),
+        ("SuccessiveHalvingPruner", "sh", p.SuccessiveHalvingPruner, {}),
+        ("HyperbandPruner", "hyperband", p.HyperbandPruner, {}),
+        ("PatientPruner", "patient", _patient, {"wrapped": "MedianPruner", "patience": 1}),
+    ]
+    if quick:
+        made = made[:1]
+    return [
+        Row(
+            f"optuna_{key}",
+            f"Optuna {name}" + (f" ({', '.join(f'{k} {v}' for k, v in kw.items())})" if kw else ""),
+            "Optuna",
+            _policy(catchup=OFF),
+            settings={"library": "optuna", "pruner": name, **kw},
+            peer=_optuna(name, make),
+        )
+        for name, key, make, kw in made
+    ]
+
+
+def _ray_scheduler(name: str) -> Callable[[], Any]:
+    def make() -> Any:
+        from ray.tune import schedulers  # imported when a replay needs it: a few seconds
+
+        return getattr(schedulers, name)()
+
+    return make
+
+
+def ray_rows(quick: bool) -> list[Row]:
+    """Ray Tune's schedulers at their defaults."""
+    if quick or importlib.util.find_spec("ray") is None:
+        return []
+    return [
+        Row(
+            f"ray_{key}",
+            f"Ray Tune {name}",
+            "Ray Tune",
+            _policy(catchup=OFF),
+            settings={"library": "ray[tune]", "scheduler": name},
+            peer=ray_peer(_ray_scheduler(name), f"Ray Tune {name}"),
+        )
+        for name, key in (("ASHAScheduler", "asha"), ("MedianStoppingRule", "median"))
+    ]
+
+
+def oracle_rows(quick: bool) -> list[Row]:
+    """The hindsight oracle, and the same once 3 of the group's jobs have completed: the most
+    a rule that waits for 3 references (min_completed 3) could save on this timeline."""
+    return [
+        Row(
+            ORACLE_KEY,
+            "hindsight oracle (every job but the eventual best stopped at its first report)",
+            "oracle",
+            _policy(catchup=OFF),
+            settings={},
+            peer=OraclePeer,
+        ),
+        Row(
+            f"{ORACLE_KEY}_after_3",
+            "hindsight oracle once 3 jobs of the group have completed",
+            "oracle",
+            _policy(catchup=OFF),
+            settings={"min_completed": 3},
+            peer=lambda group: OraclePeer(group, min_completed=3),
+        ),
+    ]
+
+
+OFF = {"enabled": False}
+ORACLE_KEY = "oracle"
+#: the frontier's rows, in the table's order: append a source to add rows
+ROW_SOURCES: list[Callable[[bool], list[Row]]] = [
+    median_rows,
+    lagged_median_rows,
+    catchup_rows,
+    optuna_rows,
+    ray_rows,
+    oracle_rows,
+]
+
+
+def rows(quick: bool = False) -> list[Row]:
+    return [row for source in ROW_SOURCES for row in source(quick)]
 
 
 def _load(paths: Sequence[str]) -> list[list[CurveRecord]]:
@@ -269,12 +405,70 @@ def replay_dataset(
 ) -> OrdersResult:
     """One row on one data set: each file on its own timeline, in ``orders`` launch orders."""
     rules_for = row.rules_for or (lambda s: s.rules)
+    peer = row.peer
     results = [
         replay(order, row.policy, rules_for=rules_for)
+        if peer is None
+        else replay_peer(order, row.policy, peer)
         for records in files
         for order in launch_orders(records, orders, SEED, permutation=permutation)
     ]
     return replace(summarize_orders(results, SEED), orders=orders)  # orders per file
+
+
+def _scores(cell: Mapping[str, Any]) -> tuple[float, float, float]:
+    """(saved, best kept, minus the mean regret): larger is better in each."""
+    regret = cell.get("mean_normalized_regret")
+    return (
+        cell.get("saved_fraction") or 0.0,
+        cell.get("best_kept") or 0.0,
+        -math.inf if regret is None else -regret,
+    )
+
+
+def dominance(
+    cells: Sequence[Mapping[str, Any]], names: Sequence[str], *, skip: str = "oracle"
+) -> dict[str, list[str]]:
+    """Row key -> the keys of the rows that dominate it on every data set of ``names``; rows
+    of the family ``skip`` (the oracles, which dominate every rule) are not counted as
+    dominating."""
+
+    def better(other: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+        pairs = [
+            (a, b) for n in names for a, b in zip(_scores(other[n]), _scores(row[n]), strict=True)
+        ]
+        return all(a >= b - 1e-12 for a, b in pairs) and any(a > b + 1e-12 for a, b in pairs)
+
+    return {
+        row["key"]: [
+            other["key"]
+            for other in cells
+            if other is not row and other.get("family") != skip and better(other, row)
+        ]
+        for row in cells
+    }
+
+
+def against_goal(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """One row against issue 24's goal, per data set."""
+    out = {}
+    for name, (saved, kept, regret) in GOAL.items():
+        cell = row[name]
+        s, k = cell.get("saved_fraction") or 0.0, cell.get("best_kept") or 0.0
+        r = cell.get("mean_normalized_regret")
+        out[name] = {
+            "target_saved": saved,
+            "target_best_kept": kept,
+            "target_mean_regret": regret,
+            "saved": s,
+            "best_kept": k,
+            "mean_regret": r,
+            "saved_gap_points": round(100 * max(saved - s, 0.0), 2),
+            "saved_met": s >= saved - 1e-12,
+            "best_kept_met": k >= kept - 1e-12,
+            "regret_met": r is not None and r <= regret + 1e-12,
+        }
+    return out
 
 
 def _cell(r: OrdersResult) -> dict[str, Any]:
@@ -352,7 +546,13 @@ def decision_cost_group(h: int, running: int, repeats: int) -> dict[str, Any]:
     if [c.stop is not None for c in checks] != [d.stop for d in full]:
         raise AssertionError("the catch-up rule's cheap path and its decisions differ")
     n = len(curves)
-    return {
+    optuna: dict[str, float] = {}
+    if optuna_available():  # Optuna's MedianPruner on the same fleet, gates off (part 1's)
+        harness = OptunaHarness(fleet.completed)
+        frozen = [harness.frozen(c) for c in curves]
+        seconds = min(harness.timed_prunes(frozen)[1] for _ in range(repeats))
+        optuna["optuna_us_per_decision"] = seconds / n * 1e6
+    return optuna | {
         "completed_jobs": h,
         "running_jobs": n,
         "steps": 500,
@@ -410,6 +610,22 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
                 "best_kept_met": (cell["best_kept"] or 0.0) >= kept - 1e-12,
                 "saved_met": (cell["saved_fraction"] or 0.0) >= saved - 1e-12,
             }
+    names = list(DATASETS)
+    dominated_by = dominance(out_rows, names)
+    goal = {
+        "targets": {
+            k: {"saved": s, "best_kept": b, "mean_regret": r} for k, (s, b, r) in GOAL.items()
+        },
+        "default": against_goal(default) if default is not None else {},
+        "rows_meeting_it": [
+            x["key"]
+            for x in out_rows
+            if all(
+                c["saved_met"] and c["best_kept_met"] and c["regret_met"]
+                for c in against_goal(x).values()
+            )
+        ],
+    }
     # robustness: the default under calibrate's own launch orders (the standard library's)
     robustness = []
     if default is not None and not quick:
@@ -450,10 +666,14 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
         "default": DEFAULT_KEY,
         "targets": {k: {"saved": s, "best_kept": b} for k, (s, b) in TARGETS.items()},
         "gaps": gaps,
+        "dominated_by": dominated_by,
+        "goal": goal,
         "robustness": robustness,
         "frontier_s": round(frontier_s, 1),
         "decision_cost": cost,
         "headline_completed_jobs": cost[-1]["completed_jobs"],
         "catchup_us_per_decision": cost[-1]["catchup_us_per_decision"],
         "median_us_per_decision": cost[-1]["median_us_per_decision"],
+        "optuna_us_per_decision": cost[-1].get("optuna_us_per_decision"),
+        "catchup_model_json_bytes": cost[-1]["catchup_model_json_bytes"],
     }

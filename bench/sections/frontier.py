@@ -30,11 +30,17 @@ class FrontierResult(TypedDict, total=False):
     rows: list[dict[str, Any]]
     default: str
     gaps: dict[str, FrontierGap]
+    # row key -> the keys of the rows that dominate it on every data set
+    dominated_by: dict[str, list[str]]
+    # issue 24's goal: its targets, the default against them, the rows that meet it
+    goal: dict[str, Any]
     robustness: list[dict[str, Any]]
     decision_cost: list[dict[str, Any]]
     headline_completed_jobs: int
     catchup_us_per_decision: float
     median_us_per_decision: float
+    optuna_us_per_decision: float | None
+    catchup_model_json_bytes: int
     status: str
 
 
@@ -70,6 +76,7 @@ def _cost_row(c: dict[str, Any]) -> list[str]:
         f(c["catchup_continue_us_per_decision"]),
         f"{f(c['median_us_per_decision'])} ({pct(c['median_stop_fraction'])})",
         f(c["median_continue_us_per_decision"]),
+        f(c.get("optuna_us_per_decision")),
     ]
 
 
@@ -101,8 +108,10 @@ def headline(fr: FrontierResult) -> list[list[str]]:
         rows.append(
             [
                 f"catch-up decision, µs (H = {f(fr.get('headline_completed_jobs'))}), beside "
-                "the median rule's",
-                f"{f(fr.get('catchup_us_per_decision'))} vs {f(fr.get('median_us_per_decision'))}",
+                "the median rule's and Optuna's MedianPruner's; the group's model, bytes",
+                f"{f(fr.get('catchup_us_per_decision'))} vs {f(fr.get('median_us_per_decision'))}"
+                f" vs {f(fr.get('optuna_us_per_decision'))}; "
+                f"{f(fr.get('catchup_model_json_bytes'))}",
             ]
         )
     return rows
@@ -137,6 +146,8 @@ def render(fr: FrontierResult) -> list[str]:
         ["policy", *[LABELS[n] for n in names]],
         [[x["label"], *[cells(x[n]) for n in names]] for x in fr.get("rows", [])],
     )
+    out += _dominance(fr)
+    out += _goal(fr)
     gaps = fr.get("gaps", {})
     if gaps:
         out += ["", *prose("frontier", "gaps"), ""]
@@ -164,6 +175,41 @@ def render(fr: FrontierResult) -> list[str]:
     return out
 
 
+def _dominance(fr: FrontierResult) -> list[str]:
+    dominated = fr.get("dominated_by")
+    if not dominated:
+        return []
+    label = {x["key"]: x["label"] for x in fr.get("rows", [])}
+    lines = [
+        f"- {label.get(key, key)}: by {', '.join(label.get(k, k) for k in by)}"
+        for key, by in dominated.items()
+        if by
+    ]
+    free = [label.get(key, key) for key, by in dominated.items() if not by]
+    return [
+        "",
+        *prose("frontier", "dominance", undominated="; ".join(free) or "none"),
+        "",
+        *lines,
+    ]
+
+
+def _goal(fr: FrontierResult) -> list[str]:
+    goal = fr.get("goal")
+    if not goal or not goal.get("default"):
+        return []
+    cells = "; ".join(
+        f"{LABELS.get(n, n)} {pct(c['saved'])} / {pct(c['best_kept'])} / "
+        f"{f(c['mean_regret'], 4)} against {pct(c['target_saved'])} / "
+        f"{pct(c['target_best_kept'])} / {f(c['target_mean_regret'], 2)}"
+        + ("" if c["saved_met"] else f" ({f(c['saved_gap_points'], 1)} points short)")
+        for n, c in goal["default"].items()
+    )
+    label = {x["key"]: x["label"] for x in fr.get("rows", [])}
+    meeting = ", ".join(label.get(k, k) for k in goal.get("rows_meeting_it", [])) or "none"
+    return ["", *prose("frontier", "goal", cells=cells, meeting=meeting)]
+
+
 COST_HEADER = [
     "H",
     "model build, ms (once; `add` one: ms)",
@@ -173,4 +219,5 @@ COST_HEADER = [
     "catch-up µs, 'continue' only",
     "median µs/decision (stops)",
     "median µs, 'continue' only",
+    "Optuna MedianPruner µs/decision",
 ]
