@@ -440,6 +440,17 @@ class TestAuditLog:
         assert day[0][1]["audit_at"] == "2026-01-02T00:00:30+00:00"
         assert [d["action"] for d in audit.decisions(run("a"))] == ["A", "C"]  # per run as before
 
+    def test_a_claims_later_outcome_is_read_as_its_last_word(self, state: Any) -> None:
+        """The same claim (time and rule) said again: one record read back, the last one (the
+        table appends it to the run's hash chain; the fake keeps only the last)."""
+        audit, at = state.audit, "2026-01-01T00:05:00+00:00"
+        audit.put_decision(run("j"), at, "median", {"action": "COULD NOT STOP (x)"}, 99)
+        audit.put_decision(run("j"), at, "median", {"action": "STOPPED"}, 99)
+        audit.put_decision(run("j"), at, "median", {"action": "STOPPED"}, 99)  # said again
+        assert [d["action"] for d in audit.decisions(run("j"))] == ["STOPPED"]
+        day = audit.decisions_on_day("2026-01-01")
+        assert [(r, d["action"]) for r, d in day] == [(run("j"), "STOPPED")]
+
 
 # ---- IdleEpisodes ----------------------------------------------------------------------------
 class TestIdleEpisodes:

@@ -49,8 +49,11 @@ def _plain(value: Any) -> Any:
 
 
 def digest(item: Mapping[str, Any]) -> str:
-    """The record's hash: of every attribute but :data:`CHAIN_HASH`, as DynamoDB stores it."""
-    body = {k: v for k, v in deserialize(serialize(item)).items() if k != CHAIN_HASH}
+    """The record's hash: of every attribute but :data:`CHAIN_HASH`, as DynamoDB stores it
+    (a top-level null, which a non-finite number is stored as and a reader gets back as None,
+    counts as absent on both sides)."""
+    stored = deserialize(serialize(item))
+    body = {k: v for k, v in stored.items() if k != CHAIN_HASH and v is not None}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_plain)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
