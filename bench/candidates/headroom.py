@@ -17,6 +17,11 @@ are the catch-up rule's. It reads the group's ``CatchUpModel`` (T, U, n, sigma) 
 number per grid point (R), and the bound, a fact of the objective a policy would declare
 (None: the catch-up rule unchanged).
 
+Two more allowances, each at most U(s), can be switched on beside it: ``below`` (the largest
+gain of the references that stood at or below the job at s) and ``persist`` (where the
+references' ranks at s persist to their finals, Kendall's tau >= ``persist``, their
+``quantile`` gain).
+
 It runs through ``trainguard replay``'s ``rules_for`` hook in the median rule's slot, as the
 frontier's lagged median does (its 'table' is the group's :class:`HeadroomTable`, rebuilt from
 the completed curves, in the order they completed, whenever one completes).
@@ -25,7 +30,7 @@ the completed curves, in the order they completed, whenever one completes).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
@@ -61,6 +66,20 @@ def shrinks(curve: Curve, sign: float, bound: float) -> dict[int, float]:
     }
 
 
+PERSIST_MIN = 5  # references a rank persistence is measured on
+
+
+def kendall_tau(pairs: Sequence[tuple[float, float]]) -> float:
+    """Kendall's tau-a between the pairs' first and second members (0 without a pair)."""
+    concordant = discordant = 0
+    for i, (x1, y1) in enumerate(pairs):
+        for x2, y2 in pairs[i + 1 :]:
+            sign = (x1 - x2) * (y1 - y2)
+            concordant += sign > 0
+            discordant += sign < 0
+    return (concordant - discordant) / max(concordant + discordant, 1)
+
+
 @dataclass(frozen=True)
 class HeadroomTable:
     model: CatchUpModel
@@ -91,6 +110,11 @@ class HeadroomRule(MedianStoppingRule):
     #: > 0: the gain is the largest of the references that stood at or below the job at s,
     #: when at least this many did (else U(s))
     below: int = 0
+    #: > 0: where the references' ranks persist (Kendall's tau between their best by s and
+    #: their final >= persist, over at least PERSIST_MIN of them), the gain is their
+    #: ``quantile`` gain instead of the largest
+    persist: float = 0.0
+    quantile: float = 1.0
 
     @property
     def table_key(self) -> str:
@@ -109,7 +133,7 @@ class HeadroomRule(MedianStoppingRule):
                 for idx, r in shrinks(curve, sign, sign * self.bound).items():
                     shrink[idx] = min(r, shrink.get(idx, math.inf))
         stood: dict[int, list[tuple[float, float]]] = {}
-        if self.below:
+        if self.below or self.persist:
             for curve in curves.values():
                 for idx, bg in standings(curve, self._sign()).items():
                     stood.setdefault(idx, []).append(bg)
@@ -138,10 +162,16 @@ class HeadroomRule(MedianStoppingRule):
         if self.bound is not None and r is not None:
             room = max(sign * self.bound - b, 0.0)
             allowance = min(allowance, (1.0 - min(r, 1.0)) * room)
+        stood = table.stood.get(grid_index(step), ())
         if self.below:
-            low = [g for br, g in table.stood.get(grid_index(step), ()) if br <= b]
+            low = [g for br, g in stood if br <= b]
             if len(low) >= self.below:
                 allowance = min(allowance, max(max(low), 0.0))
+        persists = self.persist and len(stood) >= PERSIST_MIN
+        if persists and kendall_tau([(br, br + g) for br, g in stood]) >= self.persist:
+            gains = sorted((max(g, 0.0) for _, g in stood), reverse=True)
+            rank = max(math.ceil((1.0 - self.quantile) * len(gains)), 1)
+            allowance = min(allowance, gains[rank - 1])
         margin = self.k * model.sigma
         worse = b + allowance + margin < sign * target
         threshold = sign * (sign * target - allowance - margin)
@@ -194,6 +224,8 @@ def headroom_rules(
     consecutive: int = 3,
     bounds: Mapping[str, float] = NATURAL_BOUNDS,
     below: int = 0,
+    persist: float = 0.0,
+    quantile: float = 1.0,
 ) -> Callable[[JobSettings], ObjectiveRules]:
     def build(settings: JobSettings) -> ObjectiveRules:
         d = settings.direction
@@ -205,6 +237,8 @@ def headroom_rules(
                 k=k,
                 consecutive=consecutive,
                 below=below,
+                persist=persist,
+                quantile=quantile,
             ),
             divergence=settings.rules.divergence,
         )
@@ -214,8 +248,9 @@ def headroom_rules(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.candidates.headroom [SPEC ...]``: each SPEC (``k=8,c=3,bound=1,
-    below=3``; ``bound=1``: the objectives' natural bounds, ``max``: an accuracy's only,
-    ``0``: none) on the frontier's three development sets and launch orders; one line each."""
+    below=3,persist=0.9,quantile=0.75``; ``bound=1``: the objectives' natural bounds, ``max``:
+    an accuracy's only, ``0``: none) on the frontier's three development sets and launch
+    orders; one line each."""
     import sys
 
     from bench.frontier import DATASETS, LABELS, Row, _cell, _load, _policy, replay_dataset
@@ -228,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
             int(kw.get("c", 3)),
             {"1": NATURAL_BOUNDS, "max": {"maximize": 1.0}}.get(kw.get("bound", "1"), {}),
             int(kw.get("below", 0)),
+            float(kw.get("persist", 0)),
+            float(kw.get("quantile", 1)),
         )
         row = Row(spec, spec, "headroom", _policy(catchup={"enabled": False}), rules_for=rules)
         cells = [

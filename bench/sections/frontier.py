@@ -180,12 +180,13 @@ def _dominance(fr: FrontierResult) -> list[str]:
     if not dominated:
         return []
     label = {x["key"]: x["label"] for x in fr.get("rows", [])}
+    oracles = {x["key"] for x in fr.get("rows", []) if x.get("family") == "oracle"}
     lines = [
         f"- {label.get(key, key)}: by {', '.join(label.get(k, k) for k in by)}"
         for key, by in dominated.items()
         if by
     ]
-    free = [label.get(key, key) for key, by in dominated.items() if not by]
+    free = [label.get(k, k) for k, by in dominated.items() if not by and k not in oracles]
     return [
         "",
         *prose("frontier", "dominance", undominated="; ".join(free) or "none"),

@@ -14,7 +14,7 @@ from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is outside the wheel
-from bench.candidates.headroom import headroom_rules, shrinks
+from bench.candidates.headroom import headroom_rules, kendall_tau, shrinks
 from bench.frontier import DEFAULT_KEY, Row, _policy, replay_dataset, rows
 
 pytestmark = pytest.mark.unit
@@ -74,3 +74,33 @@ def test_a_job_far_below_is_judged_by_the_share_of_headroom_closed() -> None:
     assert "share of headroom" in result.groups["g"].stops[0].reason
     plain = replay([*refs, *jobs], policy, rules_for=headroom_rules(0.0, 1, bounds={}))
     assert not plain.groups["g"].stops  # the gain in units lets both run
+
+
+def test_kendall_s_tau() -> None:
+    assert kendall_tau([(1, 10), (2, 20), (3, 30)]) == 1.0
+    assert kendall_tau([(1, 30), (2, 20), (3, 10)]) == -1.0
+    assert kendall_tau([(1, 1), (1, 1)]) == 0.0 and kendall_tau([]) == 0.0
+
+
+def linear(job: str, first: float, last: float) -> CurveRecord:
+    return acc(job, [first + (last - first) * i / 3 for i in range(4)])
+
+
+def test_where_ranks_persist_the_quantile_gain_replaces_the_largest() -> None:
+    # five references whose order at step 1 is their final order (tau 1); one climbs 0.4 from
+    # the bottom, the others 0.02: at quantile 0.75 the allowance is the 2nd largest, 0.02, so
+    # z at 0.85 (0.85 + 0.02 < 0.92) stops; with the largest gain (0.4) it runs on
+    refs = [linear("r0", 0.1, 0.5)] + [
+        linear(f"r{i}", 0.5 + 0.1 * i, 0.52 + 0.1 * i) for i in range(1, 5)
+    ]
+    jobs = [*refs, acc("z", [0.85] * 4, start=4.0)]
+    policy = Policy(mode="enforce")
+    rules = headroom_rules(0.0, 1, bounds={}, persist=0.9, quantile=0.75)
+    assert [s.job for s in replay(jobs, policy, rules_for=rules).groups["g"].stops] == ["z"]
+    plain = headroom_rules(0.0, 1, bounds={})
+    assert not replay(jobs, policy, rules_for=plain).groups["g"].stops
+    # r1 falls below r0 by its end: 1 pair of 10 discordant, tau 0.8 < 0.9: the largest gain
+    shuffled = [refs[0], linear("r1", 0.6, 0.3), *refs[2:], jobs[-1]]
+    assert not replay(shuffled, policy, rules_for=rules).groups["g"].stops
+    loose = headroom_rules(0.0, 1, bounds={}, persist=0.8, quantile=0.75)
+    assert [s.job for s in replay(shuffled, policy, rules_for=loose).groups["g"].stops] == ["z"]
