@@ -63,6 +63,22 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
+class JobListing:
+    """The InProgress jobs created since a time, newest first (``TrainingJobs.list_since``):
+    ``complete`` False when the listing was cut short (its time was up) after reaching back to
+    ``reached_ms`` (the CreationTime of the oldest job it read); ``pages`` read."""
+
+    jobs: tuple[JobSummary, ...]
+    complete: bool = True
+    reached_ms: int = 0
+    pages: int = 0
+
+    def covers(self, created_ms: int) -> bool:
+        """Whether a job created at ``created_ms`` would be in this listing if it ran."""
+        return self.complete or created_ms >= self.reached_ms
+
+
+@dataclass(frozen=True)
 class MetricQuery:
     """One plain MetricStat query (no metric math: moto cannot evaluate it; not needed)."""
 

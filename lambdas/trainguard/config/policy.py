@@ -330,6 +330,29 @@ class Policy:
         key="stopsDisabled",
         doc="global switch: every stop becomes a report (env `TRAINGUARD_STOPS_DISABLED`)",
     )
+    reconcile_every_minutes: int = setting(
+        5,
+        key="reconcileEveryMinutes",
+        minimum=1,
+        maximum=1440,
+        doc="the reconcile (lost events, orphaned alarms) runs on the first tick of every N "
+        "minutes, listing the jobs created since the oldest running one (at least an hour back)",
+    )
+    reconcile_full_every_minutes: int = setting(
+        60,
+        key="reconcileFullEveryMinutes",
+        minimum=1,
+        maximum=10080,
+        doc="every N minutes the reconcile lists back as far as a job can run (58 days: "
+        "SageMaker's longest pending plus running time) for jobs whose events were all lost",
+    )
+    reconcile_budget_seconds: float = setting(
+        15.0,
+        key="reconcileBudgetSeconds",
+        above=0,
+        doc="the reconcile stops listing after this long (newest jobs first); what it did not "
+        "reach waits for the next reconcile",
+    )
     catchup: CatchUpSettings = field(default_factory=CatchUpSettings)
     median: MedianSettings = field(default_factory=MedianSettings)
     patience: PatienceSettings = field(default_factory=PatienceSettings)

@@ -9,10 +9,11 @@ whole reference sets, a large one split in chunks), each judged by :func:`evalua
 its own invocation with its own time budget. Both run the same loop (:func:`_evaluate`).
 
 Reads per tick: the ``running`` index (it carries each job's stored progress), one
-BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`),
-ListTrainingJobs and DescribeAlarms for the reconcile (:mod:`.reconcile`). Writes: each job's
-progress when it took a new datapoint; and only when something happens, an ``ACTION#`` claim,
-StopTrainingJob, an audit record and one email (:mod:`.act`).
+BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`); every
+``reconcileEveryMinutes``, ListTrainingJobs (newest first, as far back as
+:mod:`.reconcile` needs, within its time budget) and DescribeAlarms for the reconcile.
+Writes: each job's progress when it took a new datapoint; and only when something happens, an
+``ACTION#`` claim, StopTrainingJob, an audit record and one email (:mod:`.act`).
 
 One job's failure is logged with its name and never blocks the others.
 """
@@ -37,6 +38,7 @@ from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
 from .observe import Observation, observe
+from .reconcile import due as reconcile_due
 from .reconcile import reconcile
 from .shards import Shard, plan_shards
 
@@ -56,6 +58,8 @@ class TickResult(Counts):
     registered: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
+    reconciled: str | None = None  # "full" or "recent" on a reconcile tick (:mod:`.reconcile`)
+    reconcile_pages: int = 0  # ListTrainingJobs pages the reconcile read
     resumed: int = 0  # actions an earlier invocation left unfinished, finished now
     deferred: int = 0  # jobs left for the next tick when the time ran out
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
@@ -93,15 +97,20 @@ def run_tick(
     result = TickResult()
     act = _act(deps, now, result)
     running = deps.running.running_jobs()
-    try:
-        reconciled = reconcile(deps, running, now, budget)
-        running = reconciled.running
-        result.registered, result.finalized = reconciled.registered, reconciled.finalized
-        result.orphan_alarms_deleted = reconciled.orphan_alarms_deleted
-        result.errors += reconciled.errors
-    except Exception:
-        result.errors += 1
-        logger.exception("reconcile failed; evaluating the jobs the table knows")
+    policy = deps.policy
+    if reconcile_due(now, policy.tick_minutes, policy.reconcile_every_minutes):
+        full = reconcile_due(now, policy.tick_minutes, policy.reconcile_full_every_minutes)
+        try:
+            reconciled = reconcile(deps, running, now, budget, full=full)
+            running = reconciled.running
+            result.registered, result.finalized = reconciled.registered, reconciled.finalized
+            result.orphan_alarms_deleted = reconciled.orphan_alarms_deleted
+            result.reconciled = "full" if full else "recent"
+            result.reconcile_pages = reconciled.pages
+            result.errors += reconciled.errors
+        except Exception:
+            result.errors += 1
+            logger.exception("reconcile failed; evaluating the jobs the table knows")
     try:
         result.resumed = act.resume_open(budget)
     except Exception:
