@@ -457,6 +457,23 @@ class TestReferences:
         stats_of, policies = references.batch_get_group_state([REFS, other])
         assert stats_of == {REFS: newer} and policies == {}
 
+    def test_a_long_objective_of_four_byte_characters_fits_the_sort_key(self, state: Any) -> None:
+        """A 250-character objective tag of four-byte characters (1,000 bytes) overflowed the
+        1,024-byte sort key with ``CURVE#``, the direction and a run id: the key holds a
+        bounded prefix and a hash of it, the item the objective itself."""
+        objective = "\U0001d4db" * 250  # MATHEMATICAL BOLD SCRIPT CAPITAL L, 4 bytes in UTF-8
+        refs = ReferenceSet("g" * 63, objective, "minimize")
+        twin = ReferenceSet("g" * 63, objective[:-1] + "x", "minimize")  # same long prefix
+        run = f"{'j' * 63}@{CREATED}"
+        state.references.put_curve(refs, run, [(1.0, 0.5)], 2.0)
+        state.references.put_curve(twin, run, [(1.0, 9.0)], 2.0)
+        assert state.references.get_curves(refs, [run]) == {run: ([(1.0, 0.5)], 2.0)}
+        table = ReferenceTable.build({run: [(1.0, 0.5)]})
+        stats = GroupStats(refs, {"all": table}, 2.0, 1, (run,), (2.0,), 1, 1)
+        assert state.references.put_stats(stats, None) is True
+        assert state.references.get_stats(refs) == stats
+        assert state.references.get_stats(twin) is None
+
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:
     client = boto3.client("dynamodb", region_name="us-east-1")

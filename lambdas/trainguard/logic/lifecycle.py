@@ -68,6 +68,11 @@ def apply_change(
     if now is None:
         now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
+    if change.creation_time is None:
+        placed = with_creation_time(change, deps)
+        if placed is None:
+            return LifecycleResult(change.name, change.status, "ignored: no CreationTime")
+        change = placed
     if deps.events.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
@@ -80,6 +85,30 @@ def apply_change(
         result = LifecycleResult(change.name, change.status, "ignored")
     deps.events.mark_event(change.run, change.dedup_key, now)
     return result
+
+
+def with_creation_time(change: StateChange, deps: Dependencies) -> StateChange | None:
+    """``change`` with the CreationTime its event lacked: a run is its name and its
+    CreationTime, and a run keyed without one (0) would be a second run of the same job once
+    the reconcile or the next event names the real one. SageMaker's own word
+    (DescribeTrainingJob, the same ARN), else the newest run the table has of the name; None
+    (the event ignored, logged) when neither knows the job. A failed describe raises: the event
+    is retried, then dead-lettered, rather than handled as another run."""
+    try:
+        description = deps.training_jobs.describe(change.name)
+    except JobNotFoundError:
+        description = None
+    if description is not None and (
+        not change.arn or str(description.get("TrainingJobArn", "")) in ("", change.arn)
+    ):
+        created = parse_job_description(description, event_time=None).creation_time
+        if created is not None:
+            return dataclasses.replace(change, creation_time=created)
+    latest = deps.jobs.latest_run(change.name)
+    if latest is not None and latest.created_ms > 0:
+        return dataclasses.replace(change, creation_time=latest.created_ms / 1000.0)
+    logger.warning("state-change event without CreationTime for a job nobody knows: ignored")
+    return None
 
 
 # ---- InProgress ------------------------------------------------------------------------------
