@@ -49,8 +49,9 @@ from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
 from trainguard.logic import messages
 from trainguard.logic.ledger import Claim, ClaimState
+from trainguard.logic.lifecycle import MAX_ALARMED_HOSTS, alarmed_hosts
 from trainguard.message import Message
-from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId
+from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId, gpu_idle_alarm_name
 from trainguard_local.state_table import create_state_table
 
 pytestmark = pytest.mark.integration
@@ -473,6 +474,22 @@ class TestReferences:
         assert state.references.put_stats(stats, None) is True
         assert state.references.get_stats(refs) == stats
         assert state.references.get_stats(twin) is None
+
+
+def test_a_run_of_thousands_of_hosts_stays_within_the_item_limit(state: Any) -> None:
+    """Every alarm a run has and every idle host's episode are kept on its item: for a job of
+    thousands of hosts that overflowed DynamoDB's 400 KB, so only its first MAX_ALARMED_HOSTS
+    hosts get an alarm (and can go idle). The largest item they make is written and read."""
+    name = "j" * 63  # the longest SageMaker job name
+    hosts = alarmed_hosts(5000)
+    assert hosts == MAX_ALARMED_HOSTS
+    run = job(name, instance_count=5000, instance_type="ml.p5.48xlarge")
+    assert state.jobs.register_job(run) is True
+    state.jobs.add_alarms(run.run, [gpu_idle_alarm_name(name, i) for i in range(1, hosts + 1)])
+    for i in range(1, hosts + 1):
+        assert state.idle_episodes.open_episode(run.run, f"{name}/algo-{i}", 1000.0 + i)
+    stored = state.jobs.get_job(run.run)
+    assert stored is not None and len(stored.alarms) == len(stored.idle_hosts) == hosts
 
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:

@@ -4,6 +4,7 @@ at most 1,024 bytes, an item of at most 400 KB."""
 from __future__ import annotations
 
 import pytest
+from world import World
 
 from trainguard.adapters.dynamodb.keys import (
     KEY_HASH_CHARS,
@@ -12,6 +13,7 @@ from trainguard.adapters.dynamodb.keys import (
     key_text,
     stats_sk,
 )
+from trainguard.logic.lifecycle import MAX_ALARMED_HOSTS
 from trainguard.models import ReferenceSet
 
 pytestmark = pytest.mark.unit
@@ -37,3 +39,19 @@ def test_every_objective_tag_fits_the_sort_keys(char: str) -> None:
     run = f"{'j' * 63}@1767225600000"  # the longest SageMaker job name
     assert len(curve_sk(refs, run).encode()) <= SORT_KEY_MAX_BYTES
     assert len(stats_sk(refs).encode()) <= SORT_KEY_MAX_BYTES
+
+
+def test_a_job_of_thousands_of_hosts_gets_alarms_for_its_first_thousand_only() -> None:
+    world = World()
+    job = world.start("huge", count=5000)  # 60 alarms now, the reconcile 60 a tick after
+    ticks = 0
+    while len(world.record("huge").alarms) < MAX_ALARMED_HOSTS and ticks < 100:
+        world.fakes.advance(1)
+        world.tick()
+        ticks += 1
+    assert len(world.record("huge").alarms) == MAX_ALARMED_HOSTS == len(world.fakes.alarms.alarms)
+    world.fakes.advance(1)
+    assert world.tick().errors == 0 and len(world.fakes.alarms.alarms) == MAX_ALARMED_HOSTS
+    assert f"trainguard-gpu-idle-huge-algo-{MAX_ALARMED_HOSTS + 1}" not in world.fakes.alarms.alarms
+    world.end(job)  # its end deletes what it has
+    assert world.fakes.alarms.alarms == {}

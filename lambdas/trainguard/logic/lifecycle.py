@@ -191,13 +191,24 @@ def build_record(
 
 
 ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
+# The hosts of a run that get a GPU-idle alarm, its first ones. Each alarm's name is kept on the
+# run's item (up to 94 bytes: ``trainguard-gpu-idle-<63-character name>-algo-<n>``), and so is
+# an idle host's episode: a job of thousands of hosts overflowed DynamoDB's 400 KB item. At
+# most 1,000 keeps both under 200 KB (and a job's alarms under $100 a month).
+MAX_ALARMED_HOSTS = 1000
+
+
+def alarmed_hosts(instance_count: int) -> int:
+    """How many of a run's hosts (the first ones) get a GPU-idle alarm."""
+    return min(instance_count, MAX_ALARMED_HOSTS)
 
 
 def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) -> int:
-    """The run's missing GPU-idle alarms, one per host, at most ``ALARMS_PER_INVOCATION``
-    (a 300-instance job gets the rest from the next ticks' reconcile); each one created is
-    recorded on the run (``JobRecord.alarms``), so a failure part way leaves a list of what
-    is missing. None when the GPU count is unknown (a warning) or the type has no GPUs."""
+    """The run's missing GPU-idle alarms, one per host (its first :data:`MAX_ALARMED_HOSTS`),
+    at most ``ALARMS_PER_INVOCATION`` (a 300-instance job gets the rest from the next ticks'
+    reconcile); each one created is recorded on the run (``JobRecord.alarms``), so a failure
+    part way leaves a list of what is missing. None when the GPU count is unknown (a warning)
+    or the type has no GPUs."""
     settings = settings_for(record, deps.policy)
     gpu_idle = (settings.policy if settings else deps.policy).gpu_idle
     if not gpu_idle.enabled:
@@ -216,7 +227,7 @@ def create_alarms(record: JobRecord, deps: Dependencies, warnings: list[str]) ->
         return 0
     missing = [
         i
-        for i in range(1, record.instance_count + 1)
+        for i in range(1, alarmed_hosts(record.instance_count) + 1)
         if gpu_idle_alarm_name(record.name, i) not in record.alarms
     ]
     created: list[str] = []
@@ -270,7 +281,7 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
     deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
-    count = max(record.instance_count, change.instance_count)
+    count = alarmed_hosts(max(record.instance_count, change.instance_count))
     result.alarms_deleted = _delete_alarms(record, count, deps)
     if change.status == JobStatus.FAILED and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)

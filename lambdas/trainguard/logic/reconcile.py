@@ -40,7 +40,7 @@ from ..models import (
 )
 from ..observability import logger
 from .dependencies import Dependencies
-from .lifecycle import apply_change, change_from_description, create_alarms
+from .lifecycle import alarmed_hosts, apply_change, change_from_description, create_alarms
 
 # How old an InProgress job can be. SageMaker's MaxRuntimeInSeconds is at most 2,419,200 s
 # (28 days), and "the maximum time that a TrainingJob can run in total, including any time
@@ -235,12 +235,13 @@ def _repair_alarms(
         spec = deps.catalog.get(job.instance_type)
         if spec is None or not spec.reports_gpu_utilization:
             continue
+        alarmed = alarmed_hosts(job.instance_count)
         present = frozenset(
             name
-            for i in range(1, job.instance_count + 1)
+            for i in range(1, alarmed + 1)
             if (name := gpu_idle_alarm_name(job.name, i)) in existing
         )
-        if len(present) >= job.instance_count:
+        if len(present) >= alarmed:
             continue
         try:
             made = create_alarms(replace(job, alarms=present), deps, [])
