@@ -139,6 +139,9 @@ class GroupStats:
     # the catch-up rule's model of every completed job the set took in (not only the window:
     # it is bounded by its step grid), in the evaluator's steps
     catchup: CatchUpModel | None = None
+    # the execution role (RoleArn) its references ran with: a completed job of another role
+    # does not join (group poisoning, issue 21); "" before the first one (or written before)
+    role: str = ""
 
     @property
     def group(self) -> str:
@@ -249,6 +252,7 @@ class JobRecord:
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None
+    role_arn: str = ""  # its execution role (RoleArn): who a group's references must share
 
     @property
     def run(self) -> RunId:
@@ -283,6 +287,7 @@ class StateChange:
     end_time: float | None
     failure_reason: str | None
     event_time: float | None
+    role_arn: str = ""  # RoleArn: the execution role the job runs with
 
     @property
     def run(self) -> RunId:
@@ -345,6 +350,9 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     if tags is not None and not tags:
         tags = None  # the documented sample carries "Tags": {}; ask ListTags to be sure
     reason = detail.get("FailureReason")
+    role = detail.get("RoleArn", "")
+    if not isinstance(role, str):
+        raise EventError(f"detail.RoleArn must be a string, got {role!r}")
     return StateChange(
         name=name.strip(),
         arn=arn,
@@ -359,6 +367,7 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
         end_time=field_seconds(detail.get("TrainingEndTime"), "detail.TrainingEndTime"),
         failure_reason=str(reason) if reason else None,
         event_time=event_time,
+        role_arn=role,
     )
 
 

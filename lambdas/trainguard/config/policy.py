@@ -297,6 +297,21 @@ class CoverageSettings:
 
 
 @dataclass(frozen=True)
+class ReferenceSettings:
+    """Who may set a group's thresholds (group poisoning, issue 21; docs/runtime-design.md)."""
+
+    roles: str = setting(
+        "",
+        key="referenceRoles",
+        doc="execution role ARNs (comma-separated) whose completed jobs may become a group's "
+        "references; empty: the role of the group's first reference, and no other",
+    )
+
+    def allowed(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.roles.split(",") if r.strip())
+
+
+@dataclass(frozen=True)
 class Policy:
     mode: Mode = setting(
         "observe",
@@ -363,6 +378,7 @@ class Policy:
     straggler: StragglerSettings = field(default_factory=StragglerSettings)
     throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
+    references: ReferenceSettings = field(default_factory=ReferenceSettings)
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..config import PolicyError, is_opted_in, job_settings, settings_for
+from ..config.resolve import calibrated
 from ..core.curves import Direction
 from ..core.group import GroupFigures, Reference, fold_group, join
 from ..core.median import MedianStoppingRule
@@ -175,6 +176,7 @@ def build_record(
         status=change.status,
         end_time=change.end_time,
         failure_reason=change.failure_reason,
+        role_arn=change.role_arn,
     )
     if record.opted_in:
         try:
@@ -310,6 +312,14 @@ def record_curve(
     :func:`~trainguard.core.series.downsample`); it ends at TrainingEndTime, else at ``now``
     (default the clock). Then the job joins its reference set."""
     assert record.objective is not None
+    role = record.role_arn or change.role_arn
+    why = foreign_reference(record.reference_set, role, deps)
+    if why is not None:
+        logger.warning(
+            "a completed job of another role is not a reference of its group",
+            extra={"group": record.group, "role": role, "why": why},
+        )
+        return 0
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
     settings = settings_for(record, deps.policy)
@@ -332,8 +342,26 @@ def record_curve(
         )
     deps.references.put_curve(record.reference_set, str(record.run), curve, duration_min)
     joined = Completed(str(record.run), duration_min, per_instance, record.instance_count)
-    update_stats(record.reference_set, deps, add=[joined])
+    update_stats(record.reference_set, deps, add=[joined], role=role)
     return len(curve)
+
+
+def foreign_reference(refs: ReferenceSet, role: str, deps: Dependencies) -> str | None:
+    """Why a completed job that ran with ``role`` may not join ``refs`` (None: it may). A
+    group's references are who may stop its jobs, and anyone who can tag a training job can
+    tag it into any group: membership is bound to the execution role. The group's
+    ``referenceRoles`` (its calibrated policy's, else the deployed one) when set; else the
+    role of the group's first reference (its STATS keep it). A job without a known role joins
+    only a group that has no role yet."""
+    stats, group_policies = deps.references.batch_get_group_state({refs})
+    policy = calibrated(deps.policy, group_policies.get(refs.group))
+    allowed = policy.references.allowed()
+    if allowed:
+        return None if role in allowed else "its role is not in the group's referenceRoles"
+    bound = stats[refs].role if refs in stats else ""
+    if not bound or role == bound:
+        return None
+    return "the group's references ran with another role"
 
 
 STATS_ATTEMPTS = 8  # concurrent completions: each re-reads and retries until its write holds
@@ -345,6 +373,7 @@ def update_stats(
     *,
     add: Sequence[Completed | tuple[str, float]] = (),
     extra_keys: set[str] | None = None,
+    role: str = "",
 ) -> None:
     """The reference set's statistics with ``add`` (completed jobs' run ids and durations,
     their curves already stored) in its window of the ``REFERENCE_WINDOW`` most recent
@@ -391,6 +420,7 @@ def update_stats(
             throughput=tuple(r.throughput_per_instance for r in figures.window),
             instances=tuple(r.instances for r in figures.window),
             catchup=figures.catchup,
+            role=(old.role if old else "") or role,  # the first reference's binds the group
         )
         if deps.references.put_stats(stats, old.version if old else None):
             logger.info(
