@@ -8,6 +8,7 @@ as the functions do. The fakes' faults are injected per method, on every method 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Iterator
 from typing import Any
@@ -132,6 +133,7 @@ SAMPLE_CALLS: dict[str, tuple[Any, ...]] = {
     "add_alarms": (run(), ["a"]),
     "batch_get_jobs": ([run()],),
     "running_jobs": (),
+    "running_runs": (),
     "get_jobs": ([run()],),
     "save_progress": ([],),
     "set_episode": (run(), "hung", 1.0),
@@ -228,6 +230,8 @@ class TestRunningJobs:
         assert state.jobs.finalize_job(run("b"), "Completed", 200.0, None) is True
         assert state.jobs.finalize_job(run("ghost"), "Completed", 200.0, None) is False
         assert [j.name for j in state.running.running_jobs()] == ["a"]
+        (slim,) = state.running.running_runs()  # all but what only judging it reads
+        assert slim == dataclasses.replace(state.running.running_jobs()[0], progress=None)
         ended = state.jobs.get_job(run("b"))
         assert ended.status == "Completed" and ended.end_time == 200.0
 

@@ -8,7 +8,8 @@ then it judges every job itself when the fleet is at most one shard's worth of j
 whole reference sets, a large one split in chunks), each judged by :func:`evaluate_shard` in
 its own invocation with its own time budget. Both run the same loop (:func:`_evaluate`).
 
-Reads per tick: the ``running`` index (it carries each job's stored progress), one
+Reads per tick: the ``running`` index (the runs without their progress: what planning needs),
+the judged jobs' items (one consistent BatchGetItem a hundred, as a shard reads its own), one
 BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`); every
 ``reconcileEveryMinutes``, ListTrainingJobs (newest first, as far back as
 :mod:`.reconcile` needs, within its time budget) and DescribeAlarms for the reconcile.
@@ -96,7 +97,7 @@ def run_tick(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    running = deps.running.running_jobs()
+    running = deps.running.running_runs()  # what planning needs: a tenth of the items' bytes
     policy = deps.policy
     if reconcile_due(now, policy.tick_minutes, policy.reconcile_every_minutes):
         full = reconcile_due(now, policy.tick_minutes, policy.reconcile_full_every_minutes)
@@ -120,7 +121,15 @@ def run_tick(
     opted_in = [job for job in running if job.opted_in]
     size = max(1, deps.shard_size)
     if deps.shards is None or len(opted_in) <= size:  # a small fleet: judged here, no fan-out
-        _evaluate(deps, act, opted_in, now, budget, result)
+        # their whole items, as a shard reads its own (consistent: what a tick saved is seen)
+        runs = [job.run for job in opted_in]
+        try:
+            jobs = [j for j in deps.running.get_jobs(runs) if j.running and j.opted_in]
+        except Exception:
+            result.errors += 1
+            jobs = []
+            logger.exception("reading the running jobs failed; the next tick judges them")
+        _evaluate(deps, act, jobs, now, budget, result)
     else:
         result.jobs = len(opted_in)
         try:
