@@ -118,7 +118,7 @@ def _reconcile_row(r: dict[str, Any]) -> list[str]:
 def render_reconcile(rows: list[dict[str, Any]] | dict[str, Any] | None) -> list[str]:
     """Part 9, the reconcile at scale (``bench/scale_reconcile.py``, issue 21)."""
     out = ["## 9. The reconcile at scale", ""]
-    missing = "\n".join(prose("scale", "not_measured"))
+    missing = "\n".join(prose("scale_reconcile", "not_measured"))
     if isinstance(rows, dict):
         return [*out, status(rows) or missing, ""]
     if not rows:
@@ -127,8 +127,8 @@ def render_reconcile(rows: list[dict[str, Any]] | dict[str, Any] | None) -> list
     cadence = rows[0]["per_tick"]
     out += [""]
     out += prose(
-        "scale",
-        "reconcile_after",
+        "scale_reconcile",
+        "after",
         running=f(rows[0]["running"]),
         history_days=f(rows[0]["history_days"]),
         every=f(cadence["reconcile_every_minutes"]),
