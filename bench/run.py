@@ -41,6 +41,7 @@ PARTS: tuple[tuple[str, str], ...] = (
     ("completion", "bench.completion"),
     ("health_cost", "bench.health_cost"),
     ("scale", "bench.scale"),
+    ("scale_reconcile", "bench.scale_reconcile"),
 )
 
 

@@ -19,6 +19,7 @@ SECTIONS: tuple[tuple[str, Callable[[Any], list[str]]], ...] = (
     ("completion", completion.render),
     ("health_cost", health_cost.render),
     ("scale", scale.render),
+    ("scale_reconcile", scale.render_reconcile),
 )
 # results key -> the part's rows of the headline table, in the table's order
 HEADLINE: tuple[tuple[str, Callable[[Any], list[list[str]]]], ...] = (
@@ -29,7 +30,7 @@ HEADLINE: tuple[tuple[str, Callable[[Any], list[list[str]]]], ...] = (
     ("frontier", frontier.headline),
 )
 # parts whose result is a list of rows (None when the part did not run); the others a dict
-LIST_PARTS = {"completion", "scale"}
+LIST_PARTS = {"completion", "scale", "scale_reconcile"}
 
 
 def _part(r: dict[str, Any], key: str) -> Any:

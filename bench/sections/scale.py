@@ -93,3 +93,46 @@ def render(rows: list[ScaleRow] | dict[str, Any] | None) -> list[str]:
         sqs=prices.get("sqs_standard_usd_per_million_requests"),
     )
     return [*out, ""]
+
+
+RECONCILE_HEADER = [
+    "jobs in the account",
+    "before: calls a tick (ListTrainingJobs pages)",
+    "regular reconcile: calls (pages)",
+    "full reconcile: calls (pages, complete)",
+    "calls a tick, averaged",
+]
+
+
+def _reconcile_row(r: dict[str, Any]) -> list[str]:
+    before, recent, full = r["before"], r["recent"], r["full"]
+    return [
+        f(r["account_jobs"]),
+        f"{f(before['calls'])} ({f(before['list_training_jobs_pages'])})",
+        f"{f(recent['calls'])} ({f(recent['list_training_jobs_pages'])})",
+        f"{f(full['calls'])} ({f(full['list_training_jobs_pages'])}, {f(full['complete'])})",
+        f(r["per_tick"]["after"], 2),
+    ]
+
+
+def render_reconcile(rows: list[dict[str, Any]] | dict[str, Any] | None) -> list[str]:
+    """Part 9, the reconcile at scale (``bench/scale_reconcile.py``, issue 21)."""
+    out = ["## 9. The reconcile at scale", ""]
+    missing = "\n".join(prose("scale_reconcile", "not_measured"))
+    if isinstance(rows, dict):
+        return [*out, status(rows) or missing, ""]
+    if not rows:
+        return [*out, missing, ""]
+    out += table(RECONCILE_HEADER, [_reconcile_row(r) for r in rows])
+    cadence = rows[0]["per_tick"]
+    out += [""]
+    out += prose(
+        "scale_reconcile",
+        "after",
+        running=f(rows[0]["running"]),
+        history_days=f(rows[0]["history_days"]),
+        every=f(cadence["reconcile_every_minutes"]),
+        full=f(cadence["reconcile_full_every_minutes"]),
+        budget=f(cadence["reconcile_budget_seconds"]),
+    )
+    return [*out, ""]

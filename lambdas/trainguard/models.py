@@ -64,6 +64,22 @@ class JobSummary:
 
 
 @dataclass(frozen=True)
+class JobListing:
+    """The InProgress jobs created since a time, newest first (``TrainingJobs.list_since``):
+    ``complete`` False when the listing was cut short (its time was up) after reaching back to
+    ``reached_ms`` (the CreationTime of the oldest job it read); ``pages`` read."""
+
+    jobs: tuple[JobSummary, ...]
+    complete: bool = True
+    reached_ms: int = 0
+    pages: int = 0
+
+    def covers(self, created_ms: int) -> bool:
+        """Whether a job created at ``created_ms`` would be in this listing if it ran."""
+        return self.complete or created_ms >= self.reached_ms
+
+
+@dataclass(frozen=True)
 class MetricQuery:
     """One plain MetricStat query (no metric math: moto cannot evaluate it; not needed)."""
 
@@ -124,6 +140,9 @@ class GroupStats:
     # the catch-up rule's model of every completed job the set took in (not only the window:
     # it is bounded by its step grid), in the evaluator's steps
     catchup: CatchUpModel | None = None
+    # the execution role (RoleArn) its references ran with: a completed job of another role
+    # does not join (group poisoning, issue 21); "" before the first one (or written before)
+    role: str = ""
 
     @property
     def group(self) -> str:
@@ -237,6 +256,7 @@ class JobRecord:
     # the evaluator's read position (its CurveSummary, when it last read, its last datapoint)
     progress: Progress | None = None
     config_error: str | None = None
+    role_arn: str = ""  # its execution role (RoleArn): who a group's references must share
 
     @property
     def run(self) -> RunId:
@@ -280,6 +300,7 @@ class StateChange:
     failure_reason: str | None
     event_time: float | None
     instance_groups: tuple[InstanceGroup, ...] = ()  # a heterogeneous cluster's groups
+    role_arn: str = ""  # RoleArn: the execution role the job runs with
 
     @property
     def run(self) -> RunId:
@@ -332,6 +353,9 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
     if tags is not None and not tags:
         tags = None  # the documented sample carries "Tags": {}; ask ListTags to be sure
     reason = detail.get("FailureReason")
+    role = detail.get("RoleArn", "")
+    if not isinstance(role, str):
+        raise EventError(f"detail.RoleArn must be a string, got {role!r}")
     return StateChange(
         name=name.strip(),
         arn=arn,
@@ -347,6 +371,7 @@ def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None
         end_time=field_seconds(detail.get("TrainingEndTime"), "detail.TrainingEndTime"),
         failure_reason=str(reason) if reason else None,
         event_time=event_time,
+        role_arn=role,
     )
 
 

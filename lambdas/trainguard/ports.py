@@ -37,7 +37,7 @@ the work already done (False).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from .core.curves import Point
@@ -46,6 +46,7 @@ from .message import Message
 from .models import (
     GroupPolicy,
     GroupStats,
+    JobListing,
     JobRecord,
     JobSummary,
     MetricQuery,
@@ -76,6 +77,12 @@ class RunningJobs(Protocol):
     open idle hosts and claimed actions) and what the tick writes on them."""
 
     def running_jobs(self) -> list[JobRecord]: ...
+    def running_runs(self) -> list[JobRecord]:
+        """The running index as the planner needs it: each run's identity, tags, instances and
+        alarms, without what only judging it reads (its progress, episodes, idle hosts and
+        claimed actions: ``progress`` None, the others empty). A tenth of the bytes."""
+        ...
+
     def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
         """The runs' items that exist (consistent reads, a shard's jobs)."""
         ...
@@ -229,6 +236,12 @@ class TrainingJobs(Protocol):
         ...
 
     def list_in_progress(self) -> list[JobSummary]: ...
+    def list_since(self, since: float, out_of_time: Callable[[], bool] | None = None) -> JobListing:
+        """The InProgress jobs created at or after ``since`` (epoch s), newest first, paging no
+        further back than ``since`` (ListTrainingJobs sorted by CreationTime, descending); no
+        next page once ``out_of_time()`` says so (then ``complete`` is False)."""
+        ...
+
     def describe(self, job: str) -> dict[str, Any]:
         """DescribeTrainingJob; :class:`~trainguard.models.JobNotFoundError` if unknown."""
         ...
@@ -272,8 +285,9 @@ class Alarms(Protocol):
 class ControlReader(Protocol):
     """The runtime controls (``trainguard pause | resume | mode``), cached by the adapter."""
 
-    def read(self) -> Mapping[str, str]:
-        """Control name (``GLOBAL``, ``GROUP#<group>``) -> its JSON value."""
+    def read(self, fresh: bool = False) -> Mapping[str, str]:
+        """Control name (``GLOBAL``, ``GROUP#<group>``) -> its JSON value; ``fresh``: past
+        the cache (a stop re-reads the controls right before StopTrainingJob)."""
         ...
 
 

@@ -75,8 +75,10 @@ ALERT_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:trainguard-alert"
 def median_policy(**kwargs: Any) -> Policy:
     """A policy (``Policy(**kwargs)``) that decides by the median rule instead of the default
     catch-up rule: the stop most trust and fault tests use, since a job worse than the median
-    of three references is stopped at its first report, with no streak to build."""
-    policy = Policy(**kwargs)
+    of three references is stopped at its first report, with no streak to build. Its
+    reconcile runs every tick (``reconcile_every_minutes=1``) unless a test sets a cadence: the
+    stories tick whenever they need to."""
+    policy = Policy(**{"reconcile_every_minutes": 1, **kwargs})
     return replace(
         policy,
         median=replace(policy.median, enabled=True),

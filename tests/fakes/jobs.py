@@ -89,6 +89,20 @@ class FakeRunningJobs(FaultInjector):
             if "record" in item and item.get("running")
         ]
 
+    def running_runs(self) -> list[JobRecord]:
+        self._call("running_runs")
+        return [
+            replace(
+                copy.deepcopy(item["record"]),
+                progress=None,
+                episodes={},
+                idle_hosts={},
+                actions=frozenset(),
+            )
+            for _, item in sorted(self.table.items.items())
+            if "record" in item and item.get("running")
+        ]
+
     def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:
         self._call("get_jobs")
         found = (self.table.job(run) for run in dict.fromkeys(runs))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from trainguard.models import JobNotFoundError, JobSummary, epoch_ms
+from trainguard.models import JobListing, JobNotFoundError, JobSummary, epoch_ms
 
 from .faults import FaultInjector
 
@@ -77,6 +77,7 @@ class FakeTrainingJobs(FaultInjector):
         self.stopped: list[str] = []
         self.created: list[dict[str, Any]] = []  # every CreateTrainingJob request that won
         self.clock: Callable[[], float] = lambda: 0.0  # a created job's CreationTime
+        self.pages_read = 0  # ListTrainingJobs pages (list_since)
 
     def add(self, job: FakeJob) -> FakeJob:
         self.jobs[job.name] = job
@@ -125,6 +126,29 @@ class FakeTrainingJobs(FaultInjector):
         self._call("list_in_progress")
         running = [j for j in self.jobs.values() if j.status == "InProgress"]
         return [JobSummary(j.name, j.arn, j.status, epoch_ms(j.start)) for j in running]
+
+    def list_since(
+        self, since: float, out_of_time: Callable[[], bool] | None = None, page_size: int = 100
+    ) -> JobListing:
+        """As the adapter pages ListTrainingJobs: every job, newest first, ``page_size`` a page,
+        up to the first created before ``since``; ``pages_read`` counts the pages."""
+        self._call("list_since")
+        found: list[JobSummary] = []
+        ordered = sorted(self.jobs.values(), key=lambda j: j.start, reverse=True)
+        reached, pages = (epoch_ms(ordered[0].start) if ordered else 0), 0
+        for first in range(0, max(1, len(ordered)), page_size):
+            pages += 1
+            self.pages_read += 1
+            for j in ordered[first : first + page_size]:
+                if epoch_ms(j.start) < epoch_ms(since):
+                    return JobListing(tuple(found), True, reached, pages)
+                reached = min(reached, epoch_ms(j.start))
+                if j.status == "InProgress":
+                    found.append(JobSummary(j.name, j.arn, j.status, epoch_ms(j.start)))
+            more = first + page_size < len(ordered)
+            if more and out_of_time is not None and out_of_time():
+                return JobListing(tuple(found), False, reached, pages)
+        return JobListing(tuple(found), True, reached, pages)
 
     def describe(self, job: str) -> dict[str, Any]:
         self._call("describe")

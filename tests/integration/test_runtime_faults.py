@@ -28,7 +28,14 @@ from trainguard.adapters import (
 )
 from trainguard.handlers import alert, evaluator, lifecycle
 from trainguard.handlers.runtime import aws_dependencies
-from trainguard.models import EventError, JobRecord, JobSummary, ReferenceSet, StopRefused
+from trainguard.models import (
+    EventError,
+    JobListing,
+    JobRecord,
+    JobSummary,
+    ReferenceSet,
+    StopRefused,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -367,6 +374,9 @@ class ListingSageMaker(SageMakerAdapter):
 
     def list_in_progress(self) -> list[JobSummary]:
         return [JobSummary(n, "", "InProgress") for n in self.names]
+
+    def list_since(self, since: float, out_of_time: Any = None) -> JobListing:
+        return JobListing(tuple(self.list_in_progress()))
 
     def stop(self, job: str) -> str:
         raise AssertionError("nothing should be stopped")

@@ -8,6 +8,7 @@ as the functions do. The fakes' faults are injected per method, on every method 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Iterator
 from dataclasses import replace
@@ -51,8 +52,9 @@ from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
 from trainguard.logic import messages
 from trainguard.logic.ledger import Claim, ClaimState
+from trainguard.logic.lifecycle import MAX_ALARMED_HOSTS, alarmed_hosts
 from trainguard.message import Message
-from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId
+from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId, gpu_idle_alarm_name
 from trainguard_local.state_table import create_state_table
 
 pytestmark = pytest.mark.integration
@@ -133,6 +135,7 @@ SAMPLE_CALLS: dict[str, tuple[Any, ...]] = {
     "add_alarms": (run(), ["a"]),
     "batch_get_jobs": ([run()],),
     "running_jobs": (),
+    "running_runs": (),
     "get_jobs": ([run()],),
     "save_progress": ([],),
     "set_episode": (run(), "hung", 1.0),
@@ -272,6 +275,8 @@ class TestRunningJobs:
         assert state.jobs.finalize_job(run("b"), "Completed", 200.0, None) is True
         assert state.jobs.finalize_job(run("ghost"), "Completed", 200.0, None) is False
         assert [j.name for j in state.running.running_jobs()] == ["a"]
+        (slim,) = state.running.running_runs()  # all but what only judging it reads
+        assert slim == dataclasses.replace(state.running.running_jobs()[0], progress=None)
         ended = state.jobs.get_job(run("b"))
         assert ended.status == "Completed" and ended.end_time == 200.0
 
@@ -512,6 +517,39 @@ class TestReferences:
         assert references.put_stats(newer, 1) is True and references.get_stats(REFS) == newer
         stats_of, policies = references.batch_get_group_state([REFS, other])
         assert stats_of == {REFS: newer} and policies == {}
+
+    def test_a_long_objective_of_four_byte_characters_fits_the_sort_key(self, state: Any) -> None:
+        """A 250-character objective tag of four-byte characters (1,000 bytes) overflowed the
+        1,024-byte sort key with ``CURVE#``, the direction and a run id: the key holds a
+        bounded prefix and a hash of it, the item the objective itself."""
+        objective = "\U0001d4db" * 250  # MATHEMATICAL BOLD SCRIPT CAPITAL L, 4 bytes in UTF-8
+        refs = ReferenceSet("g" * 63, objective, "minimize")
+        twin = ReferenceSet("g" * 63, objective[:-1] + "x", "minimize")  # same long prefix
+        run = f"{'j' * 63}@{CREATED}"
+        state.references.put_curve(refs, run, [(1.0, 0.5)], 2.0)
+        state.references.put_curve(twin, run, [(1.0, 9.0)], 2.0)
+        assert state.references.get_curves(refs, [run]) == {run: ([(1.0, 0.5)], 2.0)}
+        table = ReferenceTable.build({run: [(1.0, 0.5)]})
+        stats = GroupStats(refs, {"all": table}, 2.0, 1, (run,), (2.0,), 1, 1)
+        assert state.references.put_stats(stats, None) is True
+        assert state.references.get_stats(refs) == stats
+        assert state.references.get_stats(twin) is None
+
+
+def test_a_run_of_thousands_of_hosts_stays_within_the_item_limit(state: Any) -> None:
+    """Every alarm a run has and every idle host's episode are kept on its item: for a job of
+    thousands of hosts that overflowed DynamoDB's 400 KB, so only its first MAX_ALARMED_HOSTS
+    hosts get an alarm (and can go idle). The largest item they make is written and read."""
+    name = "j" * 63  # the longest SageMaker job name
+    hosts = alarmed_hosts(5000)
+    assert hosts == MAX_ALARMED_HOSTS
+    run = job(name, instance_count=5000, instance_type="ml.p5.48xlarge")
+    assert state.jobs.register_job(run) is True
+    state.jobs.add_alarms(run.run, [gpu_idle_alarm_name(name, i) for i in range(1, hosts + 1)])
+    for i in range(1, hosts + 1):
+        assert state.idle_episodes.open_episode(run.run, f"{name}/algo-{i}", 1000.0 + i)
+    stored = state.jobs.get_job(run.run)
+    assert stored is not None and len(stored.alarms) == len(stored.idle_hosts) == hosts
 
 
 def test_unprocessed_keys_are_asked_again_with_back_off_then_raise() -> None:

@@ -156,3 +156,35 @@ def test_parse_names_the_bad_item() -> None:
         parse_controls({"GROUP#g": '{"pasued": true}'})
     controls = parse_controls({"GLOBAL": "{}", "GROUP#g": '{"paused": true, "by": "x"}'})
     assert controls.pause("g") == "group g paused by x" and controls.pause("h") is None
+
+
+def test_a_pause_written_after_the_cached_read_holds_the_stop(world: World) -> None:
+    """The controls' cache (CONTROLS_MAX_AGE_S) let the first tick after a pause stop a job
+    0.1 s after the pause was announced: the stop re-reads them right before StopTrainingJob."""
+    worse_job(world)
+    world.fakes.controls.cache()  # the tick's read: cached before the pause
+    world.fakes.controls.set(paused=True, by="ana", reason="incident")
+    tick = world.tick()
+    assert world.fakes.training_jobs.calls["stop"] == 0 and tick.stops == 0
+    assert world.fakes.controls.fresh_reads == 1
+    (audit,) = world.decisions("worse")
+    assert audit["action"] == "NOT STOPPED (paused by ana: incident)"
+
+
+def test_a_runtime_observe_set_after_the_cached_read_holds_the_stop(world: World) -> None:
+    untagged = {k: v for k, v in TAGS.items() if k != "trainguard:mode"}
+    world.fakes.controls.set(mode="enforce")
+    world.report(world.start("moded", untagged), [1.5] * 5)
+    world.fakes.advance(6)
+    world.fakes.controls.cache()
+    world.fakes.controls.set(mode="observe", by="ana")
+    world.tick()
+    assert world.fakes.training_jobs.calls["stop"] == 0
+    (audit,) = world.decisions("moded")
+    assert audit["action"].startswith("NOT STOPPED (observe now: the runtime mode changed")
+
+
+def test_unchanged_controls_still_stop_after_the_fresh_read(world: World) -> None:
+    worse_job(world)
+    world.fakes.controls.cache()
+    assert world.tick().stops == 1 and world.fakes.controls.fresh_reads == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from fakes import state_change
+from fakes import FakeJob, state_change
 from world import REFS, TAGS, World
 
 from trainguard.handlers.lifecycle import handle_state_change
@@ -142,3 +144,45 @@ def test_a_late_end_of_the_old_run_keeps_the_new_run_s_alarms() -> None:
     handle_state_change(end_event_old, world.deps())  # the old run's end arrives late
     assert list(world.fakes.alarms.alarms) == ["trainguard-gpu-idle-reused-algo-1"]
     assert world.record("reused").running
+
+
+def without_creation_time(world: World, job: FakeJob) -> dict[str, Any]:
+    event = state_change(job, time=world.fakes.now)
+    del event["detail"]["CreationTime"]
+    return event
+
+
+def test_an_event_without_creation_time_makes_one_run_not_two() -> None:
+    """A run is its name and its CreationTime: keyed without one (0), the job was a second run
+    once the reconcile (or its next event) named the real CreationTime."""
+    world = World()
+    job = world.start("timeless", deliver=False)
+    result = handle_state_change(without_creation_time(world, job), world.deps())
+    assert result.action == "registered"
+    assert world.record("timeless").created_ms == round(job.start * 1000)
+    tick = world.tick()  # the reconcile lists the job with its CreationTime: already known
+    assert tick.registered == [] and tick.jobs == 1
+    world.report(job, [1.0])
+    world.fakes.advance(3)
+    world.end(job)  # the end event carries CreationTime: the same run ends
+    runs = world.fakes.table.under("JOB#timeless")
+    assert len([item for _, item in runs if "record" in item]) == 1
+    assert not world.record("timeless").running
+
+
+def test_an_event_without_creation_time_for_an_unknown_job_is_ignored() -> None:
+    world = World()
+    job = world.start("ghost", deliver=False)
+    event = without_creation_time(world, job)
+    world.fakes.training_jobs.jobs.clear()  # SageMaker no longer knows it; nor does the table
+    assert handle_state_change(event, world.deps()).action == "ignored: no CreationTime"
+    assert world.fakes.jobs.latest_run("ghost") is None
+
+
+def test_an_event_without_creation_time_whose_describe_fails_is_retried() -> None:
+    world = World()
+    job = world.start("throttled", deliver=False)
+    world.fakes.training_jobs.fail("describe", RuntimeError("Throttling"))
+    with pytest.raises(RuntimeError):  # the event is delivered again (then dead-lettered)
+        handle_state_change(without_creation_time(world, job), world.deps())
+    assert world.fakes.jobs.latest_run("throttled") is None

@@ -131,17 +131,20 @@ def test_a_large_fleet_fans_out_and_every_shard_is_judged() -> None:
         references(world, group)
     jobs = [start(world, f"{g}-job-{i}", g) for g in ("g1", "g2") for i in range(2)]
     jobs.append(start(world, "g1-job-2", "g1"))  # g1: 3 jobs, split across 2 shards
+    reconciles = 0
     for value in (3.0, 2.95, 2.9):
         world.fakes.advance(1)
         for job in jobs:
             report(world, job, value)
         tick = world.plan()
+        reconciles += tick.reconciled is not None
         assert tick.jobs == 5 and tick.shards == 3 and tick.evaluated == 0
         results = world.run_shards(world.queue.take())
         assert sum(r.evaluated for r in results) == 5 and all(r.errors == 0 for r in results)
     assert sorted(world.fakes.training_jobs.stopped) == sorted(j.name for j in jobs)
-    # one ListTrainingJobs a tick (the reconcile ran once, in the planner), not one a shard
-    assert world.fakes.training_jobs.calls["list_in_progress"] == 3
+    # one ListTrainingJobs a reconcile (in the planner, every reconcileEveryMinutes), never
+    # one a shard
+    assert world.fakes.training_jobs.calls["list_since"] == reconciles
 
 
 def test_a_failing_shard_blocks_no_other_and_is_raised_for_the_queue_to_retry() -> None:

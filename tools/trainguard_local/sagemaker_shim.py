@@ -39,7 +39,8 @@ the groups (tests/integration/test_heterogeneous_moto.py); the fleet publishes e
 metrics under SageMaker's names for such clusters (``<job>/algo-<n>``, n across all groups).
 
 Job state stays readable through the server: ``DescribeTrainingJob``, ``ListTrainingJobs``
-(``StatusEquals`` too) and ``ListTags`` see the shim's statuses. moto still overwrites
+(``StatusEquals`` too; ``SortBy``/``SortOrder`` as SageMaker orders its pages, which moto
+ignores) and ``ListTags`` see the shim's statuses. moto still overwrites
 ``AlgorithmSpecification.MetricDefinitions`` with its own entry; the local run does not read it.
 """
 
@@ -48,8 +49,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
+from types import SimpleNamespace, TracebackType
 from typing import Any, ClassVar, Literal
 
 from trainguard.constants import TRAINING_STATE_CHANGE
@@ -141,12 +143,30 @@ class SageMakerShim:
             shim._request_stop(response.sagemaker_backend, name)
             return EmptyResult()
 
+        original_list = SageMakerModelBackend.list_training_jobs
+        original_list_response = SageMakerResponse.list_training_jobs
+
+        def list_training_jobs_response(response: Any) -> Any:
+            order = (response._get_param("SortBy"), response._get_param("SortOrder"))
+            token = _LIST_ORDER.set(order)
+            try:
+                return original_list_response(response)
+            finally:
+                _LIST_ORDER.reset(token)
+
+        def list_training_jobs(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            return original_list(_in_order(backend, *_LIST_ORDER.get()), *args, **kwargs)
+
         self._saved = {
             "create": original_create,
             "had_stop": "stop_training_job" in SageMakerResponse.__dict__,
+            "list": original_list,
+            "list_response": original_list_response,
         }
         SageMakerModelBackend.create_training_job = create_training_job  # type: ignore[method-assign,assignment]
         SageMakerResponse.stop_training_job = stop_training_job  # type: ignore[attr-defined]
+        SageMakerModelBackend.list_training_jobs = list_training_jobs  # type: ignore[method-assign,assignment]
+        SageMakerResponse.list_training_jobs = list_training_jobs_response  # type: ignore[method-assign,assignment]
         SageMakerShim._installed = self
         return self
 
@@ -158,6 +178,8 @@ class SageMakerShim:
         from moto.sagemaker.responses import SageMakerResponse
 
         SageMakerModelBackend.create_training_job = self._saved["create"]  # type: ignore[method-assign]
+        SageMakerModelBackend.list_training_jobs = self._saved["list"]  # type: ignore[method-assign]
+        SageMakerResponse.list_training_jobs = self._saved["list_response"]  # type: ignore[method-assign]
         if not self._saved["had_stop"]:
             del SageMakerResponse.stop_training_job  # type: ignore[attr-defined]
         SageMakerShim._installed = None
@@ -334,6 +356,30 @@ class SageMakerShim:
         )
         self.history.append(event)
         self._queue.append(event)
+
+
+# ListTrainingJobs' SortBy and SortOrder, which moto reads and ignores (it lists in creation
+# order): the shim's response sets them for its backend's listing, in this context
+_LIST_ORDER: ContextVar[tuple[str | None, str | None]] = ContextVar(
+    "list_order", default=(None, None)
+)
+_SORT_KEYS: dict[str, Callable[[Any], Any]] = {
+    "CreationTime": lambda job: job.creation_time,
+    "Name": lambda job: job.training_job_name,
+    "Status": lambda job: job.training_job_status,
+}
+
+
+def _in_order(backend: Any, sort_by: str | None, sort_order: str | None) -> Any:
+    """``backend``, or a stand-in whose ``training_jobs`` are in the requested order (moto's
+    listing reads nothing else of its backend), so that its pages come in that order as
+    SageMaker's do (newest first for ``CreationTime``/``Descending``)."""
+    by, order = sort_by or "CreationTime", sort_order or "Ascending"
+    if (by, order) == ("CreationTime", "Ascending"):
+        return backend  # moto's own order: creation order
+    key = _SORT_KEYS[by]
+    jobs = sorted(backend.training_jobs.items(), key=lambda kv: key(kv[1]))
+    return SimpleNamespace(training_jobs=dict(reversed(jobs) if order == "Descending" else jobs))
 
 
 def _ms(value: Any) -> Any:

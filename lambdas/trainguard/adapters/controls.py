@@ -31,9 +31,10 @@ class TableControls(BaseProvider):
         self._table = table
 
     # ---- the port ---------------------------------------------------------------------------
-    def read(self) -> dict[str, str]:
-        """Sort key -> JSON value of every control item (cached)."""
-        values = self.get_multiple(CONTROL_PK)
+    def read(self, fresh: bool = False) -> dict[str, str]:
+        """Sort key -> JSON value of every control item (cached; ``fresh``: read now, and
+        cached again)."""
+        values = self.get_multiple(CONTROL_PK, force_fetch=fresh)
         assert isinstance(values, dict)
         return {str(k): str(v) for k, v in values.items()}
 

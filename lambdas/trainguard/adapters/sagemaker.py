@@ -3,13 +3,21 @@ tags)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ..models import CreateRefused, JobNotFoundError, JobSummary, StopRefused, epoch_ms
+from ..models import (
+    CreateRefused,
+    JobListing,
+    JobNotFoundError,
+    JobSummary,
+    StopRefused,
+    epoch_ms,
+)
 from .aws import error_code, error_message
 
 if TYPE_CHECKING:
@@ -56,6 +64,42 @@ class SageMakerAdapter:
     def list_in_progress(self) -> list[JobSummary]:
         """Every InProgress job."""
         return self.list_jobs(status="InProgress")
+
+    def list_since(self, since: float, out_of_time: Callable[[], bool] | None = None) -> JobListing:
+        """The InProgress jobs created at or after ``since``, newest first. ListTrainingJobs
+        applies ``StatusEquals`` after paging ("the MaxResults number of training jobs are
+        first retrieved ignoring the StatusEquals parameter and then they are filtered", API
+        reference, ListTrainingJobs), and does not document ``CreationTimeAfter`` as any
+        different: neither bounds the pages read. What does is the documented order: sorted by
+        CreationTime, descending, the listing stops at the first job created before ``since``
+        (every later page is older still), and the status is filtered here."""
+        pages = self._client.get_paginator("list_training_jobs").paginate(
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            PaginationConfig={"PageSize": 100},
+        )
+        since_ms = epoch_ms(since)
+        found: list[JobSummary] = []
+        read, reached = 0, epoch_ms(time.time())
+        for page in pages:
+            read += 1
+            for item in page.get("TrainingJobSummaries", []):
+                created = epoch_ms(item["CreationTime"].timestamp())
+                if created < since_ms:
+                    return JobListing(tuple(found), True, reached, read)
+                reached = min(reached, created)
+                if item.get("TrainingJobStatus") == "InProgress":
+                    found.append(
+                        JobSummary(
+                            item["TrainingJobName"],
+                            item.get("TrainingJobArn", ""),
+                            "InProgress",
+                            created,
+                        )
+                    )
+            if page.get("NextToken") and out_of_time is not None and out_of_time():
+                return JobListing(tuple(found), False, reached, read)
+        return JobListing(tuple(found), True, reached, read)
 
     def list_jobs(
         self,

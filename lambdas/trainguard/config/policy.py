@@ -304,6 +304,21 @@ class CoverageSettings:
 
 
 @dataclass(frozen=True)
+class ReferenceSettings:
+    """Who may set a group's thresholds (group poisoning, issue 21; docs/runtime-design.md)."""
+
+    roles: str = setting(
+        "",
+        key="referenceRoles",
+        doc="execution role ARNs (comma-separated) whose completed jobs may become a group's "
+        "references; empty: the role of the group's first reference, and no other",
+    )
+
+    def allowed(self) -> frozenset[str]:
+        return frozenset(r.strip() for r in self.roles.split(",") if r.strip())
+
+
+@dataclass(frozen=True)
 class Policy:
     mode: Mode = setting(
         "observe",
@@ -337,6 +352,29 @@ class Policy:
         key="stopsDisabled",
         doc="global switch: every stop becomes a report (env `TRAINGUARD_STOPS_DISABLED`)",
     )
+    reconcile_every_minutes: int = setting(
+        5,
+        key="reconcileEveryMinutes",
+        minimum=1,
+        maximum=1440,
+        doc="the reconcile (lost events, orphaned alarms) runs on the first tick of every N "
+        "minutes, listing the jobs created since the oldest running one (at least an hour back)",
+    )
+    reconcile_full_every_minutes: int = setting(
+        60,
+        key="reconcileFullEveryMinutes",
+        minimum=1,
+        maximum=10080,
+        doc="every N minutes the reconcile lists back as far as a job can run (58 days: "
+        "SageMaker's longest pending plus running time) for jobs whose events were all lost",
+    )
+    reconcile_budget_seconds: float = setting(
+        15.0,
+        key="reconcileBudgetSeconds",
+        above=0,
+        doc="the reconcile stops listing after this long (newest jobs first); what it did not "
+        "reach waits for the next reconcile",
+    )
     catchup: CatchUpSettings = field(default_factory=CatchUpSettings)
     median: MedianSettings = field(default_factory=MedianSettings)
     patience: PatienceSettings = field(default_factory=PatienceSettings)
@@ -347,6 +385,7 @@ class Policy:
     straggler: StragglerSettings = field(default_factory=StragglerSettings)
     throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
+    references: ReferenceSettings = field(default_factory=ReferenceSettings)
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",

@@ -34,12 +34,12 @@ class LazyControls:
         self._client, self._table = client, table
         self._adapter: Any = None
 
-    def read(self) -> Mapping[str, str]:
+    def read(self, fresh: bool = False) -> Mapping[str, str]:
         if self._adapter is None:
             from ..adapters.controls import TableControls
 
             self._adapter = TableControls(self._client, self._table)
-        return self._adapter.read()  # type: ignore[no-any-return]
+        return self._adapter.read(fresh)  # type: ignore[no-any-return]
 
 
 def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:

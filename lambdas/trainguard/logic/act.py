@@ -31,8 +31,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..config import JobSettings, is_opted_in
-from ..constants import TAG_PROTECT
+from ..config import Controls, JobSettings, PolicyError, is_opted_in, resolve_settings
+from ..constants import TAG_MODE, TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..core.instances import hourly_cost, instances_text
@@ -41,6 +41,7 @@ from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
 from ..times import iso
 from . import messages
+from .controls import read_controls
 from .dependencies import Dependencies
 from .ledger import (
     ALERT,
@@ -256,15 +257,39 @@ def _recheck(
         return OURS, {}
     if status != "InProgress":
         return f"already {str(status).lower()}", {}
+    before = ledger.controls
+    # the controls read past their cache: a pause or a mode announced since this invocation
+    # read them (up to CONTROLS_MAX_AGE_S ago) holds this stop
+    ledger.controls = read_controls(ledger.deps.controls, fresh=True)
     paused = ledger.controls.pause(job.group)
-    if paused is not None:  # paused since the stop was claimed (a resumed action)
+    if paused is not None:  # paused since the controls were read, or the stop was claimed
         return paused, {}
     tags = ledger.deps.training_jobs.tags(_arn(description, job))
     if not is_opted_in(tags):
         return "no longer opted in: its trainguard:group tag is gone", tags
     if tags.get(TAG_PROTECT, "").strip().lower() == "true":
         return f"protected: its {TAG_PROTECT} tag was set", tags
-    return None, tags
+    return _mode_changed(ledger, job, tags, before), tags
+
+
+def _mode_changed(
+    ledger: Ledger, job: JobRecord, tags: Mapping[str, str], before: Controls
+) -> str | None:
+    """Why a runtime mode set since ``before`` was read holds the stop (None: it does not).
+    A job's own ``trainguard:mode`` tag wins over the runtime mode, so only a job without one
+    is re-resolved (one read of its group's policy)."""
+    if TAG_MODE in tags or ledger.controls.mode(job.group) == before.mode(job.group):
+        return None
+    _, group_policies = ledger.deps.references.batch_get_group_state({job.reference_set})
+    try:
+        settings = resolve_settings(
+            tags, ledger.deps.policy, group_policies.get(job.group), ledger.controls
+        )
+    except PolicyError as exc:
+        return f"the job's tags do not resolve: {exc}"
+    if settings.enforcing:
+        return None
+    return f"{mode_text(settings)} now: the runtime mode changed since the decision"
 
 
 def _arn(description: Mapping[str, Any], job: JobRecord) -> str:

@@ -18,13 +18,14 @@ from ..observability import logger
 from ..ports import ControlReader
 
 
-def read_controls(reader: ControlReader | None) -> Controls:
+def read_controls(reader: ControlReader | None, *, fresh: bool = False) -> Controls:
     """The controls in force, never an exception: unreadable or invalid ones hold every stop
-    (the reason is logged here; the handler counts it in ``ConfigErrors``)."""
+    (the reason is logged here; the handler counts it in ``ConfigErrors``). ``fresh``: past
+    the reader's cache (a stop's last look before StopTrainingJob)."""
     if reader is None:
         return Controls()
     try:
-        controls = parse_controls(reader.read())
+        controls = parse_controls(reader.read(fresh=True) if fresh else reader.read())
     except Exception as exc:
         error = f"runtime controls unusable ({exc}): every stop is held"
         logger.error("unusable runtime controls", extra={"error": str(exc)})

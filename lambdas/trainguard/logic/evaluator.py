@@ -8,11 +8,13 @@ then it judges every job itself when the fleet is at most one shard's worth of j
 whole reference sets, a large one split in chunks), each judged by :func:`evaluate_shard` in
 its own invocation with its own time budget. Both run the same loop (:func:`_evaluate`).
 
-Reads per tick: the ``running`` index (it carries each job's stored progress), one
-BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`),
-ListTrainingJobs and DescribeAlarms for the reconcile (:mod:`.reconcile`). Writes: each job's
-progress when it took a new datapoint; and only when something happens, an ``ACTION#`` claim,
-StopTrainingJob, an audit record and one email (:mod:`.act`).
+Reads per tick: the ``running`` index (the runs without their progress: what planning needs),
+the judged jobs' items (one consistent BatchGetItem a hundred, as a shard reads its own), one
+BatchGetItem of the groups' ``STATS``, one GetMetricData batch (:mod:`.observe`); every
+``reconcileEveryMinutes``, ListTrainingJobs (newest first, as far back as
+:mod:`.reconcile` needs, within its time budget) and DescribeAlarms for the reconcile.
+Writes: each job's progress when it took a new datapoint; and only when something happens, an
+``ACTION#`` claim, StopTrainingJob, an audit record and one email (:mod:`.act`).
 
 One job's failure is logged with its name and never blocks the others.
 """
@@ -38,6 +40,7 @@ from .decide import judge
 from .dependencies import Dependencies
 from .ledger import STOPPED, Counts
 from .observe import Observation, observe
+from .reconcile import due as reconcile_due
 from .reconcile import reconcile
 from .retag import refresh_tags
 from .shards import Shard, plan_shards
@@ -60,6 +63,8 @@ class TickResult(Counts):
     unwatched: int = 0  # opted-in jobs judged this tick that a rule on does not watch
     finalized: list[str] = field(default_factory=list)
     orphan_alarms_deleted: int = 0
+    reconciled: str | None = None  # "full" or "recent" on a reconcile tick (:mod:`.reconcile`)
+    reconcile_pages: int = 0  # ListTrainingJobs pages the reconcile read
     resumed: int = 0  # actions an earlier invocation left unfinished, finished now
     deferred: int = 0  # jobs left for the next tick when the time ran out
     emails_failed: int = 0  # sends that failed (they stay in the outbox)
@@ -96,16 +101,21 @@ def run_tick(
     budget = budget or Budget()
     result = TickResult()
     act = _act(deps, now, result)
-    running = deps.running.running_jobs()
-    try:
-        reconciled = reconcile(deps, running, now, budget)
-        running = reconciled.running
-        result.registered, result.finalized = reconciled.registered, reconciled.finalized
-        result.orphan_alarms_deleted = reconciled.orphan_alarms_deleted
-        result.errors += reconciled.errors
-    except Exception:
-        result.errors += 1
-        logger.exception("reconcile failed; evaluating the jobs the table knows")
+    running = deps.running.running_runs()  # what planning needs: a tenth of the items' bytes
+    policy = deps.policy
+    if reconcile_due(now, policy.tick_minutes, policy.reconcile_every_minutes):
+        full = reconcile_due(now, policy.tick_minutes, policy.reconcile_full_every_minutes)
+        try:
+            reconciled = reconcile(deps, running, now, budget, full=full)
+            running = reconciled.running
+            result.registered, result.finalized = reconciled.registered, reconciled.finalized
+            result.orphan_alarms_deleted = reconciled.orphan_alarms_deleted
+            result.reconciled = "full" if full else "recent"
+            result.reconcile_pages = reconciled.pages
+            result.errors += reconciled.errors
+        except Exception:
+            result.errors += 1
+            logger.exception("reconcile failed; evaluating the jobs the table knows")
     try:  # live tags: a tag added, fixed or removed on a running job (:mod:`.retag`)
         retagged = refresh_tags(deps, running, now)
         running, result.retagged = retagged.running, retagged.changed
@@ -122,7 +132,15 @@ def run_tick(
     opted_in = [job for job in running if job.opted_in]
     size = max(1, deps.shard_size)
     if deps.shards is None or len(opted_in) <= size:  # a small fleet: judged here, no fan-out
-        _evaluate(deps, act, opted_in, now, budget, result)
+        # their whole items, as a shard reads its own (consistent: what a tick saved is seen)
+        runs = [job.run for job in opted_in]
+        try:
+            jobs = [j for j in deps.running.get_jobs(runs) if j.running and j.opted_in]
+        except Exception:
+            result.errors += 1
+            jobs = []
+            logger.exception("reading the running jobs failed; the next tick judges them")
+        _evaluate(deps, act, jobs, now, budget, result)
     else:
         result.jobs = len(opted_in)
         try:

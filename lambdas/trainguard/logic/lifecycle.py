@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..config import Policy, PolicyError, is_opted_in, job_settings, settings_for
+from ..config.resolve import calibrated
 from ..core.curves import Direction
 from ..core.group import GroupFigures, Reference, fold_group, join
 from ..core.instances import gpu_hosts, instances_text
@@ -69,6 +70,11 @@ def apply_change(
     if now is None:
         now = change.event_time if change.event_time is not None else deps.clock()
     logger.append_keys(job=change.name)
+    if change.creation_time is None:
+        placed = with_creation_time(change, deps)
+        if placed is None:
+            return LifecycleResult(change.name, change.status, "ignored: no CreationTime")
+        change = placed
     if deps.events.event_seen(change.run, change.dedup_key):
         logger.info("duplicate state-change event ignored", extra={"status": change.dedup_key})
         return LifecycleResult(change.name, change.status, "duplicate")
@@ -81,6 +87,30 @@ def apply_change(
         result = LifecycleResult(change.name, change.status, "ignored")
     deps.events.mark_event(change.run, change.dedup_key, now)
     return result
+
+
+def with_creation_time(change: StateChange, deps: Dependencies) -> StateChange | None:
+    """``change`` with the CreationTime its event lacked: a run is its name and its
+    CreationTime, and a run keyed without one (0) would be a second run of the same job once
+    the reconcile or the next event names the real one. SageMaker's own word
+    (DescribeTrainingJob, the same ARN), else the newest run the table has of the name; None
+    (the event ignored, logged) when neither knows the job. A failed describe raises: the event
+    is retried, then dead-lettered, rather than handled as another run."""
+    try:
+        description = deps.training_jobs.describe(change.name)
+    except JobNotFoundError:
+        description = None
+    if description is not None and (
+        not change.arn or str(description.get("TrainingJobArn", "")) in ("", change.arn)
+    ):
+        created = parse_job_description(description, event_time=None).creation_time
+        if created is not None:
+            return dataclasses.replace(change, creation_time=created)
+    latest = deps.jobs.latest_run(change.name)
+    if latest is not None and latest.created_ms > 0:
+        return dataclasses.replace(change, creation_time=latest.created_ms / 1000.0)
+    logger.warning("state-change event without CreationTime for a job nobody knows: ignored")
+    return None
 
 
 # ---- InProgress ------------------------------------------------------------------------------
@@ -148,6 +178,7 @@ def build_record(
         status=change.status,
         end_time=change.end_time,
         failure_reason=change.failure_reason,
+        role_arn=change.role_arn,
     )
     return with_tags(record, tags, deps.policy)
 
@@ -181,6 +212,16 @@ def with_tags(record: JobRecord, tags: dict[str, str], policy: Policy) -> JobRec
 
 
 ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
+# The hosts of a run that get a GPU-idle alarm, its first ones. Each alarm's name is kept on the
+# run's item (up to 94 bytes: ``trainguard-gpu-idle-<63-character name>-algo-<n>``), and so is
+# an idle host's episode: a job of thousands of hosts overflowed DynamoDB's 400 KB item. At
+# most 1,000 keeps both under 200 KB (and a job's alarms under $100 a month).
+MAX_ALARMED_HOSTS = 1000
+
+
+def alarmed_hosts(instance_count: int) -> int:
+    """How many of a run's hosts (the first ones) get a GPU-idle alarm."""
+    return min(instance_count, MAX_ALARMED_HOSTS)
 
 
 def create_alarms(
@@ -189,7 +230,8 @@ def create_alarms(
     warnings: list[str],
     reporting: Collection[int] = (),
 ) -> int:
-    """The run's missing GPU-idle alarms, one per GPU host, at most ``ALARMS_PER_INVOCATION``
+    """The run's missing GPU-idle alarms, one per GPU host (its first
+    :data:`MAX_ALARMED_HOSTS`), at most ``ALARMS_PER_INVOCATION``
     (a 300-instance job gets the rest from the next ticks' reconcile); each one created is
     recorded on the run (``JobRecord.alarms``), so a failure part way leaves a list of what
     is missing. None when the GPU count is unknown (a warning) or no host has GPUs.
@@ -211,7 +253,7 @@ def create_alarms(
     if plan.gpus is None:
         logger.info("no GPUUtilization for these instance types: no GPU-idle alarms")
         return 0
-    wanted = range(1, record.instance_count + 1) if plan.named else sorted(reporting)
+    wanted = range(1, alarmed_hosts(record.instance_count) + 1) if plan.named else sorted(reporting)
     missing = [i for i in wanted if gpu_idle_alarm_name(record.name, i) not in record.alarms]
     if not plan.named:
         missing = missing[: max(0, plan.hosts - len(record.alarms))]
@@ -273,7 +315,7 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
     deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
-    count = max(record.instance_count, change.instance_count)
+    count = alarmed_hosts(max(record.instance_count, change.instance_count))
     result.alarms_deleted = _delete_alarms(record, count, deps)
     if change.status == JobStatus.FAILED and record.opted_in:
         result.notified = _notify_failed(record, change, deps, now)
@@ -302,6 +344,14 @@ def record_curve(
     :func:`~trainguard.core.series.downsample`); it ends at TrainingEndTime, else at ``now``
     (default the clock). Then the job joins its reference set."""
     assert record.objective is not None
+    role = record.role_arn or change.role_arn
+    why = foreign_reference(record.reference_set, role, deps)
+    if why is not None:
+        logger.warning(
+            "a completed job of another role is not a reference of its group",
+            extra={"group": record.group, "role": role, "why": why},
+        )
+        return 0
     start = change.start_time or record.start_time
     end = change.end_time or (deps.clock() if now is None else now)
     settings = settings_for(record, deps.policy)
@@ -324,8 +374,26 @@ def record_curve(
         )
     deps.references.put_curve(record.reference_set, str(record.run), curve, duration_min)
     joined = Completed(str(record.run), duration_min, per_instance, record.instance_count)
-    update_stats(record.reference_set, deps, add=[joined])
+    update_stats(record.reference_set, deps, add=[joined], role=role)
     return len(curve)
+
+
+def foreign_reference(refs: ReferenceSet, role: str, deps: Dependencies) -> str | None:
+    """Why a completed job that ran with ``role`` may not join ``refs`` (None: it may). A
+    group's references are who may stop its jobs, and anyone who can tag a training job can
+    tag it into any group: membership is bound to the execution role. The group's
+    ``referenceRoles`` (its calibrated policy's, else the deployed one) when set; else the
+    role of the group's first reference (its STATS keep it). A job without a known role joins
+    only a group that has no role yet."""
+    stats, group_policies = deps.references.batch_get_group_state({refs})
+    policy = calibrated(deps.policy, group_policies.get(refs.group))
+    allowed = policy.references.allowed()
+    if allowed:
+        return None if role in allowed else "its role is not in the group's referenceRoles"
+    bound = stats[refs].role if refs in stats else ""
+    if not bound or role == bound:
+        return None
+    return "the group's references ran with another role"
 
 
 STATS_ATTEMPTS = 8  # concurrent completions: each re-reads and retries until its write holds
@@ -337,6 +405,7 @@ def update_stats(
     *,
     add: Sequence[Completed | tuple[str, float]] = (),
     extra_keys: set[str] | None = None,
+    role: str = "",
 ) -> None:
     """The reference set's statistics with ``add`` (completed jobs' run ids and durations,
     their curves already stored) in its window of the ``REFERENCE_WINDOW`` most recent
@@ -383,6 +452,7 @@ def update_stats(
             throughput=tuple(r.throughput_per_instance for r in figures.window),
             instances=tuple(r.instances for r in figures.window),
             catchup=figures.catchup,
+            role=(old.role if old else "") or role,  # the first reference's binds the group
         )
         if deps.references.put_stats(stats, old.version if old else None):
             logger.info(

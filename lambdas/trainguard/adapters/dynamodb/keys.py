@@ -37,6 +37,7 @@ pause``, ``calibrate --apply``) and read by ``adapters/controls.py`` and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zlib
@@ -174,11 +175,38 @@ def group_of(pk: str) -> str:
 
 
 def curve_sk(refs: ReferenceSet, job: str) -> str:
-    return f"CURVE#{refs.key}#{job}"
+    return f"CURVE#{_refs_key(refs)}#{job}"
 
 
 def stats_sk(refs: ReferenceSet) -> str:
-    return f"STATS#{refs.key}"
+    return f"STATS#{_refs_key(refs)}"
+
+
+# DynamoDB: "the maximum length of a sort key value is 1,024 bytes" (a partition key's 2,048),
+# UTF-8 (Developer Guide, Constraints: partition keys and sort keys). A tag value (the
+# objective) may be 256 Unicode characters, 1,024 bytes of four-byte ones: with ``CURVE#``, the
+# direction and a run id it overflowed the sort key, and the completion's write failed.
+MAX_KEY_TEXT_BYTES = 256
+KEY_HASH_CHARS = 16
+
+
+def key_text(text: str, limit: int = MAX_KEY_TEXT_BYTES) -> str:
+    """``text`` as a part of a key: itself when its UTF-8 form is at most ``limit`` bytes
+    (every key written so far keeps its key); else its longest prefix of whole characters that
+    leaves room for ``~`` and the first :data:`KEY_HASH_CHARS` hex digits of its SHA-256, so two
+    long texts with the same prefix keep two keys. The item keeps the text itself (the STATS
+    item's ``objective``)."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    digest = hashlib.sha256(raw).hexdigest()[:KEY_HASH_CHARS]
+    room = limit - 1 - KEY_HASH_CHARS
+    prefix = raw[:room].decode(errors="ignore")  # a cut character is left out whole
+    return f"{prefix}~{digest}"
+
+
+def _refs_key(refs: ReferenceSet) -> str:
+    return f"{key_text(refs.objective)}#{refs.direction}"
 
 
 # ---- values ----------------------------------------------------------------------------

@@ -132,6 +132,7 @@ def stats_item(stats: GroupStats) -> dict[str, Any]:
         ),
         "tables_z": pack({k: t.to_dict() for k, t in sorted(stats.tables.items())}),
         **({"catchup_z": pack(stats.catchup.to_dict())} if stats.catchup else {}),
+        **({"role": stats.role} if stats.role else {}),
     }
 
 
@@ -152,4 +153,5 @@ def stats_from_item(item: Mapping[str, Any]) -> GroupStats:
         throughput=tuple(None if t is None else float(t) for t in window.get("throughput", ())),
         instances=tuple(int(n) for n in window.get("instances", ())),
         catchup=CatchUpModel.from_dict(unpack(item["catchup_z"])) if "catchup_z" in item else None,
+        role=str(item.get("role", "")),
     )

@@ -120,12 +120,20 @@ class TableAdapter:
         )
         return [deserialize(i) for page in pages for i in page.get("Items", [])]
 
-    def _query_index(self, index: str, attr: str, value: str) -> list[dict[str, Any]]:
-        """Every item of a sparse index's partition ``attr = value`` (paged)."""
+    def _query_index(
+        self, index: str, attr: str, value: str, projection: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Every item of a sparse index's partition ``attr = value`` (paged); ``projection``:
+        only these attributes of each."""
+        kwargs: dict[str, Any] = {}
+        if projection:
+            names = {f"#a{i}": name for i, name in enumerate(projection)}
+            kwargs = {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
             IndexName=index,
             KeyConditionExpression=f"{attr} = :v",
             ExpressionAttributeValues=serialize({":v": value}),
+            **kwargs,
         )
         return [deserialize(i) for page in pages for i in page.get("Items", [])]
