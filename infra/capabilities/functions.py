@@ -275,8 +275,14 @@ class Functions(Construct):
         )
         read_metrics = iam.PolicyStatement(
             sid="ReadMetricsAndAlarms",
-            actions=["cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"],
-            resources=["*"],  # neither action supports resource-level permissions
+            # ListMetrics: the names CloudWatch holds for a job whose objective does not arrive
+            # (the coverage notice, once a run)
+            actions=[
+                "cloudwatch:GetMetricData",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListMetrics",
+            ],
+            resources=["*"],  # none of these actions supports resource-level permissions
         )
         # Alarm create/delete only on trainguard-* alarms. A Lambda alarm action is authorized by
         # the alert function's resource policy (principal lambda.alarms.cloudwatch.amazonaws.com),
@@ -507,6 +513,7 @@ class Functions(Construct):
         findings = {
             "Resource::*": "Only for actions without resource-level permissions: "
             "sagemaker:ListTrainingJobs, cloudwatch:GetMetricData, cloudwatch:DescribeAlarms, "
+            "cloudwatch:ListMetrics, "
             "xray:PutTraceSegments/PutTelemetryRecords (active tracing).",
             f"Resource::{_SAGEMAKER_JOBS_NAG}": "Training jobs are created at run time by the "
             "users, so their names are unknown at deploy time; Describe/ListTags only, and "

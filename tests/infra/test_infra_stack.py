@@ -342,11 +342,19 @@ def test_alarm_management_scoped_to_trainguard_alarms(synthesized: Synthesized) 
     )
 
 
+def test_the_tick_may_read_tags_and_list_a_jobs_metrics(synthesized: Synthesized) -> None:
+    # issue 20: live tags (ListTags each period) and the objective notice's CloudWatch names
+    for name in (c.EVALUATOR_FUNCTION_NAME, c.SHARD_FUNCTION_NAME):
+        assert _has_action(synthesized, name, "sagemaker:ListTags")
+        assert _has_action(synthesized, name, "cloudwatch:ListMetrics")
+
+
 def test_star_resources_only_for_actions_without_resource_types(synthesized: Synthesized) -> None:
     allowed = {
         "sagemaker:ListTrainingJobs",
         "cloudwatch:GetMetricData",
         "cloudwatch:DescribeAlarms",
+        "cloudwatch:ListMetrics",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
