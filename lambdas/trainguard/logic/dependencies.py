@@ -25,6 +25,7 @@ from ..ports import (
     ActionLedger,
     Alarms,
     AuditLog,
+    Checkpoints,
     ControlReader,
     EventMarks,
     IdleEpisodes,
@@ -66,6 +67,9 @@ class Dependencies:
     retry_roles: tuple[str, ...] = ()
     shards: ShardQueue | None = None  # the sharded tick's queue (None: every tick is inline)
     shard_size: int = DEFAULT_SHARD_SIZE  # jobs a shard; at most this many: no fan-out
+    # the checkpoint prefixes (``trainguard revive`` lists them with the operator's rights;
+    # None in the functions: their role may not read the teams' buckets)
+    checkpoints: Checkpoints | None = None
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:
