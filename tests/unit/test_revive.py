@@ -295,3 +295,32 @@ def w_port() -> Checkpoints:
     from fakes import FakeCheckpoints
 
     return FakeCheckpoints()
+
+
+# ---- report, digest and explain count and say it ------------------------------------------------
+def test_report_digest_and_explain_count_resumable_stops_and_revivals() -> None:
+    from trainguard.logic.digest import build_digest
+    from trainguard.logic.report import format_csv, summarize
+    from trainguard_tools.explain import format_trail
+
+    w = world()
+    w.stopped()
+    w.stopped("plain", checkpoint=False)
+    w.revive()
+    w.resume()
+    now = w.fakes.now
+    deps = w.deps()
+    t = summarize(deps.audit, deps.jobs, deps.catalog, now - 86400, now + 60).total
+    assert (t.stops, t.resumable_stops, t.unresumable_stops, t.revived) == (2, 1, 1, 1)
+    assert "resumable_stops,unresumable_stops,revived" in format_csv(
+        summarize(deps.audit, deps.jobs, deps.catalog, now - 86400, now + 60)
+    )
+    body = build_digest(w.fakes, deps.catalog, now + 60).body()
+    assert "1 (trainguard revive JOB continues them); 1 not resumable" in body
+    trail = "\n".join(format_trail(w.decisions("worse")))
+    assert f"resumable: its checkpoints are in {CKPT}; continue it with: trainguard revive" in (
+        trail
+    )
+    assert "not resumable: the job has no CheckpointConfig" in "\n".join(
+        format_trail(w.decisions("plain"))
+    )

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_tools.check",
     "trainguard_tools.report",
     "trainguard_tools.controls",
+    "trainguard_tools.revive",
     "trainguard_tools.cleanup",
     "trainguard_tools.replay",
     "trainguard_tools.calibrate",
@@ -36,7 +37,8 @@ and reports the GPU hours and dollars it saved.
 
 Operate a deployed stack (your AWS credentials and region; AWS_ENDPOINT_URL is honoured,
 e.g. for `trainguard local up`):
-  status, explain JOB, report --since 7d, pause / resume / mode, cleanup
+  status, explain JOB, report --since 7d, pause / resume / mode, cleanup,
+  revive JOB (continue a stopped job from its checkpoints)
 Tune it on past jobs (no AWS account needed for a curve file):
   replay, calibrate, decide
 Try it on this machine (an AWS emulator, no account):

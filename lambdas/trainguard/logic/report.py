@@ -55,12 +55,23 @@ class Totals:
     would_gpu_hours_saved: float = 0.0
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
     jobs: int = 0  # distinct runs with at least one record
+    # of the stops: those ``trainguard revive`` can continue (CheckpointConfig), those it
+    # cannot (a stop recorded before resumability was is neither); and the revivals created
+    resumable_stops: int = 0
+    unresumable_stops: int = 0
+    revived: int = 0
 
     def add(self, entry: Entry) -> None:
         if entry.kind == "stop":
             self.stops += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
+            resumable = entry.record.get("resumable")
+            if resumable is not None:
+                self.resumable_stops += 1 if resumable else 0
+                self.unresumable_stops += 0 if resumable else 1
+        elif entry.kind == "revived":
+            self.revived += 1
         elif entry.kind == "would_stop":
             self.would_stops += 1
             self.would_dollars_saved += entry.dollars
@@ -81,7 +92,7 @@ class Entry:
     at: str  # ISO-8601
     rule: str
     action: str
-    kind: str  # stop | would_stop | alert | not_stopped | other
+    kind: str  # stop | would_stop | alert | not_stopped | revived | other
     dollars: float  # estimated dollars saved (0 when unknown or not a stop)
     gpu_hours: float
     record: Mapping[str, Any]
@@ -200,6 +211,9 @@ COLUMNS = (
     "dollars_saved",
     "would_gpu_hours_saved",
     "would_dollars_saved",
+    "resumable_stops",
+    "unresumable_stops",
+    "revived",
 )
 
 
@@ -225,6 +239,12 @@ def format_text(summary: Summary) -> str:
         cells = zip(r, widths, strict=True)
         lines.append(
             "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(cells))
+        )
+    t = summary.total
+    if t.resumable_stops or t.unresumable_stops or t.revived:
+        lines.append(
+            f"stops resumable (trainguard revive): {t.resumable_stops}, not resumable (no "
+            f"CheckpointConfig): {t.unresumable_stops}; revived: {t.revived}"
         )
     if summary.total.alerts_by_rule:
         by_rule = ", ".join(f"{r} {n}" for r, n in sorted(summary.total.alerts_by_rule.items()))
