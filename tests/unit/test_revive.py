@@ -155,8 +155,8 @@ def test_the_revival_is_protected_from_the_rule_that_stopped_it_only() -> None:
     w.emails()
     revived = w.fakes.training_jobs.jobs["worse-revived-1"]
     w.event(revived)  # its InProgress event registers it
-    w.report(revived, [1.5 - 0.01 * i for i in range(5)])
-    w.fakes.advance(6)
+    w.report(revived, [1.44, 1.43])  # steps 7 and 8: the original's curve goes on
+    w.fakes.advance(3)
     tick = w.tick()
     assert (tick.stops, tick.would_stops) == (0, 1)
     assert w.decisions("worse-revived-1")[-1]["action"] == "WOULD STOP (protected)"
@@ -312,6 +312,12 @@ def test_report_digest_and_explain_count_resumable_stops_and_revivals() -> None:
     deps = w.deps()
     t = summarize(deps.audit, deps.jobs, deps.catalog, now - 86400, now + 60).total
     assert (t.stops, t.resumable_stops, t.unresumable_stops, t.revived) == (2, 1, 1, 1)
+    # one logical job: the revived stop saved nothing after all, the other stop's saving stands
+    (plain,) = [d for d in w.decisions("plain") if d["action"] == "STOPPED"]
+    assert (
+        t.dollars_saved == pytest.approx(plain["estimated_dollars_saved"])
+        and plain["estimated_dollars_saved"]
+    )
     assert "resumable_stops,unresumable_stops,revived" in format_csv(
         summarize(deps.audit, deps.jobs, deps.catalog, now - 86400, now + 60)
     )
@@ -324,3 +330,34 @@ def test_report_digest_and_explain_count_resumable_stops_and_revivals() -> None:
     assert "not resumable: the job has no CheckpointConfig" in "\n".join(
         format_trail(w.decisions("plain"))
     )
+
+
+# ---- 3. one logical job --------------------------------------------------------------------------
+def test_a_revival_continues_its_originals_curve_and_completes_as_one_reference() -> None:
+    from world import REFS
+
+    w = world()
+    original = w.stopped()
+    trained = original.end - original.start  # its start to its stop
+    w.revive()
+    w.resume()
+    w.fakes.advance(3)  # the restart: provisioning, download, checkpoint restore
+    revived = w.fakes.training_jobs.jobs["worse-revived-1"]
+    revived.start = w.fakes.now  # TrainingStartTime: training resumes
+    w.event(revived)
+    record = w.record("worse-revived-1")
+    assert record.start_time == revived.start - trained  # steps continue, restart not counted
+    seeded = w.fakes.running.get_jobs([record.run])[0].progress
+    assert seeded is not None and seeded.summary.count == 5 and seeded.summary.last_step == 5
+    w.report(revived, [1.40, 1.39, 1.38])
+    w.fakes.advance(4)
+    w.tick()
+    progress = w.fakes.running.get_jobs([record.run])[0].progress
+    assert progress is not None and progress.summary.count == 8
+    steps = trained / 60.0
+    assert progress.summary.last_step == steps + 3
+    # it completes: the group's reference is the whole curve, under the revival's run
+    w.end(revived)
+    stored = w.fakes.references.get_curves(REFS, [str(record.run)])[str(record.run)][0]
+    assert [s for s, _ in stored] == [1, 2, 3, 4, 5, steps + 1, steps + 2, steps + 3]
+    assert w.fakes.references.get_stats(REFS).references == 4  # the 3 references and it

@@ -71,7 +71,11 @@ class Totals:
                 self.resumable_stops += 1 if resumable else 0
                 self.unresumable_stops += 0 if resumable else 1
         elif entry.kind == "revived":
+            # the revival runs on where the stop ended it: the stop saved nothing after all
+            # (its entry carries the stop's estimate, negated: one logical job)
             self.revived += 1
+            self.dollars_saved += entry.dollars
+            self.gpu_hours_saved += entry.gpu_hours
         elif entry.kind == "would_stop":
             self.would_stops += 1
             self.would_dollars_saved += entry.dollars
@@ -172,6 +176,7 @@ def summarize_records(
     """The summary of given records and their runs' items (pure)."""
     total, groups, entries = Totals(), dict[str, Totals](), list[Entry]()
     seen: dict[str, set[RunId]] = {}
+    stopped: dict[RunId, float] = {}  # a run's stop's estimated savings in the period
     for run, record in records:
         job = jobs.get(run)
         group = job.group if job is not None and job.group else UNKNOWN_GROUP
@@ -179,6 +184,10 @@ def summarize_records(
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
         dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
+        if kind == "stop":
+            stopped[run] = dollars
+        elif kind == "revived":  # a revived stop's saving is given back
+            dollars = -stopped.pop(run, 0.0)
         entry = Entry(
             run,
             group,

@@ -33,7 +33,7 @@ overruled it); the other rules, the protect tag and a pause still apply (:func:`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import Controls, RetryConfigError
@@ -171,6 +171,49 @@ def overruled(deps: Dependencies, job: JobRecord, rule: str) -> str | None:
     if chain.parent is None or chain.overruled != rule:
         return None
     return chain.base
+
+
+# ---- one logical job: a revival continues its original's curve -----------------------------------
+def trained_before(deps: Dependencies, job: JobRecord) -> tuple[float, JobRecord | None]:
+    """Seconds the chain trained before this revival (its original's start to its stop: a
+    revival's start is shifted back by this, so its steps continue where the original's
+    stopped and the restart's own minutes, before its TrainingStartTime, are not training)
+    and the run it continues; 0 and None for a job that is no revival."""
+    if TAG_REVIVED_FROM not in job.tags:
+        return 0.0, None
+    chain = lineage(deps, job)
+    parent = None if chain.parent is None else deps.jobs.get_job(chain.parent)
+    if parent is None or parent.end_time is None:
+        return 0.0, None
+    return max(0.0, parent.end_time - parent.start_time), parent
+
+
+def continued(deps: Dependencies, record: JobRecord, now: float) -> JobRecord:
+    """A new run's record as the lifecycle registers it: a revival's start is its original's
+    logical start (:func:`trained_before`) and its progress (the curve summary the evaluator
+    folds, with the catch-up streak) is seeded with the original's, so every rule judges one
+    curve; any other record as it is."""
+    trained, parent = trained_before(deps, record)
+    if parent is None:
+        return record
+    logger.info(
+        "a revival continues its original's curve",
+        extra={"of": parent.name, "trained_min": trained / 60.0},
+    )
+    seeded = None if parent.progress is None else replace(parent.progress, checked=now)
+    return replace(record, start_time=record.start_time - trained, progress=seeded)
+
+
+def chain_runs(deps: Dependencies, job: JobRecord) -> list[JobRecord]:
+    """The runs of ``job``'s chain, its original first and ``job`` last (each with its start
+    shifted to the chain's logical start, so each run's minutes are the chain's steps)."""
+    runs = [job]
+    for _ in range(MAX_REVIVALS):
+        _, parent = trained_before(deps, runs[0])
+        if parent is None:
+            break
+        runs.insert(0, parent)
+    return runs
 
 
 # ---- the request: trainguard revive JOB ----------------------------------------------------------
