@@ -253,10 +253,12 @@ class MotoHarness:
         max_runtime_s: int = 86400,
         hyperparameters: Mapping[str, str] | None = None,
         start: float | None = None,
+        checkpoint: str | None = None,
     ) -> str:
         """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN.
         ``start``: when it was created and started (epoch s; default now), which its events
-        then carry as CreationTime (a run is its name and its CreationTime)."""
+        then carry as CreationTime (a run is its name and its CreationTime); ``checkpoint``:
+        its ``CheckpointConfig.S3Uri`` (a resumable job)."""
         if start is not None:
             with self.at(start):
                 return self.create_job(
@@ -267,6 +269,7 @@ class MotoHarness:
                     count,
                     max_runtime_s=max_runtime_s,
                     hyperparameters=hyperparameters,
+                    checkpoint=checkpoint,
                 )
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
@@ -281,6 +284,7 @@ class MotoHarness:
             ),
             StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            **({"CheckpointConfig": {"S3Uri": checkpoint}} if checkpoint else {}),  # type: ignore[arg-type]
         )
         self.set_status(name, status)
         return response["TrainingJobArn"]

@@ -217,7 +217,9 @@ def _stopped(
     details["Resumable"] = resumable.field(job.name)
     logger.info("job stopped", extra={"result": result, "rule": claim.decision().rule})
     _announce(ledger, job, claim, STOPPED, details, savings, resumable=resumable)
-    ledger.finish(job.run, claim.action, STOPPED, **resumable.to_record())
+    # the claim's fields (DynamoDB's update names only values it has: no None)
+    recorded = {k: v for k, v in resumable.to_record().items() if v is not None}
+    ledger.finish(job.run, claim.action, STOPPED, **recorded)
     return STOPPED
 
 
