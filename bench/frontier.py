@@ -51,7 +51,7 @@ from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
 from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
-from trainguard_tools.replay.engine import launch_orders, replay
+from trainguard_tools.replay.engine import Revival, launch_orders, replay
 
 from .decision_cost import _timed
 from .fleet import make_fleet
@@ -204,6 +204,7 @@ class Row:
     policy: Policy
     rules_for: Callable[[JobSettings], ObjectiveRules] | None = None
     settings: Mapping[str, Any] | None = None
+    revival: Revival | None = None  # evidence-driven revival (issue 23)
 
 
 def _policy(**sections: Mapping[str, Any]) -> Policy:
@@ -251,6 +252,23 @@ def rows(quick: bool = False) -> list[Row]:
     return out
 
 
+def revival_rows() -> list[Row]:
+    """The default with evidence-driven revival (``replay --revive auto``, its defaults); the
+    default without it is :func:`rows`' own."""
+    default = next(r for r in rows(quick=True) if r.key == DEFAULT_KEY)
+    revival = Revival()
+    return [
+        replace(
+            default,
+            key=f"{DEFAULT_KEY}_revive",
+            label=f"catch-up default + revival ({revival.restart_minutes:g} min restart, "
+            f"{revival.per_day} a group a day)",
+            family="catch-up + revival",
+            revival=revival,
+        )
+    ]
+
+
 def _load(paths: Sequence[str]) -> list[list[CurveRecord]]:
     files = []
     for path in paths:
@@ -270,7 +288,7 @@ def replay_dataset(
     """One row on one data set: each file on its own timeline, in ``orders`` launch orders."""
     rules_for = row.rules_for or (lambda s: s.rules)
     results = [
-        replay(order, row.policy, rules_for=rules_for)
+        replay(order, row.policy, rules_for=rules_for, revival=row.revival)
         for records in files
         for order in launch_orders(records, orders, SEED, permutation=permutation)
     ]
@@ -379,7 +397,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> dict[str, An
     data = {name: _load(paths) for name, (paths, _) in DATASETS.items()}
     orders = {name: (1 if quick else n) for name, (_, n) in DATASETS.items()}
     out_rows = []
-    for row in rows(quick):
+    for row in [*rows(quick), *revival_rows()]:
         cells: dict[str, Any] = {}
         for name in DATASETS:
             cells[name] = _cell(replay_dataset(data[name], row, orders[name]))
