@@ -40,9 +40,11 @@ class ReviveWorld(World):
             self.complete_with(f"ref-{i}", [v + 0.01 * i for v in REFERENCES])
         self.emails()
 
-    def stopped(self, name: str = "worse", *, checkpoint: bool = True) -> FakeJob:
+    def stopped(
+        self, name: str = "worse", *, checkpoint: bool = True, tags: dict[str, str] | None = None
+    ) -> FakeJob:
         """A job the median rule stops at its fifth report (its checkpoints stored)."""
-        job = self.start(name)
+        job = self.start(name, tags)
         if checkpoint:
             job.extra.update(CHECKPOINTED)
             self.fakes.checkpoints.put(f"{CKPT}/step-5.pt")
@@ -361,3 +363,69 @@ def test_a_revival_continues_its_originals_curve_and_completes_as_one_reference(
     stored = w.fakes.references.get_curves(REFS, [str(record.run)])[str(record.run)][0]
     assert [s for s, _ in stored] == [1, 2, 3, 4, 5, steps + 1, steps + 2, steps + 3]
     assert w.fakes.references.get_stats(REFS).references == 4  # the 3 references and it
+
+
+# ---- 4. revive when the evidence changes ---------------------------------------------------------
+def auto_world(**revive_settings: Any) -> ReviveWorld:
+    from dataclasses import replace as dc_replace
+
+    from trainguard.config.policy import ReviveSettings
+
+    w = world()
+    settings = ReviveSettings(**{"auto": True, **revive_settings})
+    w.fakes.policy = dc_replace(w.fakes.policy, revive=settings)
+    return w
+
+
+def worse_references(w: ReviveWorld, n: int) -> None:
+    for i in range(n):
+        w.complete_with(f"bad-{i}", [2.0] * 10)
+
+
+def test_off_by_default_the_evidence_revives_nothing() -> None:
+    w = world()
+    w.stopped()
+    worse_references(w, 4)
+    w.resume()
+    assert w.fakes.training_jobs.created == []
+
+
+def test_a_completion_that_changes_the_evidence_revives_the_stopped_job_once() -> None:
+    w = auto_world()
+    w.stopped()
+    w.emails()
+    worse_references(w, 2)  # the median at step 5 is still better than worse's 1.46
+    assert not [d for d in w.decisions("worse") if d["rule"] == "revive"]
+    worse_references(w, 2)  # now it is not: bad-1 of the second pair changed the evidence
+    (request,) = [d for d in w.decisions("worse") if d["rule"] == "revive"]
+    assert request["action"] == f"REVIVE REQUESTED (by {revive.EVIDENCE_BY})"
+    assert request["why"] == "bad-0 completed: the group's rules no longer stop worse"
+    w.emails()
+    w.resume()
+    assert [r["TrainingJobName"] for r in w.fakes.training_jobs.created] == ["worse-revived-1"]
+    (email,) = w.fakes.notifier.take()
+    assert email.subject == "[trainguard] REVIVED worse as worse-revived-1"
+    assert "bad-0 completed: the group's rules no longer stop worse" in email.body
+
+
+@pytest.mark.parametrize("hold", ["observe", "paused", "per day"])
+def test_observe_mode_a_pause_and_the_daily_limit_never_revive(hold: str) -> None:
+    from dataclasses import replace as dc_replace
+
+    w = auto_world()
+    untagged = {k: v for k, v in TAGS.items() if k != "trainguard:mode"}
+    w.fakes.policy = dc_replace(w.fakes.policy, mode="enforce")
+    w.stopped(tags=untagged)  # in enforce by the deployed mode
+    if hold == "observe":
+        w.fakes.controls.set("GROUP#g", mode="observe")
+    if hold == "paused":
+        w.fakes.controls.set("GROUP#g", paused=True, by="bo")
+    if hold == "per day":
+        w.stopped("worse2")
+        worse_references(w, 4)
+        w.resume()
+        assert len(w.fakes.training_jobs.created) == 1  # one a group a day
+        return
+    worse_references(w, 4)
+    w.resume()
+    assert w.fakes.training_jobs.created == []

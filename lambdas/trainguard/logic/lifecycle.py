@@ -244,6 +244,8 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     completed = change.status == JobStatus.COMPLETED
     if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
+        if result.curve_points:  # the group's evidence changed: revive what it no longer stops
+            revive.on_completion(deps, record, now)
     deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = max(record.instance_count, change.instance_count)
     result.alarms_deleted = _delete_alarms(record, count, deps)

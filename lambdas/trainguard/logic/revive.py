@@ -36,13 +36,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import Controls, RetryConfigError
+from ..config import Controls, RetryConfigError, job_settings, resolve_policy
 from ..constants import REVIVED_NAME_INFIX, TAG_REVIVED_FROM
 from ..core.decision import Decision
 from ..models import CheckpointsUnreadable, JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
 from ..times import iso
 from . import messages
+from .controls import read_controls
 from .dependencies import Dependencies
 from .ledger import (
     REVIVE_PREFIX,
@@ -56,6 +57,7 @@ from .ledger import (
     mail_key,
     revive_action,
 )
+from .report import read_audit
 from .retry import ask_create, create_request, retry_name, role_allowed
 
 RULE = "revive"
@@ -275,6 +277,7 @@ def request(
         "by": by,
         "reason": reason,
         "checkpoint": resumable.checkpoint,
+        "group": job.group,
     }
     ledger = Ledger(deps, now)
     details = {"revive": plan, "at": now}
@@ -356,6 +359,64 @@ def _taken(deps: Dependencies, name: str) -> bool:
     except JobNotFoundError:
         return False
     return True
+
+
+# ---- revive when the evidence changes ----------------------------------------------------------
+EVIDENCE_BY = "trainguard (the evidence changed)"
+
+
+def on_completion(deps: Dependencies, completed: JobRecord, now: float) -> list[str]:
+    """A job of the group completed and joined its references: when the group's policy says
+    ``revive.auto`` (off by default), judge each resumable job trainguard stopped in the
+    group in the last ``revive.lookbackHours`` again, on its frozen curve (its run's last
+    progress) with the group's new state, and request the revival of those the rules would
+    no longer stop (at most ``revive.perDay`` a group a UTC day), naming ``completed`` as
+    what changed the evidence. Never in observe mode, under a pause or the kill switch.
+    Returns the requests' lines."""
+    refs = completed.reference_set
+    stats, policies = deps.references.batch_get_group_state([refs])
+    controls = read_controls(deps.controls)
+    policy = resolve_policy(deps.policy, policies.get(refs.group), refs.group, controls)
+    if not policy.revive.auto or policy.stops_disabled or deps.config_error:
+        return []
+    if controls.error or controls.pause(refs.group) or refs not in stats:
+        return []
+    since = now - policy.revive.lookback_hours * 3600.0
+    records = read_audit(deps.audit, min(since, _day_start(now)), now + 1.0)
+    stopped = [run for run, r in records if r.get("action") == "STOPPED" and r.get("resumable")]
+    today = sum(
+        1
+        for _, r in records
+        if r.get("by") == EVIDENCE_BY
+        and str(r.get("action", "")).startswith(OutcomeKind.REVIVE_REQUESTED.value)
+        and str(r.get("audit_at", "")) >= iso(_day_start(now))
+        and r.get("group") == refs.group
+    )
+    lines: list[str] = []
+    jobs = deps.jobs.batch_get_jobs(set(stopped))
+    for _, job in sorted(jobs.items(), key=lambda item: str(item[0])):
+        if today >= policy.revive.per_day:
+            break
+        if job.reference_set != refs or job.progress is None or job.running:
+            continue
+        settings = job_settings(job.tags, policy)
+        if settings.mode != "enforce":
+            continue  # observe mode never revives
+        rules = settings.rules
+        chosen, _ = rules.judge(job.name, job.progress.summary, rules.group_state(stats[refs]))
+        if chosen is not None:
+            continue
+        why = f"{completed.name} completed: the group's rules no longer stop {job.name}"
+        answer = request(deps, job.name, by=EVIDENCE_BY, reason=why, now=now, controls=controls)
+        logger.info("revival when the evidence changed", extra={"line": answer.line})
+        if answer.ok and answer.name is not None:
+            today += 1
+            lines.append(answer.line)
+    return lines
+
+
+def _day_start(now: float) -> float:
+    return now - now % 86400.0
 
 
 # ---- carrying it out: the tick's resume pass -------------------------------------------------
@@ -445,7 +506,12 @@ def _say(
 
 
 def _who(plan: Mapping[str, Any]) -> dict[str, Any]:
-    return {"by": plan.get("by"), "why": plan.get("reason"), "revival": plan.get("name")}
+    return {
+        "by": plan.get("by"),
+        "why": plan.get("reason"),
+        "revival": plan.get("name"),
+        "group": plan.get("group"),
+    }
 
 
 def _decision(job: JobRecord, plan: Mapping[str, Any], reason: str) -> Decision:
