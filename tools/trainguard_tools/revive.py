@@ -52,18 +52,10 @@ def deployed_roles(deployed: Deployed) -> tuple[str, ...]:
 
 def dependencies(deployed: Deployed) -> Dependencies:
     """The ports over the operator's own clients (the same adapters as the functions')."""
-    state = deployed.state_table()
     cloudwatch = deployed.client("cloudwatch")
     policy, _ = deployed_policy(deployed)
-    return Dependencies(
-        jobs=state.jobs,
-        running=state.running,
-        events=state.events,
-        ledger=state.ledger,
-        outbox=state.outbox,
-        audit=state.audit,
-        idle_episodes=state.idle_episodes,
-        references=state.references,
+    return Dependencies.over(
+        deployed.state_table(),
         training_jobs=SageMakerAdapter(deployed.client("sagemaker")),
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
@@ -36,6 +37,7 @@ from ..ports import (
     References,
     RunningJobs,
     ShardQueue,
+    StateTable,
     TrainingJobs,
 )
 
@@ -74,3 +76,19 @@ class Dependencies:
 
     def __post_init__(self) -> None:
         self.catalog = self.policy.catalog()
+
+    @classmethod
+    def over(cls, state: StateTable, **services: Any) -> Dependencies:
+        """The state table's ports (:class:`~trainguard.ports.StateTable`) with the other
+        services (``training_jobs``, ``metrics``, ... as keywords)."""
+        return cls(
+            jobs=state.jobs,
+            running=state.running,
+            events=state.events,
+            ledger=state.ledger,
+            outbox=state.outbox,
+            audit=state.audit,
+            idle_episodes=state.idle_episodes,
+            references=state.references,
+            **services,
+        )
