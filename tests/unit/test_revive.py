@@ -429,3 +429,13 @@ def test_observe_mode_a_pause_and_the_daily_limit_never_revive(hold: str) -> Non
     worse_references(w, 4)
     w.resume()
     assert w.fakes.training_jobs.created == []
+
+
+def test_a_revival_is_one_more_action_kind_with_its_carry_out() -> None:
+    from trainguard.logic.actions import CARRY_OUTS
+    from trainguard.logic.ledger import ActionKind, Outcome, OutcomeKind, tally_of
+
+    assert ActionKind.of("revive#2", {"revive": {}}) is ActionKind.REVIVE
+    assert CARRY_OUTS[ActionKind.REVIVE] is revive.carry_out
+    assert tally_of(Outcome(OutcomeKind.REVIVED, "as a-revived-1").text) == "revived"
+    assert tally_of("REVIVE REQUESTED (by ana)") == "other"
