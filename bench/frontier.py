@@ -66,7 +66,7 @@ from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
 from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
-from trainguard_tools.replay.engine import launch_orders, replay
+from trainguard_tools.replay.engine import Revival, launch_orders, replay
 
 from .decision_cost import _timed
 from .fleet import make_fleet
@@ -224,6 +224,7 @@ class Row:
     rules_for: Callable[[JobSettings], ObjectiveRules] | None = None
     settings: Mapping[str, Any] | None = None
     peer: PeerFactory | None = None  # decided by a peer's library instead of our rules
+    revival: Revival | None = None  # evidence-driven revival (issue 23)
 
 
 def _policy(**sections: Mapping[str, Any]) -> Policy:
@@ -372,6 +373,25 @@ def oracle_rows(quick: bool) -> list[Row]:
 
 OFF = {"enabled": False}
 ORACLE_KEY = "oracle"
+
+
+def revival_rows(quick: bool = False) -> list[Row]:
+    """The default with evidence-driven revival (``replay --revive auto``, its defaults); the
+    default without it is :func:`rows`' own."""
+    default = next(r for r in catchup_rows(quick=True) if r.key == DEFAULT_KEY)
+    revival = Revival()
+    return [
+        replace(
+            default,
+            key=f"{DEFAULT_KEY}_revive",
+            label=f"catch-up default + revival ({revival.restart_minutes:g} min restart, "
+            f"{revival.per_day} a group a day)",
+            family="catch-up + revival",
+            revival=revival,
+        )
+    ]
+
+
 #: the frontier's rows, in the table's order: append a source to add rows
 ROW_SOURCES: list[Callable[[bool], list[Row]]] = [
     median_rows,
@@ -379,6 +399,7 @@ ROW_SOURCES: list[Callable[[bool], list[Row]]] = [
     catchup_rows,
     optuna_rows,
     ray_rows,
+    revival_rows,
     oracle_rows,
 ]
 
@@ -407,7 +428,7 @@ def replay_dataset(
     rules_for = row.rules_for or (lambda s: s.rules)
     peer = row.peer
     results = [
-        replay(order, row.policy, rules_for=rules_for)
+        replay(order, row.policy, rules_for=rules_for, revival=row.revival)
         if peer is None
         else replay_peer(order, row.policy, peer)
         for records in files

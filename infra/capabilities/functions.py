@@ -351,8 +351,35 @@ class Functions(Construct):
                 conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
             )
         )
+        # revivals (trainguard revive): the tick creates <first job>-revived-<k>, tagged with
+        # the opt-in and the run it continues; the same roles are passed
+        self.evaluator.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="CreateRevivals",
+                actions=["sagemaker:CreateTrainingJob", "sagemaker:AddTags"],
+                resources=[
+                    stack.format_arn(
+                        service="sagemaker",
+                        resource="training-job",
+                        resource_name=f"*{c.REVIVED_NAME_INFIX}*",
+                    )
+                ],
+                conditions={
+                    "StringLike": {
+                        f"aws:RequestTag/{tag}": "?*" for tag in (c.TAG_GROUP, c.TAG_REVIVED_FROM)
+                    }
+                },
+            )
+        )
         role = self.evaluator.role
         assert role is not None
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{_REVIVED_JOBS_NAG}]",
+            "Revivals are created at run time, named <stopped job>-revived-<k>: the name is "
+            "unknown at deploy time; CreateTrainingJob/AddTags only with the trainguard:group "
+            "and trainguard:revived-from tags on the request.",
+        )
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{_RETRY_JOBS_NAG}]",
@@ -607,6 +634,10 @@ _SAGEMAKER_JOBS_NAG = "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::Accoun
 _RETRY_JOBS_NAG = (
     "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
     f"*{c.RETRY_NAME_INFIX}*"
+)
+_REVIVED_JOBS_NAG = (
+    "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/"
+    f"*{c.REVIVED_NAME_INFIX}*"
 )
 _TRAINGUARD_ALARMS_NAG = (
     f"arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:{c.ALARM_PREFIX}*"

@@ -35,6 +35,11 @@ TAG_RETRY = "trainguard:retry"
 TAG_RETRY_ATTEMPT = "trainguard:retry-attempt"
 TAG_RETRY_OF = "trainguard:retry-of"
 RETRY_NAME_INFIX = "-retry-"  # a retry is named <first job>-retry-<k>; IAM is scoped to it
+# revivals (trainguard.logic.revive): a stopped job recreated on its checkpoints is named
+# <first job>-revived-<k> and tagged with the run it continues (a pointer, never trusted: the
+# lineage is trainguard's own claim on that run)
+TAG_REVIVED_FROM = "trainguard:revived-from"
+REVIVED_NAME_INFIX = "-revived-"
 
 # --- CloudWatch ----------------------------------------------------------------------------
 TRAINING_NAMESPACE = "/aws/sagemaker/TrainingJobs"

@@ -53,6 +53,11 @@ class CreateRefused(RuntimeError):
     (AccessDenied, a ValidationException). The message is ``<code>: <SageMaker's message>``."""
 
 
+class CheckpointsUnreadable(RuntimeError):
+    """A checkpoint prefix that cannot be listed (no such bucket, AccessDenied, a malformed
+    URI). The message says which and why."""
+
+
 @dataclass(frozen=True)
 class JobSummary:
     """One row of ListTrainingJobs."""

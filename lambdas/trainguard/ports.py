@@ -251,6 +251,15 @@ class TrainingJobs(Protocol):
         ...
 
 
+class Checkpoints(Protocol):
+    """The S3 prefixes training jobs sync their checkpoints to (``CheckpointConfig.S3Uri``)."""
+
+    def has_objects(self, s3_uri: str) -> bool:
+        """Whether anything is stored under the prefix;
+        :class:`~trainguard.models.CheckpointsUnreadable` when it cannot be listed."""
+        ...
+
+
 class MetricReader(Protocol):
     """Batched metric reads (GetMetricData)."""
 

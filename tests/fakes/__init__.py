@@ -35,6 +35,7 @@ from .ledger import FakeActionLedger
 from .notifier import Email, FakeNotifier
 from .outbox import FakeOutbox
 from .references import FakeReferences
+from .s3 import FakeCheckpoints
 from .sagemaker import ACCOUNT, REGION, FakeJob, FakeTrainingJobs, describe_job, iso, state_change
 from .shards import FakeShardQueue
 from .table import FakeTable
@@ -47,6 +48,7 @@ __all__ = [
     "FakeActionLedger",
     "FakeAlarms",
     "FakeAuditLog",
+    "FakeCheckpoints",
     "FakeControls",
     "FakeEventMarks",
     "FakeIdleEpisodes",
@@ -125,6 +127,7 @@ class Fakes(FakeTablePorts):
     alarms: FakeAlarms = field(default_factory=FakeAlarms)
     notifier: FakeNotifier = field(default_factory=FakeNotifier)
     controls: FakeControls = field(default_factory=FakeControls)
+    checkpoints: FakeCheckpoints = field(default_factory=FakeCheckpoints)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -149,6 +152,7 @@ class Fakes(FakeTablePorts):
             alert_function_arn=ALERT_ARN,
             clock=lambda: self.now,
             controls=self.controls,
+            checkpoints=self.checkpoints,
         )
 
     def advance(self, minutes: float) -> float:

@@ -45,7 +45,8 @@ def test_no_retry_permissions_by_default(synthesized: Synthesized) -> None:
 
 def test_the_evaluator_alone_creates_tagged_retries(with_retries: Synthesized) -> None:
     evaluator = statements_of_role(with_retries, role_of(with_retries, c.EVALUATOR_FUNCTION_NAME))
-    (create,) = [st for st in evaluator if "sagemaker:CreateTrainingJob" in actions(st)]
+    creates = [st for st in evaluator if "sagemaker:CreateTrainingJob" in actions(st)]
+    (create,) = [st for st in creates if "-retry-" in arn_text(st["Resource"])]
     assert sorted(actions(create)) == ["sagemaker:AddTags", "sagemaker:CreateTrainingJob"]
     assert arn_text(create["Resource"]) == (
         "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*-retry-*"
@@ -112,3 +113,21 @@ def test_the_key_takes_a_list_or_a_comma_separated_string() -> None:
     assert config_from_values({"retryRoleArns": f"{ROLE},{PATH}"}).retry_role_arns == (ROLE, PATH)
     assert config_from_values({"retryRoleArns": f'["{ROLE}"]'}).retry_role_arns == (ROLE,)
     assert config_from_values({}).retry_role_arns == ()
+
+
+def test_the_evaluator_creates_revivals_only_by_name_and_tags(with_retries: Synthesized) -> None:
+    """Issue 23: the tick creates a revival (<stopped job>-revived-<k>) a trainguard revive
+    command requested, with the opt-in and the revived-from tags, passing the same roles."""
+    evaluator = statements_of_role(with_retries, role_of(with_retries, c.EVALUATOR_FUNCTION_NAME))
+    (create,) = [
+        st
+        for st in evaluator
+        if "sagemaker:CreateTrainingJob" in actions(st) and "-revived-" in arn_text(st["Resource"])
+    ]
+    assert sorted(actions(create)) == ["sagemaker:AddTags", "sagemaker:CreateTrainingJob"]
+    assert create["Condition"] == {
+        "StringLike": {
+            "aws:RequestTag/trainguard:group": "?*",
+            "aws:RequestTag/trainguard:revived-from": "?*",
+        }
+    }

@@ -254,12 +254,14 @@ class MotoHarness:
         hyperparameters: Mapping[str, str] | None = None,
         start: float | None = None,
         instance_groups: Sequence[tuple[str, str, int]] = (),
+        checkpoint: str | None = None,
     ) -> str:
         """``CreateTrainingJob`` (the shim makes it ``InProgress``), then ``status``; its ARN.
         ``start``: when it was created and started (epoch s; default now), which its events
         then carry as CreationTime (a run is its name and its CreationTime).
         ``instance_groups``: a heterogeneous cluster's ``(name, type, count)`` groups
-        (``ResourceConfig.InstanceGroups``; ``instance_type`` and ``count`` are then unused)."""
+        (``ResourceConfig.InstanceGroups``; ``instance_type`` and ``count`` are then unused);
+        ``checkpoint``: its ``CheckpointConfig.S3Uri`` (a resumable job)."""
         if start is not None:
             with self.at(start):
                 return self.create_job(
@@ -271,6 +273,7 @@ class MotoHarness:
                     max_runtime_s=max_runtime_s,
                     hyperparameters=hyperparameters,
                     instance_groups=instance_groups,
+                    checkpoint=checkpoint,
                 )
         response = self.sagemaker.create_training_job(
             TrainingJobName=name,
@@ -293,6 +296,7 @@ class MotoHarness:
             ),
             StoppingCondition={"MaxRuntimeInSeconds": max_runtime_s},
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            **({"CheckpointConfig": {"S3Uri": checkpoint}} if checkpoint else {}),  # type: ignore[arg-type]
         )
         self.set_status(name, status)
         return response["TrainingJobArn"]

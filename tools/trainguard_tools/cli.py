@@ -22,6 +22,7 @@ COMMANDS: tuple[str, ...] = (
     "trainguard_tools.report",
     "trainguard_tools.audit",
     "trainguard_tools.controls",
+    "trainguard_tools.revive",
     "trainguard_tools.cleanup",
     "trainguard_tools.replay",
     "trainguard_tools.calibrate",
@@ -39,6 +40,7 @@ Operate a deployed stack (your AWS credentials and region; AWS_ENDPOINT_URL is h
 e.g. for `trainguard local up`):
   status, explain JOB, report --since 7d, pause / resume / mode, cleanup,
   audit verify
+  revive JOB (continue a stopped job from its checkpoints)
 Tune it on past jobs (no AWS account needed for a curve file):
   replay, calibrate, decide
 Try it on this machine (an AWS emulator, no account):

@@ -172,6 +172,13 @@ def format_trail(trail: Sequence[Mapping[str, Any]]) -> list[str]:
             f"{fmt(d.get('threshold'))} over {d.get('references', 0)} reference(s){money}"
         )
         lines.append(f"      {d.get('reason')}")
+        if d.get("resumable") is True:
+            lines.append(
+                f"      resumable: its checkpoints are in {d.get('checkpoint')}; continue it "
+                f"with: trainguard revive {d.get('job')} --reason WHY"
+            )
+        elif d.get("resumable") is False:
+            lines.append("      not resumable: the job has no CheckpointConfig")
     return lines
 
 

@@ -319,6 +319,29 @@ class ReferenceSettings:
 
 
 @dataclass(frozen=True)
+class ReviveSettings:
+    auto: bool = setting(
+        False,
+        key="reviveAuto",
+        doc="revive when the evidence changes: at each completion in a group, its resumable "
+        "stopped jobs the rules would no longer stop are revived (docs/revive.md); off by "
+        "default, never in observe mode or under a pause",
+    )
+    per_day: int = setting(
+        1,
+        key="revivePerDay",
+        minimum=1,
+        doc="... at most this many a group a UTC day",
+    )
+    lookback_hours: float = setting(
+        48.0,
+        key="reviveLookbackHours",
+        above=0,
+        doc="... among the stops of this many hours before the completion",
+    )
+
+
+@dataclass(frozen=True)
 class Policy:
     mode: Mode = setting(
         "observe",
@@ -386,6 +409,7 @@ class Policy:
     throughput: ThroughputSettings = field(default_factory=ThroughputSettings)
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
     references: ReferenceSettings = field(default_factory=ReferenceSettings)
+    revive: ReviveSettings = field(default_factory=ReviveSettings)
     prices: Mapping[str, Mapping[str, Any]] = setting(
         {},
         key="prices",

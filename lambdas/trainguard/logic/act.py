@@ -55,6 +55,7 @@ from .ledger import (
     mail_key,
 )
 from .revalidate import revalidate
+from .revive import Resumable, resumability
 
 MAX_STOP_ATTEMPTS = 5
 STOP_RETRY_S = 300.0  # 5, 10, 20, 40 minutes between refused stops
@@ -151,7 +152,7 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
         return outcome
     requested = claim.enforcing and claim.state is ClaimState.STOPPING
     if claim.enforcing:
-        why, tags = _recheck(ledger, job, requested=requested)
+        why, tags, description = _recheck(ledger, job, requested=requested)
         ours = why is OURS
         if ours:
             why, tags = None, ledger.deps.training_jobs.tags(job.arn)
@@ -168,11 +169,12 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     savings = estimated_savings(job, checked.stats, ledger.deps, claim.at)
     details = {**claim.details, "savings": savings}
     if ours:
-        return _stopped(ledger, job, replace(claim, details=details), "stopping at our request")
+        claim = replace(claim, details=details)
+        return _stopped(ledger, job, claim, "stopping at our request", resumability(description))
     if not (claim.enforcing and settings.enforcing):  # observe, or held, now: a report
         details.update(enforcing=False, mode=mode_text(settings), hold=settings.hold)
         return _report(ledger, job, replace(claim, details=details))
-    return _stop(ledger, job, replace(claim, details=details), checked=True)
+    return _stop(ledger, job, replace(claim, details=details), described=description)
 
 
 def _refuse(ledger: Ledger, job: JobRecord, claim: Claim, why: str) -> Outcome:
@@ -184,10 +186,13 @@ def _refuse(ledger: Ledger, job: JobRecord, claim: Claim, why: str) -> Outcome:
     return outcome
 
 
-def _stop(ledger: Ledger, job: JobRecord, claim: Claim, *, checked: bool = False) -> Outcome:
-    """``checked``: the re-check was just done (a resumed claim)."""
-    if not checked:
-        why = recheck_stop(ledger, job)
+def _stop(
+    ledger: Ledger, job: JobRecord, claim: Claim, *, described: Mapping[str, Any] | None = None
+) -> Outcome:
+    """``described``: the re-check was just done (a resumed claim), this is what it read. The
+    description says whether the stop is resumable (its ``CheckpointConfig``)."""
+    if described is None:
+        why, _, described = _recheck(ledger, job)
         if why is not None:
             return _refuse(ledger, job, claim, why)
     attempts = claim.attempts + 1
@@ -199,17 +204,24 @@ def _stop(ledger: Ledger, job: JobRecord, claim: Claim, *, checked: bool = False
     if result == "already ending":
         # between the re-check and the call, the job ended by itself or by its owner
         return _refuse(ledger, job, claim, "already ending")
-    return _stopped(ledger, job, claim, result)
+    return _stopped(ledger, job, claim, result, resumability(described))
 
 
-def _stopped(ledger: Ledger, job: JobRecord, claim: Claim, result: str) -> Outcome:
+def _stopped(
+    ledger: Ledger, job: JobRecord, claim: Claim, result: str, resumable: Resumable
+) -> Outcome:
+    """Stopped: said with whether it can be resumed (``trainguard revive``), recorded on the
+    audit record and the claim (``resumable``, ``checkpoint``)."""
     details, savings = claim.context, claim.savings
     ledger.counts.stops += 1
     ledger.counts.dollars_saved += float(savings or 0.0)
     details["Savings"] = _dollars(ledger, job, savings)
+    details["Resumable"] = resumable.field(job.name)
     logger.info("job stopped", extra={"result": result, "rule": claim.decision().rule})
-    _announce(ledger, job, claim, STOPPED, details, savings)
-    ledger.finish(job.run, claim.action, STOPPED)
+    _announce(ledger, job, claim, STOPPED, details, savings, resumable=resumable)
+    # the claim's fields (DynamoDB's update names only values it has: no None)
+    recorded = {k: v for k, v in resumable.to_record().items() if v is not None}
+    ledger.finish(job.run, claim.action, STOPPED, **recorded)
     return STOPPED
 
 
@@ -245,31 +257,32 @@ OURS = "ours"  # the job is stopping or stopped after our own StopTrainingJob ca
 
 def _recheck(
     ledger: Ledger, job: JobRecord, *, requested: bool = False
-) -> tuple[str | None, dict[str, str]]:
-    """:func:`recheck_stop`'s answer and the job's tags now. ``requested``: an earlier
+) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+    """:func:`recheck_stop`'s answer, the job's tags now and its description (its
+    ``CheckpointConfig`` says whether the stop is resumable). ``requested``: an earlier
     invocation called StopTrainingJob, so the very run found Stopping or Stopped is
     :data:`OURS` (any other status, another run of the name, is not)."""
     why, description = describe_run(ledger.deps, job, "the job no longer exists")
     if why is not None:
-        return why, {}
+        return why, {}, description
     status = description.get("TrainingJobStatus")
     if requested and status in ("Stopping", "Stopped"):
-        return OURS, {}
+        return OURS, {}, description
     if status != "InProgress":
-        return f"already {str(status).lower()}", {}
+        return f"already {str(status).lower()}", {}, description
     before = ledger.controls
     # the controls read past their cache: a pause or a mode announced since this invocation
     # read them (up to CONTROLS_MAX_AGE_S ago) holds this stop
     ledger.controls = read_controls(ledger.deps.controls, fresh=True)
     paused = ledger.controls.pause(job.group)
     if paused is not None:  # paused since the controls were read, or the stop was claimed
-        return paused, {}
+        return paused, {}, description
     tags = ledger.deps.training_jobs.tags(_arn(description, job))
     if not is_opted_in(tags):
-        return "no longer opted in: its trainguard:group tag is gone", tags
+        return "no longer opted in: its trainguard:group tag is gone", tags, description
     if tags.get(TAG_PROTECT, "").strip().lower() == "true":
-        return f"protected: its {TAG_PROTECT} tag was set", tags
-    return _mode_changed(ledger, job, tags, before), tags
+        return f"protected: its {TAG_PROTECT} tag was set", tags, description
+    return _mode_changed(ledger, job, tags, before), tags, description
 
 
 def _mode_changed(
@@ -304,9 +317,11 @@ def _announce(
     details: Mapping[str, Any],
     savings: float | None,
     mail: str = "",
+    *,
+    resumable: Resumable | None = None,
 ) -> None:
     """A rule's decision said: audited at the claim's time, one email (``mail``: which of the
-    action's emails, when it has more than one)."""
+    action's emails, when it has more than one; ``resumable``: a stop's, said and recorded)."""
     decision, mode = claim.decision(), claim.mode(job.mode)
     if outcome == ALERT:
         subject = messages.alert_subject(decision)
@@ -319,6 +334,7 @@ def _announce(
         mode=mode,
         region=ledger.deps.region,
         details=details,
+        revive=resumable is not None and resumable.resumable,
     )
     ledger.announce(
         job.run,
@@ -329,6 +345,7 @@ def _announce(
         at=claim.at,
         key=mail_key(job.run, claim.action, *[mail] if mail else []),
         message=message,
+        extra=None if resumable is None else resumable.to_record(),
     )
 
 

@@ -11,7 +11,7 @@ share (the claim, the outcome, the audit and the outbox) :mod:`.ledger`'s.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..config import JobSettings
@@ -20,7 +20,7 @@ from ..core.episode import EpisodeKey
 from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
-from . import act, retry
+from . import act, retry, revive
 from .ledger import ActionKind, CarryOut, Claim, ClaimState, Ledger, Outcome
 
 CARRY_OUTS: Mapping[ActionKind, CarryOut] = {
@@ -29,6 +29,7 @@ CARRY_OUTS: Mapping[ActionKind, CarryOut] = {
     ActionKind.ALERT: act.carry_out_alert,
     ActionKind.NOTICE: act.carry_out_notice,
     ActionKind.RETRY: retry.carry_out,
+    ActionKind.REVIVE: revive.carry_out,
 }
 
 
@@ -41,7 +42,11 @@ class Act(Ledger):
         self, job: JobRecord, settings: JobSettings, decision: Decision, stats: GroupStats | None
     ) -> str | None:
         """Stop ``job`` once per rule (enforce), or report it once ("would stop"). Returns the
-        outcome's text, or None when an earlier invocation already acted on this rule."""
+        outcome's text, or None when an earlier invocation already acted on this rule. A
+        revival is never stopped by the rule its owner overruled (:func:`.revive.overruled`):
+        reported, as a protected job is."""
+        if settings.enforcing and revive.overruled(self.deps, job, decision.rule):
+            settings = replace(settings, protected=True)
         kind = ActionKind.STOP if settings.enforcing else ActionKind.REPORT
         details = act.stop_details(self, job, settings, decision, stats)
         if kind is ActionKind.REPORT and ActionKind.STOP.action(decision.rule) in job.actions:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
@@ -25,6 +26,7 @@ from ..ports import (
     ActionLedger,
     Alarms,
     AuditLog,
+    Checkpoints,
     ControlReader,
     EventMarks,
     IdleEpisodes,
@@ -35,6 +37,7 @@ from ..ports import (
     References,
     RunningJobs,
     ShardQueue,
+    StateTable,
     TrainingJobs,
 )
 
@@ -66,7 +69,26 @@ class Dependencies:
     retry_roles: tuple[str, ...] = ()
     shards: ShardQueue | None = None  # the sharded tick's queue (None: every tick is inline)
     shard_size: int = DEFAULT_SHARD_SIZE  # jobs a shard; at most this many: no fan-out
+    # the checkpoint prefixes (``trainguard revive`` lists them with the operator's rights;
+    # None in the functions: their role may not read the teams' buckets)
+    checkpoints: Checkpoints | None = None
     catalog: InstanceCatalog = field(init=False)
 
     def __post_init__(self) -> None:
         self.catalog = self.policy.catalog()
+
+    @classmethod
+    def over(cls, state: StateTable, **services: Any) -> Dependencies:
+        """The state table's ports (:class:`~trainguard.ports.StateTable`) with the other
+        services (``training_jobs``, ``metrics``, ... as keywords)."""
+        return cls(
+            jobs=state.jobs,
+            running=state.running,
+            events=state.events,
+            ledger=state.ledger,
+            outbox=state.outbox,
+            audit=state.audit,
+            idle_episodes=state.idle_episodes,
+            references=state.references,
+            **services,
+        )

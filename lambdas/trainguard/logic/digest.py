@@ -106,6 +106,12 @@ class Digest:
                 f"have saved {t.would_gpu_hours_saved:,.1f} GPU hours, "
                 f"${t.would_dollars_saved:,.2f})",
             ),
+            field(
+                "Resumable stops",
+                f"{t.resumable_stops} (trainguard revive JOB continues them); "
+                f"{t.unresumable_stops} not resumable (no CheckpointConfig); "
+                f"{t.revived} revived",
+            ),
             field("Alerts", t.alerts),
             field("Stops not made", f"{t.not_stopped} (already ending, refused or called off)"),
         ]

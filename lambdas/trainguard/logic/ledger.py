@@ -31,6 +31,7 @@ from .dependencies import Dependencies
 from .outbox import Mail
 
 RETRY_PREFIX = "retry#"  # a capacity retry's action: retry#<attempt>
+REVIVE_PREFIX = "revive#"  # a revival's action on the stopped run: revive#<k>
 
 
 # ---- what an action is, how far it got -------------------------------------------------------
@@ -42,6 +43,7 @@ class ActionKind(Enum):
     ALERT = "alert"  # a rule's alert (the runtime guard, a health episode)
     NOTICE = "notice"  # an email that is no rule's decision (a failed job, a bad tag)
     RETRY = "retry"  # a capacity retry the lifecycle claimed
+    REVIVE = "revive"  # a revival of a stopped run (trainguard revive, or the evidence)
 
     @classmethod
     def of(cls, action: str, details: Mapping[str, Any]) -> ActionKind:
@@ -50,6 +52,8 @@ class ActionKind(Enum):
         is a stop or a report, which its claim's ``enforcing`` decides."""
         if action.startswith(RETRY_PREFIX):
             return cls.RETRY
+        if action.startswith(REVIVE_PREFIX):
+            return cls.REVIVE
         if "subject" in details:
             return cls.NOTICE
         suffix = action.rsplit("#", 1)[-1]
@@ -67,6 +71,10 @@ ALERT_NAME = ActionKind.ALERT.value
 
 def retry_action(attempt: int) -> str:
     return f"{RETRY_PREFIX}{attempt}"
+
+
+def revive_action(k: int) -> str:
+    return f"{REVIVE_PREFIX}{k}"
 
 
 class ClaimState(Enum):
@@ -191,6 +199,10 @@ class OutcomeKind(Enum):
     RETRY_GIVEN_UP = "RETRY GIVEN UP"  # (tries, the last error)
     RETRY_DEFERRED = "RETRY DEFERRED"
     RETRIED = "RETRIED"
+    REVIVE_REQUESTED = "REVIVE REQUESTED"  # (by whom): claimed, the tick creates it
+    REVIVED = "REVIVED"  # (as <name>)
+    NOT_REVIVED = "NOT REVIVED"  # (why)
+    REVIVE_HELD = "REVIVE HELD"  # (a pause, actions disabled): waits
 
 
 # how a report counts each headline (those not named: "other")
@@ -200,6 +212,7 @@ _TALLY = {
     OutcomeKind.ALERT: "alert",
     OutcomeKind.NOT_STOPPED: "not_stopped",
     OutcomeKind.COULD_NOT_STOP: "not_stopped",
+    OutcomeKind.REVIVED: "revived",
 }
 
 
@@ -219,7 +232,7 @@ class Outcome:
 
     @property
     def tally(self) -> str:
-        """stop | would_stop | alert | not_stopped | other (see :mod:`.report`)."""
+        """stop | would_stop | alert | not_stopped | revived | other (see :mod:`.report`)."""
         if self.why is not None and self.kind in (OutcomeKind.STOPPED, OutcomeKind.ALERT):
             return "other"
         return _TALLY.get(self.kind, "other")
@@ -318,17 +331,20 @@ class Ledger:
         at: float | None = None,
         *,
         keep: bool = True,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """One audit record of the claim made at ``at`` (appended to the run's hash chain:
         the same outcome said again is not appended twice, a later outcome is appended and
         read as the claim's last word; docs/audit.md). ``keep``: also in this invocation's
-        records (the tick's actions)."""
+        records (the tick's actions); ``extra``: more fields of the
+        record (a stop's ``resumable``, a revival's ``by``)."""
         at = self.now if at is None else at
         record = {
             **decision.to_dict(),
             "mode": mode,
             "action": outcome.text,
             "estimated_dollars_saved": savings,
+            **(extra or {}),
         }
         ttl = int(at + self.deps.audit_ttl_days * 86400)
         self.deps.audit.put_decision(run, iso(at), decision.rule, record, ttl)
@@ -353,9 +369,10 @@ class Ledger:
         savings: float | None = None,
         at: float | None = None,
         keep: bool = True,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """Audit, then email: how every decision is said."""
-        self.audit(run, decision, outcome, mode, savings, at, keep=keep)
+        self.audit(run, decision, outcome, mode, savings, at, keep=keep, extra=extra)
         self.say(key, message)
 
 

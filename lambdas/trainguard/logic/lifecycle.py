@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from ..config import Policy, PolicyError, is_opted_in, job_settings, settings_for
 from ..config.resolve import calibrated
-from ..core.curves import Direction
+from ..core.curves import Direction, Point
 from ..core.group import GroupFigures, Reference, fold_group, join
 from ..core.instances import gpu_hosts, instances_text
 from ..core.median import MedianStoppingRule
@@ -44,7 +44,7 @@ from ..models import (
     parse_job_description,
 )
 from ..observability import logger
-from . import messages, retry
+from . import messages, retry, revive
 from .actions import Act
 from .dependencies import Dependencies
 
@@ -121,11 +121,15 @@ def _in_progress(change: StateChange, deps: Dependencies, now: float) -> Lifecyc
             logger.info("late InProgress after the job ended: ignored")
             return LifecycleResult(change.name, change.status, "ignored: already ended")
         if change.start_time is not None and not existing.start_exact:
-            deps.jobs.update_start_time(change.run, change.start_time)
+            trained, _ = revive.trained_before(deps, existing)  # a revival's logical start
+            deps.jobs.update_start_time(change.run, change.start_time - trained)
         return LifecycleResult(change.name, change.status, "already registered", existing.opted_in)
     record = build_record(change, resolve_tags(change, None, deps), deps, now)
+    record = revive.continued(deps, record, now)  # a revival continues its original's curve
     if not deps.jobs.register_job(record):
         return LifecycleResult(change.name, change.status, "already registered", record.opted_in)
+    if record.progress is not None:
+        deps.running.save_progress([(record.run, record.progress)])
     result = LifecycleResult(change.name, change.status, "registered", record.opted_in)
     if record.config_error:
         result.warnings.append(record.config_error)
@@ -314,6 +318,8 @@ def _ended(change: StateChange, deps: Dependencies, now: float) -> LifecycleResu
     completed = change.status == JobStatus.COMPLETED
     if completed and record.opted_in and record.objective and record.group:
         result.curve_points = record_curve(record, change, deps, now)
+        if result.curve_points:  # the group's evidence changed: revive what it no longer stops
+            revive.on_completion(deps, record, now)
     deps.jobs.finalize_job(change.run, change.status, change.end_time, change.failure_reason)
     count = alarmed_hosts(max(record.instance_count, change.instance_count))
     result.alarms_deleted = _delete_alarms(record, count, deps)
@@ -359,8 +365,22 @@ def record_curve(
     queries = [MetricQuery("o0", record.objective, (("TrainingJobName", record.name),))]
     if throughput:
         queries.append(MetricQuery("t0", throughput, (("TrainingJobName", record.name),)))
-    series = deps.metrics.get_series(queries, floor_minute(start), floor_minute(end) + 120.0)
-    curve = downsample(minute_curve(series.get("o0", []), start), MAX_CURVE_POINTS)
+    # a revival is one job with the runs it continues: their curves first, on its steps
+    earlier = revive.chain_runs(deps, record)[:-1]
+    if earlier:
+        start = record.start_time
+    queries += [
+        MetricQuery(f"c{i}", record.objective, (("TrainingJobName", run.name),))
+        for i, run in enumerate(earlier)
+    ]
+    first = earlier[0].start_time if earlier else start
+    series = deps.metrics.get_series(queries, floor_minute(first), floor_minute(end) + 120.0)
+    parts = [minute_curve(series.get(f"c{i}", []), run.start_time) for i, run in enumerate(earlier)]
+    points: list[Point] = []
+    for point in [p for part in parts for p in part] + minute_curve(series.get("o0", []), start):
+        if not points or point[0] > points[-1][0]:
+            points.append(point)
+    curve = downsample(points, MAX_CURVE_POINTS)
     if not curve:
         logger.warning("completed job has no objective datapoints: not a reference")
         return 0

@@ -225,10 +225,13 @@ def gpu_idle_subject(host: str, per_gpu: float | None, minutes: float) -> str:
 
 
 # ---- what to do --------------------------------------------------------------------------------
-def next_steps(region: str, job: str, *, running: bool = True, ended: bool = False) -> list[Part]:
+def next_steps(
+    region: str, job: str, *, running: bool = True, ended: bool = False, revive: bool = False
+) -> list[Part]:
     """How a message ends: what to do, where to look. ``running``: the job can still be stopped
     (the protect tag and the pause are next steps for it); else, a stopped job: how to keep the
-    next one from a stop; ``ended``: the job ended by itself (failed), its logs say why."""
+    next one from a stop (``revive``: a resumable stop, and how to continue it); ``ended``: the
+    job ended by itself (failed), its logs say why."""
     steps = [
         GAP,
         sentence("What to do:"),
@@ -247,6 +250,8 @@ def next_steps(region: str, job: str, *, running: bool = True, ended: bool = Fal
     elif ended:
         steps.append(sentence("  read its logs (below): the training container's own words"))
     else:
+        if revive:
+            steps.append(revive_step(job))
         steps.append(
             sentence(
                 f"  to keep a job from being stopped: tag it {TAG_PROTECT}=true; "
@@ -269,10 +274,11 @@ def decision(
     mode: str,
     region: str,
     details: Mapping[str, Any],
+    revive: bool = False,
 ) -> Message:
     """A rule's decision: what was done (``outcome``), why, with the numbers and the facts,
-    then what to do. A field that means nothing for the rule is left out (no step, no value,
-    no references)."""
+    then what to do (``revive``: a resumable stop, continued by ``trainguard revive``). A
+    field that means nothing for the rule is left out (no step, no value, no references)."""
     parts = [
         field("Job", d.job),
         field("Outcome", outcome),
@@ -296,7 +302,8 @@ def decision(
         if k not in _LINKS
     ]
     ended = outcome.startswith(("STOPPED", "NOT STOPPED"))
-    return Message.of(subject, [*parts, *next_steps(region, d.job, running=not ended)], 12)
+    steps = next_steps(region, d.job, running=not ended, revive=revive)
+    return Message.of(subject, [*parts, *steps], 12)
 
 
 def body(
@@ -616,3 +623,31 @@ def report(subject: str, blocks: Sequence[Sequence[Part]], width: int) -> Messag
 def lines(text: str) -> list[Part]:
     """Preformatted text (a table), a sentence a line."""
     return [sentence(line) for line in text.split("\n")]
+
+
+# ---- revivals (trainguard revive) ------------------------------------------------------------
+def revive_step(job: str) -> Part:
+    """The stop email's next step for a resumable stop."""
+    return sentence(
+        f"  trainguard revive {job} --reason WHY   continue it from its checkpoints "
+        "(a new job; the rule that stopped it no longer applies to it)"
+    )
+
+
+def revived(
+    job: str,
+    revival: str,
+    outcome: str,
+    *,
+    facts: Mapping[str, str],
+    region: str,
+    created: bool,
+) -> Message:
+    """A revival's outcome: created (``REVIVED job as revival``), or why not."""
+    head = "REVIVED" if created else outcome.split(" (", 1)[0]
+    subject = compose_subject(head, job, f" as {revival}" if created else f": {revival}")
+    parts = [field("Job", f"{job} (Stopped by trainguard)"), field("Outcome", outcome)]
+    parts += [field(k, v) for k, v in facts.items()]
+    if created:
+        parts.append(link("Revival", console_link(region, revival)))
+    return Message.of(subject, [*parts, *next_steps(region, job, running=False)], 12)

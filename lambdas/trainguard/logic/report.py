@@ -55,10 +55,25 @@ class Totals:
     would_gpu_hours_saved: float = 0.0
     alerts_by_rule: dict[str, int] = field(default_factory=dict)
     jobs: int = 0  # distinct runs with at least one record
+    # of the stops: those ``trainguard revive`` can continue (CheckpointConfig), those it
+    # cannot (a stop recorded before resumability was is neither); and the revivals created
+    resumable_stops: int = 0
+    unresumable_stops: int = 0
+    revived: int = 0
 
     def add(self, entry: Entry) -> None:
         if entry.kind == "stop":
             self.stops += 1
+            self.dollars_saved += entry.dollars
+            self.gpu_hours_saved += entry.gpu_hours
+            resumable = entry.record.get("resumable")
+            if resumable is not None:
+                self.resumable_stops += 1 if resumable else 0
+                self.unresumable_stops += 0 if resumable else 1
+        elif entry.kind == "revived":
+            # the revival runs on where the stop ended it: the stop saved nothing after all
+            # (its entry carries the stop's estimate, negated: one logical job)
+            self.revived += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
         elif entry.kind == "would_stop":
@@ -81,7 +96,7 @@ class Entry:
     at: str  # ISO-8601
     rule: str
     action: str
-    kind: str  # stop | would_stop | alert | not_stopped | other
+    kind: str  # stop | would_stop | alert | not_stopped | revived | other
     dollars: float  # estimated dollars saved (0 when unknown or not a stop)
     gpu_hours: float
     record: Mapping[str, Any]
@@ -163,6 +178,7 @@ def summarize_records(
     """The summary of given records and their runs' items (pure)."""
     total, groups, entries = Totals(), dict[str, Totals](), list[Entry]()
     seen: dict[str, set[RunId]] = {}
+    stopped: dict[RunId, float] = {}  # a run's stop's estimated savings in the period
     for run, record in records:
         job = jobs.get(run)
         group = job.group if job is not None and job.group else UNKNOWN_GROUP
@@ -170,6 +186,10 @@ def summarize_records(
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
         dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
+        if kind == "stop":
+            stopped[run] = dollars
+        elif kind == "revived":  # a revived stop's saving is given back
+            dollars = -stopped.pop(run, 0.0)
         entry = Entry(
             run,
             group,
@@ -202,6 +222,9 @@ COLUMNS = (
     "dollars_saved",
     "would_gpu_hours_saved",
     "would_dollars_saved",
+    "resumable_stops",
+    "unresumable_stops",
+    "revived",
 )
 
 
@@ -227,6 +250,12 @@ def format_text(summary: Summary) -> str:
         cells = zip(r, widths, strict=True)
         lines.append(
             "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(cells))
+        )
+    t = summary.total
+    if t.resumable_stops or t.unresumable_stops or t.revived:
+        lines.append(
+            f"stops resumable (trainguard revive): {t.resumable_stops}, not resumable (no "
+            f"CheckpointConfig): {t.unresumable_stops}; revived: {t.revived}"
         )
     if summary.total.alerts_by_rule:
         by_rule = ", ".join(f"{r} {n}" for r, n in sorted(summary.total.alerts_by_rule.items()))

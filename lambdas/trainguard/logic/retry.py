@@ -175,17 +175,18 @@ def role_allowed(role_arn: str, allowed: tuple[str, ...]) -> bool:
 
 
 # ---- names, back-off and the request ------------------------------------------------------------
-def retry_name(base: str, attempt: int) -> str:
-    """``<base>-retry-<k>``, within SageMaker's 63 characters: a longer base is cut and a
-    short hash of the whole of it kept, so two long names never share their retries'."""
-    suffix = f"{RETRY_NAME_INFIX}{attempt}"
+def retry_name(base: str, attempt: int, infix: str = RETRY_NAME_INFIX) -> str:
+    """``<base>-retry-<k>`` (or ``<base><infix><k>``: a revival's ``-revived-``), within
+    SageMaker's 63 characters: a longer base is cut and a short hash of the whole of it kept,
+    so two long names never share their retries'."""
+    suffix = f"{infix}{attempt}"
     name = f"{base}{suffix}"
     if len(name) > NAME_MAX:
         digest = hashlib.sha256(base.encode()).hexdigest()[:8]
         keep = base[: NAME_MAX - len(suffix) - len(digest) - 1].rstrip("-")
         name = f"{keep}-{digest}{suffix}"
     if not _NAME.match(name):
-        raise RetryConfigError(f"cannot name a retry of {base!r}: {name!r}")
+        raise RetryConfigError(f"cannot name a new run of {base!r}: {name!r}")
     return name
 
 
@@ -335,30 +336,13 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     if why is not None:
         return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.NOT_RETRIED, why))
     request = create_request(description, name, retry_tags(tags, base, attempt))
-    tries = claim.tries + 1
-    ledger.update(claim, ClaimState.CREATING, tries=tries)
-    try:
-        result = deps.training_jobs.create(request)
-    except CreateRefused as exc:
-        return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.RETRY_REFUSED, str(exc)))
-    except Exception as exc:  # throttled, a server error, the account's limit: ask again later
-        logger.exception("CreateTrainingJob failed", extra={"tries": tries})
-        if tries >= MAX_CREATE_TRIES:
-            last = f"{type(exc).__name__}: {exc}"
-            return _refused(
-                ledger,
-                job,
-                claim,
-                decision,
-                Outcome(OutcomeKind.RETRY_GIVEN_UP, f"{tries} tries, the last: {last}"),
-            )
-        ledger.update(
-            claim, ClaimState.CLAIMED, retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1)
-        )
+    chain = {TAG_RETRY_OF: base, TAG_RETRY_ATTEMPT: str(attempt)}
+    asked = ask_create(ledger, claim, request, chain)
+    if asked.state == "deferred":
         return Outcome(OutcomeKind.RETRY_DEFERRED)
-    if result == "exists" and not _is_our_retry(deps, claim, request, base, attempt):
-        taken = f"name {name} is taken by a job trainguard did not create"
-        return _refused(ledger, job, claim, decision, Outcome(OutcomeKind.NOT_RETRIED, taken))
+    if asked.state != "created":
+        not_created = Outcome(_NOT_CREATED[asked.state], asked.why)
+        return _refused(ledger, job, claim, decision, not_created)
     outcome = Outcome(OutcomeKind.RETRIED)
     logger.info("capacity retry created", extra={"job": name, "attempt": attempt})
     _say(
@@ -375,6 +359,13 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     )
     ledger.finish(job.run, claim.action, outcome, created=name)
     return outcome
+
+
+_NOT_CREATED = {
+    "refused": OutcomeKind.RETRY_REFUSED,
+    "given up": OutcomeKind.RETRY_GIVEN_UP,
+    "taken": OutcomeKind.NOT_RETRIED,
+}
 
 
 def _recheck(
@@ -409,14 +400,52 @@ def _recheck(
     return None, description, tags
 
 
-def _is_our_retry(
-    deps: Dependencies, claim: Claim, request: Mapping[str, Any], base: str, attempt: int
+@dataclass(frozen=True)
+class Asked:
+    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`):
+    ``created`` (now, or by an earlier try of this very claim), ``taken`` (by a job trainguard
+    did not create), ``refused`` (SageMaker's refusal), ``deferred`` (a passing error: the
+    claim waits for its ``retry_at``) or ``given up`` (passing errors, every try); ``why``."""
+
+    state: str
+    why: str = ""
+
+
+def ask_create(
+    ledger: Ledger, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
+) -> Asked:
+    """Create the job ``request`` names for ``claim`` (a capacity retry's, a revival's): the
+    claim says ``creating`` and counts the try first, so a create that went through before a
+    crash is recognised as ours by the next try (the name held by the job this claim asked
+    for, with ``chain``'s tags: :func:`is_ours`) and never made twice."""
+    tries = claim.tries + 1
+    ledger.update(claim, ClaimState.CREATING, tries=tries)
+    try:
+        result = ledger.deps.training_jobs.create(request)
+    except CreateRefused as exc:
+        return Asked("refused", str(exc))
+    except Exception as exc:  # throttled, a server error, the account's limit: ask again later
+        logger.exception("CreateTrainingJob failed", extra={"tries": tries})
+        if tries >= MAX_CREATE_TRIES:
+            return Asked("given up", f"{tries} tries, the last: {type(exc).__name__}: {exc}")
+        ledger.update(
+            claim, ClaimState.CLAIMED, retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1)
+        )
+        return Asked("deferred")
+    name = str(request["TrainingJobName"])
+    if result == "exists" and not is_ours(ledger.deps, claim, request, chain):
+        return Asked("taken", f"name {name} is taken by a job trainguard did not create")
+    return Asked("created")
+
+
+def is_ours(
+    deps: Dependencies, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
 ) -> bool:
-    """The job that holds the retry's name is this retry: an earlier try of this very claim
-    asked for it (``claim.tries``: CreateTrainingJob calls before this one), it was created
-    after the claim, from the failed job's description (its role, output and
-    hyperparameters) and with the chain's tags. Its tags alone prove nothing: a user sets
-    them."""
+    """The job that holds the requested name is this claim's: an earlier try of this very
+    claim asked for it (``claim.tries``: CreateTrainingJob calls before this one), it was
+    created after the claim, from the original job's description (its role, output and
+    hyperparameters) and with the chain's tags (``chain``). Its tags alone prove nothing: a
+    user sets them."""
     if claim.tries == 0:
         return False  # never asked before: whoever holds the name, it is not ours
     try:
@@ -429,8 +458,8 @@ def _is_our_retry(
         description.get(key) == request.get(key)
         for key in ("RoleArn", "OutputDataConfig", "HyperParameters")
     )
-    chain = tags.get(TAG_RETRY_OF) == base and tags.get(TAG_RETRY_ATTEMPT) == str(attempt)
-    return created is not None and created >= claim.at and same and chain
+    tagged = all(tags.get(k) == v for k, v in chain.items())
+    return created is not None and created >= claim.at and same and tagged
 
 
 def lineage(deps: Dependencies, job: JobRecord) -> tuple[str, int]:

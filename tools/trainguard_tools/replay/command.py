@@ -20,7 +20,7 @@ from ..curvefile import load_curves
 from ..local_group import PLOT_MODULES, missing_message
 from ..since import HELP as SINCE_HELP
 from ..since import since_days
-from .engine import SMALL_SWEEP_GRACE, SMALL_SWEEP_MIN_COMPLETED, replay, sweep
+from .engine import SMALL_SWEEP_GRACE, SMALL_SWEEP_MIN_COMPLETED, Revival, replay, sweep
 from .report import format_result, format_sweep
 from .results import SweepRow
 
@@ -85,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
-        result = replay(records, policy)
+        revival = Revival(restart_minutes=args.restart_minutes) if args.revive == "auto" else None
+        result = replay(records, policy, revival=revival)
     except PolicyError as exc:
         return _fail(str(exc))
     elapsed = time.perf_counter() - started
@@ -155,4 +156,18 @@ def register(sub: Any) -> None:
         help=f"with --from-cloudwatch: the period before now: {SINCE_HELP} (default 7d)",
     )
     parser.add_argument("--region", help="with --from-cloudwatch: AWS region")
+    parser.add_argument(
+        "--revive",
+        choices=("off", "auto"),
+        default="off",
+        help="auto: at each completion, revive the stopped jobs (that checkpoint) the rules "
+        "would no longer stop (docs/revive.md); off (default): stops are for good",
+    )
+    parser.add_argument(
+        "--restart-minutes",
+        type=float,
+        default=Revival().restart_minutes,
+        help="with --revive auto: minutes a revival spends before it trains again "
+        "(provisioning, image and data download, checkpoint restore; default %(default)g)",
+    )
     parser.set_defaults(func=_run)

@@ -54,6 +54,7 @@ Outcome numbers
 
 from __future__ import annotations
 
+import heapq
 import logging
 import math
 import random
@@ -111,6 +112,20 @@ class _Job:
     seen_version: int = -1  # group reference version at the last decision
     streak: WorseStreak = NO_STREAK  # the catch-up rule's counter
     done: bool = False  # ended, stopped, or no longer worth deciding (observe: reported)
+    end: float = 0.0  # the minute it ends (its record's end, later by its revivals' pauses)
+
+
+@dataclass(frozen=True)
+class Revival:
+    """Evidence-driven revival on the simulated clock (``trainguard replay --revive auto``):
+    at each completion in a group, each job the policy stopped that checkpoints (a curve
+    file's job may say ``"checkpoint": false``) is judged again on its frozen curve with the
+    group's new state; one the rules would no longer stop restarts ``restart_minutes`` later
+    (spent, not training) and continues its curve where it stopped; at most ``per_day`` a
+    group a simulated day."""
+
+    restart_minutes: float = 10.0
+    per_day: int = 1  # the dev sets: as much "best found" as 3, for half the saving lost
 
 
 def job_rules(settings: JobSettings) -> ObjectiveRules:
@@ -128,6 +143,7 @@ def replay(
     catalog: InstanceCatalog | None = None,
     *,
     rules_for: RulesFor = job_rules,
+    revival: Revival | None = None,
 ) -> ReplayResult:
     """Replay ``records`` under ``policy`` on a simulated clock; see the module docstring.
 
@@ -149,7 +165,7 @@ def replay(
         visible = [r.produced_at(s) + lag for s, _ in r.curve]
         rules = rules_for(settings)
         summary = CurveSummary(direction=rules.direction, min_delta=rules.min_delta)
-        jobs.append(_Job(r, settings, rules, visible, summary))
+        jobs.append(_Job(r, settings, rules, visible, summary, end=r.end))
 
     outcomes: dict[str, JobOutcome] = {}
     unknown: dict[str, int] = defaultdict(int)
@@ -185,7 +201,7 @@ def replay(
     def record_stop(j: _Job, d: Decision, t: float, *, at_end: bool = False) -> None:
         o = outcomes[j.record.job]
         enforced = j.settings.enforcing and not at_end
-        remaining_h = max(j.record.end - t, 0.0) / 60.0
+        remaining_h = max(j.end - t, 0.0) / 60.0
         gpu_h, usd = cost_of(o, remaining_h)
         o.stop = StopEvent(
             j.record.job,
@@ -231,18 +247,65 @@ def replay(
         }
     )
     by_start = sorted(jobs, key=lambda j: (j.record.start_minute, j.record.job))
-    by_end = sorted(jobs, key=lambda j: (j.record.end, j.record.job))
-    next_start = next_end = 0
+    # ends (and ticks) as heaps: a revival adds its later end and its measurements' ticks
+    by_end = [(j.end, j.record.job, i) for i, j in enumerate(jobs)]
+    heapq.heapify(by_end)
+    pending = list(active)
+    heapq.heapify(pending)
+    queued = set(active)
+    next_start = 0
     running: list[_Job] = []
+    stopped: dict[str, list[_Job]] = defaultdict(list)  # a group's resumable enforced stops
+    revived_on: dict[tuple[str, int], int] = defaultdict(int)  # (group, day) -> revivals
 
-    for k in active:
+    def revive_in(group: str, t: float, trigger: str) -> None:
+        """Judge the group's resumable stopped jobs again with its state now; restart each one
+        the rules would no longer stop (see :class:`Revival`)."""
+        assert revival is not None
+        for s in list(stopped[group]):
+            if revived_on[(group, int(t // 1440))] >= revival.per_day:
+                return
+            refs = table(group, s.rules.median) if s.rules.median is not None else None
+            model = (
+                models.get((group, s.rules.catchup.direction))
+                if s.rules.catchup is not None
+                else None
+            )
+            chosen, _ = s.rules.judge(s.record.job, s.summary, GroupState(refs, model, s.streak))
+            if chosen is not None:
+                continue
+            stopped[group].remove(s)
+            revived_on[(group, int(t // 1440))] += 1
+            o = outcomes[s.record.job]
+            resume = t + revival.restart_minutes
+            pause = resume - o.end_with  # off, then restarting: its curve goes on after it
+            s.end += pause
+            s.visible[s.shown :] = [v + pause for v in s.visible[s.shown :]]
+            o.revivals.append((o.end_with, t, revival.restart_minutes, trigger))
+            o.revived_from = o.stop
+            o.stop, o.end_with, o.shift = None, s.end, o.shift + pause
+            s.done = False
+            running.append(s)
+            heapq.heappush(by_end, (s.end, s.record.job, jobs.index(s)))
+            for minute in [s.end, *s.visible[s.shown :]]:
+                k2 = tick_index(minute)
+                if k2 not in queued:
+                    queued.add(k2)
+                    heapq.heappush(pending, k2)
+
+    active_ticks = 0
+    while pending:
+        k = heapq.heappop(pending)
+        active_ticks += 1
         t = t0 + k * tick
         while next_start < len(by_start) and by_start[next_start].record.start_minute <= t + EPS:
             running.append(by_start[next_start])
             next_start += 1
-        while next_end < len(by_end) and by_end[next_end].record.end <= t + EPS:
-            j = by_end[next_end]
-            next_end += 1
+        while by_end and by_end[0][0] <= t + EPS:
+            end, _, index = heapq.heappop(by_end)
+            j = jobs[index]
+            if end != j.end:
+                continue  # an end a revival moved later
             o = outcomes[j.record.job]
             if o.stop is not None and o.stop.enforced:
                 continue  # stopped earlier: never a reference
@@ -255,6 +318,8 @@ def replay(
                 # the catch-up model takes the new reference in: O(its curve), not O(history)
                 before = models.get((group, direction)) or CatchUpModel(direction)
                 models[(group, direction)] = before.add(j.record.curve)
+                if revival is not None and stopped[group]:
+                    revive_in(group, t, j.record.job)
             elif j.record.status == "Failed" and o.stop is None and j.rules.divergence:
                 d = j.rules.divergence.decide(j.record.job, j.record.curve)
                 decisions += 1
@@ -263,7 +328,7 @@ def replay(
             j.done = True
         still: list[_Job] = []
         for j in running:
-            if j.done or j.record.end <= t + EPS:
+            if j.done or j.end <= t + EPS:
                 continue
             still.append(j)
             shown = bisect_right(j.visible, t + EPS)
@@ -288,6 +353,9 @@ def replay(
                 record_stop(j, chosen, t)
                 if j.settings.enforcing:
                     still.pop()
+                    checkpointed = j.record.extras.get("checkpoint", True) is not False
+                    if revival is not None and checkpointed:
+                        stopped[j.record.group].append(j)
         running = still
 
     shown_rule = MedianStoppingRule(grace=policy.median.grace, average=policy.median.average)
@@ -305,7 +373,7 @@ def replay(
         outcomes=outcomes,
         thresholds=final_tables,
         ticks=n_ticks,
-        active_ticks=len(active),
+        active_ticks=active_ticks,
         decisions=decisions,
         warnings=warnings,
         models={
@@ -375,12 +443,13 @@ def replay_orders(
     *,
     permutation: Permutation = shuffled,
     rules_for: RulesFor = job_rules,
+    revival: Revival | None = None,
 ) -> OrdersResult:
     """:func:`replay` in each of :func:`launch_orders`' orders; the figures over every
     (group, order) replay (:func:`summarize_orders`)."""
     return summarize_orders(
         [
-            replay(order, policy, catalog, rules_for=rules_for)
+            replay(order, policy, catalog, rules_for=rules_for, revival=revival)
             for order in launch_orders(records, orders, seed, permutation=permutation)
         ],
         seed,

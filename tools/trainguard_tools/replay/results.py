@@ -68,6 +68,16 @@ class JobOutcome:
     stop: StopEvent | None = None
     gpus: int | None = None  # None: unknown instance type
     usd_per_hour: float | None = None
+    # revivals (``--revive auto``): (stopped at, revived at, restart minutes, the completed
+    # job that changed the evidence) each; the stop it undid last; minutes its end moved
+    revivals: list[tuple[float, float, float, str]] = field(default_factory=list)
+    revived_from: StopEvent | None = None
+    shift: float = 0.0
+
+    @property
+    def restart_hours(self) -> float:
+        """The revivals' restarts: spent, not training."""
+        return sum(r[2] for r in self.revivals) / 60.0
 
     @property
     def stopped(self) -> bool:
@@ -104,6 +114,11 @@ class ReplayTotals:
     normalized_regret: float | None = None
     groups_best_survived: int | None = None  # overall only
     groups_with_best: int | None = None  # overall only
+    revived_jobs: int = 0
+    revived_then_stopped: int = 0
+    # the best job's later end after a stop and its revival (None: its best was not stopped,
+    # or not revived to its end); overall: the median over the groups that have one
+    delay_to_best_minutes: float | None = None
     mean_normalized_regret: float | None = None  # overall only: over the groups that have one
     max_normalized_regret: float | None = None  # overall only
 
@@ -140,9 +155,15 @@ class ReplayTotals:
             "usd_with": _r(self.usd_with),
             "usd_saved": _r(self.usd_saved),
         }
+        if self.revived_jobs:
+            out["revived_jobs"] = self.revived_jobs
+            out["revived_then_stopped"] = self.revived_then_stopped
         if self.group is None:
             out["groups_best_survived"] = self.groups_best_survived
             out["groups_with_best"] = self.groups_with_best
+            if self.revived_jobs:
+                out["groups_best_found"] = self.groups_best_survived  # ran to its end
+                out["median_delay_to_best_minutes"] = _r(self.delay_to_best_minutes)
             out["mean_normalized_regret"] = _r(self.mean_normalized_regret)
             out["max_normalized_regret"] = _r(self.max_normalized_regret)
         else:
@@ -329,13 +350,16 @@ def summarize_group(group: str, outcomes: list[JobOutcome]) -> ReplayTotals:
         assert g is not None and u is not None
         avoided_g = o.stop.gpu_hours_avoided if o.stopped and o.stop else 0.0
         avoided_u = o.stop.usd_avoided if o.stopped and o.stop else 0.0
+        restart_g, restart_u = cost_of(o, o.restart_hours)  # a revival's restarts are spent
         gpu_without += g
         usd_without += u
-        gpu_with += g - (avoided_g or 0.0)
-        usd_with += u - (avoided_u or 0.0)
+        gpu_with += g - (avoided_g or 0.0) + (restart_g or 0.0)
+        usd_with += u - (avoided_u or 0.0) + (restart_u or 0.0)
     stops.sort(key=lambda s: (s.minute, s.job))
     best_job, best_without = best_of(outcomes, direction)
     best_job_with, best_with = best_of((o for o in outcomes if not o.stopped), direction)
+    best = next((o for o in outcomes if o.record.job == best_job), None)
+    delay = best.shift if best is not None and best.revivals and not best.stopped else None
     regret = relative = None
     if best_without is not None and best_with is not None:
         regret = best_with - best_without if direction == "minimize" else best_without - best_with
@@ -367,11 +391,15 @@ def summarize_group(group: str, outcomes: list[JobOutcome]) -> ReplayTotals:
         else not any(o.stopped for o in outcomes if o.record.job == best_job),
         regret=regret,
         normalized_regret=relative,
+        revived_jobs=sum(1 for o in outcomes if o.revivals),
+        revived_then_stopped=sum(1 for o in outcomes if o.revivals and o.stopped),
+        delay_to_best_minutes=delay,
     )
 
 
 def summarize_overall(groups: list[ReplayTotals]) -> ReplayTotals:
     with_best = [g for g in groups if g.best_survived is not None]
+    delays = [g.delay_to_best_minutes for g in groups if g.delay_to_best_minutes is not None]
     regrets = [g.normalized_regret for g in groups if g.normalized_regret is not None]
     return ReplayTotals(
         group=None,
@@ -387,6 +415,9 @@ def summarize_overall(groups: list[ReplayTotals]) -> ReplayTotals:
         groups_with_best=len(with_best),
         mean_normalized_regret=sum(regrets) / len(regrets) if regrets else None,
         max_normalized_regret=max(regrets) if regrets else None,
+        revived_jobs=sum(g.revived_jobs for g in groups),
+        revived_then_stopped=sum(g.revived_then_stopped for g in groups),
+        delay_to_best_minutes=median(delays) if delays else None,
     )
 
 
