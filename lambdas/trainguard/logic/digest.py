@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.curves import fmt
 from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog
 from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, JobStatus, RunId
-from ..ports import IdleEpisodes, References, StateTable
 from ..times import iso
 from . import messages
 from .dependencies import Dependencies
 from .report import Summary, format_text, runs_of, summarize
+
+if TYPE_CHECKING:
+    from ..ports import IdleEpisodes, References, StateTable
 
 DIGEST_DAYS = 7
 TOP = 5  # rows of each list

@@ -42,8 +42,6 @@ from ..models import (
     parse_job_description,
 )
 from ..observability import logger
-from . import messages, retry
-from .actions import Act
 from .dependencies import Dependencies
 
 
@@ -385,6 +383,11 @@ def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
 
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
+    # the failure path's modules (retry, the ledger's carry-outs, the messages) are imported
+    # by the first failure, not by every cold start of the function
+    from . import messages, retry
+    from .actions import Act
+
     reason = change.failure_reason or "no FailureReason given"
     failed = dataclasses.replace(
         record, status=JobStatus.FAILED, failure_reason=change.failure_reason

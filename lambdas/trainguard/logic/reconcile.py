@@ -15,7 +15,6 @@ from ..constants import GPU_IDLE_ALARM_PREFIX
 from ..models import JobNotFoundError, JobRecord, JobStatus, RunId, parse_gpu_idle_alarm_name
 from ..observability import logger
 from .dependencies import Dependencies
-from .lifecycle import apply_change, change_from_description, create_alarms
 
 
 @dataclass
@@ -52,6 +51,10 @@ def reconcile(
         try:
             if deps.jobs.get_job(run) is not None:
                 continue  # known (the index is eventually consistent, or it just ended)
+            # a lost event is rare: the lifecycle (its failure path, its group statistics) is
+            # imported by the first one, not by every cold start of the tick's functions
+            from .lifecycle import apply_change, change_from_description
+
             description = deps.training_jobs.describe(run.name)
             arn = str(description.get("TrainingJobArn") or summary.arn)
             change = change_from_description(description, deps.training_jobs.tags(arn))
@@ -79,6 +82,8 @@ def reconcile(
                 _gone(deps, run, now, "not found in SageMaker", result)
                 by_run.pop(run)
                 continue
+            from .lifecycle import apply_change, change_from_description  # rare: see above
+
             change = change_from_description(description, job.tags)
             if change.run != run:
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
@@ -123,6 +128,8 @@ def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: TimeLef
         if len(job.alarms) >= job.instance_count:
             continue
         try:
+            from .lifecycle import create_alarms  # a missing alarm is rare (see above)
+
             made = create_alarms(job, deps, [])
         except Exception:
             logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
