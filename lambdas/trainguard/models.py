@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from .config import PolicyError, normalize_tags
+from .config import Mode, PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
 from .core.catchup import CatchUpModel
 from .core.median import ReferenceTable
@@ -214,7 +214,7 @@ class JobRecord:
     group: str = ""
     objective: str | None = None
     direction: str = "minimize"
-    mode: str = "observe"
+    mode: Mode = Mode.OBSERVE
     instance_type: str = ""
     instance_count: int = 1
     max_runtime_s: float | None = None
