@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from .config import Mode, PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
 from .core.catchup import CatchUpModel
+from .core.curves import Direction
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
@@ -213,7 +214,7 @@ class JobRecord:
     opted_in: bool = False
     group: str = ""
     objective: str | None = None
-    direction: str = "minimize"
+    direction: Direction = Direction.MINIMIZE
     mode: Mode = Mode.OBSERVE
     instance_type: str = ""
     instance_count: int = 1

@@ -6,6 +6,7 @@ handlers' imports, and check that the rare path still finds it."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,12 @@ def loaded(module: str) -> set[str]:
         text=True,
         check=True,
         cwd=LAMBDAS,
-        env={"PYTHONPATH": str(LAMBDAS), "POWERTOOLS_TRACE_DISABLED": "true"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(LAMBDAS),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",  # no bytecode written into the asset
+        },
     )
     return set(json.loads(out.stdout))
 

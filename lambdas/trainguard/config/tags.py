@@ -98,7 +98,7 @@ def _direction(tags: Mapping[str, str]) -> Direction:
     direction = tags.get(TAG_DIRECTION, "minimize").strip().lower()
     if direction not in DIRECTIONS:
         raise PolicyError(f"{TAG_DIRECTION} must be 'minimize' or 'maximize', got {direction!r}")
-    return direction
+    return Direction(direction)
 
 
 def _mode(tags: Mapping[str, str], default: Mode) -> Mode:

@@ -130,7 +130,7 @@ class ObjectiveRules:
         for rule in (self.median, self.catchup, self.patience, self.divergence):
             if rule is not None:
                 return rule.direction
-        return "minimize"
+        return Direction.MINIMIZE
 
     @property
     def min_delta(self) -> float:

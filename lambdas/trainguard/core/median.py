@@ -300,7 +300,7 @@ class MedianStoppingRule(RuleDefaults):
     the same verdict without building it (:class:`MedianVerdict`), and ``explain`` builds it.
     """
 
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     min_completed: int = 3
     grace: float = 0.0
     average: Average = "all"

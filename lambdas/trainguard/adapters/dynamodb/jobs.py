@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ...config import Mode
+from ...core.curves import Direction
 from ...core.progress import Progress
 from ...models import JobRecord, RunId
 from ...observability import logger
@@ -171,6 +172,8 @@ def job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields["created_ms"] = int(fields.get("created_ms") or 0)
     if "mode" in fields:  # stored as its word
         fields["mode"] = Mode(str(fields["mode"]))
+    if "direction" in fields:  # stored as its word
+        fields["direction"] = Direction(str(fields["direction"]))
     for key in ("start_time", "max_runtime_s", "end_time"):
         if fields.get(key) is not None:
             fields[key] = float(fields[key])
