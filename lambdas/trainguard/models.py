@@ -29,9 +29,12 @@ class JobStatus(StrEnum):
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     DELETING = "Deleting"
+    # trainguard's own: a run SageMaker no longer has (deleted, or its name reused)
+    UNKNOWN = "Unknown"
 
 
-STATUSES = tuple(JobStatus)
+# SageMaker's TrainingJobStatus values (what an event may carry)
+STATUSES = tuple(s for s in JobStatus if s is not JobStatus.UNKNOWN)
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
 
 
@@ -221,7 +224,7 @@ class JobRecord:
     max_runtime_s: float | None = None
     start_time: float = 0.0  # epoch seconds
     start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
-    status: str = JobStatus.IN_PROGRESS  # a JobStatus, as stored
+    status: JobStatus = JobStatus.IN_PROGRESS  # stored as its word
     end_time: float | None = None
     failure_reason: str | None = None
     idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)

@@ -145,6 +145,6 @@ def _repair_alarms(deps: Dependencies, running: list[JobRecord], budget: TimeLef
 
 def _gone(deps: Dependencies, run: RunId, now: float, why: str, result: Reconciled) -> None:
     """A run SageMaker no longer has (deleted, or its name taken by a newer job)."""
-    deps.jobs.finalize_job(run, "Unknown", now, why)
+    deps.jobs.finalize_job(run, JobStatus.UNKNOWN, now, why)
     result.finalized.append(run.name)
     logger.info(f"reconcile: finalized a run that is gone: {why}", extra={"job": run.name})

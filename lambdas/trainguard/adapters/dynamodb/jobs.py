@@ -11,7 +11,7 @@ from typing import Any
 from ...config import Mode
 from ...core.curves import Direction
 from ...core.progress import Progress
-from ...models import JobRecord, RunId
+from ...models import JobRecord, JobStatus, RunId
 from ...observability import logger
 from .keys import (
     RUN_PREFIX,
@@ -172,6 +172,8 @@ def job_from_item(item: Mapping[str, Any]) -> JobRecord:
     fields["created_ms"] = int(fields.get("created_ms") or 0)
     if "mode" in fields:  # stored as its word
         fields["mode"] = Mode(str(fields["mode"]))
+    if "status" in fields:  # stored as its word
+        fields["status"] = JobStatus(str(fields["status"]))
     if "direction" in fields:  # stored as its word
         fields["direction"] = Direction(str(fields["direction"]))
     for key in ("start_time", "max_runtime_s", "end_time"):
