@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -304,9 +304,12 @@ class MedianStoppingRule(RuleDefaults):
     min_completed: int = 3
     grace: float = 0.0
     average: Average = "all"
+    # the direction as the hot path reads it (a str enum compares slower than a str)
+    _minimize: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _as_average(self.average)
+        object.__setattr__(self, "_minimize", self.direction == Direction.MINIMIZE)
 
     @property
     def table_key(self) -> str:
@@ -372,7 +375,7 @@ class MedianStoppingRule(RuleDefaults):
         if best is None:
             return MedianVerdict(False, step, None, threshold, count)
         # strictly worse stops; a tie continues
-        stop = best > threshold if self.direction == "minimize" else best < threshold
+        stop = best > threshold if self._minimize else best < threshold
         return MedianVerdict(stop, step, best, threshold, count)
 
     def explain(self, job: str, verdict: MedianVerdict) -> Decision:
