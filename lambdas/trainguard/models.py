@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from .config import PolicyError, normalize_tags
+from .config import Mode, PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
 from .core.catchup import CatchUpModel
+from .core.curves import Direction
 from .core.instances import InstanceGroup, job_instances
 from .core.median import ReferenceTable
 from .core.progress import Progress
@@ -29,9 +30,12 @@ class JobStatus(StrEnum):
     STOPPING = "Stopping"
     STOPPED = "Stopped"
     DELETING = "Deleting"
+    # trainguard's own: a run SageMaker no longer has (deleted, or its name reused)
+    UNKNOWN = "Unknown"
 
 
-STATUSES = tuple(JobStatus)
+# SageMaker's TrainingJobStatus values (what an event may carry)
+STATUSES = tuple(s for s in JobStatus if s is not JobStatus.UNKNOWN)
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED)
 
 
@@ -178,6 +182,18 @@ class GroupPolicy:
     applied_at: str = ""
 
 
+# The hosts of a run that get a GPU-idle alarm, its first ones. Each alarm's name is kept on the
+# run's item (up to 94 bytes: ``trainguard-gpu-idle-<63-character name>-algo-<n>``), and so is
+# an idle host's episode: a job of thousands of hosts overflowed DynamoDB's 400 KB item. At
+# most 1,000 keeps both under 200 KB (and a job's alarms under $100 a month).
+MAX_ALARMED_HOSTS = 1000
+
+
+def alarmed_hosts(instance_count: int) -> int:
+    """How many of a run's hosts (the first ones) get a GPU-idle alarm."""
+    return min(instance_count, MAX_ALARMED_HOSTS)
+
+
 def gpu_idle_alarm_name(job: str, host_index: int) -> str:
     return f"{GPU_IDLE_ALARM_PREFIX}{job}-algo-{host_index}"
 
@@ -238,8 +254,8 @@ class JobRecord:
     opted_in: bool = False
     group: str = ""
     objective: str | None = None
-    direction: str = "minimize"
-    mode: str = "observe"
+    direction: Direction = Direction.MINIMIZE
+    mode: Mode = Mode.OBSERVE
     instance_type: str = ""  # "" in a heterogeneous cluster (its groups say)
     instance_count: int = 1  # every host of the cluster, all its groups together
     # a heterogeneous cluster's groups (ResourceConfig.InstanceGroups); empty: homogeneous
@@ -248,7 +264,7 @@ class JobRecord:
     max_runtime_s: float | None = None
     start_time: float = 0.0  # epoch seconds
     start_exact: bool = False  # from TrainingStartTime (else CreationTime / event time)
-    status: str = JobStatus.IN_PROGRESS  # a JobStatus, as stored
+    status: JobStatus = JobStatus.IN_PROGRESS  # stored as its word
     end_time: float | None = None
     failure_reason: str | None = None
     idle_hosts: dict[str, float] = field(default_factory=dict)  # host -> episode opened (epoch s)

@@ -52,9 +52,16 @@ from trainguard.core.progress import Progress
 from trainguard.core.summary import CurveSummary
 from trainguard.logic import messages
 from trainguard.logic.ledger import Claim, ClaimState
-from trainguard.logic.lifecycle import MAX_ALARMED_HOSTS, alarmed_hosts
 from trainguard.message import Message
-from trainguard.models import GroupStats, JobRecord, ReferenceSet, RunId, gpu_idle_alarm_name
+from trainguard.models import (
+    MAX_ALARMED_HOSTS,
+    GroupStats,
+    JobRecord,
+    ReferenceSet,
+    RunId,
+    alarmed_hosts,
+    gpu_idle_alarm_name,
+)
 from trainguard_local.state_table import create_state_table
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,7 @@ from trainguard.adapters.dynamodb.keys import (
     key_text,
     stats_sk,
 )
-from trainguard.logic.lifecycle import MAX_ALARMED_HOSTS
-from trainguard.models import ReferenceSet
+from trainguard.models import MAX_ALARMED_HOSTS, ReferenceSet
 
 pytestmark = pytest.mark.unit
 

@@ -14,7 +14,7 @@ from test_logic_evaluator import REFERENCES
 from world import TAGS, World
 
 from trainguard.config import Control, Controls
-from trainguard.logic import revive
+from trainguard.logic import retry, revive
 from trainguard.logic.actions import Act
 from trainguard.models import CheckpointsUnreadable, CreateRefused
 from trainguard.ports import Checkpoints
@@ -282,8 +282,8 @@ def test_a_revival_stopped_again_is_revived_under_the_chains_next_name() -> None
     w.event(revived)
     chain = revive.lineage(w.deps(), w.record("worse-revived-1"))
     assert (chain.base, chain.k, chain.overruled) == ("worse", 1, "median")
-    assert revive.retry_name("x" * 70, 1, "-revived-").endswith("-revived-1")
-    assert len(revive.retry_name("x" * 70, 1, "-revived-")) <= 63
+    assert retry.retry_name("x" * 70, 1, "-revived-").endswith("-revived-1")
+    assert len(retry.retry_name("x" * 70, 1, "-revived-")) <= 63
 
 
 def test_the_checkpoints_port_says_empty_and_unreadable() -> None:

@@ -43,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trainguard.config import SECTIONS, Policy, PolicyError
+from trainguard.config import SECTIONS, Mode, Policy, PolicyError
 from trainguard.constants import GROUP_POLICY_SK
 from trainguard.core.catchup import LADDER
 
@@ -196,7 +196,7 @@ def calibrate(
     for k, n in LADDER:
         variant = replace(
             base,
-            mode="enforce",
+            mode=Mode.ENFORCE,
             stops_disabled=False,
             catchup=replace(base.catchup, enabled=True, noise_multiple=k, consecutive=n),
             median=replace(base.median, enabled=False),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from typing import Any, Literal
 
 from ..constants import ENV_POLICY, ENV_STOPS_DISABLED
@@ -21,8 +22,16 @@ from ..core.instances import InstanceCatalog
 from ..core.median import AVERAGES, Average
 from .schema import PolicyError, Setting, from_text, parse, section_of, setting, to_dict
 
-Mode = Literal["observe", "enforce"]
-MODES: tuple[Mode, ...] = ("observe", "enforce")
+
+class Mode(StrEnum):
+    """What a job's decisions do: ``observe`` reports them, ``enforce`` stops jobs (stored and
+    written as these words: a ``StrEnum`` is the string)."""
+
+    OBSERVE = "observe"
+    ENFORCE = "enforce"
+
+
+MODES: tuple[Mode, ...] = tuple(Mode)
 StepUnit = Literal["minute", "report"]
 STEP_UNITS: tuple[StepUnit, ...] = ("minute", "report")
 
@@ -344,7 +353,7 @@ class ReviveSettings:
 @dataclass(frozen=True)
 class Policy:
     mode: Mode = setting(
-        "observe",
+        Mode.OBSERVE,
         key="mode",
         choices=MODES,
         doc="`observe` reports decisions, `enforce` stops jobs (a job's `trainguard:mode` tag "

@@ -241,7 +241,8 @@ def check(declared: Setting, value: Any) -> Any:
     if declared.kind == "choice":
         if value not in declared.choices or isinstance(value, bool):
             raise bad()
-        return value
+        # the declared choice equal to it: an enum member where the choices are an enum's
+        return declared.choices[declared.choices.index(value)]
     if declared.kind == "text":
         if not isinstance(value, str):
             raise bad()

@@ -1,5 +1,7 @@
 """One job's settings, resolved (:func:`.resolve.resolve_settings`), and the rules built from
-them once, for the evaluator, the replay, ``status`` and ``explain`` alike.
+them once, for the evaluator, the replay, ``status`` and ``explain`` alike. Each rule's module
+is imported when a job's settings first build that rule: a function that builds none (the
+lifecycle's, the digest's) does not load them on its cold start.
 
 A rule is built from its settings section by field name (:func:`build`): every setting of the
 section but ``enabled`` is a parameter of the rule of the same name, so a new setting reaches
@@ -10,20 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..core.catchup import CatchUpRule
 from ..core.curves import Direction
-from ..core.divergence import DivergenceRule
-from ..core.engine import ObjectiveRules
-from ..core.gpu_idle import GpuIdleRule
-from ..core.hang import HangRule
-from ..core.median import MedianStoppingRule
-from ..core.patience import PatienceRule
-from ..core.runtime_guard import RuntimeGuard
-from ..core.straggler import StragglerRule
-from ..core.throughput import ThroughputRule
 from .policy import Mode, Policy
+
+if TYPE_CHECKING:
+    from ..core.engine import ObjectiveRules
+    from ..core.gpu_idle import GpuIdleRule
+    from ..core.hang import HangRule
+    from ..core.runtime_guard import RuntimeGuard
+    from ..core.straggler import StragglerRule
+    from ..core.throughput import ThroughputRule
 
 R = TypeVar("R")
 
@@ -75,6 +75,12 @@ class JobSettings:
     @cached_property
     def rules(self) -> ObjectiveRules:
         """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
+        from ..core.catchup import CatchUpRule
+        from ..core.divergence import DivergenceRule
+        from ..core.engine import ObjectiveRules
+        from ..core.median import MedianStoppingRule
+        from ..core.patience import PatienceRule
+
         p, direction = self.policy, self.direction
         return ObjectiveRules(
             catchup=enabled(CatchUpRule, p.catchup, direction=direction),
@@ -89,21 +95,31 @@ class JobSettings:
 
     @cached_property
     def hang(self) -> HangRule:
+        from ..core.hang import HangRule
+
         return build(HangRule, self.policy.hang)
 
     @cached_property
     def straggler(self) -> StragglerRule:
+        from ..core.straggler import StragglerRule
+
         return build(StragglerRule, self.policy.straggler)
 
     @cached_property
     def throughput(self) -> ThroughputRule:
+        from ..core.throughput import ThroughputRule
+
         return build(ThroughputRule, self.policy.throughput)
 
     @cached_property
     def runtime_guard(self) -> RuntimeGuard:
+        from ..core.runtime_guard import RuntimeGuard
+
         return build(RuntimeGuard, self.policy.runtime)
 
 
 def gpu_idle_rule(policy: Policy) -> GpuIdleRule:
     """The GPU-idle rule of a policy (for jobs without settings: not opted in)."""
+    from ..core.gpu_idle import GpuIdleRule
+
     return build(GpuIdleRule, policy.gpu_idle)

@@ -98,14 +98,14 @@ def _direction(tags: Mapping[str, str]) -> Direction:
     direction = tags.get(TAG_DIRECTION, "minimize").strip().lower()
     if direction not in DIRECTIONS:
         raise PolicyError(f"{TAG_DIRECTION} must be 'minimize' or 'maximize', got {direction!r}")
-    return direction
+    return Direction(direction)
 
 
 def _mode(tags: Mapping[str, str], default: Mode) -> Mode:
     mode = tags.get(TAG_MODE, default).strip().lower()
     if mode not in MODES:
         raise PolicyError(f"{TAG_MODE} must be 'observe' or 'enforce', got {mode!r}")
-    return mode
+    return Mode(mode)
 
 
 def _override(tag: str, raw: str) -> Any:
@@ -165,7 +165,7 @@ _VALUES: dict[str, tuple[Reader, str]] = {
         f"{TAG_THROUGHPUT}=<its samples/s MetricDefinitions name>, or no tag",
     ),
     TAG_DIRECTION: (_direction, _either(TAG_DIRECTION, "minimize", "maximize")),
-    TAG_MODE: (lambda tags: _mode(tags, "observe"), _either(TAG_MODE, "observe", "enforce")),
+    TAG_MODE: (lambda tags: _mode(tags, Mode.OBSERVE), _either(TAG_MODE, "observe", "enforce")),
     TAG_PROTECT: (is_protected, _either(TAG_PROTECT, "true", "false")),
 }
 # the capacity retry's tags: known (their values are trainguard.logic.retry's to check)

@@ -362,7 +362,7 @@ class CatchUpRule(RuleDefaults):
     :class:`CatchUpVerdict`, ``explain`` the Decision; ``decide``/``decide_summary`` both.
     """
 
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     min_completed: int = 3
     noise_multiple: float = 8.0
     consecutive: int = 3

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from enum import StrEnum
 from operator import itemgetter
-from typing import Literal
 
-Direction = Literal["minimize", "maximize"]
+
+class Direction(StrEnum):
+    """Which way an objective improves (stored and written as these words: a ``StrEnum`` is
+    the string)."""
+
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
 Point = tuple[float, float]
 Curve = Sequence[Point]
 
-DIRECTIONS: tuple[Direction, ...] = ("minimize", "maximize")
+DIRECTIONS: tuple[Direction, ...] = tuple(Direction)
 
 
 def is_better(a: float, b: float, direction: Direction) -> bool:

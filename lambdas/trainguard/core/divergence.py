@@ -32,7 +32,7 @@ Shape = Literal["non-finite", "explosion", "silence"]
 
 @dataclass(frozen=True)
 class DivergenceRule(RuleDefaults):
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     explode_factor: float = 10.0
     silence_minutes: float = 10.0
 

@@ -15,7 +15,7 @@ RULE = "patience"
 
 @dataclass(frozen=True)
 class PatienceRule(RuleDefaults):
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     patience: int = 5
     min_delta: float = 0.0
 

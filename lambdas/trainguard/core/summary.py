@@ -31,7 +31,7 @@ class CurveSummary:
     """One job's curve as the rules read it. Not frozen, so mutable in principle; a value in
     practice: never assign to its fields (``add`` returns a new summary)."""
 
-    direction: Direction = "minimize"
+    direction: Direction = Direction.MINIMIZE
     min_delta: float = 0.0  # the patience rule's improvement threshold
     count: int = 0  # measurements folded in, finite or not
     last_step: float | None = None
@@ -47,7 +47,7 @@ class CurveSummary:
     def of(
         cls,
         curve: Iterable[tuple[float, float]],
-        direction: Direction = "minimize",
+        direction: Direction = Direction.MINIMIZE,
         min_delta: float = 0.0,
     ) -> CurveSummary:
         """The summary of a whole curve (steps increasing): the same as folding ``add`` over

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..constants import ALARM_STATE_CHANGE, TRAINING_STATE_CHANGE
-from ..logic.shards import Shard, ShardMessageError
 from ..models import AlarmChange, EventError, StateChange, field_seconds, parse_job_description
 from ..observability import logger
+
+if TYPE_CHECKING:
+    from ..logic.shards import Shard
 
 # How far an event's time may run ahead of the function's own clock: EventBridge delivers a
 # scheduled event within seconds of its time and Lambda hosts keep NTP time, so minutes ahead
@@ -145,6 +147,9 @@ def parse_shard_body(body: str | bytes | None, clock: float) -> Shard:
     Raises :class:`~trainguard.logic.shards.ShardMessageError` (or a JSON error) for anything
     else: a shard's ``now`` is refused rather than replaced by the clock, since it is the
     planner's moment its pinned statistics belong to (the message is dead-lettered, alarmed)."""
+    # only the shard function reads shards: the other handlers' imports leave the module out
+    from ..logic.shards import Shard, ShardMessageError
+
     shard = Shard.from_message(json.loads(body or "null"))
     if bounded_time(shard.now, clock, "a shard message") is None:
         raise ShardMessageError(f"now {shard.now} is out of bounds of the clock {clock}")

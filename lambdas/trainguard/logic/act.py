@@ -54,7 +54,6 @@ from .ledger import (
     describe_run,
     mail_key,
 )
-from .revalidate import revalidate
 from .revive import Resumable, resumability
 
 MAX_STOP_ATTEMPTS = 5
@@ -162,6 +161,10 @@ def _resumed(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
         tags = {} if why else ledger.deps.training_jobs.tags(_arn(description, job))
     if why is not None:
         return _refuse(ledger, job, claim, why)
+    # a resumed act is rare (an earlier invocation died mid-act): its re-validation (the
+    # rules, the metrics read again) is imported by the first one, not by every cold start
+    from .revalidate import revalidate
+
     checked = revalidate(ledger, job, claim, tags)
     if checked.why is not None or checked.settings is None:
         return _refuse(ledger, job, claim, f"claim not validated: {checked.why}")

@@ -20,15 +20,25 @@ from ..core.episode import EpisodeKey
 from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
-from . import act, retry, revive
+from . import act, revive
 from .ledger import ActionKind, CarryOut, Claim, ClaimState, Ledger, Outcome
+
+
+def _carry_out_retry(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
+    """:func:`.retry.carry_out`, its module imported by the first retry (a capacity failure
+    of a job tagged ``trainguard:retry``), not by every cold start of the functions that
+    carry out actions."""
+    from .retry import carry_out
+
+    return carry_out(ledger, job, claim)
+
 
 CARRY_OUTS: Mapping[ActionKind, CarryOut] = {
     ActionKind.STOP: act.carry_out_stop,
     ActionKind.REPORT: act.carry_out_stop,  # enforce or not is the claim's: one carry-out
     ActionKind.ALERT: act.carry_out_alert,
     ActionKind.NOTICE: act.carry_out_notice,
-    ActionKind.RETRY: retry.carry_out,
+    ActionKind.RETRY: _carry_out_retry,
     ActionKind.REVIVE: revive.carry_out,
 }
 

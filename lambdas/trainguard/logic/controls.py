@@ -13,9 +13,13 @@ alarmed ``ConfigErrors`` metric.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..config.controls import Controls, parse_controls
 from ..observability import logger
-from ..ports import ControlReader
+
+if TYPE_CHECKING:
+    from ..ports import ControlReader
 
 
 def read_controls(reader: ControlReader | None, *, fresh: bool = False) -> Controls:

@@ -17,29 +17,31 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
-from ..ports import (
-    ActionLedger,
-    Alarms,
-    AuditLog,
-    Checkpoints,
-    ControlReader,
-    EventMarks,
-    IdleEpisodes,
-    Jobs,
-    MetricReader,
-    Notifier,
-    Outbox,
-    References,
-    RunningJobs,
-    ShardQueue,
-    StateTable,
-    TrainingJobs,
-)
+
+if TYPE_CHECKING:
+    from ..ports import (
+        ActionLedger,
+        Alarms,
+        AuditLog,
+        Checkpoints,
+        ControlReader,
+        EventMarks,
+        IdleEpisodes,
+        Jobs,
+        MetricReader,
+        Notifier,
+        Outbox,
+        References,
+        RunningJobs,
+        ShardQueue,
+        StateTable,
+        TrainingJobs,
+    )
 
 
 @dataclass

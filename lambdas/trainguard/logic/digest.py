@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..config import Controls, Policy, PolicyError, resolve_settings
 from ..core.curves import fmt
@@ -28,12 +29,14 @@ from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
 from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, JobStatus, RunId
-from ..ports import IdleEpisodes, References, StateTable
 from ..times import iso
 from . import messages
 from .coverage import job_coverage
 from .dependencies import Dependencies
 from .report import Summary, format_text, runs_of, summarize
+
+if TYPE_CHECKING:
+    from ..ports import IdleEpisodes, References, StateTable
 
 DIGEST_DAYS = 7
 TOP = 5  # rows of each list

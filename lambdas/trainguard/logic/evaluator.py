@@ -24,14 +24,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import JobSettings, PolicyError, resolve_settings, tag_problems
 from ..core.instances import gpu_hosts
 from ..core.progress import Progress
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
-from ..ports import RunningJobs
 from . import messages
 from .actions import Act
 from .controls import read_controls
@@ -44,6 +43,9 @@ from .reconcile import due as reconcile_due
 from .reconcile import reconcile
 from .retag import refresh_tags
 from .shards import Shard, plan_shards
+
+if TYPE_CHECKING:
+    from ..ports import RunningJobs
 
 RESERVE_S = 10.0  # stop starting new work this long before the function's timeout
 SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this many

@@ -21,7 +21,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ..config import Policy, PolicyError, is_opted_in, job_settings, settings_for
+from ..config import Mode, Policy, PolicyError, is_opted_in, job_settings, settings_for
 from ..config.resolve import calibrated
 from ..core.curves import Direction, Point
 from ..core.group import GroupFigures, Reference, fold_group, join
@@ -40,12 +40,12 @@ from ..models import (
     MetricQuery,
     ReferenceSet,
     StateChange,
+    alarmed_hosts,
     gpu_idle_alarm_name,
     parse_job_description,
 )
 from ..observability import logger
-from . import messages, retry, revive
-from .actions import Act
+from . import revive
 from .dependencies import Dependencies
 
 
@@ -197,8 +197,8 @@ def with_tags(record: JobRecord, tags: dict[str, str], policy: Policy) -> JobRec
         opted_in=is_opted_in(tags),
         group="",
         objective=None,
-        direction="minimize",
-        mode="observe",
+        direction=Direction.MINIMIZE,
+        mode=Mode.OBSERVE,
         config_error=None,
     )
     if out.opted_in:
@@ -216,16 +216,6 @@ def with_tags(record: JobRecord, tags: dict[str, str], policy: Policy) -> JobRec
 
 
 ALARMS_PER_INVOCATION = 60  # PutMetricAlarm allows 3 a second: ~20 s; the reconcile does the rest
-# The hosts of a run that get a GPU-idle alarm, its first ones. Each alarm's name is kept on the
-# run's item (up to 94 bytes: ``trainguard-gpu-idle-<63-character name>-algo-<n>``), and so is
-# an idle host's episode: a job of thousands of hosts overflowed DynamoDB's 400 KB item. At
-# most 1,000 keeps both under 200 KB (and a job's alarms under $100 a month).
-MAX_ALARMED_HOSTS = 1000
-
-
-def alarmed_hosts(instance_count: int) -> int:
-    """How many of a run's hosts (the first ones) get a GPU-idle alarm."""
-    return min(instance_count, MAX_ALARMED_HOSTS)
 
 
 def create_alarms(
@@ -507,6 +497,11 @@ def _policy_rule(deps: Dependencies) -> MedianStoppingRule:
 
 
 def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, now: float) -> bool:
+    # the failure path's modules (retry, the ledger's carry-outs, the messages) are imported
+    # by the first failure, not by every cold start of the function
+    from . import messages, retry
+    from .actions import Act
+
     reason = change.failure_reason or "no FailureReason given"
     failed = dataclasses.replace(
         record, status=JobStatus.FAILED, failure_reason=change.failure_reason

@@ -20,13 +20,16 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from ..config import JobSettings
 from ..constants import GPU_METRIC
 from ..core.progress import Progress, advance, advance_throughput
 from ..core.series import floor_minute
 from ..models import JobRecord, MetricQuery, RunId, Series
-from ..ports import MetricReader
+
+if TYPE_CHECKING:
+    from ..ports import MetricReader
 
 LIVENESS_METRIC = "CPUUtilization"  # every instance type reports it; GPUUtilization does not
 LIVENESS_LOOKBACK_MIN = 10.0

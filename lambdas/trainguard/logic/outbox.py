@@ -17,10 +17,13 @@ took it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..message import Message
 from ..observability import logger
-from ..ports import Notifier, Outbox
+
+if TYPE_CHECKING:
+    from ..ports import Notifier, Outbox
 
 LEASE_S = 120.0  # a sender's hold on a message; longer than any publish call
 MAX_ATTEMPTS = 8

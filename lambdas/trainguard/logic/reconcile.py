@@ -38,12 +38,12 @@ from ..models import (
     JobStatus,
     MetricQuery,
     RunId,
+    alarmed_hosts,
     gpu_idle_alarm_name,
     parse_gpu_idle_alarm_name,
 )
 from ..observability import logger
 from .dependencies import Dependencies
-from .lifecycle import alarmed_hosts, apply_change, change_from_description, create_alarms
 
 # How old an InProgress job can be. SageMaker's MaxRuntimeInSeconds is at most 2,419,200 s
 # (28 days), and "the maximum time that a TrainingJob can run in total, including any time
@@ -135,6 +135,10 @@ def reconcile(
         try:
             if deps.jobs.get_job(run) is not None:
                 continue  # known (the index is eventually consistent, or it just ended)
+            # a lost event is rare: the lifecycle (its failure path, its group statistics) is
+            # imported by the first one, not by every cold start of the tick's functions
+            from .lifecycle import apply_change, change_from_description
+
             description = deps.training_jobs.describe(run.name)
             arn = str(description.get("TrainingJobArn") or summary.arn)
             change = change_from_description(description, deps.training_jobs.tags(arn))
@@ -162,6 +166,8 @@ def reconcile(
                 _gone(deps, run, now, "not found in SageMaker", result)
                 by_run.pop(run)
                 continue
+            from .lifecycle import apply_change, change_from_description  # rare: see above
+
             change = change_from_description(description, job.tags)
             if change.run != run:
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
@@ -268,6 +274,8 @@ def _repair_alarms(
 
 def _repair(deps: Dependencies, job: JobRecord, reporting: Collection[int]) -> int:
     try:
+        from .lifecycle import create_alarms  # a missing alarm is rare: loaded by it
+
         made = create_alarms(job, deps, [], reporting)
     except Exception:
         logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
@@ -315,6 +323,6 @@ def gpu_reporting_hosts(
 
 def _gone(deps: Dependencies, run: RunId, now: float, why: str, result: Reconciled) -> None:
     """A run SageMaker no longer has (deleted, or its name taken by a newer job)."""
-    deps.jobs.finalize_job(run, "Unknown", now, why)
+    deps.jobs.finalize_job(run, JobStatus.UNKNOWN, now, why)
     result.finalized.append(run.name)
     logger.info(f"reconcile: finalized a run that is gone: {why}", extra={"job": run.name})

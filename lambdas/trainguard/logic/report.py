@@ -29,14 +29,16 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.instances import InstanceCatalog, hourly_cost
 from ..message import one_line
 from ..models import JobRecord, RunId
-from ..ports import AuditLog, Jobs
 from ..times import iso
 from .ledger import tally_of
+
+if TYPE_CHECKING:
+    from ..ports import AuditLog, Jobs
 
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
 

@@ -31,7 +31,6 @@ from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
 from ..models import JobNotFoundError, JobRecord
 from ..observability import logger
 from .dependencies import Dependencies
-from .lifecycle import with_tags
 
 TAG_READS_PER_TICK = 100  # ListTags calls a tick at most (SageMaker throttles: "Rate exceeded")
 TAG_READ_THREADS = 8  # concurrent ListTags calls (a boto3 client is thread-safe)
@@ -116,6 +115,8 @@ def refresh_tags(deps: Dependencies, running: Sequence[JobRecord], now: float) -
 def _apply(deps: Dependencies, job: JobRecord, tags: dict[str, str]) -> JobRecord | None:
     """Write ``tags`` on the run (None: it ended meanwhile); its progress is forgotten when
     what it reads changed (another objective, direction or throughput metric)."""
+    from .lifecycle import with_tags  # a tag change is rare: its module is loaded by it
+
     new = with_tags(job, tags, deps.policy)
     reads = (TAG_OBJECTIVE, TAG_THROUGHPUT)
     reset = (new.objective, new.direction) != (job.objective, job.direction) or any(

@@ -42,7 +42,6 @@ from ..core.decision import Decision
 from ..models import CheckpointsUnreadable, JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
 from ..times import iso
-from . import messages
 from .controls import read_controls
 from .dependencies import Dependencies
 from .ledger import (
@@ -58,7 +57,6 @@ from .ledger import (
     revive_action,
 )
 from .report import read_audit
-from .retry import ask_create, create_request, retry_name, role_allowed
 
 RULE = "revive"
 MAX_REVIVALS = 20  # revive#<k> claims looked at on one run (refused ones are skipped)
@@ -264,6 +262,8 @@ def request(
         return _no(f"{name} cannot be resumed: {why}")
     chain = lineage(deps, job)
     try:
+        from .retry import retry_name  # the rare paths import retry (issue 19)
+
         revival = retry_name(chain.base, chain.k + k, REVIVED_NAME_INFIX)
     except RetryConfigError as exc:
         return _no(str(exc))
@@ -335,6 +335,8 @@ def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, dict[str, 
     if not resumable.resumable:
         return f"{job.name} cannot be resumed: {resumable.why}", {}
     role = str(description.get("RoleArn", ""))
+    from .retry import role_allowed
+
     if not role_allowed(role, deps.retry_roles):
         return f"its role {role} is not among this deployment's retryRoleArns", {}
     return None, description
@@ -441,6 +443,8 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     if why is not None:
         return _refused(ledger, job, claim, decision, why)
     tags = deps.training_jobs.tags(str(description.get("TrainingJobArn") or job.arn))
+    from .retry import ask_create, create_request
+
     request_ = create_request(description, name, revival_tags(tags, job.name))
     asked = ask_create(ledger, claim, request_, {TAG_REVIVED_FROM: job.name})
     if asked.state == "deferred":
@@ -479,6 +483,8 @@ def _say(
     mail: str,
 ) -> None:
     plan = dict(claim.details.get("revive") or {})
+    from . import messages
+
     message = messages.revived(
         job.name,
         str(plan.get("name")),

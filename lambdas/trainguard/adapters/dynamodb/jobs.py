@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import Any
 
+from ...config import Mode
+from ...core.curves import Direction
 from ...core.instances import InstanceGroup
 from ...core.progress import Progress
-from ...models import JobRecord, RunId
+from ...models import JobRecord, JobStatus, RunId
 from ...observability import logger
 from .keys import (
     RUN_PREFIX,
@@ -214,6 +216,12 @@ def job_from_item(item: Mapping[str, Any]) -> JobRecord:
     """The :class:`JobRecord` of a run's item (deserialized)."""
     fields = {k: v for k, v in item.items() if k in _JOB_FIELDS}
     fields["created_ms"] = int(fields.get("created_ms") or 0)
+    if "mode" in fields:  # stored as its word
+        fields["mode"] = Mode(str(fields["mode"]))
+    if "status" in fields:  # stored as its word
+        fields["status"] = JobStatus(str(fields["status"]))
+    if "direction" in fields:  # stored as its word
+        fields["direction"] = Direction(str(fields["direction"]))
     for key in ("start_time", "max_runtime_s", "end_time"):
         if fields.get(key) is not None:
             fields[key] = float(fields[key])

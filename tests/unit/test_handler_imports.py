@@ -1,0 +1,91 @@
+"""What a handler's cold start imports (issue 19: no handler's import grows; bench/RESULTS.md
+cold_start has the figures). A module needed only on a rare path is imported when that path is
+first taken, and the ports are the type checker's: these tests keep such a module out of the
+handlers' imports, and check that the rare path still finds it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+LAMBDAS = Path(__file__).resolve().parents[2] / "lambdas"
+
+# module -> why a cold start leaves it out
+RARE = {
+    "trainguard.ports": "protocols: imported for the type checker only",
+    "trainguard.logic.retry": "a capacity retry: the first failure or retry carry-out",
+    "trainguard.logic.revalidate": "a resumed act (an earlier invocation died mid-act)",
+    "trainguard.core.hang": "built by a job's settings when the tick first judges hangs",
+    "trainguard.core.straggler": "built by a job's settings when the tick first judges it",
+    "trainguard.core.runtime_guard": "built by a job's settings when the tick first judges it",
+}
+# besides, per handler (module -> why)
+RARE_FOR = {
+    "lifecycle": {
+        "trainguard.logic.actions": "the failure notice: the ledger's carry-outs",
+        "trainguard.logic.messages": "the failure notice's text",
+        "trainguard.logic.shards": "only the shard function reads shard messages",
+        "trainguard.core.engine": "the objective rules: built when a job's settings need them",
+    },
+    "alert": {"trainguard.logic.shards": "only the shard function reads shard messages"},
+    "digest": {"trainguard.logic.shards": "only the shard function reads shard messages"},
+    "evaluator": {"trainguard.logic.lifecycle": "the reconcile of a lost event"},
+    "shard": {"trainguard.logic.lifecycle": "the reconcile of a lost event"},
+}
+
+
+def loaded(module: str) -> set[str]:
+    """The trainguard modules a fresh interpreter holds after importing ``module``."""
+    code = (
+        f"import json, sys; import {module}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('trainguard'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=LAMBDAS,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(LAMBDAS),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONDONTWRITEBYTECODE": "1",  # no bytecode written into the asset
+        },
+    )
+    return set(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("handler", sorted(RARE_FOR))
+def test_a_cold_start_leaves_the_rare_paths_out(handler: str) -> None:
+    modules = loaded(f"trainguard.handlers.{handler}")
+    assert f"trainguard.handlers.{handler}" in modules
+    wrongly = {m: why for m, why in {**RARE, **RARE_FOR[handler]}.items() if m in modules}
+    assert not wrongly, f"{handler} imports at its cold start: {wrongly}"
+
+
+def test_the_rare_paths_find_their_modules() -> None:
+    """What the rare paths import lazily resolves (a renamed function fails here, not in the
+    first failed job of a deployment)."""
+    from trainguard.config import JobSettings, Policy
+    from trainguard.logic import act, actions, reconcile
+    from trainguard.logic.ledger import ActionKind
+
+    assert actions.CARRY_OUTS[ActionKind.RETRY].__name__ == "_carry_out_retry"
+    from trainguard.logic.lifecycle import apply_change, change_from_description, create_alarms
+    from trainguard.logic.retry import carry_out
+    from trainguard.logic.revalidate import revalidate
+
+    assert callable(carry_out) and callable(revalidate) and callable(create_alarms)
+    assert callable(apply_change) and callable(change_from_description)
+    assert act and reconcile
+    settings = JobSettings("g", "loss", "minimize", "observe", Policy())
+    assert settings.hang and settings.straggler and settings.runtime_guard
+    assert settings.throughput and settings.gpu_idle and settings.rules.ordered is not None
