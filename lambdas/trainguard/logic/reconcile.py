@@ -149,7 +149,7 @@ def reconcile(
         except Exception:
             result.errors += 1
             logger.exception("reconcile: registering failed", extra={"job": run.name})
-    for run, job in list(by_run.items()):
+    for run in list(by_run):
         if run in listed or not _covered(listing, since, run):
             continue  # listed, or older than the listing reached: not known to be gone
         try:
@@ -159,7 +159,7 @@ def reconcile(
                 _gone(deps, run, now, "not found in SageMaker", result)
                 by_run.pop(run)
                 continue
-            change = change_from_description(description, job.tags)
+            change = change_from_description(description, None)  # the item's tags apply
             if change.run != run:
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
                 by_run.pop(run)
@@ -244,7 +244,10 @@ def _repair_alarms(
         if len(present) >= alarmed:
             continue
         try:
-            made = create_alarms(replace(job, alarms=present), deps, [])
+            record = deps.jobs.get_job(job.run)  # its tags (a gpu-idle setting of its own)
+            if record is None or not record.running:
+                continue
+            made = create_alarms(replace(record, alarms=present), deps, [])
         except Exception:
             logger.exception("reconcile: repairing the alarms failed", extra={"job": job.name})
             continue

@@ -28,10 +28,20 @@ from .table import TableAdapter
 SAVE_THREADS = 16  # concurrent UpdateItems when a tick saves progress (clients are thread-safe)
 
 _JOB_FIELDS = set(JobRecord.__dataclass_fields__)
-# what the planner and the reconcile read of a running job (``running_runs``): all but what
-# only judging it reads, and the bulk of its item
-PLANNED_ATTRIBUTES = tuple(
-    sorted(_JOB_FIELDS - {"progress", "episodes", "idle_hosts", "actions"} | {"pk", "sk"})
+# what the planner and the reconcile read of a running job (``running_runs``): its identity,
+# its reference set, its status and instances; a tenth of its item's attribute values
+PLANNED_ATTRIBUTES = (
+    "pk",
+    "sk",
+    "name",
+    "created_ms",
+    "status",
+    "opted_in",
+    "group",
+    "objective",
+    "direction",
+    "instance_type",
+    "instance_count",
 )
 
 
@@ -123,8 +133,9 @@ class DynamoDBRunningJobs(TableAdapter):
         return [job_from_item(i) for i in items]
 
     def running_runs(self) -> list[JobRecord]:
-        """Every job in the sparse ``running`` index, without the attributes only judging reads
-        (a ``ProjectionExpression``: the index is read as before, a tenth is returned)."""
+        """Every job in the sparse ``running`` index, only what planning reads of it
+        (:data:`PLANNED_ATTRIBUTES`, a ``ProjectionExpression``: the index is read as before,
+        a fraction is returned and parsed)."""
         items = self._query_index(
             RUNNING_INDEX, RUNNING_ATTR, RUNNING_VALUE, projection=PLANNED_ATTRIBUTES
         )
