@@ -378,7 +378,7 @@ def _alarms(aws: Any, names: list[str]) -> None:
             threshold=10.0,
             statistic="Average",
             description="",
-            dimensions=[{"name": "Host", "value": name}],
+            dimensions=[{"Name": "Host", "Value": name}],
             alarm_actions=[],
         )
 
