@@ -238,6 +238,7 @@ def measure(
                 RequestItems={TABLE: [{"PutRequest": {"Item": it}} for it in items[k : k + 25]]}
             )
         aws.put_datapoints(data)
+        _alarms(aws, [f"trainguard-gpu-idle-scale-job-{i:05d}-algo-1" for i in range(running)])
         job_item_bytes = sum(item_size(it) for it in items) / max(1, len(items))
         # SageMaker's listing of the jobs InProgress (the reconcile's): a stand-in returning
         # the fleet (moto's SageMaker needs minutes to hold 10,000 jobs); its pages are counted
@@ -357,6 +358,29 @@ class _Listing:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
+
+
+def _alarms(aws: Any, names: list[str]) -> None:
+    """The fleet's GPU-idle alarms in moto's CloudWatch, as their items record them (written
+    into its backend: 10,000 PutMetricAlarm calls would take minutes), so that the measured
+    tick's reconcile finds none missing."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    backend = cloudwatch_backends[aws.shim.account_id][REGION]
+    for name in names:
+        backend.put_metric_alarm(
+            name=name,
+            namespace="/aws/sagemaker/TrainingJobs",
+            metric_name="GPUUtilization",
+            comparison_operator="LessThanThreshold",
+            evaluation_periods=15,
+            period=60,
+            threshold=10.0,
+            statistic="Average",
+            description="",
+            dimensions=[{"Name": "Host", "Value": name}],
+            alarm_actions=[],
+        )
 
 
 def _datum(metric: str, dim: str, value: str, ts: float, v: float) -> dict[str, Any]:

@@ -78,9 +78,10 @@ class RunningJobs(Protocol):
 
     def running_jobs(self) -> list[JobRecord]: ...
     def running_runs(self) -> list[JobRecord]:
-        """The running index as the planner needs it: each run's identity, tags, instances and
-        alarms, without what only judging it reads (its progress, episodes, idle hosts and
-        claimed actions: ``progress`` None, the others empty). A tenth of the bytes."""
+        """The running index as the planner needs it: each run's identity (name, CreationTime),
+        status, opt-in, reference set (group, objective, direction) and instances (type,
+        count); every other field at its default (no tags, no progress, no alarms). Whoever
+        needs more of a run reads its item (``get_jobs``, ``Jobs.get_job``)."""
         ...
 
     def get_jobs(self, runs: Sequence[RunId]) -> list[JobRecord]:

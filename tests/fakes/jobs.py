@@ -92,13 +92,7 @@ class FakeRunningJobs(FaultInjector):
     def running_runs(self) -> list[JobRecord]:
         self._call("running_runs")
         return [
-            replace(
-                copy.deepcopy(item["record"]),
-                progress=None,
-                episodes={},
-                idle_hosts={},
-                actions=frozenset(),
-            )
+            _planned(item["record"])
             for _, item in sorted(self.table.items.items())
             if "record" in item and item.get("running")
         ]
@@ -137,3 +131,23 @@ class FakeRunningJobs(FaultInjector):
             values["progress"] = None
         self.table.update_job(job.run, **values)
         return True
+
+
+def _planned(record: JobRecord) -> JobRecord:
+    """What ``running_runs`` reads of a run (the adapter's ``PLANNED_ATTRIBUTES``)."""
+    return JobRecord(
+        record.name,
+        record.created_ms,
+        status=record.status,
+        opted_in=record.opted_in,
+        group=record.group,
+        objective=record.objective,
+        direction=record.direction,
+        instance_type=record.instance_type,
+        instance_count=record.instance_count,
+        arn=record.arn,
+        tags=dict(record.tags),
+        mode=record.mode,
+        config_error=record.config_error,
+        instance_groups=record.instance_groups,
+    )

@@ -8,7 +8,6 @@ as the functions do. The fakes' faults are injected per method, on every method 
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 from collections.abc import Iterator
 from dataclasses import replace
@@ -282,8 +281,19 @@ class TestRunningJobs:
         assert state.jobs.finalize_job(run("b"), "Completed", 200.0, None) is True
         assert state.jobs.finalize_job(run("ghost"), "Completed", 200.0, None) is False
         assert [j.name for j in state.running.running_jobs()] == ["a"]
-        (slim,) = state.running.running_runs()  # all but what only judging it reads
-        assert slim == dataclasses.replace(state.running.running_jobs()[0], progress=None)
+        (slim,) = state.running.running_runs()  # what planning reads
+        full = state.running.running_jobs()[0]
+        assert (slim.run, slim.reference_set, slim.opted_in, slim.running) == (
+            full.run,
+            full.reference_set,
+            full.opted_in,
+            True,
+        )
+        assert (slim.instance_type, slim.instance_count, slim.tags) == (
+            full.instance_type,
+            full.instance_count,
+            {},
+        )
         ended = state.jobs.get_job(run("b"))
         assert ended.status == "Completed" and ended.end_time == 200.0
 

@@ -156,7 +156,7 @@ def reconcile(
         except Exception:
             result.errors += 1
             logger.exception("reconcile: registering failed", extra={"job": run.name})
-    for run, job in list(by_run.items()):
+    for run in list(by_run):
         if run in listed or not _covered(listing, since, run):
             continue  # listed, or older than the listing reached: not known to be gone
         try:
@@ -168,7 +168,7 @@ def reconcile(
                 continue
             from .lifecycle import apply_change, change_from_description  # rare: see above
 
-            change = change_from_description(description, job.tags)
+            change = change_from_description(description, None)  # the item's tags apply
             if change.run != run:
                 _gone(deps, run, now, "replaced by a newer job of the same name", result)
                 by_run.pop(run)
@@ -254,7 +254,7 @@ def _repair_alarms(
         )
         if len(present) >= min(plan.hosts, alarmed_hosts(job.instance_count)):
             continue
-        job = replace(job, alarms=present)
+        job = replace(job, alarms=present)  # what CloudWatch has, whatever its item says
         if not plan.named:
             settings = settings_for(job, deps.policy)
             # its hosts are read only when there are alarms to make of what they say

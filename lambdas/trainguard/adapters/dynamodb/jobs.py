@@ -31,10 +31,26 @@ from .table import TableAdapter
 SAVE_THREADS = 16  # concurrent UpdateItems when a tick saves progress (clients are thread-safe)
 
 _JOB_FIELDS = set(JobRecord.__dataclass_fields__)
-# what the planner and the reconcile read of a running job (``running_runs``): all but what
-# only judging it reads, and the bulk of its item
-PLANNED_ATTRIBUTES = tuple(
-    sorted(_JOB_FIELDS - {"progress", "episodes", "idle_hosts", "actions"} | {"pk", "sk"})
+# what the planner, the reconcile and the live tags read of a running job (``running_runs``):
+# its identity, its reference set, its status, instances and tags (compared with what ListTags
+# says); not its progress, episodes, idle hosts, alarms and actions, the bulk of its item
+PLANNED_ATTRIBUTES = (
+    "pk",
+    "sk",
+    "name",
+    "created_ms",
+    "arn",
+    "status",
+    "tags",
+    "opted_in",
+    "group",
+    "objective",
+    "direction",
+    "mode",
+    "config_error",
+    "instance_type",
+    "instance_count",
+    "instance_groups",
 )
 
 
@@ -128,8 +144,9 @@ class DynamoDBRunningJobs(TableAdapter):
         return [job_from_item(i) for i in items]
 
     def running_runs(self) -> list[JobRecord]:
-        """Every job in the sparse ``running`` index, without the attributes only judging reads
-        (a ``ProjectionExpression``: the index is read as before, a tenth is returned)."""
+        """Every job in the sparse ``running`` index, only what planning reads of it
+        (:data:`PLANNED_ATTRIBUTES`, a ``ProjectionExpression``: the index is read as before,
+        a fraction is returned and parsed)."""
         items = self._query_index(
             RUNNING_INDEX, RUNNING_ATTR, RUNNING_VALUE, projection=PLANNED_ATTRIBUTES
         )
