@@ -309,6 +309,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
         *_retry_checks(summary),
         *_sharded_checks(summary),
         *_coverage_checks(summary.get("coverage")),
+        *_coverage_checks(summary.get("revive")),  # issue 23's, the same shape
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
@@ -318,7 +319,8 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
 
 
 def _coverage_checks(coverage: Mapping[str, Any] | None) -> list[Check]:
-    """Issue 20's: each coverage job noticed, fixed or watched (:mod:`.coverage`)."""
+    """Issue 20's: each coverage job noticed, fixed or watched (:mod:`.coverage`); issue 23's
+    ``revive`` object has the same shape (:mod:`.revive`)."""
     if coverage is None:
         return []
     return [Check(c["check"], bool(c["ok"]), str(c["detail"])) for c in coverage["checks"]]
@@ -405,6 +407,9 @@ def _retry_checks(summary: Mapping[str, Any]) -> list[Check]:
         return []
     extra = summary.get("created_by_trainguard")
     expected = sorted(r["retry_jobs"])
+    if extra is not None:  # the revivals an owner asked for are checked by _revive's checks
+        revived = set((summary.get("revive") or {}).get("revived_jobs") or ())
+        extra = [name for name in extra if name not in revived]
     return [
         Check(
             "a capacity failure retried once",
