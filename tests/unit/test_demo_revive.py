@@ -118,14 +118,14 @@ def _run(*, exit_codes: list[int], announced: bool = True, status: str = "Comple
         REVIVAL: {
             "TrainingJobStatus": status,
             "CheckpointConfig": {"S3Uri": uri},
-            "Tags": [{"Key": TAG_REVIVED_FROM, "Value": STOPPED}],
         },
     }
     published = {STOPPED: [(1, 2.5), (2, 2.2), (3, 1.9)], REVIVAL: [(4, 1.6), (5, 1.4)]}
     requested = {"requested_at_minute": 22, "cli_exit_codes": exit_codes, "cli_output": ["ok"]}
     fleet = plan_fleet(load_curves(REPO_ROOT / "data" / "curves.jsonl")[0], QUICK)
     created = ["capacity-job-retry-1", REVIVAL]
-    return revive_section(fleet, emails, descriptions, published, created, requested)
+    tags = {REVIVAL: {TAG_REVIVED_FROM: STOPPED}}
+    return revive_section(fleet, emails, descriptions, published, created, requested, tags)
 
 
 def test_the_revive_checks_pass_on_a_run_that_revived_and_finished() -> None:

@@ -18,7 +18,7 @@ from ..emulator_deploy import REPO_ROOT
 from .coverage import coverage_section, read_job_items
 from .fleet import FULL, QUICK, plan_fleet
 from .pause import PauseScenario
-from .revive import ReviveScenario, revive_section
+from .revive import ReviveScenario, revival_tags_of, revive_section
 from .summary import build_summary, format_summary, read_decisions
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def run_demo(args: argparse.Namespace) -> int:
         pause = PauseScenario(
             plane.endpoint_url, plane.shim, plane.mailbox, [j.name for j in fleet], last
         )
-        reviver = ReviveScenario(plane.endpoint_url, plane.shim, fleet)
+        reviver = ReviveScenario(plane.endpoint_url, plane.shim, plane.clock.now, fleet)
 
         def on_minute(minute: int) -> None:
             pause(minute)
@@ -152,6 +152,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     record.published,
                     sorted(set(in_account) - planned),
                     reviver.record(),
+                    revival_tags_of(sm, fleet),
                 ),
                 "seconds": {
                     "deploy": round(deploy_s, 1),

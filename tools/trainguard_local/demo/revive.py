@@ -25,8 +25,10 @@ import contextlib
 import io
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -37,6 +39,8 @@ from trainguard_tools.curvefile import CurveRecord
 from .fleet import FleetJob, Scenario, _cut, _final
 
 if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+
     from ..sagemaker_shim import SageMakerShim
 
 REVIVE_GROUP = "revive-demo"
@@ -152,6 +156,7 @@ class ReviveScenario:
 
     endpoint_url: str
     shim: SageMakerShim
+    clock: Callable[[], datetime]  # AWS's clock (the simulated one): the owner's too
     jobs: Sequence[FleetJob]
     written: set[str] = field(default_factory=set)
     requested_at: int | None = None
@@ -190,8 +195,10 @@ class ReviveScenario:
         from ..emulator import emulator_env
 
         buffer = io.StringIO()
+        now = self.clock().timestamp()  # the request's time on the emulated AWS's clock
         with (
             mock.patch.dict(os.environ, emulator_env(self.endpoint_url)),
+            mock.patch("trainguard_tools.revive.time", SimpleNamespace(time=lambda: now)),
             contextlib.redirect_stdout(buffer),
             contextlib.redirect_stderr(buffer),
         ):
@@ -207,6 +214,16 @@ class ReviveScenario:
         }
 
 
+def revival_tags_of(sm: SageMakerClient, fleet: Sequence[FleetJob]) -> dict[str, dict[str, str]]:
+    """The revivals' tags (ListTags: DescribeTrainingJob does not return them)."""
+    out = {}
+    for job in fleet:
+        if job.role == REVIVAL_ROLE:
+            arn = sm.describe_training_job(TrainingJobName=job.name)["TrainingJobArn"]
+            out[job.name] = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    return out
+
+
 def revive_section(
     fleet: Sequence[FleetJob],
     emails: Sequence[tuple[str, str]],
@@ -214,9 +231,10 @@ def revive_section(
     published: Mapping[str, Sequence[tuple[int, float]]],
     created_by_trainguard: Sequence[str],
     requested: Mapping[str, Any],
+    tags: Mapping[str, Mapping[str, str]],
 ) -> dict[str, Any]:
     """The summary's ``revive`` object: the stopped job, its revival, what was said, and the
-    checks (each: ``check``, ``ok``, ``detail``)."""
+    checks (each: ``check``, ``ok``, ``detail``); ``tags``: job -> its tags (ListTags)."""
     stopped = next((j.name for j in fleet if j.role == STOPPED_ROLE), None)
     if stopped is None:
         return {"checks": []}
@@ -235,7 +253,7 @@ def revive_section(
     revivals = [n for n in created_by_trainguard if n.startswith(f"{stopped}-revived-")]
     uri = original.get("CheckpointConfig", {}).get("S3Uri")
     same_uri = bool(uri) and revived.get("CheckpointConfig", {}).get("S3Uri") == uri
-    tags = {t["Key"]: t["Value"] for t in revived.get("Tags", [])}
+    revival_tags = tags.get(revival, {})
     before = [m for m, _ in published.get(stopped, ())]
     after = [m for m, _ in published.get(revival, ())]
     # the revival's published minutes are on the original's epoch axis (its start put back)
@@ -262,9 +280,11 @@ def revive_section(
         },
         {
             "check": "the revival resumed from the same checkpoints and finished",
-            "ok": same_uri and tags.get(TAG_REVIVED_FROM) == stopped and status == "Completed",
+            "ok": same_uri
+            and revival_tags.get(TAG_REVIVED_FROM) == stopped
+            and status == "Completed",
             "detail": f"{revival}: {status}, checkpoint {revived.get('CheckpointConfig')}, "
-            f"{TAG_REVIVED_FROM}={tags.get(TAG_REVIVED_FROM)}",
+            f"{TAG_REVIVED_FROM}={revival_tags.get(TAG_REVIVED_FROM)}",
         },
         {
             "check": "the revived curve continues its original's",
