@@ -21,7 +21,7 @@ from trainguard_local.demo.revive import (
     revival_name,
     revive_section,
 )
-from trainguard_local.demo.summary import _coverage_checks, _retry_checks
+from trainguard_local.demo.summary import _coverage_checks, _retry_checks, build_summary
 from trainguard_local.emulator_deploy import REPO_ROOT
 from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import replay
@@ -161,3 +161,12 @@ def test_the_revive_checks_pass_on_a_run_that_revived_and_finished() -> None:
 def test_a_revive_check_fails_by_its_name(run: dict[str, Any], failed: str) -> None:
     checks = _coverage_checks(_run(**run))
     assert [c.name for c in checks if not c.ok] == [failed]
+
+
+def test_a_revival_s_gpu_time_is_spent_against_its_original_s_baseline(records: Any) -> None:
+    fleet = [j for j in plan_fleet(records, QUICK) if j.group == REVIVE_GROUP]
+    published = {STOPPED: [(1, 2.5), (2, 2.2), (3, 1.9)]}
+    [revival] = new_revivals(FakeShim({REVIVAL}), fleet, set(), 20, published)
+    alone = build_summary(fleet, [], {}, [], Policy().catalog())
+    both = build_summary([*fleet, revival], [], {}, [], Policy().catalog())
+    assert both["gpu_hours_baseline"] == alone["gpu_hours_baseline"]

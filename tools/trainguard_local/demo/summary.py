@@ -17,6 +17,7 @@ from trainguard.adapters.dynamodb.keys import deserialize
 from trainguard.core.instances import InstanceCatalog, InstanceGroup, instances_text
 
 from .fleet import CAPACITY_ROLE, HETERO_ROLE, RETRY_ROLE, FleetJob, best_jobs
+from .revive import REVIVAL_ROLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,7 +106,9 @@ def build_summary(
         desc = descriptions.get(j.name, {})
         start, end = desc.get("TrainingStartTime"), desc.get("TrainingEndTime")
         ran_min = (end - start).total_seconds() / 60.0 if start and end else None
-        natural_min = float(j.end_minute - j.start_minute)
+        # a revival continues its original: the chain's natural length is counted once, on
+        # the original; the revival's run is spent against it
+        natural_min = 0.0 if j.role == REVIVAL_ROLE else float(j.end_minute - j.start_minute)
         groups = j.instance_groups or (InstanceGroup("", j.instance_type, j.instance_count),)
         specs = [(catalog.get(g.instance_type), g.count) for g in groups]
         gpus = sum(spec.gpus * n for spec, n in specs if spec)  # the cluster's, every group's
