@@ -84,7 +84,8 @@ def test_the_capacity_failure_was_retried_once(demo: tuple[int, Path, dict[str, 
     assert retries["capacity_failures"] == ["capacity-job"]
     assert (retries["attempted"], retries["succeeded"]) == (1, 1)
     assert retries["retry_jobs"] == {"capacity-job-retry-1": "Completed"}
-    assert summary["created_by_trainguard"] == ["capacity-job-retry-1"]  # nothing else
+    # nothing else, but the revival its owner asked for (issue 23: the demo's revive group)
+    assert summary["created_by_trainguard"] == ["capacity-job-retry-1", "rev-stopped-revived-1"]
     retried = [s for s in summary["email_subjects"] if s.startswith("[trainguard] RETRIED")]
     assert retried == ["[trainguard] RETRIED capacity-job as capacity-job-retry-1 (attempt 1 of 1)"]
 

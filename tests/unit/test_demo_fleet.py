@@ -51,6 +51,9 @@ def test_full_fleet_has_the_shapes_issue_6_asks_for(records: Any) -> None:
         "bad tag fixed mid-run",
         "tagged into a group mid-run",
         "heterogeneous, idle GPU host",
+        # issue 23's revive group (trainguard_local.demo.revive)
+        "checkpointed reference",
+        "resumable stop, revived",
     }
     multi = roles["multi-node, idle host"]
     assert multi.instance_count >= 2 and multi.idle_hosts == frozenset({2})

@@ -10,7 +10,9 @@
    that hangs mid-run (all GPUs pinned near 100 %), one with a straggling host (about 45 %
    while the others run at about 95 %) and one whose throughput halves; a job tagged
    ``trainguard:retry=1`` that fails at once with SageMaker's CapacityError (its retry, created
-   by trainguard, is played to completion). Jobs publish their
+   by trainguard, is played to completion); a group whose jobs checkpoint (``revive-demo``): its
+   poor job's resumable stop is revived by ``trainguard revive``, run as its owner runs it,
+   and the revival is played to completion on the original's curve. Jobs publish their
    objective, throughput and GPU metrics into the emulator.
 3. A simulated clock, one minute at a time: events reach the deployed functions by the
    deployed rules, the schedule ticks the evaluator, the GPU alarms the lifecycle function
@@ -25,7 +27,8 @@ Exit status 1 when one of the checks fails (a catch-up stop, the diverging job s
 idle host alerted, the untagged job not stopped, every best job survived, the hang alerted
 within 10 minutes of its last report, the straggler host named, the throughput drop alerted,
 no health alert on a healthy job, the capacity failure retried once and
-nothing else created, no failed invocation); 2 when the run itself could not be
+nothing else created, the resumable stop revived once and finished (the ``revive`` object), no
+failed invocation); 2 when the run itself could not be
 done.
 
 ``--quick``: the end-to-end test's short scenario of the same engine (4 groups, 19 jobs,

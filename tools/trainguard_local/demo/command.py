@@ -18,6 +18,7 @@ from ..emulator_deploy import REPO_ROOT
 from .coverage import coverage_section, read_job_items
 from .fleet import FULL, QUICK, plan_fleet
 from .pause import PauseScenario
+from .revive import ReviveScenario, revival_tags_of, revive_section
 from .summary import build_summary, format_summary, read_decisions
 
 if TYPE_CHECKING:
@@ -84,16 +85,22 @@ def run_demo(args: argparse.Namespace) -> int:
         pause = PauseScenario(
             plane.endpoint_url, plane.shim, plane.mailbox, [j.name for j in fleet], last
         )
+        reviver = ReviveScenario(plane.endpoint_url, plane.shim, plane.clock.now, fleet)
+
+        def on_minute(minute: int) -> None:
+            pause(minute)
+            reviver(minute)
+
         record = simulate(
             plane,
             fleet,
             lambda itype: spec.gpus if (spec := catalog.get(itype)) else 1,
             alarm_every=1,
-            on_minute=pause,
+            on_minute=on_minute,
         )
         sm: SageMakerClient = make_client("sagemaker", plane.endpoint_url)
         planned = {j.name for j in fleet}
-        fleet = [*fleet, *record.retries]  # the jobs trainguard recreated ran too
+        fleet = [*fleet, *record.retries, *record.revivals]  # trainguard's jobs ran too
         descriptions = {j.name: sm.describe_training_job(TrainingJobName=j.name) for j in fleet}
         in_account = [
             s["TrainingJobName"]
@@ -138,6 +145,15 @@ def run_demo(args: argparse.Namespace) -> int:
                 "scenario": "quick" if args.quick else "full",
                 "pause": pause.record(),
                 "coverage": coverage_section(fleet, [(e.subject, e.body) for e in emails], items),
+                "revive": revive_section(
+                    fleet,
+                    [(e.subject, e.body) for e in emails],
+                    descriptions,
+                    record.published,
+                    sorted(set(in_account) - planned),
+                    reviver.record(),
+                    revival_tags_of(sm, fleet),
+                ),
                 "seconds": {
                     "deploy": round(deploy_s, 1),
                     "simulate": round(record.seconds["simulate"], 1),

@@ -105,6 +105,7 @@ class FleetJob:
     # instance_count all its hosts), and the group of each host from algo-1 on
     instance_groups: tuple[InstanceGroup, ...] = ()
     host_groups: tuple[str, ...] = ()
+    checkpoint: str = ""  # its CheckpointConfig.S3Uri ("": none; :mod:`.revive`)
 
     @property
     def end_minute(self) -> int:
@@ -348,6 +349,9 @@ def plan_fleet(records: Sequence[CurveRecord], scenario: Scenario = FULL) -> lis
     from .coverage import coverage_jobs  # its jobs are FleetJobs: imported here, not above
 
     fleet += coverage_jobs(records, scenario)
+    from .revive import revive_jobs
+
+    fleet += revive_jobs(records, scenario)
     return sorted(fleet, key=lambda j: (j.start_minute, j.name))
 
 

@@ -27,6 +27,7 @@ from ..clock import SimClock
 from ..sagemaker_shim import TERMINAL
 from .coverage import apply_tag_changes
 from .fleet import THROUGHPUT_METRIC, FleetJob, retry_replay
+from .revive import new_revivals
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -66,6 +67,7 @@ class RunRecord:
     invocations: int = 0
     failures: list[str] = field(default_factory=list)
     retries: list[FleetJob] = field(default_factory=list)  # jobs trainguard recreated, played
+    revivals: list[FleetJob] = field(default_factory=list)  # jobs revived (:mod:`.revive`)
     shard_invocations: int = 0  # the sharded tick: shards judged by the shard function
     fanned_out_ticks: int = 0  # ticks whose planner sent shards
 
@@ -121,6 +123,7 @@ def create_job(sm: SageMakerClient, job: FleetJob) -> None:
         StoppingCondition={"MaxRuntimeInSeconds": job.max_runtime_s},
         HyperParameters={"source_job": job.source, "epochs": str(job.epochs)},
         Tags=[{"Key": k, "Value": v} for k, v in job.tags.items()],
+        **({"CheckpointConfig": {"S3Uri": job.checkpoint}} if job.checkpoint else {}),  # type: ignore[arg-type]
     )
 
 
@@ -254,6 +257,10 @@ class FleetPlayer:
             fleet.append(retry)  # created by the tick: played from the next minute
             started.add(retry.name)
             record.retries.append(retry)
+        for revival in new_revivals(shim, fleet, started, minute, record.published):
+            fleet.append(revival)  # created by the tick on an owner's request
+            started.add(revival.name)
+            record.revivals.append(revival)
         record.minutes = minute
         if fleet and self.progress_every and (minute % self.progress_every == 0 or self.done):
             emails = len(plane.mailbox.emails())

@@ -17,6 +17,7 @@ from trainguard.adapters.dynamodb.keys import deserialize
 from trainguard.core.instances import InstanceCatalog, InstanceGroup, instances_text
 
 from .fleet import CAPACITY_ROLE, HETERO_ROLE, RETRY_ROLE, FleetJob, best_jobs
+from .revive import REVIVAL_ROLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,7 +106,9 @@ def build_summary(
         desc = descriptions.get(j.name, {})
         start, end = desc.get("TrainingStartTime"), desc.get("TrainingEndTime")
         ran_min = (end - start).total_seconds() / 60.0 if start and end else None
-        natural_min = float(j.end_minute - j.start_minute)
+        # a revival continues its original: the chain's natural length is counted once, on
+        # the original; the revival's run is spent against it
+        natural_min = 0.0 if j.role == REVIVAL_ROLE else float(j.end_minute - j.start_minute)
         groups = j.instance_groups or (InstanceGroup("", j.instance_type, j.instance_count),)
         specs = [(catalog.get(g.instance_type), g.count) for g in groups]
         gpus = sum(spec.gpus * n for spec, n in specs if spec)  # the cluster's, every group's
@@ -309,6 +312,7 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
         *_retry_checks(summary),
         *_sharded_checks(summary),
         *_coverage_checks(summary.get("coverage")),
+        *_coverage_checks(summary.get("revive")),  # issue 23's, the same shape
         Check(
             "no failed function invocation",
             not summary["handler_failures"],
@@ -318,7 +322,8 @@ def checks(fleet: Sequence[FleetJob], summary: Mapping[str, Any]) -> list[Check]
 
 
 def _coverage_checks(coverage: Mapping[str, Any] | None) -> list[Check]:
-    """Issue 20's: each coverage job noticed, fixed or watched (:mod:`.coverage`)."""
+    """Issue 20's: each coverage job noticed, fixed or watched (:mod:`.coverage`); issue 23's
+    ``revive`` object has the same shape (:mod:`.revive`)."""
     if coverage is None:
         return []
     return [Check(c["check"], bool(c["ok"]), str(c["detail"])) for c in coverage["checks"]]
@@ -405,6 +410,9 @@ def _retry_checks(summary: Mapping[str, Any]) -> list[Check]:
         return []
     extra = summary.get("created_by_trainguard")
     expected = sorted(r["retry_jobs"])
+    if extra is not None:  # the revivals an owner asked for are checked by _revive's checks
+        revived = set((summary.get("revive") or {}).get("revived_jobs") or ())
+        extra = [name for name in extra if name not in revived]
     return [
         Check(
             "a capacity failure retried once",
