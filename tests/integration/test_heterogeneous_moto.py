@@ -9,6 +9,7 @@ import pytest
 from runtime_support import Aws, LambdaContext, scheduled_event
 
 from trainguard.adapters import table_ports
+from trainguard.config import Policy
 from trainguard.core.instances import InstanceGroup
 from trainguard.handlers import evaluator, lifecycle
 from trainguard.models import RunId
@@ -16,12 +17,15 @@ from trainguard.models import RunId
 pytestmark = pytest.mark.integration
 
 CTX = LambdaContext()
+# the reconcile every tick (its default cadence, every 5 minutes, would make the tick's wall
+# clock decide whether these ticks reconcile)
+EVERY_TICK = Policy(reconcile_every_minutes=1)
 TAGS = {"trainguard:group": "vision", "trainguard:objective": "val_loss"}
 GROUPS = (("train", "ml.p4d.24xlarge", 2), ("data", "ml.c5.4xlarge", 1))
 
 
 def test_a_heterogeneous_job_is_registered_and_its_gpu_hosts_get_alarms(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(EVERY_TICK)
     start = aws.now() - 120
     aws.create_job("hc", TAGS, instance_groups=GROUPS, start=start)
     (event,) = aws.shim.take_events()  # the InProgress event, with the request's groups
@@ -57,7 +61,7 @@ def test_a_heterogeneous_job_is_registered_and_its_gpu_hosts_get_alarms(aws: Aws
 
 
 def test_a_heterogeneous_job_whose_event_was_lost_is_registered_with_its_groups(aws: Aws) -> None:
-    deps = aws.deps()
+    deps = aws.deps(EVERY_TICK)
     aws.create_job("lost", TAGS, instance_groups=GROUPS, start=aws.now() - 60)
     aws.shim.take_events()  # never delivered
     evaluator.handler(scheduled_event(aws.now()), CTX, deps=deps)
