@@ -289,10 +289,11 @@ class TestRunningJobs:
             full.opted_in,
             True,
         )
+        # and the tags the live tags compare with what ListTags says
         assert (slim.instance_type, slim.instance_count, slim.tags) == (
             full.instance_type,
             full.instance_count,
-            {},
+            full.tags,
         )
         ended = state.jobs.get_job(run("b"))
         assert ended.status == "Completed" and ended.end_time == 200.0
