@@ -94,6 +94,14 @@ def test_a_group_mode_is_written_for_that_group_only(aws: Aws) -> None:
     assert control(aws, "GROUP#digits")["mode"] is None
 
 
+def test_revival_on_new_evidence_is_switched_at_run_time(aws: Aws) -> None:
+    deploy_outputs(aws)
+    assert main(["revive-auto", "on", "--group", "digits", "--by", "bo"]) == 0
+    assert control(aws, "GROUP#digits")["revive_auto"] is True
+    assert main(["revive-auto", "default", "--group", "digits", "--by", "bo"]) == 0
+    assert "revive_auto" not in control(aws, "GROUP#digits")  # the policy's reviveAuto
+
+
 def test_the_cache_reads_the_table_once_within_its_max_age(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:

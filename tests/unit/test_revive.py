@@ -439,3 +439,39 @@ def test_a_revival_is_one_more_action_kind_with_its_carry_out() -> None:
     assert CARRY_OUTS[ActionKind.REVIVE] is revive.carry_out
     assert tally_of(Outcome(OutcomeKind.REVIVED, "as a-revived-1").text) == "revived"
     assert tally_of("REVIVE REQUESTED (by ana)") == "other"
+
+
+@pytest.mark.parametrize(
+    ("policy_on", "switch", "revives"), [(False, True, True), (True, False, False)]
+)
+def test_the_runtime_switch_turns_revival_on_new_evidence_on_or_off(
+    policy_on: bool, switch: bool, revives: bool
+) -> None:
+    # `trainguard revive-auto on|off [--group G]` writes the control, over the policy's reviveAuto
+    w = auto_world() if policy_on else world()
+    w.stopped()
+    w.fakes.controls.set("GROUP#g", revive_auto=switch, by="bo")
+    worse_references(w, 4)
+    w.resume()
+    created = [r["TrainingJobName"] for r in w.fakes.training_jobs.created]
+    assert created == (["worse-revived-1"] if revives else [])
+
+
+def test_the_revival_switch_is_announced_and_parsed_back() -> None:
+    from trainguard.config import parse_control
+    from trainguard.logic import messages
+
+    control = parse_control("GROUP#g", '{"revive_auto": true, "by": "bo"}')
+    assert control.revive_auto is True
+    message = messages.control_change(
+        "GROUP#g", "g", None, False, None, "bo", "2026-12-06T12:00:00Z", "try it",
+        revive_auto=True, revive_changed=True,
+    )  # fmt: skip
+    assert message.subject == "[trainguard] REVIVE-AUTO group g: on"
+    assert "Revive:  on new evidence: on" in email_text_of(message)
+
+
+def email_text_of(message: Any) -> str:
+    from trainguard.message import email_text
+
+    return email_text(message)

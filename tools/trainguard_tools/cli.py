@@ -38,7 +38,7 @@ and reports the GPU hours and dollars it saved.
 
 Operate a deployed stack (your AWS credentials and region; AWS_ENDPOINT_URL is honoured,
 e.g. for `trainguard local up`):
-  status, explain JOB, report --since 7d, pause / resume / mode, cleanup,
+  status, explain JOB, report --since 7d, pause / resume / mode / revive-auto, cleanup,
   audit verify
   revive JOB (continue a stopped job from its checkpoints)
 Tune it on past jobs (no AWS account needed for a curve file):

@@ -63,6 +63,7 @@ def change(
     now: float,
     paused: bool | None = None,
     mode: str | None = "keep",
+    revive_auto: bool | str | None = "keep",
 ) -> Change:
     """Set the pause and/or mode of the global or a group's control; return what changed.
     A control changed by someone else between the read and the write is read again and the
@@ -70,7 +71,7 @@ def change(
     name = CONTROL_GLOBAL_SK if group is None else CONTROL_GROUP_PREFIX + group
     for _ in range(CHANGE_ATTEMPTS):
         try:
-            return _change_once(controls, name, group, by, reason, now, paused, mode)
+            return _change_once(controls, name, group, by, reason, now, paused, mode, revive_auto)
         except ControlRaceError:
             continue
     raise ChangeLostError(
@@ -88,6 +89,7 @@ def _change_once(
     now: float,
     paused: bool | None,
     mode: str | None,
+    revive_auto: bool | str | None = "keep",
 ) -> Change:
     current = controls.read().get(name)
     before = Control() if current is None else parse_control(name, current)
@@ -96,6 +98,8 @@ def _change_once(
         after = replace(after, paused=paused)
     if mode != "keep":
         after = replace(after, mode=mode)  # type: ignore[arg-type]  # checked just below
+    if revive_auto != "keep":
+        after = replace(after, revive_auto=revive_auto)  # type: ignore[arg-type]  # checked below
     parse_control(name, after.to_json())  # the functions will accept what is written
     history = {
         "at": after.at,
@@ -107,7 +111,16 @@ def _change_once(
     }
     controls.write(name, after.to_json(), history, previous=current)
     message = messages.control_change(
-        name, group, paused, after.paused, after.mode, by, after.at, reason
+        name,
+        group,
+        paused,
+        after.paused,
+        after.mode,
+        by,
+        after.at,
+        reason,
+        revive_auto=None if revive_auto == "keep" else after.revive_auto,
+        revive_changed=revive_auto != "keep",
     )
     return Change(name, before, after, message)
 
@@ -122,6 +135,8 @@ def _run(args: argparse.Namespace) -> int:
             kwargs["paused"] = True
         elif args.command == "resume":
             kwargs["paused"] = False
+        elif args.command == "revive-auto":
+            kwargs["revive_auto"] = {"on": True, "off": False, "default": None}[args.switch]
         else:
             kwargs["mode"] = None if args.mode == "default" else args.mode
         try:
@@ -150,7 +165,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """``trainguard pause --reason R [--group G]``, ``resume``, ``mode observe|enforce|default``."""
+    """``trainguard pause --reason R [--group G]``, ``resume``, ``mode observe|enforce|default``,
+    ``revive-auto on|off|default``."""
     for name, help_text, description in (
         (
             "pause",
@@ -172,10 +188,20 @@ def register(sub: Any) -> None:
             "the mode the stack was deployed with; default removes the override. A job's "
             "trainguard:mode tag still wins. Audited and announced.",
         ),
+        (
+            "revive-auto",
+            "switch revival on new evidence on or off (global or --group), over the policy",
+            "on: at each completion in a group, its resumable jobs trainguard stopped that the "
+            "rules would no longer stop are revived (docs/revive.md); off: never; default "
+            "removes the override (the policy's reviveAuto). Never in observe mode or under a "
+            "pause. Audited and announced.",
+        ),
     ):
         parser = sub.add_parser(name, help=help_text, description=description)
         if name == "mode":
             parser.add_argument("mode", choices=("observe", "enforce", "default"))
+        if name == "revive-auto":
+            parser.add_argument("switch", choices=("on", "off", "default"))
         parser.add_argument("--group", help="only this group (default: every group)")
         parser.add_argument("--reason", required=name == "pause", help="why (audited, announced)")
         parser.add_argument("--by", help="who (default: the caller's IAM ARN)")

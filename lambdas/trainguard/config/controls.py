@@ -1,5 +1,6 @@
 """The runtime controls' values: a pause (every stop becomes a report), the global mode and
-per-group overrides, set with ``trainguard pause | resume | mode`` and read by the functions at
+per-group overrides, and revival on new evidence switched on or off, set with ``trainguard
+pause | resume | mode | revive-auto`` and read by the functions at
 run time (:func:`trainguard.logic.controls.read_controls`), so that acting on them needs no
 deploy. Each item's JSON ``value`` is declared and parsed with the same schema engine as the
 policy (:mod:`.schema`); how they take part in a job's settings is :mod:`.resolve`.
@@ -29,12 +30,22 @@ class Control:
     mode: Mode | None = setting(
         None, key="mode", choices=MODES, nullable=True, doc="the runtime mode (null: none)"
     )
+    revive_auto: bool | None = setting(
+        None,
+        key="revive_auto",
+        nullable=True,
+        kind="bool",
+        doc="revive when the evidence changes, over the policy's reviveAuto (null: the policy's)",
+    )
     reason: str = setting("", key="reason", doc="why it was set")
     by: str = setting("", key="by", doc="who set it")
     at: str = setting("", key="at", doc="when it was set (ISO-8601 UTC)")
 
     def to_json(self) -> str:
-        return json.dumps({f: getattr(self, f) for f in FIELDS}, sort_keys=True)
+        value = {f: getattr(self, f) for f in FIELDS}
+        if self.revive_auto is None:  # unset: the items written before the switch existed
+            del value["revive_auto"]
+        return json.dumps(value, sort_keys=True)
 
     def pause_text(self, scope: str) -> str:
         """How a held stop names this pause, e.g. ``paused by ana: GPU quota review``."""
@@ -65,6 +76,14 @@ class Controls:
         if group_control is not None and group_control.mode is not None:
             return group_control.mode
         return self.global_.mode
+
+    def revive_auto(self, group: str) -> bool | None:
+        """Revival on new evidence switched on or off at run time for ``group``: the group's
+        control, else the global one (None: the policy's ``revive.auto``)."""
+        group_control = self.groups.get(group)
+        if group_control is not None and group_control.revive_auto is not None:
+            return group_control.revive_auto
+        return self.global_.revive_auto
 
     def pause(self, group: str) -> str | None:
         """Why stops of ``group``'s jobs are held by a pause (None: they are not)."""

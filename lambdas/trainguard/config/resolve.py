@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 # (deployed, group policy item, runtime mode) -> the policy they make, keyed by identity: a
 # tick reads each group's item once and resolves it for every job of the group
-_IN_FORCE: dict[tuple[int, int, str | None], tuple[Policy, GroupPolicy | None, Policy]] = {}
+_IN_FORCE: dict[
+    tuple[int, int, str | None, bool | None], tuple[Policy, GroupPolicy | None, Policy]
+] = {}
 _IN_FORCE_MAX = 1024
 
 
@@ -50,15 +52,18 @@ def resolve_policy(
     deployed: Policy, group_policy: GroupPolicy | None, group: str, controls: Controls
 ) -> Policy:
     """A group's policy in force, before its jobs' tags: its calibrated sections over the
-    deployed policy, under the group's (else the global) runtime mode."""
+    deployed policy, under the group's (else the global) runtime mode and revival switch."""
     mode = controls.mode(group)
-    key = (id(deployed), id(group_policy), mode)
+    revive_auto = controls.revive_auto(group)
+    key = (id(deployed), id(group_policy), mode, revive_auto)
     hit = _IN_FORCE.get(key)
     if hit is not None and hit[0] is deployed and hit[1] is group_policy:
         return hit[2]
     policy = calibrated(deployed, group_policy)
     if mode is not None:
         policy = replace(policy, mode=mode)
+    if revive_auto is not None:
+        policy = replace(policy, revive=replace(policy.revive, auto=revive_auto))
     if len(_IN_FORCE) >= _IN_FORCE_MAX:
         _IN_FORCE.clear()
     _IN_FORCE[key] = (deployed, group_policy, policy)

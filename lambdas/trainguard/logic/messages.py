@@ -568,11 +568,19 @@ def control_change(
     by: str,
     at: str,
     reason: str,
+    *,
+    revive_auto: bool | None = None,
+    revive_changed: bool = False,
 ) -> Message:
-    """A runtime control changed (``trainguard pause | resume | mode``): ``paused`` is what the
-    command asked (None: a mode change), ``now_paused`` and ``mode`` the control after it."""
+    """A runtime control changed (``trainguard pause | resume | mode | revive-auto``):
+    ``paused`` is what the command asked (None: a mode or revival change), ``now_paused``,
+    ``mode`` and ``revive_auto`` the control after it (``revive_changed``: the command set the
+    revival switch)."""
     scope = "every group" if group is None else f"group {group}"
-    if paused is True:
+    revival = {True: "on", False: "off", None: "as the policy says (reviveAuto)"}[revive_auto]
+    if revive_changed:
+        subject = f"{PREFIX} REVIVE-AUTO {scope}: {revival}"
+    elif paused is True:
         subject = f"{PREFIX} PAUSED {scope}: every stop is a report"
     elif paused is False:
         subject = f"{PREFIX} RESUMED {scope}: stops as the mode says"
@@ -582,6 +590,7 @@ def control_change(
         field("Control", name),
         field("Paused", "yes" if now_paused else "no"),
         field("Mode", mode or "as deployed (or the job tag)"),
+        *([field("Revive", f"on new evidence: {revival}")] if revive_changed else []),
         field("By", by),
         field("At", at),
         field("Reason", reason or "-"),
@@ -650,4 +659,5 @@ def revived(
     parts += [field(k, v) for k, v in facts.items()]
     if created:
         parts.append(link("Revival", console_link(region, revival)))
-    return Message.of(subject, [*parts, *next_steps(region, job, running=False)], 12)
+    width = max([12, *(len(k) + 2 for k in facts)])  # "Requested by:" aligned with the rest
+    return Message.of(subject, [*parts, *next_steps(region, job, running=False)], width)
