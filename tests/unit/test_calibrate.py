@@ -224,3 +224,20 @@ def test_missing_credentials_are_a_clear_error(
     path = write(tmp_path, lcdb_14)
     code, _, err = run(capsys, str(path), "--orders", "1", "--apply", "--table", "t")
     assert code == 2 and "no AWS credentials" in err
+
+
+def test_calibrate_can_play_revivals(lcdb_14: list[CurveRecord]) -> None:
+    from trainguard_tools.replay.engine import Revival
+
+    off = calibrate(lcdb_14, "lcdb-14", orders=2)
+    auto = calibrate(lcdb_14, "lcdb-14", orders=2, revival=Revival())
+    assert auto.to_dict()["revive"] == {"mode": "auto", "restart_minutes": 10.0}
+    assert off.to_dict()["revive"] == {"mode": "off"}
+    by_rung = {(r.noise_multiple, r.consecutive): r.result for r in off.rungs}
+    for rung in auto.rungs:  # a revival's time is spent: it never saves more
+        alone = by_rung[(rung.noise_multiple, rung.consecutive)]
+        assert (rung.result.saved_fraction or 0.0) <= (alone.saved_fraction or 0.0) + 1e-12
+    assert any(
+        r.result.saved_fraction != by_rung[(r.noise_multiple, r.consecutive)].saved_fraction
+        for r in auto.rungs
+    )  # revivals happened

@@ -49,6 +49,7 @@ from trainguard.core.catchup import LADDER
 
 from .curvefile import CurveRecord, load_curves
 from .replay import OrdersResult, replay_orders
+from .replay.engine import Revival
 from .since import HELP as SINCE_HELP
 from .since import since_days
 from .stack import STACK_NAME, OpsError, caller_arn, connect
@@ -100,6 +101,7 @@ class Calibration:
     rungs: tuple[Rung, ...]
     chosen: Rung | None  # None: too little history (the default stays)
     meets_target: bool
+    revival: Revival | None = None  # the rungs replayed with evidence-driven revival
 
     @property
     def enough_history(self) -> bool:
@@ -135,6 +137,11 @@ class Calibration:
             ),
             "target": {"keep_best": self.keep_best},
             "orders": self.orders,
+            "revive": (
+                {"mode": "auto", "restart_minutes": self.revival.restart_minutes}
+                if self.revival is not None
+                else {"mode": "off"}
+            ),
             "seed": self.seed,
             "frontier": [r.to_dict() for r in self.rungs],
             "recommendation": {
@@ -160,8 +167,10 @@ def calibrate(
     orders: int = DEFAULT_ORDERS,
     seed: int = 0,
     source: str = "",
+    revival: Revival | None = None,
 ) -> Calibration:
-    """The group's frontier over :data:`LADDER` and the recommendation for ``keep_best``.
+    """The group's frontier over :data:`LADDER` and the recommendation for ``keep_best``;
+    ``revival``: each rung with evidence-driven revival played (``--revive auto``).
 
     Only the group's ``Completed`` jobs are replayed (a stopped job's curve ends early, so its
     final value is unknown). Each rung runs the catch-up rule alone (the median rule off) with
@@ -188,6 +197,7 @@ def calibrate(
             rungs=tuple(rungs),
             chosen=chosen,
             meets_target=meets_target,
+            revival=revival,
         )
 
     if len(mine) < needed:
@@ -201,7 +211,7 @@ def calibrate(
             catchup=replace(base.catchup, enabled=True, noise_multiple=k, consecutive=n),
             median=replace(base.median, enabled=False),
         )
-        rungs.append(Rung(k, n, replay_orders(mine, variant, orders, seed)))
+        rungs.append(Rung(k, n, replay_orders(mine, variant, orders, seed, revival=revival)))
     # the frontier, most savings first; among equal savings the safer rung (larger k, more
     # reports) first
     rungs.sort(key=lambda r: (-(r.result.saved_fraction or 0.0), -r.noise_multiple, -r.consecutive))
@@ -254,6 +264,14 @@ def format_calibration(c: Calibration) -> str:
         "the group's completed jobs only, replayed in each launch order; saved = GPU hours "
         "saved / GPU hours without trainguard over every order ('trainguard replay' replays "
         "every job once, in its own order, so its share differs)",
+        *(
+            [
+                f"with evidence-driven revival ({c.revival.restart_minutes:g} min restart): a "
+                "revival's time and its restart are counted as spent"
+            ]
+            if c.revival is not None
+            else []
+        ),
         "",
     ]
     header = ["setting", "stops", "GPU-h saved", "saved", "best kept", "mean regret", "max regret"]
@@ -514,6 +532,9 @@ def _run(args: argparse.Namespace) -> int:
             orders=args.orders,
             seed=args.seed,
             source=source,
+            revival=(
+                Revival(restart_minutes=args.restart_minutes) if args.revive == "auto" else None
+            ),
         )
     except CalibrateError as exc:
         return _fail(str(exc))
@@ -573,6 +594,19 @@ def register(sub: Any) -> None:
         help=f"launch orders to replay (default {DEFAULT_ORDERS}; order 0 = the jobs' own)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the launch orders")
+    parser.add_argument(
+        "--revive",
+        choices=("off", "auto"),
+        default="off",
+        help="auto: each rung replayed with evidence-driven revival (docs/revive.md), its "
+        "revived time and restart overhead counted as spent",
+    )
+    parser.add_argument(
+        "--restart-minutes",
+        type=float,
+        default=Revival().restart_minutes,
+        help="with --revive auto: minutes a revival spends before it trains again",
+    )
     parser.add_argument("--policy", help="policy JSON the ladder starts from (default: defaults)")
     parser.add_argument("--json", metavar="OUT", help="write the frontier and choice as JSON")
     parser.add_argument(
