@@ -190,6 +190,7 @@ def measure(
         items: list[dict[str, Any]] = []
         data: list[Any] = []
         policy = Policy()
+        tags_by_arn: dict[str, dict[str, str]] = {}  # what ListTags answers (the live tags)
         for i in range(running):
             name = f"scale-job-{i:05d}"
             group = f"group-{i % groups:03d}"
@@ -222,6 +223,7 @@ def measure(
                 mode="observe",
                 max_runtime_s=86400.0,
             )
+            tags_by_arn[arn] = dict(record.tags)
             item = asdict(record)
             for key in ("actions", "alarms", "progress"):
                 item.pop(key)
@@ -247,7 +249,7 @@ def measure(
             JobSummary(f"scale-job-{i:05d}", "", "InProgress", int(start * 1000))
             for i in range(running)
         ]
-        deps.training_jobs = _Listing(deps.training_jobs, listing)  # type: ignore[assignment]
+        deps.training_jobs = _Listing(deps.training_jobs, listing, tags_by_arn)  # type: ignore[assignment]
         setup_s = time.perf_counter() - built
 
         counter = Units()
@@ -343,10 +345,14 @@ def measure(
 
 
 class _Listing:
-    """The SageMaker port with its listing answered from the fleet (100 jobs a page)."""
+    """The SageMaker port with its listing and the jobs' tags answered from the fleet (100
+    jobs a page; ListTags as the live tags read them, not counted as AWS calls)."""
 
-    def __init__(self, real: Any, listing: list[Any]) -> None:
-        self._real, self._listing = real, listing
+    def __init__(self, real: Any, listing: list[Any], tags: dict[str, dict[str, str]]) -> None:
+        self._real, self._listing, self._tags = real, listing, tags
+
+    def tags(self, arn: str) -> dict[str, str]:
+        return dict(self._tags[arn])
 
     def list_in_progress(self) -> list[Any]:
         return list(self._listing)
