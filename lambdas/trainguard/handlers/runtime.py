@@ -52,15 +52,8 @@ def aws_dependencies(environ: Mapping[str, str]) -> Dependencies:
     cloudwatch: Any = LazyClient("cloudwatch")  # one client for both CloudWatch ports
     dynamodb: Any = LazyClient("dynamodb")  # one client for the table's ports and controls
     state = table_ports(dynamodb, env.table)  # every port of the one state table
-    return Dependencies(
-        jobs=state.jobs,
-        running=state.running,
-        events=state.events,
-        ledger=state.ledger,
-        outbox=state.outbox,
-        audit=state.audit,
-        idle_episodes=state.idle_episodes,
-        references=state.references,
+    return Dependencies.over(
+        state,
         training_jobs=SageMakerAdapter(LazyClient("sagemaker")),  # type: ignore[arg-type]
         metrics=CloudWatchMetrics(cloudwatch),
         alarms=CloudWatchAlarms(cloudwatch),
