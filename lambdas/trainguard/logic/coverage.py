@@ -187,7 +187,9 @@ def job_coverage(
     add("gpu-idle", p.gpu_idle.enabled, unknown, no_gpu)
     add("hang", p.hang.enabled, unknown, no_gpu, objective)
     one = "one instance" if job.instance_count < 2 else None
-    if one is None and plan.watched and not plan.one_group:
+    if one is None and plan.watched and plan.hosts < 2:
+        one = "one GPU host"
+    elif one is None and plan.watched and not plan.one_group:
         one = "its GPU hosts are in several instance groups (it compares hosts of one group)"
     add("straggler", p.straggler.enabled, one, unknown, no_gpu)
     tagged = None if settings.throughput_metric else f"no {TAG_THROUGHPUT} tag (its opt-in)"
