@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from ..config import JobSettings, Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
-from ..core.instances import InstanceCatalog, gpu_hosts, instances_text
+from ..core.instances import GpuHosts, InstanceCatalog, gpu_hosts, instances_text
 from ..models import JobRecord
 from ..observability import logger
 from . import messages
@@ -135,7 +135,7 @@ def job_coverage(
         rules.append(RuleWatch(rule, "watched"))
 
     plan = gpu_hosts(job.groups, catalog)
-    what = _unknown_type(job, catalog)
+    what = _unknown_type(job, plan)
     unknown = (INSTANCE_TYPE, f"{what}: trainguard does not know its GPUs") if what else None
     no_gpu = (
         f"{instances_text(job.groups)}: no host reports GPUUtilization"
@@ -197,11 +197,11 @@ def job_coverage(
     return Coverage(tuple(rules), causes)
 
 
-def _unknown_type(job: JobRecord, catalog: InstanceCatalog) -> str | None:
-    """What of the job's instance types trainguard does not know (None: it knows them all)."""
+def _unknown_type(job: JobRecord, plan: GpuHosts) -> str | None:
+    """What of the job's instance types (``plan``: its :func:`gpu_hosts`) trainguard does not
+    know (None: it knows them all)."""
     if not all(g.instance_type for g in job.groups):
         return "no ResourceConfig.InstanceType"
-    plan = gpu_hosts(job.groups, catalog)
     return plan.why if plan.unknown else None
 
 
@@ -302,11 +302,10 @@ def _notice(
         return act.notice(job, cause, messages.no_objective(job.name, region))
     if cause == INSTANCE_TYPE:
         rules = [r.rule for r in coverage.gaps() if r.cause == INSTANCE_TYPE]
+        plan = gpu_hosts(job.groups, act.deps.catalog)
+        why = _unknown_type(job, plan) or "unknown instance type"
         known = act.deps.catalog.names()
-        catalog = act.deps.catalog
-        why = _unknown_type(job, catalog) or "unknown instance type"
-        types = gpu_hosts(job.groups, catalog).unknown
-        message = messages.unknown_instance_type(job.name, why, types, rules, known, region)
+        message = messages.unknown_instance_type(job.name, why, plan.unknown, rules, known, region)
         return act.notice(job, cause, message)
     assert settings is not None and settings.objective is not None
     grace = settings.policy.coverage.objective_grace_minutes
