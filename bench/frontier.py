@@ -64,6 +64,7 @@ from trainguard.core.engine import ObjectiveRules, StopCheck
 from trainguard.core.median import MedianStoppingRule, ReferenceTable
 from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
+from trainguard.core.values import frozen
 from trainguard_tools.curvefile import CurveRecord, load_curves
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import Revival, launch_orders, replay
@@ -113,7 +114,7 @@ class LaggedTable:
     grace: float = 0.0
 
 
-@dataclass(frozen=True)
+@frozen
 class LaggedMedianRule(MedianStoppingRule):
     """Worse iff best so far < median of the references' best so far by step ``lag`` x s
     minus ``k`` x jitter (references with a finite value by then, at least min_completed)."""

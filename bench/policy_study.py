@@ -68,6 +68,7 @@ from trainguard.core.engine import ObjectiveRules, StopCheck
 from trainguard.core.median import MedianStoppingRule
 from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
+from trainguard.core.values import frozen
 from trainguard_tools.curvefile import CurveRecord
 from trainguard_tools.replay import OrdersResult, summarize_orders
 from trainguard_tools.replay.engine import Permutation, launch_orders, replay, shuffled
@@ -146,7 +147,7 @@ def hull_at(hull: Sequence[tuple[float, float]], x: float) -> float | None:
     return hull[0][1]
 
 
-@dataclass(frozen=True)
+@frozen
 class CandidateRule(CountsWorseReports, MedianStoppingRule):
     """A candidate as one objective rule, in the median rule's slot as ``bench/frontier.py``'s
     lagged median is: its 'table' is the group's :class:`StudyTable` (``build_table``, which

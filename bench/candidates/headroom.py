@@ -42,6 +42,7 @@ from trainguard.core.engine import ObjectiveRules
 from trainguard.core.median import MedianStoppingRule
 from trainguard.core.rule import GroupState, Verdict
 from trainguard.core.summary import CurveSummary
+from trainguard.core.values import frozen
 
 from .familygain import grid_gains
 
@@ -100,7 +101,7 @@ class HeadroomVerdict(NamedTuple):
     references: int
 
 
-@dataclass(frozen=True)
+@frozen
 class HeadroomRule(MedianStoppingRule):
     """The catch-up bound with the allowance min(U(s), (1 - R(s)) x headroom)."""
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
+
+from .core.values import frozen
 
 PartKind = Literal["field", "sentence", "gap", "link"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Part:
     """One line of a body: a ``field`` (label and value; the email aligns the values, a value
     that is an https URL is a link in chat), a free ``sentence``, a ``gap`` (a blank line in
@@ -55,7 +56,7 @@ def link(label: str, url: str) -> Part:
 GAP = Part("gap")
 
 
-@dataclass(frozen=True)
+@frozen
 class Message:
     """One message. ``width``: the email's column where field values start. ``text``: the
     whole email body as written (a message from before values; then ``parts`` is empty)."""

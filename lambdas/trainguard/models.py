@@ -6,7 +6,7 @@ themselves are parsed at the handlers' edge (:mod:`.handlers.events`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -18,6 +18,7 @@ from .core.instances import InstanceGroup, job_instances
 from .core.median import ReferenceTable
 from .core.progress import Progress
 from .core.throughput import ThroughputBaseline
+from .core.values import frozen, mutable
 from .times import TimestampError, epoch_seconds
 
 
@@ -62,7 +63,7 @@ class CheckpointsUnreadable(RuntimeError):
     URI). The message says which and why."""
 
 
-@dataclass(frozen=True)
+@frozen
 class JobSummary:
     """One row of ListTrainingJobs."""
 
@@ -72,7 +73,7 @@ class JobSummary:
     created_ms: int = 0
 
 
-@dataclass(frozen=True)
+@frozen
 class JobListing:
     """The InProgress jobs created since a time, newest first (``TrainingJobs.list_since``):
     ``complete`` False when the listing was cut short (its time was up) after reaching back to
@@ -88,7 +89,7 @@ class JobListing:
         return self.complete or created_ms >= self.reached_ms
 
 
-@dataclass(frozen=True)
+@frozen
 class MetricQuery:
     """One plain MetricStat query (no metric math: moto cannot evaluate it; not needed)."""
 
@@ -100,7 +101,7 @@ class MetricQuery:
     period: int | None = None  # this query's own period; None: the call's
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class ReferenceSet:
     """The completed jobs a running job is compared with: those of its group that measure
     the same objective metric in the same direction. Anyone who may tag a training job can
@@ -128,7 +129,7 @@ class Completed(NamedTuple):
     instances: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupStats:
     """A reference set's ``GROUP#<group>`` / ``STATS#<objective>#<direction>`` item: what a
     tick needs about its completed jobs. Built from the most recent ``REFERENCE_WINDOW`` of
@@ -171,7 +172,7 @@ class GroupStats:
         return self.tables.get(key)
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupPolicy:
     """A group's ``GROUP#<group>`` / ``POLICY`` item (``trainguard calibrate --apply``): policy
     sections over the deployed policy for the group's jobs (a job's tags still win)."""
@@ -209,7 +210,7 @@ def parse_gpu_idle_alarm_name(name: str) -> tuple[str, str] | None:
     return job, f"{job}/algo-{index}"
 
 
-@dataclass(frozen=True)
+@frozen
 class AlarmChange:
     name: str
     state: str
@@ -225,7 +226,7 @@ class EventError(ValueError):
     DLQ, nothing is written)."""
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class RunId:
     """One run of a training job: its name and its CreationTime in epoch milliseconds.
     SageMaker lets a name be used again after DeleteTrainingJob; the new job is another run,
@@ -243,7 +244,7 @@ def epoch_ms(seconds: float | None) -> int:
     return 0 if seconds is None else round(seconds * 1000)
 
 
-@dataclass
+@mutable
 class JobRecord:
     """One run's item: ``JOB#<name>`` / ``RUN#<created_ms>``."""
 
@@ -303,7 +304,7 @@ class JobRecord:
         return [f"{self.name}/algo-{i}" for i in range(1, self.instance_count + 1)]
 
 
-@dataclass(frozen=True)
+@frozen
 class StateChange:
     """What the lifecycle needs from one state-change event (or a DescribeTrainingJob)."""
 

@@ -25,6 +25,7 @@ RARE = {
     "trainguard.core.hang": "built by a job's settings when the tick first judges hangs",
     "trainguard.core.straggler": "built by a job's settings when the tick first judges it",
     "trainguard.core.runtime_guard": "built by a job's settings when the tick first judges it",
+    "trainguard.adapters.chat": "the chat card: when a message is sent",
 }
 # besides, per handler (module -> why)
 RARE_FOR = {
@@ -33,11 +34,21 @@ RARE_FOR = {
         "trainguard.logic.messages": "the failure notice's text",
         "trainguard.logic.shards": "only the shard function reads shard messages",
         "trainguard.core.engine": "the objective rules: built when a job's settings need them",
+        "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
     },
-    "alert": {"trainguard.logic.shards": "only the shard function reads shard messages"},
+    "alert": {
+        "trainguard.logic.shards": "only the shard function reads shard messages",
+        "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
+    },
     "digest": {"trainguard.logic.shards": "only the shard function reads shard messages"},
-    "evaluator": {"trainguard.logic.lifecycle": "the reconcile of a lost event"},
-    "shard": {"trainguard.logic.lifecycle": "the reconcile of a lost event"},
+    "evaluator": {
+        "trainguard.logic.lifecycle": "the reconcile of a lost event",
+        "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
+    },
+    "shard": {
+        "trainguard.logic.lifecycle": "the reconcile of a lost event",
+        "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
+    },
 }
 
 
@@ -86,6 +97,10 @@ def test_the_rare_paths_find_their_modules() -> None:
     assert callable(carry_out) and callable(revalidate) and callable(create_alarms)
     assert callable(apply_change) and callable(change_from_description)
     assert act and reconcile
+    from trainguard.adapters.chat import message_notification_json
+    from trainguard.logic.report import format_csv, read_audit
+
+    assert callable(message_notification_json) and callable(read_audit) and callable(format_csv)
     settings = JobSettings("g", "loss", "minimize", "observe", Policy())
     assert settings.hang and settings.straggler and settings.runtime_guard
     assert settings.throughput and settings.gpu_idle and settings.rules.ordered is not None

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..core.values import frozen
 from ..message import Message, one_line
 
 Flavor = Literal["slack", "teams", "portable"]
@@ -48,7 +48,7 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]<>#|~])")
 _KEYWORD_CHARS = re.compile(r"[^A-Za-z0-9 _.-]+")
 
 
-@dataclass(frozen=True)
+@frozen
 class ParsedBody:
     """The plain body taken apart: its fields in order, its sentences, its links."""
 

@@ -16,7 +16,6 @@ import json
 from typing import TYPE_CHECKING
 
 from ..message import Message, email_text, subject_line
-from .chat import message_notification_json
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -35,6 +34,8 @@ def per_protocol(message: Message, chat: str) -> str:
     what SQS, Lambda and email-json subscribers get), ``email`` (the same plain text, named so
     that email never depends on the default) and ``https`` (the chat card), each rendered
     from the message's value."""
+    from .chat import message_notification_json  # when a message is sent, not at a cold start
+
     body = email_text(message)
     card = message_notification_json(message, chat)
     return json.dumps({"default": body, "email": body, "https": card}, ensure_ascii=False)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import field, fields
 from typing import Any
 
 from ..constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
+from ..core.values import frozen
 from .policy import MODES, Mode
 from .schema import PolicyError, parse, setting
 
@@ -22,7 +23,7 @@ class ControlsError(PolicyError):
     """A control item that cannot be used; the message names it."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Control:
     """One control item: a pause and/or a mode, with who set it, when and why."""
 
@@ -57,7 +58,7 @@ class Control:
 FIELDS = tuple(f.name for f in fields(Control))
 
 
-@dataclass(frozen=True)
+@frozen
 class Controls:
     """Every control in force; ``error``: why they could not be read (then all stops held)."""
 

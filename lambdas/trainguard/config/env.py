@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..constants import (
@@ -24,6 +24,7 @@ from ..constants import (
     ENV_TABLE_NAME,
     ENV_TOPIC_ARN,
 )
+from ..core.values import frozen
 from .policy import Policy
 from .schema import DERIVED, PolicyError, declared, from_text, read_env, setting
 
@@ -54,7 +55,7 @@ def parse_role_arns(value: object) -> tuple[str, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True)
+@frozen
 class Environment:
     """What the stack gives the functions (``infra/capabilities/functions.py`` sets them)."""
 

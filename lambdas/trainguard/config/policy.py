@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from enum import StrEnum
 from typing import Any, Literal
 
 from ..constants import ENV_POLICY, ENV_STOPS_DISABLED
 from ..core.instances import InstanceCatalog
 from ..core.median import AVERAGES, Average
+from ..core.values import frozen
 from .schema import PolicyError, Setting, from_text, parse, section_of, setting, to_dict
 
 
@@ -55,7 +56,7 @@ def _prices(raw: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class CatchUpSettings:
     """The catch-up rule (``trainguard.core.catchup``), the default objective rule; its
     defaults and ladder come from the policy study (docs/policy.md)."""
@@ -91,7 +92,7 @@ class CatchUpSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class MedianSettings:
     enabled: bool = setting(
         False,
@@ -124,7 +125,7 @@ class MedianSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class PatienceSettings:
     enabled: bool = setting(
         False,
@@ -147,7 +148,7 @@ class PatienceSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class DivergenceSettings:
     enabled: bool = setting(
         True, key="divergenceEnabled", doc="divergence rule (NaN/inf, explosion, silence) on/off"
@@ -167,7 +168,7 @@ class DivergenceSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuIdleSettings:
     enabled: bool = setting(True, key="gpuIdleEnabled", doc="per-host GPU-idle alarms on/off")
     threshold_pct: float = setting(
@@ -192,7 +193,7 @@ class GpuIdleSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class RuntimeSettings:
     enabled: bool = setting(True, key="runtimeGuardEnabled", doc="runtime/cost guard on/off")
     max_runtime_cap_hours: float = setting(
@@ -215,7 +216,7 @@ class RuntimeSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class HangSettings:
     enabled: bool = setting(True, key="hangEnabled", doc="hung-job alerts on/off")
     floor_minutes: float = setting(
@@ -252,7 +253,7 @@ class HangSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class StragglerSettings:
     enabled: bool = setting(True, key="stragglerEnabled", doc="straggler-host alerts on/off")
     margin_pct: float = setting(
@@ -270,7 +271,7 @@ class StragglerSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class ThroughputSettings:
     enabled: bool = setting(
         True,
@@ -294,7 +295,7 @@ class ThroughputSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class CoverageSettings:
     objective_grace_minutes: float = setting(
         15.0,
@@ -312,7 +313,7 @@ class CoverageSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class ReferenceSettings:
     """Who may set a group's thresholds (group poisoning, issue 21; docs/runtime-design.md)."""
 
@@ -327,7 +328,7 @@ class ReferenceSettings:
         return frozenset(r.strip() for r in self.roles.split(",") if r.strip())
 
 
-@dataclass(frozen=True)
+@frozen
 class ReviveSettings:
     auto: bool = setting(
         False,
@@ -350,7 +351,7 @@ class ReviveSettings:
     )
 
 
-@dataclass(frozen=True)
+@frozen
 class Policy:
     mode: Mode = setting(
         Mode.OBSERVE,

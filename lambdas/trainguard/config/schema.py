@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
+from dataclasses import MISSING, Field, field, fields, is_dataclass, replace
 from typing import Any, Literal, TypeVar
+
+from ..core.values import frozen
 
 Kind = Literal["bool", "int", "number", "text", "choice", "prices", "parsed"]
 T = TypeVar("T")
 Parser = Callable[[Any], Any]  # reads a value of its own shape; raises ValueError
 
 
-@dataclass(frozen=True)
+@frozen
 class Setting:
     """What is declared about one setting (the schema)."""
 

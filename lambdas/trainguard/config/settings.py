@@ -10,11 +10,12 @@ its rule without a list copied here (and a setting the rule does not take fails 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.curves import Direction
+from ..core.values import frozen
 from .policy import Mode, Policy
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
     return build(rule, section, **given) if section.enabled else None
 
 
-@dataclass(frozen=True)
+@frozen
 class JobSettings:
     """What the tags of one opted-in job say, resolved against the policy in force for it
     (:func:`.resolve.resolve_settings`)."""

@@ -11,7 +11,7 @@ everything else), each with its fix (the CONFIG notice, ``trainguard check``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 from ..constants import (
@@ -27,6 +27,7 @@ from ..constants import (
     TAG_THROUGHPUT,
 )
 from ..core.curves import DIRECTIONS, Direction
+from ..core.values import frozen
 from .policy import MODES, Mode, Policy
 from .schema import PolicyError, Setting, check, number, walk
 from .settings import JobSettings
@@ -132,7 +133,7 @@ def _not_empty(tag: str, what: str) -> Reader:
 ProblemKind = Literal["value", "near-miss", "unknown"]
 
 
-@dataclass(frozen=True)
+@frozen
 class TagProblem:
     """One bad ``trainguard:*`` tag, or a key near one: what is wrong, and the fix."""
 

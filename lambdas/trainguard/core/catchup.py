@@ -56,13 +56,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from .curves import MINUS, Curve, Direction, fmt, median, signed
 from .decision import Decision
 from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
+from .values import frozen
 
 RULE = "catch-up"
 EXACT_STEPS = 64  # grid: the steps 0, 1, ..., 63 exactly ...
@@ -120,7 +120,7 @@ def curve_noise(curve: Curve) -> float | None:
 # ---- the group's model ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class CatchUpModel:
     """What the rule needs of a group's completed jobs: small, JSON-safe, updated one
     completion at a time (:meth:`add`).
@@ -265,7 +265,7 @@ class CatchUpModel:
 # ---- the per-job counter --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class WorseStreak:
     """A job's count of worse reports in a row: three numbers, kept between ticks (on the job's
     progress record), JSON-safe.
@@ -351,7 +351,7 @@ class CatchUpVerdict(NamedTuple):
 NO_MEASUREMENTS = CatchUpVerdict(False, False, 0, None, None, None, 0)
 
 
-@dataclass(frozen=True)
+@frozen
 class CatchUpRule(RuleDefaults):
     """Stop a job that could not reach the group's best final value even with the largest
     gain any completed job made after its step, plus ``noise_multiple`` x the group's noise,

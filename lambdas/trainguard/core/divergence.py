@@ -16,13 +16,13 @@ Three shapes (CloudWatch cannot store NaN, so on live data a NaN rarely arrives 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from .curves import Curve, Direction, fmt, is_better, median
 from .decision import Decision
 from .rule import GO, STOP, GroupState, Plain, RuleDefaults, Verdict
 from .summary import CurveSummary
+from .values import frozen
 
 RULE = "diverged"
 
@@ -30,7 +30,7 @@ RULE = "diverged"
 Shape = Literal["non-finite", "explosion", "silence"]
 
 
-@dataclass(frozen=True)
+@frozen
 class DivergenceRule(RuleDefaults):
     direction: Direction = Direction.MINIMIZE
     explode_factor: float = 10.0

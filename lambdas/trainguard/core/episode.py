@@ -11,10 +11,10 @@ when one is due. The caller keeps the open episodes on the run and sends the ale
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from .decision import Decision
+from .values import frozen
 
 
 class EpisodeRule(StrEnum):
@@ -23,7 +23,7 @@ class EpisodeRule(StrEnum):
     THROUGHPUT = "throughput"
 
 
-@dataclass(frozen=True, order=True)
+@frozen(order=True)
 class EpisodeKey:
     """One open health episode of a run: its rule and (per-host rules) its host."""
 
@@ -56,7 +56,7 @@ def straggler_key(host: str) -> EpisodeKey:
     return EpisodeKey(EpisodeRule.STRAGGLER, host)
 
 
-@dataclass(frozen=True)
+@frozen
 class Opening:
     """An episode a rule opens: its alert, when what the rule saw began (epoch s, the email
     says) and the alert's once-only key (:meth:`EpisodeKey.alert`)."""
@@ -67,7 +67,7 @@ class Opening:
     once: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Episodes:
     """An episode rule's answer at one tick (the shape every episode rule answers in)."""
 

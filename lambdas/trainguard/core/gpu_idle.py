@@ -18,15 +18,15 @@ everything else, pure:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .curves import Curve, fmt
 from .decision import Decision
+from .values import frozen
 
 RULE = "gpu_idle"
 
 
-@dataclass(frozen=True)
+@frozen
 class HostStatus:
     host: str
     gpus: int
@@ -38,7 +38,7 @@ class HostStatus:
     latest_minute: float | None
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuIdleRule:
     threshold_pct: float = 10.0
     window_minutes: float = 15.0

@@ -9,14 +9,15 @@ references; the catch-up model is bounded by its step grid).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from .catchup import CatchUpModel
 from .curves import Curve, Direction, median
 from .median import ReferenceTable
+from .values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Reference:
     """One completed job of a reference set: its run id (``name@created_ms``), its duration,
     its samples/s per instance (None: it had no throughput metric) and its instance count."""
@@ -27,7 +28,7 @@ class Reference:
     instances: int = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class GroupFigures:
     """What the fold produces: the window (oldest first), the completions ever taken in, the
     median tables by ``table_key``, the median duration and the catch-up model."""

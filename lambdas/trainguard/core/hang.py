@@ -22,13 +22,13 @@ per GPU, idle a mean of at most 5 %, pinned at least 90 %.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from .cadence import ReportCadence
 from .curves import Curve, fmt
 from .decision import Decision
 from .episode import HUNG, EpisodeKey, Episodes, Opening
+from .values import frozen
 
 RULE = "hung"
 
@@ -36,7 +36,7 @@ Level = Literal["pinned", "idle"]
 Pattern = Literal["pinned", "idle", "mixed"]
 
 
-@dataclass(frozen=True)
+@frozen
 class HostLevel:
     """One host's GPUs over the flat window, per GPU."""
 
@@ -46,7 +46,7 @@ class HostLevel:
     level: Level
 
 
-@dataclass(frozen=True)
+@frozen
 class Hang:
     """A hung job's numbers: the pattern, each host's level, the silence and its limit."""
 
@@ -58,7 +58,7 @@ class Hang:
     longest_gap_minutes: float
 
 
-@dataclass(frozen=True)
+@frozen
 class HangRule:
     floor_minutes: float = 5.0
     gap_multiple: float = 3.0

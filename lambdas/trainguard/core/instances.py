@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from .values import frozen
 
 PRICES_AS_OF = "2025-06"
 PRICES_REGION = "us-east-1"
 
 
-@dataclass(frozen=True)
+@frozen
 class InstanceSpec:
     gpus: int
     usd_per_hour: float
@@ -134,7 +135,7 @@ DEFAULT_CATALOG = InstanceCatalog()
 
 
 # ---- a job's instances -------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class InstanceGroup:
     """One instance group of a job's cluster: ``ResourceConfig.InstanceGroups[]`` of a
     heterogeneous cluster, or the one unnamed group (``name`` "") of ``InstanceType`` x
@@ -212,7 +213,7 @@ def hourly_cost(groups: Sequence[InstanceGroup], catalog: InstanceCatalog) -> fl
     return total
 
 
-@dataclass(frozen=True)
+@frozen
 class GpuHosts:
     """What the GPU rules (GPU-idle, hang, straggler) can know of a job's hosts.
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -33,6 +33,7 @@ from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
 from .rule import GroupState, RuleDefaults, Verdict
 from .summary import CurveSummary
+from .values import frozen
 
 RULE = "median"
 
@@ -60,7 +61,7 @@ class ThresholdSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@frozen
 class DirectReferences:
     """Computes M(s) from the completed curves on every call: the definition, written plainly.
 
@@ -86,7 +87,7 @@ class DirectReferences:
         return (median(averages) if averages else None), len(averages)
 
 
-@dataclass(frozen=True)
+@frozen
 class ReferenceTable:
     """M(s) materialized for one group (and, with ``average="since_grace"``, one grace).
 
@@ -287,7 +288,7 @@ class MedianVerdict(NamedTuple):
 NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
 
 
-@dataclass(frozen=True)
+@frozen
 class MedianStoppingRule(RuleDefaults):
     """Stop a running job whose best value is strictly worse than the references' median.
 

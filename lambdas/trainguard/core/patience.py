@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .curves import Curve, Direction, fmt
 from .decision import Decision
 from .rule import GO, STOP, GroupState, Plain, RuleDefaults, Verdict
 from .summary import CurveSummary
+from .values import frozen
 
 RULE = "patience"
 
 
-@dataclass(frozen=True)
+@frozen
 class PatienceRule(RuleDefaults):
     direction: Direction = Direction.MINIMIZE
     patience: int = 5

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from .cadence import ReportCadence
@@ -19,9 +19,10 @@ from .curves import Direction
 from .series import floor_minute, minute_curve
 from .summary import CurveSummary
 from .throughput import ThroughputSummary
+from .values import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Progress:
     summary: CurveSummary
     unit: str  # the step unit the summary counts in: "minute" or "report"

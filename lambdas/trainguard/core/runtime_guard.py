@@ -8,17 +8,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .curves import fmt
 from .decision import Decision
+from .values import frozen
 
 RULE_MAX_RUNTIME = "max_runtime"
 RULE_OVERTIME = "overtime"
 RULE_STALLED = "stalled"
 
 
-@dataclass(frozen=True)
+@frozen
 class RuntimeGuard:
     max_runtime_cap_hours: float = 72.0
     duration_factor: float = 3.0

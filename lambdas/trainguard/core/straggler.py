@@ -29,16 +29,16 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
 
 from .curves import Curve, fmt
 from .decision import Decision
 from .episode import Episodes, Opening, straggler_key
+from .values import frozen
 
 RULE = "straggler"
 
 
-@dataclass(frozen=True)
+@frozen
 class StragglerStatus:
     """One host against the others over the window, per GPU (means of the compared minutes)."""
 
@@ -56,13 +56,13 @@ class StragglerStatus:
         return self.others_median - self.per_gpu_mean
 
 
-@dataclass(frozen=True)
+@frozen
 class EpisodeChanges:
     opened: tuple[StragglerStatus, ...]  # alert once for each
     closed: tuple[str, ...]  # hosts whose episode ends
 
 
-@dataclass(frozen=True)
+@frozen
 class StragglerRule:
     margin_pct: float = 30.0
     window_minutes: float = 10.0

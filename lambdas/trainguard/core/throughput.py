@@ -40,6 +40,7 @@ from .curves import Curve, fmt, median
 from .decision import Decision
 from .episode import THROUGHPUT, Episodes, Opening
 from .stored import number
+from .values import frozen
 
 RULE = "throughput"
 WINDOW = 10  # datapoints in the recent level
@@ -135,7 +136,7 @@ class ThroughputSummary:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class ThroughputBaseline:
     """A group's median throughput per instance over its completed jobs."""
 
@@ -161,7 +162,7 @@ def completed_per_instance(
     return median(values) / instances
 
 
-@dataclass(frozen=True)
+@frozen
 class ThroughputStatus:
     """The job's recent level per instance against its group and its own earlier level."""
 
@@ -179,7 +180,7 @@ class ThroughputStatus:
         return self.below_group or self.dropped
 
 
-@dataclass(frozen=True)
+@frozen
 class ThroughputRule:
     fraction: float = 0.7  # of the group's median per instance
     drop: float = 0.3  # from its own established level

@@ -11,12 +11,13 @@ share (the claim, the outcome, the audit and the outbox) :mod:`.ledger`'s.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..config import JobSettings
 from ..core.decision import Decision
 from ..core.episode import EpisodeKey
+from ..core.values import mutable
 from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
@@ -43,7 +44,7 @@ CARRY_OUTS: Mapping[ActionKind, CarryOut] = {
 }
 
 
-@dataclass
+@mutable
 class Act(Ledger):
     """Acts for one invocation at ``now``; counts what it did (:attr:`counts`)."""
 

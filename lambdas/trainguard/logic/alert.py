@@ -12,7 +12,6 @@ happens in the evaluator's tick, which sees the open episodes on the job item
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..config import gpu_idle_rule, settings_for
@@ -22,6 +21,7 @@ from ..core.episode import EpisodeState
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.instances import gpu_hosts, instances_text
 from ..core.series import floor_minute
+from ..core.values import mutable
 from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
 from ..observability import logger
 from . import messages
@@ -29,7 +29,7 @@ from .dependencies import Dependencies
 from .ledger import ALERT, Ledger, mail_key
 
 
-@dataclass
+@mutable
 class AlertResult:
     alarm: str
     state: str

@@ -30,12 +30,12 @@ emailed. Nothing is stopped for a notice, and the rules that do watch the job go
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import JobSettings, Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
 from ..core.instances import GpuHosts, InstanceCatalog, gpu_hosts, instances_text
+from ..core.values import frozen
 from ..models import JobRecord
 from ..observability import logger
 from . import messages
@@ -66,7 +66,7 @@ RULES = (
 State = Literal["watched", "n/a", "not watched"]
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleWatch:
     rule: str
     state: State
@@ -77,7 +77,7 @@ class RuleWatch:
         return self.state if not self.why else f"{self.state}: {self.why}"
 
 
-@dataclass(frozen=True)
+@frozen
 class Coverage:
     """A job's coverage: each rule its settings turn on, and the causes of its gaps."""
 

@@ -9,25 +9,26 @@ samples and its throughput, one alert per episode. The evaluator hands the resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 
 from ..config import JobSettings
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
 from ..core.episode import HUNG, THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
 from ..core.instances import GpuHosts
+from ..core.values import frozen
 from ..models import GroupStats, JobRecord
 from .observe import Observation
 
 
-@dataclass(frozen=True)
+@frozen
 class Alert:
     decision: Decision
     episode: str = ""  # "": once per run; else the episode it opens (one alert per episode)
     since: float | None = None  # epoch s: when what it saw began (the email says)
 
 
-@dataclass(frozen=True)
+@frozen
 class Judgement:
     judged: bool = False  # the objective rules looked at the job's progress
     stops: list[Decision] = field(default_factory=list)  # to stop (enforce) or report

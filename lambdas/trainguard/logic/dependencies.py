@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
 from ..core.instances import InstanceCatalog
+from ..core.values import mutable
 
 if TYPE_CHECKING:
     from ..ports import (
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     )
 
 
-@dataclass
+@mutable
 class Dependencies:
     # the state table (a StateTable)
     jobs: Jobs

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Controls, Policy, PolicyError, resolve_settings
 from ..core.curves import fmt
 from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
+from ..core.values import frozen
 from ..message import Message, email_text, field, sentence
 from ..models import JobRecord, JobStatus, RunId
 from ..times import iso
@@ -42,7 +42,7 @@ DIGEST_DAYS = 7
 TOP = 5  # rows of each list
 
 
-@dataclass(frozen=True)
+@frozen
 class IdleJob:
     run: RunId
     group: str
@@ -51,7 +51,7 @@ class IdleJob:
     dollars: float | None  # what its host cost over that time
 
 
-@dataclass(frozen=True)
+@frozen
 class RunningJob:
     run: RunId
     group: str
@@ -59,7 +59,7 @@ class RunningJob:
     dollars: float | None  # instances x price x hours so far
 
 
-@dataclass(frozen=True)
+@frozen
 class CloseCall:
     run: RunId
     group: str
@@ -70,14 +70,14 @@ class CloseCall:
     objective: str
 
 
-@dataclass(frozen=True)
+@frozen
 class UnwatchedJob:
     run: RunId
     group: str
     gaps: tuple[str, ...]  # "rule (why)" for each rule on that does not watch it
 
 
-@dataclass(frozen=True)
+@frozen
 class Digest:
     summary: Summary
     idle: list[IdleJob]

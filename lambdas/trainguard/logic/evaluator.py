@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..config import JobSettings, PolicyError, resolve_settings, tag_problems
 from ..core.instances import gpu_hosts
 from ..core.progress import Progress
+from ..core.values import mutable
 from ..models import GroupStats, JobRecord, ReferenceSet, RunId
 from ..observability import logger
 from . import messages
@@ -51,7 +52,7 @@ RESERVE_S = 10.0  # stop starting new work this long before the function's timeo
 SAVE_EVERY = 200  # progress records written as the tick goes, in chunks of this many
 
 
-@dataclass
+@mutable
 class TickResult(Counts):
     """What the tick did: the ledger counts its actions straight into it (:class:`Counts`:
     stops, would-be stops, alerts, refused stops, dollars saved), the rest is the tick's."""
@@ -78,7 +79,7 @@ class TickResult(Counts):
     actions: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
+@mutable
 class Budget:
     """The invocation's time: ``remaining_ms`` (Lambda's ``get_remaining_time_in_millis``;
     None: unbounded). New work stops when less than ``reserve_s`` is left, so that the tick

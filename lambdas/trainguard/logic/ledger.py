@@ -17,12 +17,13 @@ table (:mod:`.actions`) imports them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from enum import Enum
 from typing import Any
 
 from ..config import Controls
 from ..core.decision import Decision
+from ..core.values import frozen, mutable
 from ..message import Message
 from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
@@ -86,7 +87,7 @@ class ClaimState(Enum):
     DONE = "done"
 
 
-@dataclass(frozen=True)
+@frozen
 class Claim:
     """One ``ACTION#`` item: the claim (``details``, written once by whoever won it) and how far
     it got (the top-level fields the carry-outs update)."""
@@ -216,7 +217,7 @@ _TALLY = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """What came of an action; :attr:`text` is what the audit record and the email say."""
 
@@ -259,7 +260,7 @@ def tally_of(text: str) -> str:
 
 
 # ---- one invocation's acting, and its one voice -------------------------------------------------
-@dataclass
+@mutable
 class Counts:
     """What an invocation's actions did (the tick's result is one: the ledger counts into it)."""
 
@@ -270,7 +271,7 @@ class Counts:
     dollars_saved: float = 0.0
 
 
-@dataclass
+@mutable
 class Ledger:
     """Acts for one invocation at ``now``: claims, writes how far each got, says what
     happened (audit + outbox), and counts."""

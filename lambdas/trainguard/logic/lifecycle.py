@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, cast
 
 from ..config import Mode, Policy, PolicyError, is_opted_in, job_settings, settings_for
@@ -29,6 +29,7 @@ from ..core.instances import gpu_hosts, instances_text
 from ..core.median import MedianStoppingRule
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
 from ..core.throughput import completed_per_instance
+from ..core.values import mutable
 from ..models import (
     REFERENCE_WINDOW,
     TERMINAL,
@@ -49,7 +50,7 @@ from . import revive
 from .dependencies import Dependencies
 
 
-@dataclass
+@mutable
 class LifecycleResult:
     job: str
     status: str

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import TYPE_CHECKING
 
 from ..config import JobSettings
 from ..constants import GPU_METRIC
 from ..core.progress import Progress, advance, advance_throughput
 from ..core.series import floor_minute
+from ..core.values import frozen
 from ..models import JobRecord, MetricQuery, RunId, Series
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ INSTANCE_EVERY_S = 300.0
 OVERDUE_S = 60.0  # a report later than its typical gap by this: the objective is overdue
 
 
-@dataclass(frozen=True)
+@frozen
 class Observation:
     progress: Progress | None  # as of this tick (None: the job has no objective)
     last_instance: float | None  # epoch s of the instances' last report, if recent

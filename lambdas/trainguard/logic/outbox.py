@@ -16,9 +16,9 @@ took it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.values import mutable
 from ..message import Message
 from ..observability import logger
 
@@ -36,7 +36,7 @@ def retry_delay(attempts: int) -> float:
     return min(BACKOFF_CAP_S, BACKOFF_S * 2.0 ** max(0, attempts - 1))
 
 
-@dataclass
+@mutable
 class Mail:
     outbox: Outbox
     notifier: Notifier

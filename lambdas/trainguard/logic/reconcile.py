@@ -24,13 +24,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Protocol
 
 from ..config import Policy, settings_for
 from ..constants import GPU_IDLE_ALARM_PREFIX, GPU_METRIC
 from ..core.instances import gpu_hosts
 from ..core.series import floor_minute
+from ..core.values import mutable
 from ..models import (
     JobListing,
     JobNotFoundError,
@@ -77,7 +78,7 @@ def listing_since(now: float, running: list[JobRecord], policy: Policy, full: bo
     return min([since, *known])
 
 
-@dataclass
+@mutable
 class Reconciled:
     running: list[JobRecord]  # the running jobs after the reconcile
     registered: list[str] = field(default_factory=list)

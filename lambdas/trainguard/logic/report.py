@@ -23,15 +23,15 @@ How the audit records (written by :mod:`.act`) are counted:
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..core.instances import InstanceCatalog, hourly_cost
+from ..core.values import frozen, mutable
 from ..message import one_line
 from ..models import JobRecord, RunId
 from ..times import iso
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
 
 
-@dataclass
+@mutable
 class Totals:
     """The counts of one group (or of all of them)."""
 
@@ -89,7 +89,7 @@ class Totals:
             self.not_stopped += 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """One audit record, classified, with its run and group."""
 
@@ -104,7 +104,7 @@ class Entry:
     record: Mapping[str, Any]
 
 
-@dataclass
+@mutable
 class Summary:
     since: float  # epoch s, inclusive
     until: float  # epoch s, exclusive
@@ -273,6 +273,8 @@ def format_json(summary: Summary) -> str:
 
 def format_csv(summary: Summary) -> str:
     """One row per group and a TOTAL row."""
+    import csv  # the tools' export only: not a handler's cold start
+
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["group", "jobs", *COLUMNS])

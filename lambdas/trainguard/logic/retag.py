@@ -24,10 +24,11 @@ import math
 import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from ..config import Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
+from ..core.values import mutable
 from ..models import JobNotFoundError, JobRecord
 from ..observability import logger
 from .dependencies import Dependencies
@@ -37,7 +38,7 @@ TAG_READ_THREADS = 8  # concurrent ListTags calls (a boto3 client is thread-safe
 HEADROOM = 2  # a period long enough for twice the fleet: the phases' clumps fit the cap
 
 
-@dataclass
+@mutable
 class Retagged:
     """What a tick's re-read found."""
 

@@ -33,7 +33,6 @@ import fnmatch
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..config import RetryConfigError, is_opted_in
@@ -46,6 +45,7 @@ from ..constants import (
 )
 from ..core.decision import Decision
 from ..core.instances import instances_text
+from ..core.values import frozen
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..observability import logger
 from ..times import epoch_seconds, iso
@@ -78,7 +78,7 @@ NOT_ENABLED = (
 
 
 # ---- which failures are a capacity problem ---------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class FailurePattern:
     """One shape of FailureReason that SageMaker gives when the job could not get capacity:
     ``kind`` is the SageMaker Pipelines retry-policy exception type it corresponds to."""
@@ -400,7 +400,7 @@ def _recheck(
     return None, description, tags
 
 
-@dataclass(frozen=True)
+@frozen
 class Asked:
     """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`):
     ``created`` (now, or by an earlier try of this very claim), ``taken`` (by a job trainguard

@@ -13,12 +13,12 @@ claimed, so what a resumed claim says is a request, not a fact.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ..config import JobSettings, PolicyError, resolve_settings
 from ..core import catchup, divergence, gpu_idle, median, patience
 from ..core.decision import Decision
 from ..core.episode import EpisodeRule, open_episodes
+from ..core.values import frozen
 from ..models import GroupStats, JobRecord
 from .ledger import Claim, Ledger
 from .observe import observe
@@ -27,7 +27,7 @@ OBJECTIVE_RULES = frozenset({divergence.RULE, median.RULE, catchup.RULE, patienc
 EPISODE_RULES = frozenset(rule.value for rule in EpisodeRule)
 
 
-@dataclass(frozen=True)
+@frozen
 class Validated:
     """A resumed claim checked against now: ``why`` it is refused (None: valid), else the
     job's ``settings`` now and its group's ``stats``."""

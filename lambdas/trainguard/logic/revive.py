@@ -33,12 +33,13 @@ overruled it); the other rules, the protect tag and a pause still apply (:func:`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from ..config import Controls, RetryConfigError, job_settings, resolve_policy
 from ..constants import REVIVED_NAME_INFIX, TAG_REVIVED_FROM
 from ..core.decision import Decision
+from ..core.values import frozen
 from ..models import CheckpointsUnreadable, JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
 from ..times import iso
@@ -56,7 +57,6 @@ from .ledger import (
     mail_key,
     revive_action,
 )
-from .report import read_audit
 
 RULE = "revive"
 MAX_REVIVALS = 20  # revive#<k> claims looked at on one run (refused ones are skipped)
@@ -67,7 +67,7 @@ NOT_ENABLED = (
 
 
 # ---- a stop's resumability -------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Resumable:
     """Whether a stopped job can be resumed from its checkpoints, and why (not)."""
 
@@ -114,7 +114,7 @@ def stop_of(deps: Dependencies, job: JobRecord) -> tuple[str, dict[str, Any]] | 
 
 
 # ---- lineage -------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Lineage:
     """The chain a run belongs to as trainguard recorded it: its first job's name, which
     revival it is (0: the first job), the run it continues and the rule its owner overruled."""
@@ -217,7 +217,7 @@ def chain_runs(deps: Dependencies, job: JobRecord) -> list[JobRecord]:
 
 
 # ---- the request: trainguard revive JOB ----------------------------------------------------------
-@dataclass(frozen=True)
+@frozen
 class Answer:
     """What ``trainguard revive`` says (one line) and whether it did (or had done) it."""
 
@@ -383,6 +383,8 @@ def on_completion(deps: Dependencies, completed: JobRecord, now: float) -> list[
         return []
     if controls.error or controls.pause(refs.group) or refs not in stats:
         return []
+    from .report import read_audit  # the group's policy revives: only then
+
     since = now - policy.revive.lookback_hours * 3600.0
     records = read_audit(deps.audit, min(since, _day_start(now)), now + 1.0)
     stopped = [run for run, r in records if r.get("action") == "STOPPED" and r.get("resumable")]

@@ -18,10 +18,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..config.schema import PolicyError, parse, setting
+from ..core.values import frozen
 from ..models import JobRecord, ReferenceSet, RunId
 
 MESSAGE_VERSION = 1
@@ -31,7 +32,7 @@ class ShardMessageError(PolicyError):
     """A shard message that cannot be read (it is dead-lettered after its retries)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     shards: list[list[JobRecord]]
     split: set[ReferenceSet] = field(default_factory=set)  # sets cut across shards
@@ -69,7 +70,7 @@ def plan_shards(jobs: Sequence[JobRecord], size: int) -> Plan:
     return Plan(shards, split)
 
 
-@dataclass(frozen=True)
+@frozen
 class Shard:
     """One shard of the tick at ``now``: its runs, and the pinned STATS versions of the split
     reference sets it holds part of."""
@@ -118,7 +119,7 @@ def _pinned(raw: Any) -> dict[ReferenceSet, int]:
     return {ReferenceSet(str(g), str(o), str(d)): int(v) for g, o, d, v in raw}
 
 
-@dataclass(frozen=True)
+@frozen
 class _Message:
     """The shard message's schema (what :meth:`Shard.to_message` writes)."""
 

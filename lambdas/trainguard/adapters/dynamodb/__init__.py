@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...core.values import frozen
 from .audit import DynamoDBAuditLog
 from .episodes import DynamoDBIdleEpisodes
 from .events import DynamoDBEventMarks
@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class TablePorts:
     """Every port of one state table (a :class:`~trainguard.ports.StateTable`)."""
 

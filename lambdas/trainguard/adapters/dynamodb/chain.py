@@ -24,9 +24,9 @@ import base64
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from ...core.values import frozen
 from ...models import RunId
 from .keys import deserialize, serialize
 
@@ -65,7 +65,7 @@ def link(item: Mapping[str, Any], seq: int, prev: str) -> dict[str, Any]:
     return linked
 
 
-@dataclass(frozen=True)
+@frozen
 class Break:
     """The first broken link of a chain: the record it is at and what is wrong."""
 
@@ -77,7 +77,7 @@ class Break:
         return f"record {self.seq}: {self.kind} ({self.detail})"
 
 
-@dataclass(frozen=True)
+@frozen
 class ChainCheck:
     """One run's chain as read back: how many records, from which number, and its first
     break (None: intact)."""
