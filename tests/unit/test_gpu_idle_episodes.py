@@ -7,7 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from fakes import Fakes
+from world import World
 
+from trainguard.config import GpuIdleSettings, Policy
 from trainguard.core.episode import (
     HUNG,
     EpisodeKey,
@@ -21,7 +24,7 @@ from trainguard.core.episode import (
     straggler_key,
 )
 from trainguard.core.gpu_idle import GpuIdleRule
-from trainguard.logic.ledger import mail_key
+from trainguard.logic.ledger import Ledger, mail_key
 from trainguard.models import RunId
 
 pytestmark = pytest.mark.unit
@@ -105,3 +108,53 @@ def test_an_episode_item_as_stored_is_read_back(
     item: dict[str, object] | None, want: object
 ) -> None:
     assert IdleEpisode.from_item(HOST, item) == want
+
+
+def test_the_ledger_writes_a_gpu_idle_answer_on_its_own_items_once() -> None:
+    fakes = Fakes()
+    world = World(fakes)
+    world.start("job", count=2, instance_type="ml.g5.12xlarge")
+    record = world.record("job")
+    ledger = Ledger(fakes.deps(), fakes.now + 60.0)
+    assert ledger.episodes(record, {KEY: fakes.now}) == {KEY}
+    assert ledger.episodes(record, {KEY: fakes.now}) == frozenset()  # open already: done
+    # today's shapes: the host's item, and the open one mirrored on the run's idle_hosts
+    assert fakes.idle_episodes.episode(record.run, HOST) == {
+        "state": "open",
+        "opened_at": fakes.now,
+    }
+    assert world.record("job").idle_hosts == {HOST: fakes.now}
+    # the other rules' keys go to the run's episodes map, as before
+    assert ledger.episodes(record, {HUNG: 5.0}) == {HUNG}
+    assert world.record("job").episodes == {"hung": 5.0}
+    # closing: at the ledger's time, once
+    assert ledger.episodes(record, {KEY: None}) == {KEY}
+    assert ledger.episodes(record, {KEY: None}) == frozenset()
+    closed = fakes.idle_episodes.episode(record.run, HOST)
+    assert closed == {"state": "closed", "opened_at": fakes.now, "closed_at": fakes.now + 60.0}
+    assert world.record("job").idle_hosts == {}
+
+
+def test_an_episode_opened_by_todays_code_is_read_by_the_alarms_and_the_tick() -> None:
+    """An open episode as the alert function wrote it before the rule answered in one shape
+    (its item and the run's idle_hosts, by the port's own write): the same ALARM again is a
+    duplicate whose email keeps its once-only key, the tick stops the job on it, and an OK
+    closes it."""
+    policy = Policy(mode="enforce", gpu_idle=GpuIdleSettings(stop_after_minutes=30.0))
+    world = World()
+    world.fakes.policy = policy
+    world.start("idle", count=2, instance_type="ml.g5.12xlarge")
+    for _ in range(40):
+        world.fakes.advance(1)
+        for host, summed in (("idle/algo-1", 360.0), ("idle/algo-2", 16.0)):
+            world.fakes.metrics.put("GPUUtilization", {"Host": host}, world.fakes.now, summed)
+    record = world.record("idle")
+    opened_at = world.fakes.now - 20 * 60.0
+    assert world.fakes.idle_episodes.open_episode(record.run, "idle/algo-2", opened_at)
+    name = "trainguard-gpu-idle-idle-algo-2"
+    assert world.alarm(name, "ALARM").action == "duplicate"
+    (key,) = [k for _, k in world.fakes.table.items if isinstance(k, str) and "#gpu_idle#" in k]
+    assert key == mail_key(record.run, "gpu_idle", "idle/algo-2", f"{opened_at:.0f}")
+    tick = world.tick()
+    assert tick.stops == 1 and world.fakes.training_jobs.stopped == ["idle"]
+    assert world.alarm(name, "OK", previous="ALARM").action == "closed"
