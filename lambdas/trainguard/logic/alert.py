@@ -1,8 +1,10 @@
 """Alarm notifications: per-host GPU-idle alarms (Lambda alarm action) and the stack's own
 health alarms ("CloudWatch Alarm State Change" events).
 
-GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email);
-repeated deliveries of the same state are no-ops (conditional updates). The email names the
+GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email): the
+rule answers the change (:meth:`~trainguard.core.gpu_idle.GpuIdleRule.on_alarm`, in the shape
+every episode rule answers in) and :meth:`.ledger.Ledger.episodes` writes it; repeated
+deliveries of the same state are no-ops (conditional updates). The email names the
 host and gives per-GPU utilization, how long, and the $/hour the idle host costs (the numbers
 come from the rule, ``core/gpu_idle.py``). Auto-stop after ``gpu_idle.stop_after_minutes``
 happens in the evaluator's tick, which sees the open episodes on the job item
