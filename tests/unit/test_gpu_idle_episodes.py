@@ -135,6 +135,15 @@ def test_the_ledger_writes_a_gpu_idle_answer_on_its_own_items_once() -> None:
     assert world.record("job").idle_hosts == {}
 
 
+def idle_for_40_minutes(world: World) -> None:
+    """Job ``idle`` on two 4-GPU hosts for 40 minutes: algo-1 busy, algo-2 at 4 % per GPU."""
+    world.start("idle", count=2, instance_type="ml.g5.12xlarge")
+    for _ in range(40):
+        world.fakes.advance(1)
+        for host, summed in (("idle/algo-1", 360.0), ("idle/algo-2", 16.0)):
+            world.fakes.metrics.put("GPUUtilization", {"Host": host}, world.fakes.now, summed)
+
+
 def test_an_episode_opened_by_todays_code_is_read_by_the_alarms_and_the_tick() -> None:
     """An open episode as the alert function wrote it before the rule answered in one shape
     (its item and the run's idle_hosts, by the port's own write): the same ALARM again is a
@@ -143,11 +152,7 @@ def test_an_episode_opened_by_todays_code_is_read_by_the_alarms_and_the_tick() -
     policy = Policy(mode="enforce", gpu_idle=GpuIdleSettings(stop_after_minutes=30.0))
     world = World()
     world.fakes.policy = policy
-    world.start("idle", count=2, instance_type="ml.g5.12xlarge")
-    for _ in range(40):
-        world.fakes.advance(1)
-        for host, summed in (("idle/algo-1", 360.0), ("idle/algo-2", 16.0)):
-            world.fakes.metrics.put("GPUUtilization", {"Host": host}, world.fakes.now, summed)
+    idle_for_40_minutes(world)
     record = world.record("idle")
     opened_at = world.fakes.now - 20 * 60.0
     assert world.fakes.idle_episodes.open_episode(record.run, "idle/algo-2", opened_at)
@@ -158,3 +163,30 @@ def test_an_episode_opened_by_todays_code_is_read_by_the_alarms_and_the_tick() -
     tick = world.tick()
     assert tick.stops == 1 and world.fakes.training_jobs.stopped == ["idle"]
     assert world.alarm(name, "OK", previous="ALARM").action == "closed"
+
+
+class Died(Exception):
+    pass
+
+
+def test_a_retry_after_dying_between_the_write_and_the_email_says_it_once() -> None:
+    """The alert function's invocation dies after the ledger wrote the rule's answer and
+    before the email was written: the retry of the same delivery finds the episode as written,
+    answers the same opening (or close) and says it, once."""
+    world = World()
+    idle_for_40_minutes(world)
+    name = "trainguard-gpu-idle-idle-algo-2"
+    world.fakes.outbox.fail("enqueue", Died("opened, not said"))
+    with pytest.raises(Died):
+        world.alarm(name, "ALARM")
+    assert world.record("idle").idle_hosts == {"idle/algo-2": world.fakes.now}
+    assert world.emails() == []
+    assert world.alarm(name, "ALARM").action == "duplicate"
+    assert world.emails() == ["[trainguard] GPU idle: idle/algo-2 (4%/GPU, 31 min)"]
+    world.fakes.advance(10)
+    world.fakes.outbox.fail("enqueue", Died("closed, not said"))
+    with pytest.raises(Died):
+        world.alarm(name, "OK", previous="ALARM")
+    assert world.record("idle").idle_hosts == {}
+    assert world.alarm(name, "OK", previous="ALARM").action == "duplicate"
+    assert world.emails() == ["[trainguard] GPU recovered: idle/algo-2 (after 10 min)"]

@@ -102,7 +102,7 @@ def judge(
             since = (now - last) / 60.0 if last else elapsed
             checks.append(guard.check_stalled(job.name, elapsed, since))
         alerts += [Alert(a) for a in checks if a is not None]
-    if policy.gpu_idle.enabled:
+    if policy.gpu_idle.enabled and job.idle_hosts:  # no open idle episode: nothing to answer
         idle = settings.gpu_idle.episodes(
             job.name, idle_episodes(job.idle_hosts), now=now, elapsed_minutes=elapsed
         )
