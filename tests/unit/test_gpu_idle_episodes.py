@@ -25,7 +25,7 @@ from trainguard.core.episode import (
 )
 from trainguard.core.gpu_idle import GpuIdleRule
 from trainguard.logic.ledger import Ledger, mail_key
-from trainguard.models import RunId
+from trainguard.models import JobRecord, RunId
 
 pytestmark = pytest.mark.unit
 
@@ -190,3 +190,32 @@ def test_a_retry_after_dying_between_the_write_and_the_email_says_it_once() -> N
     assert world.record("idle").idle_hosts == {}
     assert world.alarm(name, "OK", previous="ALARM").action == "duplicate"
     assert world.emails() == ["[trainguard] GPU recovered: idle/algo-2 (after 10 min)"]
+
+
+def test_status_lists_the_open_episodes_by_typed_key_as_before() -> None:
+    """``trainguard status`` reads the run's idle_hosts and episodes (as stored) by typed key;
+    its lines are those it printed when it split the stored text on ``:``."""
+    from trainguard_tools.status import open_alerts
+
+    job = JobRecord(
+        name="j",
+        created_ms=1,
+        tags={},
+        opted_in=True,
+        group="g",
+        start_time=0.0,
+        idle_hosts={"j/algo-3": 3600.0, "j/algo-1": 60.0},
+        episodes={
+            "unwatched:objective_missing": 0.0,  # a coverage cause: not an episode
+            "throughput": 7200.0,
+            "straggler:j/algo-2": 120.0,
+            "hung": 180.0,
+        },
+    )
+    assert open_alerts(job, 10_000.0) == [
+        "gpu idle j/algo-1 since 00:01 UTC",
+        "gpu idle j/algo-3 since 01:00 UTC",
+        "hung since 00:03 UTC",
+        "straggler j/algo-2 since 00:02 UTC",
+        "throughput since 02:00 UTC",
+    ]
