@@ -219,3 +219,12 @@ def test_status_lists_the_open_episodes_by_typed_key_as_before() -> None:
         "straggler j/algo-2 since 00:02 UTC",
         "throughput since 02:00 UTC",
     ]
+
+
+def test_a_once_only_key_reads_back_as_its_episode_and_time() -> None:
+    assert EpisodeKey.opened(KEY.alert(12.4)) == (KEY, 12.0)
+    assert EpisodeKey.opened(HUNG.alert(1767225600.0)) == (HUNG, 1767225600.0)
+    assert EpisodeKey.opened(straggler_key(HOST).alert(5.0)) == (straggler_key(HOST), 5.0)
+    # an episode's own text, a rule's name, an unknown rule: no once-only key
+    for text in (str(straggler_key(HOST)), "hung", "median", "other:12", "hung:soon"):
+        assert EpisodeKey.opened(text) is None

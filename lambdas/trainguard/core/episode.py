@@ -49,6 +49,13 @@ class EpisodeKey:
         return f"{self}:{at:.0f}"
 
     @classmethod
+    def opened(cls, once: str) -> tuple[EpisodeKey, float] | None:
+        """The episode and its time of a once-only key :meth:`alert` wrote (None: not one)."""
+        text, sep, at = once.rpartition(":")
+        key = cls.parse(text) if sep and at.isdigit() else None
+        return None if key is None else (key, float(at))
+
+    @classmethod
     def parse(cls, text: str) -> EpisodeKey | None:
         """The key stored as ``text``; None for a key of no known rule."""
         name, sep, host = text.partition(":")
