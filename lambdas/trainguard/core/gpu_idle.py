@@ -163,7 +163,8 @@ class GpuIdleRule:
         the job's start, epoch s). ALARM opens an episode with its alert (:meth:`alert`, with
         ``status`` read at the opening), or, with one open, is that opening again (a delivery
         again, or the retry of an invocation that died after opening: the same once-only key,
-        so its alert is said once); OK closes the open one."""
+        so its alert is said once); OK closes the open one. An opening's ``since`` is when the
+        episode opened (the alarm's change: the host was idle a whole window before it)."""
         key = gpu_idle_key(host)
         if not idle:
             return Episodes(closed=(key,)) if open_since is not None else Episodes()
