@@ -120,6 +120,12 @@ class GpuIdleRule:
         a window (its alarm fired after a whole window below the threshold)."""
         return max(status.idle_minutes if status else 0.0, self.window_minutes)
 
+    @staticmethod
+    def longest(idle_hosts: Mapping[str, float]) -> str | None:
+        """The host whose open episode opened first (``idle_hosts``: host -> opened at): the
+        one an idle stop names, and whose samples confirm it. None: no open episode."""
+        return min(idle_hosts, key=idle_hosts.__getitem__) if idle_hosts else None
+
     def stop_decision(
         self, job: str, idle_hosts: Mapping[str, float], *, now: float, elapsed_minutes: float
     ) -> Decision | None:
@@ -127,10 +133,10 @@ class GpuIdleRule:
         from when its episode opened (epoch s in ``idle_hosts``) plus the alarm's window (the
         host was idle for a whole window before its alarm fired). None: no stop due."""
         limit = self.stop_after_minutes
-        if limit is None or not idle_hosts:
+        host = self.longest(idle_hosts)
+        if limit is None or host is None:
             return None
-        host, opened = min(idle_hosts.items(), key=lambda kv: kv[1])
-        idle = (now - opened) / 60.0 + self.window_minutes
+        idle = (now - idle_hosts[host]) / 60.0 + self.window_minutes
         if idle < limit:
             return None
         return Decision(

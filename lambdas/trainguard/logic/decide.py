@@ -202,9 +202,9 @@ def _still_idle(
 ) -> bool:
     """An idle stop acts only if the host's own recent samples still say idle: its alarm's
     OK (the recovery) may have been lost, and an alarm's state alone never stops a job."""
-    host = min(job.idle_hosts.items(), key=lambda kv: kv[1])[0]
-    samples = seen.gpu.get(host, []) if seen is not None else []
-    if not samples or not gpus:
+    host = settings.gpu_idle.longest(job.idle_hosts)
+    samples = seen.gpu.get(host, []) if seen is not None and host is not None else []
+    if host is None or not samples or not gpus:
         return False  # unknown is not idle
     start = job.start_time - job.start_time % 60.0
     status = settings.gpu_idle.host_status(
