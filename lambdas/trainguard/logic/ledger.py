@@ -321,7 +321,7 @@ class Ledger:
             values["outcome"] = outcome.text
         self.deps.ledger.finish_action(run, action, **_plain(values))
 
-    # ---- the episodes of the health rules ---------------------------------------------------
+    # ---- the episode rules' episodes --------------------------------------------------------
     def episodes(
         self, job: JobRecord, changes: Mapping[EpisodeKey, float | None]
     ) -> frozenset[EpisodeKey]:
