@@ -19,7 +19,7 @@ port               what (its items)                                    who uses 
 ``ActionLedger``   claimed actions, their state, the open list         act, retry
 ``Outbox``         emails written before they are sent                 act, alert, retry
 ``AuditLog``       the decisions, per run and per UTC day              act, retry, report
-``IdleEpisodes``   GPU-idle episodes per host (own items)              alert, digest
+``IdleEpisodes``   GPU-idle episodes per host (own items)              alert, ledger, digest
 ``References``     completed curves, group statistics and policies     lifecycle, evaluator
 =================  ==================================================  ====================
 

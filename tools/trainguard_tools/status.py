@@ -25,7 +25,8 @@ from trainguard.config import Control, Controls, JobSettings, Policy, PolicyErro
 from trainguard.constants import TAG_MODE
 from trainguard.core.curves import fmt
 from trainguard.core.decision import Decision
-from trainguard.logic.coverage import EPISODE_PREFIX, job_coverage
+from trainguard.core.episode import idle_episodes, open_episodes
+from trainguard.logic.coverage import job_coverage
 from trainguard.models import GroupPolicy, GroupStats, JobRecord, ReferenceSet
 
 from .stack import Deployed, add_stack_arguments, connect, deployed_policy, run
@@ -78,12 +79,13 @@ def judged(settings: JobSettings, job: JobRecord, stats: GroupStats | None) -> l
 
 
 def open_alerts(job: JobRecord, now: float) -> list[str]:
-    """The run's open episodes: idle hosts, hung, stragglers, throughput."""
-    out = [f"gpu idle {host} since {_hhmm(t)}" for host, t in sorted(job.idle_hosts.items())]
-    for key, opened in sorted(job.episodes.items()):
-        if key.startswith(EPISODE_PREFIX):  # a coverage cause: the coverage lines say it
-            continue
-        out.append(f"{key.replace(':', ' ')} since {_hhmm(opened)}")
+    """The run's open episodes by typed key: idle hosts (its ``idle_hosts``), hung,
+    stragglers, throughput (its ``episodes``; a coverage cause there is no episode key: the
+    coverage lines say it)."""
+    idle = sorted(idle_episodes(job.idle_hosts).items())
+    out = [f"gpu idle {key.host} since {_hhmm(t)}" for key, t in idle]
+    for key, opened in sorted(open_episodes(job.episodes).items()):
+        out.append(f"{' '.join(key.parts())} since {_hhmm(opened)}")
     return out
 
 

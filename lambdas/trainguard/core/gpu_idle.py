@@ -12,7 +12,10 @@ everything else, pure:
   the confirmation before an idle stop);
 * :meth:`GpuIdleRule.alert`: the alert that explains an episode with those numbers;
 * :meth:`GpuIdleRule.stop_decision`: the enforce-mode stop of a job idle for
-  ``stop_after_minutes``.
+  ``stop_after_minutes``;
+* :meth:`GpuIdleRule.on_alarm` and :meth:`GpuIdleRule.episodes`: its answer to an alarm's
+  change and to a tick, in the shape every episode rule answers in
+  (:class:`~trainguard.core.episode.Episodes`, keyed by :func:`~.episode.gpu_idle_key`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Mapping
 
 from .curves import Curve, fmt
 from .decision import Decision
+from .episode import EpisodeKey, EpisodeRule, Episodes, Opening, gpu_idle_key
 from .values import frozen
 
 RULE = "gpu_idle"
@@ -116,6 +120,12 @@ class GpuIdleRule:
         a window (its alarm fired after a whole window below the threshold)."""
         return max(status.idle_minutes if status else 0.0, self.window_minutes)
 
+    @staticmethod
+    def longest(idle_hosts: Mapping[str, float]) -> str | None:
+        """The host whose open episode opened first (``idle_hosts``: host -> opened at): the
+        one an idle stop names, and whose samples confirm it. None: no open episode."""
+        return min(idle_hosts, key=idle_hosts.__getitem__) if idle_hosts else None
+
     def stop_decision(
         self, job: str, idle_hosts: Mapping[str, float], *, now: float, elapsed_minutes: float
     ) -> Decision | None:
@@ -123,10 +133,10 @@ class GpuIdleRule:
         from when its episode opened (epoch s in ``idle_hosts``) plus the alarm's window (the
         host was idle for a whole window before its alarm fired). None: no stop due."""
         limit = self.stop_after_minutes
-        if limit is None or not idle_hosts:
+        host = self.longest(idle_hosts)
+        if limit is None or host is None:
             return None
-        host, opened = min(idle_hosts.items(), key=lambda kv: kv[1])
-        idle = (now - opened) / 60.0 + self.window_minutes
+        idle = (now - idle_hosts[host]) / 60.0 + self.window_minutes
         if idle < limit:
             return None
         return Decision(
@@ -139,4 +149,53 @@ class GpuIdleRule:
             references=0,
             reason=f"stop: {host} idle for {fmt(idle)} min (GPU below "
             f"{fmt(self.threshold_pct)}% per GPU), limit {fmt(limit)} min",
+        )
+
+    def on_alarm(
+        self,
+        job: str,
+        host: str,
+        idle: bool,
+        open_since: float | None,
+        *,
+        now: float,
+        started: float,
+        status: HostStatus | None = None,
+        hosts_total: int = 1,
+        alarm_per_gpu: float | None = None,
+    ) -> Episodes:
+        """The host's episode when its alarm changes state at ``now`` (``idle``: to ALARM, else
+        to OK; ``open_since``: when its open episode opened, None: none is open; ``started``:
+        the job's start, epoch s). ALARM opens an episode with its alert (:meth:`alert`, with
+        ``status`` read at the opening), or, with one open, is that opening again (a delivery
+        again, or the retry of an invocation that died after opening: the same once-only key,
+        so its alert is said once); OK closes the open one. An opening's ``since`` is when the
+        episode opened (the alarm's change: the host was idle a whole window before it)."""
+        key = gpu_idle_key(host)
+        if not idle:
+            return Episodes(closed=(key,)) if open_since is not None else Episodes()
+        since = now if open_since is None else open_since
+        alert = self.alert(
+            job,
+            host,
+            status,
+            hosts_total=hosts_total,
+            elapsed_minutes=(since - started) / 60.0,
+            alarm_per_gpu=alarm_per_gpu,
+        )
+        return Episodes(opened=(Opening(key, alert, since, key.alert(since)),))
+
+    def episodes(
+        self, job: str, open_: Mapping[EpisodeKey, float], *, now: float, elapsed_minutes: float
+    ) -> Episodes:
+        """The rule at a tick: the hosts' alarms open and close its episodes (:meth:`on_alarm`),
+        so its answer is the stop due over the open ones (``open_``: the run's open episodes by
+        key, opened at; other rules' keys are left alone), if any (:meth:`stop_decision`)."""
+        idle = {
+            key.host: opened
+            for key, opened in open_.items()
+            if key.rule is EpisodeRule.GPU_IDLE and key.host is not None
+        }
+        return Episodes(
+            stop=self.stop_decision(job, idle, now=now, elapsed_minutes=elapsed_minutes)
         )

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..config import JobSettings
 from ..core.decision import Decision
-from ..core.episode import EpisodeKey
 from ..core.values import mutable
 from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
@@ -86,12 +85,6 @@ class Act(Ledger):
         ``config``: a bad tag); its claim holds the message."""
         action = ActionKind.NOTICE.action(name)
         return self._claim_and_carry_out(job, action, message.to_item()) is not None
-
-    def episodes(self, job: JobRecord, changes: Mapping[EpisodeKey, float | None]) -> None:
-        """Open (at their time) or close (None) the job's health episodes (hang, straggler,
-        throughput): an alert is said once per episode key (:meth:`alert`)."""
-        for key, opened in changes.items():
-            self.deps.running.set_episode(job.run, str(key), opened)
 
     # ---- carrying out, now or later -----------------------------------------------------------
     def resume(self, run: RunId, action: str) -> str | None:

@@ -1,8 +1,10 @@
 """Alarm notifications: per-host GPU-idle alarms (Lambda alarm action) and the stack's own
 health alarms ("CloudWatch Alarm State Change" events).
 
-GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email);
-repeated deliveries of the same state are no-ops (conditional updates). The email names the
+GPU idle: ALARM opens the host's episode (one email), OK closes it (one recovery email): the
+rule answers the change (:meth:`~trainguard.core.gpu_idle.GpuIdleRule.on_alarm`, in the shape
+every episode rule answers in) and :meth:`.ledger.Ledger.episodes` writes it; repeated
+deliveries of the same state are no-ops (conditional updates). The email names the
 host and gives per-GPU utilization, how long, and the $/hour the idle host costs (the numbers
 come from the rule, ``core/gpu_idle.py``). Auto-stop after ``gpu_idle.stop_after_minutes``
 happens in the evaluator's tick, which sees the open episodes on the job item
@@ -17,9 +19,9 @@ from typing import Any
 from ..config import gpu_idle_rule, settings_for
 from ..constants import GPU_METRIC, TRAINING_NAMESPACE
 from ..core.curves import fmt
-from ..core.episode import EpisodeState
+from ..core.episode import EpisodeState, IdleEpisode, Opening
 from ..core.gpu_idle import GpuIdleRule, HostStatus
-from ..core.instances import gpu_hosts, instances_text
+from ..core.instances import GpuHosts, gpu_hosts, instances_text
 from ..core.series import floor_minute
 from ..core.values import mutable
 from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
@@ -82,36 +84,60 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
     if record is None or record.start_time > now + 60.0:
         logger.info("GPU-idle alarm for no run of this name that had started: ignored")
         return result
-    gpus = gpu_hosts(record.groups, deps.catalog).gpus
-    why_not = forged(change, record, host, gpus if gpus else None)
+    plan = gpu_hosts(record.groups, deps.catalog)
+    why_not = forged(change, record, host, plan.gpus if plan.gpus else None)
     if why_not is not None:
         logger.warning("GPU-idle alarm refused", extra={"alarm": change.name, "why": why_not})
         result.action = f"refused: {why_not}"
         return result
+    if change.state == "ALARM" and not record.running:
+        logger.info("GPU-idle alarm for a job that is not running: ignored")
+        return result
+    settings = settings_for(record, deps.policy)
+    rule = settings.gpu_idle if settings else gpu_idle_rule(deps.policy)
+    # the rule answers the change from the host's episode as stored (:meth:`GpuIdleRule.on_alarm`)
+    # and the ledger writes its answer (conditional: a delivery again finds it done)
+    stored = IdleEpisode.from_item(host, deps.idle_episodes.episode(record.run, host))
+    open_since = stored.opened_at if stored is not None and stored.open else None
     if change.state == "ALARM":
-        if not record.running:
-            logger.info("GPU-idle alarm for a job that is not running: ignored")
-            return result
-        opened = deps.idle_episodes.open_episode(record.run, host, now)
-        episode = deps.idle_episodes.episode(record.run, host) if not opened else None
-        if not opened and (episode is None or episode.get("state") != EpisodeState.OPEN):
-            return result
         # a delivery again (or the retry of an invocation that died after opening): the same
         # episode, whose email the outbox sends at most once
-        since = now if opened else float(episode["opened_at"])  # type: ignore[index]
-        _announce_idle(record, host, change, deps, since)
+        since = now if open_since is None else open_since
+        status = _host_status(rule, record, host, plan.gpus or 1, deps, since)
+        answer = rule.on_alarm(
+            record.name,
+            host,
+            True,
+            open_since,
+            now=now,
+            started=record.start_time,
+            status=status,
+            hosts_total=plan.hosts or record.instance_count,  # the GPU hosts
+            alarm_per_gpu=_alarm_mean(change),
+        )
+        (opening,) = answer.opened
+        ledger = Ledger(deps, since)  # the episode's time: its audit record's and its email's
+        opened = opening.key in ledger.episodes(record, {opening.key: opening.since})
+        _announce_idle(ledger, record, host, rule, plan, status, opening)
         result.action, result.notified = ("opened" if opened else "duplicate"), opened
         return result
-    opened_at = deps.idle_episodes.close_episode(record.run, host, now)
-    if opened_at is None:
-        episode = deps.idle_episodes.episode(record.run, host)
-        if episode is None or episode.get("state") != EpisodeState.CLOSED:
-            result.action = "no open episode"
-            return result
-        opened_at, now = float(episode["opened_at"]), float(episode["closed_at"])
+    answer = rule.on_alarm(record.name, host, False, open_since, now=now, started=record.start_time)
+    closing = dict.fromkeys(answer.closed)
+    closed = bool(closing) and set(closing) <= Ledger(deps, now).episodes(record, closing)
+    if closing and not closed:  # a delivery racing this one closed it first
+        stored = IdleEpisode.from_item(host, deps.idle_episodes.episode(record.run, host))
+    if closed:
+        opened_at = open_since if open_since is not None else now
+        result.action, result.notified = "closed", True
+    elif stored is not None and stored.state is EpisodeState.CLOSED:
+        # said again (or the retry of an invocation that died after closing): the same
+        # recovery, whose email the outbox sends at most once
+        opened_at = stored.opened_at
+        now = stored.closed_at if stored.closed_at is not None else now
         result.action = "duplicate"
     else:
-        result.action, result.notified = "closed", True
+        result.action = "no open episode"
+        return result
     minutes = (now - opened_at) / 60.0
     Ledger(deps, now).say(
         mail_key(record.run, "gpu_recovered", host, f"{opened_at:.0f}"),
@@ -121,23 +147,17 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
 
 
 def _announce_idle(
-    record: JobRecord, host: str, change: AlarmChange, deps: Dependencies, now: float
+    ledger: Ledger,
+    record: JobRecord,
+    host: str,
+    rule: GpuIdleRule,
+    plan: GpuHosts,
+    status: HostStatus | None,
+    opening: Opening,
 ) -> None:
     """The episode's audit record and email, with the host's numbers (the rule's own
     reading of its recent GPUUtilization, else the alarm's datapoints)."""
-    settings = settings_for(record, deps.policy)
-    rule = settings.gpu_idle if settings else gpu_idle_rule(deps.policy)
-    plan = gpu_hosts(record.groups, deps.catalog)
-    gpus = plan.gpus or 1
-    status = _host_status(rule, record, host, gpus, deps, now)
-    decision = rule.alert(
-        record.name,
-        host,
-        status,
-        hosts_total=plan.hosts or record.instance_count,  # the GPU hosts
-        elapsed_minutes=(now - record.start_time) / 60.0,
-        alarm_per_gpu=_alarm_mean(change),
-    )
+    decision = opening.alert
     price = plan.usd_per_host
     details = {
         "Host": host,
@@ -148,18 +168,18 @@ def _announce_idle(
     if rule.stop_after_minutes is not None and record.opted_in:
         details["Auto-stop"] = f"after {fmt(rule.stop_after_minutes)} min idle (enforce mode only)"
     mode = record.mode if record.opted_in else "not opted in"
-    Ledger(deps, now).announce(
+    ledger.announce(
         record.run,
         decision,
         ALERT,
         mode,
-        key=mail_key(record.run, "gpu_idle", host, f"{now:.0f}"),
+        key=mail_key(record.run, *opening.key.parts(), f"{opening.since:.0f}"),
         message=messages.decision(
             decision,
             subject=messages.gpu_idle_subject(host, decision.value, rule.episode_minutes(status)),
             outcome=ALERT.text,
             mode=mode,
-            region=deps.region,
+            region=ledger.deps.region,
             details=details,
         ),
     )

@@ -1,10 +1,11 @@
 """What the rules say about one running job at one tick: pure, no I/O.
 
 The objective rules (walked in ``core.engine.ORDER``) judge the job's progress against
-its reference set; the runtime guard looks at its age and silence; the GPU-idle rule at its
-open idle episodes; the health rules (hung job, straggler host, throughput) at its hosts' GPU
-samples and its throughput, one alert per episode. The evaluator hands the result to
-:mod:`.act`.
+its reference set; the runtime guard looks at its age and silence; the episode rules, each
+answering in one shape (:class:`~trainguard.core.episode.Episodes`, taken in by one path), at
+the job's episodes: the GPU-idle rule at its open idle episodes (its hosts' alarms open and
+close them), the health rules (hung job, straggler host, throughput) at its hosts' GPU samples
+and its throughput, one alert per episode. The evaluator hands the result to :mod:`.act`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from dataclasses import field, replace
 from ..config import JobSettings
 from ..core.catchup import WorseStreak
 from ..core.decision import Decision
-from ..core.episode import HUNG, THROUGHPUT, EpisodeKey, EpisodeRule, Episodes, open_episodes
+from ..core.episode import (
+    HUNG,
+    THROUGHPUT,
+    EpisodeKey,
+    EpisodeRule,
+    Episodes,
+    idle_episodes,
+    open_episodes,
+)
 from ..core.instances import GpuHosts
 from ..core.values import frozen
 from ..models import GroupStats, JobRecord
@@ -94,12 +103,13 @@ def judge(
             since = (now - last) / 60.0 if last else elapsed
             checks.append(guard.check_stalled(job.name, elapsed, since))
         alerts += [Alert(a) for a in checks if a is not None]
-    if policy.gpu_idle.enabled:
-        idle_stop = settings.gpu_idle.stop_decision(
-            job.name, job.idle_hosts, now=now, elapsed_minutes=elapsed
+    if policy.gpu_idle.enabled and job.idle_hosts:  # no open idle episode: nothing to answer
+        idle = settings.gpu_idle.episodes(
+            job.name, idle_episodes(job.idle_hosts), now=now, elapsed_minutes=elapsed
         )
-        if idle_stop is not None and _still_idle(job, settings, seen, gpus, idle_stop):
-            stops.append(idle_stop)
+        if idle.stop is not None and not _still_idle(job, settings, seen, gpus, idle.stop):
+            idle = replace(idle, stop=None)
+        _take(idle, now, stops, alerts, episodes)
     if seen is not None and gpus is not None and seen.gpu:
         _health(job, settings, seen, stats, now, gpus, elapsed, stops, alerts, episodes, one_group)
     return Judgement(judged, stops, alerts, episodes, streak)
@@ -163,13 +173,25 @@ def _health(
             )
         )
     for change in found:
-        for key in change.closed:
-            episodes[key] = None
-        for opening in change.opened:
-            episodes[opening.key] = now
-            alerts.append(Alert(opening.alert, opening.once, opening.since))
-        if change.stop is not None:
-            stops.append(change.stop)
+        _take(change, now, stops, alerts, episodes)
+
+
+def _take(
+    change: Episodes,
+    now: float,
+    stops: list[Decision],
+    alerts: list[Alert],
+    episodes: dict[EpisodeKey, float | None],
+) -> None:
+    """An episode rule's answer into the judgement: the episodes it closes and opens (at
+    ``now``, each with its alert, said once per episode), and its stop."""
+    for key in change.closed:
+        episodes[key] = None
+    for opening in change.opened:
+        episodes[opening.key] = now
+        alerts.append(Alert(opening.alert, opening.once, opening.since))
+    if change.stop is not None:
+        stops.append(change.stop)
 
 
 def _still_idle(
@@ -181,9 +203,9 @@ def _still_idle(
 ) -> bool:
     """An idle stop acts only if the host's own recent samples still say idle: its alarm's
     OK (the recovery) may have been lost, and an alarm's state alone never stops a job."""
-    host = min(job.idle_hosts.items(), key=lambda kv: kv[1])[0]
-    samples = seen.gpu.get(host, []) if seen is not None else []
-    if not samples or not gpus:
+    host = settings.gpu_idle.longest(job.idle_hosts)
+    samples = seen.gpu.get(host, []) if seen is not None and host is not None else []
+    if host is None or not samples or not gpus:
         return False  # unknown is not idle
     start = job.start_time - job.start_time % 60.0
     status = settings.gpu_idle.host_status(

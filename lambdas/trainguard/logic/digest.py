@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ..config import Controls, Policy, PolicyError, resolve_settings
 from ..core.curves import fmt
-from ..core.episode import EpisodeState
+from ..core.episode import EpisodeState, IdleEpisode
 from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
 from ..core.values import frozen
 from ..message import Message, email_text, field, sentence
@@ -214,14 +214,13 @@ def top_idle(
         job = summary.jobs.get(run)
         end = now if job is None or job.end_time is None else job.end_time
         longest: tuple[float, str] | None = None
-        for host, episode in episodes.episodes(run).items():
-            opened = episode.get("opened_at")
-            if opened is None:
+        for host, item in episodes.episodes(run).items():
+            episode = IdleEpisode.from_item(host, item)
+            if episode is None:
                 continue
-            ended = episode.get("state") == EpisodeState.CLOSED
-            closed = episode.get("closed_at") if ended else None
-            until = float(closed if closed is not None else end)
-            minutes = max(0.0, (until - float(opened)) / 60.0) + window_minutes
+            closed = episode.closed_at if episode.state is EpisodeState.CLOSED else None
+            until = closed if closed is not None else end
+            minutes = max(0.0, (until - episode.opened_at) / 60.0) + window_minutes
             if longest is None or minutes > longest[0]:
                 longest = (minutes, host)
         if longest is None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..config import Controls
 from ..core.decision import Decision
+from ..core.episode import EpisodeKey, EpisodeRule
 from ..core.values import frozen, mutable
 from ..message import Message
 from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms
@@ -320,6 +321,28 @@ class Ledger:
         if outcome is not None:
             values["outcome"] = outcome.text
         self.deps.ledger.finish_action(run, action, **_plain(values))
+
+    # ---- the episode rules' episodes --------------------------------------------------------
+    def episodes(
+        self, job: JobRecord, changes: Mapping[EpisodeKey, float | None]
+    ) -> frozenset[EpisodeKey]:
+        """Open (at their time) or close (None) the job's episodes, each where its rule keeps
+        it: a GPU-idle host's on its own item (:class:`~trainguard.ports.IdleEpisodes`, closed
+        at :attr:`now`), the others on the run's ``episodes`` map; the alert an opening makes
+        is said once per episode key. Returns the keys whose episode changed: a GPU-idle write
+        is conditional and leaves out a key it found done already (a delivery again); a write
+        of the run's map always counts."""
+        changed = set()
+        for key, opened in changes.items():
+            if key.rule is not EpisodeRule.GPU_IDLE or key.host is None:
+                self.deps.running.set_episode(job.run, str(key), opened)
+                changed.add(key)
+            elif opened is not None:
+                if self.deps.idle_episodes.open_episode(job.run, key.host, opened):
+                    changed.add(key)
+            elif self.deps.idle_episodes.close_episode(job.run, key.host, self.now) is not None:
+                changed.add(key)
+        return frozenset(changed)
 
     # ---- the one way to say something: an audit record, then one email ----------------------
     def audit(

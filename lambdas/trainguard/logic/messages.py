@@ -13,6 +13,7 @@ from ..config import TagProblem
 from ..constants import TAG_OBJECTIVE, TAG_PROTECT
 from ..core.curves import signed
 from ..core.decision import Decision
+from ..core.episode import HUNG, EpisodeKey
 from ..message import (
     ELLIPSIS,
     GAP,
@@ -352,15 +353,16 @@ def after_hang(actions: Iterable[str]) -> str:
     """The job's hang, if trainguard alerted on (or stopped for) one: the FAILED email refers
     back to it (``actions``: the run's claimed ``ACTION#`` markers; a hang alert's is
     ``hung:<its last report, epoch s>#alert``)."""
-    hung = sorted(a for a in actions if a.split("#", 1)[0].split(":", 1)[0] == "hung")
-    if not hung:
+    names = set(actions)
+    alerts = [EpisodeKey.opened(a.split("#", 1)[0]) for a in names]  # <episode>#<kind>
+    since = sorted(at for key, at in filter(None, alerts) if key == HUNG)
+    stopped = any(f"{HUNG}#{kind}" in names for kind in ("stop", "report"))
+    if not since and not stopped:
         return ""
-    since = [a.split("#", 1)[0].split(":", 1)[1] for a in hung if ":" in a.split("#", 1)[0]]
     when = ""
-    if since and since[-1].isdigit():
+    if since:
         stamp = datetime.fromtimestamp(int(since[-1]), UTC).strftime("%Y-%m-%d %H:%M UTC")
         when = f", silent since {stamp}"
-    stopped = any(a.endswith(("#stop", "#report")) for a in hung)
     then = "; it then decided to stop it for the hang" if stopped else ""
     return f"trainguard alerted that this job was hung (its ALERT ... hung email{when}){then}"
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from ..config import JobSettings, PolicyError, resolve_settings
 from ..core import catchup, divergence, gpu_idle, median, patience
 from ..core.decision import Decision
-from ..core.episode import EpisodeRule, open_episodes
+from ..core.episode import EpisodeRule, idle_episodes, open_episodes
 from ..core.values import frozen
 from ..models import GroupStats, JobRecord
 from .ledger import Claim, Ledger
@@ -89,10 +89,10 @@ def _rejudge(
         return f"the {rule} rule does not stop the job now"
     if rule == gpu_idle.RULE:
         elapsed = max(0.0, (ledger.now - job.start_time) / 60.0)
-        stop = settings.gpu_idle.stop_decision(
-            job.name, job.idle_hosts, now=ledger.now, elapsed_minutes=elapsed
+        idle = settings.gpu_idle.episodes(
+            job.name, idle_episodes(job.idle_hosts), now=ledger.now, elapsed_minutes=elapsed
         )
-        return None if stop is not None else "no host of the job has been idle long enough"
+        return None if idle.stop is not None else "no host of the job has been idle long enough"
     if rule in EPISODE_RULES:
         if any(key.rule.value == rule for key in open_episodes(job.episodes)):
             return None
