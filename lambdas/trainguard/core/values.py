@@ -1,10 +1,10 @@
-"""``@frozen`` and ``@mutable``: dataclasses that cost a tenth as much to define.
+"""``@frozen`` and ``@mutable``: dataclasses that cost far less to define.
 
 The project's values are dataclasses, and a handler's cold start defines about seventy of
 them. ``dataclasses.dataclass`` compiles up to six methods per class from generated source
 (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, and a frozen class's ``__setattr__`` and
-``__delattr__``): about 0.6 ms a class on Python 3.13, most of a handler's own import time
-(bench/RESULTS.md, section "Cold start"). ``@frozen`` and ``@mutable`` make the same class:
+``__delattr__``), most of a handler's own import time (bench/RESULTS.md, section "Cold
+start"). ``@frozen`` and ``@mutable`` make the same class:
 
 - the fields are the dataclass's own: ``dataclasses.dataclass`` processes the class with
   nothing to generate, so ``fields``, ``replace``, ``asdict``, ``is_dataclass``,
@@ -28,6 +28,7 @@ class is ``@frozen`` too. Not taken: ``slots``, ``InitVar`` and per-field ``kw_o
 from __future__ import annotations
 
 import dataclasses
+import operator
 import reprlib
 from collections.abc import Callable
 from operator import attrgetter
@@ -176,28 +177,22 @@ def _eq(key: Key) -> Callable[[object, object], bool]:
     return __eq__
 
 
-def _order(key: Key) -> dict[str, Callable[[object, object], bool]]:
-    def __lt__(self: object, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return key(self) < key(other)
-        return NotImplemented
+def _order(key: Key) -> dict[str, Callable[[object, object], object]]:
+    """``__lt__``, ``__le__``, ``__gt__``, ``__ge__``: the compared tuples, same class only."""
 
-    def __le__(self: object, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return key(self) <= key(other)
-        return NotImplemented
+    def method(compare: Callable[[Any, Any], bool]) -> Callable[[object, object], object]:
+        def ordered(self: object, other: object) -> object:  # a bool, or NotImplemented
+            if other.__class__ is self.__class__:
+                return compare(key(self), key(other))
+            return NotImplemented
 
-    def __gt__(self: object, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return key(self) > key(other)
-        return NotImplemented
+        ordered.__name__ = f"__{compare.__name__}__"
+        return ordered
 
-    def __ge__(self: object, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return key(self) >= key(other)
-        return NotImplemented
-
-    return {"__lt__": __lt__, "__le__": __le__, "__gt__": __gt__, "__ge__": __ge__}
+    return {
+        f"__{op.__name__}__": method(op)
+        for op in (operator.lt, operator.le, operator.gt, operator.ge)
+    }
 
 
 def _hash(key: Key) -> Callable[[object], int]:
