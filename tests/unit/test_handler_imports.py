@@ -82,6 +82,40 @@ def test_a_cold_start_leaves_the_rare_paths_out(handler: str) -> None:
     assert not wrongly, f"{handler} imports at its cold start: {wrongly}"
 
 
+# in a fresh interpreter: the trainguard modules whose import is under way when boto3's starts
+_UNDER_WAY_AT_BOTO3 = """
+import json, sys
+class Spy:
+    seen = None
+    def find_spec(self, name, path=None, target=None):
+        if name == "boto3" and Spy.seen is None:
+            Spy.seen = sorted(
+                m for m, module in list(sys.modules.items())
+                if m.startswith("trainguard") and getattr(module.__spec__, "_initializing", False)
+            )
+        return None
+sys.meta_path.insert(0, Spy())
+import trainguard.handlers.%s
+print(json.dumps(Spy.seen))
+"""
+
+
+@pytest.mark.parametrize("handler", sorted(RARE_FOR))
+def test_boto3_is_imported_at_the_handlers_package_top(handler: str) -> None:
+    """Imported from deep inside the package's imports, boto3's own import crossed one of
+    CPython 3.13's frame-stack chunks thousands of times (trainguard/handlers/__init__.py):
+    it is imported first, by the handlers package, before any other module of ours."""
+    out = subprocess.run(
+        [sys.executable, "-c", _UNDER_WAY_AT_BOTO3 % handler],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=LAMBDAS,
+        env={**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert json.loads(out.stdout) == ["trainguard.handlers"]
+
+
 def test_the_rare_paths_find_their_modules() -> None:
     """What the rare paths import lazily resolves (a renamed function fails here, not in the
     first failed job of a deployment)."""
