@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple, TypedDict
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
@@ -20,7 +21,7 @@ from .decision import Decision
 from .divergence import DivergenceRule
 from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
-from .rule import NO_GROUP, GroupRecord, GroupState, ObjectiveRule, Verdict
+from .rule import GroupRecord, GroupState, ObjectiveRule, Verdict
 from .summary import CurveSummary
 
 if TYPE_CHECKING:
@@ -50,19 +51,15 @@ class ObjectiveRules:
     divergence: DivergenceRule | None = None
     catchup: CatchUpRule | None = None
     ordered: tuple[ObjectiveRule, ...] = field(init=False, repr=False, compare=False)
-    # ``ordered`` as the walk reads it, built once per settings: each rule with its bound
-    # verb and its two flags (no attribute look-up per rule per job)
+    # ``ordered`` as the walk reads it, built once per settings: each rule's bound verb
+    # beside the rule (no bound method built per rule per job)
     _steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
-    # the last references' GroupState (the loose-argument walks of one tick ask with the same
-    # group table job after job: one GroupState per table, not one per job)
-    _last_group: list[GroupState] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         enabled = tuple(r for r in (getattr(self, name) for name in ORDER) if r is not None)
         object.__setattr__(self, "ordered", enabled)
-        steps = tuple(_Step(r, r.judge, r.final, r.carries) for r in enabled)
+        steps = tuple(_Step(r.judge, r) for r in enabled)
         object.__setattr__(self, "_steps", steps)
-        object.__setattr__(self, "_last_group", [NO_GROUP])
 
     def judge(self, job: str, summary: CurveSummary, group: GroupState) -> StopCheck:
         """The stop that acts on the job (None when every rule continues) and its catch-up
@@ -76,16 +73,16 @@ class ObjectiveRules:
         streak = group.streak or NO_STREAK
         chosen: ObjectiveRule | None = None
         stop: Verdict | None = None
-        for rule, judge, final, carries in self._steps:
+        for judge, rule in self._steps:
             verdict = judge(summary, group)
             if verdict is None:
                 continue
             if verdict.stop:
-                if final:
+                if rule.final:
                     return StopCheck(rule.decision(job, summary, verdict, group), streak)
                 if chosen is None:
                     chosen, stop = rule, verdict
-            if carries:
+            if rule.carries:
                 streak = rule.carry(streak, verdict)
         if chosen is None or stop is None:
             return StopCheck(None, streak)
@@ -146,7 +143,7 @@ class ObjectiveRules:
         **loose: Unpack[LooseGroup],
     ) -> list[Decision]:
         """:meth:`decisions` from the job's curve."""
-        return self.decisions(job, self.summarize(curve), self._group(references, loose))
+        return self.decisions(job, self.summarize(curve), _group(references, loose))
 
     def decide_summary(
         self,
@@ -156,7 +153,7 @@ class ObjectiveRules:
         **loose: Unpack[LooseGroup],
     ) -> list[Decision]:
         """:meth:`decisions` (see :meth:`summarize`)."""
-        return self.decisions(job, summary, self._group(references, loose))
+        return self.decisions(job, summary, _group(references, loose))
 
     def stop_summary(
         self,
@@ -166,17 +163,16 @@ class ObjectiveRules:
         **loose: Unpack[LooseGroup],
     ) -> Decision | None:
         """:meth:`judge`'s stop: the first stop of :meth:`decisions`, in the same order."""
-        group = self._last_group[0]  # the median rule's hot path: the same table, job after job
-        if loose or group.references is not references:
-            group = self._group(references, loose)
+        # ``references`` alone is the median rule's hot path (the evaluator's tick)
+        group = _group(references, loose) if loose else _group_state((references, None, None, None))
         # :meth:`judge`'s walk without the counter, which nobody keeps here (a tick's hot
         # path: no call level and no StopCheck more than the stop needs)
         chosen: tuple[ObjectiveRule, Verdict] | None = None
-        for rule, judge, final, _ in self._steps:
+        for judge, rule in self._steps:
             verdict = judge(summary, group)
             if verdict is None or not verdict.stop:
                 continue
-            if final:
+            if rule.final:
                 return rule.decision(job, summary, verdict, group)
             if chosen is None:
                 chosen = rule, verdict
@@ -190,32 +186,15 @@ class ObjectiveRules:
         **loose: Unpack[LooseGroup],
     ) -> StopCheck:
         """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
-        return self.judge(job, summary, self._group(references, loose))
-
-    def _group(self, references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
-        """The :class:`GroupState` of the loose arguments; with ``references`` alone (the
-        median rule's hot path) the one of the last call when it was for the same table."""
-        if loose:
-            return GroupState(
-                references,
-                loose.get("catchup_model"),
-                loose.get("streak"),
-                loose.get("silent_minutes"),
-            )
-        last = self._last_group
-        group = last[0]
-        if group.references is not references:
-            group = last[0] = GroupState(references)
-        return group
+        return self.judge(job, summary, _group(references, loose))
 
 
 class _Step(NamedTuple):
-    """One rule of :attr:`ObjectiveRules.ordered` as the walk reads it."""
+    """One rule of :attr:`ObjectiveRules.ordered` as the walk reads it: its verb first (read
+    for every job), then the rule (read for a verdict)."""
 
-    rule: ObjectiveRule
     judge: Callable[[CurveSummary, GroupState], Verdict | None]
-    final: bool
-    carries: bool
+    rule: ObjectiveRule
 
 
 class LooseGroup(TypedDict, total=False):
@@ -224,6 +203,24 @@ class LooseGroup(TypedDict, total=False):
     silent_minutes: float | None
     catchup_model: CatchUpModel | None
     streak: WorseStreak | None
+
+
+# ``GroupState(...)`` runs the NamedTuple's generated Python ``__new__``, which only binds its
+# four arguments and calls ``tuple.__new__``; the loose-argument walks (one GroupState per job
+# and tick) call ``tuple.__new__`` directly with the four values in field order
+_group_state = partial(tuple.__new__, GroupState)
+
+
+def _group(references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
+    """The :class:`GroupState` of the loose arguments."""
+    return _group_state(
+        (
+            references,
+            loose.get("catchup_model"),
+            loose.get("streak"),
+            loose.get("silent_minutes"),
+        )
+    )
 
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:

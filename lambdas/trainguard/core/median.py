@@ -26,6 +26,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -201,10 +202,11 @@ class ReferenceTable:
         )
 
     def at(self, step: float) -> tuple[float | None, int]:
-        i = bisect_left(self.breakpoints, step)
-        if i < len(self.breakpoints) and self.breakpoints[i] == step:
+        breakpoints = self.breakpoints  # read once: every tick asks for every running job
+        i = bisect_left(breakpoints, step)
+        if i < len(breakpoints) and breakpoints[i] == step:
             return self.at_point[i]
-        if i == 0 or i == len(self.breakpoints):
+        if i == 0 or i == len(breakpoints):
             return None, 0
         return self.between[i - 1]
 
@@ -286,6 +288,11 @@ class MedianVerdict(NamedTuple):
 
 NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
 
+# ``MedianVerdict(...)`` runs the NamedTuple's generated Python ``__new__``, which only binds
+# its five arguments and calls ``tuple.__new__``; :meth:`MedianStoppingRule.check` (once per
+# running job and tick) calls ``tuple.__new__`` directly with the five values in field order
+_verdict = partial(tuple.__new__, MedianVerdict)
+
 
 @dataclass(frozen=True)
 class MedianStoppingRule(RuleDefaults):
@@ -306,10 +313,13 @@ class MedianStoppingRule(RuleDefaults):
     average: Average = "all"
     # the direction as the hot path reads it (a str enum compares slower than a str)
     _minimize: bool = field(init=False, repr=False, compare=False)
+    # the direction as the reason writes it (an f-string formats a str enum slower than a str)
+    _word: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _as_average(self.average)
         object.__setattr__(self, "_minimize", self.direction == Direction.MINIMIZE)
+        object.__setattr__(self, "_word", str(self.direction))
 
     @property
     def table_key(self) -> str:
@@ -369,14 +379,19 @@ class MedianStoppingRule(RuleDefaults):
         references: ThresholdSource | Mapping[str, Curve],
     ) -> MedianVerdict:
         """The verdict at ``step`` for a job whose best finite value so far is ``best``."""
-        threshold, count = self._source(references).at(step)
+        # the tick's case, a table of the spec's average for a rule of the spec's average, is
+        # read as it is; anything else goes through _source (which also refuses a mismatch)
+        if type(references) is ReferenceTable and references.average == self.average == "all":
+            threshold, count = references.at(step)
+        else:
+            threshold, count = self._source(references).at(step)
         if step < self.grace or count < self.min_completed or threshold is None:
-            return MedianVerdict(False, step, best, None, count)  # a gate: no comparison
+            return _verdict((False, step, best, None, count))  # a gate: no comparison
         if best is None:
-            return MedianVerdict(False, step, None, threshold, count)
+            return _verdict((False, step, None, threshold, count))
         # strictly worse stops; a tie continues
         stop = best > threshold if self._minimize else best < threshold
-        return MedianVerdict(stop, step, best, threshold, count)
+        return _verdict((stop, step, best, threshold, count))
 
     def explain(self, job: str, verdict: MedianVerdict) -> Decision:
         """The :class:`Decision` for ``verdict`` (a result of :meth:`check`), with its reason."""
@@ -399,7 +414,7 @@ class MedianStoppingRule(RuleDefaults):
             reason = (
                 f"{'stop' if stop else 'continue'}: best {fmt(best)} by step {fmt(step)} is "
                 f"{word}{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of "
-                f"{count} completed jobs' running averages ({self.direction})"
+                f"{count} completed jobs' running averages ({self._word})"
             )
         return Decision(
             job=job,
