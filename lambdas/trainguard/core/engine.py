@@ -10,7 +10,7 @@ the caller to keep until the next tick.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple, TypedDict
@@ -51,15 +51,10 @@ class ObjectiveRules:
     divergence: DivergenceRule | None = None
     catchup: CatchUpRule | None = None
     ordered: tuple[ObjectiveRule, ...] = field(init=False, repr=False, compare=False)
-    # ``ordered`` as the walk reads it, built once per settings: each rule's bound verb
-    # beside the rule (no bound method built per rule per job)
-    _steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         enabled = tuple(r for r in (getattr(self, name) for name in ORDER) if r is not None)
         object.__setattr__(self, "ordered", enabled)
-        steps = tuple(_Step(r.judge, r) for r in enabled)
-        object.__setattr__(self, "_steps", steps)
 
     def judge(self, job: str, summary: CurveSummary, group: GroupState) -> StopCheck:
         """The stop that acts on the job (None when every rule continues) and its catch-up
@@ -73,8 +68,8 @@ class ObjectiveRules:
         streak = group.streak or NO_STREAK
         chosen: ObjectiveRule | None = None
         stop: Verdict | None = None
-        for judge, rule in self._steps:
-            verdict = judge(summary, group)
+        for rule in self.ordered:
+            verdict = rule.judge(summary, group)
             if verdict is None:
                 continue
             if verdict.stop:
@@ -115,7 +110,7 @@ class ObjectiveRules:
         if group is not None:
             references = group.table(self.median.table_key) if self.median else None
             catchup = group.catchup if self.catchup else None
-        return GroupState(references, catchup, streak, silent_minutes)
+        return _group_state((references, catchup, streak, silent_minutes))
 
     def summarize(self, curve: Curve) -> CurveSummary:
         """The summary these rules read (their direction, the patience rule's min_delta)."""
@@ -167,16 +162,19 @@ class ObjectiveRules:
         group = _group(references, loose) if loose else _group_state((references, None, None, None))
         # :meth:`judge`'s walk without the counter, which nobody keeps here (a tick's hot
         # path: no call level and no StopCheck more than the stop needs)
-        chosen: tuple[ObjectiveRule, Verdict] | None = None
-        for judge, rule in self._steps:
-            verdict = judge(summary, group)
+        chosen: ObjectiveRule | None = None
+        stop: Verdict | None = None
+        for rule in self.ordered:
+            verdict = rule.judge(summary, group)
             if verdict is None or not verdict.stop:
                 continue
             if rule.final:
                 return rule.decision(job, summary, verdict, group)
             if chosen is None:
-                chosen = rule, verdict
-        return None if chosen is None else chosen[0].decision(job, summary, chosen[1], group)
+                chosen, stop = rule, verdict
+        if chosen is None or stop is None:
+            return None
+        return chosen.decision(job, summary, stop, group)
 
     def stop_and_streak(
         self,
@@ -187,14 +185,6 @@ class ObjectiveRules:
     ) -> StopCheck:
         """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
         return self.judge(job, summary, _group(references, loose))
-
-
-class _Step(NamedTuple):
-    """One rule of :attr:`ObjectiveRules.ordered` as the walk reads it: its verb first (read
-    for every job), then the rule (read for a verdict)."""
-
-    judge: Callable[[CurveSummary, GroupState], Verdict | None]
-    rule: ObjectiveRule
 
 
 class LooseGroup(TypedDict, total=False):

@@ -204,11 +204,12 @@ class ReferenceTable:
     def at(self, step: float) -> tuple[float | None, int]:
         breakpoints = self.breakpoints  # read once: every tick asks for every running job
         i = bisect_left(breakpoints, step)
-        if i < len(breakpoints) and breakpoints[i] == step:
-            return self.at_point[i]
-        if i == 0 or i == len(breakpoints):
+        try:
+            if breakpoints[i] == step:
+                return self.at_point[i]
+        except IndexError:  # after the last breakpoint: no references
             return None, 0
-        return self.between[i - 1]
+        return self.between[i - 1] if i else (None, 0)  # i == 0: before the first one
 
     def set_by(self, step: float) -> tuple[str, ...]:
         """The reference(s) whose running average is M at ``step`` (one, or the two middle
