@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, NamedTuple, TypedDict
+from typing import NamedTuple
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from .curves import Curve, Direction
@@ -23,9 +23,6 @@ from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
 from .rule import GroupRecord, GroupState, ObjectiveRule, Verdict
 from .summary import CurveSummary
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 #: the order the rules are walked in, by their field on :class:`ObjectiveRules`
 ORDER = ("divergence", "median", "catchup", "patience")
@@ -74,14 +71,14 @@ class ObjectiveRules:
                 continue
             if verdict.stop:
                 if rule.final:
-                    return StopCheck(rule.decision(job, summary, verdict, group), streak)
+                    return _stop_check((rule.decision(job, summary, verdict, group), streak))
                 if chosen is None:
                     chosen, stop = rule, verdict
             if rule.carries:
                 streak = rule.carry(streak, verdict)
         if chosen is None or stop is None:
-            return StopCheck(None, streak)
-        return StopCheck(chosen.decision(job, summary, stop, group), streak)
+            return _stop_check((None, streak))
+        return _stop_check((chosen.decision(job, summary, stop, group), streak))
 
     def decisions(self, job: str, summary: CurveSummary, group: GroupState) -> list[Decision]:
         """Every enabled rule's decision, in :data:`ORDER`. A final stop (divergence) ends the
@@ -129,37 +126,50 @@ class ObjectiveRules:
         return self.patience.min_delta if self.patience is not None else 0.0
 
     # ---- the same walks with the group state as loose arguments -------------------------
+    # (keywords, not a ``**`` of a TypedDict: the tick's walks would build a dict per job, and
+    # the GroupState would read it back key by key)
 
     def decide(
         self,
         job: str,
         curve: Curve,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> list[Decision]:
         """:meth:`decisions` from the job's curve."""
-        return self.decisions(job, self.summarize(curve), _group(references, loose))
+        group = _group_state((references, catchup_model, streak, silent_minutes))
+        return self.decisions(job, self.summarize(curve), group)
 
     def decide_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> list[Decision]:
         """:meth:`decisions` (see :meth:`summarize`)."""
-        return self.decisions(job, summary, _group(references, loose))
+        return self.decisions(
+            job, summary, _group_state((references, catchup_model, streak, silent_minutes))
+        )
 
     def stop_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> Decision | None:
         """:meth:`judge`'s stop: the first stop of :meth:`decisions`, in the same order."""
-        # ``references`` alone is the median rule's hot path (the evaluator's tick)
-        group = _group(references, loose) if loose else _group_state((references, None, None, None))
+        group = _group_state((references, catchup_model, streak, silent_minutes))
         # :meth:`judge`'s walk without the counter, which nobody keeps here (a tick's hot
         # path: no call level and no StopCheck more than the stop needs)
         chosen: ObjectiveRule | None = None
@@ -181,36 +191,22 @@ class ObjectiveRules:
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> StopCheck:
         """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
-        return self.judge(job, summary, _group(references, loose))
-
-
-class LooseGroup(TypedDict, total=False):
-    """The rest of a :class:`GroupState` as keyword arguments."""
-
-    silent_minutes: float | None
-    catchup_model: CatchUpModel | None
-    streak: WorseStreak | None
-
-
-# ``GroupState(...)`` runs the NamedTuple's generated Python ``__new__``, which only binds its
-# four arguments and calls ``tuple.__new__``; the loose-argument walks (one GroupState per job
-# and tick) call ``tuple.__new__`` directly with the four values in field order
-_group_state = partial(tuple.__new__, GroupState)
-
-
-def _group(references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
-    """The :class:`GroupState` of the loose arguments."""
-    return _group_state(
-        (
-            references,
-            loose.get("catchup_model"),
-            loose.get("streak"),
-            loose.get("silent_minutes"),
+        return self.judge(
+            job, summary, _group_state((references, catchup_model, streak, silent_minutes))
         )
-    )
+
+
+# ``GroupState(...)`` and ``StopCheck(...)`` run the NamedTuple's generated Python ``__new__``,
+# which only binds its arguments and calls ``tuple.__new__``; the walks (once per job and tick)
+# call ``tuple.__new__`` directly with the values in field order
+_group_state = partial(tuple.__new__, GroupState)
+_stop_check = partial(tuple.__new__, StopCheck)
 
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:
