@@ -66,6 +66,8 @@ class ObjectiveRules:
         chosen: ObjectiveRule | None = None
         stop: Verdict | None = None
         for rule in self.ordered:
+            if chosen is not None and not (rule.final or rule.carries):
+                continue  # after the first stop only a final stop or the counter can change
             verdict = rule.judge(summary, group)
             if verdict is None:
                 continue
@@ -175,6 +177,8 @@ class ObjectiveRules:
         chosen: ObjectiveRule | None = None
         stop: Verdict | None = None
         for rule in self.ordered:
+            if chosen is not None and not rule.final:
+                continue  # after the first stop only a final stop can change the answer
             verdict = rule.judge(summary, group)
             if verdict is None or not verdict.stop:
                 continue
