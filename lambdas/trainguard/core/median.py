@@ -314,13 +314,10 @@ class MedianStoppingRule(RuleDefaults):
     average: Average = "all"
     # the direction as the hot path reads it (a str enum compares slower than a str)
     _minimize: bool = field(init=False, repr=False, compare=False)
-    # the direction as the reason writes it (an f-string formats a str enum slower than a str)
-    _word: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _as_average(self.average)
         object.__setattr__(self, "_minimize", self.direction == Direction.MINIMIZE)
-        object.__setattr__(self, "_word", str(self.direction))
 
     @property
     def table_key(self) -> str:
@@ -415,7 +412,7 @@ class MedianStoppingRule(RuleDefaults):
             reason = (
                 f"{'stop' if stop else 'continue'}: best {fmt(best)} by step {fmt(step)} is "
                 f"{word}{'' if word == 'equal to' else ' than'} the median {fmt(threshold)} of "
-                f"{count} completed jobs' running averages ({self._word})"
+                f"{count} completed jobs' running averages ({self.direction})"
             )
         return Decision(
             job=job,
