@@ -31,11 +31,26 @@ R = TypeVar("R")
 def build(rule: type[R], section: Any, **given: Any) -> R:
     """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
     same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
-    params = {f.name for f in fields(rule) if f.init}  # type: ignore[arg-type]
-    values = {f.name: getattr(section, f.name) for f in fields(section) if f.name != "enabled"}
-    unknown = sorted(set(values) - params)
-    assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
+    values = {name: getattr(section, name) for name in _parameters(rule, type(section))}
     return rule(**values, **given)
+
+
+# (rule class, section class) -> the section's settings the rule takes: read from the two
+# dataclasses' fields once per pair of classes, not at every job's every tick
+_PARAMETERS: dict[tuple[type, type], tuple[str, ...]] = {}
+
+
+def _parameters(rule: type, section: type) -> tuple[str, ...]:
+    """The settings of ``section`` that :func:`build` passes to ``rule``; a setting the rule
+    does not take fails loudly."""
+    names = _PARAMETERS.get((rule, section))
+    if names is None:
+        params = {f.name for f in fields(rule) if f.init}
+        names = tuple(f.name for f in fields(section) if f.name != "enabled")
+        unknown = sorted(set(names) - params)
+        assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
+        _PARAMETERS[rule, section] = names
+    return names
 
 
 def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
