@@ -11,16 +11,20 @@ its rule without a list copied here (and a setting the rule does not take fails 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.curves import Direction
 from .policy import Mode, Policy
 
 if TYPE_CHECKING:
+    from ..core.catchup import CatchUpRule
+    from ..core.divergence import DivergenceRule
     from ..core.engine import ObjectiveRules
     from ..core.gpu_idle import GpuIdleRule
     from ..core.hang import HangRule
+    from ..core.median import MedianStoppingRule
+    from ..core.patience import PatienceRule
     from ..core.runtime_guard import RuntimeGuard
     from ..core.straggler import StragglerRule
     from ..core.throughput import ThroughputRule
@@ -90,12 +94,9 @@ class JobSettings:
     @cached_property
     def rules(self) -> ObjectiveRules:
         """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
-        from ..core.catchup import CatchUpRule
-        from ..core.divergence import DivergenceRule
-        from ..core.engine import ObjectiveRules
-        from ..core.median import MedianStoppingRule
-        from ..core.patience import PatienceRule
-
+        ObjectiveRules, CatchUpRule, MedianStoppingRule, PatienceRule, DivergenceRule = (
+            _objective_rule_types()
+        )
         p, direction = self.policy, self.direction
         return ObjectiveRules(
             catchup=enabled(CatchUpRule, p.catchup, direction=direction),
@@ -131,6 +132,23 @@ class JobSettings:
         from ..core.runtime_guard import RuntimeGuard
 
         return build(RuntimeGuard, self.policy.runtime)
+
+
+@cache  # imported on first use (the module docstring), then looked up once per job and tick
+def _objective_rule_types() -> tuple[
+    type[ObjectiveRules],
+    type[CatchUpRule],
+    type[MedianStoppingRule],
+    type[PatienceRule],
+    type[DivergenceRule],
+]:
+    from ..core.catchup import CatchUpRule
+    from ..core.divergence import DivergenceRule
+    from ..core.engine import ObjectiveRules
+    from ..core.median import MedianStoppingRule
+    from ..core.patience import PatienceRule
+
+    return ObjectiveRules, CatchUpRule, MedianStoppingRule, PatienceRule, DivergenceRule
 
 
 def gpu_idle_rule(policy: Policy) -> GpuIdleRule:
