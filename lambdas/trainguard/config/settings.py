@@ -11,7 +11,7 @@ its rule without a list copied here (and a setting the rule does not take fails 
 from __future__ import annotations
 
 from dataclasses import fields
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.curves import Direction
@@ -19,9 +19,13 @@ from ..core.values import frozen
 from .policy import Mode, Policy
 
 if TYPE_CHECKING:
+    from ..core.catchup import CatchUpRule
+    from ..core.divergence import DivergenceRule
     from ..core.engine import ObjectiveRules
     from ..core.gpu_idle import GpuIdleRule
     from ..core.hang import HangRule
+    from ..core.median import MedianStoppingRule
+    from ..core.patience import PatienceRule
     from ..core.runtime_guard import RuntimeGuard
     from ..core.straggler import StragglerRule
     from ..core.throughput import ThroughputRule
@@ -32,11 +36,26 @@ R = TypeVar("R")
 def build(rule: type[R], section: Any, **given: Any) -> R:
     """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
     same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
-    params = {f.name for f in fields(rule) if f.init}  # type: ignore[arg-type]
-    values = {f.name: getattr(section, f.name) for f in fields(section) if f.name != "enabled"}
-    unknown = sorted(set(values) - params)
-    assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
+    values = {name: getattr(section, name) for name in _parameters(rule, type(section))}
     return rule(**values, **given)
+
+
+# (rule class, section class) -> the section's settings the rule takes: read from the two
+# dataclasses' fields once per pair of classes, not at every job's every tick
+_PARAMETERS: dict[tuple[type, type], tuple[str, ...]] = {}
+
+
+def _parameters(rule: type, section: type) -> tuple[str, ...]:
+    """The settings of ``section`` that :func:`build` passes to ``rule``; a setting the rule
+    does not take fails loudly."""
+    names = _PARAMETERS.get((rule, section))
+    if names is None:
+        params = {f.name for f in fields(rule) if f.init}
+        names = tuple(f.name for f in fields(section) if f.name != "enabled")
+        unknown = sorted(set(names) - params)
+        assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
+        _PARAMETERS[rule, section] = names
+    return names
 
 
 def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
@@ -76,12 +95,9 @@ class JobSettings:
     @cached_property
     def rules(self) -> ObjectiveRules:
         """The enabled objective rules (divergence, median, catch-up, patience) for this job."""
-        from ..core.catchup import CatchUpRule
-        from ..core.divergence import DivergenceRule
-        from ..core.engine import ObjectiveRules
-        from ..core.median import MedianStoppingRule
-        from ..core.patience import PatienceRule
-
+        ObjectiveRules, CatchUpRule, MedianStoppingRule, PatienceRule, DivergenceRule = (
+            _objective_rule_types()
+        )
         p, direction = self.policy, self.direction
         return ObjectiveRules(
             catchup=enabled(CatchUpRule, p.catchup, direction=direction),
@@ -117,6 +133,23 @@ class JobSettings:
         from ..core.runtime_guard import RuntimeGuard
 
         return build(RuntimeGuard, self.policy.runtime)
+
+
+@cache  # imported on first use (the module docstring), then looked up once per job and tick
+def _objective_rule_types() -> tuple[
+    type[ObjectiveRules],
+    type[CatchUpRule],
+    type[MedianStoppingRule],
+    type[PatienceRule],
+    type[DivergenceRule],
+]:
+    from ..core.catchup import CatchUpRule
+    from ..core.divergence import DivergenceRule
+    from ..core.engine import ObjectiveRules
+    from ..core.median import MedianStoppingRule
+    from ..core.patience import PatienceRule
+
+    return ObjectiveRules, CatchUpRule, MedianStoppingRule, PatienceRule, DivergenceRule
 
 
 def gpu_idle_rule(policy: Policy) -> GpuIdleRule:

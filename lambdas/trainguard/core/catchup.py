@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any, ClassVar, NamedTuple
 
 from .curves import MINUS, Curve, Direction, fmt, median, signed
@@ -350,6 +351,11 @@ class CatchUpVerdict(NamedTuple):
 
 NO_MEASUREMENTS = CatchUpVerdict(False, False, 0, None, None, None, 0)
 
+# ``CatchUpVerdict(...)`` runs the NamedTuple's generated Python ``__new__``, which only binds
+# its eight arguments and calls ``tuple.__new__``; :meth:`CatchUpRule.check` (once per running
+# job and tick) calls ``tuple.__new__`` directly with the eight values in field order
+_verdict = partial(tuple.__new__, CatchUpVerdict)
+
 
 @frozen
 class CatchUpRule(RuleDefaults):
@@ -393,13 +399,13 @@ class CatchUpRule(RuleDefaults):
         (:meth:`WorseStreak.start`). A gate (no decision) counts 0.
         """
         if (latest is not None and not math.isfinite(latest)) or best is None:
-            return CatchUpVerdict(False, False, 0, step, best, None, 0, latest)
+            return _verdict((False, False, 0, step, best, None, 0, latest))
         if not math.isfinite(best) or not step >= 0 or model.direction != self.direction:
-            return CatchUpVerdict(False, False, 0, step, best, None, 0, latest)
+            return _verdict((False, False, 0, step, best, None, 0, latest))
         gain, n = model.at(step)
         target = model.best_final
         if n < self.min_completed or gain is None or target is None:
-            return CatchUpVerdict(False, False, 0, step, best, None, n, latest)
+            return _verdict((False, False, 0, step, best, None, n, latest))
         # in the better direction (sign -1 for minimize): best + U + k sigma < T, strictly (a
         # tie is not worse), summed in this order (the replays and the sentence agree on it)
         sign = 1.0 if self.direction == "maximize" else -1.0
@@ -408,9 +414,8 @@ class CatchUpRule(RuleDefaults):
         worse = sign * best + u + margin < sign * target
         threshold = sign * (sign * target - u - margin)
         streak = streak_before + 1 if worse else 0
-        return CatchUpVerdict(
-            worse and streak >= self.consecutive, worse, streak, step, best, threshold, n, latest
-        )
+        stop = worse and streak >= self.consecutive
+        return _verdict((stop, worse, streak, step, best, threshold, n, latest))
 
     def check_summary(
         self, summary: CurveSummary, model: CatchUpModel, streak: WorseStreak = NO_STREAK

@@ -10,9 +10,10 @@ the caller to keep until the next tick.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, TypedDict
+from functools import partial
+from typing import NamedTuple
 
 from .catchup import NO_STREAK, CatchUpModel, CatchUpRule, WorseStreak
 from .curves import Curve, Direction
@@ -20,11 +21,8 @@ from .decision import Decision
 from .divergence import DivergenceRule
 from .median import MedianStoppingRule, ThresholdSource
 from .patience import PatienceRule
-from .rule import NO_GROUP, GroupRecord, GroupState, ObjectiveRule, Verdict
+from .rule import GroupRecord, GroupState, ObjectiveRule, Verdict
 from .summary import CurveSummary
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 #: the order the rules are walked in, by their field on :class:`ObjectiveRules`
 ORDER = ("divergence", "median", "catchup", "patience")
@@ -50,19 +48,10 @@ class ObjectiveRules:
     divergence: DivergenceRule | None = None
     catchup: CatchUpRule | None = None
     ordered: tuple[ObjectiveRule, ...] = field(init=False, repr=False, compare=False)
-    # ``ordered`` as the walk reads it, built once per settings: each rule with its bound
-    # verb and its two flags (no attribute look-up per rule per job)
-    _steps: tuple[_Step, ...] = field(init=False, repr=False, compare=False)
-    # the last references' GroupState (the loose-argument walks of one tick ask with the same
-    # group table job after job: one GroupState per table, not one per job)
-    _last_group: list[GroupState] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         enabled = tuple(r for r in (getattr(self, name) for name in ORDER) if r is not None)
         object.__setattr__(self, "ordered", enabled)
-        steps = tuple(_Step(r, r.judge, r.final, r.carries) for r in enabled)
-        object.__setattr__(self, "_steps", steps)
-        object.__setattr__(self, "_last_group", [NO_GROUP])
 
     def judge(self, job: str, summary: CurveSummary, group: GroupState) -> StopCheck:
         """The stop that acts on the job (None when every rule continues) and its catch-up
@@ -76,20 +65,22 @@ class ObjectiveRules:
         streak = group.streak or NO_STREAK
         chosen: ObjectiveRule | None = None
         stop: Verdict | None = None
-        for rule, judge, final, carries in self._steps:
-            verdict = judge(summary, group)
+        for rule in self.ordered:
+            if chosen is not None and not (rule.final or rule.carries):
+                continue  # after the first stop only a final stop or the counter can change
+            verdict = rule.judge(summary, group)
             if verdict is None:
                 continue
             if verdict.stop:
-                if final:
-                    return StopCheck(rule.decision(job, summary, verdict, group), streak)
+                if rule.final:
+                    return _stop_check((rule.decision(job, summary, verdict, group), streak))
                 if chosen is None:
                     chosen, stop = rule, verdict
-            if carries:
+            if rule.carries:
                 streak = rule.carry(streak, verdict)
         if chosen is None or stop is None:
-            return StopCheck(None, streak)
-        return StopCheck(chosen.decision(job, summary, stop, group), streak)
+            return _stop_check((None, streak))
+        return _stop_check((chosen.decision(job, summary, stop, group), streak))
 
     def decisions(self, job: str, summary: CurveSummary, group: GroupState) -> list[Decision]:
         """Every enabled rule's decision, in :data:`ORDER`. A final stop (divergence) ends the
@@ -118,7 +109,7 @@ class ObjectiveRules:
         if group is not None:
             references = group.table(self.median.table_key) if self.median else None
             catchup = group.catchup if self.catchup else None
-        return GroupState(references, catchup, streak, silent_minutes)
+        return _group_state((references, catchup, streak, silent_minutes))
 
     def summarize(self, curve: Curve) -> CurveSummary:
         """The summary these rules read (their direction, the patience rule's min_delta)."""
@@ -137,93 +128,89 @@ class ObjectiveRules:
         return self.patience.min_delta if self.patience is not None else 0.0
 
     # ---- the same walks with the group state as loose arguments -------------------------
+    # (keywords, not a ``**`` of a TypedDict: the tick's walks would build a dict per job, and
+    # the GroupState would read it back key by key)
 
     def decide(
         self,
         job: str,
         curve: Curve,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> list[Decision]:
         """:meth:`decisions` from the job's curve."""
-        return self.decisions(job, self.summarize(curve), self._group(references, loose))
+        group = _group_state((references, catchup_model, streak, silent_minutes))
+        return self.decisions(job, self.summarize(curve), group)
 
     def decide_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> list[Decision]:
         """:meth:`decisions` (see :meth:`summarize`)."""
-        return self.decisions(job, summary, self._group(references, loose))
+        return self.decisions(
+            job, summary, _group_state((references, catchup_model, streak, silent_minutes))
+        )
 
     def stop_summary(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> Decision | None:
         """:meth:`judge`'s stop: the first stop of :meth:`decisions`, in the same order."""
-        group = self._last_group[0]  # the median rule's hot path: the same table, job after job
-        if loose or group.references is not references:
-            group = self._group(references, loose)
+        group = _group_state((references, catchup_model, streak, silent_minutes))
         # :meth:`judge`'s walk without the counter, which nobody keeps here (a tick's hot
         # path: no call level and no StopCheck more than the stop needs)
-        chosen: tuple[ObjectiveRule, Verdict] | None = None
-        for rule, judge, final, _ in self._steps:
-            verdict = judge(summary, group)
+        chosen: ObjectiveRule | None = None
+        stop: Verdict | None = None
+        for rule in self.ordered:
+            if chosen is not None and not rule.final:
+                continue  # after the first stop only a final stop can change the answer
+            verdict = rule.judge(summary, group)
             if verdict is None or not verdict.stop:
                 continue
-            if final:
+            if rule.final:
                 return rule.decision(job, summary, verdict, group)
             if chosen is None:
-                chosen = rule, verdict
-        return None if chosen is None else chosen[0].decision(job, summary, chosen[1], group)
+                chosen, stop = rule, verdict
+        if chosen is None or stop is None:
+            return None
+        return chosen.decision(job, summary, stop, group)
 
     def stop_and_streak(
         self,
         job: str,
         summary: CurveSummary,
         references: ThresholdSource | None = None,
-        **loose: Unpack[LooseGroup],
+        *,
+        silent_minutes: float | None = None,
+        catchup_model: CatchUpModel | None = None,
+        streak: WorseStreak | None = None,
     ) -> StopCheck:
         """:meth:`judge`: its stop and the job's catch-up counter after this tick."""
-        return self.judge(job, summary, self._group(references, loose))
-
-    def _group(self, references: ThresholdSource | None, loose: LooseGroup) -> GroupState:
-        """The :class:`GroupState` of the loose arguments; with ``references`` alone (the
-        median rule's hot path) the one of the last call when it was for the same table."""
-        if loose:
-            return GroupState(
-                references,
-                loose.get("catchup_model"),
-                loose.get("streak"),
-                loose.get("silent_minutes"),
-            )
-        last = self._last_group
-        group = last[0]
-        if group.references is not references:
-            group = last[0] = GroupState(references)
-        return group
+        return self.judge(
+            job, summary, _group_state((references, catchup_model, streak, silent_minutes))
+        )
 
 
-class _Step(NamedTuple):
-    """One rule of :attr:`ObjectiveRules.ordered` as the walk reads it."""
-
-    rule: ObjectiveRule
-    judge: Callable[[CurveSummary, GroupState], Verdict | None]
-    final: bool
-    carries: bool
-
-
-class LooseGroup(TypedDict, total=False):
-    """The rest of a :class:`GroupState` as keyword arguments."""
-
-    silent_minutes: float | None
-    catchup_model: CatchUpModel | None
-    streak: WorseStreak | None
+# ``GroupState(...)`` and ``StopCheck(...)`` run the NamedTuple's generated Python ``__new__``,
+# which only binds its arguments and calls ``tuple.__new__``; the walks (once per job and tick)
+# call ``tuple.__new__`` directly with the values in field order
+_group_state = partial(tuple.__new__, GroupState)
+_stop_check = partial(tuple.__new__, StopCheck)
 
 
 def verdict(decisions: Sequence[Decision]) -> Decision | None:

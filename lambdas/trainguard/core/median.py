@@ -26,6 +26,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import field
+from functools import partial
 from itertools import accumulate
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -202,12 +203,14 @@ class ReferenceTable:
         )
 
     def at(self, step: float) -> tuple[float | None, int]:
-        i = bisect_left(self.breakpoints, step)
-        if i < len(self.breakpoints) and self.breakpoints[i] == step:
-            return self.at_point[i]
-        if i == 0 or i == len(self.breakpoints):
+        breakpoints = self.breakpoints  # read once: every tick asks for every running job
+        i = bisect_left(breakpoints, step)
+        try:
+            if breakpoints[i] == step:
+                return self.at_point[i]
+        except IndexError:  # after the last breakpoint: no references
             return None, 0
-        return self.between[i - 1]
+        return self.between[i - 1] if i else (None, 0)  # i == 0: before the first one
 
     def set_by(self, step: float) -> tuple[str, ...]:
         """The reference(s) whose running average is M at ``step`` (one, or the two middle
@@ -286,6 +289,11 @@ class MedianVerdict(NamedTuple):
 
 
 NO_MEASUREMENTS = MedianVerdict(False, None, None, None, 0)
+
+# ``MedianVerdict(...)`` runs the NamedTuple's generated Python ``__new__``, which only binds
+# its five arguments and calls ``tuple.__new__``; :meth:`MedianStoppingRule.check` (once per
+# running job and tick) calls ``tuple.__new__`` directly with the five values in field order
+_verdict = partial(tuple.__new__, MedianVerdict)
 
 
 @frozen
@@ -370,14 +378,19 @@ class MedianStoppingRule(RuleDefaults):
         references: ThresholdSource | Mapping[str, Curve],
     ) -> MedianVerdict:
         """The verdict at ``step`` for a job whose best finite value so far is ``best``."""
-        threshold, count = self._source(references).at(step)
+        # the tick's case, a table of the spec's average for a rule of the spec's average, is
+        # read as it is; anything else goes through _source (which also refuses a mismatch)
+        if type(references) is ReferenceTable and references.average == self.average == "all":
+            threshold, count = references.at(step)
+        else:
+            threshold, count = self._source(references).at(step)
         if step < self.grace or count < self.min_completed or threshold is None:
-            return MedianVerdict(False, step, best, None, count)  # a gate: no comparison
+            return _verdict((False, step, best, None, count))  # a gate: no comparison
         if best is None:
-            return MedianVerdict(False, step, None, threshold, count)
+            return _verdict((False, step, None, threshold, count))
         # strictly worse stops; a tie continues
         stop = best > threshold if self._minimize else best < threshold
-        return MedianVerdict(stop, step, best, threshold, count)
+        return _verdict((stop, step, best, threshold, count))
 
     def explain(self, job: str, verdict: MedianVerdict) -> Decision:
         """The :class:`Decision` for ``verdict`` (a result of :meth:`check`), with its reason."""
