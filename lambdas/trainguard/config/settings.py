@@ -10,14 +10,16 @@ its rule without a list copied here (and a setting the rule does not take fails 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from ..core.curves import Direction
 from .policy import Mode, Policy
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from ..core.engine import ObjectiveRules
     from ..core.gpu_idle import GpuIdleRule
     from ..core.hang import HangRule
@@ -28,7 +30,16 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
-def build(rule: type[R], section: Any, **given: Any) -> R:
+class Section(Protocol):
+    """A rule's settings section: a settings dataclass with its on/off switch."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[object]]]
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+def build(rule: type[R], section: DataclassInstance, **given: object) -> R:
     """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
     same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
     params = {f.name for f in fields(rule) if f.init}  # type: ignore[arg-type]
@@ -38,7 +49,7 @@ def build(rule: type[R], section: Any, **given: Any) -> R:
     return rule(**values, **given)
 
 
-def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
+def enabled(rule: type[R], section: Section, **given: object) -> R | None:
     """The rule of an enabled section (:func:`build`), None when the section is off."""
     return build(rule, section, **given) if section.enabled else None
 
