@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TypeVar
 
 Record = Mapping[str, object]
 """A record as read back: a JSON object, or a DynamoDB item (numbers as Decimal)."""
+
+T = TypeVar("T")
 
 
 def number(x: object) -> float | None:
@@ -48,3 +51,18 @@ def record(x: object) -> Record:
     if isinstance(x, Mapping):
         return x
     raise TypeError(f"expected a mapping, got {type(x).__name__}")
+
+
+def exact(kind: type[T], x: object) -> T:
+    """``x`` as it is stored, if it is a ``kind`` (not converted); TypeError if not."""
+    if isinstance(x, kind):
+        return x
+    raise TypeError(f"expected {kind.__name__}, got {type(x).__name__}")
+
+
+def as_number(x: object) -> float | None:
+    """``x`` as it is stored (an int stays an int, None stays None: not converted), if it is
+    a number; TypeError if not."""
+    if x is None or isinstance(x, int | float):
+        return x
+    raise TypeError(f"expected a number, got {type(x).__name__}")
