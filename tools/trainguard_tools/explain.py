@@ -43,7 +43,7 @@ MARKS = {"job": "*", "median": "m", "catch-up": "c"}
 @dataclass
 class Explanation:
     job: JobRecord
-    trail: list[dict[str, Any]]
+    trail: list[Mapping[str, Any]]
     curve: list[Point]
     thresholds: dict[str, list[Point]] = field(default_factory=dict)  # rule -> (step, value)
     references: list[str] = field(default_factory=list)  # lines about who set the threshold

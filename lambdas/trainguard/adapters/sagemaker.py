@@ -23,6 +23,8 @@ from .aws import error_code, error_message
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
+    from ..core.stored import Record
+
 
 class SageMakerAdapter:
     def __init__(self, client: SageMakerClient) -> None:
@@ -145,7 +147,7 @@ class SageMakerAdapter:
                 raise JobNotFoundError(arn) from exc
             raise
 
-    def describe(self, job: str) -> dict[str, Any]:
+    def describe(self, job: str) -> Record:
         """DescribeTrainingJob; raises :class:`JobNotFoundError` for an unknown job."""
         try:
             return dict(self._client.describe_training_job(TrainingJobName=job))

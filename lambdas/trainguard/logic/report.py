@@ -29,16 +29,17 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.instances import InstanceCatalog, hourly_cost
+from ..core.stored import real
 from ..message import one_line
 from ..models import JobRecord, RunId
 from ..times import iso
 from .ledger import tally_of
 
 if TYPE_CHECKING:
-    from ..ports import AuditLog, Jobs
+    from ..ports import AuditLog, AuditRecord, Jobs
 
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
 
@@ -101,7 +102,7 @@ class Entry:
     kind: str  # stop | would_stop | alert | not_stopped | revived | other
     dollars: float  # estimated dollars saved (0 when unknown or not a stop)
     gpu_hours: float
-    record: Mapping[str, Any]
+    record: AuditRecord
 
 
 @dataclass
@@ -113,7 +114,7 @@ class Summary:
     entries: list[Entry]
     jobs: dict[RunId, JobRecord]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready (``trainguard report --format json``)."""
         return {
             "since": iso(self.since),
@@ -139,7 +140,7 @@ def days(since: float, until: float) -> list[str]:
     return out
 
 
-def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId, dict[str, Any]]]:
+def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId, AuditRecord]]:
     """The audit records written in [since, until), oldest first: one Query per UTC day."""
     out = []
     for day in days(since, until):
@@ -171,7 +172,7 @@ def summarize(
 
 
 def summarize_records(
-    records: Sequence[tuple[RunId, Mapping[str, Any]]],
+    records: Sequence[tuple[RunId, AuditRecord]],
     jobs: Mapping[RunId, JobRecord],
     catalog: InstanceCatalog,
     since: float,
@@ -187,7 +188,7 @@ def summarize_records(
         action = str(record.get("action", ""))
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
-        dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
+        dollars = real(saved) if kind in ("stop", "would_stop") and saved else 0.0
         if kind == "stop":
             stopped[run] = dollars
         elif kind == "revived":  # a revived stop's saving is given back
@@ -308,15 +309,15 @@ def _row(group: str, t: Totals) -> tuple[str, ...]:
     )
 
 
-def _num(value: Any) -> Any:
+def _num(value: object) -> object:
     return round(value, 4) if isinstance(value, float) else value
 
 
-def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+def _rounded(values: Mapping[str, object]) -> dict[str, object]:
     return {k: _num(v) for k, v in values.items()}
 
 
-def _epoch(value: Any) -> float | None:
+def _epoch(value: object) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     try:

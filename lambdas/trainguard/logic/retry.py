@@ -34,7 +34,6 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from ..config import RetryConfigError, is_opted_in
 from ..constants import (
@@ -46,6 +45,7 @@ from ..constants import (
 )
 from ..core.decision import Decision
 from ..core.instances import instances_text
+from ..core.stored import Record, record, whole
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..observability import logger
 from ..times import epoch_seconds, iso
@@ -239,13 +239,11 @@ def retry_tags(tags: Mapping[str, str], base: str, attempt: int) -> list[dict[st
     return [{"Key": k, "Value": v} for k, v in kept.items()]
 
 
-def create_request(
-    description: Mapping[str, Any], name: str, tags: list[dict[str, str]]
-) -> dict[str, Any]:
+def create_request(description: Record, name: str, tags: list[dict[str, str]]) -> dict[str, object]:
     """CreateTrainingJob's keyword arguments for job ``name`` from a DescribeTrainingJob
     answer: the fields of :data:`COPIED_FIELDS` it has (empty ones left out: SageMaker
     refuses an empty VpcConfig), the new name and ``tags``."""
-    request: dict[str, Any] = {"TrainingJobName": name}
+    request: dict[str, object] = {"TrainingJobName": name}
     for key in COPIED_FIELDS:
         value = description.get(key)
         if value is None or value == {} or value == []:
@@ -320,8 +318,8 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     """Create the retry claimed on the failed run ``job`` (due now), or say why not; the
     outcome. Safe to repeat at any point."""
     deps = ledger.deps
-    plan = dict(claim.details.get("retry") or {})
-    attempt, limit = int(plan["attempt"]), int(plan["limit"])
+    plan = dict(record(claim.details.get("retry") or {}))
+    attempt, limit = whole(plan["attempt"]), whole(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
     decision = _decision(
         job, kind, attempt, limit, f"{job.name} failed for capacity; retried as {name}"
@@ -368,9 +366,7 @@ _NOT_CREATED = {
 }
 
 
-def _recheck(
-    deps: Dependencies, job: JobRecord
-) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, Record, dict[str, str]]:
     """SageMaker's own word on the failed run, right before the create: why not (None: go),
     its description and its tags."""
     if not deps.retry_roles:
@@ -380,7 +376,8 @@ def _recheck(
         return why, {}, {}
     if description.get("TrainingJobStatus") != "Failed":
         return f"the job is {description.get('TrainingJobStatus')}, not Failed", {}, {}
-    if capacity_kind(description.get("FailureReason")) is None:
+    reason = description.get("FailureReason")
+    if capacity_kind(reason if isinstance(reason, str) else None) is None:
         return "its FailureReason is not a capacity failure", {}, {}
     arn = str(description.get("TrainingJobArn") or job.arn)
     try:
@@ -411,9 +408,7 @@ class Asked:
     why: str = ""
 
 
-def ask_create(
-    ledger: Ledger, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
-) -> Asked:
+def ask_create(ledger: Ledger, claim: Claim, request: Record, chain: Mapping[str, str]) -> Asked:
     """Create the job ``request`` names for ``claim`` (a capacity retry's, a revival's): the
     claim says ``creating`` and counts the try first, so a create that went through before a
     crash is recognised as ours by the next try (the name held by the job this claim asked
@@ -438,9 +433,7 @@ def ask_create(
     return Asked("created")
 
 
-def is_ours(
-    deps: Dependencies, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
-) -> bool:
+def is_ours(deps: Dependencies, claim: Claim, request: Record, chain: Mapping[str, str]) -> bool:
     """The job that holds the requested name is this claim's: an earlier try of this very
     claim asked for it (``claim.tries``: CreateTrainingJob calls before this one), it was
     created after the claim, from the original job's description (its role, output and
@@ -480,7 +473,7 @@ def lineage(deps: Dependencies, job: JobRecord) -> tuple[str, int]:
     if parent is None or item is None:
         return job.name, 0
     claim = Claim.from_item(parent.run, retry_action(attempt), item)
-    plan = dict(claim.details.get("retry") or {})
+    plan = dict(record(claim.details.get("retry") or {}))
     ours = claim.created == job.name or (
         claim.state is ClaimState.CREATING and plan.get("name") == job.name
     )
