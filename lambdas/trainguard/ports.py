@@ -38,7 +38,7 @@ the work already done (False).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol, TypedDict
+from typing import Literal, Protocol, TypedDict
 
 from .core.curves import Point
 from .core.progress import Progress
@@ -99,6 +99,11 @@ class EmailItem(TypedDict, total=False):
 AuditRecord = Record
 """An audit record as read back: the decision's fields (``Decision.to_dict``), ``mode``,
 ``action``, ``estimated_dollars_saved``, ``audit_at``, and a carry-out's extra fields."""
+
+
+# what came of asking SageMaker to stop a job, to create one (:class:`TrainingJobs`)
+StopResult = Literal["stopped", "already ending"]
+CreateResult = Literal["created", "exists"]
 
 
 class Jobs(Protocol):
@@ -268,11 +273,11 @@ class ShardQueue(Protocol):
 class TrainingJobs(Protocol):
     """SageMaker training jobs."""
 
-    def stop(self, job: str) -> str:
+    def stop(self, job: str) -> StopResult:
         """``"stopped"``, or ``"already ending"`` for a job that is stopping or ended."""
         ...
 
-    def create(self, request: Record) -> str:
+    def create(self, request: Record) -> CreateResult:
         """CreateTrainingJob with ``request`` (its keyword arguments): ``"created"``, or
         ``"exists"`` when the name is taken already (ResourceInUse: an earlier attempt of the
         same create, or somebody else's job; the caller tells which);

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING
 
 from ..config import Controls
@@ -204,14 +204,25 @@ class OutcomeKind(Enum):
     REVIVE_HELD = "REVIVE HELD"  # (a pause, actions disabled): waits
 
 
-# how a report counts each headline (those not named: "other")
+class Tally(StrEnum):
+    """How a report counts an outcome (:mod:`.report`; a ``StrEnum``: the word itself)."""
+
+    STOP = "stop"
+    WOULD_STOP = "would_stop"
+    ALERT = "alert"
+    NOT_STOPPED = "not_stopped"
+    REVIVED = "revived"
+    OTHER = "other"
+
+
+# how a report counts each headline (those not named: other)
 _TALLY = {
-    OutcomeKind.STOPPED: "stop",
-    OutcomeKind.WOULD_STOP: "would_stop",
-    OutcomeKind.ALERT: "alert",
-    OutcomeKind.NOT_STOPPED: "not_stopped",
-    OutcomeKind.COULD_NOT_STOP: "not_stopped",
-    OutcomeKind.REVIVED: "revived",
+    OutcomeKind.STOPPED: Tally.STOP,
+    OutcomeKind.WOULD_STOP: Tally.WOULD_STOP,
+    OutcomeKind.ALERT: Tally.ALERT,
+    OutcomeKind.NOT_STOPPED: Tally.NOT_STOPPED,
+    OutcomeKind.COULD_NOT_STOP: Tally.NOT_STOPPED,
+    OutcomeKind.REVIVED: Tally.REVIVED,
 }
 
 
@@ -230,11 +241,11 @@ class Outcome:
         return self.text
 
     @property
-    def tally(self) -> str:
-        """stop | would_stop | alert | not_stopped | revived | other (see :mod:`.report`)."""
+    def tally(self) -> Tally:
+        """How :mod:`.report` counts it (a stop or an alert with a reason: other)."""
         if self.why is not None and self.kind in (OutcomeKind.STOPPED, OutcomeKind.ALERT):
-            return "other"
-        return _TALLY.get(self.kind, "other")
+            return Tally.OTHER
+        return _TALLY.get(self.kind, Tally.OTHER)
 
     @classmethod
     def parse(cls, text: str) -> Outcome | None:
@@ -251,10 +262,10 @@ STOPPED = Outcome(OutcomeKind.STOPPED)
 ALERT = Outcome(OutcomeKind.ALERT)
 
 
-def tally_of(text: str) -> str:
+def tally_of(text: str) -> Tally:
     """How a report counts an audit record's ``action`` (old records included)."""
     outcome = Outcome.parse(text)
-    return outcome.tally if outcome is not None else "other"
+    return outcome.tally if outcome is not None else Tally.OTHER
 
 
 # ---- one invocation's acting, and its one voice -------------------------------------------------

@@ -36,7 +36,7 @@ from ..core.stored import real
 from ..message import one_line
 from ..models import JobRecord, RunId
 from ..times import iso
-from .ledger import tally_of
+from .ledger import Tally, tally_of
 
 if TYPE_CHECKING:
     from ..ports import AuditLog, AuditRecord, Jobs
@@ -65,7 +65,7 @@ class Totals:
     revived: int = 0
 
     def add(self, entry: Entry) -> None:
-        if entry.kind == "stop":
+        if entry.kind is Tally.STOP:
             self.stops += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
@@ -73,20 +73,20 @@ class Totals:
             if resumable is not None:
                 self.resumable_stops += 1 if resumable else 0
                 self.unresumable_stops += 0 if resumable else 1
-        elif entry.kind == "revived":
+        elif entry.kind is Tally.REVIVED:
             # the revival runs on where the stop ended it: the stop saved nothing after all
             # (its entry carries the stop's estimate, negated: one logical job)
             self.revived += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
-        elif entry.kind == "would_stop":
+        elif entry.kind is Tally.WOULD_STOP:
             self.would_stops += 1
             self.would_dollars_saved += entry.dollars
             self.would_gpu_hours_saved += entry.gpu_hours
-        elif entry.kind == "alert":
+        elif entry.kind is Tally.ALERT:
             self.alerts += 1
             self.alerts_by_rule[entry.rule] = self.alerts_by_rule.get(entry.rule, 0) + 1
-        elif entry.kind == "not_stopped":
+        elif entry.kind is Tally.NOT_STOPPED:
             self.not_stopped += 1
 
 
@@ -99,7 +99,7 @@ class Entry:
     at: str  # ISO-8601
     rule: str
     action: str
-    kind: str  # stop | would_stop | alert | not_stopped | revived | other
+    kind: Tally
     dollars: float  # estimated dollars saved (0 when unknown or not a stop)
     gpu_hours: float
     record: AuditRecord
@@ -124,7 +124,7 @@ class Summary:
         }
 
 
-def kind_of(action: str) -> str:
+def kind_of(action: str) -> Tally:
     """How a record counts: its ``action`` read back as an :class:`~.ledger.Outcome`."""
     return tally_of(action)
 
@@ -188,10 +188,10 @@ def summarize_records(
         action = str(record.get("action", ""))
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
-        dollars = real(saved) if kind in ("stop", "would_stop") and saved else 0.0
-        if kind == "stop":
+        dollars = real(saved) if kind in (Tally.STOP, Tally.WOULD_STOP) and saved else 0.0
+        if kind is Tally.STOP:
             stopped[run] = dollars
-        elif kind == "revived":  # a revived stop's saving is given back
+        elif kind is Tally.REVIVED:  # a revived stop's saving is given back
             dollars = -stopped.pop(run, 0.0)
         entry = Entry(
             run,
@@ -329,7 +329,7 @@ def _epoch(value: object) -> float | None:
     return parsed.timestamp()
 
 
-def runs_of(entries: Iterable[Entry], kinds: Iterable[str]) -> list[RunId]:
+def runs_of(entries: Iterable[Entry], kinds: Iterable[Tally]) -> list[RunId]:
     """The distinct runs of the entries of ``kinds``, in order of first appearance."""
     wanted, out = set(kinds), dict[RunId, None]()
     for e in entries:

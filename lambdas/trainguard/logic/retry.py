@@ -34,6 +34,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from ..config import RetryConfigError, is_opted_in
 from ..constants import (
@@ -336,9 +337,9 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     request = create_request(description, name, retry_tags(tags, base, attempt))
     chain = {TAG_RETRY_OF: base, TAG_RETRY_ATTEMPT: str(attempt)}
     asked = ask_create(ledger, claim, request, chain)
-    if asked.state == "deferred":
+    if asked.state is Asking.DEFERRED:
         return Outcome(OutcomeKind.RETRY_DEFERRED)
-    if asked.state != "created":
+    if asked.state is not Asking.CREATED:
         not_created = Outcome(_NOT_CREATED[asked.state], asked.why)
         return _refused(ledger, job, claim, decision, not_created)
     outcome = Outcome(OutcomeKind.RETRIED)
@@ -357,13 +358,6 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     )
     ledger.finish(job.run, claim.action, outcome, created=name)
     return outcome
-
-
-_NOT_CREATED = {
-    "refused": OutcomeKind.RETRY_REFUSED,
-    "given up": OutcomeKind.RETRY_GIVEN_UP,
-    "taken": OutcomeKind.NOT_RETRIED,
-}
 
 
 def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, Record, dict[str, str]]:
@@ -397,15 +391,30 @@ def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, Record, di
     return None, description, tags
 
 
+class Asking(StrEnum):
+    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`)."""
+
+    CREATED = "created"  # now, or by an earlier try of this very claim
+    TAKEN = "taken"  # by a job trainguard did not create
+    REFUSED = "refused"  # SageMaker's refusal
+    DEFERRED = "deferred"  # a passing error: the claim waits for its retry_at
+    GIVEN_UP = "given up"  # passing errors, every try
+
+
 @dataclass(frozen=True)
 class Asked:
-    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`):
-    ``created`` (now, or by an earlier try of this very claim), ``taken`` (by a job trainguard
-    did not create), ``refused`` (SageMaker's refusal), ``deferred`` (a passing error: the
-    claim waits for its ``retry_at``) or ``given up`` (passing errors, every try); ``why``."""
+    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`), and
+    ``why``."""
 
-    state: str
+    state: Asking
     why: str = ""
+
+
+_NOT_CREATED = {
+    Asking.REFUSED: OutcomeKind.RETRY_REFUSED,
+    Asking.GIVEN_UP: OutcomeKind.RETRY_GIVEN_UP,
+    Asking.TAKEN: OutcomeKind.NOT_RETRIED,
+}
 
 
 def ask_create(ledger: Ledger, claim: Claim, request: Record, chain: Mapping[str, str]) -> Asked:
@@ -418,19 +427,19 @@ def ask_create(ledger: Ledger, claim: Claim, request: Record, chain: Mapping[str
     try:
         result = ledger.deps.training_jobs.create(request)
     except CreateRefused as exc:
-        return Asked("refused", str(exc))
+        return Asked(Asking.REFUSED, str(exc))
     except Exception as exc:  # throttled, a server error, the account's limit: ask again later
         logger.exception("CreateTrainingJob failed", extra={"tries": tries})
         if tries >= MAX_CREATE_TRIES:
-            return Asked("given up", f"{tries} tries, the last: {type(exc).__name__}: {exc}")
+            return Asked(Asking.GIVEN_UP, f"{tries} tries, the last: {type(exc).__name__}: {exc}")
         ledger.update(
             claim, ClaimState.CLAIMED, retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1)
         )
-        return Asked("deferred")
+        return Asked(Asking.DEFERRED)
     name = str(request["TrainingJobName"])
     if result == "exists" and not is_ours(ledger.deps, claim, request, chain):
-        return Asked("taken", f"name {name} is taken by a job trainguard did not create")
-    return Asked("created")
+        return Asked(Asking.TAKEN, f"name {name} is taken by a job trainguard did not create")
+    return Asked(Asking.CREATED)
 
 
 def is_ours(deps: Dependencies, claim: Claim, request: Record, chain: Mapping[str, str]) -> bool:

@@ -443,13 +443,13 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     if why is not None:
         return _refused(ledger, job, claim, decision, why)
     tags = deps.training_jobs.tags(str(description.get("TrainingJobArn") or job.arn))
-    from .retry import ask_create, create_request
+    from .retry import Asking, ask_create, create_request
 
     request_ = create_request(description, name, revival_tags(tags, job.name))
     asked = ask_create(ledger, claim, request_, {TAG_REVIVED_FROM: job.name})
-    if asked.state == "deferred":
+    if asked.state is Asking.DEFERRED:
         return Outcome(OutcomeKind.REVIVE_HELD, "SageMaker asked to wait")
-    if asked.state != "created":
+    if asked.state is not Asking.CREATED:
         return _refused(ledger, job, claim, decision, asked.why)
     outcome = Outcome(OutcomeKind.REVIVED, f"as {name}")
     logger.info("revival created", extra={"job": name, "of": job.name})
