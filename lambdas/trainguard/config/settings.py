@@ -11,6 +11,7 @@ its rule without a list copied here (and a setting the rule does not take fails 
 from __future__ import annotations
 
 from dataclasses import Field, dataclass, fields
+from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
@@ -54,6 +55,15 @@ def enabled(rule: type[R], section: Section, **given: object) -> R | None:
     return build(rule, section, **given) if section.enabled else None
 
 
+class Hold(StrEnum):
+    """Why an enforcing job's stops become reports (:attr:`JobSettings.hold`; a ``StrEnum``:
+    the words the subject line and the claim say)."""
+
+    STOPS_DISABLED = "stops disabled"  # the deploy-time kill switch
+    PAUSED = "paused"  # a runtime pause (JobSettings.paused says who and why)
+    PROTECTED = "protected"  # the job's protect tag
+
+
 @dataclass(frozen=True)
 class JobSettings:
     """What the tags of one opted-in job say, resolved against the policy in force for it
@@ -69,19 +79,19 @@ class JobSettings:
     paused: str | None = None  # why the runtime controls hold every stop (trainguard pause)
 
     @property
-    def hold(self) -> str | None:
+    def hold(self) -> Hold | None:
         """Why this job's stops become reports although it is in enforce mode, in a word or
         two for the subject line (None: they do not): the deploy-time kill switch, a runtime
         pause (``paused`` says who and why), or the job's protect tag."""
         if self.policy.stops_disabled:
-            return "stops disabled"
+            return Hold.STOPS_DISABLED
         if self.paused is not None:
-            return "paused"
-        return "protected" if self.protected else None
+            return Hold.PAUSED
+        return Hold.PROTECTED if self.protected else None
 
     @property
     def enforcing(self) -> bool:
-        return self.mode == "enforce" and self.hold is None
+        return self.mode == Mode.ENFORCE and self.hold is None
 
     @cached_property
     def rules(self) -> ObjectiveRules:

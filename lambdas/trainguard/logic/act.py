@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from ..config import Controls, JobSettings, PolicyError, is_opted_in, resolve_settings
+from ..config import Controls, Hold, JobSettings, PolicyError, is_opted_in, resolve_settings
 from ..constants import TAG_MODE, TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
@@ -363,7 +363,7 @@ def cost(deps: Dependencies, job: JobRecord) -> dict[str, str]:
 
 def mode_text(settings: JobSettings) -> str:
     """e.g. ``enforce``, ``enforce (paused by ana: quota review)``, ``observe``."""
-    hold = settings.hold if settings.hold != "paused" else settings.paused
+    hold = settings.hold if settings.hold is not Hold.PAUSED else settings.paused
     return settings.mode + (f" ({hold})" if hold is not None else "")
 
 

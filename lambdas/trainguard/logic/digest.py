@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..config import Controls, Policy, PolicyError, resolve_settings
-from ..core.curves import fmt
+from ..core.curves import Direction, fmt
 from ..core.episode import EpisodeState
 from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
 from ..message import Message, email_text, field, sentence
@@ -264,7 +264,7 @@ def close_calls(references: References, summary: Summary) -> list[CloseCall]:
         values = [v for _, v in curves[str(run)][0] if math.isfinite(v)]
         if not values:
             continue
-        best = max(values) if job.direction == "maximize" else min(values)
+        best = max(values) if job.direction == Direction.MAXIMIZE else min(values)
         if not math.isclose(best, target, rel_tol=1e-9, abs_tol=1e-12):
             continue
         first = next(

@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from ..config import Controls, RetryConfigError, job_settings, resolve_policy
+from ..config import Controls, Mode, RetryConfigError, job_settings, resolve_policy
 from ..constants import REVIVED_NAME_INFIX, TAG_REVIVED_FROM
 from ..core.decision import Decision
 from ..core.stored import Record, real, record, whole
@@ -402,7 +402,7 @@ def on_completion(deps: Dependencies, completed: JobRecord, now: float) -> list[
         if job.reference_set != refs or job.progress is None or job.running:
             continue
         settings = job_settings(job.tags, policy)
-        if settings.mode != "enforce":
+        if settings.mode != Mode.ENFORCE:
             continue  # observe mode never revives
         rules = settings.rules
         chosen, _ = rules.judge(job.name, job.progress.summary, rules.group_state(stats[refs]))
