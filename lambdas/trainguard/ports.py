@@ -96,9 +96,38 @@ class EmailItem(TypedDict, total=False):
     message: Record | None  # the message as a value (``Message.to_item``)
 
 
-AuditRecord = Record
-"""An audit record as read back: the decision's fields (``Decision.to_dict``), ``mode``,
-``action``, ``estimated_dollars_saved``, ``audit_at``, and a carry-out's extra fields."""
+class AuditRecord(TypedDict, total=False):
+    """An audit record as read back (:meth:`AuditLog.decisions`): the decision, what came of
+    it (``Ledger.audit`` writes both), a carry-out's extra fields, and the table's."""
+
+    # the decision (``Decision.to_dict``)
+    job: str
+    rule: str
+    stop: bool
+    step: float | None
+    value: float | None
+    threshold: float | None
+    references: int
+    reason: str
+    alert: bool
+    # what came of it
+    mode: str
+    action: str  # the outcome's text: STOPPED, WOULD STOP (observe), ...
+    estimated_dollars_saved: float | None
+    # a stop's (``Resumable.to_record``), a revival's (who asked, for which job)
+    resumable: bool
+    checkpoint: str | None
+    by: str | None
+    why: str | None
+    revival: str | None
+    group: str | None
+    # the table's: when the claim was made (ISO-8601) and its UTC day, the expiry, the keys
+    # (a record written before the audit index has only its key: ``...#DECISION#<at>#<rule>``)
+    audit_at: str
+    audit_day: str
+    ttl: int
+    pk: str
+    sk: str
 
 
 # what came of asking SageMaker to stop a job, to create one (:class:`TrainingJobs`)
