@@ -18,6 +18,7 @@ from typing import Literal
 from .core.stored import Record, entries, record, whole
 
 PartKind = Literal["field", "sentence", "gap", "link"]
+_PART_KINDS: dict[str, PartKind] = {k: k for k in ("field", "sentence", "gap", "link")}
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ class Part:
 
     @classmethod
     def from_item(cls, item: Record) -> Part:
-        kind = str(item["kind"])
-        if kind not in ("field", "sentence", "gap", "link"):
-            raise ValueError(f"not a message part: {kind!r}")
-        return cls(kind, str(item.get("text", "")), str(item.get("value", "")))  # type: ignore[arg-type]
+        written = str(item["kind"])
+        kind = _PART_KINDS.get(written)
+        if kind is None:
+            raise ValueError(f"not a message part: {written!r}")
+        return cls(kind, str(item.get("text", "")), str(item.get("value", "")))
 
 
 def field(label: str, value: object) -> Part:

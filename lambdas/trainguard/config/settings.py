@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..core.straggler import StragglerRule
     from ..core.throughput import ThroughputRule
 
-R = TypeVar("R")
+R = TypeVar("R", bound="DataclassInstance")  # a rule: a dataclass of its parameters
 
 
 class Section(Protocol):
@@ -43,7 +43,7 @@ class Section(Protocol):
 def build(rule: type[R], section: DataclassInstance, **given: object) -> R:
     """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
     same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
-    params = {f.name for f in fields(rule) if f.init}  # type: ignore[arg-type]
+    params = {f.name for f in fields(rule) if f.init}
     values = {f.name: getattr(section, f.name) for f in fields(section) if f.name != "enabled"}
     unknown = sorted(set(values) - params)
     assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"

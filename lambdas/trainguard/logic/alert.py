@@ -93,12 +93,14 @@ def handle_alarm(change: AlarmChange, deps: Dependencies) -> AlertResult:
             logger.info("GPU-idle alarm for a job that is not running: ignored")
             return result
         opened = deps.idle_episodes.open_episode(record.run, host, now)
-        episode = deps.idle_episodes.episode(record.run, host) if not opened else None
-        if not opened and (episode is None or episode.get("state") != EpisodeState.OPEN):
-            return result
-        # a delivery again (or the retry of an invocation that died after opening): the same
-        # episode, whose email the outbox sends at most once
-        since = now if opened else float(episode["opened_at"])  # type: ignore[index]
+        since = now
+        if not opened:
+            episode = deps.idle_episodes.episode(record.run, host)
+            if episode is None or episode.get("state") != EpisodeState.OPEN:
+                return result
+            # a delivery again (or the retry of an invocation that died after opening): the
+            # same episode, whose email the outbox sends at most once
+            since = float(episode["opened_at"])
         _announce_idle(record, host, change, deps, since)
         result.action, result.notified = ("opened" if opened else "duplicate"), opened
         return result
