@@ -11,12 +11,14 @@ Pure: no boto3, no environment.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Sequence
+from typing import Literal
 
+from .core.stored import Record, entries, record, whole
 from .core.values import frozen
 
 PartKind = Literal["field", "sentence", "gap", "link"]
+_PART_KINDS: dict[str, PartKind] = {k: k for k in ("field", "sentence", "gap", "link")}
 
 
 @frozen
@@ -34,11 +36,12 @@ class Part:
         return {k: v for k, v in item.items() if v}
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Part:
-        kind = str(item["kind"])
-        if kind not in ("field", "sentence", "gap", "link"):
-            raise ValueError(f"not a message part: {kind!r}")
-        return cls(kind, str(item.get("text", "")), str(item.get("value", "")))  # type: ignore[arg-type]
+    def from_item(cls, item: Record) -> Part:
+        written = str(item["kind"])
+        kind = _PART_KINDS.get(written)
+        if kind is None:
+            raise ValueError(f"not a message part: {written!r}")
+        return cls(kind, str(item.get("text", "")), str(item.get("value", "")))
 
 
 def field(label: str, value: object) -> Part:
@@ -78,7 +81,7 @@ class Message:
     def fields(self) -> list[tuple[str, str]]:
         return [(p.text, p.value) for p in self.parts if p.kind == "field"]
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self) -> dict[str, object]:
         """JSON- and DynamoDB-ready."""
         if self.text is not None:
             return {"subject": self.subject, "text": self.text}
@@ -89,14 +92,14 @@ class Message:
         }
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> Message:
+    def from_item(cls, item: Record) -> Message:
         """The value :meth:`to_item` wrote, or a message written as text before values (an
         outbox item's or a notice claim's ``subject`` and ``body``)."""
         text = item.get("text", item.get("body"))
         if text is not None:
             return cls.plain(str(item["subject"]), str(text))
-        parts = tuple(Part.from_item(p) for p in item.get("parts") or ())
-        return cls(str(item["subject"]), parts, int(item.get("width", 0)))
+        parts = tuple(Part.from_item(record(p)) for p in entries(item.get("parts") or ()))
+        return cls(str(item["subject"]), parts, whole(item.get("width", 0)))
 
 
 # ---- rendering user-controlled text as data --------------------------------------------------

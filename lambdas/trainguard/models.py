@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import field
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .config import Mode, PolicyError, normalize_tags
 from .constants import GPU_IDLE_ALARM_PREFIX, TRAINING_NAMESPACE
@@ -17,6 +17,7 @@ from .core.curves import Direction
 from .core.instances import InstanceGroup, job_instances
 from .core.median import ReferenceTable
 from .core.progress import Progress
+from .core.stored import Record
 from .core.throughput import ThroughputBaseline
 from .core.values import frozen, mutable
 from .times import TimestampError, epoch_seconds
@@ -178,7 +179,7 @@ class GroupPolicy:
     sections over the deployed policy for the group's jobs (a job's tags still win)."""
 
     group: str
-    settings: dict[str, dict[str, Any]]  # section -> {field: value}
+    settings: dict[str, dict[str, object]]  # section -> {field: value}
     applied_by: str = ""
     applied_at: str = ""
 
@@ -216,9 +217,9 @@ class AlarmChange:
     state: str
     previous: str
     reason: str
-    reason_data: Mapping[str, Any]
+    reason_data: Record
     time: float | None = None  # the payload's / event's ``time`` (epoch s), if readable
-    metrics: tuple[Mapping[str, Any], ...] = ()  # alarmData.configuration.metrics
+    metrics: tuple[Record, ...] = ()  # alarmData.configuration.metrics
 
 
 class EventError(ValueError):
@@ -333,7 +334,7 @@ class StateChange:
         return f"{self.status}#{self.secondary_status or '-'}"
 
 
-def parse_job_description(detail: Mapping[str, Any], *, event_time: float | None) -> StateChange:
+def parse_job_description(detail: Record, *, event_time: float | None) -> StateChange:
     """The event's detail, or a DescribeTrainingJob response (same field names)."""
     name = detail.get("TrainingJobName")
     if not isinstance(name, str) or not name.strip():

@@ -38,10 +38,11 @@ the work already done (False).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Literal, Protocol, TypedDict
 
 from .core.curves import Point
 from .core.progress import Progress
+from .core.stored import Record
 from .message import Message
 from .models import (
     GroupPolicy,
@@ -54,6 +55,84 @@ from .models import (
     RunId,
     Series,
 )
+
+# ---- the items the state table's ports hand to the logic ----------------------------------------
+# As the adapters read them off the wire (numbers as int or float: ``keys.deserialize``): the
+# keys a reader may find, each optional (an item written by an older version lacks the newer
+# ones), and the table's own keys (``pk``, ``sk``) besides.
+
+
+class ClaimItem(TypedDict, total=False):
+    """An ``ACTION#<action>`` item (:meth:`ActionLedger.get_action`), as
+    :meth:`~trainguard.logic.ledger.Claim.from_item` reads it."""
+
+    at: float  # when it was claimed (epoch s)
+    state: str  # a ClaimState's value
+    attempts: int
+    tries: int
+    details: Record  # the claimer's, written once
+    retry_at: float
+    outcome: str
+    created: str
+
+
+class EpisodeItem(TypedDict, total=False):
+    """An ``EPISODE#<host>`` item (:meth:`IdleEpisodes.episode`)."""
+
+    state: str  # "open" | "closed" (EpisodeState)
+    opened_at: float
+    closed_at: float
+
+
+class EmailItem(TypedDict, total=False):
+    """An ``OUTBOX`` (or dead-letter) item (:meth:`Outbox.pending_emails`)."""
+
+    sk: str  # its deduplication key
+    subject: str
+    body: str  # the text ("" when ``message`` holds the value)
+    at: float
+    attempts: int
+    lease_until: float
+    message: Record | None  # the message as a value (``Message.to_item``)
+
+
+class AuditRecord(TypedDict, total=False):
+    """An audit record as read back (:meth:`AuditLog.decisions`): the decision, what came of
+    it (``Ledger.audit`` writes both), a carry-out's extra fields, and the table's."""
+
+    # the decision (``Decision.to_dict``)
+    job: str
+    rule: str
+    stop: bool
+    step: float | None
+    value: float | None
+    threshold: float | None
+    references: int
+    reason: str
+    alert: bool
+    # what came of it
+    mode: str
+    action: str  # the outcome's text: STOPPED, WOULD STOP (observe), ...
+    estimated_dollars_saved: float | None
+    # a stop's (``Resumable.to_record``), a revival's (who asked, for which job)
+    resumable: bool
+    checkpoint: str | None
+    by: str | None
+    why: str | None
+    revival: str | None
+    group: str | None
+    # the table's: when the claim was made (ISO-8601) and its UTC day, the expiry, the keys
+    # (a record written before the audit index has only its key: ``...#DECISION#<at>#<rule>``)
+    audit_at: str
+    audit_day: str
+    ttl: int
+    pk: str
+    sk: str
+
+
+# what came of asking SageMaker to stop a job, to create one (:class:`TrainingJobs`)
+StopResult = Literal["stopped", "already ending"]
+CreateResult = Literal["created", "exists"]
 
 
 class Jobs(Protocol):
@@ -116,12 +195,10 @@ class ActionLedger(Protocol):
     """Actions on a run: claimed once (mirrored on the run's ``actions`` and listed as open),
     then finished, or resumed by a later tick."""
 
-    def claim_action(
-        self, run: RunId, action: str, now: float, details: Mapping[str, Any]
-    ) -> bool: ...
-    def get_action(self, run: RunId, action: str) -> dict[str, Any] | None: ...
-    def update_action(self, run: RunId, action: str, **fields: Any) -> None: ...
-    def finish_action(self, run: RunId, action: str, **fields: Any) -> None: ...
+    def claim_action(self, run: RunId, action: str, now: float, details: Record) -> bool: ...
+    def get_action(self, run: RunId, action: str) -> ClaimItem | None: ...
+    def update_action(self, run: RunId, action: str, **fields: object) -> None: ...
+    def finish_action(self, run: RunId, action: str, **fields: object) -> None: ...
     def open_actions(self) -> list[tuple[RunId, str]]: ...
 
 
@@ -137,26 +214,26 @@ class Outbox(Protocol):
         body: str,
         now: float,
         lease_s: float,
-        message: Mapping[str, Any] | None = None,
+        message: Record | None = None,
     ) -> bool:
         """``message``: the message as a value (``Message.to_item``); ``body`` is then empty."""
         ...
 
-    def pending_emails(self, now: float) -> list[dict[str, Any]]: ...
+    def pending_emails(self, now: float) -> list[EmailItem]: ...
     def lease_email(self, key: str, now: float, lease_s: float) -> bool: ...
     def sent(self, key: str, now: float) -> None: ...
     def send_failed(self, key: str, attempts: int, retry_at: float, dead: bool) -> None: ...
-    def dead_letters(self) -> list[dict[str, Any]]: ...
+    def dead_letters(self) -> list[EmailItem]: ...
 
 
 class AuditLog(Protocol):
     """The decision audit: every record under its run, and in the day's index."""
 
     def put_decision(
-        self, run: RunId, iso_time: str, rule: str, record: Mapping[str, Any], ttl: int
+        self, run: RunId, iso_time: str, rule: str, record: Record, ttl: int
     ) -> None: ...
-    def decisions(self, run: RunId) -> list[dict[str, Any]]: ...
-    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
+    def decisions(self, run: RunId) -> list[AuditRecord]: ...
+    def decisions_on_day(self, day: str) -> list[tuple[RunId, AuditRecord]]:
         """Every audit record of the UTC day ``YYYY-MM-DD`` with its run, oldest first."""
         ...
 
@@ -167,8 +244,8 @@ class IdleEpisodes(Protocol):
 
     def open_episode(self, run: RunId, host: str, now: float) -> bool: ...
     def close_episode(self, run: RunId, host: str, now: float) -> float | None: ...
-    def episode(self, run: RunId, host: str) -> dict[str, Any] | None: ...
-    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
+    def episode(self, run: RunId, host: str) -> EpisodeItem | None: ...
+    def episodes(self, run: RunId) -> dict[str, EpisodeItem]:
         """The run's GPU-idle episodes by host (``state``, ``opened_at``, ``closed_at``)."""
         ...
 
@@ -217,7 +294,7 @@ class StateTable(Protocol):
 class ShardQueue(Protocol):
     """Where the planner sends the tick's shards (SQS: one message a shard)."""
 
-    def send(self, messages: Sequence[Mapping[str, Any]]) -> None:
+    def send(self, messages: Sequence[Record]) -> None:
         """Send every message (JSON-safe), or raise naming what was not sent."""
         ...
 
@@ -225,11 +302,11 @@ class ShardQueue(Protocol):
 class TrainingJobs(Protocol):
     """SageMaker training jobs."""
 
-    def stop(self, job: str) -> str:
+    def stop(self, job: str) -> StopResult:
         """``"stopped"``, or ``"already ending"`` for a job that is stopping or ended."""
         ...
 
-    def create(self, request: Mapping[str, Any]) -> str:
+    def create(self, request: Record) -> CreateResult:
         """CreateTrainingJob with ``request`` (its keyword arguments): ``"created"``, or
         ``"exists"`` when the name is taken already (ResourceInUse: an earlier attempt of the
         same create, or somebody else's job; the caller tells which);
@@ -243,7 +320,7 @@ class TrainingJobs(Protocol):
         next page once ``out_of_time()`` says so (then ``complete`` is False)."""
         ...
 
-    def describe(self, job: str) -> dict[str, Any]:
+    def describe(self, job: str) -> Record:
         """DescribeTrainingJob; :class:`~trainguard.models.JobNotFoundError` if unknown."""
         ...
 

@@ -7,11 +7,14 @@ import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainguard.models import JobListing, JobNotFoundError, JobSummary, epoch_ms
 
 from .faults import FaultInjector
+
+if TYPE_CHECKING:
+    from trainguard.ports import CreateResult, StopResult
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -83,7 +86,7 @@ class FakeTrainingJobs(FaultInjector):
         self.jobs[job.name] = job
         return job
 
-    def stop(self, job: str) -> str:
+    def stop(self, job: str) -> StopResult:
         self._call("stop")
         fake = self.jobs.get(job)
         if fake is None:
@@ -94,7 +97,7 @@ class FakeTrainingJobs(FaultInjector):
         self.stopped.append(job)
         return "stopped"
 
-    def create(self, request: Mapping[str, Any]) -> str:
+    def create(self, request: Mapping[str, Any]) -> CreateResult:
         """A new InProgress job from the request (``"exists"`` for a name in use, like
         SageMaker's ResourceInUse)."""
         self._call("create")

@@ -617,7 +617,7 @@ def describe_job(session: Any, name: str) -> tuple[dict[str, Any], dict[str, str
 
     sagemaker = SageMakerAdapter(session.client("sagemaker", config=boto_config()))
     try:
-        described = sagemaker.describe(name)
+        described: dict[str, Any] = dict(sagemaker.describe(name))
         return described, sagemaker.tags(str(described.get("TrainingJobArn", "")))
     except JobNotFoundError:
         raise OpsError(f"training job {name} not found in {session.region_name}") from None

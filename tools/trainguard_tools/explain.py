@@ -30,7 +30,7 @@ from trainguard.core.instances import instances_text
 from trainguard.core.series import in_steps, minute_curve
 from trainguard.core.summary import CurveSummary
 from trainguard.models import GroupStats, JobRecord, MetricQuery
-from trainguard.ports import MetricReader, References, StateTable
+from trainguard.ports import AuditRecord, MetricReader, References, StateTable
 
 from .stack import OpsError, add_stack_arguments, connect, deployed_policy, run
 from .status import THRESHOLD_RULES
@@ -43,7 +43,7 @@ MARKS = {"job": "*", "median": "m", "catch-up": "c"}
 @dataclass
 class Explanation:
     job: JobRecord
-    trail: list[dict[str, Any]]
+    trail: list[AuditRecord]
     curve: list[Point]
     thresholds: dict[str, list[Point]] = field(default_factory=dict)  # rule -> (step, value)
     references: list[str] = field(default_factory=list)  # lines about who set the threshold
@@ -229,8 +229,9 @@ def write_png(exp: Explanation, path: Path) -> str:
     for rule, pts in exp.thresholds.items():
         ax.step(*zip(*pts, strict=True), where="post", linestyle="--", label=f"{rule} threshold")
     for d in exp.trail:
-        if d.get("step") is not None and d.get("value") is not None and d.get("action") != "ALERT":
-            ax.scatter([d["step"]], [d["value"]], marker="x", color="red", zorder=3)
+        step, value = d.get("step"), d.get("value")
+        if step is not None and value is not None and d.get("action") != "ALERT":
+            ax.scatter([step], [value], marker="x", color="red", zorder=3)
     ax.set_xlabel("step")
     ax.set_ylabel(str(exp.job.objective))
     ax.set_title(f"trainguard explain {exp.job.name} (group {exp.job.group})")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from ..core.values import frozen
 from ..message import Message, one_line
@@ -219,14 +219,16 @@ def _keywords(parsed: ParsedBody) -> list[str]:
     return words[:KEYWORD_LIMIT]
 
 
-def custom_notification(subject: str, body: str, *, flavor: Flavor = "portable") -> dict[str, Any]:
+def custom_notification(
+    subject: str, body: str, *, flavor: Flavor = "portable"
+) -> dict[str, object]:
     """The custom notification for one message: title from the subject, the numbers in the
     description, the links as next steps, and a thread per job (``metadata.threadId``) so
     that a job's alerts, stop and recovery read as one conversation."""
     return _notification(subject, parse_body(body), flavor)
 
 
-def message_notification(message: Message, *, flavor: Flavor = "portable") -> dict[str, Any]:
+def message_notification(message: Message, *, flavor: Flavor = "portable") -> dict[str, object]:
     """The custom notification for one message, from its value."""
     return _notification(message.subject, parts_of(message), flavor)
 
@@ -238,9 +240,9 @@ def message_notification_json(message: Message, chat: str) -> str:
     return json.dumps(card, ensure_ascii=False, separators=(",", ":"))
 
 
-def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str, Any]:
+def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str, object]:
     fields = _first(parsed.fields)
-    content: dict[str, Any] = {
+    content: dict[str, object] = {
         "textType": "client-markdown",
         "title": _title(subject, flavor),
         "description": _description(parsed, flavor) or escape(subject, flavor),
@@ -250,7 +252,7 @@ def _notification(subject: str, parsed: ParsedBody, flavor: Flavor) -> dict[str,
         content["nextSteps"] = steps
     content["keywords"] = _keywords(parsed)
     job = fields.get("Job") or fields.get("Host", "").split("/algo-")[0]
-    metadata: dict[str, Any] = {
+    metadata: dict[str, object] = {
         "summary": _truncate(_one_line_title(subject), TITLE_LIMIT),
         "eventType": "trainguard",
     }

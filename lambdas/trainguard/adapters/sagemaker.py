@@ -23,12 +23,15 @@ from .aws import error_code, error_message
 if TYPE_CHECKING:
     from mypy_boto3_sagemaker import SageMakerClient
 
+    from ..core.stored import Record
+    from ..ports import CreateResult, StopResult
+
 
 class SageMakerAdapter:
     def __init__(self, client: SageMakerClient) -> None:
         self._client = client
 
-    def stop(self, job: str) -> str:
+    def stop(self, job: str) -> StopResult:
         """Stop ``job``. Returns ``"stopped"`` or ``"already ending"``: a ValidationException
         for a job that is already stopping, stopped, completed or failed is success. Raises
         :class:`StopRefused` when SageMaker refuses for good (access denied, another
@@ -45,7 +48,7 @@ class SageMakerAdapter:
             raise
         return "stopped"
 
-    def create(self, request: Mapping[str, Any]) -> str:
+    def create(self, request: Mapping[str, Any]) -> CreateResult:
         """CreateTrainingJob (a capacity retry). ``"exists"`` on ResourceInUse: a retried call
         whose first try went through, or a name someone else took (the caller checks whose).
         Raises :class:`CreateRefused` for AccessDenied and validation errors; throttling,
@@ -145,7 +148,7 @@ class SageMakerAdapter:
                 raise JobNotFoundError(arn) from exc
             raise
 
-    def describe(self, job: str) -> dict[str, Any]:
+    def describe(self, job: str) -> Record:
         """DescribeTrainingJob; raises :class:`JobNotFoundError` for an unknown job."""
         try:
             return dict(self._client.describe_training_job(TrainingJobName=job))

@@ -33,7 +33,7 @@ from .policy import (
 )
 from .resolve import resolve_policy, resolve_settings, settings_for
 from .schema import PolicyError, Setting, check, setting, walk
-from .settings import JobSettings, gpu_idle_rule
+from .settings import Hold, JobSettings, gpu_idle_rule
 from .tags import (
     TAG_OVERRIDES,
     TagProblem,
@@ -58,6 +58,7 @@ __all__ = [
     "Environment",
     "GpuIdleSettings",
     "HangSettings",
+    "Hold",
     "JobSettings",
     "MedianSettings",
     "Mode",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import field, fields
-from typing import Any
 
 from ..constants import CONTROL_GLOBAL_SK, CONTROL_GROUP_PREFIX
 from ..core.values import frozen
@@ -102,7 +101,7 @@ class Controls:
             return "group control"
         return "global control" if self.global_.mode is not None else "deploy-time"
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         """What is in force, for logs, ``trainguard status`` and the tick's result."""
         return {
             "global": json.loads(self.global_.to_json()),

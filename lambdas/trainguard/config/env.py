@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import field
-from typing import Any
 
 from ..constants import (
     DEFAULT_AUDIT_TTL_DAYS,
@@ -41,7 +40,7 @@ def parse_role_arns(value: object) -> tuple[str, ...]:
     ARNs, or of ARN patterns ending in ``/*`` for every role under an IAM path
     (``arn:aws:iam::123456789012:role/training/*``). Empty: retries are off."""
     if isinstance(value, str):
-        items: list[Any] = [part for part in value.split(",") if part.strip()]
+        items: list[object] = [part for part in value.split(",") if part.strip()]
     elif isinstance(value, (list, tuple)):
         items = list(value)
     else:

@@ -15,13 +15,17 @@ import json
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..constants import ENV_POLICY, ENV_STOPS_DISABLED
 from ..core.instances import InstanceCatalog
 from ..core.median import AVERAGES, Average
+from ..core.stored import record
 from ..core.values import frozen
 from .schema import PolicyError, Setting, from_text, parse, section_of, setting, to_dict
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Mode(StrEnum):
@@ -37,11 +41,11 @@ StepUnit = Literal["minute", "report"]
 STEP_UNITS: tuple[StepUnit, ...] = ("minute", "report")
 
 
-def _prices(raw: Any) -> dict[str, dict[str, Any]]:
+def _prices(raw: object) -> dict[str, dict[str, object]]:
     """The ``prices`` document: instance type -> ``gpus`` and/or ``usd_per_hour``."""
     if not isinstance(raw, Mapping):
         raise PolicyError(f"prices must be an object of instance types, got {raw!r}")
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, object]] = {}
     for name, spec in raw.items():
         if not isinstance(spec, Mapping):
             raise PolicyError(f"prices.{name} must be an object with gpus and/or usd_per_hour")
@@ -420,7 +424,7 @@ class Policy:
     coverage: CoverageSettings = field(default_factory=CoverageSettings)
     references: ReferenceSettings = field(default_factory=ReferenceSettings)
     revive: ReviveSettings = field(default_factory=ReviveSettings)
-    prices: Mapping[str, Mapping[str, Any]] = setting(
+    prices: Mapping[str, Mapping[str, object]] = setting(
         {},
         key="prices",
         kind="prices",
@@ -431,7 +435,7 @@ class Policy:
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> Policy:
+    def from_mapping(cls, raw: Mapping[str, object]) -> Policy:
         """Validate a policy document; every key is optional (defaults from the schema)."""
         if not isinstance(raw, Mapping):
             raise PolicyError(f"policy must be a JSON object, got {type(raw).__name__}")
@@ -467,13 +471,13 @@ class Policy:
                 policy = cls()
             return replace(policy, stops_disabled=True), f"{exc}: stops are disabled"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return to_dict(self)
 
     def catalog(self) -> InstanceCatalog:
         return InstanceCatalog(self.prices)
 
-    def with_sections(self, sections: Mapping[str, Mapping[str, Any]]) -> Policy:
+    def with_sections(self, sections: Mapping[str, Mapping[str, object]]) -> Policy:
         """This policy with ``sections`` (section -> {field: value}: a group's policy) laid
         over it, validated by the schema; raises :class:`PolicyError` naming the bad key."""
         unknown = sorted(set(sections) - set(SECTIONS))
@@ -483,7 +487,7 @@ class Policy:
         for name, values in sections.items():
             if not isinstance(values, Mapping):
                 raise PolicyError(f"{name} must be an object, got {values!r}")
-            raw[name] = {**raw[name], **values}
+            raw[name] = {**record(raw[name]), **values}
         return Policy.from_mapping(raw)
 
 
@@ -492,6 +496,6 @@ KILL_SWITCH = Setting(ENV_STOPS_DISABLED, "every stop becomes a report", "bool")
 
 
 # section name -> its settings (what a group's calibrated policy may lay over the deployed one)
-SECTIONS: dict[str, type[Any]] = {
+SECTIONS: dict[str, type[DataclassInstance]] = {
     f.name: kind for f in fields(Policy) if (kind := section_of(f)) is not None
 }

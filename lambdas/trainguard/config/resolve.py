@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .controls import Controls
 from .policy import Policy
@@ -23,7 +23,7 @@ from .settings import JobSettings
 from .tags import group_of, job_settings
 
 if TYPE_CHECKING:
-    from ..models import GroupPolicy
+    from ..models import GroupPolicy, JobRecord
 
 # (deployed, group policy item, runtime mode) -> the policy they make, keyed by identity: a
 # tick reads each group's item once and resolves it for every job of the group
@@ -87,7 +87,7 @@ def calibrated(deployed: Policy, item: GroupPolicy | None) -> Policy:
         return deployed
 
 
-def settings_for(job: Any, policy: Policy) -> JobSettings | None:
+def settings_for(job: JobRecord, policy: Policy) -> JobSettings | None:
     """The settings of a registered job (a ``JobRecord``) under the deployed ``policy``: None
     when it is not opted in or its tags are bad (that was reported when it registered)."""
     if not job.opted_in:

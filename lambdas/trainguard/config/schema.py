@@ -19,13 +19,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import MISSING, Field, field, fields, is_dataclass, replace
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from ..core.values import frozen
 
 Kind = Literal["bool", "int", "number", "text", "choice", "prices", "parsed"]
 T = TypeVar("T")
-Parser = Callable[[Any], Any]  # reads a value of its own shape; raises ValueError
+D = TypeVar("D", bound="DataclassInstance")  # a declared settings dataclass
+Parser = Callable[[object], object]  # reads a value of its own shape; raises ValueError
 
 
 @frozen
@@ -38,7 +42,7 @@ class Setting:
     minimum: float | None = None  # inclusive
     above: float | None = None  # exclusive
     maximum: float | None = None  # inclusive
-    choices: tuple[Any, ...] = ()
+    choices: tuple[object, ...] = ()
     nullable: bool = False  # None is a valid value (e.g. "never")
     tag: str | None = None  # a job tag that overrides it for one job
     path: str = ""  # dotted path in the document, filled in by walk()
@@ -80,7 +84,7 @@ def setting(
     minimum: float | None = None,
     above: float | None = None,
     maximum: float | None = None,
-    choices: tuple[Any, ...] = (),
+    choices: tuple[object, ...] = (),
     nullable: bool = False,
     tag: str | None = None,
     required: bool = False,
@@ -108,7 +112,7 @@ def setting(
     )
     meta = {"setting": declared}
     if isinstance(default, dict):
-        empty: dict[str, Any] = dict(default)
+        empty: dict[str, object] = dict(default)
         return field(default_factory=lambda: dict(empty), metadata=meta)  # type: ignore[return-value]
     return field(default=default, metadata=meta)
 
@@ -125,7 +129,7 @@ class PolicyError(ValueError):
 # ---- the declarations of a dataclass ------------------------------------------------------------
 
 
-def declared(f: Field[Any]) -> Setting:
+def declared(f: Field[object]) -> Setting:
     """The declaration of a field made by :func:`setting`."""
     found = f.metadata.get("setting")
     assert isinstance(found, Setting), f"{f.name} is not declared with setting()"
@@ -137,7 +141,7 @@ def declared(f: Field[Any]) -> Setting:
 DERIVED = {"derived": True}
 
 
-def section_of(f: Field[Any]) -> type[Any] | None:
+def section_of(f: Field[object]) -> type[DataclassInstance] | None:
     """The dataclass of a section field (a nested group of settings), None for a setting."""
     if "setting" in f.metadata or "derived" in f.metadata or f.default_factory is MISSING:
         return None
@@ -145,14 +149,14 @@ def section_of(f: Field[Any]) -> type[Any] | None:
     return factory if isinstance(factory, type) and is_dataclass(factory) else None
 
 
-def default_of(f: Field[Any]) -> Any:
+def default_of(f: Field[object]) -> object:
     if f.default is not MISSING:
         return f.default
     assert f.default_factory is not MISSING
     return f.default_factory()
 
 
-def walk(cls: type[Any], prefix: str = "") -> Iterator[tuple[Setting, Any]]:
+def walk(cls: type[DataclassInstance], prefix: str = "") -> Iterator[tuple[Setting, object]]:
     """Every declared setting of ``cls`` (its sections' included) with its default, in
     declaration order (what ``infra`` derives the context keys, ``cdk.json`` and the README
     table from)."""
@@ -164,9 +168,9 @@ def walk(cls: type[Any], prefix: str = "") -> Iterator[tuple[Setting, Any]]:
             yield replace(declared(f), path=prefix + f.name), default_of(f)
 
 
-def to_dict(value: Any) -> dict[str, Any]:
+def to_dict(value: DataclassInstance) -> dict[str, object]:
     """A declared dataclass as the document :func:`parse` reads back."""
-    out: dict[str, Any] = {}
+    out: dict[str, object] = {}
     for f in fields(value):
         item = getattr(value, f.name)
         if section_of(f) is not None:
@@ -181,11 +185,11 @@ def to_dict(value: Any) -> dict[str, Any]:
 # ---- the validator --------------------------------------------------------------------------
 
 
-def parse(cls: type[T], raw: Mapping[str, Any], prefix: str = "", *, what: str = "") -> T:
+def parse(cls: type[D], raw: Mapping[str, object], prefix: str = "", *, what: str = "") -> D:
     """``raw`` (a JSON object) as ``cls``: every key optional (the declared defaults), an
     unknown key or a bad value a :class:`PolicyError` naming it (``what`` prefixes the
     message, e.g. ``control GLOBAL: ``)."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    names = {f.name for f in fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
         allowed = ", ".join(sorted(names))
@@ -193,8 +197,8 @@ def parse(cls: type[T], raw: Mapping[str, Any], prefix: str = "", *, what: str =
             f"{what}unknown key {prefix}{unknown[0]} (allowed: {allowed})",
             _unknown_setting(cls, prefix),
         )
-    values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
+    values: dict[str, object] = {}
+    for f in fields(cls):
         if f.name not in raw:
             if "setting" in f.metadata and declared(f).required:
                 missing = replace(declared(f), path=prefix + f.name)
@@ -216,7 +220,7 @@ def parse(cls: type[T], raw: Mapping[str, Any], prefix: str = "", *, what: str =
     return cls(**values)
 
 
-def _unknown_setting(cls: type[Any], prefix: str) -> Setting | None:
+def _unknown_setting(cls: type[DataclassInstance], prefix: str) -> Setting | None:
     """An unknown key inside a section is blamed on the first setting there."""
     if prefix:
         f = fields(cls)[0]
@@ -224,7 +228,7 @@ def _unknown_setting(cls: type[Any], prefix: str) -> Setting | None:
     return None
 
 
-def check(declared: Setting, value: Any) -> Any:
+def check(declared: Setting, value: object) -> object:
     """``value`` if it satisfies ``declared`` (normalized: ints for int settings, floats for
     numbers), else :class:`PolicyError` naming the setting's path."""
     path = declared.path or declared.key
@@ -275,7 +279,7 @@ def check(declared: Setting, value: Any) -> Any:
     return value
 
 
-def from_text(declared: Setting, text: str | None, default: Any = None) -> Any:
+def from_text(declared: Setting, text: str | None, default: object = None) -> object:
     """A setting given as text (an environment variable, a job tag), checked: surrounding
     space ignored; empty or missing is ``default`` (:class:`PolicyError` "is not set" when the
     setting is ``required``); a bool is ``true`` or ``false`` in any case, a number its
@@ -285,7 +289,7 @@ def from_text(declared: Setting, text: str | None, default: Any = None) -> Any:
         if declared.required:
             raise PolicyError(f"{declared.path or declared.key} is not set", declared)
         return default
-    value: Any = raw
+    value: object = raw
     if declared.kind == "bool":
         value = {"true": True, "false": False}.get(raw.lower(), raw)
     elif declared.kind in ("int", "number"):
@@ -307,11 +311,11 @@ def number(name: str, text: str) -> float | int:
     return int(value) if value.is_integer() else value
 
 
-def read_env(cls: type[T], environ: Mapping[str, str], **given: Any) -> T:
+def read_env(cls: type[D], environ: Mapping[str, str], **given: object) -> D:
     """``cls``'s declared settings from ``environ`` (each field's key is its variable; missing
     or empty: its default), ``given`` the fields not read from the environment."""
     values = dict(given)
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):
         if f.name in given:
             continue
         values[f.name] = from_text(declared(f), environ.get(declared(f).key), default_of(f))

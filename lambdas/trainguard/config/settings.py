@@ -10,15 +10,18 @@ its rule without a list copied here (and a setting the rule does not take fails 
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import Field, fields
+from enum import StrEnum
 from functools import cache, cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 from ..core.curves import Direction
 from ..core.values import frozen
 from .policy import Mode, Policy
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from ..core.catchup import CatchUpRule
     from ..core.divergence import DivergenceRule
     from ..core.engine import ObjectiveRules
@@ -30,10 +33,19 @@ if TYPE_CHECKING:
     from ..core.straggler import StragglerRule
     from ..core.throughput import ThroughputRule
 
-R = TypeVar("R")
+R = TypeVar("R", bound="DataclassInstance")  # a rule: a dataclass of its parameters
 
 
-def build(rule: type[R], section: Any, **given: Any) -> R:
+class Section(Protocol):
+    """A rule's settings section: a settings dataclass with its on/off switch."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[object]]]
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+def build(rule: type[R], section: DataclassInstance, **given: object) -> R:
     """``rule`` with the values of ``section`` (a settings dataclass) as its parameters of the
     same names (``enabled`` is the section's switch, not a parameter), plus ``given``."""
     values = {name: getattr(section, name) for name in _parameters(rule, type(section))}
@@ -58,9 +70,18 @@ def _parameters(rule: type, section: type) -> tuple[str, ...]:
     return names
 
 
-def enabled(rule: type[R], section: Any, **given: Any) -> R | None:
+def enabled(rule: type[R], section: Section, **given: object) -> R | None:
     """The rule of an enabled section (:func:`build`), None when the section is off."""
     return build(rule, section, **given) if section.enabled else None
+
+
+class Hold(StrEnum):
+    """Why an enforcing job's stops become reports (:attr:`JobSettings.hold`; a ``StrEnum``:
+    the words the subject line and the claim say)."""
+
+    STOPS_DISABLED = "stops disabled"  # the deploy-time kill switch
+    PAUSED = "paused"  # a runtime pause (JobSettings.paused says who and why)
+    PROTECTED = "protected"  # the job's protect tag
 
 
 @frozen
@@ -78,19 +99,19 @@ class JobSettings:
     paused: str | None = None  # why the runtime controls hold every stop (trainguard pause)
 
     @property
-    def hold(self) -> str | None:
+    def hold(self) -> Hold | None:
         """Why this job's stops become reports although it is in enforce mode, in a word or
         two for the subject line (None: they do not): the deploy-time kill switch, a runtime
         pause (``paused`` says who and why), or the job's protect tag."""
         if self.policy.stops_disabled:
-            return "stops disabled"
+            return Hold.STOPS_DISABLED
         if self.paused is not None:
-            return "paused"
-        return "protected" if self.protected else None
+            return Hold.PAUSED
+        return Hold.PROTECTED if self.protected else None
 
     @property
     def enforcing(self) -> bool:
-        return self.mode == "enforce" and self.hold is None
+        return self.mode == Mode.ENFORCE and self.hold is None
 
     @cached_property
     def rules(self) -> ObjectiveRules:

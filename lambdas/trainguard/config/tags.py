@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Literal
 
 from ..constants import (
     TAG_DIRECTION,
@@ -81,7 +81,7 @@ def job_settings(tags: Mapping[str, str], policy: Policy) -> JobSettings:
         raise PolicyError(f"{TAG_GROUP} is missing: the job is not opted in")
     direction = _direction(tags)
     mode = _mode(tags, policy.mode)
-    overrides: dict[str, dict[str, Any]] = {}
+    overrides: dict[str, dict[str, object]] = {}
     for tag, (section, name, _) in TAG_OVERRIDES.items():
         if tag in tags:
             overrides.setdefault(section, {})[name] = _override(tag, tags[tag])
@@ -109,7 +109,7 @@ def _mode(tags: Mapping[str, str], default: Mode) -> Mode:
     return Mode(mode)
 
 
-def _override(tag: str, raw: str) -> Any:
+def _override(tag: str, raw: str) -> object:
     """A rule setting's tag value, checked by its declaration."""
     declared = TAG_OVERRIDES[tag][2]
     value = number(tag, raw)

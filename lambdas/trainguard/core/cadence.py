@@ -16,12 +16,11 @@ datapoints. ``ReportCadence.of(timestamps)`` and folding ``add`` give the same c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from .curves import median
-from .stored import number
+from .stored import Record, entries, number, real, whole
 
 RECENT_GAPS = 15  # gaps kept for the typical gap: a quarter of an hour at one report a minute
 
@@ -72,12 +71,12 @@ class ReportCadence:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ReportCadence:
+    def from_dict(cls, raw: Record) -> ReportCadence:
         """Raises ValueError (or TypeError) for an unreadable record."""
-        count = int(raw.get("count", 0))
+        count = whole(raw.get("count", 0))
         last = _finite(raw.get("last"), "last")
         longest = _finite(raw.get("longest"), "longest")
-        gaps = tuple(float(g) for g in raw.get("gaps", ()))[-RECENT_GAPS:]
+        gaps = tuple(real(g) for g in entries(raw.get("gaps", ())))[-RECENT_GAPS:]
         if count < 0 or (last is None) != (count == 0):
             raise ValueError(f"cadence: count {count} does not match last {last}")
         if any(not math.isfinite(g) or g <= 0 for g in gaps) or (longest is None) != (not gaps):

@@ -57,11 +57,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from functools import partial
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 from .curves import MINUS, Curve, Direction, fmt, median, signed
 from .decision import Decision
 from .rule import GroupState, RuleDefaults, Verdict
+from .stored import Record, entries, number, real, whole
 from .summary import CurveSummary
 from .values import frozen
 
@@ -245,21 +246,21 @@ class CatchUpModel:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> CatchUpModel:
+    def from_dict(cls, raw: Record) -> CatchUpModel:
         """Raises ValueError (or KeyError/TypeError) for an unreadable record. Numbers may be
         any real type (DynamoDB gives Decimals)."""
         if raw.get("v") != MODEL_VERSION:
             raise ValueError(f"unknown catch-up model version {raw.get('v')!r}")
         best_final = raw.get("best_final")
         return cls(
-            direction=raw["direction"],
-            completed=int(raw["completed"]),
-            best_final=None if best_final is None else float(best_final),
-            offset=int(raw["offset"]),
-            gain=tuple(None if g is None else float(g) for g in raw["gain"]),
-            count=tuple(int(c) for c in raw["count"]),
-            noise=tuple(float(x) for x in raw["noise"]),
-            sigma=float(raw["sigma"]),
+            direction=Direction(str(raw["direction"])),
+            completed=whole(raw["completed"]),
+            best_final=number(best_final),
+            offset=whole(raw["offset"]),
+            gain=tuple(number(g) for g in entries(raw["gain"])),
+            count=tuple(whole(c) for c in entries(raw["count"])),
+            noise=tuple(real(x) for x in entries(raw["noise"])),
+            sigma=real(raw["sigma"]),
         )
 
 
@@ -312,15 +313,15 @@ class WorseStreak:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any] | None) -> WorseStreak:
+    def from_dict(cls, raw: Record | None) -> WorseStreak:
         """Raises ValueError (or TypeError) for an unreadable record; None is a fresh one."""
         if raw is None:
             return NO_STREAK
         step = raw.get("step")
-        before, current = int(raw.get("before", 0)), int(raw.get("current", 0))
+        before, current = whole(raw.get("before", 0)), whole(raw.get("current", 0))
         if before < 0 or current < 0:
             raise ValueError(f"streak counts must be >= 0, got {before}, {current}")
-        return cls(step=None if step is None else float(step), before=before, current=current)
+        return cls(step=number(step), before=before, current=current)
 
 
 NO_STREAK = WorseStreak()

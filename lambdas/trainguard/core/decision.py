@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
+from .stored import Record, as_number, exact
 from .values import frozen
 
 
@@ -46,3 +47,19 @@ class Decision:
                 elif key == "step" and x.is_integer():
                     out[key] = int(x)
         return out
+
+    @classmethod
+    def from_dict(cls, raw: Record) -> Decision:
+        """The decision :meth:`to_dict` wrote (a claim's ``details``), its values as stored;
+        KeyError or TypeError for an unreadable one."""
+        return cls(
+            job=exact(str, raw["job"]),
+            rule=exact(str, raw["rule"]),
+            stop=exact(bool, raw["stop"]),
+            step=as_number(raw["step"]),
+            value=as_number(raw["value"]),
+            threshold=as_number(raw["threshold"]),
+            references=exact(int, raw["references"]),
+            reason=exact(str, raw["reason"]),
+            alert=exact(bool, raw.get("alert", False)),
+        )

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
+from .stored import Record, whole
 from .values import frozen
 
 PRICES_AS_OF = "2025-06"
@@ -104,7 +104,7 @@ class InstanceCatalog:
     (GPU normalization, dollars), never crash.
     """
 
-    def __init__(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, overrides: Mapping[str, Record] | None = None) -> None:
         self._specs = dict(_DEFAULTS)
         for name, raw in (overrides or {}).items():
             base = self._specs.get(name, InstanceSpec(0, 0.0))
@@ -146,8 +146,8 @@ class InstanceGroup:
     count: int
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> InstanceGroup:
-        return cls(str(raw.get("name", "")), str(raw.get("instance_type", "")), int(raw["count"]))
+    def from_dict(cls, raw: Record) -> InstanceGroup:
+        return cls(str(raw.get("name", "")), str(raw.get("instance_type", "")), whole(raw["count"]))
 
 
 def _whole(raw: object, key: str, least: int) -> int:
@@ -161,9 +161,7 @@ def _whole(raw: object, key: str, least: int) -> int:
     return raw
 
 
-def job_instances(
-    resources: Mapping[str, Any], where: str = "ResourceConfig"
-) -> tuple[InstanceGroup, ...]:
+def job_instances(resources: Record, where: str = "ResourceConfig") -> tuple[InstanceGroup, ...]:
     """A job's instances from its ``ResourceConfig`` (a CreateTrainingJob request, a
     DescribeTrainingJob response, a state-change event's detail: the same names): its
     ``InstanceGroups`` (a heterogeneous cluster, the SDK's ``instance_groups=``), else one

@@ -28,11 +28,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field
 from functools import partial
 from itertools import accumulate
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from .curves import Curve, Direction, best_so_far, fmt, median, running_average
 from .decision import Decision
 from .rule import GroupState, RuleDefaults, Verdict
+from .stored import Record, entries, number, real, whole
 from .summary import CurveSummary
 from .values import frozen
 
@@ -240,15 +241,16 @@ class ReferenceTable:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ReferenceTable:
-        def pairs(rows: Iterable[Any]) -> tuple[tuple[float | None, int], ...]:
-            return tuple((None if m is None else float(m), int(n)) for m, n in rows)
+    def from_dict(cls, raw: Record) -> ReferenceTable:
+        def pairs(rows: object) -> tuple[tuple[float | None, int], ...]:
+            rows_ = (tuple(entries(row)) for row in entries(rows))
+            return tuple((number(m), whole(n)) for m, n in rows_)
 
-        def indices(rows: Iterable[Any]) -> tuple[tuple[int, ...], ...]:
-            return tuple(tuple(int(k) for k in by) for by in rows)
+        def indices(rows: object) -> tuple[tuple[int, ...], ...]:
+            return tuple(tuple(whole(k) for k in entries(by)) for by in entries(rows))
 
-        breakpoints = tuple(float(b) for b in raw["b"])
-        grace = float(raw.get("grace", 0.0))
+        breakpoints = tuple(real(b) for b in entries(raw["b"]))
+        grace = real(raw.get("grace", 0.0))
         average: Average
         if raw.get("average") is not None:
             average = _as_average(raw["average"])
@@ -264,9 +266,9 @@ class ReferenceTable:
             pairs(raw["p"]),
             pairs(raw["o"]),
             grace,
-            int(raw.get("jobs", 0)),
+            whole(raw.get("jobs", 0)),
             average,
-            tuple(str(n) for n in raw.get("names", ())),
+            tuple(str(n) for n in entries(raw.get("names", ()))),
             indices(raw.get("pb", ())),
             indices(raw.get("ob", ())),
             bool(raw.get("exact", True)),

@@ -9,14 +9,14 @@ not read for longer than the window) is read from its start once.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import field, replace
-from typing import Any
 
 from .cadence import ReportCadence
 from .catchup import NO_STREAK, WorseStreak
 from .curves import Direction
 from .series import floor_minute, minute_curve
+from .stored import Record, number, real, record
 from .summary import CurveSummary
 from .throughput import ThroughputSummary
 from .values import frozen
@@ -59,23 +59,24 @@ class Progress:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Progress:
+    def from_dict(cls, raw: Record) -> Progress:
         """Raises ValueError (or KeyError/TypeError) for an unreadable record."""
         last = raw.get("last_point")
-        checked = float(raw["checked"])
+        checked = real(raw["checked"])
         if not math.isfinite(checked):
             raise ValueError(f"checked must be finite, got {checked}")
         throughput = raw.get("throughput")
         throughput_last = raw.get("throughput_last")
+        cadence, streak = raw.get("cadence"), raw.get("streak")
         return cls(
-            CurveSummary.from_dict(raw["summary"]),
+            CurveSummary.from_dict(record(raw["summary"])),
             str(raw.get("unit", "minute")),
             checked,
-            None if last is None else float(last),
-            ReportCadence.from_dict(raw["cadence"]) if "cadence" in raw else ReportCadence(),
-            None if throughput is None else ThroughputSummary.from_dict(throughput),
-            None if throughput_last is None else float(throughput_last),
-            WorseStreak.from_dict(raw.get("streak")),
+            number(last),
+            ReportCadence.from_dict(record(cadence)) if "cadence" in raw else ReportCadence(),
+            None if throughput is None else ThroughputSummary.from_dict(record(throughput)),
+            number(throughput_last),
+            WorseStreak.from_dict(None if streak is None else record(streak)),
         )
 
 

@@ -15,13 +15,12 @@ of every tick) three times slower; treat its fields as read-only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from math import isfinite
-from typing import Any
 
 from .curves import Direction
-from .stored import number
+from .stored import Record, entries, number, real, whole
 
 HEAD = 5  # finite values kept from the start of the curve (the divergence rule's scale)
 
@@ -134,17 +133,17 @@ class CurveSummary:
         return out
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> CurveSummary:
+    def from_dict(cls, raw: Record) -> CurveSummary:
         return cls(
-            direction=raw.get("direction", "minimize"),
-            min_delta=float(raw.get("min_delta", 0.0)),
-            count=int(raw.get("count", 0)),
+            direction=Direction(str(raw.get("direction", "minimize"))),
+            min_delta=real(raw.get("min_delta", 0.0)),
+            count=whole(raw.get("count", 0)),
             last_step=number(raw.get("last_step")),
             last_value=number(raw.get("last_value")),
-            head=tuple(float(v) for v in raw.get("head", ())),
+            head=tuple(real(v) for v in entries(raw.get("head", ()))),
             best=number(raw.get("best")),
             best_step=number(raw.get("best_step")),
             bar=number(raw.get("bar")),
             bar_step=number(raw.get("bar_step")),
-            waited=int(raw.get("waited", 0)),
+            waited=whole(raw.get("waited", 0)),
         )

@@ -32,14 +32,13 @@ group and refreshed on completion.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from .curves import Curve, fmt, median
 from .decision import Decision
 from .episode import THROUGHPUT, Episodes, Opening
-from .stored import number
+from .stored import Record, entries, number, real, whole
 from .values import frozen
 
 RULE = "throughput"
@@ -118,15 +117,15 @@ class ThroughputSummary:
         }
 
     @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> ThroughputSummary:
+    def from_dict(cls, raw: Record) -> ThroughputSummary:
         """Raises ValueError (or TypeError) for an unreadable record."""
 
-        recent = tuple(float(v) for v in raw.get("recent", ()))
+        recent = tuple(real(v) for v in entries(raw.get("recent", ())))
         if len(recent) > WINDOW or not all(math.isfinite(v) for v in recent):
             raise ValueError(f"throughput summary: unusable recent values {recent}")
         return cls(
-            warmup_minutes=float(raw.get("warmup_minutes", 10.0)),
-            count=int(raw.get("count", 0)),
+            warmup_minutes=real(raw.get("warmup_minutes", 10.0)),
+            count=whole(raw.get("count", 0)),
             last_step=number(raw.get("last_step")),
             recent=recent,
             established=number(raw.get("established")),

@@ -32,10 +32,12 @@ import operator
 import reprlib
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, TypeVar, dataclass_transform, overload
+from types import FunctionType
+from typing import TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
-Key = Callable[[object], tuple[object, ...]]
+Key_ = tuple[object, ...]  # the compared fields of an instance
+Key = Callable[[object], Key_]
 
 _HAS_FACTORY = object()  # an __init__ argument left to its field's default_factory
 
@@ -73,12 +75,12 @@ def _make(cls: type[T], *, frozen: bool, order: bool, kw_only: bool) -> type[T]:
     if not cls.__doc__:  # else dataclasses writes one from inspect.signature (slow)
         cls.__doc__ = f"{cls.__name__}(...)"
     dataclasses.dataclass(init=False, repr=False, eq=False)(cls)
-    declared: dict[str, dataclasses.Field[Any]] = own["__dataclass_fields__"]
+    declared: dict[str, dataclasses.Field[object]] = own["__dataclass_fields__"]
     if any(f.kw_only is True or _is_initvar(f.type) for f in declared.values()):
         raise TypeError(f"{cls.__name__}: InitVar and kw_only fields need @dataclass")
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]  # a dataclass since the line above
     compared = _key(tuple(f.name for f in fields if f.compare))
-    methods: dict[str, Any] = {"__init__": _lazy_init(cls, fields, kw_only)}
+    methods: dict[str, object] = {"__init__": _lazy_init(cls, fields, kw_only)}
     if "__eq__" not in own:
         methods["__eq__"] = _eq(compared)
     if not has_explicit_hash:
@@ -107,8 +109,8 @@ def _is_initvar(annotation: object) -> bool:
 
 
 def _lazy_init(
-    cls: type, fields: tuple[dataclasses.Field[Any], ...], kw_only: bool
-) -> Callable[..., None]:
+    cls: type, fields: tuple[dataclasses.Field[object], ...], kw_only: bool
+) -> Callable[..., object]:
     """An ``__init__`` that compiles the class's own at its first call and stands aside."""
 
     def __init__(self: object, *args: object, **kwargs: object) -> None:
@@ -121,10 +123,10 @@ def _lazy_init(
 
 
 def _init(
-    cls: type, fields: tuple[dataclasses.Field[Any], ...], kw_only: bool
-) -> Callable[..., None]:
+    cls: type, fields: tuple[dataclasses.Field[object], ...], kw_only: bool
+) -> Callable[..., object]:
     """The class's ``__init__``: the dataclass's arguments, defaults and factories."""
-    scope: dict[str, Any] = {"_set": object.__setattr__, "_HAS_FACTORY": _HAS_FACTORY}
+    scope: dict[str, object] = {"_set": object.__setattr__, "_HAS_FACTORY": _HAS_FACTORY}
     args: list[str] = []
     body: list[str] = []
     for index, field in enumerate(fields):
@@ -151,7 +153,8 @@ def _init(
     signature = ", ".join(["self", *(["*"] if kw_only and args else []), *args])
     source = f"def __init__({signature}):\n" + ("\n".join(body) or " pass") + "\n"
     exec(compile(source, f"<{cls.__qualname__}.__init__>", "exec"), scope)
-    init: Callable[..., None] = scope["__init__"]
+    init = scope["__init__"]
+    assert isinstance(init, FunctionType)  # the def just compiled
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
 
@@ -180,7 +183,7 @@ def _eq(key: Key) -> Callable[[object, object], bool]:
 def _order(key: Key) -> dict[str, Callable[[object, object], object]]:
     """``__lt__``, ``__le__``, ``__gt__``, ``__ge__``: the compared tuples, same class only."""
 
-    def method(compare: Callable[[Any, Any], bool]) -> Callable[[object, object], object]:
+    def method(compare: Callable[[Key_, Key_], bool]) -> Callable[[object, object], object]:
         def ordered(self: object, other: object) -> object:  # a bool, or NotImplemented
             if other.__class__ is self.__class__:
                 return compare(key(self), key(other))

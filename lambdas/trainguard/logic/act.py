@@ -29,13 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
-from ..config import Controls, JobSettings, PolicyError, is_opted_in, resolve_settings
+from ..config import Controls, Hold, JobSettings, PolicyError, is_opted_in, resolve_settings
 from ..constants import TAG_MODE, TAG_PROTECT
 from ..core.curves import fmt
 from ..core.decision import Decision
 from ..core.instances import hourly_cost, instances_text
+from ..core.stored import Record
 from ..message import Message
 from ..models import GroupStats, JobRecord, StopRefused
 from ..observability import logger
@@ -67,7 +67,7 @@ def stop_details(
     settings: JobSettings,
     decision: Decision,
     stats: GroupStats | None,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """A stop's (or a report's) claim: the decision, the mode, the estimated savings and the
     email's facts, so that a later tick can finish it."""
     return {
@@ -82,7 +82,7 @@ def stop_details(
 
 def alert_details(
     ledger: Ledger, job: JobRecord, settings: JobSettings, decision: Decision, since: float | None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """An alert's claim (``since``: when what it saw began)."""
     facts = {**context(job, None), **cost(ledger.deps, job)}
     if since is not None:
@@ -190,7 +190,7 @@ def _refuse(ledger: Ledger, job: JobRecord, claim: Claim, why: str) -> Outcome:
 
 
 def _stop(
-    ledger: Ledger, job: JobRecord, claim: Claim, *, described: Mapping[str, Any] | None = None
+    ledger: Ledger, job: JobRecord, claim: Claim, *, described: Record | None = None
 ) -> Outcome:
     """``described``: the re-check was just done (a resumed claim), this is what it read. The
     description says whether the stop is resumable (its ``CheckpointConfig``)."""
@@ -224,7 +224,7 @@ def _stopped(
     _announce(ledger, job, claim, STOPPED, details, savings, resumable=resumable)
     # the claim's fields (DynamoDB's update names only values it has: no None)
     recorded = {k: v for k, v in resumable.to_record().items() if v is not None}
-    ledger.finish(job.run, claim.action, STOPPED, **recorded)
+    ledger.finish(job.run, claim.action, STOPPED, None, **recorded)
     return STOPPED
 
 
@@ -232,7 +232,7 @@ def _stop_refused(
     ledger: Ledger,
     job: JobRecord,
     claim: Claim,
-    details: Mapping[str, Any],
+    details: Record,
     exc: StopRefused,
     attempts: int,
 ) -> Outcome:
@@ -260,7 +260,7 @@ OURS = "ours"  # the job is stopping or stopped after our own StopTrainingJob ca
 
 def _recheck(
     ledger: Ledger, job: JobRecord, *, requested: bool = False
-) -> tuple[str | None, dict[str, str], dict[str, Any]]:
+) -> tuple[str | None, dict[str, str], Record]:
     """:func:`recheck_stop`'s answer, the job's tags now and its description (its
     ``CheckpointConfig`` says whether the stop is resumable). ``requested``: an earlier
     invocation called StopTrainingJob, so the very run found Stopping or Stopped is
@@ -308,7 +308,7 @@ def _mode_changed(
     return f"{mode_text(settings)} now: the runtime mode changed since the decision"
 
 
-def _arn(description: Mapping[str, Any], job: JobRecord) -> str:
+def _arn(description: Record, job: JobRecord) -> str:
     return str(description.get("TrainingJobArn") or job.arn)
 
 
@@ -317,7 +317,7 @@ def _announce(
     job: JobRecord,
     claim: Claim,
     outcome: Outcome,
-    details: Mapping[str, Any],
+    details: Record,
     savings: float | None,
     mail: str = "",
     *,
@@ -363,7 +363,7 @@ def cost(deps: Dependencies, job: JobRecord) -> dict[str, str]:
 
 def mode_text(settings: JobSettings) -> str:
     """e.g. ``enforce``, ``enforce (paused by ana: quota review)``, ``observe``."""
-    hold = settings.hold if settings.hold != "paused" else settings.paused
+    hold = settings.hold if settings.hold is not Hold.PAUSED else settings.paused
     return settings.mode + (f" ({hold})" if hold is not None else "")
 
 
@@ -380,9 +380,9 @@ def estimated_savings(
     return hourly * remaining_h
 
 
-def context(job: JobRecord, stats: GroupStats | None) -> dict[str, Any]:
+def context(job: JobRecord, stats: GroupStats | None) -> dict[str, object]:
     """The job's facts for an email."""
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "Group": job.group,
         "Objective": f"{job.objective} ({job.direction})",
         "Instances": instances_text(job.groups),

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..config import JobSettings
 from ..core.decision import Decision
+from ..core.stored import Record
 from ..core.values import mutable
 from ..message import Message
 from ..models import GroupStats, JobRecord, RunId
 from ..observability import logger
 from . import act, revive
 from .ledger import ActionKind, CarryOut, Claim, ClaimState, Ledger, Outcome
+
+if TYPE_CHECKING:
+    from .evaluator import Budget
 
 
 def _carry_out_retry(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
@@ -100,7 +104,7 @@ class Act(Ledger):
         logger.info("resuming an unfinished action", extra={"job": run.name, "action": action})
         return self.carry_out(job, claim).text
 
-    def resume_open(self, budget: Any = None) -> int:
+    def resume_open(self, budget: Budget | None = None) -> int:
         """Resume every open action (while ``budget`` allows); the number resumed."""
         done = 0
         for run, action in self.deps.ledger.open_actions():
@@ -116,8 +120,6 @@ class Act(Ledger):
     def carry_out(self, job: JobRecord, claim: Claim) -> Outcome:
         return CARRY_OUTS[claim.kind](self, job, claim)
 
-    def _claim_and_carry_out(
-        self, job: JobRecord, action: str, details: Mapping[str, Any]
-    ) -> str | None:
+    def _claim_and_carry_out(self, job: JobRecord, action: str, details: Record) -> str | None:
         claim = self.claim(job, action, details)
         return None if claim is None else self.carry_out(job, claim).text

@@ -14,7 +14,6 @@ happens in the evaluator's tick, which sees the open episodes on the job item
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ..config import gpu_idle_rule, settings_for
 from ..constants import GPU_METRIC, TRAINING_NAMESPACE
@@ -23,6 +22,7 @@ from ..core.episode import EpisodeState, IdleEpisode, Opening
 from ..core.gpu_idle import GpuIdleRule, HostStatus
 from ..core.instances import GpuHosts, gpu_hosts, instances_text
 from ..core.series import floor_minute
+from ..core.stored import Record
 from ..core.values import mutable
 from ..models import AlarmChange, JobRecord, MetricQuery, parse_gpu_idle_alarm_name
 from ..observability import logger
@@ -48,8 +48,8 @@ def forged(change: AlarmChange, record: JobRecord, host: str, gpus: int | None) 
     GPUUtilization, may open an episode (and so, later, lead to an idle stop)."""
     if change.name not in record.alarms:
         return "an alarm trainguard did not create for this job"
-    stats: list[Mapping[str, Any]] = [
-        m["metricStat"] for m in change.metrics if isinstance(m.get("metricStat"), Mapping)
+    stats: list[Record] = [
+        stat for m in change.metrics if isinstance(stat := m.get("metricStat"), Mapping)
     ]
     if len(stats) != 1:
         return "not a single-metric alarm"

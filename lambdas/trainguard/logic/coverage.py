@@ -30,11 +30,12 @@ emailed. Nothing is stopped for a notice, and the rules that do watch the job go
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from ..config import JobSettings, Policy
 from ..constants import TAG_OBJECTIVE, TAG_THROUGHPUT
 from ..core.instances import GpuHosts, InstanceCatalog, gpu_hosts, instances_text
+from ..core.stored import entries
 from ..core.values import frozen
 from ..models import JobRecord
 from ..observability import logger
@@ -329,12 +330,13 @@ def _notice(
 def metric_definitions(act: Act, job: str) -> Sequence[str]:
     """The metric names the job's ``MetricDefinitions`` define (empty: none, or unreadable)."""
     try:
-        described: dict[str, Any] = act.deps.training_jobs.describe(job)
+        described = act.deps.training_jobs.describe(job)
     except Exception:
         logger.exception("DescribeTrainingJob failed: the notice goes without the names")
         return ()
-    definitions = described.get("AlgorithmSpecification", {}).get("MetricDefinitions") or []
-    return [str(d["Name"]) for d in definitions if isinstance(d, dict) and d.get("Name")]
+    spec = described.get("AlgorithmSpecification", {})
+    definitions = (spec.get("MetricDefinitions") if isinstance(spec, Mapping) else None) or []
+    return [str(d["Name"]) for d in entries(definitions) if isinstance(d, dict) and d.get("Name")]
 
 
 def cloudwatch_names(act: Act, job: str) -> list[str] | None:

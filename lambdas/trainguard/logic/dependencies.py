@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..config import Policy
 from ..constants import DEFAULT_AUDIT_TTL_DAYS, DEFAULT_SHARD_SIZE
@@ -25,6 +25,8 @@ from ..core.instances import InstanceCatalog
 from ..core.values import mutable
 
 if TYPE_CHECKING:
+    from typing import Required, TypedDict, Unpack
+
     from ..ports import (
         ActionLedger,
         Alarms,
@@ -43,6 +45,26 @@ if TYPE_CHECKING:
         StateTable,
         TrainingJobs,
     )
+
+    class Services(TypedDict, total=False):
+        """The services besides the state table: :meth:`Dependencies.over`'s keywords (the
+        fields of :class:`Dependencies` after ``references``)."""
+
+        training_jobs: Required[TrainingJobs]
+        metrics: Required[MetricReader]
+        alarms: Required[Alarms]
+        notifier: Required[Notifier]
+        policy: Required[Policy]
+        region: Required[str]
+        alert_function_arn: str | None
+        audit_ttl_days: int
+        clock: Callable[[], float]
+        config_error: str | None
+        controls: ControlReader | None
+        retry_roles: tuple[str, ...]
+        shards: ShardQueue | None
+        shard_size: int
+        checkpoints: Checkpoints | None
 
 
 @mutable
@@ -81,7 +103,7 @@ class Dependencies:
         self.catalog = self.policy.catalog()
 
     @classmethod
-    def over(cls, state: StateTable, **services: Any) -> Dependencies:
+    def over(cls, state: StateTable, **services: Unpack[Services]) -> Dependencies:
         """The state table's ports (:class:`~trainguard.ports.StateTable`) with the other
         services (``training_jobs``, ``metrics``, ... as keywords)."""
         return cls(

@@ -23,7 +23,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..config import Controls, Policy, PolicyError, resolve_settings
-from ..core.curves import fmt
+from ..core.curves import Direction, fmt
 from ..core.episode import EpisodeState, IdleEpisode
 from ..core.instances import InstanceCatalog, gpu_hosts, hourly_cost
 from ..core.values import frozen
@@ -33,6 +33,7 @@ from ..times import iso
 from . import messages
 from .coverage import job_coverage
 from .dependencies import Dependencies
+from .ledger import Tally
 from .report import Summary, format_text, runs_of, summarize
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ def top_idle(
     alarm's window before it opened (the host was idle all that window) to its close, or to
     now (or the job's end) while it is open."""
     out = []
-    idle_runs = {e.run for e in summary.entries if e.kind == "alert" and e.rule == "gpu_idle"}
+    idle_runs = {e.run for e in summary.entries if e.kind is Tally.ALERT and e.rule == "gpu_idle"}
     for run in sorted(idle_runs):
         job = summary.jobs.get(run)
         end = now if job is None or job.end_time is None else job.end_time
@@ -249,7 +250,7 @@ def close_calls(references: References, summary: Summary) -> list[CloseCall]:
     """The period's jobs that a rule wanted stopped, that completed anyway and ended as their
     reference set's best (see the module docstring)."""
     out = []
-    flagged = runs_of(summary.entries, ("would_stop", "not_stopped"))
+    flagged = runs_of(summary.entries, (Tally.WOULD_STOP, Tally.NOT_STOPPED))
     for run in flagged:
         job = summary.jobs.get(run)
         if job is None or job.status != JobStatus.COMPLETED or not job.objective:
@@ -262,11 +263,13 @@ def close_calls(references: References, summary: Summary) -> list[CloseCall]:
         values = [v for _, v in curves[str(run)][0] if math.isfinite(v)]
         if not values:
             continue
-        best = max(values) if job.direction == "maximize" else min(values)
+        best = max(values) if job.direction == Direction.MAXIMIZE else min(values)
         if not math.isclose(best, target, rel_tol=1e-9, abs_tol=1e-12):
             continue
         first = next(
-            e for e in summary.entries if e.run == run and e.kind in ("would_stop", "not_stopped")
+            e
+            for e in summary.entries
+            if e.run == run and e.kind in (Tally.WOULD_STOP, Tally.NOT_STOPPED)
         )
         out.append(
             CloseCall(run, job.group, first.rule, first.action, first.at, best, job.objective)

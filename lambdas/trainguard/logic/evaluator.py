@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..config import JobSettings, PolicyError, resolve_settings, tag_problems
 from ..core.instances import gpu_hosts
@@ -76,7 +76,7 @@ class TickResult(Counts):
     duration_ms: float = 0.0
     controls_error: str | None = None  # the runtime controls could not be used: stops held
     paused: bool = False  # a runtime pause held this tick's stops (all or some groups')
-    actions: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[dict[str, object]] = field(default_factory=list)
 
 
 @mutable

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import field, replace
-from enum import Enum
-from typing import Any
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING
 
 from ..config import Controls
 from ..core.decision import Decision
 from ..core.episode import EpisodeKey, EpisodeRule
+from ..core.stored import Record, number, real, record, whole
 from ..core.values import frozen, mutable
 from ..message import Message
 from ..models import JobNotFoundError, JobRecord, RunId, epoch_ms
@@ -31,6 +32,9 @@ from ..observability import logger
 from ..times import epoch_seconds, iso
 from .dependencies import Dependencies
 from .outbox import Mail
+
+if TYPE_CHECKING:
+    from ..ports import ClaimItem
 
 RETRY_PREFIX = "retry#"  # a capacity retry's action: retry#<attempt>
 REVIVE_PREFIX = "revive#"  # a revival's action on the stopped run: revive#<k>
@@ -48,7 +52,7 @@ class ActionKind(Enum):
     REVIVE = "revive"  # a revival of a stopped run (trainguard revive, or the evidence)
 
     @classmethod
-    def of(cls, action: str, details: Mapping[str, Any]) -> ActionKind:
+    def of(cls, action: str, details: Record) -> ActionKind:
         """The kind of the action named ``action`` whose claim holds ``details``. A notice is
         named like an alert (``failed#alert``) and told apart by its text; any other name
         is a stop or a report, which its claim's ``enforcing`` decides."""
@@ -96,7 +100,7 @@ class Claim:
     run: RunId
     action: str
     at: float
-    details: Mapping[str, Any] = field(default_factory=dict)
+    details: Record = field(default_factory=dict)
     state: ClaimState = ClaimState.CLAIMED
     attempts: int = 0  # StopTrainingJob calls so far
     tries: int = 0  # CreateTrainingJob calls so far
@@ -116,11 +120,11 @@ class Claim:
         """When it may be carried out: its back-off's ``retry_at`` (a capacity retry's first
         one is in its details), else now."""
         due = self.retry_at if self.retry_at is not None else self.details.get("retry_at")
-        return float(due or 0.0)
+        return real(due or 0.0)
 
     # the claimer's details, typed
     def decision(self) -> Decision:
-        return Decision(**self.details["decision"])
+        return Decision.from_dict(record(self.details["decision"]))
 
     def mode(self, default: str) -> str:
         return str(self.details.get("mode", default))
@@ -136,52 +140,47 @@ class Claim:
 
     @property
     def savings(self) -> float | None:
-        savings = self.details.get("savings")
-        return None if savings is None else float(savings)
+        return number(self.details.get("savings"))
 
     @property
-    def context(self) -> dict[str, Any]:
-        return dict(self.details.get("context") or {})
+    def context(self) -> dict[str, object]:
+        return dict(record(self.details.get("context") or {}))
 
     @classmethod
-    def from_item(cls, run: RunId, action: str, item: Mapping[str, Any]) -> Claim:
+    def from_item(cls, run: RunId, action: str, item: ClaimItem) -> Claim:
         """The claim as the table stores it (``ActionLedger.get_action``; keys ignored)."""
         details = dict(item.get("details") or {})
-
-        def number(key: str) -> float | None:
-            value = item.get(key)
-            return None if value is None else float(value)
-
         created = item.get("created")
         return cls(
             run,
             action,
-            float(item.get("at", details.get("at", 0.0))),
+            real(item.get("at", details.get("at", 0.0))),
             details,
             ClaimState(item.get("state", ClaimState.CLAIMED.value)),
-            int(item.get("attempts", 0)),
-            int(item.get("tries", 0)),
-            number("retry_at"),
+            whole(item.get("attempts", 0)),
+            whole(item.get("tries", 0)),
+            number(item.get("retry_at")),
             None if item.get("outcome") is None else str(item["outcome"]),
             None if created is None else str(created),
         )
 
-    def to_item(self) -> dict[str, Any]:
+    def to_item(self) -> ClaimItem:
         """The item's fields as :meth:`from_item` reads them (what ``claim_action`` writes,
         with what ``update_action`` / ``finish_action`` wrote since)."""
-        item: dict[str, Any] = {
+        item: ClaimItem = {
             "at": self.at,
             "state": self.state.value,
             "attempts": self.attempts,
             "details": dict(self.details),
         }
-        optional = {
-            "tries": self.tries or None,
-            "retry_at": self.retry_at,
-            "outcome": self.outcome,
-            "created": self.created,
-        }
-        item.update({k: v for k, v in optional.items() if v is not None})
+        if self.tries:
+            item["tries"] = self.tries
+        if self.retry_at is not None:
+            item["retry_at"] = self.retry_at
+        if self.outcome is not None:
+            item["outcome"] = self.outcome
+        if self.created is not None:
+            item["created"] = self.created
         return item
 
 
@@ -207,14 +206,25 @@ class OutcomeKind(Enum):
     REVIVE_HELD = "REVIVE HELD"  # (a pause, actions disabled): waits
 
 
-# how a report counts each headline (those not named: "other")
+class Tally(StrEnum):
+    """How a report counts an outcome (:mod:`.report`; a ``StrEnum``: the word itself)."""
+
+    STOP = "stop"
+    WOULD_STOP = "would_stop"
+    ALERT = "alert"
+    NOT_STOPPED = "not_stopped"
+    REVIVED = "revived"
+    OTHER = "other"
+
+
+# how a report counts each headline (those not named: other)
 _TALLY = {
-    OutcomeKind.STOPPED: "stop",
-    OutcomeKind.WOULD_STOP: "would_stop",
-    OutcomeKind.ALERT: "alert",
-    OutcomeKind.NOT_STOPPED: "not_stopped",
-    OutcomeKind.COULD_NOT_STOP: "not_stopped",
-    OutcomeKind.REVIVED: "revived",
+    OutcomeKind.STOPPED: Tally.STOP,
+    OutcomeKind.WOULD_STOP: Tally.WOULD_STOP,
+    OutcomeKind.ALERT: Tally.ALERT,
+    OutcomeKind.NOT_STOPPED: Tally.NOT_STOPPED,
+    OutcomeKind.COULD_NOT_STOP: Tally.NOT_STOPPED,
+    OutcomeKind.REVIVED: Tally.REVIVED,
 }
 
 
@@ -233,11 +243,11 @@ class Outcome:
         return self.text
 
     @property
-    def tally(self) -> str:
-        """stop | would_stop | alert | not_stopped | revived | other (see :mod:`.report`)."""
+    def tally(self) -> Tally:
+        """How :mod:`.report` counts it (a stop or an alert with a reason: other)."""
         if self.why is not None and self.kind in (OutcomeKind.STOPPED, OutcomeKind.ALERT):
-            return "other"
-        return _TALLY.get(self.kind, "other")
+            return Tally.OTHER
+        return _TALLY.get(self.kind, Tally.OTHER)
 
     @classmethod
     def parse(cls, text: str) -> Outcome | None:
@@ -254,10 +264,10 @@ STOPPED = Outcome(OutcomeKind.STOPPED)
 ALERT = Outcome(OutcomeKind.ALERT)
 
 
-def tally_of(text: str) -> str:
+def tally_of(text: str) -> Tally:
     """How a report counts an audit record's ``action`` (old records included)."""
     outcome = Outcome.parse(text)
-    return outcome.tally if outcome is not None else "other"
+    return outcome.tally if outcome is not None else Tally.OTHER
 
 
 # ---- one invocation's acting, and its one voice -------------------------------------------------
@@ -281,14 +291,14 @@ class Ledger:
     now: float
     controls: Controls = field(default_factory=Controls)  # a pause holds even resumed stops
     counts: Counts = field(default_factory=Counts)
-    records: list[dict[str, Any]] = field(default_factory=list)  # this invocation's audits
+    records: list[dict[str, object]] = field(default_factory=list)  # this invocation's audits
     mail: Mail = field(init=False)
 
     def __post_init__(self) -> None:
         self.mail = Mail(self.deps.outbox, self.deps.notifier, self.now)
 
     # ---- the claim and its writes ---------------------------------------------------------
-    def claim(self, job: JobRecord, action: str, details: Mapping[str, Any]) -> Claim | None:
+    def claim(self, job: JobRecord, action: str, details: Record) -> Claim | None:
         """Win the once-per-run ``action`` (None: someone did before); an action the run's
         item already lists costs no write."""
         if action in job.actions:
@@ -301,7 +311,7 @@ class Ledger:
         item = self.deps.ledger.get_action(run, action)
         return None if item is None else replace(Claim.from_item(run, action, item), resumed=True)
 
-    def update(self, claim: Claim, state: ClaimState | None = None, **values: Any) -> None:
+    def update(self, claim: Claim, state: ClaimState | None = None, **values: object) -> None:
         """Record how far ``claim`` got (its state, attempts, back-off, tries)."""
         if state is not None:
             values = {"state": state.value, **values}
@@ -313,7 +323,7 @@ class Ledger:
         action: str,
         outcome: Outcome | None = None,
         state: ClaimState | None = None,
-        **values: Any,
+        **values: object,
     ) -> None:
         """The action is done (or ``state``: refused, given up), off the open list."""
         if state is not None:
@@ -355,7 +365,7 @@ class Ledger:
         at: float | None = None,
         *,
         keep: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        extra: Record | None = None,
     ) -> None:
         """One audit record of the claim made at ``at`` (appended to the run's hash chain:
         the same outcome said again is not appended twice, a later outcome is appended and
@@ -393,7 +403,7 @@ class Ledger:
         savings: float | None = None,
         at: float | None = None,
         keep: bool = True,
-        extra: Mapping[str, Any] | None = None,
+        extra: Record | None = None,
     ) -> None:
         """Audit, then email: how every decision is said."""
         self.audit(run, decision, outcome, mode, savings, at, keep=keep, extra=extra)
@@ -405,9 +415,7 @@ class Ledger:
 CarryOut = Callable[[Ledger, JobRecord, Claim], Outcome]
 
 
-def describe_run(
-    deps: Dependencies, job: JobRecord, gone: str
-) -> tuple[str | None, dict[str, Any]]:
+def describe_run(deps: Dependencies, job: JobRecord, gone: str) -> tuple[str | None, Record]:
     """SageMaker's description of the very run ``job`` (a carry-out's re-check starts here),
     or why not: ``gone`` (no job of that name) or a name reused by another run."""
     try:
@@ -425,5 +433,5 @@ def mail_key(run: RunId, *parts: str) -> str:
     return "#".join([str(run), *parts])
 
 
-def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
+def _plain(values: Record) -> dict[str, object]:
     return {k: v.value if isinstance(v, Enum) else v for k, v in values.items()}

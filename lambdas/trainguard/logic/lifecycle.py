@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Sequence
 from dataclasses import field
-from typing import Any, cast
+from typing import cast
 
 from ..config import Mode, Policy, PolicyError, is_opted_in, job_settings, settings_for
 from ..config.resolve import calibrated
@@ -28,6 +28,7 @@ from ..core.group import GroupFigures, Reference, fold_group, join
 from ..core.instances import gpu_hosts, instances_text
 from ..core.median import MedianStoppingRule
 from ..core.series import MAX_CURVE_POINTS, downsample, floor_minute, in_steps, minute_curve
+from ..core.stored import Record
 from ..core.throughput import completed_per_instance
 from ..core.values import mutable
 from ..models import (
@@ -521,9 +522,7 @@ def _notify_failed(record: JobRecord, change: StateChange, deps: Dependencies, n
     return Act(deps, now).notice(record, "failed", message)
 
 
-def change_from_description(
-    description: dict[str, Any], tags: dict[str, str] | None
-) -> StateChange:
+def change_from_description(description: Record, tags: dict[str, str] | None) -> StateChange:
     """A DescribeTrainingJob response as a :class:`StateChange` (for the reconcile)."""
     change = parse_job_description(description, event_time=None)
     return dataclasses.replace(change, tags=tags if tags else change.tags)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from ..config import TagProblem
 from ..constants import TAG_OBJECTIVE, TAG_PROTECT
@@ -274,7 +273,7 @@ def decision(
     outcome: str,
     mode: str,
     region: str,
-    details: Mapping[str, Any],
+    details: Mapping[str, object],
     revive: bool = False,
 ) -> Message:
     """A rule's decision: what was done (``outcome``), why, with the numbers and the facts,
@@ -313,7 +312,7 @@ def body(
     outcome: str,
     mode: str,
     region: str,
-    details: Mapping[str, Any],
+    details: Mapping[str, object],
 ) -> str:
     """The email text of :func:`decision`."""
     message = decision(d, subject="", outcome=outcome, mode=mode, region=region, details=details)

@@ -28,17 +28,18 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.instances import InstanceCatalog, hourly_cost
+from ..core.stored import real
 from ..core.values import frozen, mutable
 from ..message import one_line
 from ..models import JobRecord, RunId
 from ..times import iso
-from .ledger import tally_of
+from .ledger import Tally, tally_of
 
 if TYPE_CHECKING:
-    from ..ports import AuditLog, Jobs
+    from ..ports import AuditLog, AuditRecord, Jobs
 
 UNKNOWN_GROUP = "(unknown)"  # an audit record whose run item is gone (TTL, deleted)
 
@@ -64,7 +65,7 @@ class Totals:
     revived: int = 0
 
     def add(self, entry: Entry) -> None:
-        if entry.kind == "stop":
+        if entry.kind is Tally.STOP:
             self.stops += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
@@ -72,20 +73,20 @@ class Totals:
             if resumable is not None:
                 self.resumable_stops += 1 if resumable else 0
                 self.unresumable_stops += 0 if resumable else 1
-        elif entry.kind == "revived":
+        elif entry.kind is Tally.REVIVED:
             # the revival runs on where the stop ended it: the stop saved nothing after all
             # (its entry carries the stop's estimate, negated: one logical job)
             self.revived += 1
             self.dollars_saved += entry.dollars
             self.gpu_hours_saved += entry.gpu_hours
-        elif entry.kind == "would_stop":
+        elif entry.kind is Tally.WOULD_STOP:
             self.would_stops += 1
             self.would_dollars_saved += entry.dollars
             self.would_gpu_hours_saved += entry.gpu_hours
-        elif entry.kind == "alert":
+        elif entry.kind is Tally.ALERT:
             self.alerts += 1
             self.alerts_by_rule[entry.rule] = self.alerts_by_rule.get(entry.rule, 0) + 1
-        elif entry.kind == "not_stopped":
+        elif entry.kind is Tally.NOT_STOPPED:
             self.not_stopped += 1
 
 
@@ -98,10 +99,10 @@ class Entry:
     at: str  # ISO-8601
     rule: str
     action: str
-    kind: str  # stop | would_stop | alert | not_stopped | revived | other
+    kind: Tally
     dollars: float  # estimated dollars saved (0 when unknown or not a stop)
     gpu_hours: float
-    record: Mapping[str, Any]
+    record: AuditRecord
 
 
 @mutable
@@ -113,7 +114,7 @@ class Summary:
     entries: list[Entry]
     jobs: dict[RunId, JobRecord]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready (``trainguard report --format json``)."""
         return {
             "since": iso(self.since),
@@ -123,7 +124,7 @@ class Summary:
         }
 
 
-def kind_of(action: str) -> str:
+def kind_of(action: str) -> Tally:
     """How a record counts: its ``action`` read back as an :class:`~.ledger.Outcome`."""
     return tally_of(action)
 
@@ -139,7 +140,7 @@ def days(since: float, until: float) -> list[str]:
     return out
 
 
-def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId, dict[str, Any]]]:
+def read_audit(audit: AuditLog, since: float, until: float) -> list[tuple[RunId, AuditRecord]]:
     """The audit records written in [since, until), oldest first: one Query per UTC day."""
     out = []
     for day in days(since, until):
@@ -171,7 +172,7 @@ def summarize(
 
 
 def summarize_records(
-    records: Sequence[tuple[RunId, Mapping[str, Any]]],
+    records: Sequence[tuple[RunId, AuditRecord]],
     jobs: Mapping[RunId, JobRecord],
     catalog: InstanceCatalog,
     since: float,
@@ -187,10 +188,10 @@ def summarize_records(
         action = str(record.get("action", ""))
         kind = kind_of(action)
         saved = record.get("estimated_dollars_saved")
-        dollars = float(saved) if kind in ("stop", "would_stop") and saved else 0.0
-        if kind == "stop":
+        dollars = real(saved) if kind in (Tally.STOP, Tally.WOULD_STOP) and saved else 0.0
+        if kind is Tally.STOP:
             stopped[run] = dollars
-        elif kind == "revived":  # a revived stop's saving is given back
+        elif kind is Tally.REVIVED:  # a revived stop's saving is given back
             dollars = -stopped.pop(run, 0.0)
         entry = Entry(
             run,
@@ -310,15 +311,15 @@ def _row(group: str, t: Totals) -> tuple[str, ...]:
     )
 
 
-def _num(value: Any) -> Any:
+def _num(value: object) -> object:
     return round(value, 4) if isinstance(value, float) else value
 
 
-def _rounded(values: dict[str, Any]) -> dict[str, Any]:
+def _rounded(values: Mapping[str, object]) -> dict[str, object]:
     return {k: _num(v) for k, v in values.items()}
 
 
-def _epoch(value: Any) -> float | None:
+def _epoch(value: object) -> float | None:
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -330,7 +331,7 @@ def _epoch(value: Any) -> float | None:
     return parsed.timestamp()
 
 
-def runs_of(entries: Iterable[Entry], kinds: Iterable[str]) -> list[RunId]:
+def runs_of(entries: Iterable[Entry], kinds: Iterable[Tally]) -> list[RunId]:
     """The distinct runs of the entries of ``kinds``, in order of first appearance."""
     wanted, out = set(kinds), dict[RunId, None]()
     for e in entries:

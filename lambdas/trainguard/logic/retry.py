@@ -33,7 +33,7 @@ import fnmatch
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
+from enum import StrEnum
 
 from ..config import RetryConfigError, is_opted_in
 from ..constants import (
@@ -45,6 +45,7 @@ from ..constants import (
 )
 from ..core.decision import Decision
 from ..core.instances import instances_text
+from ..core.stored import Record, record, whole
 from ..core.values import frozen
 from ..models import CreateRefused, JobNotFoundError, JobRecord, epoch_ms
 from ..observability import logger
@@ -239,13 +240,11 @@ def retry_tags(tags: Mapping[str, str], base: str, attempt: int) -> list[dict[st
     return [{"Key": k, "Value": v} for k, v in kept.items()]
 
 
-def create_request(
-    description: Mapping[str, Any], name: str, tags: list[dict[str, str]]
-) -> dict[str, Any]:
+def create_request(description: Record, name: str, tags: list[dict[str, str]]) -> dict[str, object]:
     """CreateTrainingJob's keyword arguments for job ``name`` from a DescribeTrainingJob
     answer: the fields of :data:`COPIED_FIELDS` it has (empty ones left out: SageMaker
     refuses an empty VpcConfig), the new name and ``tags``."""
-    request: dict[str, Any] = {"TrainingJobName": name}
+    request: dict[str, object] = {"TrainingJobName": name}
     for key in COPIED_FIELDS:
         value = description.get(key)
         if value is None or value == {} or value == []:
@@ -320,8 +319,8 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     """Create the retry claimed on the failed run ``job`` (due now), or say why not; the
     outcome. Safe to repeat at any point."""
     deps = ledger.deps
-    plan = dict(claim.details.get("retry") or {})
-    attempt, limit = int(plan["attempt"]), int(plan["limit"])
+    plan = dict(record(claim.details.get("retry") or {}))
+    attempt, limit = whole(plan["attempt"]), whole(plan["limit"])
     name, base, kind = str(plan["name"]), str(plan["base"]), str(plan.get("kind", ""))
     decision = _decision(
         job, kind, attempt, limit, f"{job.name} failed for capacity; retried as {name}"
@@ -338,9 +337,9 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     request = create_request(description, name, retry_tags(tags, base, attempt))
     chain = {TAG_RETRY_OF: base, TAG_RETRY_ATTEMPT: str(attempt)}
     asked = ask_create(ledger, claim, request, chain)
-    if asked.state == "deferred":
+    if asked.state is Asking.DEFERRED:
         return Outcome(OutcomeKind.RETRY_DEFERRED)
-    if asked.state != "created":
+    if asked.state is not Asking.CREATED:
         not_created = Outcome(_NOT_CREATED[asked.state], asked.why)
         return _refused(ledger, job, claim, decision, not_created)
     outcome = Outcome(OutcomeKind.RETRIED)
@@ -361,16 +360,7 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     return outcome
 
 
-_NOT_CREATED = {
-    "refused": OutcomeKind.RETRY_REFUSED,
-    "given up": OutcomeKind.RETRY_GIVEN_UP,
-    "taken": OutcomeKind.NOT_RETRIED,
-}
-
-
-def _recheck(
-    deps: Dependencies, job: JobRecord
-) -> tuple[str | None, dict[str, Any], dict[str, str]]:
+def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, Record, dict[str, str]]:
     """SageMaker's own word on the failed run, right before the create: why not (None: go),
     its description and its tags."""
     if not deps.retry_roles:
@@ -380,7 +370,8 @@ def _recheck(
         return why, {}, {}
     if description.get("TrainingJobStatus") != "Failed":
         return f"the job is {description.get('TrainingJobStatus')}, not Failed", {}, {}
-    if capacity_kind(description.get("FailureReason")) is None:
+    reason = description.get("FailureReason")
+    if capacity_kind(reason if isinstance(reason, str) else None) is None:
         return "its FailureReason is not a capacity failure", {}, {}
     arn = str(description.get("TrainingJobArn") or job.arn)
     try:
@@ -400,20 +391,33 @@ def _recheck(
     return None, description, tags
 
 
+class Asking(StrEnum):
+    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`)."""
+
+    CREATED = "created"  # now, or by an earlier try of this very claim
+    TAKEN = "taken"  # by a job trainguard did not create
+    REFUSED = "refused"  # SageMaker's refusal
+    DEFERRED = "deferred"  # a passing error: the claim waits for its retry_at
+    GIVEN_UP = "given up"  # passing errors, every try
+
+
 @frozen
 class Asked:
-    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`):
-    ``created`` (now, or by an earlier try of this very claim), ``taken`` (by a job trainguard
-    did not create), ``refused`` (SageMaker's refusal), ``deferred`` (a passing error: the
-    claim waits for its ``retry_at``) or ``given up`` (passing errors, every try); ``why``."""
+    """What came of asking CreateTrainingJob for a claim's job (:func:`ask_create`), and
+    ``why``."""
 
-    state: str
+    state: Asking
     why: str = ""
 
 
-def ask_create(
-    ledger: Ledger, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
-) -> Asked:
+_NOT_CREATED = {
+    Asking.REFUSED: OutcomeKind.RETRY_REFUSED,
+    Asking.GIVEN_UP: OutcomeKind.RETRY_GIVEN_UP,
+    Asking.TAKEN: OutcomeKind.NOT_RETRIED,
+}
+
+
+def ask_create(ledger: Ledger, claim: Claim, request: Record, chain: Mapping[str, str]) -> Asked:
     """Create the job ``request`` names for ``claim`` (a capacity retry's, a revival's): the
     claim says ``creating`` and counts the try first, so a create that went through before a
     crash is recognised as ours by the next try (the name held by the job this claim asked
@@ -423,24 +427,22 @@ def ask_create(
     try:
         result = ledger.deps.training_jobs.create(request)
     except CreateRefused as exc:
-        return Asked("refused", str(exc))
+        return Asked(Asking.REFUSED, str(exc))
     except Exception as exc:  # throttled, a server error, the account's limit: ask again later
         logger.exception("CreateTrainingJob failed", extra={"tries": tries})
         if tries >= MAX_CREATE_TRIES:
-            return Asked("given up", f"{tries} tries, the last: {type(exc).__name__}: {exc}")
+            return Asked(Asking.GIVEN_UP, f"{tries} tries, the last: {type(exc).__name__}: {exc}")
         ledger.update(
             claim, ClaimState.CLAIMED, retry_at=ledger.now + CREATE_TRY_S * 2 ** (tries - 1)
         )
-        return Asked("deferred")
+        return Asked(Asking.DEFERRED)
     name = str(request["TrainingJobName"])
     if result == "exists" and not is_ours(ledger.deps, claim, request, chain):
-        return Asked("taken", f"name {name} is taken by a job trainguard did not create")
-    return Asked("created")
+        return Asked(Asking.TAKEN, f"name {name} is taken by a job trainguard did not create")
+    return Asked(Asking.CREATED)
 
 
-def is_ours(
-    deps: Dependencies, claim: Claim, request: Mapping[str, Any], chain: Mapping[str, str]
-) -> bool:
+def is_ours(deps: Dependencies, claim: Claim, request: Record, chain: Mapping[str, str]) -> bool:
     """The job that holds the requested name is this claim's: an earlier try of this very
     claim asked for it (``claim.tries``: CreateTrainingJob calls before this one), it was
     created after the claim, from the original job's description (its role, output and
@@ -480,7 +482,7 @@ def lineage(deps: Dependencies, job: JobRecord) -> tuple[str, int]:
     if parent is None or item is None:
         return job.name, 0
     claim = Claim.from_item(parent.run, retry_action(attempt), item)
-    plan = dict(claim.details.get("retry") or {})
+    plan = dict(record(claim.details.get("retry") or {}))
     ours = claim.created == job.name or (
         claim.state is ClaimState.CREATING and plan.get("name") == job.name
     )

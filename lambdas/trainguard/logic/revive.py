@@ -34,11 +34,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
-from ..config import Controls, RetryConfigError, job_settings, resolve_policy
+from ..config import Controls, Mode, RetryConfigError, job_settings, resolve_policy
 from ..constants import REVIVED_NAME_INFIX, TAG_REVIVED_FROM
 from ..core.decision import Decision
+from ..core.stored import Record, real, record, whole
 from ..core.values import frozen
 from ..models import CheckpointsUnreadable, JobNotFoundError, JobRecord, RunId, epoch_ms
 from ..observability import logger
@@ -75,7 +75,7 @@ class Resumable:
     checkpoint: str | None  # CheckpointConfig.S3Uri
     why: str
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self) -> dict[str, object]:
         """The fields of the stop's audit record and claim."""
         return {"resumable": self.resumable, "checkpoint": self.checkpoint}
 
@@ -92,7 +92,7 @@ NO_CHECKPOINTS = (
 )
 
 
-def resumability(description: Mapping[str, Any]) -> Resumable:
+def resumability(description: Record) -> Resumable:
     """A DescribeTrainingJob answer's checkpoint configuration, read as a resumability."""
     config = description.get("CheckpointConfig") or {}
     uri = str(config.get("S3Uri") or "").strip() if isinstance(config, Mapping) else ""
@@ -101,7 +101,7 @@ def resumability(description: Mapping[str, Any]) -> Resumable:
     return Resumable(True, uri, f"its checkpoints are in {uri}")
 
 
-def stop_of(deps: Dependencies, job: JobRecord) -> tuple[str, dict[str, Any]] | None:
+def stop_of(deps: Dependencies, job: JobRecord) -> tuple[str, dict[str, object]] | None:
     """The rule and the stored claim of trainguard's own stop of the run (outcome STOPPED),
     or None: trainguard did not stop it."""
     for action in sorted(job.actions):
@@ -143,14 +143,14 @@ def lineage(deps: Dependencies, job: JobRecord) -> Lineage:
         if item is None:
             continue
         claim = Claim.from_item(parent.run, action, item)
-        plan = dict(claim.details.get("revive") or {})
+        plan = dict(record(claim.details.get("revive") or {}))
         ours = claim.created == job.name or (
             claim.state is ClaimState.CREATING and plan.get("name") == job.name
         )
         if ours and job.created_ms >= epoch_ms(claim.at):
             rule = plan.get("rule")
             return Lineage(
-                str(plan["base"]), int(plan["k"]), parent.run, None if rule is None else str(rule)
+                str(plan["base"]), whole(plan["k"]), parent.run, None if rule is None else str(rule)
             )
     return _forged(job)
 
@@ -310,7 +310,7 @@ def _next_k(deps: Dependencies, job: JobRecord) -> tuple[int, Answer | None]:
         if item is None:
             return k, None
         claim = Claim.from_item(job.run, action, item)
-        plan = dict(claim.details.get("revive") or {})
+        plan = dict(record(claim.details.get("revive") or {}))
         if claim.created:
             who = f"by {plan.get('by')} at {iso(claim.at)}"
             return k, Answer(True, f"{job.name} was revived already as {claim.created} ({who})")
@@ -321,7 +321,7 @@ def _next_k(deps: Dependencies, job: JobRecord) -> tuple[int, Answer | None]:
     return MAX_REVIVALS + 1, _no(f"{job.name} was refused {MAX_REVIVALS} revivals already")
 
 
-def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, dict[str, Any]]:
+def _recheck(deps: Dependencies, job: JobRecord) -> tuple[str | None, Record]:
     """SageMaker's own word on the stopped run: why not (None: go) and its description."""
     if not deps.retry_roles:
         return NOT_ENABLED, {}
@@ -404,7 +404,7 @@ def on_completion(deps: Dependencies, completed: JobRecord, now: float) -> list[
         if job.reference_set != refs or job.progress is None or job.running:
             continue
         settings = job_settings(job.tags, policy)
-        if settings.mode != "enforce":
+        if settings.mode != Mode.ENFORCE:
             continue  # observe mode never revives
         rules = settings.rules
         chosen, _ = rules.judge(job.name, job.progress.summary, rules.group_state(stats[refs]))
@@ -428,7 +428,7 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     """Create the revival claimed on the stopped run ``job``, or say why not (once: the claim
     is closed); the outcome. Safe to repeat at any point."""
     deps = ledger.deps
-    plan = dict(claim.details.get("revive") or {})
+    plan = dict(record(claim.details.get("revive") or {}))
     name = str(plan["name"])
     decision = _decision(job, plan, f"{job.name} revived as {name} by {plan.get('by')}")
     paused = ledger.controls.pause(job.group)
@@ -445,13 +445,13 @@ def carry_out(ledger: Ledger, job: JobRecord, claim: Claim) -> Outcome:
     if why is not None:
         return _refused(ledger, job, claim, decision, why)
     tags = deps.training_jobs.tags(str(description.get("TrainingJobArn") or job.arn))
-    from .retry import ask_create, create_request
+    from .retry import Asking, ask_create, create_request
 
     request_ = create_request(description, name, revival_tags(tags, job.name))
     asked = ask_create(ledger, claim, request_, {TAG_REVIVED_FROM: job.name})
-    if asked.state == "deferred":
+    if asked.state is Asking.DEFERRED:
         return Outcome(OutcomeKind.REVIVE_HELD, "SageMaker asked to wait")
-    if asked.state != "created":
+    if asked.state is not Asking.CREATED:
         return _refused(ledger, job, claim, decision, asked.why)
     outcome = Outcome(OutcomeKind.REVIVED, f"as {name}")
     logger.info("revival created", extra={"job": name, "of": job.name})
@@ -484,7 +484,7 @@ def _say(
     outcome: Outcome,
     mail: str,
 ) -> None:
-    plan = dict(claim.details.get("revive") or {})
+    plan = dict(record(claim.details.get("revive") or {}))
     from . import messages
 
     message = messages.revived(
@@ -513,7 +513,7 @@ def _say(
     )
 
 
-def _who(plan: Mapping[str, Any]) -> dict[str, Any]:
+def _who(plan: Record) -> dict[str, object]:
     return {
         "by": plan.get("by"),
         "why": plan.get("reason"),
@@ -522,14 +522,14 @@ def _who(plan: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _decision(job: JobRecord, plan: Mapping[str, Any], reason: str) -> Decision:
+def _decision(job: JobRecord, plan: Record, reason: str) -> Decision:
     """The audit's shape for a revival: value = which revival of the chain."""
     return Decision(
         job=job.name,
         rule=RULE,
         stop=False,
         step=None,
-        value=float(plan.get("k", 0)),
+        value=real(plan.get("k", 0)),
         threshold=None,
         references=0,
         reason=reason,

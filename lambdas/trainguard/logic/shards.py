@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import field
-from typing import Any
 
 from ..config.schema import PolicyError, parse, setting
+from ..core.stored import entries, whole
 from ..core.values import frozen
 from ..models import JobRecord, ReferenceSet, RunId
 
@@ -103,20 +103,24 @@ class Shard:
         return cls(message.now, message.runs, index, count, message.pinned)
 
 
-def _position(raw: Any) -> tuple[int, int]:
-    index, count = (int(x) for x in raw)
+def _position(raw: object) -> tuple[int, int]:
+    index, count = (whole(x) for x in entries(raw))
     return index, count
 
 
-def _runs(raw: Any) -> tuple[RunId, ...]:
-    runs = tuple(RunId(str(name), int(ms)) for name, ms in raw)
+def _runs(raw: object) -> tuple[RunId, ...]:
+    runs = tuple(RunId(str(name), whole(ms)) for name, ms in _rows(raw))
     if not runs:
         raise ValueError("a shard message needs at least one run")
     return runs
 
 
-def _pinned(raw: Any) -> dict[ReferenceSet, int]:
-    return {ReferenceSet(str(g), str(o), str(d)): int(v) for g, o, d, v in raw}
+def _pinned(raw: object) -> dict[ReferenceSet, int]:
+    return {ReferenceSet(str(g), str(o), str(d)): whole(v) for g, o, d, v in _rows(raw)}
+
+
+def _rows(raw: object) -> Iterator[tuple[object, ...]]:
+    return (tuple(entries(row)) for row in entries(raw))
 
 
 @frozen

@@ -19,7 +19,7 @@ rule) are read as they are.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ...models import RunId
 from .chain import AUDIT_RULE, CHAIN_ATTRS, CHAIN_HASH, CHAIN_SEQ, GENESIS, ChainCheck, link, verify
@@ -39,6 +39,9 @@ from .keys import (
     serialize,
 )
 from .table import StoreError, TableAdapter
+
+if TYPE_CHECKING:
+    from ...ports import AuditRecord
 
 APPEND_ATTEMPTS = 8  # writers racing for a run's next record: each lost race reads again
 
@@ -101,19 +104,20 @@ class DynamoDBAuditLog(TableAdapter):
                 return
         raise StoreError(f"audit record of {run} not appended: {APPEND_ATTEMPTS} lost races")
 
-    def decisions(self, run: RunId) -> list[dict[str, Any]]:
+    def decisions(self, run: RunId) -> list[AuditRecord]:
         """The run's records (per claim its last), oldest first."""
         legacy = self._query_prefix(job_pk(run.name), audit_sk(run))
         records = last_words([*legacy, *self.chain(run)])
         records.sort(key=_claim_of)
-        return [_public(item, keys=True) for item in records]
+        return [cast("AuditRecord", _public(item, keys=True)) for item in records]
 
-    def decisions_on_day(self, day: str) -> list[tuple[RunId, dict[str, Any]]]:
+    def decisions_on_day(self, day: str) -> list[tuple[RunId, AuditRecord]]:
         """Every audit record of one UTC day (``YYYY-MM-DD``), oldest first, with its run (per
         claim its last): one Query of the ``audit`` index partition (paged)."""
         items = self._query_index(AUDIT_INDEX, AUDIT_DAY_ATTR, day)
         return [
-            (run_of(str(i["pk"]), str(i["sk"])), _public(i, keys=False)) for i in last_words(items)
+            (run_of(str(i["pk"]), str(i["sk"])), cast("AuditRecord", _public(i, keys=False)))
+            for i in last_words(items)
         ]
 
     # ---- the chain itself (``trainguard audit verify``) --------------------------------------

@@ -4,11 +4,14 @@ the running jobs)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ...models import RunId
 from .keys import EPISODE, applied, deserialize, job_pk, run_key, run_sk, serialize
 from .table import TableAdapter
+
+if TYPE_CHECKING:
+    from ...ports import EpisodeItem
 
 
 class DynamoDBIdleEpisodes(TableAdapter):
@@ -51,15 +54,15 @@ class DynamoDBIdleEpisodes(TableAdapter):
         self._set_idle_host(run, host, None)
         return float(old.get("opened_at", now))
 
-    def episode(self, run: RunId, host: str) -> dict[str, Any] | None:
+    def episode(self, run: RunId, host: str) -> EpisodeItem | None:
         """The host's episode item (state, opened_at, closed_at), if there is one."""
-        return self._get(run_key(run, EPISODE + host))
+        return cast("EpisodeItem | None", self._get(run_key(run, EPISODE + host)))
 
-    def episodes(self, run: RunId) -> dict[str, dict[str, Any]]:
+    def episodes(self, run: RunId) -> dict[str, EpisodeItem]:
         """The run's GPU-idle episodes by host (state, opened_at, closed_at): one Query."""
         prefix = run_sk(run, EPISODE)
         return {
-            str(item["sk"])[len(prefix) :]: item
+            str(item["sk"])[len(prefix) :]: cast("EpisodeItem", item)
             for item in self._query_prefix(job_pk(run.name), prefix)
         }
 

@@ -5,7 +5,7 @@ run (``ACTION``), listed under ``OPEN`` until it is finished and mirrored on the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ...models import RunId
 from .keys import (
@@ -20,6 +20,9 @@ from .keys import (
     serialize,
 )
 from .table import TableAdapter
+
+if TYPE_CHECKING:
+    from ...ports import ClaimItem
 
 
 class DynamoDBActionLedger(TableAdapter):
@@ -68,8 +71,8 @@ class DynamoDBActionLedger(TableAdapter):
             )
         )
 
-    def get_action(self, run: RunId, action: str) -> dict[str, Any] | None:
-        return self._get(run_key(run, ACTION + action))
+    def get_action(self, run: RunId, action: str) -> ClaimItem | None:
+        return cast("ClaimItem | None", self._get(run_key(run, ACTION + action)))
 
     def update_action(self, run: RunId, action: str, **fields: Any) -> None:
         """Record how far an open action got (its state, attempts, outcome, retry time)."""

@@ -5,7 +5,7 @@ is sent (``OUTBOX``), under a marker of its deduplication key (``MAIL``), and mo
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .keys import (
     DEAD_LETTER_PK,
@@ -18,6 +18,9 @@ from .keys import (
     serialize,
 )
 from .table import TableAdapter
+
+if TYPE_CHECKING:
+    from ...ports import EmailItem
 
 
 class DynamoDBOutbox(TableAdapter):
@@ -61,9 +64,10 @@ class DynamoDBOutbox(TableAdapter):
             )
         )
 
-    def pending_emails(self, now: float) -> list[dict[str, Any]]:
+    def pending_emails(self, now: float) -> list[EmailItem]:
         """The emails not sent yet whose lease has run out (their sender failed or died)."""
-        return [i for i in self._query_prefix(OUTBOX_PK, "") if float(i["lease_until"]) <= now]
+        items = self._query_prefix(OUTBOX_PK, "")
+        return [cast("EmailItem", i) for i in items if float(i["lease_until"]) <= now]
 
     def lease_email(self, key: str, now: float, lease_s: float) -> bool:
         """Take the email for sending, unless someone holds its lease."""
@@ -101,5 +105,5 @@ class DynamoDBOutbox(TableAdapter):
             ExpressionAttributeValues=serialize({":n": attempts, ":t": retry_at}),
         )
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return self._query_prefix(DEAD_LETTER_PK, "")
+    def dead_letters(self) -> list[EmailItem]:
+        return [cast("EmailItem", i) for i in self._query_prefix(DEAD_LETTER_PK, "")]
