@@ -40,9 +40,14 @@ RARE_FOR = {
         "trainguard.logic.shards": "only the shard function reads shard messages",
         "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
     },
-    "digest": {"trainguard.logic.shards": "only the shard function reads shard messages"},
+    "digest": {
+        "trainguard.logic.shards": "only the shard function reads shard messages",
+        "trainguard.logic.actions": "the digest reads coverage without acting",
+        "trainguard.logic.revive": "the digest reads coverage without acting",
+    },
     "evaluator": {
         "trainguard.logic.lifecycle": "the reconcile of a lost event",
+        "trainguard.logic.shards": "the fan-out of a fleet larger than a shard",
         "trainguard.logic.report": "the audit's reader: the digest, an evidence revival",
     },
     "shard": {
@@ -135,6 +140,9 @@ def test_the_rare_paths_find_their_modules() -> None:
     from trainguard.logic.report import format_csv, read_audit
 
     assert callable(message_notification_json) and callable(read_audit) and callable(format_csv)
+    from trainguard.logic.shards import Shard, plan_shards
+
+    assert callable(plan_shards) and Shard.from_message is not None
     settings = JobSettings("g", "loss", "minimize", "observe", Policy())
     assert settings.hang and settings.straggler and settings.runtime_guard
     assert settings.throughput and settings.gpu_idle and settings.rules.ordered is not None

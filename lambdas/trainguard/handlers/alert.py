@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from ..constants import METRIC_ALERTS
 from ..logic.alert import handle_alarm
@@ -14,6 +12,9 @@ from ..models import EventError
 from ..observability import count, logger, metrics
 from .events import parse_alarm_event
 from .runtime import get_dependencies
+
+if TYPE_CHECKING:  # the type only: Powertools' typing module is not needed at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from ..constants import METRIC_DIGESTS
 from ..logic.dependencies import Dependencies
@@ -12,6 +10,9 @@ from ..logic.digest import send_digest
 from ..observability import count, logger, metrics
 from .events import event_time
 from .runtime import get_dependencies
+
+if TYPE_CHECKING:  # the type only: Powertools' typing module is not needed at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

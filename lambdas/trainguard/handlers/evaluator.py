@@ -4,9 +4,7 @@ fleet itself, else sends the shards to the shard function: :mod:`.shard`)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from ..constants import (
     METRIC_SHARDS,
@@ -18,6 +16,9 @@ from ..logic.evaluator import Budget, run_tick
 from ..observability import count, emit_tick, logger, metrics
 from .events import bounded_time, event_time
 from .runtime import get_dependencies
+
+if TYPE_CHECKING:  # the type only: Powertools' typing module is not needed at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

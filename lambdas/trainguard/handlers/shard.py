@@ -11,9 +11,7 @@ twice acts once (claims are once-only, progress writes are conditional on the ti
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from ..constants import (
     METRIC_JOB_ERRORS,
@@ -24,6 +22,9 @@ from ..logic.evaluator import Budget, evaluate_shard
 from ..observability import count, emit_tick, logger, metrics
 from .events import parse_shard_body
 from .runtime import get_dependencies
+
+if TYPE_CHECKING:  # the type only: Powertools' typing module is not needed at a cold start
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -43,7 +43,6 @@ from .observe import Observation, observe
 from .reconcile import due as reconcile_due
 from .reconcile import reconcile
 from .retag import refresh_tags
-from .shards import Shard, plan_shards
 
 if TYPE_CHECKING:
     from ..ports import RunningJobs
@@ -197,6 +196,8 @@ def _act(deps: Dependencies, now: float, result: TickResult) -> Act:
 def _fan_out(deps: Dependencies, jobs: Sequence[JobRecord], now: float, size: int) -> int:
     """Send ``jobs`` to the shard queue in shards of at most ``size`` jobs; the number sent.
     A reference set split across shards is pinned at the STATS version read here."""
+    from .shards import Shard, plan_shards  # a fleet larger than a shard: not every tick's
+
     plan = plan_shards(jobs, size)
     versions: dict[ReferenceSet, int] = {}
     if plan.split:
