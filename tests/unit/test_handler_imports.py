@@ -121,6 +121,28 @@ def test_boto3_is_imported_at_the_handlers_package_top(handler: str) -> None:
     assert json.loads(out.stdout) == ["trainguard.handlers"]
 
 
+@pytest.mark.parametrize("handler", sorted(RARE_FOR))
+def test_boto3s_objects_are_frozen_and_ours_are_collected_as_usual(handler: str) -> None:
+    """boto3's module-level objects are moved out of the collector's generations
+    (``gc.freeze``, trainguard/handlers/__init__.py): no later collection walks them; our own
+    modules' objects, created after, are still tracked."""
+    code = (
+        f"import gc, json, sys; import trainguard.handlers.{handler}; "
+        "tracked = {id(o) for o in gc.get_objects()}; "
+        "ours, theirs = sys.modules['trainguard.models'].JobRecord, sys.modules['boto3'].Session; "
+        "print(json.dumps([id(theirs) in tracked, id(ours) in tracked]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=LAMBDAS,
+        env={**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert json.loads(out.stdout) == [False, True]
+
+
 def test_the_rare_paths_find_their_modules() -> None:
     """What the rare paths import lazily resolves (a renamed function fails here, not in the
     first failed job of a deployment)."""
