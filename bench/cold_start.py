@@ -461,6 +461,44 @@ def import_ratios(
     }
 
 
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+def _instructions(code: str, env: dict[str, str], asset: Path, python: Path | str) -> int:
+    """The CPU instructions ``python -c code`` executes, counted by valgrind's callgrind."""
+    proc = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", str(python), "-c", code],
+        cwd=asset,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found = _COLLECTED.search(proc.stderr)
+    if found is None:
+        raise RuntimeError(f"cold start: callgrind reported no instruction count for {code!r}")
+    return int(found.group(1))
+
+
+def instruction_ratios(modules: dict[str, str], asset: Path, python: Path | str) -> dict[str, Any]:
+    """Each handler's import and a bare ``import boto3`` in CPU instructions (callgrind), each
+    over an interpreter that imports nothing: a count that is the same on every run of the same
+    code, so the figure a noisy machine does not move (the milliseconds do)."""
+    if shutil.which("valgrind") is None:
+        return {"unavailable": "valgrind is not installed on this machine"}
+    env = _import_env(asset)
+    start = _instructions("pass", env, asset, python)
+    boto3 = _instructions("import boto3", env, asset, python) - start
+    counts = {
+        n: _instructions(f"import {m}", env, asset, python) - start for n, m in modules.items()
+    }
+    return {
+        "instructions_ratio_to_boto3": {n: round(c / boto3, 3) for n, c in counts.items()},
+        "added_instructions_millions": {n: round((c - boto3) / 1e6, 1) for n, c in counts.items()},
+        "boto3_instructions_millions": round(boto3 / 1e6, 1),
+    }
+
+
 def run(quick: bool = False, log: Callable[[str], None] = print) -> ColdStartResult:
     runs = 2 if quick else 5
     load_before = os.getloadavg()[0]
@@ -486,6 +524,12 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> ColdStartRes
         ratios = import_ratios(present, ratio_runs, shipped, python)
         log(f"cold start: handlers (sources only) vs a bare import boto3, x{ratio_runs}")
         source_only = import_ratios(present, ratio_runs, sources, python)
+
+        if quick:
+            instructions: dict[str, Any] = {"unavailable": "not counted in a quick run"}
+        else:
+            log("cold start: handlers vs a bare import boto3 in CPU instructions (callgrind)")
+            instructions = instruction_ratios(present, shipped, python)
 
         baseline_names = _baseline_names(python, shipped)
         import_ms: dict[str, float | None] = {}
@@ -525,6 +569,8 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> ColdStartRes
         "added_ms": ratios["added_ms"],
         "side_by_side_median_ms": ratios["median_ms"],
         "side_by_side_runs": ratios["runs"],
+        # the same, in CPU instructions: what the machine's load does not move
+        "instructions": instructions,
         # the asset when synth has no python3.13: sources only, compiled on every cold start
         "import_ratio_to_boto3_sources_only": source_only["import_ratio_to_boto3"],
         "added_ms_sources_only": source_only["added_ms"],

@@ -48,6 +48,9 @@ class ColdStartResult(TypedDict, total=False):
     asset: dict[str, int]  # files, bytes, zipped_bytes
     python: str
     load_average: list[float]  # the 1-minute load average as the part started and ended
+    # instructions_ratio_to_boto3, added_instructions_millions, boto3_instructions_millions
+    # (callgrind), or unavailable: why not counted
+    instructions: dict[str, Any]
     status: str
 
 
@@ -172,6 +175,9 @@ def render(c: ColdStartResult) -> list[str]:
         sources = c.get("sources_only_median_ms") or {}
         source_ratios = c.get("import_ratio_to_boto3_sources_only") or {}
         more, more_sources = added(c), added(c, sources_only=True)
+        counted = c.get("instructions") or {}
+        by_count = counted.get("instructions_ratio_to_boto3") or {}
+        millions = counted.get("added_instructions_millions") or {}
         out += _how(c)
         out += [""]
         out += table(
@@ -184,6 +190,7 @@ def render(c: ColdStartResult) -> list[str]:
                     f"{f(shipped.get(name))} ({f(shipped.get('boto3'))})",
                     f"{source_ratios.get(name, float('nan')):.2f}",
                     f"{_ms(more_sources.get(name))} ({f(sources.get(name))})",
+                    _counted(by_count.get(name), millions.get(name), counted),
                 ]
                 for name, ratio in ratios.items()
             ],
@@ -215,6 +222,12 @@ def render(c: ColdStartResult) -> list[str]:
     return [*out, ""]
 
 
+def _counted(ratio: float | None, millions: float | None, counted: dict[str, Any]) -> str:
+    if ratio is None or millions is None:
+        return str(counted.get("unavailable", "not counted"))
+    return f"{ratio:.2f} (+{millions:.0f}M of {f(counted.get('boto3_instructions_millions'))}M)"
+
+
 RATIO_HEADER = [
     "handler",
     f"import / bare `import boto3` (goal ≤ {GOAL_RATIO})",
@@ -222,6 +235,7 @@ RATIO_HEADER = [
     "ms (boto3 ms)",
     "sources only: ratio",
     "sources only: ms added (ms)",
+    "CPU instructions / boto3's (callgrind; added, of boto3's)",
 ]
 MODULE_HEADER = [
     "handler",
