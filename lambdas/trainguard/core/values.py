@@ -36,8 +36,8 @@ from types import FunctionType
 from typing import TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
-Key_ = tuple[object, ...]  # the compared fields of an instance
-Key = Callable[[object], Key_]
+Compared = tuple[object, ...]  # the compared fields of an instance
+Key = Callable[[object], Compared]
 
 _HAS_FACTORY = object()  # an __init__ argument left to its field's default_factory
 
@@ -183,7 +183,7 @@ def _eq(key: Key) -> Callable[[object, object], bool]:
 def _order(key: Key) -> dict[str, Callable[[object, object], object]]:
     """``__lt__``, ``__le__``, ``__gt__``, ``__ge__``: the compared tuples, same class only."""
 
-    def method(compare: Callable[[Key_, Key_], bool]) -> Callable[[object, object], object]:
+    def method(compare: Callable[[Compared, Compared], bool]) -> Callable[[object, object], object]:
         def ordered(self: object, other: object) -> object:  # a bool, or NotImplemented
             if other.__class__ is self.__class__:
                 return compare(key(self), key(other))
