@@ -134,15 +134,8 @@ class Fakes(FakeTablePorts):
         self.training_jobs.clock = lambda: self.now
 
     def deps(self, policy: Policy | None = None) -> Dependencies:
-        return Dependencies(
-            jobs=self.jobs,
-            running=self.running,
-            events=self.events,
-            ledger=self.ledger,
-            outbox=self.outbox,
-            audit=self.audit,
-            idle_episodes=self.idle_episodes,
-            references=self.references,
+        return Dependencies.over(
+            self,  # the fake state table's eight ports
             training_jobs=self.training_jobs,
             metrics=self.metrics,
             alarms=self.alarms,

@@ -57,12 +57,8 @@ RARE_FOR = {
 }
 
 
-def loaded(module: str) -> set[str]:
-    """The trainguard modules a fresh interpreter holds after importing ``module``."""
-    code = (
-        f"import json, sys; import {module}; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('trainguard'))))"
-    )
+def fresh(code: str) -> object:
+    """What ``code`` prints as JSON in a fresh interpreter importing the asset's sources."""
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -76,7 +72,17 @@ def loaded(module: str) -> set[str]:
             "PYTHONDONTWRITEBYTECODE": "1",  # no bytecode written into the asset
         },
     )
-    return set(json.loads(out.stdout))
+    return json.loads(out.stdout)
+
+
+def loaded(module: str) -> set[str]:
+    """The trainguard modules a fresh interpreter holds after importing ``module``."""
+    names = fresh(
+        f"import json, sys; import {module}; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('trainguard'))))"
+    )
+    assert isinstance(names, list)
+    return set(names)
 
 
 @pytest.mark.parametrize("handler", sorted(RARE_FOR))
@@ -110,15 +116,7 @@ def test_boto3_is_imported_at_the_handlers_package_top(handler: str) -> None:
     """Imported from deep inside the package's imports, boto3's own import crossed one of
     CPython 3.13's frame-stack chunks thousands of times (trainguard/handlers/__init__.py):
     it is imported first, by the handlers package, before any other module of ours."""
-    out = subprocess.run(
-        [sys.executable, "-c", _UNDER_WAY_AT_BOTO3 % handler],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=LAMBDAS,
-        env={**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert json.loads(out.stdout) == ["trainguard.handlers"]
+    assert fresh(_UNDER_WAY_AT_BOTO3 % handler) == ["trainguard.handlers"]
 
 
 @pytest.mark.parametrize("handler", sorted(RARE_FOR))
@@ -126,21 +124,13 @@ def test_boto3s_objects_are_frozen_and_ours_are_collected_as_usual(handler: str)
     """boto3's module-level objects are moved out of the collector's generations
     (``gc.freeze``, trainguard/handlers/__init__.py): no later collection walks them; our own
     modules' objects, created after, are still tracked."""
-    code = (
+    tracked = fresh(
         f"import gc, json, sys; import trainguard.handlers.{handler}; "
         "tracked = {id(o) for o in gc.get_objects()}; "
         "ours, theirs = sys.modules['trainguard.models'].JobRecord, sys.modules['boto3'].Session; "
         "print(json.dumps([id(theirs) in tracked, id(ours) in tracked]))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=LAMBDAS,
-        env={**os.environ, "PYTHONPATH": str(LAMBDAS), "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    assert json.loads(out.stdout) == [False, True]
+    assert tracked == [False, True]
 
 
 def test_the_rare_paths_find_their_modules() -> None:

@@ -52,21 +52,14 @@ def build(rule: type[R], section: DataclassInstance, **given: object) -> R:
     return rule(**values, **given)
 
 
-# (rule class, section class) -> the section's settings the rule takes: read from the two
-# dataclasses' fields once per pair of classes, not at every job's every tick
-_PARAMETERS: dict[tuple[type, type], tuple[str, ...]] = {}
-
-
+@cache  # read from the two dataclasses' fields once per pair of classes, not at every tick
 def _parameters(rule: type, section: type) -> tuple[str, ...]:
     """The settings of ``section`` that :func:`build` passes to ``rule``; a setting the rule
-    does not take fails loudly."""
-    names = _PARAMETERS.get((rule, section))
-    if names is None:
-        params = {f.name for f in fields(rule) if f.init}
-        names = tuple(f.name for f in fields(section) if f.name != "enabled")
-        unknown = sorted(set(names) - params)
-        assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
-        _PARAMETERS[rule, section] = names
+    does not take fails loudly (on every build: a failure is not cached)."""
+    params = {f.name for f in fields(rule) if f.init}
+    names = tuple(f.name for f in fields(section) if f.name != "enabled")
+    unknown = sorted(set(names) - params)
+    assert not unknown, f"{rule.__name__} takes no parameter {unknown[0]}"
     return names
 
 
